@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * memsync.h - public API of libmemsync.
+ *
+ * libmemsync replicates named, fixed-size memory regions between machines.
+ * A server exports regions (anonymous memory, a memfd an application maps
+ * too, or a file); clients pull them (one-sided READ), push changed ranges
+ * (one-sided WRITE) and commit.  The transport is RDMA where a device reaches
+ * the peer and TCP otherwise; the API is the same.
+ *
+ * Conventions:
+ *  - functions returning int return 0 (or a count) on success and -errno on
+ *    failure; constructors return NULL and set errno;
+ *  - the library never prints: the last error of a client or server is kept
+ *    as a human-readable message (ms_client_errmsg(), ms_server_errmsg()),
+ *    and a server reports events through an optional log callback;
+ *  - an ms_client and everything opened through it must be used by one
+ *    thread at a time; ms_server_stop() may be called from any thread or a
+ *    signal handler.
+ */
+#ifndef MEMSYNC_H
+#define MEMSYNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MEMSYNC_VERSION_MAJOR 0
+#define MEMSYNC_VERSION_MINOR 1
+#define MEMSYNC_VERSION_PATCH 0
+
+/* The version of the library at run time ("0.1.0"). */
+const char *ms_version(void);
+
+/* Limits. */
+#define MS_NAME_MAX 63                      /* region name, bytes, no NUL */
+#define MS_CHUNK_MIN (4u << 10)             /* 4 KiB */
+#define MS_CHUNK_MAX (16u << 20)            /* 16 MiB */
+#define MS_CHUNK_DEFAULT (64u << 10)        /* 64 KiB */
+#define MS_DEFAULT_PORT "7400"
+
+enum ms_transport_kind {
+	MS_TRANSPORT_AUTO = 0, /* RDMA when a device reaches the peer, else TCP */
+	MS_TRANSPORT_TCP = 1,
+	MS_TRANSPORT_RDMA = 2,
+};
+
+/* Parse "auto" | "tcp" | "rdma"; returns 0 or -EINVAL. */
+int ms_transport_parse(const char *s, enum ms_transport_kind *out);
+
+/* ------------------------------------------------------------------ */
+/* Addresses                                                           */
+/* ------------------------------------------------------------------ */
+
+/* memsync://HOST[:PORT][/REGION], or HOST:PORT[/REGION] when allow_bare.
+ * HOST may be a name, an IPv4 address or a bracketed IPv6 address. */
+struct ms_url {
+	char host[256];
+	char port[8];                 /* decimal, MS_DEFAULT_PORT if absent */
+	char region[MS_NAME_MAX + 1]; /* "" when absent */
+};
+
+/* Returns 0, or -EINVAL for a malformed address (bad scheme, empty host,
+ * port not in 1..65535, region name too long or with bad characters). */
+int ms_url_parse(const char *s, bool allow_bare, struct ms_url *out);
+
+/* A region name is 1..MS_NAME_MAX bytes of [A-Za-z0-9._-]. */
+bool ms_name_valid(const char *name);
+
+/* ------------------------------------------------------------------ */
+/* Client                                                              */
+/* ------------------------------------------------------------------ */
+
+typedef struct ms_client ms_client;
+typedef struct ms_region ms_region;
+
+struct ms_client_opts {
+	enum ms_transport_kind transport;
+	unsigned queue_depth;   /* operations in flight; 0 = default (16) */
+	uint32_t max_io;        /* largest single read/write; 0 = default (1 MiB) */
+	int timeout_ms;         /* per control call and per stalled I/O; 0 = 30 s */
+	bool have_client_id;    /* use client_id instead of a random one */
+	uint8_t client_id[16];  /* a server refuses a second live connection
+				   with the same id */
+};
+
+/* Connect and say hello.  NULL + errno on failure (ECONNREFUSED,
+ * EPROTONOSUPPORT for a transport that is not available, EPROTO for a peer
+ * that does not speak memsync, EEXIST for a duplicate client id, ...).
+ * When errmsg is not NULL it receives a message on failure. */
+ms_client *ms_connect(const char *host, const char *port,
+		      const struct ms_client_opts *opts,
+		      char *errmsg, size_t errmsg_len);
+void ms_disconnect(ms_client *c);
+
+/* The last error's message, "" if none. */
+const char *ms_client_errmsg(const ms_client *c);
+/* "tcp" or "rdma". */
+const char *ms_client_transport(const ms_client *c);
+
+enum ms_mode {
+	MS_MODE_READ = 1,  /* read-only grant */
+	MS_MODE_WRITE = 2, /* read + write; takes the region's write lease */
+};
+
+/* Open a region by name.  NULL + errno: ENOENT unknown region, EBUSY the
+ * write lease is held by another client, EINVAL bad name. */
+ms_region *ms_open(ms_client *c, const char *name, enum ms_mode mode);
+/* Close: releases the lease.  Pending (uncommitted) writes are dropped
+ * from the commit list; call ms_sync() first to keep them. */
+int ms_close(ms_region *r);
+
+struct ms_region_info {
+	char name[MS_NAME_MAX + 1];
+	uint64_t size;
+	uint32_t chunk_size;
+	uint64_t nchunks;
+	uint64_t generation; /* the region's generation when opened or last synced */
+	enum ms_mode mode;
+};
+void ms_region_info(const ms_region *r, struct ms_region_info *out);
+
+/* Progress reports during long transfers (done and total in bytes). */
+typedef void (*ms_progress_fn)(void *ud, uint64_t done, uint64_t total);
+
+struct ms_xfer_opts {
+	ms_progress_fn progress; /* may be NULL */
+	void *progress_ud;
+	bool no_verify;          /* pull: skip the per-chunk XXH3-128 check */
+};
+
+struct ms_xfer_stats {
+	uint64_t bytes;          /* payload bytes moved over the wire */
+	uint64_t chunks_total;   /* chunks considered */
+	uint64_t chunks_moved;   /* chunks read or written */
+	uint64_t chunks_retried; /* pull: chunks re-read after a concurrent commit */
+	uint64_t ns;             /* wall time */
+};
+
+/* Pull [off, off+len) of the region into dst.  off and len need not be
+ * chunk aligned; every chunk that is read whole is verified against the
+ * server's committed XXH3-128 (unless no_verify), and chunks that changed
+ * during the read are read again.  -ERANGE when the range is outside the
+ * region, -EIO on a verification failure that persists. */
+int ms_pull(ms_region *r, uint64_t off, void *dst, uint64_t len,
+	    const struct ms_xfer_opts *o, struct ms_xfer_stats *st);
+
+/* Write [off, off+len) from src (no comparison) and remember it for the
+ * next ms_sync().  Needs MS_MODE_WRITE (-EACCES otherwise). */
+int ms_write(ms_region *r, uint64_t off, const void *src, uint64_t len,
+	     const struct ms_xfer_opts *o, struct ms_xfer_stats *st);
+
+/* Commit every write since the last sync: returns when the server has
+ * verified the written bytes (XXH3-128 of each range), bumped the
+ * generations of the chunks and, for file regions, msync'ed them. */
+int ms_sync(ms_region *r);
+
+/* Make [off, off+len) of the region equal to src, sending only the chunks
+ * whose committed hash differs from src's, then ms_sync(). */
+int ms_push(ms_region *r, uint64_t off, const void *src, uint64_t len,
+	    const struct ms_xfer_opts *o, struct ms_xfer_stats *st);
+
+/* Per-region statistics as served by `memsync stat`. */
+struct ms_region_stat {
+	char name[MS_NAME_MAX + 1];
+	char backing[16];        /* "anon", "memfd", "file" or "user" */
+	uint64_t size;
+	uint32_t chunk_size;
+	uint64_t generation;
+	uint32_t clients;        /* connections that have it open */
+	bool write_leased;
+	uint64_t bytes_read;     /* served to readers (TCP: exact; RDMA: what
+				    the server can observe) */
+	uint64_t bytes_written;  /* received from writers */
+	uint64_t commits;
+};
+
+/* Stat all regions (name NULL) or one.  On success *out is a malloc'ed
+ * array of *n entries, to be freed with free(). */
+int ms_stat(ms_client *c, const char *name, struct ms_region_stat **out,
+	    size_t *n);
+
+/* ------------------------------------------------------------------ */
+/* Server                                                              */
+/* ------------------------------------------------------------------ */
+
+typedef struct ms_server ms_server;
+typedef struct ms_export ms_export;
+
+enum ms_log_level { MS_LOG_ERROR = 0, MS_LOG_WARN, MS_LOG_INFO, MS_LOG_DEBUG };
+typedef void (*ms_log_fn)(void *ud, enum ms_log_level level, const char *msg);
+
+struct ms_server_opts {
+	const char *host;            /* listen address, e.g. "127.0.0.1" */
+	const char *port;            /* "0" picks a free port */
+	enum ms_transport_kind transport;
+	ms_log_fn log;               /* may be NULL */
+	void *log_ud;
+};
+
+/* Create a server and bind its listener.  NULL + errno on failure
+ * (EADDRINUSE when the port is taken); errmsg gets a message. */
+ms_server *ms_server_create(const struct ms_server_opts *o, char *errmsg,
+			    size_t errmsg_len);
+/* The port actually bound (useful with port "0"). */
+uint16_t ms_server_port(const ms_server *s);
+const char *ms_server_errmsg(const ms_server *s);
+
+enum ms_backing {
+	MS_BACKING_ANON = 0,  /* private anonymous memory */
+	MS_BACKING_MEMFD = 1, /* a memfd; ms_export_fd() gives it to the app */
+	MS_BACKING_FILE = 2,  /* MAP_SHARED on path; created/extended to size */
+	MS_BACKING_USER = 3,  /* memory the caller owns (user_mem) */
+};
+
+struct ms_export_opts {
+	const char *name;
+	uint64_t size;       /* multiple of the page size */
+	uint32_t chunk_size; /* power of two in [MS_CHUNK_MIN, MS_CHUNK_MAX]; 0 = default */
+	enum ms_backing backing;
+	const char *path;    /* MS_BACKING_FILE */
+	void *user_mem;      /* MS_BACKING_USER: page aligned, size bytes */
+	bool no_mlock;       /* do not pin (tests of huge regions only) */
+};
+
+/* Add a region (thread-safe, also while the server runs).  NULL + errno:
+ * EEXIST name taken, EINVAL bad options, ENOMEM/EPERM when pinning fails
+ * (the message names RLIMIT_MEMLOCK). */
+ms_export *ms_server_add_region(ms_server *s, const struct ms_export_opts *o);
+void *ms_export_mem(const ms_export *e);
+uint64_t ms_export_size(const ms_export *e);
+/* The memfd or file descriptor behind the region, -1 for anon/user. */
+int ms_export_fd(const ms_export *e);
+/* The application changed [off, off+len) directly: rehash those chunks and
+ * bump their generations so readers see the change. */
+int ms_export_commit(ms_export *e, uint64_t off, uint64_t len);
+
+/* Serve until ms_server_stop(); then finish in-flight requests, msync file
+ * regions and return 0. */
+int ms_server_run(ms_server *s);
+/* Serve from a background thread. */
+int ms_server_start(ms_server *s);
+/* Ask run() to return; async-signal-safe and thread-safe. */
+void ms_server_stop(ms_server *s);
+/* Stop (joining a background thread), msync file regions, free. */
+void ms_server_destroy(ms_server *s);
+
+/* Local statistics, like ms_stat() but without a connection. */
+int ms_server_stat(ms_server *s, const char *name, struct ms_region_stat **out,
+		   size_t *n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MEMSYNC_H */

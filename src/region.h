@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * region.h - a server-side region: named, fixed-size, page-aligned, pinned
+ * memory cut into chunks, plus its metadata table.
+ *
+ * The metadata table has one 32-byte entry per chunk: the generation at
+ * which the chunk last changed and the XXH3-128 of its committed content.
+ * It lives in its own page-aligned mapping so that a transport can register
+ * it read-only and clients can refresh it one-sided.  Its layout is part of
+ * the wire protocol (little-endian, see struct ms_meta_entry).
+ *
+ * Generations: a region starts at generation 1 with every chunk at 1; each
+ * commit increments the region generation and sets every chunk it touched
+ * to the new value, so "chunk.gen > G" means "changed since G".
+ *
+ * Locking: r->lock guards meta and generation; commit paths take it.
+ */
+#ifndef MS_REGION_H
+#define MS_REGION_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hash.h"
+#include "memsync.h"
+
+struct ms_meta_entry {
+	uint64_t gen_le;             /* little-endian */
+	uint8_t hash[MS_HASH_LEN];   /* canonical XXH3-128 */
+	uint64_t reserved;           /* zero */
+};
+_Static_assert(sizeof(struct ms_meta_entry) == 32, "meta entry is 32 bytes");
+
+struct ms_rregion {
+	char name[MS_NAME_MAX + 1];
+	enum ms_backing backing;
+	uint64_t size;
+	uint32_t chunk_size;
+	uint64_t nchunks;
+	void *mem;                   /* page aligned, size bytes */
+	int fd;                      /* memfd or file, else -1 */
+	char *path;                  /* file backing, else NULL */
+	bool owns_mem;               /* false for MS_BACKING_USER */
+	bool locked;                 /* mlock succeeded */
+	struct ms_meta_entry *meta;  /* nchunks entries */
+	size_t meta_len;             /* mapping length (page multiple) */
+	uint64_t generation;
+	pthread_mutex_t lock;
+};
+
+/* Validate options, map the backing (creating/extending a file to size),
+ * pin it (mlock; on failure the message names RLIMIT_MEMLOCK and its
+ * current value) and hash every chunk.  0 or -errno with a message in err.
+ * -EINVAL bad name/size/chunk size/backing options, -ENOMEM/-EPERM pinning,
+ * file errors as open/ftruncate/mmap report them. */
+int ms_region_create(const struct ms_export_opts *o, struct ms_rregion **out,
+		     char *err, size_t errlen);
+/* msync (file backing), munlock, unmap, close, free.  NULL is a no-op. */
+void ms_region_destroy(struct ms_rregion *r);
+
+/* Write back a file region's pages (MS_SYNC).  0 for other backings. */
+int ms_region_msync(struct ms_rregion *r, uint64_t off, uint64_t len);
+
+/* A writer claims it wrote [off, off+len) with content hash `hash`:
+ * verify XXH3-128 of those bytes in region memory (-EIO on mismatch,
+ * -ERANGE outside the region).  Does not change anything. */
+int ms_region_verify_range(struct ms_rregion *r, uint64_t off, uint64_t len,
+			   const uint8_t hash[MS_HASH_LEN]);
+
+/* Start a commit: returns the new generation (region generation + 1) and
+ * takes r->lock; ms_region_commit_chunks() may be called several times,
+ * then ms_region_commit_end() publishes the generation and unlocks. */
+uint64_t ms_region_commit_begin(struct ms_rregion *r);
+/* Rehash chunks [first, first+n) and set their generation to gen. */
+void ms_region_commit_chunks(struct ms_rregion *r, uint64_t first, uint64_t n,
+			     uint64_t gen);
+void ms_region_commit_end(struct ms_rregion *r, uint64_t gen);
+
+/* Convenience: begin, commit the chunks touched by [off, off+len), msync
+ * them for file backing, end.  0 or -ERANGE. */
+int ms_region_commit_range(struct ms_rregion *r, uint64_t off, uint64_t len);
+
+const char *ms_backing_name(enum ms_backing b);
+/* "anon" | "memfd" | "file" | "user"; 0 or -EINVAL */
+int ms_backing_parse(const char *s, enum ms_backing *out);
+
+#endif

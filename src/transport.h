@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * transport.h - the one interface between the engine and a transport.
+ *
+ * A transport moves bytes between registered memory on two hosts with
+ * one-sided semantics: the client READs a remote range into local memory or
+ * WRITEs local memory into a remote range; the server side only registers
+ * memory (getting a descriptor with a key it hands out) and answers small
+ * control requests.  With RDMA the NIC serves the data path; the TCP
+ * fallback's server loop emulates it and enforces the same grants.
+ *
+ * The engine includes only this header; it never sees a socket or a verb.
+ *
+ * Conventions: 0 or -errno; error text goes into a caller buffer (err,
+ * errlen) where a call can fail for reasons worth explaining.  Nothing here
+ * prints; server-side events go through ms_xsrv_cbs.log.
+ */
+#ifndef MS_TRANSPORT_H
+#define MS_TRANSPORT_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memsync.h"
+
+/* Access a registration grants to the remote side. */
+enum ms_xaccess {
+	MS_XACCESS_READ = 1u << 0,  /* remote may READ */
+	MS_XACCESS_WRITE = 1u << 1, /* remote may WRITE */
+};
+
+/* A registered remote range as advertised to a client.  For RDMA, addr is
+ * the server's virtual address and rkey the MR/MW rkey (low 32 bits); for
+ * TCP, addr is an opaque base and rkey a random 64-bit capability. */
+struct ms_rdesc {
+	uint64_t addr;
+	uint64_t len;
+	uint64_t rkey;
+};
+
+enum ms_xop { MS_XOP_READ = 1, MS_XOP_WRITE = 2 };
+
+/* One work request.  local must lie inside lmr (client registration). */
+struct ms_xwr {
+	enum ms_xop op;
+	void *local;
+	uint32_t len;               /* <= conn->max_io */
+	struct ms_xmr *lmr;         /* may be NULL for transports that need none */
+	const struct ms_rdesc *remote;
+	uint64_t roff;              /* offset inside remote */
+	void *ctx;                  /* handed back in the completion */
+};
+
+/* One completion.  status is 0 or -errno: -EACCES (key does not grant the
+ * op), -ERANGE (outside the registration), -ECONNRESET/-EPIPE (peer gone;
+ * every outstanding request is flushed with this), -ETIMEDOUT. */
+struct ms_xwc {
+	void *ctx;
+	int status;
+	uint32_t len;
+};
+
+struct ms_xmr;       /* a client-side local registration */
+struct ms_xsmr;      /* a server-side registration */
+
+/* Common head of every transport's client connection. */
+struct ms_xconn {
+	const struct ms_transport_ops *ops;
+	unsigned depth;   /* at most this many work requests outstanding */
+	uint32_t max_io;  /* largest work request */
+};
+
+/* Common head of every transport's server-side peer. */
+struct ms_xpeer {
+	void *eng;        /* engine state for this peer (set in on_connect) */
+	char name[64];    /* "127.0.0.1:51234" for logs */
+};
+
+/* Common head of every transport's server. */
+struct ms_xsrv {
+	const struct ms_transport_ops *ops;
+	uint16_t port;    /* bound port */
+};
+
+struct ms_xopts {
+	unsigned depth;
+	uint32_t max_io;
+	int timeout_ms;
+	/* unsolicited server messages (e.g. shutdown), delivered from inside
+	 * poll() or call(); may be NULL */
+	void (*on_notify)(void *ud, const void *msg, size_t len);
+	void *notify_ud;
+};
+
+/* Control messages are opaque to the transport, at most this large. */
+#define MS_CTRL_MAX (1u << 20)
+
+struct ms_xsrv_cbs {
+	void *ud;
+	/* a peer connected; may set peer->eng.  Non-zero refuses the peer. */
+	int (*on_connect)(void *ud, struct ms_xpeer *peer);
+	/* a control request; write the reply (<= cap bytes) into resp and its
+	 * length into *resp_len.  Return 0 to send it; -errno closes the peer
+	 * (for protocol violations only: ordinary errors are replies). */
+	int (*on_ctrl)(void *ud, struct ms_xpeer *peer, const void *req,
+		       size_t len, void *resp, size_t cap, size_t *resp_len);
+	/* the peer is gone (bye, close, error); called exactly once per peer
+	 * that on_connect accepted */
+	void (*on_disconnect)(void *ud, struct ms_xpeer *peer);
+	void (*log)(void *ud, enum ms_log_level lvl, const char *fmt, va_list ap);
+};
+
+struct ms_transport_ops {
+	const char *name;
+
+	/* ---- client ---- */
+	int (*connect)(const char *host, const char *port,
+		       const struct ms_xopts *o, struct ms_xconn **out,
+		       char *err, size_t errlen);
+	int (*reg_mr)(struct ms_xconn *c, void *addr, size_t len,
+		      struct ms_xmr **out);
+	void (*dereg_mr)(struct ms_xconn *c, struct ms_xmr *mr);
+	/* post n work requests; -EAGAIN (nothing posted) if they do not fit in
+	 * depth minus outstanding; -ENOTCONN after the peer went away */
+	int (*post)(struct ms_xconn *c, const struct ms_xwr *wrs, size_t n);
+	/* wait up to timeout_ms (-1 forever, 0 no wait) for completions;
+	 * returns how many were stored in wcs (<= max) or -errno */
+	int (*poll)(struct ms_xconn *c, struct ms_xwc *wcs, int max,
+		    int timeout_ms);
+	/* number of work requests outstanding */
+	unsigned (*outstanding)(struct ms_xconn *c);
+	/* control round trip; keeps data moving while it waits.  -EMSGSIZE if
+	 * the reply does not fit in cap. */
+	int (*call)(struct ms_xconn *c, const void *req, size_t len, void *resp,
+		    size_t cap, size_t *resp_len, int timeout_ms);
+	void (*close)(struct ms_xconn *c);
+
+	/* ---- server ---- */
+	int (*listen)(const char *host, const char *port,
+		      const struct ms_xsrv_cbs *cbs, struct ms_xsrv **out,
+		      char *err, size_t errlen);
+	/* thread-safe; the returned desc is what clients get */
+	int (*srv_reg_mr)(struct ms_xsrv *s, void *addr, size_t len,
+			  unsigned access, struct ms_xsmr **out,
+			  struct ms_rdesc *desc);
+	/* revoke: later requests with this key fail with -EACCES */
+	void (*srv_dereg_mr)(struct ms_xsrv *s, struct ms_xsmr *mr);
+	/* bytes the server saw read/written through this registration */
+	void (*srv_mr_stats)(struct ms_xsrv *s, struct ms_xsmr *mr,
+			     uint64_t *bytes_read, uint64_t *bytes_written);
+	/* event loop: serves until srv_stop, then finishes what is in flight,
+	 * disconnects every peer (on_disconnect for each) and returns 0 */
+	int (*srv_run)(struct ms_xsrv *s);
+	/* async-signal-safe, thread-safe */
+	void (*srv_stop)(struct ms_xsrv *s);
+	/* unsolicited message to one peer (from the loop thread) */
+	int (*srv_notify)(struct ms_xsrv *s, struct ms_xpeer *peer,
+			  const void *msg, size_t len);
+	void (*srv_close)(struct ms_xsrv *s);
+};
+
+/* Registry (transport.c).  ms_transport_get() returns NULL + errno
+ * EPROTONOSUPPORT when the kind is not built in; for AUTO it picks RDMA
+ * when a device with an active port can reach host, else TCP, and writes
+ * the reason into why. */
+const struct ms_transport_ops *ms_transport_get(enum ms_transport_kind kind,
+						const char *host, char *why,
+						size_t whylen);
+
+#endif /* MS_TRANSPORT_H */

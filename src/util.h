@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* util.h - small helpers shared by every module (header only). */
+#ifndef MS_UTIL_H
+#define MS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define MS_EXPORT __attribute__((visibility("default")))
+#define MS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define ms_container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
+#define MS_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MS_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define MS_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define ms_likely(x) __builtin_expect(!!(x), 1)
+#define ms_unlikely(x) __builtin_expect(!!(x), 0)
+
+static inline uint64_t ms_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline int ms_is_pow2(uint64_t x) { return x && !(x & (x - 1)); }
+
+static inline uint64_t ms_div_round_up(uint64_t a, uint64_t b)
+{
+	return (a + b - 1) / b;
+}
+
+#endif
