@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * proto.c - encode and decode control messages.
+ *
+ * Both directions go through a bounds-checked cursor that latches its first
+ * error, so an encoder or decoder is a straight list of put/get calls
+ * followed by one check.  Decoders reject trailing bytes: a message that is
+ * longer than its type says is as malformed as a short one.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+
+struct cur {
+	uint8_t *w;        /* encoding */
+	const uint8_t *r;  /* decoding */
+	size_t len, pos;
+	int err;
+};
+
+static void *cur_take(struct cur *c, size_t n)
+{
+	if (c->err || n > c->len - c->pos) {
+		if (!c->err)
+			c->err = c->w ? -EMSGSIZE : -EBADMSG;
+		return NULL;
+	}
+	uint8_t *base = c->w ? c->w : (uint8_t *)(uintptr_t)c->r;
+	void *p = base + c->pos;
+
+	c->pos += n;
+	return p;
+}
+
+static void put_bytes(struct cur *c, const void *p, size_t n)
+{
+	void *d = cur_take(c, n);
+
+	if (d && n)
+		memcpy(d, p, n);
+}
+
+static void put_u16(struct cur *c, uint16_t v)
+{
+	v = htole16(v);
+	put_bytes(c, &v, 2);
+}
+
+static void put_u32(struct cur *c, uint32_t v)
+{
+	v = htole32(v);
+	put_bytes(c, &v, 4);
+}
+
+static void put_u64(struct cur *c, uint64_t v)
+{
+	v = htole64(v);
+	put_bytes(c, &v, 8);
+}
+
+static void put_str(struct cur *c, const char *s, size_t max)
+{
+	size_t n = strnlen(s, max + 1);
+
+	if (n > max) {
+		if (!c->err)
+			c->err = -EINVAL;
+		return;
+	}
+	put_u16(c, (uint16_t)n);
+	put_bytes(c, s, n);
+}
+
+static void get_bytes(struct cur *c, void *p, size_t n)
+{
+	const void *s = cur_take(c, n);
+
+	if (s && n)
+		memcpy(p, s, n);
+	else if (n)
+		memset(p, 0, n);
+}
+
+static uint16_t get_u16(struct cur *c)
+{
+	uint16_t v;
+
+	get_bytes(c, &v, 2);
+	return le16toh(v);
+}
+
+static uint32_t get_u32(struct cur *c)
+{
+	uint32_t v;
+
+	get_bytes(c, &v, 4);
+	return le32toh(v);
+}
+
+static uint64_t get_u64(struct cur *c)
+{
+	uint64_t v;
+
+	get_bytes(c, &v, 8);
+	return le64toh(v);
+}
+
+/* A string of at most max bytes with no NUL inside, into out[max + 1]. */
+static void get_str(struct cur *c, char *out, size_t max)
+{
+	uint16_t n = get_u16(c);
+
+	out[0] = '\0';
+	if (c->err)
+		return;
+	if (n > max) {
+		c->err = -EBADMSG;
+		return;
+	}
+	get_bytes(c, out, n);
+	out[c->err ? 0 : n] = '\0';
+	if (!c->err && strlen(out) != n)
+		c->err = -EBADMSG;
+}
+
+static struct cur enc_begin(void *buf, size_t cap, enum ms_msg_type t)
+{
+	struct cur c = { .w = buf, .len = cap };
+
+	put_u16(&c, (uint16_t)t);
+	put_u16(&c, 0);
+	return c;
+}
+
+static int enc_end(struct cur *c)
+{
+	return c->err ? c->err : (int)c->pos;
+}
+
+static struct cur dec_begin(const void *buf, size_t len, enum ms_msg_type t)
+{
+	struct cur c = { .r = buf, .len = len };
+
+	if (ms_msg_type(buf, len) != (int)t)
+		c.err = -EBADMSG;
+	c.pos = 4;
+	if (len < 4)
+		c.pos = len;
+	return c;
+}
+
+static int dec_end(struct cur *c)
+{
+	if (c->err)
+		return -EBADMSG;
+	return c->pos == c->len ? 0 : -EBADMSG;
+}
+
+int ms_msg_type(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	if (len < 4 || p[2] || p[3])
+		return -EBADMSG;
+	return p[0] | (p[1] << 8);
+}
+
+static void put_rdesc(struct cur *c, const struct ms_rdesc *d)
+{
+	put_u64(c, d->addr);
+	put_u64(c, d->len);
+	put_u64(c, d->rkey);
+}
+
+static void get_rdesc(struct cur *c, struct ms_rdesc *d)
+{
+	d->addr = get_u64(c);
+	d->len = get_u64(c);
+	d->rkey = get_u64(c);
+}
+
+int ms_enc_hello(void *buf, size_t cap, const struct ms_msg_hello *m)
+{
+	struct cur c = enc_begin(buf, cap, MS_MSG_HELLO);
+
+	put_u32(&c, m->version);
+	put_bytes(&c, m->client_id, 16);
+	put_str(&c, m->agent, MS_AGENT_MAX);
+	return enc_end(&c);
+}
+
+int ms_dec_hello(const void *buf, size_t len, struct ms_msg_hello *m)
+{
+	struct cur c = dec_begin(buf, len, MS_MSG_HELLO);
+
+	m->version = get_u32(&c);
+	get_bytes(&c, m->client_id, 16);
+	get_str(&c, m->agent, MS_AGENT_MAX);
+	return dec_end(&c);
+}
+
+int ms_enc_hello_ok(void *buf, size_t cap, const struct ms_msg_hello_ok *m)
+{
+	struct cur c = enc_begin(buf, cap, MS_MSG_HELLO_OK);
+
+	put_u32(&c, m->version);
+	put_bytes(&c, m->server_id, 16);
+	put_u32(&c, m->max_io);
+	return enc_end(&c);
+}
+
+int ms_dec_hello_ok(const void *buf, size_t len, struct ms_msg_hello_ok *m)
+{
+	struct cur c = dec_begin(buf, len, MS_MSG_HELLO_OK);
+
+	m->version = get_u32(&c);
+	get_bytes(&c, m->server_id, 16);
+	m->max_io = get_u32(&c);
+	return dec_end(&c);
+}
+
+int ms_enc_open(void *buf, size_t cap, const struct ms_msg_open *m)
+{
+	struct cur c = enc_begin(buf, cap, MS_MSG_OPEN);
+
+	put_str(&c, m->name, MS_NAME_MAX);
+	put_u32(&c, m->mode);
+	return enc_end(&c);
+}
+
+int ms_dec_open(const void *buf, size_t len, struct ms_msg_open *m)
+{
+	struct cur c = dec_begin(buf, len, MS_MSG_OPEN);
+
+	get_str(&c, m->name, MS_NAME_MAX);
+	m->mode = get_u32(&c);
+	return dec_end(&c);
+}
+
+int ms_enc_open_ok(void *buf, size_t cap, const struct ms_msg_open_ok *m)
+{
+	struct cur c = enc_begin(buf, cap, MS_MSG_OPEN_OK);
+
+	put_u32(&c, m->handle);
+	put_u32(&c, m->mode);
+	put_u64(&c, m->size);
+	put_u32(&c, m->chunk_size);
+	put_u64(&c, m->nchunks);
+	put_u64(&c, m->generation);
+	put_rdesc(&c, &m->data);
+	put_rdesc(&c, &m->meta);
+	return enc_end(&c);
+}
+
+int ms_dec_open_ok(const void *buf, size_t len, struct ms_msg_open_ok *m)
+{
+	struct cur c = dec_begin(buf, len, MS_MSG_OPEN_OK);
+
+	m->handle = get_u32(&c);
+	m->mode = get_u32(&c);
+	m->size = get_u64(&c);
+	m->chunk_size = get_u32(&c);
+	m->nchunks = get_u64(&c);
+	m->generation = get_u64(&c);
+	get_rdesc(&c, &m->data);
+	get_rdesc(&c, &m->meta);
+	return dec_end(&c);
+}
+
+int ms_enc_close(void *buf, size_t cap, const struct ms_msg_handle *m)
+{
+	struct cur c = enc_begin(buf, cap, MS_MSG_CLOSE);
+
+	put_u32(&c, m->handle);
+	return enc_end(&c);
+}
+
+int ms_dec_close(const void *buf, size_t len, struct ms_msg_handle *m)
+{
+	struct cur c = dec_begin(buf, len, MS_MSG_CLOSE);
+
+	m->handle = get_u32(&c);
+	return dec_end(&c);
+}
+
+int ms_enc_commit(void *buf, size_t cap, const struct ms_msg_commit *m)
+{
+	struct cur c = enc_begin(buf, cap, MS_MSG_COMMIT);
+
+	if (m->n > MS_COMMIT_MAX_ENTS)
+		return -E2BIG;
+	put_u32(&c, m->handle);
+	put_u32(&c, m->n);
+	for (uint32_t i = 0; i < m->n && !c.err; i++) {
+		put_u64(&c, m->ents[i].off);
+		put_u64(&c, m->ents[i].len);
+		put_bytes(&c, m->ents[i].hash, MS_HASH_LEN);
+	}
+	return enc_end(&c);
+}
+
+int ms_dec_commit(const void *buf, size_t len, struct ms_msg_commit *m,
+		  struct ms_commit_ent *ents, size_t max)
+{
+	struct cur c = dec_begin(buf, len, MS_MSG_COMMIT);
+
+	m->handle = get_u32(&c);
+	m->n = get_u32(&c);
+	m->ents = ents;
+	if (c.err)
+		return -EBADMSG;
+	/* the count must match the bytes that follow, before anything else */
+	if ((uint64_t)m->n * MS_COMMIT_ENT_WIRE != len - c.pos)
+		return -EBADMSG;
+	if (m->n > max)
+		return -E2BIG;
+	for (uint32_t i = 0; i < m->n; i++) {
+		ents[i].off = get_u64(&c);
+		ents[i].len = get_u64(&c);
+		get_bytes(&c, ents[i].hash, MS_HASH_LEN);
+	}
+	return dec_end(&c);
+}
+
+int ms_enc_gen(void *buf, size_t cap, enum ms_msg_type t, const struct ms_msg_gen *m)
+{
+	struct cur c = enc_begin(buf, cap, t);
+
+	put_u64(&c, m->generation);
+	return enc_end(&c);
+}
+
+int ms_dec_gen(const void *buf, size_t len, enum ms_msg_type t, struct ms_msg_gen *m)
+{
+	struct cur c = dec_begin(buf, len, t);
+
+	m->generation = get_u64(&c);
+	return dec_end(&c);
+}
+
+int ms_enc_stat(void *buf, size_t cap, const struct ms_msg_stat *m)
+{
+	struct cur c = enc_begin(buf, cap, MS_MSG_STAT);
+
+	put_str(&c, m->name, MS_NAME_MAX);
+	return enc_end(&c);
+}
+
+int ms_dec_stat(const void *buf, size_t len, struct ms_msg_stat *m)
+{
+	struct cur c = dec_begin(buf, len, MS_MSG_STAT);
+
+	get_str(&c, m->name, MS_NAME_MAX);
+	return dec_end(&c);
+}
+
+int ms_enc_stat_ok(void *buf, size_t cap, const struct ms_region_stat *st, size_t n)
+{
+	struct cur c = enc_begin(buf, cap, MS_MSG_STAT_OK);
+
+	if (n > MS_STAT_MAX_REGIONS)
+		return -E2BIG;
+	put_u32(&c, (uint32_t)n);
+	for (size_t i = 0; i < n && !c.err; i++) {
+		put_str(&c, st[i].name, MS_NAME_MAX);
+		put_str(&c, st[i].backing, sizeof(st[i].backing) - 1);
+		put_u64(&c, st[i].size);
+		put_u32(&c, st[i].chunk_size);
+		put_u64(&c, st[i].generation);
+		put_u32(&c, st[i].clients);
+		put_u32(&c, st[i].write_leased ? 1 : 0);
+		put_u64(&c, st[i].bytes_read);
+		put_u64(&c, st[i].bytes_written);
+		put_u64(&c, st[i].commits);
+	}
+	return enc_end(&c);
+}
+
+int ms_dec_stat_ok(const void *buf, size_t len, struct ms_region_stat **out, size_t *n)
+{
+	struct cur c = dec_begin(buf, len, MS_MSG_STAT_OK);
+	struct ms_region_stat *st;
+	uint32_t cnt = get_u32(&c);
+
+	if (c.err || cnt > MS_STAT_MAX_REGIONS)
+		return -EBADMSG;
+	st = calloc(cnt ? cnt : 1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < cnt && !c.err; i++) {
+		get_str(&c, st[i].name, MS_NAME_MAX);
+		get_str(&c, st[i].backing, sizeof(st[i].backing) - 1);
+		st[i].size = get_u64(&c);
+		st[i].chunk_size = get_u32(&c);
+		st[i].generation = get_u64(&c);
+		st[i].clients = get_u32(&c);
+		st[i].write_leased = get_u32(&c) != 0;
+		st[i].bytes_read = get_u64(&c);
+		st[i].bytes_written = get_u64(&c);
+		st[i].commits = get_u64(&c);
+	}
+	if (dec_end(&c)) {
+		free(st);
+		return -EBADMSG;
+	}
+	*out = st;
+	*n = cnt;
+	return 0;
+}
+
+int ms_enc_empty(void *buf, size_t cap, enum ms_msg_type t)
+{
+	struct cur c = enc_begin(buf, cap, t);
+
+	return enc_end(&c);
+}
+
+int ms_dec_empty(const void *buf, size_t len, enum ms_msg_type t)
+{
+	struct cur c = dec_begin(buf, len, t);
+
+	return dec_end(&c);
+}
+
+int ms_enc_error(void *buf, size_t cap, int err, const char *fmt, ...)
+{
+	struct cur c = enc_begin(buf, cap, MS_MSG_ERROR);
+	char msg[MS_ERRMSG_MAX + 1];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	put_u32(&c, (uint32_t)(err < 0 ? -err : err));
+	put_str(&c, msg, MS_ERRMSG_MAX);
+	return enc_end(&c);
+}
+
+int ms_dec_error(const void *buf, size_t len, struct ms_msg_error *m)
+{
+	struct cur c = dec_begin(buf, len, MS_MSG_ERROR);
+
+	m->err = (int32_t)get_u32(&c);
+	get_str(&c, m->msg, MS_ERRMSG_MAX);
+	if (!c.err && (m->err <= 0 || m->err > 4095))
+		return -EBADMSG;
+	return dec_end(&c);
+}
+
+const char *ms_msg_name(int type)
+{
+	switch (type) {
+	case MS_MSG_HELLO: return "HELLO";
+	case MS_MSG_HELLO_OK: return "HELLO_OK";
+	case MS_MSG_OPEN: return "OPEN";
+	case MS_MSG_OPEN_OK: return "OPEN_OK";
+	case MS_MSG_CLOSE: return "CLOSE";
+	case MS_MSG_CLOSE_OK: return "CLOSE_OK";
+	case MS_MSG_COMMIT: return "COMMIT";
+	case MS_MSG_COMMIT_OK: return "COMMIT_OK";
+	case MS_MSG_STAT: return "STAT";
+	case MS_MSG_STAT_OK: return "STAT_OK";
+	case MS_MSG_BYE: return "BYE";
+	case MS_MSG_BYE_OK: return "BYE_OK";
+	case MS_MSG_ERROR: return "ERROR";
+	default: return "UNKNOWN";
+	}
+}

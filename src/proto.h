@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * proto.h - memsync control messages (transport independent).
+ *
+ * A control message is a 4-byte header (u16 type, u16 zero) and a body of
+ * little-endian fixed-width fields; strings are u16 length + bytes.  The
+ * transport carries them as opaque payloads (a TCP frame, an RDMA SEND).
+ * Every decoder checks every length and returns -EBADMSG on a malformed or
+ * truncated message, never reading out of bounds.
+ *
+ * Requests and replies:
+ *   HELLO  {version, client_id[16], agent}      -> HELLO_OK {version, server_id[16], max_io}
+ *   OPEN   {name, mode}                          -> OPEN_OK  {handle, size, chunk, nchunks, gen,
+ *                                                             data desc, meta desc, mode}
+ *   CLOSE  {handle}                              -> CLOSE_OK {}
+ *   COMMIT {handle, n, n x {off, len, hash}}     -> COMMIT_OK {generation}
+ *   STAT   {name ("" = all)}                     -> STAT_OK  {n, n x region stat}
+ *   BYE    {}                                    -> BYE_OK   {}
+ * Any request may be answered by ERROR {errno, message}.
+ */
+#ifndef MS_PROTO_H
+#define MS_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <endian.h>
+
+#include "hash.h"
+#include "memsync.h"
+#include "transport.h"
+
+#define MS_PROTO_VERSION 1
+#define MS_AGENT_MAX 63
+#define MS_ERRMSG_MAX 255
+
+enum ms_msg_type {
+	MS_MSG_HELLO = 1,
+	MS_MSG_HELLO_OK = 2,
+	MS_MSG_OPEN = 3,
+	MS_MSG_OPEN_OK = 4,
+	MS_MSG_CLOSE = 5,
+	MS_MSG_CLOSE_OK = 6,
+	MS_MSG_COMMIT = 7,
+	MS_MSG_COMMIT_OK = 8,
+	MS_MSG_STAT = 9,
+	MS_MSG_STAT_OK = 10,
+	MS_MSG_BYE = 11,
+	MS_MSG_BYE_OK = 12,
+	MS_MSG_ERROR = 100,
+};
+
+struct ms_msg_hello {
+	uint32_t version;
+	uint8_t client_id[16];
+	char agent[MS_AGENT_MAX + 1];
+};
+
+struct ms_msg_hello_ok {
+	uint32_t version;
+	uint8_t server_id[16];
+	uint32_t max_io;
+};
+
+struct ms_msg_open {
+	char name[MS_NAME_MAX + 1];
+	uint32_t mode;  /* enum ms_mode */
+};
+
+struct ms_msg_open_ok {
+	uint32_t handle;
+	uint32_t mode;
+	uint64_t size;
+	uint32_t chunk_size;
+	uint64_t nchunks;
+	uint64_t generation;
+	struct ms_rdesc data;
+	struct ms_rdesc meta;
+};
+
+struct ms_msg_handle {          /* CLOSE */
+	uint32_t handle;
+};
+
+/* A committed range.  The writer states the XXH3-128 of what it wrote;
+ * the server checks it before publishing, unless len carries
+ * MS_COMMIT_NOVERIFY (a later write overlapped this one, so the writer no
+ * longer knows the range's content as a whole). */
+#define MS_COMMIT_NOVERIFY (1ull << 63)
+struct ms_commit_ent {
+	uint64_t off;
+	uint64_t len;       /* bytes, | MS_COMMIT_NOVERIFY */
+	uint8_t hash[MS_HASH_LEN];
+};
+#define MS_COMMIT_ENT_WIRE 32
+/* Entries per COMMIT message: header + fixed part + n * 32 <= MS_CTRL_MAX. */
+#define MS_COMMIT_MAX_ENTS 16384
+
+struct ms_msg_commit {
+	uint32_t handle;
+	uint32_t n;
+	struct ms_commit_ent *ents;  /* encode: caller's; decode: points into caller storage */
+};
+
+struct ms_msg_gen {             /* COMMIT_OK */
+	uint64_t generation;
+};
+
+struct ms_msg_stat {
+	char name[MS_NAME_MAX + 1]; /* "" = all regions */
+};
+
+/* STAT_OK: at most this many regions in one reply. */
+#define MS_STAT_MAX_REGIONS 4096
+
+struct ms_msg_error {
+	int32_t err;                /* positive errno */
+	char msg[MS_ERRMSG_MAX + 1];
+};
+
+/* Encoders: write into buf (cap bytes); return the length or -EMSGSIZE. */
+int ms_enc_hello(void *buf, size_t cap, const struct ms_msg_hello *m);
+int ms_enc_hello_ok(void *buf, size_t cap, const struct ms_msg_hello_ok *m);
+int ms_enc_open(void *buf, size_t cap, const struct ms_msg_open *m);
+int ms_enc_open_ok(void *buf, size_t cap, const struct ms_msg_open_ok *m);
+int ms_enc_close(void *buf, size_t cap, const struct ms_msg_handle *m);
+int ms_enc_commit(void *buf, size_t cap, const struct ms_msg_commit *m);
+int ms_enc_gen(void *buf, size_t cap, enum ms_msg_type t, const struct ms_msg_gen *m);
+int ms_enc_stat(void *buf, size_t cap, const struct ms_msg_stat *m);
+int ms_enc_stat_ok(void *buf, size_t cap, const struct ms_region_stat *st, size_t n);
+int ms_enc_empty(void *buf, size_t cap, enum ms_msg_type t);
+int ms_enc_error(void *buf, size_t cap, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* The message type; -EBADMSG if shorter than a header or reserved != 0. */
+int ms_msg_type(const void *buf, size_t len);
+
+/* Decoders: 0 or -EBADMSG (wrong type, short, trailing bytes, bad string). */
+int ms_dec_hello(const void *buf, size_t len, struct ms_msg_hello *m);
+int ms_dec_hello_ok(const void *buf, size_t len, struct ms_msg_hello_ok *m);
+int ms_dec_open(const void *buf, size_t len, struct ms_msg_open *m);
+int ms_dec_open_ok(const void *buf, size_t len, struct ms_msg_open_ok *m);
+int ms_dec_close(const void *buf, size_t len, struct ms_msg_handle *m);
+/* ents: storage for up to max entries; -E2BIG if the message has more */
+int ms_dec_commit(const void *buf, size_t len, struct ms_msg_commit *m,
+		  struct ms_commit_ent *ents, size_t max);
+int ms_dec_gen(const void *buf, size_t len, enum ms_msg_type t, struct ms_msg_gen *m);
+int ms_dec_stat(const void *buf, size_t len, struct ms_msg_stat *m);
+/* *out is malloc'ed (n entries) on success */
+int ms_dec_stat_ok(const void *buf, size_t len, struct ms_region_stat **out, size_t *n);
+int ms_dec_empty(const void *buf, size_t len, enum ms_msg_type t);
+int ms_dec_error(const void *buf, size_t len, struct ms_msg_error *m);
+
+const char *ms_msg_name(int type);
+
+/* The metadata table a server registers read-only for each region: one
+ * entry per chunk, u64 generation (little-endian), XXH3-128 (canonical),
+ * 8 reserved bytes.  struct ms_meta_entry (region.h) is its server-side
+ * view. */
+#define MS_META_ENTRY_SIZE 32
+
+static inline uint64_t ms_meta_gen(const void *table, uint64_t i)
+{
+	uint64_t v;
+
+	memcpy(&v, (const uint8_t *)table + i * MS_META_ENTRY_SIZE, 8);
+	return le64toh(v);
+}
+
+static inline const uint8_t *ms_meta_hash(const void *table, uint64_t i)
+{
+	return (const uint8_t *)table + i * MS_META_ENTRY_SIZE + 8;
+}
+
+#endif

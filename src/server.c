@@ -1,0 +1,711 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * server.c - the server side of libmemsync: exports, peers, leases and the
+ * control protocol.
+ *
+ * The data path never comes here: a transport serves READs and WRITEs
+ * against the registrations made below (with RDMA, the NIC does).  This
+ * file answers control requests on the transport's loop thread:
+ *  - every region is registered twice read-only (data and metadata table);
+ *  - a writer gets a third, writable registration of the data for as long
+ *    as it holds the region's lease; closing or vanishing revokes it;
+ *  - a commit checks the hash of every range the writer claims to have
+ *    written, then bumps the chunks' generations, all or nothing.
+ *
+ * Locking: s->lock guards the export list, the peer list and every
+ * export's lease and counters; a region's own lock guards its metadata.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "chunkmap.h"
+#include "proto.h"
+#include "region.h"
+#include "transport.h"
+#include "util.h"
+
+#define MAX_OPENS 64          /* region handles per connection */
+#define SERVER_MAX_IO (16u << 20)
+
+struct ms_export {
+	struct ms_server *srv;
+	struct ms_rregion *r;
+	struct ms_xsmr *data_mr, *meta_mr, *write_mr;
+	struct ms_rdesc data_desc, meta_desc, write_desc;
+	struct peer *lease;           /* holder of write_mr, or NULL */
+	uint64_t revoked_read, revoked_written; /* from write MRs gone */
+	uint32_t clients;
+	uint64_t commits;
+	struct ms_export *next;
+};
+
+struct open_slot {
+	struct ms_export *e;          /* NULL = free */
+	enum ms_mode mode;
+};
+
+struct peer {
+	struct ms_xpeer *xp;
+	bool hello;
+	uint8_t client_id[16];
+	struct open_slot opens[MAX_OPENS];
+	struct peer *next;
+};
+
+struct ms_server {
+	const struct ms_transport_ops *ops;
+	struct ms_xsrv *xs;
+	ms_log_fn log;
+	void *log_ud;
+	pthread_mutex_t lock;
+	struct ms_export *exports;
+	struct peer *peers;
+	struct ms_commit_ent *ents;   /* COMMIT decode storage (loop thread) */
+	uint8_t server_id[16];
+	pthread_t thread;
+	bool thread_running;
+	char errmsg[512];
+};
+
+MS_PRINTF(3, 4) static void slog(ms_server *s, enum ms_log_level lvl,
+				 const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (!s->log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	s->log(s->log_ud, lvl, msg);
+}
+
+static void xlog(void *ud, enum ms_log_level lvl, const char *fmt, va_list ap)
+{
+	ms_server *s = ud;
+	char msg[512];
+
+	if (!s->log)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	s->log(s->log_ud, lvl, msg);
+}
+
+static struct ms_export *find_export(ms_server *s, const char *name)
+{
+	for (struct ms_export *e = s->exports; e; e = e->next)
+		if (strcmp(e->r->name, name) == 0)
+			return e;
+	return NULL;
+}
+
+static void id_hex(const uint8_t id[16], char out[33])
+{
+	for (int i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", id[i]);
+}
+
+/* ------------------------------------------------------------- leases */
+
+static void lease_release(ms_server *s, struct ms_export *e)
+{
+	uint64_t rd = 0, wr = 0;
+
+	if (!e->write_mr)
+		return;
+	s->ops->srv_mr_stats(s->xs, e->write_mr, &rd, &wr);
+	e->revoked_read += rd;
+	e->revoked_written += wr;
+	s->ops->srv_dereg_mr(s->xs, e->write_mr);
+	e->write_mr = NULL;
+	e->lease = NULL;
+}
+
+static void close_slot(ms_server *s, struct peer *p, struct open_slot *o)
+{
+	if (o->mode == MS_MODE_WRITE && o->e->lease == p) {
+		lease_release(s, o->e);
+		slog(s, MS_LOG_INFO, "%s released the write lease of '%s'",
+		     p->xp->name, o->e->r->name);
+	}
+	o->e->clients--;
+	o->e = NULL;
+}
+
+/* ------------------------------------------------------ control requests */
+
+typedef int (*handler_fn)(ms_server *s, struct peer *p, const void *req,
+			  size_t len, void *resp, size_t cap);
+
+static int h_hello(ms_server *s, struct peer *p, const void *req, size_t len,
+		   void *resp, size_t cap)
+{
+	struct ms_msg_hello h;
+	struct ms_msg_hello_ok ok = { .version = MS_PROTO_VERSION, .max_io = SERVER_MAX_IO };
+	char hex[33];
+
+	if (ms_dec_hello(req, len, &h))
+		return ms_enc_error(resp, cap, EBADMSG, "malformed HELLO");
+	if (p->hello)
+		return ms_enc_error(resp, cap, EPROTO, "HELLO sent twice");
+	if (h.version != MS_PROTO_VERSION)
+		return ms_enc_error(resp, cap, EPROTONOSUPPORT,
+				    "protocol version %u not supported (server speaks %d)",
+				    h.version, MS_PROTO_VERSION);
+	id_hex(h.client_id, hex);
+	for (struct peer *q = s->peers; q; q = q->next) {
+		if (q != p && q->hello && memcmp(q->client_id, h.client_id, 16) == 0) {
+			slog(s, MS_LOG_WARN,
+			     "%s: refused: client id %s is already connected from %s",
+			     p->xp->name, hex, q->xp->name);
+			return ms_enc_error(resp, cap, EEXIST,
+					    "client id %s is already connected from %s",
+					    hex, q->xp->name);
+		}
+	}
+	memcpy(p->client_id, h.client_id, 16);
+	p->hello = true;
+	memcpy(ok.server_id, s->server_id, 16);
+	slog(s, MS_LOG_DEBUG, "%s: hello from %s (client id %s)", p->xp->name,
+	     h.agent, hex);
+	return ms_enc_hello_ok(resp, cap, &ok);
+}
+
+static int h_open(ms_server *s, struct peer *p, const void *req, size_t len,
+		  void *resp, size_t cap)
+{
+	struct ms_msg_open m;
+	struct ms_msg_open_ok ok = { 0 };
+	struct ms_export *e;
+	struct open_slot *slot = NULL;
+	int ret;
+
+	if (ms_dec_open(req, len, &m))
+		return ms_enc_error(resp, cap, EBADMSG, "malformed OPEN");
+	if (m.mode != MS_MODE_READ && m.mode != MS_MODE_WRITE)
+		return ms_enc_error(resp, cap, EINVAL, "invalid open mode %u", m.mode);
+	e = find_export(s, m.name);
+	if (!e)
+		return ms_enc_error(resp, cap, ENOENT, "unknown region '%s'", m.name);
+	for (int i = 0; i < MAX_OPENS && !slot; i++)
+		if (!p->opens[i].e)
+			slot = &p->opens[i];
+	if (!slot)
+		return ms_enc_error(resp, cap, EMFILE,
+				    "too many open regions on one connection (%d)",
+				    MAX_OPENS);
+	ok.data = e->data_desc;
+	if (m.mode == MS_MODE_WRITE) {
+		if (e->lease)
+			return ms_enc_error(resp, cap, EBUSY,
+					    "region '%s' is being written by %s (one writer at a time)",
+					    m.name, e->lease->xp->name);
+		ret = s->ops->srv_reg_mr(s->xs, e->r->mem, e->r->size,
+					 MS_XACCESS_READ | MS_XACCESS_WRITE,
+					 &e->write_mr, &e->write_desc);
+		if (ret)
+			return ms_enc_error(resp, cap, -ret,
+					    "cannot grant write access to '%s': %s",
+					    m.name, strerror(-ret));
+		e->lease = p;
+		ok.data = e->write_desc;
+		slog(s, MS_LOG_INFO, "%s holds the write lease of '%s'",
+		     p->xp->name, m.name);
+	}
+	slot->e = e;
+	slot->mode = (enum ms_mode)m.mode;
+	e->clients++;
+	ok.handle = (uint32_t)(slot - p->opens);
+	ok.mode = m.mode;
+	ok.size = e->r->size;
+	ok.chunk_size = e->r->chunk_size;
+	ok.nchunks = e->r->nchunks;
+	pthread_mutex_lock(&e->r->lock);
+	ok.generation = e->r->generation;
+	pthread_mutex_unlock(&e->r->lock);
+	ok.meta = e->meta_desc;
+	return ms_enc_open_ok(resp, cap, &ok);
+}
+
+static struct open_slot *get_slot(struct peer *p, uint32_t handle)
+{
+	if (handle >= MAX_OPENS || !p->opens[handle].e)
+		return NULL;
+	return &p->opens[handle];
+}
+
+static int h_close(ms_server *s, struct peer *p, const void *req, size_t len,
+		   void *resp, size_t cap)
+{
+	struct ms_msg_handle m;
+	struct open_slot *o;
+
+	if (ms_dec_close(req, len, &m))
+		return ms_enc_error(resp, cap, EBADMSG, "malformed CLOSE");
+	o = get_slot(p, m.handle);
+	if (!o)
+		return ms_enc_error(resp, cap, EBADF, "no open region with handle %u",
+				    m.handle);
+	close_slot(s, p, o);
+	return ms_enc_empty(resp, cap, MS_MSG_CLOSE_OK);
+}
+
+static int h_commit(ms_server *s, struct peer *p, const void *req, size_t len,
+		    void *resp, size_t cap)
+{
+	struct ms_msg_commit m;
+	struct ms_msg_gen g;
+	struct open_slot *o;
+	struct ms_rregion *r;
+	int ret;
+
+	ret = ms_dec_commit(req, len, &m, s->ents, MS_COMMIT_MAX_ENTS);
+	if (ret)
+		return ms_enc_error(resp, cap, -ret, "malformed COMMIT");
+	o = get_slot(p, m.handle);
+	if (!o)
+		return ms_enc_error(resp, cap, EBADF, "no open region with handle %u",
+				    m.handle);
+	if (o->mode != MS_MODE_WRITE || o->e->lease != p)
+		return ms_enc_error(resp, cap, EACCES,
+				    "commit to '%s' without its write lease",
+				    o->e->r->name);
+	r = o->e->r;
+	/* check everything before changing anything */
+	for (uint32_t i = 0; i < m.n; i++) {
+		uint64_t off = m.ents[i].off;
+		uint64_t elen = m.ents[i].len & ~MS_COMMIT_NOVERIFY;
+
+		if (!elen || off > r->size || elen > r->size - off)
+			return ms_enc_error(resp, cap, ERANGE,
+					    "commit range [%llu, +%llu) is outside '%s' (%llu bytes)",
+					    (unsigned long long)off,
+					    (unsigned long long)elen, r->name,
+					    (unsigned long long)r->size);
+		if (m.ents[i].len & MS_COMMIT_NOVERIFY)
+			continue;
+		ret = ms_region_verify_range(r, off, elen, m.ents[i].hash);
+		if (ret) {
+			slog(s, MS_LOG_WARN,
+			     "%s: commit to '%s' refused: [%llu, +%llu) does not match its hash",
+			     p->xp->name, r->name, (unsigned long long)off,
+			     (unsigned long long)elen);
+			return ms_enc_error(resp, cap, EIO,
+					    "commit refused: bytes [%llu, +%llu) of '%s' do not "
+					    "match the writer's hash (corrupted or overwritten in flight)",
+					    (unsigned long long)off,
+					    (unsigned long long)elen, r->name);
+		}
+	}
+	g.generation = ms_region_commit_begin(r);
+	for (uint32_t i = 0; i < m.n; i++) {
+		uint64_t first, n;
+
+		ms_chunk_span(m.ents[i].off, m.ents[i].len & ~MS_COMMIT_NOVERIFY,
+			      r->chunk_size, &first, &n);
+		ms_region_commit_chunks(r, first, n, g.generation);
+		ret = ms_region_msync(r, m.ents[i].off, m.ents[i].len & ~MS_COMMIT_NOVERIFY);
+		if (ret)
+			slog(s, MS_LOG_ERROR, "msync of '%s' failed: %s", r->name,
+			     strerror(-ret));
+	}
+	ms_region_commit_end(r, g.generation);
+	o->e->commits++;
+	slog(s, MS_LOG_DEBUG, "%s: commit of %u range(s) to '%s': generation %llu",
+	     p->xp->name, m.n, r->name, (unsigned long long)g.generation);
+	return ms_enc_gen(resp, cap, MS_MSG_COMMIT_OK, &g);
+}
+
+static void fill_stat(ms_server *s, struct ms_export *e, struct ms_region_stat *st)
+{
+	uint64_t rd = 0, wr = 0, r2 = 0, w2 = 0;
+
+	memset(st, 0, sizeof(*st));
+	snprintf(st->name, sizeof(st->name), "%s", e->r->name);
+	snprintf(st->backing, sizeof(st->backing), "%s", ms_backing_name(e->r->backing));
+	st->size = e->r->size;
+	st->chunk_size = e->r->chunk_size;
+	pthread_mutex_lock(&e->r->lock);
+	st->generation = e->r->generation;
+	pthread_mutex_unlock(&e->r->lock);
+	st->clients = e->clients;
+	st->write_leased = e->lease != NULL;
+	s->ops->srv_mr_stats(s->xs, e->data_mr, &rd, &wr);
+	if (e->write_mr)
+		s->ops->srv_mr_stats(s->xs, e->write_mr, &r2, &w2);
+	st->bytes_read = rd + r2 + e->revoked_read;
+	st->bytes_written = wr + w2 + e->revoked_written;
+	st->commits = e->commits;
+}
+
+/* Stat one region (name) or all, into a malloc'ed array; caller holds lock. */
+static int collect_stats(ms_server *s, const char *name,
+			 struct ms_region_stat **out, size_t *n)
+{
+	size_t cnt = 0, i = 0;
+	struct ms_region_stat *st;
+
+	for (struct ms_export *e = s->exports; e; e = e->next)
+		cnt += !*name || strcmp(e->r->name, name) == 0;
+	if (*name && !cnt)
+		return -ENOENT;
+	st = calloc(cnt ? cnt : 1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	for (struct ms_export *e = s->exports; e; e = e->next)
+		if (!*name || strcmp(e->r->name, name) == 0)
+			fill_stat(s, e, &st[i++]);
+	*out = st;
+	*n = cnt;
+	return 0;
+}
+
+static int h_stat(ms_server *s, struct peer *p, const void *req, size_t len,
+		  void *resp, size_t cap)
+{
+	struct ms_msg_stat m;
+	struct ms_region_stat *st;
+	size_t n;
+	int ret;
+
+	if (ms_dec_stat(req, len, &m))
+		return ms_enc_error(resp, cap, EBADMSG, "malformed STAT");
+	ret = collect_stats(s, m.name, &st, &n);
+	if (ret == -ENOENT)
+		return ms_enc_error(resp, cap, ENOENT, "unknown region '%s'", m.name);
+	if (ret)
+		return ms_enc_error(resp, cap, -ret, "stat failed: %s", strerror(-ret));
+	ret = ms_enc_stat_ok(resp, cap, st, n);
+	free(st);
+	if (ret < 0)
+		return ms_enc_error(resp, cap, -ret, "too many regions for one reply");
+	return ret;
+}
+
+static int h_bye(ms_server *s, struct peer *p, const void *req, size_t len,
+		 void *resp, size_t cap)
+{
+	if (ms_dec_empty(req, len, MS_MSG_BYE))
+		return ms_enc_error(resp, cap, EBADMSG, "malformed BYE");
+	for (int i = 0; i < MAX_OPENS; i++)
+		if (p->opens[i].e)
+			close_slot(s, p, &p->opens[i]);
+	return ms_enc_empty(resp, cap, MS_MSG_BYE_OK);
+}
+
+static int on_ctrl(void *ud, struct ms_xpeer *xp, const void *req, size_t len,
+		   void *resp, size_t cap, size_t *resp_len)
+{
+	ms_server *s = ud;
+	struct peer *p = xp->eng;
+	int type = ms_msg_type(req, len);
+	handler_fn h = NULL;
+	int ret;
+
+	switch (type) {
+	case MS_MSG_HELLO: h = h_hello; break;
+	case MS_MSG_OPEN: h = h_open; break;
+	case MS_MSG_CLOSE: h = h_close; break;
+	case MS_MSG_COMMIT: h = h_commit; break;
+	case MS_MSG_STAT: h = h_stat; break;
+	case MS_MSG_BYE: h = h_bye; break;
+	default: break;
+	}
+	pthread_mutex_lock(&s->lock);
+	if (!h) {
+		slog(s, MS_LOG_WARN, "%s: unknown control message type %d", xp->name, type);
+		ret = ms_enc_error(resp, cap, EBADMSG, "unknown control message type %d", type);
+	} else if (!p->hello && type != MS_MSG_HELLO) {
+		ret = ms_enc_error(resp, cap, EPROTO, "%s before HELLO", ms_msg_name(type));
+	} else {
+		ret = h(s, p, req, len, resp, cap);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (ret < 0)   /* could not even encode a reply: drop the peer */
+		return ret;
+	*resp_len = (size_t)ret;
+	return 0;
+}
+
+static int on_connect(void *ud, struct ms_xpeer *xp)
+{
+	ms_server *s = ud;
+	struct peer *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	p->xp = xp;
+	xp->eng = p;
+	pthread_mutex_lock(&s->lock);
+	p->next = s->peers;
+	s->peers = p;
+	pthread_mutex_unlock(&s->lock);
+	slog(s, MS_LOG_DEBUG, "%s connected", xp->name);
+	return 0;
+}
+
+static void on_disconnect(void *ud, struct ms_xpeer *xp)
+{
+	ms_server *s = ud;
+	struct peer *p = xp->eng;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&s->lock);
+	for (int i = 0; i < MAX_OPENS; i++)
+		if (p->opens[i].e)
+			close_slot(s, p, &p->opens[i]);
+	for (struct peer **pp = &s->peers; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	slog(s, MS_LOG_DEBUG, "%s disconnected", xp->name);
+	xp->eng = NULL;
+	free(p);
+}
+
+/* --------------------------------------------------------- public API */
+
+MS_EXPORT const char *ms_version(void)
+{
+	return PACKAGE_VERSION;
+}
+
+MS_EXPORT ms_server *ms_server_create(const struct ms_server_opts *o, char *errmsg,
+				      size_t errmsg_len)
+{
+	struct ms_xsrv_cbs cbs = {
+		.on_connect = on_connect,
+		.on_ctrl = on_ctrl,
+		.on_disconnect = on_disconnect,
+		.log = xlog,
+	};
+	char why[256], xerr[256] = "";
+	ms_server *s;
+	int ret;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->log = o->log;
+	s->log_ud = o->log_ud;
+	pthread_mutex_init(&s->lock, NULL);
+	s->ents = malloc(MS_COMMIT_MAX_ENTS * sizeof(*s->ents));
+	if (!s->ents) {
+		ret = -ENOMEM;
+		snprintf(s->errmsg, sizeof(s->errmsg), "out of memory");
+		goto fail;
+	}
+	if (getrandom(s->server_id, sizeof(s->server_id), 0) != sizeof(s->server_id)) {
+		ret = -errno;
+		snprintf(s->errmsg, sizeof(s->errmsg), "getrandom: %s", strerror(errno));
+		goto fail;
+	}
+	s->ops = ms_transport_get(o->transport, NULL, why, sizeof(why));
+	if (!s->ops) {
+		ret = -errno;
+		snprintf(s->errmsg, sizeof(s->errmsg), "%s", why);
+		goto fail;
+	}
+	cbs.ud = s;
+	ret = s->ops->listen(o->host ? o->host : "127.0.0.1", o->port ? o->port : MS_DEFAULT_PORT,
+			     &cbs, &s->xs, xerr, sizeof(xerr));
+	if (ret) {
+		snprintf(s->errmsg, sizeof(s->errmsg), "%s",
+			 *xerr ? xerr : strerror(-ret));
+		goto fail;
+	}
+	slog(s, MS_LOG_INFO, "transport %s", why);
+	return s;
+
+fail:
+	if (errmsg && errmsg_len)
+		snprintf(errmsg, errmsg_len, "%s", s->errmsg);
+	pthread_mutex_destroy(&s->lock);
+	free(s->ents);
+	free(s);
+	errno = -ret;
+	return NULL;
+}
+
+MS_EXPORT uint16_t ms_server_port(const ms_server *s)
+{
+	return s->xs->port;
+}
+
+MS_EXPORT const char *ms_server_errmsg(const ms_server *s)
+{
+	return s ? s->errmsg : "";
+}
+
+static void export_free(ms_server *s, struct ms_export *e)
+{
+	if (e->write_mr)
+		s->ops->srv_dereg_mr(s->xs, e->write_mr);
+	if (e->meta_mr)
+		s->ops->srv_dereg_mr(s->xs, e->meta_mr);
+	if (e->data_mr)
+		s->ops->srv_dereg_mr(s->xs, e->data_mr);
+	ms_region_destroy(e->r);
+	free(e);
+}
+
+MS_EXPORT ms_export *ms_server_add_region(ms_server *s, const struct ms_export_opts *o)
+{
+	struct ms_export *e = calloc(1, sizeof(*e));
+	int ret;
+
+	if (!e)
+		return NULL;
+	e->srv = s;
+	pthread_mutex_lock(&s->lock);
+	if (o->name && find_export(s, o->name)) {
+		snprintf(s->errmsg, sizeof(s->errmsg), "region '%s' already exists", o->name);
+		ret = -EEXIST;
+		goto fail;
+	}
+	ret = ms_region_create(o, &e->r, s->errmsg, sizeof(s->errmsg));
+	if (ret)
+		goto fail;
+	ret = s->ops->srv_reg_mr(s->xs, e->r->mem, e->r->size, MS_XACCESS_READ,
+				 &e->data_mr, &e->data_desc);
+	if (!ret)
+		ret = s->ops->srv_reg_mr(s->xs, e->r->meta, e->r->nchunks * MS_META_ENTRY_SIZE,
+					 MS_XACCESS_READ, &e->meta_mr, &e->meta_desc);
+	if (ret) {
+		snprintf(s->errmsg, sizeof(s->errmsg), "cannot register region '%s': %s",
+			 o->name, strerror(-ret));
+		goto fail;
+	}
+	e->next = s->exports;
+	s->exports = e;
+	pthread_mutex_unlock(&s->lock);
+	slog(s, MS_LOG_DEBUG, "region '%s' registered", e->r->name);
+	return e;
+
+fail:
+	pthread_mutex_unlock(&s->lock);
+	if (e->r)
+		export_free(s, e);
+	else
+		free(e);
+	errno = -ret;
+	return NULL;
+}
+
+MS_EXPORT void *ms_export_mem(const ms_export *e)
+{
+	return e->r->mem;
+}
+
+MS_EXPORT uint64_t ms_export_size(const ms_export *e)
+{
+	return e->r->size;
+}
+
+MS_EXPORT int ms_export_fd(const ms_export *e)
+{
+	return e->r->fd;
+}
+
+MS_EXPORT int ms_export_commit(ms_export *e, uint64_t off, uint64_t len)
+{
+	int ret;
+
+	pthread_mutex_lock(&e->srv->lock);
+	ret = ms_region_commit_range(e->r, off, len);
+	if (!ret)
+		e->commits++;
+	pthread_mutex_unlock(&e->srv->lock);
+	return ret;
+}
+
+static void msync_all(ms_server *s)
+{
+	pthread_mutex_lock(&s->lock);
+	for (struct ms_export *e = s->exports; e; e = e->next) {
+		int ret = ms_region_msync(e->r, 0, e->r->size);
+
+		if (ret)
+			slog(s, MS_LOG_ERROR, "msync of '%s' failed: %s", e->r->name,
+			     strerror(-ret));
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+MS_EXPORT int ms_server_run(ms_server *s)
+{
+	int ret = s->ops->srv_run(s->xs);
+
+	msync_all(s);
+	return ret;
+}
+
+static void *run_thread(void *arg)
+{
+	ms_server *s = arg;
+
+	(void)ms_server_run(s);
+	return NULL;
+}
+
+MS_EXPORT int ms_server_start(ms_server *s)
+{
+	int ret;
+
+	if (s->thread_running)
+		return -EALREADY;
+	ret = pthread_create(&s->thread, NULL, run_thread, s);
+	if (ret)
+		return -ret;
+	s->thread_running = true;
+	return 0;
+}
+
+MS_EXPORT void ms_server_stop(ms_server *s)
+{
+	s->ops->srv_stop(s->xs);
+}
+
+MS_EXPORT void ms_server_destroy(ms_server *s)
+{
+	if (!s)
+		return;
+	if (s->thread_running) {
+		ms_server_stop(s);
+		pthread_join(s->thread, NULL);
+	}
+	/* srv_run has disconnected every peer; now nothing references the
+	 * registrations */
+	while (s->exports) {
+		struct ms_export *e = s->exports;
+
+		s->exports = e->next;
+		export_free(s, e);
+	}
+	s->ops->srv_close(s->xs);
+	pthread_mutex_destroy(&s->lock);
+	free(s->ents);
+	free(s);
+}
+
+MS_EXPORT int ms_server_stat(ms_server *s, const char *name,
+			     struct ms_region_stat **out, size_t *n)
+{
+	int ret;
+
+	pthread_mutex_lock(&s->lock);
+	ret = collect_stats(s, name ? name : "", out, n);
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
