@@ -95,6 +95,8 @@ struct ms_client_opts {
 ms_client *ms_connect(const char *host, const char *port,
 		      const struct ms_client_opts *opts,
 		      char *errmsg, size_t errmsg_len);
+/* Close every region still open through c (their handles become invalid),
+ * say goodbye and free c. */
 void ms_disconnect(ms_client *c);
 
 /* The last error's message, "" if none. */
@@ -208,6 +210,8 @@ ms_server *ms_server_create(const struct ms_server_opts *o, char *errmsg,
 			    size_t errmsg_len);
 /* The port actually bound (useful with port "0"). */
 uint16_t ms_server_port(const ms_server *s);
+/* "tcp" or "rdma": the transport the server listens on. */
+const char *ms_server_transport(const ms_server *s);
 const char *ms_server_errmsg(const ms_server *s);
 
 enum ms_backing {

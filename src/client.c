@@ -40,6 +40,7 @@ struct ms_client {
 	uint8_t client_id[16];
 	void *msg;                   /* MS_CTRL_MAX scratch for requests */
 	void *resp;                  /* MS_CTRL_MAX scratch for replies */
+	struct ms_region *regions;   /* open regions, freed by ms_disconnect */
 	char errmsg[512];
 };
 
@@ -51,6 +52,7 @@ struct ms_region {
 	struct ms_rdesc meta;
 	struct ms_commit_ent *pending;  /* writes since the last sync */
 	size_t npending, cap;
+	struct ms_region *next;
 };
 
 MS_PRINTF(3, 4) static int cl_err(ms_client *c, int err, const char *fmt, ...)
@@ -159,8 +161,11 @@ MS_EXPORT ms_client *ms_connect(const char *host, const char *port,
 	ret = c->ops->connect(host, port, &xo, &c->x, xerr, sizeof(xerr));
 	if (ret) {
 		c->x = NULL;
-		ret = cl_err(c, ret, "cannot connect to %s:%s over %s: %s", host,
-			     port, c->ops->name, *xerr ? xerr : strerror(-ret));
+		if (*xerr)
+			ret = cl_err(c, ret, "%s (%s)", xerr, c->ops->name);
+		else
+			ret = cl_err(c, ret, "cannot connect to %s:%s over %s: %s",
+				     host, port, c->ops->name, strerror(-ret));
 		goto fail;
 	}
 
@@ -198,6 +203,8 @@ MS_EXPORT void ms_disconnect(ms_client *c)
 {
 	if (!c)
 		return;
+	while (c->regions)
+		ms_close(c->regions);
 	if (c->x) {
 		/* a polite goodbye; the server cleans up either way */
 		(void)cl_call(c, "bye", ms_enc_empty(c->msg, MS_CTRL_MAX, MS_MSG_BYE),
@@ -265,6 +272,8 @@ MS_EXPORT ms_region *ms_open(ms_client *c, const char *name, enum ms_mode mode)
 	r->info.mode = mode;
 	r->data = ok.data;
 	r->meta = ok.meta;
+	r->next = c->regions;
+	c->regions = r;
 	return r;
 }
 
@@ -287,6 +296,12 @@ MS_EXPORT int ms_close(ms_region *r)
 		ret = cl_call(c, "close", ms_enc_close(c->msg, MS_CTRL_MAX, &m),
 			      MS_MSG_CLOSE_OK);
 		ret = ret < 0 ? ret : 0;
+	}
+	for (ms_region **pp = &c->regions; *pp; pp = &(*pp)->next) {
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
 	}
 	free(r->pending);
 	free(r);
@@ -726,6 +741,31 @@ MS_EXPORT int ms_sync(ms_region *r)
 	return 0;
 }
 
+/* 1 if the server's bytes [off, off+len) differ from src, 0 if equal. */
+static int piece_differs(ms_region *r, uint64_t off, uint64_t len, const uint8_t *src)
+{
+	uint8_t *buf = malloc(len);
+	struct ms_xmr *mr = NULL;
+	int ret;
+
+	if (!buf)
+		return cl_err(r->c, -ENOMEM, "push: out of memory");
+	ret = r->c->ops->reg_mr(r->c->x, buf, len, &mr);
+	if (ret) {
+		free(buf);
+		return cl_err(r->c, ret, "cannot register memory: %s", strerror(-ret));
+	}
+	struct ms_seg seg = { .op = MS_XOP_READ, .local = buf, .len = len, .lmr = mr,
+			      .remote = &r->data, .roff = off };
+	ret = cl_run(r->c, "push", &seg, 1, NULL, NULL);
+	if (!ret)
+		ret = memcmp(buf, src, len) != 0;
+	if (r->c->x)
+		r->c->ops->dereg_mr(r->c->x, mr);
+	free(buf);
+	return ret;
+}
+
 MS_EXPORT int ms_push(ms_region *r, uint64_t off, const void *src, uint64_t len,
 		      const struct ms_xfer_opts *o, struct ms_xfer_stats *st)
 {
@@ -760,12 +800,20 @@ MS_EXPORT int ms_push(ms_region *r, uint64_t off, const void *src, uint64_t len,
 	if (ret)
 		goto out;
 	/* send a chunk when its committed hash differs from ours; a piece
-	 * that covers a chunk only partly cannot be compared: send it */
+	 * that covers a chunk only partly (at most the first and the last)
+	 * is compared byte for byte with what the server holds */
 	for (uint64_t i = 0; i < nch; i++) {
 		chunk_piece(r, c0 + i, off, len, &poff, &plen);
 		ms_hash128(s8 + (poff - off), plen, hashes[i]);
-		if (!chunk_whole(r, c0 + i, plen) ||
-		    !ms_hash_eq(hashes[i], ms_meta_hash(meta, i)))
+		if (chunk_whole(r, c0 + i, plen)) {
+			if (!ms_hash_eq(hashes[i], ms_meta_hash(meta, i)))
+				ms_chunkmap_set(&diff, i);
+			continue;
+		}
+		ret = piece_differs(r, poff, plen, s8 + (poff - off));
+		if (ret < 0)
+			goto out;
+		if (ret)
 			ms_chunkmap_set(&diff, i);
 	}
 	s.chunks_total = nch;

@@ -23,26 +23,25 @@ struct cur {
 	int err;
 };
 
-static void *cur_take(struct cur *c, size_t n)
+/* Claim n bytes at the cursor; false (and the error latched) if they do
+ * not fit. */
+static bool cur_room(struct cur *c, size_t n)
 {
 	if (c->err || n > c->len - c->pos) {
 		if (!c->err)
 			c->err = c->w ? -EMSGSIZE : -EBADMSG;
-		return NULL;
+		return false;
 	}
-	uint8_t *base = c->w ? c->w : (uint8_t *)(uintptr_t)c->r;
-	void *p = base + c->pos;
-
-	c->pos += n;
-	return p;
+	return true;
 }
 
 static void put_bytes(struct cur *c, const void *p, size_t n)
 {
-	void *d = cur_take(c, n);
-
-	if (d && n)
-		memcpy(d, p, n);
+	if (!cur_room(c, n))
+		return;
+	if (n)
+		memcpy(c->w + c->pos, p, n);
+	c->pos += n;
 }
 
 static void put_u16(struct cur *c, uint16_t v)
@@ -78,12 +77,13 @@ static void put_str(struct cur *c, const char *s, size_t max)
 
 static void get_bytes(struct cur *c, void *p, size_t n)
 {
-	const void *s = cur_take(c, n);
-
-	if (s && n)
-		memcpy(p, s, n);
-	else if (n)
+	if (!cur_room(c, n)) {
 		memset(p, 0, n);
+		return;
+	}
+	if (n)
+		memcpy(p, c->r + c->pos, n);
+	c->pos += n;
 }
 
 static uint16_t get_u16(struct cur *c)

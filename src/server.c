@@ -543,6 +543,11 @@ MS_EXPORT uint16_t ms_server_port(const ms_server *s)
 	return s->xs->port;
 }
 
+MS_EXPORT const char *ms_server_transport(const ms_server *s)
+{
+	return s->ops->name;
+}
+
 MS_EXPORT const char *ms_server_errmsg(const ms_server *s)
 {
 	return s ? s->errmsg : "";
@@ -587,8 +592,11 @@ MS_EXPORT ms_export *ms_server_add_region(ms_server *s, const struct ms_export_o
 			 o->name, strerror(-ret));
 		goto fail;
 	}
-	e->next = s->exports;
-	s->exports = e;
+	/* keep the order regions were added in: stat lists them that way */
+	struct ms_export **tail = &s->exports;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = e;
 	pthread_mutex_unlock(&s->lock);
 	slog(s, MS_LOG_DEBUG, "region '%s' registered", e->r->name);
 	return e;

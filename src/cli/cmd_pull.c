@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cmd_pull.c - `memsync pull URL FILE|-`: replicate a whole region into a
+ * file (through a shared mapping, so the data lands in the page cache
+ * without a copy) or onto stdout (in windows).  Also the windowed pull the
+ * cat command shares and the JSON object of pull and push.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "jsonw.h"
+#include "log.h"
+#include "progress.h"
+#include "units.h"
+
+static void add_stats(struct ms_xfer_stats *sum, const struct ms_xfer_stats *st)
+{
+	sum->bytes += st->bytes;
+	sum->chunks_total += st->chunks_total;
+	sum->chunks_moved += st->chunks_moved;
+	sum->chunks_retried += st->chunks_retried;
+	sum->ns += st->ns;
+}
+
+int cli_pull_to_fd(ms_client *c, ms_region *r, const char *cmd, uint64_t off, uint64_t len,
+		   bool no_verify, int fd, const char *fdname, struct progress *p,
+		   struct ms_xfer_stats *sum)
+{
+	size_t wlen = (size_t)MS_MIN(len, (uint64_t)CLI_WINDOW);
+	struct ms_xfer_opts xo = {
+		.progress = p ? progress_cb : NULL,
+		.progress_ud = p,
+		.no_verify = no_verify,
+	};
+	uint64_t done = 0;
+	char *buf;
+	int rc;
+
+	if (len == 0)
+		return 0;
+	buf = malloc(wlen);
+	if (!buf) {
+		cli_error(cmd, "cannot allocate a %zu-byte buffer: %s", wlen, strerror(errno));
+		return CLI_EXIT_FAIL;
+	}
+	while (done < len) {
+		size_t n = (size_t)MS_MIN(len - done, (uint64_t)wlen);
+		struct ms_xfer_stats st = { 0 };
+
+		if (p)
+			progress_set_base(p, done);
+		rc = ms_pull(r, off + done, buf, n, &xo, &st);
+		if (rc < 0) {
+			if (p)
+				progress_end(p);
+			cli_lib_error(c, cmd, "pull failed", rc);
+			goto fail;
+		}
+		add_stats(sum, &st);
+		rc = cli_write_all(fd, buf, n);
+		if (rc < 0) {
+			if (p)
+				progress_end(p);
+			cli_error(cmd, "write to %s: %s", fdname, strerror(-rc));
+			goto fail;
+		}
+		done += n;
+		if (p)
+			progress_update(p, done);
+	}
+	free(buf);
+	return 0;
+fail:
+	free(buf);
+	return CLI_EXIT_FAIL;
+}
+
+int cli_json_xfer(const char *command, const char *region, const char *transport,
+		  const struct ms_xfer_stats *st, double seconds, uint64_t generation)
+{
+	struct jsonw w;
+	int rc;
+
+	jw_init(&w, stdout);
+	jw_obj_begin(&w);
+	jw_key(&w, "command");
+	jw_str(&w, command);
+	jw_key(&w, "region");
+	jw_str(&w, region);
+	jw_key(&w, "transport");
+	jw_str(&w, transport);
+	jw_key(&w, "bytes");
+	jw_uint(&w, st->bytes);
+	jw_key(&w, "chunks_total");
+	jw_uint(&w, st->chunks_total);
+	jw_key(&w, "chunks_moved");
+	jw_uint(&w, st->chunks_moved);
+	jw_key(&w, "chunks_retried");
+	jw_uint(&w, st->chunks_retried);
+	jw_key(&w, "seconds");
+	jw_double(&w, seconds);
+	jw_key(&w, "bytes_per_second");
+	jw_double(&w, (double)st->bytes / seconds);
+	jw_key(&w, "generation");
+	jw_uint(&w, generation);
+	jw_obj_end(&w);
+	rc = jw_finish(&w);
+	if (rc < 0) {
+		cli_error(command, "cannot write the JSON output: %s", strerror(-rc));
+		return CLI_EXIT_FAIL;
+	}
+	return CLI_EXIT_OK;
+}
+
+/* Catch the common local mistakes (a directory, no permission) before
+ * anything is fetched; the open() later stays the final word.  *existed
+ * tells whether the file was there before we started. */
+static int check_target(const char *path, bool *existed)
+{
+	struct stat sb;
+	char *copy, *dir;
+	int rc = 0;
+
+	*existed = false;
+	if (stat(path, &sb) == 0) {
+		*existed = true;
+		if (S_ISDIR(sb.st_mode)) {
+			cli_error("pull", "'%s' is a directory", path);
+			return CLI_EXIT_FAIL;
+		}
+		if (access(path, W_OK) < 0) {
+			cli_error("pull", "cannot write '%s': %s", path, strerror(errno));
+			return CLI_EXIT_FAIL;
+		}
+		return 0;
+	}
+	if (errno != ENOENT) {
+		cli_error("pull", "cannot write '%s': %s", path, strerror(errno));
+		return CLI_EXIT_FAIL;
+	}
+	copy = strdup(path);
+	if (!copy) {
+		cli_error("pull", "%s", strerror(errno));
+		return CLI_EXIT_FAIL;
+	}
+	dir = dirname(copy);
+	if (access(dir, W_OK | X_OK) < 0) {
+		cli_error("pull", "cannot create '%s': %s", path, strerror(errno));
+		rc = CLI_EXIT_FAIL;
+	}
+	free(copy);
+	return rc;
+}
+
+/* Pull the whole region into the regular file behind fd through a shared
+ * mapping.  0 or CLI_EXIT_FAIL (printed); *ns gets the transfer time. */
+static int pull_mapped(ms_client *c, ms_region *r, const struct cli_opts *o, int fd,
+		       const char *path, uint64_t size, struct ms_xfer_stats *st, uint64_t *ns)
+{
+	struct progress p;
+	struct ms_xfer_opts xo = { .progress = progress_cb, .progress_ud = &p,
+				   .no_verify = o->no_verify };
+	uint64_t t0;
+	void *map;
+	int rc;
+
+	if (ftruncate(fd, (off_t)size) < 0) {
+		cli_error("pull", "cannot resize '%s' to %llu bytes: %s", path,
+			  (unsigned long long)size, strerror(errno));
+		return CLI_EXIT_FAIL;
+	}
+	/* Reserve the blocks now: a full disk must be an error here, not a
+	 * SIGBUS when the pull stores into the mapping. */
+	if (fallocate(fd, 0, 0, (off_t)size) < 0 && errno != EOPNOTSUPP && errno != ENOSYS) {
+		cli_error("pull", "cannot allocate %llu bytes for '%s': %s",
+			  (unsigned long long)size, path, strerror(errno));
+		return CLI_EXIT_FAIL;
+	}
+	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		cli_error("pull", "cannot map '%s': %s", path, strerror(errno));
+		return CLI_EXIT_FAIL;
+	}
+	progress_init(&p, "pull", size, !o->quiet && !o->json);
+	t0 = ms_now_ns();
+	rc = ms_pull(r, 0, map, size, &xo, st);
+	*ns = ms_now_ns() - t0;
+	progress_end(&p);
+	if (munmap(map, size) < 0 && rc == 0)
+		rc = -errno;
+	if (rc < 0) {
+		cli_lib_error(c, "pull", "pull failed", rc);
+		return CLI_EXIT_FAIL;
+	}
+	return 0;
+}
+
+int cmd_pull(const struct cli_opts *o, int argc, char **argv)
+{
+	struct ms_xfer_stats st = { 0 };
+	struct ms_region_info ri;
+	struct ms_url u;
+	struct stat sb;
+	const char *path;
+	bool to_stdout, existed = false, created = false;
+	ms_client *c = NULL;
+	ms_region *r = NULL;
+	uint64_t ns = 0;
+	int fd = -1, rc;
+
+	if (argc != 2)
+		return cli_usage_error("pull", "expected URL and FILE (or - for stdout)");
+	rc = cli_parse_url("pull", argv[0], false, true, &u);
+	if (rc)
+		return rc;
+	path = argv[1];
+	to_stdout = strcmp(path, "-") == 0;
+	if (to_stdout && o->json)
+		return cli_usage_error("pull", "--json needs a FILE: stdout carries the region");
+	if (!to_stdout && check_target(path, &existed))
+		return CLI_EXIT_FAIL;
+
+	rc = CLI_EXIT_FAIL;
+	c = cli_connect(o, "pull", &u);
+	if (!c)
+		goto out;
+	r = cli_open(c, "pull", &u, MS_MODE_READ);
+	if (!r)
+		goto out;
+	ms_region_info(r, &ri);
+
+	if (to_stdout) {
+		fd = STDOUT_FILENO;
+	} else {
+		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			cli_error("pull", "cannot open '%s': %s", path, strerror(errno));
+			goto out;
+		}
+		created = !existed;
+		if (fstat(fd, &sb) < 0) {
+			cli_error("pull", "cannot stat '%s': %s", path, strerror(errno));
+			goto out;
+		}
+	}
+
+	if (!to_stdout && S_ISREG(sb.st_mode) && ri.size > 0) {
+		if (pull_mapped(c, r, o, fd, path, ri.size, &st, &ns))
+			goto out;
+	} else {
+		/* stdout, or a device or pipe given as FILE: stream it */
+		struct progress p;
+		uint64_t t0 = ms_now_ns();
+
+		progress_init(&p, "pull", ri.size, !o->quiet && !o->json &&
+			      !(to_stdout && isatty(STDOUT_FILENO)));
+		if (cli_pull_to_fd(c, r, "pull", 0, ri.size, o->no_verify, fd,
+				   to_stdout ? "stdout" : path, &p, &st))
+			goto out;
+		progress_end(&p);
+		ns = ms_now_ns() - t0;
+	}
+	if (!to_stdout) {
+		int fd2 = fd;
+
+		fd = -1;
+		if (close(fd2) < 0) {
+			cli_error("pull", "cannot write '%s': %s", path, strerror(errno));
+			goto out;
+		}
+	}
+	created = false; /* complete: keep it */
+	ms_region_info(r, &ri);
+
+	if (o->json) {
+		rc = cli_json_xfer("pull", ri.name, ms_client_transport(c), &st, cli_seconds(ns),
+				   ri.generation);
+	} else {
+		if (!o->quiet) {
+			char sz[32], rate[32];
+			double secs = cli_seconds(ns);
+
+			fprintf(stderr, "pulled %s: %s in %.2f s (%s) over %s, %llu chunks %s",
+				ri.name, ms_format_size(ri.size, sz, sizeof(sz)), secs,
+				ms_format_rate((double)st.bytes / secs, rate, sizeof(rate)),
+				ms_client_transport(c), (unsigned long long)st.chunks_total,
+				o->no_verify ? "(not verified)" : "verified");
+			if (st.chunks_retried)
+				fprintf(stderr, ", %llu re-read after concurrent commits",
+					(unsigned long long)st.chunks_retried);
+			fputc('\n', stderr);
+		}
+		rc = CLI_EXIT_OK;
+	}
+out:
+	if (fd >= 0 && fd != STDOUT_FILENO)
+		close(fd);
+	if (created && unlink(path) < 0)
+		ms_warn("cannot remove the incomplete '%s': %s", path, strerror(errno));
+	if (r)
+		ms_close(r);
+	if (c)
+		ms_disconnect(c);
+	return rc;
+}

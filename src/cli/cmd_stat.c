@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cmd_stat.c - `memsync stat URL|HOST:PORT`: the regions of a server (or
+ * the one a URL names) as a table, or as JSON with --json.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "jsonw.h"
+#include "units.h"
+
+#define NCOLS 10
+#define CELL (MS_NAME_MAX + 1) /* a region name is the widest cell */
+
+static const char *const header[NCOLS] = {
+	"REGION", "BACKING", "SIZE", "CHUNK", "GENERATION",
+	"CLIENTS", "LEASE", "READ", "WRITTEN", "COMMITS",
+};
+/* numbers are right-aligned, words left-aligned */
+static const bool right[NCOLS] = {
+	false, false, true, true, true, true, false, true, true, true,
+};
+
+static void row_cells(const struct ms_region_stat *s, char cell[NCOLS][CELL])
+{
+	snprintf(cell[0], CELL, "%s", s->name);
+	snprintf(cell[1], CELL, "%s", s->backing);
+	ms_format_size(s->size, cell[2], CELL);
+	ms_format_size(s->chunk_size, cell[3], CELL);
+	snprintf(cell[4], CELL, "%" PRIu64, s->generation);
+	snprintf(cell[5], CELL, "%" PRIu32, s->clients);
+	snprintf(cell[6], CELL, "%s", s->write_leased ? "write" : "-");
+	ms_format_size(s->bytes_read, cell[7], CELL);
+	ms_format_size(s->bytes_written, cell[8], CELL);
+	snprintf(cell[9], CELL, "%" PRIu64, s->commits);
+}
+
+static void print_row(const char *const *cells, const int *width)
+{
+	for (int i = 0; i < NCOLS; i++) {
+		const char *sep = i + 1 < NCOLS ? "  " : "\n";
+
+		if (right[i])
+			printf("%*s%s", width[i], cells[i], sep);
+		else if (i + 1 < NCOLS)
+			printf("%-*s%s", width[i], cells[i], sep);
+		else
+			printf("%s%s", cells[i], sep);
+	}
+}
+
+static int print_table(const struct ms_region_stat *s, size_t n)
+{
+	char (*cells)[NCOLS][CELL] = calloc(n ? n : 1, sizeof(*cells));
+	int width[NCOLS];
+
+	if (!cells) {
+		cli_error("stat", "%s", strerror(errno));
+		return CLI_EXIT_FAIL;
+	}
+	for (int i = 0; i < NCOLS; i++)
+		width[i] = (int)strlen(header[i]);
+	for (size_t k = 0; k < n; k++) {
+		row_cells(&s[k], cells[k]);
+		for (int i = 0; i < NCOLS; i++)
+			width[i] = MS_MAX(width[i], (int)strlen(cells[k][i]));
+	}
+	print_row(header, width);
+	for (size_t k = 0; k < n; k++) {
+		const char *row[NCOLS];
+
+		for (int i = 0; i < NCOLS; i++)
+			row[i] = cells[k][i];
+		print_row(row, width);
+	}
+	free(cells);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		cli_error("stat", "write to stdout: %s", strerror(errno));
+		return CLI_EXIT_FAIL;
+	}
+	return CLI_EXIT_OK;
+}
+
+static int print_json(const struct ms_region_stat *s, size_t n)
+{
+	struct jsonw w;
+	int rc;
+
+	jw_init(&w, stdout);
+	jw_obj_begin(&w);
+	jw_key(&w, "regions");
+	jw_arr_begin(&w);
+	for (size_t k = 0; k < n; k++) {
+		jw_obj_begin(&w);
+		jw_key(&w, "name");
+		jw_str(&w, s[k].name);
+		jw_key(&w, "backing");
+		jw_str(&w, s[k].backing);
+		jw_key(&w, "size");
+		jw_uint(&w, s[k].size);
+		jw_key(&w, "chunk_size");
+		jw_uint(&w, s[k].chunk_size);
+		jw_key(&w, "generation");
+		jw_uint(&w, s[k].generation);
+		jw_key(&w, "clients");
+		jw_uint(&w, s[k].clients);
+		jw_key(&w, "write_leased");
+		jw_bool(&w, s[k].write_leased);
+		jw_key(&w, "bytes_read");
+		jw_uint(&w, s[k].bytes_read);
+		jw_key(&w, "bytes_written");
+		jw_uint(&w, s[k].bytes_written);
+		jw_key(&w, "commits");
+		jw_uint(&w, s[k].commits);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	rc = jw_finish(&w);
+	if (rc < 0) {
+		cli_error("stat", "cannot write the JSON output: %s", strerror(-rc));
+		return CLI_EXIT_FAIL;
+	}
+	return CLI_EXIT_OK;
+}
+
+int cmd_stat(const struct cli_opts *o, int argc, char **argv)
+{
+	struct ms_region_stat *s = NULL;
+	struct ms_url u;
+	ms_client *c;
+	size_t n = 0;
+	int rc;
+
+	if (argc != 1)
+		return cli_usage_error("stat", "expected one URL or HOST:PORT");
+	rc = cli_parse_url("stat", argv[0], true, false, &u);
+	if (rc)
+		return rc;
+	c = cli_connect(o, "stat", &u);
+	if (!c)
+		return CLI_EXIT_FAIL;
+	rc = ms_stat(c, u.region[0] ? u.region : NULL, &s, &n);
+	if (rc < 0) {
+		const char *msg = ms_client_errmsg(c);
+
+		if (msg && msg[0])
+			cli_error("stat", "%s", msg);
+		else if (rc == -ENOENT)
+			cli_error("stat", "unknown region '%s' on %s:%s", u.region, u.host, u.port);
+		else
+			cli_error("stat", "stat failed: %s", strerror(-rc));
+		ms_disconnect(c);
+		return CLI_EXIT_FAIL;
+	}
+	ms_disconnect(c);
+	rc = o->json ? print_json(s, n) : print_table(s, n);
+	free(s);
+	return rc;
+}

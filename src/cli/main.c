@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * main.c - the memsync command-line tool: option parsing, dispatch to the
+ * commands (cmd_*.c), usage and version, and the small helpers the
+ * commands share (error reporting, connecting, opening, writing).
+ *
+ * Global and command options may come before or after the command
+ * (getopt_long permutes); an option that belongs to another command is a
+ * usage error rather than silently ignored.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "log.h"
+#include "units.h"
+
+#ifndef PACKAGE_VERSION
+#define MS_STR2(x) #x
+#define MS_STR(x) MS_STR2(x)
+#define PACKAGE_VERSION MS_STR(MEMSYNC_VERSION_MAJOR) "." MS_STR(MEMSYNC_VERSION_MINOR) "." \
+	MS_STR(MEMSYNC_VERSION_PATCH)
+#endif
+
+#define QUEUE_DEPTH_MAX 1024
+#define MAX_IO_MAX (1ull << 30)
+#define DEMO_SIZE_DEFAULT (256ull << 20)
+#define DEMO_DIRTY_DEFAULT 3.0
+
+enum {
+	OPT_TRANSPORT = 256,
+	OPT_JSON,
+	OPT_QUEUE_DEPTH,
+	OPT_MAX_IO,
+	OPT_TIMEOUT,
+	OPT_CLIENT_ID,
+	OPT_VERSION,
+	OPT_NO_VERIFY,
+	OPT_ALL,
+	OPT_OFFSET,
+	OPT_LENGTH,
+	OPT_SIZE,
+	OPT_CHUNK,
+	OPT_DIRTY,
+};
+
+static const struct option long_opts[] = {
+	{ "transport", required_argument, NULL, OPT_TRANSPORT },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "queue-depth", required_argument, NULL, OPT_QUEUE_DEPTH },
+	{ "max-io", required_argument, NULL, OPT_MAX_IO },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "client-id", required_argument, NULL, OPT_CLIENT_ID },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "no-verify", no_argument, NULL, OPT_NO_VERIFY },
+	{ "all", no_argument, NULL, OPT_ALL },
+	{ "offset", required_argument, NULL, OPT_OFFSET },
+	{ "length", required_argument, NULL, OPT_LENGTH },
+	{ "size", required_argument, NULL, OPT_SIZE },
+	{ "chunk", required_argument, NULL, OPT_CHUNK },
+	{ "dirty", required_argument, NULL, OPT_DIRTY },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Command options, with the one command each belongs to. */
+static const struct {
+	int opt;
+	const char *name;
+	const char *cmd;
+} cmd_opts[] = {
+	{ OPT_NO_VERIFY, "--no-verify", "pull" },
+	{ OPT_ALL, "--all", "push" },
+	{ OPT_OFFSET, "--offset", "cat" },
+	{ OPT_LENGTH, "--length", "cat" },
+	{ OPT_SIZE, "--size", "demo" },
+	{ OPT_CHUNK, "--chunk", "demo" },
+	{ OPT_DIRTY, "--dirty", "demo" },
+};
+
+static const struct {
+	const char *name;
+	int (*fn)(const struct cli_opts *o, int argc, char **argv);
+} commands[] = {
+	{ "pull", cmd_pull },
+	{ "push", cmd_push },
+	{ "cat", cmd_cat },
+	{ "stat", cmd_stat },
+	{ "demo", cmd_demo },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: memsync [OPTIONS] COMMAND [ARGS]\n"
+		"\n"
+		"Replicate memory regions exported by memsyncd.\n"
+		"\n"
+		"Commands:\n"
+		"  pull URL FILE|-       copy a whole region into FILE (\"-\" = stdout)\n"
+		"      --no-verify         skip the per-chunk XXH3-128 check\n"
+		"  push FILE URL         make the region's first size(FILE) bytes equal FILE,\n"
+		"                        sending only changed chunks, then commit\n"
+		"      --all               send every chunk\n"
+		"  cat URL --offset N --length N\n"
+		"                        write bytes [N, N+length) of a region to stdout\n"
+		"  stat URL|HOST:PORT    show the regions of a server (or one region)\n"
+		"  demo [--size SIZE] [--chunk SIZE] [--dirty PERCENT]\n"
+		"                        pull, change and push a generated region through an\n"
+		"                        in-process server and verify the result\n"
+		"                        (defaults: 256M, 64K, 3)\n"
+		"\n"
+		"URL: memsync://HOST[:PORT]/REGION (port %s by default)\n"
+		"\n"
+		"Options:\n"
+		"      --transport auto|tcp|rdma  transport (default auto)\n"
+		"      --json                     one JSON object on stdout, no progress bar\n"
+		"  -q, --quiet                    no progress bar, no summary line\n"
+		"  -v, --verbose                  debug logging on stderr\n"
+		"      --queue-depth N            operations in flight (default 16)\n"
+		"      --max-io SIZE              largest single read or write (default 1M)\n"
+		"      --timeout SECONDS          timeout of calls and stalled I/O (default 30)\n"
+		"      --client-id HEX32          client identity, 32 hex digits (default random)\n"
+		"  -h, --help                     show this help and exit\n"
+		"      --version                  show the version and exit\n"
+		"\n"
+		"Sizes take K, M, G, T suffixes (powers of 1024).\n"
+		"Exit status: 0 success, 1 failure, 2 usage error.\n",
+		MS_DEFAULT_PORT);
+}
+
+/* ------------------------------------------------------------ helpers */
+
+void cli_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	if (cmd)
+		fprintf(stderr, "memsync: %s: ", cmd);
+	else
+		fprintf(stderr, "memsync: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cmd)
+		fprintf(stderr, "memsync: %s: ", cmd);
+	else
+		fprintf(stderr, "memsync: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'memsync --help' for more information.\n");
+	return CLI_EXIT_USAGE;
+}
+
+void cli_client_opts(const struct cli_opts *o, struct ms_client_opts *co)
+{
+	memset(co, 0, sizeof(*co));
+	co->transport = o->transport;
+	co->queue_depth = o->queue_depth;
+	co->max_io = o->max_io;
+	co->timeout_ms = o->timeout_ms;
+	co->have_client_id = o->have_client_id;
+	memcpy(co->client_id, o->client_id, sizeof(co->client_id));
+}
+
+int cli_parse_url(const char *cmd, const char *arg, bool allow_bare, bool need_region,
+		  struct ms_url *u)
+{
+	if (ms_url_parse(arg, allow_bare, u) < 0)
+		return cli_usage_error(cmd, "invalid address '%s' (expected %s)", arg,
+				       allow_bare ? "memsync://HOST[:PORT][/REGION] or HOST:PORT"
+						  : "memsync://HOST[:PORT]/REGION");
+	if (need_region && !u->region[0])
+		return cli_usage_error(cmd, "'%s' names no region (expected "
+				       "memsync://HOST[:PORT]/REGION)", arg);
+	return 0;
+}
+
+ms_client *cli_connect(const struct cli_opts *o, const char *cmd, const struct ms_url *u)
+{
+	struct ms_client_opts co;
+	char msg[512] = "";
+	ms_client *c;
+
+	cli_client_opts(o, &co);
+	ms_dbg("connecting to %s:%s", u->host, u->port);
+	c = ms_connect(u->host, u->port, &co, msg, sizeof(msg));
+	if (!c) {
+		if (msg[0])
+			cli_error(cmd, "%s", msg);
+		else
+			cli_error(cmd, "cannot connect to %s:%s: %s", u->host, u->port,
+				  strerror(errno));
+		return NULL;
+	}
+	ms_dbg("connected to %s:%s over %s", u->host, u->port, ms_client_transport(c));
+	return c;
+}
+
+ms_region *cli_open(ms_client *c, const char *cmd, const struct ms_url *u, enum ms_mode mode)
+{
+	ms_region *r = ms_open(c, u->region, mode);
+	const char *msg;
+	int err = errno;
+
+	if (r) {
+		struct ms_region_info ri;
+
+		ms_region_info(r, &ri);
+		ms_dbg("opened %s (%s): size %llu, chunk %u, %llu chunks, generation %llu",
+		       ri.name, mode == MS_MODE_WRITE ? "write" : "read",
+		       (unsigned long long)ri.size, ri.chunk_size, (unsigned long long)ri.nchunks,
+		       (unsigned long long)ri.generation);
+		return r;
+	}
+	msg = ms_client_errmsg(c);
+	if (msg && msg[0])
+		cli_error(cmd, "%s", msg);
+	else if (err == ENOENT)
+		cli_error(cmd, "unknown region '%s' on %s:%s", u->region, u->host, u->port);
+	else if (err == EBUSY)
+		cli_error(cmd, "region '%s' is being written by another client", u->region);
+	else
+		cli_error(cmd, "cannot open region '%s': %s", u->region, strerror(err));
+	return NULL;
+}
+
+void cli_lib_error(ms_client *c, const char *cmd, const char *what, int rc)
+{
+	const char *msg = c ? ms_client_errmsg(c) : NULL;
+	size_t n = strlen(cmd);
+
+	/* "memsync: pull: pull: ..." says the same thing twice */
+	if (msg && strncmp(msg, cmd, n) == 0 && strncmp(msg + n, ": ", 2) == 0)
+		msg += n + 2;
+	if (msg && msg[0])
+		cli_error(cmd, "%s", msg);
+	else
+		cli_error(cmd, "%s: %s", what, strerror(rc < 0 ? -rc : rc));
+}
+
+int cli_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, MS_MIN(len, (size_t)1 << 30));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+double cli_seconds(uint64_t ns)
+{
+	return ns ? (double)ns / 1e9 : 1e-9;
+}
+
+/* ------------------------------------------------------ option values */
+
+static int parse_hex_id(const char *s, uint8_t id[16])
+{
+	if (strlen(s) != 32)
+		return -EINVAL;
+	for (int i = 0; i < 32; i++) {
+		char c = s[i];
+		int v;
+
+		if (c >= '0' && c <= '9')
+			v = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v = c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			v = c - 'A' + 10;
+		else
+			return -EINVAL;
+		if (i % 2 == 0)
+			id[i / 2] = (uint8_t)(v << 4);
+		else
+			id[i / 2] |= (uint8_t)v;
+	}
+	return 0;
+}
+
+/* A finite decimal number, nothing after it but an optional suffix. */
+static int parse_number(const char *s, const char *suffix, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || errno || !isfinite(v))
+		return -EINVAL;
+	if (*end && !(suffix && strcmp(end, suffix) == 0))
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_option(struct cli_opts *o, int c, const char *arg)
+{
+	uint64_t v;
+	double d;
+
+	switch (c) {
+	case OPT_TRANSPORT:
+		if (ms_transport_parse(arg, &o->transport) < 0)
+			return cli_usage_error(NULL, "invalid transport '%s' (auto, tcp or rdma)",
+					       arg);
+		return 0;
+	case OPT_JSON:
+		o->json = true;
+		return 0;
+	case 'q':
+		o->quiet = true;
+		return 0;
+	case 'v':
+		o->verbose++;
+		return 0;
+	case OPT_QUEUE_DEPTH:
+		if (ms_parse_size(arg, &v) < 0 || v < 1 || v > QUEUE_DEPTH_MAX)
+			return cli_usage_error(NULL, "invalid queue depth '%s' (1..%d)", arg,
+					       QUEUE_DEPTH_MAX);
+		o->queue_depth = (unsigned)v;
+		return 0;
+	case OPT_MAX_IO:
+		if (ms_parse_size(arg, &v) < 0 || v < MS_CHUNK_MIN || v > MAX_IO_MAX)
+			return cli_usage_error(NULL, "invalid --max-io '%s' (4K..1G)", arg);
+		o->max_io = (uint32_t)v;
+		return 0;
+	case OPT_TIMEOUT:
+		if (parse_number(arg, NULL, &d) < 0 || d <= 0 || d * 1000 > INT_MAX)
+			return cli_usage_error(NULL, "invalid timeout '%s' (seconds, > 0)", arg);
+		/* round up, so that 0.0001 s is 1 ms and not "no timeout" */
+		o->timeout_ms = (int)(d * 1000);
+		if (o->timeout_ms < d * 1000 || o->timeout_ms == 0)
+			o->timeout_ms++;
+		return 0;
+	case OPT_CLIENT_ID:
+		if (parse_hex_id(arg, o->client_id) < 0)
+			return cli_usage_error(NULL, "invalid client id '%s' (32 hex digits)",
+					       arg);
+		o->have_client_id = true;
+		return 0;
+	case OPT_NO_VERIFY:
+		o->no_verify = true;
+		return 0;
+	case OPT_ALL:
+		o->all = true;
+		return 0;
+	case OPT_OFFSET:
+		if (ms_parse_size(arg, &o->offset) < 0)
+			return cli_usage_error("cat", "invalid offset '%s'", arg);
+		o->have_offset = true;
+		return 0;
+	case OPT_LENGTH:
+		if (ms_parse_size(arg, &o->length) < 0)
+			return cli_usage_error("cat", "invalid length '%s'", arg);
+		o->have_length = true;
+		return 0;
+	case OPT_SIZE:
+		if (ms_parse_size(arg, &v) < 0 || v == 0 || v % (uint64_t)sysconf(_SC_PAGESIZE))
+			return cli_usage_error("demo", "invalid size '%s' (a positive "
+					       "multiple of the page size, %ld)", arg,
+					       sysconf(_SC_PAGESIZE));
+		o->demo_size = v;
+		return 0;
+	case OPT_CHUNK:
+		if (ms_parse_size(arg, &v) < 0 || !ms_is_pow2(v) || v < MS_CHUNK_MIN ||
+		    v > MS_CHUNK_MAX)
+			return cli_usage_error("demo", "invalid chunk size '%s' (a power of two, "
+					       "4K..16M)", arg);
+		o->demo_chunk = (uint32_t)v;
+		return 0;
+	case OPT_DIRTY:
+		if (parse_number(arg, "%", &d) < 0 || d < 0 || d > 100)
+			return cli_usage_error("demo", "invalid dirty percentage '%s' (0..100)",
+					       arg);
+		o->demo_dirty = d;
+		return 0;
+	}
+	return cli_usage_error(NULL, "internal error: unhandled option %d", c);
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_opts o = {
+		.transport = MS_TRANSPORT_AUTO,
+		.demo_size = DEMO_SIZE_DEFAULT,
+		.demo_chunk = MS_CHUNK_DEFAULT,
+		.demo_dirty = DEMO_DIRTY_DEFAULT,
+	};
+	bool seen[MS_ARRAY_SIZE(cmd_opts)] = { false };
+	const char *cmd;
+	int c, rc;
+
+	/* A closed pipe on stdout or a dead peer must be an error we report
+	 * (EPIPE), not a silent death by signal. */
+	signal(SIGPIPE, SIG_IGN);
+	ms_log_init("memsync", MS_LOG_WARN);
+
+	opterr = 0; /* our own messages, in the "memsync: ..." form */
+	while ((c = getopt_long(argc, argv, ":hqv", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			usage(stdout);
+			return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+		case OPT_VERSION:
+			printf("memsync %s (libmemsync %s)\n", PACKAGE_VERSION, ms_version());
+			return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+		case ':':
+			return cli_usage_error(NULL, "option '%s' requires an argument",
+					       argv[optind - 1]);
+		case '?':
+			if (optopt && optopt < 256)
+				return cli_usage_error(NULL, "invalid option -- '%c'", optopt);
+			return cli_usage_error(NULL, "unrecognized option '%s'", argv[optind - 1]);
+		default:
+			for (size_t i = 0; i < MS_ARRAY_SIZE(cmd_opts); i++)
+				if (cmd_opts[i].opt == c)
+					seen[i] = true;
+			rc = parse_option(&o, c, optarg);
+			if (rc)
+				return rc;
+		}
+	}
+	if (o.verbose)
+		ms_log_set_level(MS_LOG_DEBUG);
+
+	if (optind >= argc) {
+		usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	cmd = argv[optind];
+	for (size_t i = 0; i < MS_ARRAY_SIZE(commands); i++) {
+		if (strcmp(commands[i].name, cmd) != 0)
+			continue;
+		for (size_t j = 0; j < MS_ARRAY_SIZE(cmd_opts); j++)
+			if (seen[j] && strcmp(cmd_opts[j].cmd, cmd) != 0)
+				return cli_usage_error(cmd, "%s is an option of '%s'",
+						       cmd_opts[j].name, cmd_opts[j].cmd);
+		return commands[i].fn(&o, argc - optind - 1, argv + optind + 1);
+	}
+	return cli_usage_error(NULL, "unknown command '%s'", cmd);
+}

@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * config.c - memsyncd's configuration parser (see config.h): region
+ * specs, listen addresses, settings by option name and config files.
+ * Every rejection names what was wrong and what is accepted, so a typo in
+ * a config file is fixed from the message alone.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "units.h"
+#include "util.h"
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) MS_PRINTF(3, 4);
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+void msd_config_init(struct msd_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->host, sizeof(c->host), "%s", MSD_DEFAULT_HOST);
+	snprintf(c->port, sizeof(c->port), "%s", MS_DEFAULT_PORT);
+	c->transport = MS_TRANSPORT_AUTO;
+	c->log_level = MS_LOG_INFO;
+}
+
+void msd_region_free(struct msd_region *r)
+{
+	free(r->path);
+	r->path = NULL;
+}
+
+void msd_config_free(struct msd_config *c)
+{
+	for (size_t i = 0; i < c->nregions; i++)
+		msd_region_free(&c->regions[i]);
+	free(c->regions);
+	free(c->port_file);
+	memset(c, 0, sizeof(*c));
+}
+
+const char *msd_backing_name(enum ms_backing b)
+{
+	switch (b) {
+	case MS_BACKING_ANON: return "anon";
+	case MS_BACKING_MEMFD: return "memfd";
+	case MS_BACKING_FILE: return "file";
+	case MS_BACKING_USER: return "user";
+	}
+	return "?";
+}
+
+/* One OPT of a region spec, [opt, opt+n). */
+static int region_option(const char *spec, const char *opt, size_t n, struct msd_region *r,
+			 bool *have_backing, bool *have_chunk, char *err, size_t errlen)
+{
+	char val[4096];
+	enum ms_backing b;
+	uint64_t v;
+
+	if (n == 0)
+		return fail(err, errlen, "invalid region '%s': empty option", spec);
+	if ((n == 4 && memcmp(opt, "anon", 4) == 0) || (n == 5 && memcmp(opt, "memfd", 5) == 0) ||
+	    (n >= 4 && memcmp(opt, "file", 4) == 0 && (n == 4 || opt[4] == '='))) {
+		b = opt[0] == 'a' ? MS_BACKING_ANON :
+		    opt[0] == 'm' ? MS_BACKING_MEMFD : MS_BACKING_FILE;
+		if (*have_backing)
+			return fail(err, errlen, "invalid region '%s': more than one backing "
+				    "('%s' and '%s')", spec, msd_backing_name(r->backing),
+				    msd_backing_name(b));
+		if (b == MS_BACKING_FILE) {
+			if (n <= 5)
+				return fail(err, errlen, "invalid region '%s': 'file' needs a path "
+					    "(file=PATH)", spec);
+			if (n - 5 >= sizeof(val))
+				return fail(err, errlen, "invalid region '%s': file path too long",
+					    spec);
+			r->path = strndup(opt + 5, n - 5);
+			if (!r->path)
+				return fail(err, errlen, "out of memory");
+		}
+		r->backing = b;
+		*have_backing = true;
+		return 0;
+	}
+	if (n == 6 && memcmp(opt, "nolock", 6) == 0) {
+		r->no_mlock = true;
+		return 0;
+	}
+	if (n > 6 && memcmp(opt, "chunk=", 6) == 0) {
+		if (*have_chunk)
+			return fail(err, errlen, "invalid region '%s': chunk size given twice",
+				    spec);
+		if (n - 6 >= sizeof(val))
+			return fail(err, errlen, "invalid region '%s': bad chunk size", spec);
+		memcpy(val, opt + 6, n - 6);
+		val[n - 6] = '\0';
+		if (ms_parse_size(val, &v) < 0 || !ms_is_pow2(v) || v < MS_CHUNK_MIN ||
+		    v > MS_CHUNK_MAX)
+			return fail(err, errlen, "invalid region '%s': chunk size '%s' is not a "
+				    "power of two between 4K and 16M", spec, val);
+		r->chunk_size = (uint32_t)v;
+		*have_chunk = true;
+		return 0;
+	}
+	return fail(err, errlen, "invalid region '%s': unknown option '%.*s' (anon, memfd, "
+		    "file=PATH, chunk=SIZE, nolock)", spec, (int)MS_MIN(n, 200u), opt);
+}
+
+int msd_parse_region(const char *spec, struct msd_region *out, char *err, size_t errlen)
+{
+	struct msd_region r = { .backing = MS_BACKING_ANON };
+	bool have_backing = false, have_chunk = false;
+	const char *c1, *c2, *p;
+	char size_s[64];
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	size_t n;
+	int rc;
+
+	if (!spec || !*spec)
+		return fail(err, errlen, "empty region spec (expected NAME:SIZE[:OPTIONS])");
+	c1 = strchr(spec, ':');
+	if (!c1)
+		return fail(err, errlen, "invalid region '%s': expected NAME:SIZE[:OPTIONS]",
+			    spec);
+	n = (size_t)(c1 - spec);
+	if (n == 0 || n > MS_NAME_MAX)
+		return fail(err, errlen, "invalid region '%s': the name must be 1 to %d "
+			    "characters", spec, MS_NAME_MAX);
+	memcpy(r.name, spec, n);
+	r.name[n] = '\0';
+	if (!ms_name_valid(r.name))
+		return fail(err, errlen, "invalid region '%s': bad name '%s' (letters, digits, "
+			    "'.', '_' and '-' only)", spec, r.name);
+
+	c2 = strchr(c1 + 1, ':');
+	n = c2 ? (size_t)(c2 - c1 - 1) : strlen(c1 + 1);
+	if (n == 0)
+		return fail(err, errlen, "invalid region '%s': missing size", spec);
+	if (n >= sizeof(size_s))
+		return fail(err, errlen, "invalid region '%s': bad size", spec);
+	memcpy(size_s, c1 + 1, n);
+	size_s[n] = '\0';
+	rc = ms_parse_size(size_s, &r.size);
+	if (rc == -ERANGE)
+		return fail(err, errlen, "invalid region '%s': size '%s' is too large", spec,
+			    size_s);
+	if (rc < 0)
+		return fail(err, errlen, "invalid region '%s': bad size '%s' (e.g. 4096, 64M, "
+			    "1G)", spec, size_s);
+	if (r.size == 0)
+		return fail(err, errlen, "invalid region '%s': the size must not be zero", spec);
+	if (r.size % page)
+		return fail(err, errlen, "invalid region '%s': size %s is not a multiple of "
+			    "the page size (%llu)", spec, size_s, (unsigned long long)page);
+
+	if (c2) {
+		for (p = c2 + 1;; p += n + 1) {
+			const char *comma = strchr(p, ',');
+
+			n = comma ? (size_t)(comma - p) : strlen(p);
+			rc = region_option(spec, p, n, &r, &have_backing, &have_chunk, err,
+					   errlen);
+			if (rc < 0) {
+				msd_region_free(&r);
+				return rc;
+			}
+			if (!comma)
+				break;
+		}
+	}
+	*out = r;
+	return 0;
+}
+
+int msd_parse_listen(const char *s, char host[256], char port[8], char *err, size_t errlen)
+{
+	const char *hs, *he, *ps;
+	unsigned long v = 0;
+	size_t hn;
+
+	if (!s || !*s)
+		return fail(err, errlen, "empty listen address (expected HOST:PORT)");
+	if (s[0] == '[') {
+		hs = s + 1;
+		he = strchr(hs, ']');
+		if (!he || he[1] != ':')
+			return fail(err, errlen, "invalid listen address '%s' (expected HOST:PORT "
+				    "or [IPv6]:PORT)", s);
+		ps = he + 2;
+	} else {
+		hs = s;
+		he = strrchr(s, ':');
+		if (!he)
+			return fail(err, errlen, "invalid listen address '%s' (expected HOST:PORT)",
+				    s);
+		if (memchr(s, ':', (size_t)(he - s)))
+			return fail(err, errlen, "invalid listen address '%s' (an IPv6 address "
+				    "needs brackets: [ADDR]:PORT)", s);
+		ps = he + 1;
+	}
+	hn = (size_t)(he - hs);
+	if (hn == 0)
+		return fail(err, errlen, "invalid listen address '%s': empty host", s);
+	if (hn >= 256)
+		return fail(err, errlen, "invalid listen address '%s': host name too long", s);
+	if (!*ps || strlen(ps) > 5)
+		return fail(err, errlen, "invalid listen address '%s': bad port (0..65535)", s);
+	for (const char *q = ps; *q; q++) {
+		if (!isdigit((unsigned char)*q))
+			return fail(err, errlen, "invalid listen address '%s': bad port "
+				    "(0..65535)", s);
+		v = v * 10 + (unsigned long)(*q - '0');
+	}
+	if (v > 65535)
+		return fail(err, errlen, "invalid listen address '%s': bad port (0..65535)", s);
+	memcpy(host, hs, hn);
+	host[hn] = '\0';
+	snprintf(port, 8, "%lu", v);
+	return 0;
+}
+
+static int add_region(struct msd_config *c, const char *spec, char *err, size_t errlen)
+{
+	struct msd_region r, *grown;
+	int rc = msd_parse_region(spec, &r, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < c->nregions; i++) {
+		if (strcmp(c->regions[i].name, r.name) == 0) {
+			msd_region_free(&r);
+			return fail(err, errlen, "region '%s' is defined twice",
+				    c->regions[i].name);
+		}
+	}
+	grown = realloc(c->regions, (c->nregions + 1) * sizeof(*grown));
+	if (!grown) {
+		msd_region_free(&r);
+		return fail(err, errlen, "out of memory");
+	}
+	c->regions = grown;
+	c->regions[c->nregions++] = r;
+	return 0;
+}
+
+int msd_config_set(struct msd_config *c, const char *key, const char *value, char *err,
+		   size_t errlen)
+{
+	char host[256], port[8];
+	int rc;
+
+	if (strcmp(key, "region") == 0)
+		return add_region(c, value, err, errlen);
+	if (strcmp(key, "listen") == 0) {
+		rc = msd_parse_listen(value, host, port, err, errlen);
+		if (rc < 0)
+			return rc;
+		memcpy(c->host, host, sizeof(host));
+		memcpy(c->port, port, sizeof(port));
+		return 0;
+	}
+	if (strcmp(key, "transport") == 0) {
+		if (ms_transport_parse(value, &c->transport) < 0)
+			return fail(err, errlen, "invalid transport '%s' (auto, tcp or rdma)",
+				    value);
+		return 0;
+	}
+	if (strcmp(key, "log-level") == 0) {
+		if (ms_log_parse_level(value, &c->log_level) < 0)
+			return fail(err, errlen, "invalid log level '%s' (error, warn, info or "
+				    "debug)", value);
+		return 0;
+	}
+	if (strcmp(key, "port-file") == 0) {
+		char *dup;
+
+		if (!*value)
+			return fail(err, errlen, "empty port file name");
+		dup = strdup(value);
+		if (!dup)
+			return fail(err, errlen, "out of memory");
+		free(c->port_file);
+		c->port_file = dup;
+		return 0;
+	}
+	if (strcmp(key, "config") == 0)
+		return fail(err, errlen, "'config' cannot be used inside a config file");
+	return fail(err, errlen, "unknown key '%s' (listen, region, transport, log-level, "
+		    "port-file)", key);
+}
+
+/* Cut a comment off: a '#' that starts a word. */
+static void strip_comment(char *s)
+{
+	for (char *p = s; *p; p++) {
+		if (*p == '#' && (p == s || isspace((unsigned char)p[-1]))) {
+			*p = '\0';
+			return;
+		}
+	}
+}
+
+int msd_config_read(struct msd_config *c, FILE *f, const char *fname, char *err,
+		    size_t errlen)
+{
+	char *line = NULL, *key, *val, *end, msg[1024];
+	size_t cap = 0;
+	unsigned long lineno = 0;
+	ssize_t len;
+	int rc = 0;
+
+	errno = 0;
+	while ((len = getline(&line, &cap, f)) >= 0) {
+		lineno++;
+		if (memchr(line, '\0', (size_t)len)) {
+			rc = fail(err, errlen, "%s:%lu: NUL byte in line", fname, lineno);
+			break;
+		}
+		strip_comment(line);
+		key = line;
+		while (isspace((unsigned char)*key))
+			key++;
+		if (!*key)
+			continue;
+		val = key;
+		while (*val && !isspace((unsigned char)*val))
+			val++;
+		if (*val)
+			*val++ = '\0';
+		while (isspace((unsigned char)*val))
+			val++;
+		end = val + strlen(val);
+		while (end > val && isspace((unsigned char)end[-1]))
+			*--end = '\0';
+		if (!*val) {
+			rc = fail(err, errlen, "%s:%lu: '%s' needs a value (KEY VALUE)", fname,
+				  lineno, key);
+			break;
+		}
+		rc = msd_config_set(c, key, val, msg, sizeof(msg));
+		if (rc < 0) {
+			fail(err, errlen, "%s:%lu: %s", fname, lineno, msg);
+			break;
+		}
+	}
+	if (rc == 0 && ferror(f)) {
+		rc = errno ? -errno : -EIO;
+		fail(err, errlen, "%s: %s", fname, strerror(-rc));
+	}
+	free(line);
+	return rc;
+}
+
+int msd_config_load(struct msd_config *c, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	int rc;
+
+	if (!f) {
+		rc = -errno;
+		if (err && errlen)
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return rc;
+	}
+	rc = msd_config_read(c, f, path, err, errlen);
+	fclose(f);
+	return rc;
+}
