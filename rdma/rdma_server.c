@@ -1,0 +1,811 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * rdma_server.c - the server half of the RDMA transport: registrations the
+ * NIC serves by itself, and one epoll thread for connections and control.
+ *
+ * The data path has no server CPU at all: clients READ and WRITE
+ * registered memory with the rkeys they were given, and revoking a key is
+ * ibv_dereg_mr (later requests with it fail on the client with a remote
+ * access error).  So srv_mr_stats() has nothing to count: the server never
+ * sees one-sided traffic, and reports 0.
+ *
+ * The loop thread waits (epoll) on the rdma_cm event channel, one
+ * completion channel per peer and an eventfd for srv_stop().  Per peer: an
+ * RC queue pair with its own CQ, two receive buffers for control requests
+ * and two send buffers for replies and notifications.  A client sends one
+ * request at a time; a request that arrives while both send buffers are
+ * still busy waits in its receive buffer until one is free.  A peer whose
+ * private data, message or queue pair is bad is dropped; the others are
+ * not affected.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <endian.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "rdma_int.h"
+#include "util.h"
+
+#define NSEND 2                         /* send buffers per peer */
+#define DRAIN_NS (5ull * 1000000000ull) /* srv_stop: give up on slow sends */
+#define BACKLOG 64
+
+struct ms_xsmr {
+	struct ms_xsmr *next, *prev;    /* s->mrs, under s->lock */
+	struct ibv_mr *mr;
+};
+
+struct note {
+	struct note *next;
+	size_t len;
+	char msg[];
+};
+
+struct peer {
+	struct ms_xpeer pub;
+	struct peer *next, *prev;       /* s->peers, or s->zombies (next only) */
+	struct rdma_cm_id *id;
+	struct ibv_comp_channel *cch;
+	struct ibv_cq *cq;
+	unsigned cq_events;
+	bool qp_made, in_epoll, accepted, dead;
+	struct ms_rdma_buf rbuf[MS_RDMA_NRECV], sbuf[NSEND];
+	struct ms_rdma_buf *waiting[MS_RDMA_NRECV]; /* requests waiting for a send buffer */
+	uint32_t wlen[MS_RDMA_NRECV];
+	unsigned nwait;
+	struct note *notes, **notes_tail;
+};
+
+struct srv {
+	struct ms_xsrv pub;
+	struct ms_xsrv_cbs cbs;
+	struct rdma_event_channel *ech;
+	struct rdma_cm_id *lid;
+	struct ibv_context *verbs;
+	struct ibv_pd *pd;
+	unsigned rd_atom;               /* device max_qp_rd_atom */
+	int epfd, evfd;
+	int stop_req;                   /* __atomic; set by srv_stop */
+	pthread_mutex_t lock;           /* mrs, running */
+	struct ms_xsmr *mrs;
+	bool running;
+	pthread_t loop;
+	struct ms_rdma_place place;
+	char addr[80];
+	/* loop thread only: */
+	struct peer *peers, *zombies;
+	bool stopping;
+	uint64_t drain_end;
+	char *scratch;                  /* MS_CTRL_MAX control reply buffer */
+};
+
+static char tag_cm, tag_wake;           /* epoll data for the two special fds */
+
+static void slog(struct srv *s, enum ms_log_level lvl, const char *fmt, ...) MS_PRINTF(3, 4);
+
+static void slog(struct srv *s, enum ms_log_level lvl, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!s->cbs.log)
+		return;
+	va_start(ap, fmt);
+	s->cbs.log(s->cbs.ud, lvl, fmt, ap);
+	va_end(ap);
+}
+
+static struct srv *to_srv(struct ms_xsrv *x)
+{
+	return ms_container_of(x, struct srv, pub);
+}
+
+/* ------------------------------------------------------- registrations */
+
+int ms_rdma_srv_reg_mr(struct ms_xsrv *x, void *addr, size_t len, unsigned access,
+		       struct ms_xsmr **out, struct ms_rdesc *desc)
+{
+	struct srv *s = to_srv(x);
+	int flags = IBV_ACCESS_LOCAL_WRITE;
+	struct ms_xsmr *m;
+	char msg[160];
+
+	if (!addr || !len || !access || (access & ~(MS_XACCESS_READ | MS_XACCESS_WRITE)) ||
+	    !out || !desc)
+		return -EINVAL;
+	if (access & MS_XACCESS_READ)
+		flags |= IBV_ACCESS_REMOTE_READ;
+	if (access & MS_XACCESS_WRITE)
+		flags |= IBV_ACCESS_REMOTE_WRITE;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	ms_rdma_place_mem(&s->place, addr, len, msg, sizeof(msg));
+	slog(s, MS_LOG_DEBUG, "rdma: registration of %zu bytes at %p: %s", len, addr, msg);
+	m->mr = ibv_reg_mr(s->pd, addr, len, flags);
+	if (!m->mr) {
+		int rc = errno ? -errno : -ENOMEM;
+
+		free(m);
+		return rc;
+	}
+	pthread_mutex_lock(&s->lock);
+	m->next = s->mrs;
+	if (s->mrs)
+		s->mrs->prev = m;
+	s->mrs = m;
+	pthread_mutex_unlock(&s->lock);
+	desc->addr = (uintptr_t)addr;
+	desc->len = len;
+	desc->rkey = m->mr->rkey;
+	*out = m;
+	return 0;
+}
+
+void ms_rdma_srv_dereg_mr(struct ms_xsrv *x, struct ms_xsmr *m)
+{
+	struct srv *s = to_srv(x);
+
+	if (!m)
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (m->prev)
+		m->prev->next = m->next;
+	else
+		s->mrs = m->next;
+	if (m->next)
+		m->next->prev = m->prev;
+	pthread_mutex_unlock(&s->lock);
+	/* The NIC stops honouring the rkey when this returns. */
+	ibv_dereg_mr(m->mr);
+	free(m);
+}
+
+/* One-sided traffic never reaches the server's CPU: nothing to count. */
+void ms_rdma_srv_mr_stats(struct ms_xsrv *x, struct ms_xsmr *mr, uint64_t *bytes_read,
+			  uint64_t *bytes_written)
+{
+	if (bytes_read)
+		*bytes_read = 0;
+	if (bytes_written)
+		*bytes_written = 0;
+}
+
+/* ------------------------------------------------------------ peers */
+
+static void peer_free_verbs(struct peer *p)
+{
+	struct note *n;
+
+	if (p->qp_made)
+		rdma_destroy_qp(p->id);
+	p->qp_made = false;
+	for (int i = 0; i < MS_RDMA_NRECV; i++)
+		ms_rdma_buf_fini(&p->rbuf[i]);
+	for (int i = 0; i < NSEND; i++)
+		ms_rdma_buf_fini(&p->sbuf[i]);
+	if (p->cq) {
+		ibv_ack_cq_events(p->cq, p->cq_events);
+		ibv_destroy_cq(p->cq);
+		p->cq = NULL;
+	}
+	if (p->cch)
+		ibv_destroy_comp_channel(p->cch);
+	p->cch = NULL;
+	if (p->id)
+		rdma_destroy_id(p->id);
+	p->id = NULL;
+	while ((n = p->notes)) {
+		p->notes = n->next;
+		free(n);
+	}
+}
+
+/* Log "peer NAME: <fmt>", disconnect and tear down (once). */
+static void peer_close(struct srv *s, struct peer *p, enum ms_log_level lvl, const char *fmt,
+		       ...) MS_PRINTF(4, 5);
+
+static void peer_close(struct srv *s, struct peer *p, enum ms_log_level lvl, const char *fmt,
+		       ...)
+{
+	char msg[200];
+	va_list ap;
+
+	if (p->dead)
+		return;
+	p->dead = true;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	slog(s, lvl, "peer %s: %s", p->pub.name, msg);
+	if (p->in_epoll)
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, p->cch->fd, NULL);
+	p->in_epoll = false;
+	rdma_disconnect(p->id);
+	peer_free_verbs(p);
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		s->peers = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	/* Freed after the current batch of epoll events (which may name it). */
+	p->next = s->zombies;
+	s->zombies = p;
+	if (p->accepted && s->cbs.on_disconnect)
+		s->cbs.on_disconnect(s->cbs.ud, &p->pub);
+}
+
+static struct ms_rdma_buf *free_sbuf(struct peer *p)
+{
+	for (int i = 0; i < NSEND; i++)
+		if (!p->sbuf[i].busy)
+			return &p->sbuf[i];
+	return NULL;
+}
+
+/* A control request in b: answer it from a free send buffer. */
+static void handle_req(struct srv *s, struct peer *p, struct ms_rdma_buf *b, uint32_t byte_len)
+{
+	struct ms_rdma_buf *sb = free_sbuf(p);
+	const char *req;
+	uint32_t type;
+	size_t len, rlen = 0;
+	int rc;
+
+	if (ms_rdma_parse_msg(b, byte_len, &type, &req, &len) || type != MS_RMSG_REQ) {
+		peer_close(s, p, MS_LOG_WARN, "malformed control message; disconnected");
+		return;
+	}
+	if (!sb) {
+		p->waiting[p->nwait] = b;
+		p->wlen[p->nwait++] = byte_len;
+		return;
+	}
+	if (!s->cbs.on_ctrl) {
+		rc = ms_rdma_post_msg(p->id->qp, sb, MS_RMSG_RESP, NULL, 0);
+		goto repost;
+	}
+	if (!s->scratch && !(s->scratch = malloc(MS_CTRL_MAX))) {
+		peer_close(s, p, MS_LOG_ERROR, "out of memory for a control reply; disconnected");
+		return;
+	}
+	rc = s->cbs.on_ctrl(s->cbs.ud, &p->pub, req, len, s->scratch, MS_CTRL_MAX, &rlen);
+	if (p->dead)
+		return;
+	if (rc < 0) {
+		peer_close(s, p, MS_LOG_WARN, "control request rejected (%s); disconnected",
+			   strerror(-rc));
+		return;
+	}
+	if (rlen > MS_CTRL_MAX) {
+		peer_close(s, p, MS_LOG_ERROR, "control reply over MS_CTRL_MAX; disconnected");
+		return;
+	}
+	rc = ms_rdma_post_msg(p->id->qp, sb, MS_RMSG_RESP, s->scratch, rlen);
+repost:
+	if (!rc)
+		rc = ms_rdma_post_recv(p->id->qp, b);
+	if (rc)
+		peer_close(s, p, MS_LOG_INFO, "cannot post to the queue pair (%s); disconnected",
+			   strerror(-rc));
+}
+
+/* A send buffer became free: waiting requests first, then notifications. */
+static void send_more(struct srv *s, struct peer *p)
+{
+	struct ms_rdma_buf *sb;
+	struct note *n;
+
+	while (!p->dead && p->nwait && free_sbuf(p)) {
+		struct ms_rdma_buf *b = p->waiting[0];
+		uint32_t bl = p->wlen[0];
+
+		p->nwait--;
+		memmove(p->waiting, p->waiting + 1, p->nwait * sizeof(p->waiting[0]));
+		memmove(p->wlen, p->wlen + 1, p->nwait * sizeof(p->wlen[0]));
+		handle_req(s, p, b, bl);
+	}
+	while (!p->dead && (n = p->notes) && (sb = free_sbuf(p))) {
+		p->notes = n->next;
+		if (!p->notes)
+			p->notes_tail = &p->notes;
+		if (ms_rdma_post_msg(p->id->qp, sb, MS_RMSG_NOTIFY, n->msg, n->len))
+			peer_close(s, p, MS_LOG_INFO, "cannot post a notification; disconnected");
+		free(n);
+	}
+}
+
+static bool sends_busy(struct peer *p)
+{
+	for (int i = 0; i < NSEND; i++)
+		if (p->sbuf[i].busy)
+			return true;
+	return p->nwait || p->notes;
+}
+
+static void on_wc(struct srv *s, struct peer *p, const struct ibv_wc *wc)
+{
+	struct ms_rdma_wr *w = (struct ms_rdma_wr *)(uintptr_t)wc->wr_id;
+	struct ms_rdma_buf *b = ms_container_of(w, struct ms_rdma_buf, wr);
+
+	b->busy = false;
+	if (wc->status != IBV_WC_SUCCESS) {
+		peer_close(s, p, wc->status == IBV_WC_WR_FLUSH_ERR ? MS_LOG_DEBUG : MS_LOG_INFO,
+			   "%s failed: %s; disconnected",
+			   w->type == MS_RWR_RECV ? "receive" : "send",
+			   ibv_wc_status_str(wc->status));
+		return;
+	}
+	if (w->type == MS_RWR_RECV)
+		handle_req(s, p, b, wc->byte_len);
+	else
+		send_more(s, p);
+}
+
+static void drain_cq(struct srv *s, struct peer *p)
+{
+	struct ibv_wc wc[16];
+	int n;
+
+	if (ibv_req_notify_cq(p->cq, 0)) {
+		peer_close(s, p, MS_LOG_ERROR, "cannot arm the completion queue; disconnected");
+		return;
+	}
+	while (!p->dead && (n = ibv_poll_cq(p->cq, MS_ARRAY_SIZE(wc), wc)) > 0)
+		for (int i = 0; i < n && !p->dead; i++)
+			on_wc(s, p, &wc[i]);
+}
+
+static void on_cq_event(struct srv *s, struct peer *p)
+{
+	struct ibv_cq *cq;
+	void *ctx;
+
+	while (ibv_get_cq_event(p->cch, &cq, &ctx) == 0)
+		p->cq_events++;
+	if (p->cq_events >= 1024) {
+		ibv_ack_cq_events(p->cq, p->cq_events);
+		p->cq_events = 0;
+	}
+	/* A client may send its first request as soon as it sees the
+	 * connection established, before this side's ESTABLISHED event: the
+	 * engine must see on_connect first, so the CQ is left alone (and
+	 * unarmed) until then. */
+	if (p->accepted)
+		drain_cq(s, p);
+}
+
+/* A connection request: check the private data, set the peer up, accept. */
+static void on_connect_request(struct srv *s, struct rdma_cm_id *id, const void *pdata,
+			       uint8_t plen, uint8_t client_reads)
+{
+	struct ibv_qp_init_attr qa = { .qp_type = IBV_QPT_RC };
+	struct rdma_conn_param cp = { .rnr_retry_count = 7, .retry_count = 7 };
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct ms_rdma_priv pr = { 0 };
+	struct peer *p;
+	char name[64];
+	int rc = 0;
+
+	ms_rdma_addr_str(rdma_get_peer_addr(id), name, sizeof(name));
+	if (pdata && plen >= sizeof(pr))
+		memcpy(&pr, pdata, sizeof(pr));
+	if (s->stopping || le32toh(pr.magic) != MS_RDMA_MAGIC ||
+	    le32toh(pr.version) != MS_RDMA_VERSION || id->verbs != s->verbs) {
+		slog(s, MS_LOG_WARN, "peer %s: %s; rejected", name,
+		     s->stopping ? "server stopping"
+		     : le32toh(pr.magic) != MS_RDMA_MAGIC ? "not a memsync client (private data)"
+		     : id->verbs != s->verbs ? "arrived on another device"
+					     : "unsupported protocol version");
+		rdma_reject(id, NULL, 0);
+		rdma_destroy_id(id);
+		return;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		slog(s, MS_LOG_ERROR, "out of memory for a new connection");
+		rdma_reject(id, NULL, 0);
+		rdma_destroy_id(id);
+		return;
+	}
+	p->id = id;
+	id->context = p;
+	p->notes_tail = &p->notes;
+	snprintf(p->pub.name, sizeof(p->pub.name), "%s", name);
+	p->next = s->peers;
+	if (s->peers)
+		s->peers->prev = p;
+	s->peers = p;
+	p->cch = ibv_create_comp_channel(s->verbs);
+	p->cq = p->cch ? ibv_create_cq(s->verbs, 2 * (MS_RDMA_NRECV + NSEND) + 4, p, p->cch, 0)
+		       : NULL;
+	if (!p->cq || ms_rdma_set_nonblock(p->cch->fd) || ibv_req_notify_cq(p->cq, 0)) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	qa.send_cq = qa.recv_cq = p->cq;
+	qa.cap.max_send_wr = NSEND;
+	qa.cap.max_recv_wr = MS_RDMA_NRECV;
+	qa.cap.max_send_sge = qa.cap.max_recv_sge = 1;
+	if (rdma_create_qp(id, s->pd, &qa)) {
+		rc = -errno;
+		goto fail;
+	}
+	p->qp_made = true;
+	for (int i = 0; i < MS_RDMA_NRECV && !rc; i++) {
+		rc = ms_rdma_buf_init(&p->rbuf[i], s->pd, MS_RWR_RECV, p);
+		if (!rc)
+			rc = ms_rdma_post_recv(id->qp, &p->rbuf[i]);
+	}
+	for (int i = 0; i < NSEND && !rc; i++)
+		rc = ms_rdma_buf_init(&p->sbuf[i], s->pd, MS_RWR_SEND, p);
+	if (rc)
+		goto fail;
+	ev.data.ptr = p;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, p->cch->fd, &ev)) {
+		rc = -errno;
+		goto fail;
+	}
+	p->in_epoll = true;
+	/* the client's READs in flight (its initiator depth) are served by
+	 * this side's responder resources */
+	cp.responder_resources = (uint8_t)MS_MIN(client_reads, s->rd_atom);
+	cp.initiator_depth = 0;
+	if (rdma_accept(id, &cp)) {
+		rc = -errno;
+		goto fail;
+	}
+	return;
+fail:
+	rdma_reject(id, NULL, 0);
+	peer_close(s, p, MS_LOG_ERROR, "cannot set up the connection: %s; rejected",
+		   strerror(-rc));
+}
+
+static void on_established(struct srv *s, struct peer *p)
+{
+	if (s->cbs.on_connect && s->cbs.on_connect(s->cbs.ud, &p->pub)) {
+		peer_close(s, p, MS_LOG_INFO, "refused");
+		return;
+	}
+	p->accepted = true;
+	slog(s, MS_LOG_DEBUG, "peer %s: connected", p->pub.name);
+	/* requests that arrived before ESTABLISHED was seen */
+	drain_cq(s, p);
+}
+
+static void begin_stop(struct srv *s);
+
+static void on_cm_events(struct srv *s)
+{
+	struct rdma_cm_event *ev;
+	struct rdma_cm_id *id;
+	enum rdma_cm_event_type t;
+	uint8_t pdata[64], plen, reads;
+	int status;
+
+	while (s->ech && rdma_get_cm_event(s->ech, &ev) == 0) {
+		/* Copy what is needed and acknowledge at once: destroying an
+		 * id with an unacknowledged event would wait for ever. */
+		t = ev->event;
+		id = ev->id;
+		status = ev->status;
+		plen = (uint8_t)MS_MIN(ev->param.conn.private_data_len, sizeof(pdata));
+		if (t == RDMA_CM_EVENT_CONNECT_REQUEST && ev->param.conn.private_data)
+			memcpy(pdata, ev->param.conn.private_data, plen);
+		else
+			plen = 0;
+		/* rdma_cm reports the request from this side's point of
+		 * view: responder_resources is the client's initiator depth */
+		reads = ev->param.conn.responder_resources;
+		rdma_ack_cm_event(ev);
+		switch (t) {
+		case RDMA_CM_EVENT_CONNECT_REQUEST:
+			on_connect_request(s, id, pdata, plen, reads);
+			break;
+		case RDMA_CM_EVENT_ESTABLISHED:
+			on_established(s, id->context);
+			break;
+		case RDMA_CM_EVENT_DISCONNECTED:
+			peer_close(s, id->context, MS_LOG_DEBUG, "disconnected");
+			break;
+		case RDMA_CM_EVENT_CONNECT_ERROR:
+		case RDMA_CM_EVENT_UNREACHABLE:
+		case RDMA_CM_EVENT_REJECTED:
+			peer_close(s, id->context, MS_LOG_INFO, "%s (status %d); disconnected",
+				   rdma_event_str(t), status);
+			break;
+		case RDMA_CM_EVENT_DEVICE_REMOVAL:
+			slog(s, MS_LOG_ERROR, "rdma: device removed; stopping");
+			begin_stop(s);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* ------------------------------------------------------------ the loop */
+
+static void begin_stop(struct srv *s)
+{
+	if (s->stopping)
+		return;
+	s->stopping = true;
+	s->drain_end = ms_now_ns() + DRAIN_NS;
+	/* New clients are refused at once: no listener any more. */
+	if (s->lid)
+		rdma_destroy_id(s->lid);
+	s->lid = NULL;
+}
+
+static void on_wake(struct srv *s)
+{
+	uint64_t v;
+
+	if (read(s->evfd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: already consumed; nothing else can fail here */
+	}
+	if (__atomic_load_n(&s->stop_req, __ATOMIC_ACQUIRE))
+		begin_stop(s);
+}
+
+/* Housekeeping after a batch of events; true when run() should return. */
+static bool after_batch(struct srv *s)
+{
+	struct peer *p, *next;
+
+	if (s->stopping) {
+		for (p = s->peers; p; p = next) {
+			next = p->next;
+			if (!sends_busy(p))
+				peer_close(s, p, MS_LOG_DEBUG, "server stopping; disconnected");
+		}
+	}
+	while ((p = s->zombies)) {
+		s->zombies = p->next;
+		free(p);
+	}
+	return s->stopping && (!s->peers || ms_now_ns() >= s->drain_end);
+}
+
+static int next_timeout(struct srv *s)
+{
+	uint64_t now = ms_now_ns();
+
+	if (!s->stopping)
+		return -1;
+	return s->drain_end <= now ? 0 : (int)((s->drain_end - now) / 1000000 + 1);
+}
+
+int ms_rdma_srv_run(struct ms_xsrv *x)
+{
+	struct srv *s = to_srv(x);
+	struct epoll_event evs[64];
+	struct peer *p;
+	char msg[300];
+	int n;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->running || !s->lid) {
+		pthread_mutex_unlock(&s->lock);
+		return s->running ? -EBUSY : -EINVAL;
+	}
+	s->loop = pthread_self();
+	__atomic_store_n(&s->running, true, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&s->lock);
+	ms_rdma_place_thread(&s->place, msg, sizeof(msg));
+	slog(s, MS_LOG_INFO, "%s", msg);
+
+	for (;;) {
+		n = epoll_wait(s->epfd, evs, MS_ARRAY_SIZE(evs), next_timeout(s));
+		if (n < 0 && errno != EINTR) {
+			slog(s, MS_LOG_ERROR, "epoll_wait: %s; stopping", strerror(errno));
+			begin_stop(s);
+			s->drain_end = 0;
+		}
+		for (int i = 0; i < n; i++) {
+			void *d = evs[i].data.ptr;
+
+			if (d == &tag_wake)
+				on_wake(s);
+			else if (d == &tag_cm)
+				on_cm_events(s);
+			else if (!((struct peer *)d)->dead)
+				on_cq_event(s, d);
+		}
+		if (after_batch(s))
+			break;
+	}
+	while ((p = s->peers))
+		peer_close(s, p, MS_LOG_WARN,
+			   "server stopped before its replies were sent; disconnected");
+	after_batch(s);
+	pthread_mutex_lock(&s->lock);
+	__atomic_store_n(&s->running, false, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+void ms_rdma_srv_stop(struct ms_xsrv *x)
+{
+	struct srv *s = to_srv(x);
+	int saved = errno;      /* may run in a signal handler */
+
+	__atomic_store_n(&s->stop_req, 1, __ATOMIC_RELEASE);
+	if (write(s->evfd, &(uint64_t){ 1 }, 8) < 0) {
+		/* only EAGAIN at a counter near 2^64: a wakeup is pending */
+	}
+	errno = saved;
+}
+
+int ms_rdma_srv_notify(struct ms_xsrv *x, struct ms_xpeer *peer, const void *msg, size_t len)
+{
+	struct srv *s = to_srv(x);
+	struct peer *p;
+	struct note *n;
+
+	if (!peer || (len && !msg) || !__atomic_load_n(&s->running, __ATOMIC_ACQUIRE) ||
+	    !pthread_equal(pthread_self(), s->loop))
+		return -EINVAL;
+	if (len > MS_CTRL_MAX)
+		return -EMSGSIZE;
+	p = ms_container_of(peer, struct peer, pub);
+	if (p->dead)
+		return -ENOTCONN;
+	n = malloc(sizeof(*n) + len);
+	if (!n)
+		return -ENOMEM;
+	n->next = NULL;
+	n->len = len;
+	if (len)
+		memcpy(n->msg, msg, len);
+	*p->notes_tail = n;
+	p->notes_tail = &n->next;
+	/* Sent now if a send buffer is free, else when one is. */
+	send_more(s, p);
+	return 0;
+}
+
+int ms_rdma_listen(const char *host, const char *port, const struct ms_xsrv_cbs *cbs,
+		   struct ms_xsrv **out, char *err, size_t errlen)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct sockaddr_storage ss;
+	struct ibv_device_attr da;
+	struct srv *s;
+	char hp[300];
+	int rc;
+
+	if (!err)
+		errlen = 0;
+	if (!host || !port || !out) {
+		snprintf(err, errlen, "missing address or result pointer");
+		return -EINVAL;
+	}
+	rc = ms_rdma_addr(host, port, true, &ss, err, errlen);
+	if (rc)
+		return rc;
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->pub.ops = &ms_rdma_ops;
+	if (cbs)
+		s->cbs = *cbs;
+	s->epfd = s->evfd = -1;
+	pthread_mutex_init(&s->lock, NULL);
+	snprintf(hp, sizeof(hp), "%s:%s", host, port);
+	s->ech = rdma_create_event_channel();
+	if (!s->ech) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot listen on %s: no RDMA device (rdma_cm: %s)", hp,
+			 strerror(errno));
+		goto fail;
+	}
+	if (rdma_create_id(s->ech, &s->lid, s, RDMA_PS_TCP) ||
+	    rdma_bind_addr(s->lid, (struct sockaddr *)&ss)) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot listen on %s: %s", hp, strerror(errno));
+		goto fail;
+	}
+	if (!s->lid->verbs) {
+		rc = -ENODEV;
+		snprintf(err, errlen,
+			 "cannot listen on %s: the address is not on an RDMA device "
+			 "(give the address of one; wildcards are not supported)", hp);
+		goto fail;
+	}
+	if (rdma_listen(s->lid, BACKLOG)) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot listen on %s: %s", hp, strerror(errno));
+		goto fail;
+	}
+	s->pub.port = be16toh(rdma_get_src_port(s->lid));
+	s->verbs = s->lid->verbs;
+	if (ibv_query_device(s->verbs, &da)) {
+		rc = -EIO;
+		snprintf(err, errlen, "cannot query %s", ibv_get_device_name(s->verbs->device));
+		goto fail;
+	}
+	s->rd_atom = (unsigned)MS_MIN(da.max_qp_rd_atom, 255);
+	s->pd = ibv_alloc_pd(s->verbs);
+	if (!s->pd) {
+		rc = errno ? -errno : -ENOMEM;
+		snprintf(err, errlen, "ibv_alloc_pd: %s", strerror(-rc));
+		goto fail;
+	}
+	if ((rc = ms_rdma_set_nonblock(s->ech->fd))) {
+		snprintf(err, errlen, "fcntl: %s", strerror(-rc));
+		goto fail;
+	}
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	s->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	ev.data.ptr = &tag_cm;
+	if (s->epfd < 0 || s->evfd < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->ech->fd, &ev))
+		goto fail_errno;
+	ev.data.ptr = &tag_wake;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->evfd, &ev))
+		goto fail_errno;
+	ms_rdma_place_init(&s->place, s->verbs);
+	ms_rdma_addr_str(rdma_get_local_addr(s->lid), s->addr, sizeof(s->addr));
+	slog(s, MS_LOG_INFO,
+	     "rdma: listening on %s via %s port %u; placement: NUMA node %d of %d (CPUs %s), %s",
+	     s->addr, ibv_get_device_name(s->verbs->device), s->lid->port_num, s->place.node,
+	     s->place.nnodes, s->place.cpus, s->place.how);
+	*out = &s->pub;
+	return 0;
+fail_errno:
+	rc = -errno;
+	snprintf(err, errlen, "cannot set up the server loop: %s", strerror(errno));
+fail:
+	if (s->epfd >= 0)
+		close(s->epfd);
+	if (s->evfd >= 0)
+		close(s->evfd);
+	if (s->pd)
+		ibv_dealloc_pd(s->pd);
+	if (s->lid)
+		rdma_destroy_id(s->lid);
+	if (s->ech)
+		rdma_destroy_event_channel(s->ech);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+	return rc;
+}
+
+void ms_rdma_srv_close(struct ms_xsrv *x)
+{
+	struct srv *s;
+	struct ms_xsmr *m;
+
+	if (!x)
+		return;
+	s = to_srv(x);
+	if (s->lid)
+		rdma_destroy_id(s->lid);
+	/* Registrations the engine did not revoke. */
+	while ((m = s->mrs)) {
+		s->mrs = m->next;
+		ibv_dereg_mr(m->mr);
+		free(m);
+	}
+	ibv_dealloc_pd(s->pd);
+	rdma_destroy_event_channel(s->ech);
+	close(s->epfd);
+	close(s->evfd);
+	ms_rdma_place_fini(&s->place);
+	free(s->scratch);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
