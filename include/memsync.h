@@ -103,6 +103,9 @@ void ms_disconnect(ms_client *c);
 const char *ms_client_errmsg(const ms_client *c);
 /* "tcp" or "rdma". */
 const char *ms_client_transport(const ms_client *c);
+/* Why that transport: "rdma: requested", "tcp: auto (rdma: no RDMA device
+ * ...)", "rdma: auto (10.0.0.1 via mlx5_0 port 1, ACTIVE)", ... */
+const char *ms_client_transport_why(const ms_client *c);
 
 enum ms_mode {
 	MS_MODE_READ = 1,  /* read-only grant */
@@ -177,7 +180,10 @@ struct ms_region_stat {
 	bool write_leased;
 	uint64_t bytes_read;     /* served to readers (TCP: exact; RDMA: what
 				    the server can observe) */
-	uint64_t bytes_written;  /* received from writers */
+	uint64_t bytes_written;  /* received from writers (TCP: exact; RDMA:
+				    0, the NIC places them) */
+	uint64_t bytes_committed; /* named by accepted commits, on any
+				     transport: what writers changed */
 	uint64_t commits;
 };
 
@@ -210,7 +216,9 @@ ms_server *ms_server_create(const struct ms_server_opts *o, char *errmsg,
 			    size_t errmsg_len);
 /* The port actually bound (useful with port "0"). */
 uint16_t ms_server_port(const ms_server *s);
-/* "tcp" or "rdma": the transport the server listens on. */
+/* "tcp", "rdma" or "tcp+rdma": the transports the server listens on.
+ * MS_TRANSPORT_AUTO listens on TCP, and with RDMA on the same port too when
+ * the listen address is on an RDMA device. */
 const char *ms_server_transport(const ms_server *s);
 const char *ms_server_errmsg(const ms_server *s);
 

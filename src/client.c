@@ -41,6 +41,7 @@ struct ms_client {
 	void *msg;                   /* MS_CTRL_MAX scratch for requests */
 	void *resp;                  /* MS_CTRL_MAX scratch for replies */
 	struct ms_region *regions;   /* open regions, freed by ms_disconnect */
+	char why[384];               /* which transport, and why */
 	char errmsg[512];
 };
 
@@ -155,10 +156,20 @@ MS_EXPORT ms_client *ms_connect(const char *host, const char *port,
 		ret = cl_err(c, -errno, "%s", why);
 		goto fail;
 	}
+	snprintf(c->why, sizeof(c->why), "%s", why);
 	xo.depth = o->queue_depth ? o->queue_depth : DEFAULT_DEPTH;
 	xo.max_io = o->max_io ? o->max_io : DEFAULT_MAX_IO;
 	xo.timeout_ms = c->timeout_ms;
 	ret = c->ops->connect(host, port, &xo, &c->x, xerr, sizeof(xerr));
+	if (ret && o->transport == MS_TRANSPORT_AUTO && strcmp(c->ops->name, "tcp") != 0) {
+		/* A device reaches the host, but the server does not take
+		 * RDMA there (a TCP-only server, say): TCP, and say why. */
+		snprintf(c->why, sizeof(c->why), "tcp: auto (rdma: %.300s)",
+			 *xerr ? xerr : strerror(-ret));
+		c->ops = ms_transport_get(MS_TRANSPORT_TCP, host, why, sizeof(why));
+		*xerr = '\0';
+		ret = c->ops->connect(host, port, &xo, &c->x, xerr, sizeof(xerr));
+	}
 	if (ret) {
 		c->x = NULL;
 		if (*xerr)
@@ -224,6 +235,11 @@ MS_EXPORT const char *ms_client_errmsg(const ms_client *c)
 MS_EXPORT const char *ms_client_transport(const ms_client *c)
 {
 	return c->ops->name;
+}
+
+MS_EXPORT const char *ms_client_transport_why(const ms_client *c)
+{
+	return c->why;
 }
 
 MS_EXPORT ms_region *ms_open(ms_client *c, const char *name, enum ms_mode mode)

@@ -376,6 +376,7 @@ int ms_enc_stat_ok(void *buf, size_t cap, const struct ms_region_stat *st, size_
 		put_u32(&c, st[i].write_leased ? 1 : 0);
 		put_u64(&c, st[i].bytes_read);
 		put_u64(&c, st[i].bytes_written);
+		put_u64(&c, st[i].bytes_committed);
 		put_u64(&c, st[i].commits);
 	}
 	return enc_end(&c);
@@ -402,6 +403,7 @@ int ms_dec_stat_ok(const void *buf, size_t len, struct ms_region_stat **out, siz
 		st[i].write_leased = get_u32(&c) != 0;
 		st[i].bytes_read = get_u64(&c);
 		st[i].bytes_written = get_u64(&c);
+		st[i].bytes_committed = get_u64(&c);
 		st[i].commits = get_u64(&c);
 	}
 	if (dec_end(&c)) {

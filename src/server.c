@@ -5,10 +5,15 @@
  *
  * The data path never comes here: a transport serves READs and WRITEs
  * against the registrations made below (with RDMA, the NIC does).  This
- * file answers control requests on the transport's loop thread:
- *  - every region is registered twice read-only (data and metadata table);
- *  - a writer gets a third, writable registration of the data for as long
- *    as it holds the region's lease; closing or vanishing revokes it;
+ * file answers control requests on the transports' loop threads:
+ *  - a server listens on one or two transports (TCP, RDMA, or both on the
+ *    same port); each has its own loop thread;
+ *  - every region is registered twice read-only (data and metadata table)
+ *    with every transport;
+ *  - a writer gets a third, writable registration of the data, with the
+ *    transport it came through, for as long as it holds the region's lease
+ *    (one writer per region, whatever its transport); closing or vanishing
+ *    revokes it;
  *  - a commit checks the hash of every range the writer claims to have
  *    written, then bumps the chunks' generations, all or nothing.
  *
@@ -32,14 +37,32 @@
 
 #define MAX_OPENS 64          /* region handles per connection */
 #define SERVER_MAX_IO (16u << 20)
+#define MAX_LISTENERS 2       /* TCP and RDMA */
+
+/* One transport the server listens on, with its own loop thread. */
+struct listener {
+	struct ms_server *srv;
+	const struct ms_transport_ops *ops;
+	struct ms_xsrv *xs;
+	pthread_t thread;
+	bool thread_running;
+};
+
+/* A region's read-only registrations with one listener. */
+struct xreg {
+	struct ms_xsmr *data_mr, *meta_mr;
+	struct ms_rdesc data_desc, meta_desc;
+};
 
 struct ms_export {
 	struct ms_server *srv;
 	struct ms_rregion *r;
-	struct ms_xsmr *data_mr, *meta_mr, *write_mr;
-	struct ms_rdesc data_desc, meta_desc, write_desc;
+	struct xreg reg[MAX_LISTENERS];  /* indexed like srv->l */
+	struct ms_xsmr *write_mr;        /* with the lease holder's listener */
+	struct ms_rdesc write_desc;
 	struct peer *lease;           /* holder of write_mr, or NULL */
 	uint64_t revoked_read, revoked_written; /* from write MRs gone */
+	uint64_t bytes_committed;
 	uint32_t clients;
 	uint64_t commits;
 	struct ms_export *next;
@@ -52,6 +75,7 @@ struct open_slot {
 
 struct peer {
 	struct ms_xpeer *xp;
+	struct listener *l;           /* the transport it came through */
 	bool hello;
 	uint8_t client_id[16];
 	struct open_slot opens[MAX_OPENS];
@@ -59,8 +83,9 @@ struct peer {
 };
 
 struct ms_server {
-	const struct ms_transport_ops *ops;
-	struct ms_xsrv *xs;
+	struct listener l[MAX_LISTENERS];
+	unsigned nl;
+	char transport_name[16];      /* "tcp", "rdma" or "tcp+rdma" */
 	ms_log_fn log;
 	void *log_ud;
 	pthread_mutex_t lock;
@@ -89,7 +114,7 @@ MS_PRINTF(3, 4) static void slog(ms_server *s, enum ms_log_level lvl,
 
 static void xlog(void *ud, enum ms_log_level lvl, const char *fmt, va_list ap)
 {
-	ms_server *s = ud;
+	ms_server *s = ((struct listener *)ud)->srv;
 	char msg[512];
 
 	if (!s->log)
@@ -114,16 +139,19 @@ static void id_hex(const uint8_t id[16], char out[33])
 
 /* ------------------------------------------------------------- leases */
 
-static void lease_release(ms_server *s, struct ms_export *e)
+static void lease_release(struct ms_export *e)
 {
 	uint64_t rd = 0, wr = 0;
 
+	struct listener *l;
+
 	if (!e->write_mr)
 		return;
-	s->ops->srv_mr_stats(s->xs, e->write_mr, &rd, &wr);
+	l = e->lease->l;
+	l->ops->srv_mr_stats(l->xs, e->write_mr, &rd, &wr);
 	e->revoked_read += rd;
 	e->revoked_written += wr;
-	s->ops->srv_dereg_mr(s->xs, e->write_mr);
+	l->ops->srv_dereg_mr(l->xs, e->write_mr);
 	e->write_mr = NULL;
 	e->lease = NULL;
 }
@@ -131,7 +159,7 @@ static void lease_release(ms_server *s, struct ms_export *e)
 static void close_slot(ms_server *s, struct peer *p, struct open_slot *o)
 {
 	if (o->mode == MS_MODE_WRITE && o->e->lease == p) {
-		lease_release(s, o->e);
+		lease_release(o->e);
 		slog(s, MS_LOG_INFO, "%s released the write lease of '%s'",
 		     p->xp->name, o->e->r->name);
 	}
@@ -185,6 +213,8 @@ static int h_open(ms_server *s, struct peer *p, const void *req, size_t len,
 	struct ms_msg_open_ok ok = { 0 };
 	struct ms_export *e;
 	struct open_slot *slot = NULL;
+	struct listener *l = p->l;
+	const struct xreg *xr;
 	int ret;
 
 	if (ms_dec_open(req, len, &m))
@@ -201,13 +231,14 @@ static int h_open(ms_server *s, struct peer *p, const void *req, size_t len,
 		return ms_enc_error(resp, cap, EMFILE,
 				    "too many open regions on one connection (%d)",
 				    MAX_OPENS);
-	ok.data = e->data_desc;
+	xr = &e->reg[l - s->l];
+	ok.data = xr->data_desc;
 	if (m.mode == MS_MODE_WRITE) {
 		if (e->lease)
 			return ms_enc_error(resp, cap, EBUSY,
 					    "region '%s' is being written by %s (one writer at a time)",
 					    m.name, e->lease->xp->name);
-		ret = s->ops->srv_reg_mr(s->xs, e->r->mem, e->r->size,
+		ret = l->ops->srv_reg_mr(l->xs, e->r->mem, e->r->size,
 					 MS_XACCESS_READ | MS_XACCESS_WRITE,
 					 &e->write_mr, &e->write_desc);
 		if (ret)
@@ -216,8 +247,8 @@ static int h_open(ms_server *s, struct peer *p, const void *req, size_t len,
 					    m.name, strerror(-ret));
 		e->lease = p;
 		ok.data = e->write_desc;
-		slog(s, MS_LOG_INFO, "%s holds the write lease of '%s'",
-		     p->xp->name, m.name);
+		slog(s, MS_LOG_INFO, "%s holds the write lease of '%s' (%s)",
+		     p->xp->name, m.name, l->ops->name);
 	}
 	slot->e = e;
 	slot->mode = (enum ms_mode)m.mode;
@@ -230,7 +261,7 @@ static int h_open(ms_server *s, struct peer *p, const void *req, size_t len,
 	pthread_mutex_lock(&e->r->lock);
 	ok.generation = e->r->generation;
 	pthread_mutex_unlock(&e->r->lock);
-	ok.meta = e->meta_desc;
+	ok.meta = xr->meta_desc;
 	return ms_enc_open_ok(resp, cap, &ok);
 }
 
@@ -311,6 +342,7 @@ static int h_commit(ms_server *s, struct peer *p, const void *req, size_t len,
 		ms_chunk_span(m.ents[i].off, m.ents[i].len & ~MS_COMMIT_NOVERIFY,
 			      r->chunk_size, &first, &n);
 		ms_region_commit_chunks(r, first, n, g.generation);
+		o->e->bytes_committed += m.ents[i].len & ~MS_COMMIT_NOVERIFY;
 		ret = ms_region_msync(r, m.ents[i].off, m.ents[i].len & ~MS_COMMIT_NOVERIFY);
 		if (ret)
 			slog(s, MS_LOG_ERROR, "msync of '%s' failed: %s", r->name,
@@ -325,7 +357,7 @@ static int h_commit(ms_server *s, struct peer *p, const void *req, size_t len,
 
 static void fill_stat(ms_server *s, struct ms_export *e, struct ms_region_stat *st)
 {
-	uint64_t rd = 0, wr = 0, r2 = 0, w2 = 0;
+	uint64_t rd, wr;
 
 	memset(st, 0, sizeof(*st));
 	snprintf(st->name, sizeof(st->name), "%s", e->r->name);
@@ -337,11 +369,21 @@ static void fill_stat(ms_server *s, struct ms_export *e, struct ms_region_stat *
 	pthread_mutex_unlock(&e->r->lock);
 	st->clients = e->clients;
 	st->write_leased = e->lease != NULL;
-	s->ops->srv_mr_stats(s->xs, e->data_mr, &rd, &wr);
-	if (e->write_mr)
-		s->ops->srv_mr_stats(s->xs, e->write_mr, &r2, &w2);
-	st->bytes_read = rd + r2 + e->revoked_read;
-	st->bytes_written = wr + w2 + e->revoked_written;
+	st->bytes_read = e->revoked_read;
+	st->bytes_written = e->revoked_written;
+	for (unsigned i = 0; i < s->nl; i++) {
+		rd = wr = 0;
+		s->l[i].ops->srv_mr_stats(s->l[i].xs, e->reg[i].data_mr, &rd, &wr);
+		st->bytes_read += rd;
+		st->bytes_written += wr;
+	}
+	if (e->write_mr) {
+		rd = wr = 0;
+		e->lease->l->ops->srv_mr_stats(e->lease->l->xs, e->write_mr, &rd, &wr);
+		st->bytes_read += rd;
+		st->bytes_written += wr;
+	}
+	st->bytes_committed = e->bytes_committed;
 	st->commits = e->commits;
 }
 
@@ -403,7 +445,7 @@ static int h_bye(ms_server *s, struct peer *p, const void *req, size_t len,
 static int on_ctrl(void *ud, struct ms_xpeer *xp, const void *req, size_t len,
 		   void *resp, size_t cap, size_t *resp_len)
 {
-	ms_server *s = ud;
+	ms_server *s = ((struct listener *)ud)->srv;
 	struct peer *p = xp->eng;
 	int type = ms_msg_type(req, len);
 	handler_fn h = NULL;
@@ -436,24 +478,26 @@ static int on_ctrl(void *ud, struct ms_xpeer *xp, const void *req, size_t len,
 
 static int on_connect(void *ud, struct ms_xpeer *xp)
 {
-	ms_server *s = ud;
+	struct listener *l = ud;
+	ms_server *s = l->srv;
 	struct peer *p = calloc(1, sizeof(*p));
 
 	if (!p)
 		return -ENOMEM;
 	p->xp = xp;
+	p->l = l;
 	xp->eng = p;
 	pthread_mutex_lock(&s->lock);
 	p->next = s->peers;
 	s->peers = p;
 	pthread_mutex_unlock(&s->lock);
-	slog(s, MS_LOG_DEBUG, "%s connected", xp->name);
+	slog(s, MS_LOG_DEBUG, "%s connected (%s)", xp->name, l->ops->name);
 	return 0;
 }
 
 static void on_disconnect(void *ud, struct ms_xpeer *xp)
 {
-	ms_server *s = ud;
+	ms_server *s = ((struct listener *)ud)->srv;
 	struct peer *p = xp->eng;
 
 	if (!p)
@@ -481,8 +525,16 @@ MS_EXPORT const char *ms_version(void)
 	return PACKAGE_VERSION;
 }
 
-MS_EXPORT ms_server *ms_server_create(const struct ms_server_opts *o, char *errmsg,
-				      size_t errmsg_len)
+static void close_listeners(ms_server *s)
+{
+	for (unsigned i = 0; i < s->nl; i++)
+		s->l[i].ops->srv_close(s->l[i].xs);
+	s->nl = 0;
+}
+
+/* Listen on ops at host:port as listener number s->nl. */
+static int add_listener(ms_server *s, const struct ms_transport_ops *ops, const char *host,
+			const char *port, char *err, size_t errlen)
 {
 	struct ms_xsrv_cbs cbs = {
 		.on_connect = on_connect,
@@ -490,7 +542,71 @@ MS_EXPORT ms_server *ms_server_create(const struct ms_server_opts *o, char *errm
 		.on_disconnect = on_disconnect,
 		.log = xlog,
 	};
-	char why[256], xerr[256] = "";
+	struct listener *l = &s->l[s->nl];
+	size_t n;
+	int ret;
+
+	*l = (struct listener){ .srv = s, .ops = ops };
+	cbs.ud = l;
+	*err = '\0';
+	ret = ops->listen(host, port, &cbs, &l->xs, err, errlen);
+	if (ret) {
+		if (!*err)
+			snprintf(err, errlen, "%s", strerror(-ret));
+		return ret;
+	}
+	n = strlen(s->transport_name);
+	snprintf(s->transport_name + n, sizeof(s->transport_name) - n, "%s%s", n ? "+" : "",
+		 ops->name);
+	s->nl++;
+	return 0;
+}
+
+/* TCP: TCP only.  RDMA: RDMA only.  AUTO: TCP, and RDMA on the same port
+ * as well when the listen address is on an RDMA device (a TCP client and
+ * an RDMA client then use the same memsync:// URL); when it is not, the
+ * log says why. */
+static int open_listeners(ms_server *s, const struct ms_server_opts *o)
+{
+	const char *host = o->host ? o->host : "127.0.0.1";
+	const char *port = o->port ? o->port : MS_DEFAULT_PORT;
+	const struct ms_transport_ops *ops;
+	char why[256], err[256], bound[8];
+	int ret;
+
+	ops = ms_transport_get(o->transport == MS_TRANSPORT_AUTO ? MS_TRANSPORT_TCP : o->transport,
+			       NULL, why, sizeof(why));
+	if (!ops) {
+		ret = -errno;
+		snprintf(s->errmsg, sizeof(s->errmsg), "%s", why);
+		return ret;
+	}
+	ret = add_listener(s, ops, host, port, err, sizeof(err));
+	if (ret) {
+		snprintf(s->errmsg, sizeof(s->errmsg), "%s", err);
+		return ret;
+	}
+	if (o->transport != MS_TRANSPORT_AUTO) {
+		slog(s, MS_LOG_INFO, "transport %s", why);
+		return 0;
+	}
+	ops = ms_transport_get(MS_TRANSPORT_RDMA, NULL, why, sizeof(why));
+	if (!ops) {
+		slog(s, MS_LOG_INFO, "transport tcp: auto (%s)", why);
+		return 0;
+	}
+	snprintf(bound, sizeof(bound), "%u", s->l[0].xs->port);
+	ret = add_listener(s, ops, host, bound, err, sizeof(err));
+	if (ret)
+		slog(s, MS_LOG_INFO, "transport tcp: auto (rdma: %s)", err);
+	else
+		slog(s, MS_LOG_INFO, "transport tcp+rdma: auto (%s is on an RDMA device)", host);
+	return 0;
+}
+
+MS_EXPORT ms_server *ms_server_create(const struct ms_server_opts *o, char *errmsg,
+				      size_t errmsg_len)
+{
 	ms_server *s;
 	int ret;
 
@@ -511,26 +627,15 @@ MS_EXPORT ms_server *ms_server_create(const struct ms_server_opts *o, char *errm
 		snprintf(s->errmsg, sizeof(s->errmsg), "getrandom: %s", strerror(errno));
 		goto fail;
 	}
-	s->ops = ms_transport_get(o->transport, NULL, why, sizeof(why));
-	if (!s->ops) {
-		ret = -errno;
-		snprintf(s->errmsg, sizeof(s->errmsg), "%s", why);
+	ret = open_listeners(s, o);
+	if (ret)
 		goto fail;
-	}
-	cbs.ud = s;
-	ret = s->ops->listen(o->host ? o->host : "127.0.0.1", o->port ? o->port : MS_DEFAULT_PORT,
-			     &cbs, &s->xs, xerr, sizeof(xerr));
-	if (ret) {
-		snprintf(s->errmsg, sizeof(s->errmsg), "%s",
-			 *xerr ? xerr : strerror(-ret));
-		goto fail;
-	}
-	slog(s, MS_LOG_INFO, "transport %s", why);
 	return s;
 
 fail:
 	if (errmsg && errmsg_len)
 		snprintf(errmsg, errmsg_len, "%s", s->errmsg);
+	close_listeners(s);
 	pthread_mutex_destroy(&s->lock);
 	free(s->ents);
 	free(s);
@@ -540,12 +645,12 @@ fail:
 
 MS_EXPORT uint16_t ms_server_port(const ms_server *s)
 {
-	return s->xs->port;
+	return s->l[0].xs->port;
 }
 
 MS_EXPORT const char *ms_server_transport(const ms_server *s)
 {
-	return s->ops->name;
+	return s->transport_name;
 }
 
 MS_EXPORT const char *ms_server_errmsg(const ms_server *s)
@@ -556,19 +661,36 @@ MS_EXPORT const char *ms_server_errmsg(const ms_server *s)
 static void export_free(ms_server *s, struct ms_export *e)
 {
 	if (e->write_mr)
-		s->ops->srv_dereg_mr(s->xs, e->write_mr);
-	if (e->meta_mr)
-		s->ops->srv_dereg_mr(s->xs, e->meta_mr);
-	if (e->data_mr)
-		s->ops->srv_dereg_mr(s->xs, e->data_mr);
+		lease_release(e);
+	for (unsigned i = 0; i < s->nl; i++) {
+		if (e->reg[i].meta_mr)
+			s->l[i].ops->srv_dereg_mr(s->l[i].xs, e->reg[i].meta_mr);
+		if (e->reg[i].data_mr)
+			s->l[i].ops->srv_dereg_mr(s->l[i].xs, e->reg[i].data_mr);
+	}
 	ms_region_destroy(e->r);
 	free(e);
+}
+
+/* The read-only registrations of e's data and metadata with listener i. */
+static int export_register(ms_server *s, struct ms_export *e, unsigned i)
+{
+	const struct listener *l = &s->l[i];
+	struct xreg *x = &e->reg[i];
+	int ret;
+
+	ret = l->ops->srv_reg_mr(l->xs, e->r->mem, e->r->size, MS_XACCESS_READ, &x->data_mr,
+				 &x->data_desc);
+	if (!ret)
+		ret = l->ops->srv_reg_mr(l->xs, e->r->meta, e->r->nchunks * MS_META_ENTRY_SIZE,
+					 MS_XACCESS_READ, &x->meta_mr, &x->meta_desc);
+	return ret;
 }
 
 MS_EXPORT ms_export *ms_server_add_region(ms_server *s, const struct ms_export_opts *o)
 {
 	struct ms_export *e = calloc(1, sizeof(*e));
-	int ret;
+	int ret = 0;
 
 	if (!e)
 		return NULL;
@@ -582,16 +704,15 @@ MS_EXPORT ms_export *ms_server_add_region(ms_server *s, const struct ms_export_o
 	ret = ms_region_create(o, &e->r, s->errmsg, sizeof(s->errmsg));
 	if (ret)
 		goto fail;
-	ret = s->ops->srv_reg_mr(s->xs, e->r->mem, e->r->size, MS_XACCESS_READ,
-				 &e->data_mr, &e->data_desc);
-	if (!ret)
-		ret = s->ops->srv_reg_mr(s->xs, e->r->meta, e->r->nchunks * MS_META_ENTRY_SIZE,
-					 MS_XACCESS_READ, &e->meta_mr, &e->meta_desc);
-	if (ret) {
-		snprintf(s->errmsg, sizeof(s->errmsg), "cannot register region '%s': %s",
-			 o->name, strerror(-ret));
-		goto fail;
+	for (unsigned i = 0; i < s->nl && !ret; i++) {
+		ret = export_register(s, e, i);
+		if (ret)
+			snprintf(s->errmsg, sizeof(s->errmsg),
+				 "cannot register region '%s' with %s: %s", o->name,
+				 s->l[i].ops->name, strerror(-ret));
 	}
+	if (ret)
+		goto fail;
 	/* keep the order regions were added in: stat lists them that way */
 	struct ms_export **tail = &s->exports;
 	while (*tail)
@@ -632,8 +753,10 @@ MS_EXPORT int ms_export_commit(ms_export *e, uint64_t off, uint64_t len)
 
 	pthread_mutex_lock(&e->srv->lock);
 	ret = ms_region_commit_range(e->r, off, len);
-	if (!ret)
+	if (!ret) {
 		e->commits++;
+		e->bytes_committed += len;
+	}
 	pthread_mutex_unlock(&e->srv->lock);
 	return ret;
 }
@@ -651,10 +774,40 @@ static void msync_all(ms_server *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
+static void *listener_thread(void *arg)
+{
+	struct listener *l = arg;
+	int ret = l->ops->srv_run(l->xs);
+
+	if (ret)
+		slog(l->srv, MS_LOG_ERROR, "%s loop: %s", l->ops->name, strerror(-ret));
+	return NULL;
+}
+
+/* Every listener but the first runs in a thread of its own; the first in
+ * the caller's.  When the first returns (ms_server_stop), the others are
+ * stopped and joined. */
 MS_EXPORT int ms_server_run(ms_server *s)
 {
-	int ret = s->ops->srv_run(s->xs);
+	int ret, err;
 
+	for (unsigned i = 1; i < s->nl; i++) {
+		err = pthread_create(&s->l[i].thread, NULL, listener_thread, &s->l[i]);
+		if (err) {
+			slog(s, MS_LOG_ERROR, "cannot start the %s loop: %s", s->l[i].ops->name,
+			     strerror(err));
+			continue;
+		}
+		s->l[i].thread_running = true;
+	}
+	ret = s->l[0].ops->srv_run(s->l[0].xs);
+	for (unsigned i = 1; i < s->nl; i++) {
+		if (!s->l[i].thread_running)
+			continue;
+		s->l[i].ops->srv_stop(s->l[i].xs);
+		pthread_join(s->l[i].thread, NULL);
+		s->l[i].thread_running = false;
+	}
 	msync_all(s);
 	return ret;
 }
@@ -682,7 +835,8 @@ MS_EXPORT int ms_server_start(ms_server *s)
 
 MS_EXPORT void ms_server_stop(ms_server *s)
 {
-	s->ops->srv_stop(s->xs);
+	for (unsigned i = 0; i < s->nl; i++)
+		s->l[i].ops->srv_stop(s->l[i].xs);
 }
 
 MS_EXPORT void ms_server_destroy(ms_server *s)
@@ -701,7 +855,7 @@ MS_EXPORT void ms_server_destroy(ms_server *s)
 		s->exports = e->next;
 		export_free(s, e);
 	}
-	s->ops->srv_close(s->xs);
+	close_listeners(s);
 	pthread_mutex_destroy(&s->lock);
 	free(s->ents);
 	free(s);

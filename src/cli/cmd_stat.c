@@ -13,16 +13,16 @@
 #include "jsonw.h"
 #include "units.h"
 
-#define NCOLS 10
+#define NCOLS 11
 #define CELL (MS_NAME_MAX + 1) /* a region name is the widest cell */
 
 static const char *const header[NCOLS] = {
 	"REGION", "BACKING", "SIZE", "CHUNK", "GENERATION",
-	"CLIENTS", "LEASE", "READ", "WRITTEN", "COMMITS",
+	"CLIENTS", "LEASE", "READ", "WRITTEN", "COMMITTED", "COMMITS",
 };
 /* numbers are right-aligned, words left-aligned */
 static const bool right[NCOLS] = {
-	false, false, true, true, true, true, false, true, true, true,
+	false, false, true, true, true, true, false, true, true, true, true,
 };
 
 static void row_cells(const struct ms_region_stat *s, char cell[NCOLS][CELL])
@@ -36,7 +36,8 @@ static void row_cells(const struct ms_region_stat *s, char cell[NCOLS][CELL])
 	snprintf(cell[6], CELL, "%s", s->write_leased ? "write" : "-");
 	ms_format_size(s->bytes_read, cell[7], CELL);
 	ms_format_size(s->bytes_written, cell[8], CELL);
-	snprintf(cell[9], CELL, "%" PRIu64, s->commits);
+	ms_format_size(s->bytes_committed, cell[9], CELL);
+	snprintf(cell[10], CELL, "%" PRIu64, s->commits);
 }
 
 static void print_row(const char *const *cells, const int *width)
@@ -114,6 +115,8 @@ static int print_json(const struct ms_region_stat *s, size_t n)
 		jw_uint(&w, s[k].bytes_read);
 		jw_key(&w, "bytes_written");
 		jw_uint(&w, s[k].bytes_written);
+		jw_key(&w, "bytes_committed");
+		jw_uint(&w, s[k].bytes_committed);
 		jw_key(&w, "commits");
 		jw_uint(&w, s[k].commits);
 		jw_obj_end(&w);

@@ -212,7 +212,8 @@ ms_client *cli_connect(const struct cli_opts *o, const char *cmd, const struct m
 				  strerror(errno));
 		return NULL;
 	}
-	ms_dbg("connected to %s:%s over %s", u->host, u->port, ms_client_transport(c));
+	ms_dbg("connected to %s:%s over %s (%s)", u->host, u->port, ms_client_transport(c),
+	       ms_client_transport_why(c));
 	return c;
 }
 

@@ -135,7 +135,7 @@ else
 fi
 # The id is free again once its connection is gone (the server may notice
 # the close a little later).
-if wait_for 10 timeout 20 "$MEMSYNC" --client-id "$ID" stat "$hp"; then
+if wait_for 10 timeout 20 "${MSC[@]}" --client-id "$ID" stat "$hp"; then
 	pass "the client id can be used again after its connection closed"
 else
 	fail "the client id can be used again after its connection closed"
@@ -179,7 +179,7 @@ release_holder
 intact "a pull killed mid-region"
 
 # And one killed while the data flows (small I/O makes the pull long).
-"$MEMSYNC" -q --queue-depth 1 --max-io 4K pull "$BIG" "$SCRATCH/killed.out" \
+"${MSC[@]}" -q --queue-depth 1 --max-io 4K pull "$BIG" "$SCRATCH/killed.out" \
 	</dev/null >/dev/null 2>"$SCRATCH/killed.err" &
 kp=$!
 track "$kp"
@@ -194,7 +194,7 @@ intact "a pull killed while data flows"
 
 # --------------------------------------- second writer, push killed mid-way
 rand_file "$SCRATCH/big.src" "$big"
-"$MEMSYNC" -q --queue-depth 1 --max-io 4K push "$SCRATCH/big.src" "$BIG" \
+"${MSC[@]}" -q --queue-depth 1 --max-io 4K push "$SCRATCH/big.src" "$BIG" \
 	</dev/null >/dev/null 2>"$SCRATCH/slowpush.err" &
 pp=$!
 track "$pp"

@@ -46,6 +46,28 @@ B=$(url b)
 C=$(url c)
 hp=$HOST:$PORT
 
+# ------------------------------------------------------- transport choice
+# The daemon listens with its default (auto) and memsync is asked for auto:
+# both say which transport they took and why.  On a host without an RDMA
+# device that is TCP; over rxe (MS_TEST_TRANSPORT=rdma) it is RDMA, and the
+# daemon serves TCP on the same port as well.
+run "$MEMSYNC" -v --transport auto stat "$hp"
+expect_status 0 "stat with --transport auto"
+if [ "$TRANSPORT" = rdma ]; then
+	like "$DLOG" "transport tcp\+rdma: auto" "memsyncd (auto) listens on TCP and RDMA"
+	like "$DLOG" "listening on $HOST:$PORT \(tcp\+rdma\)" "memsyncd logs both transports"
+	like "$ERR" "over rdma \(rdma: auto \(" "memsync (auto) picks RDMA and says why"
+	run "$MEMSYNC" --transport tcp --json pull "$A" "$SCRATCH/a.tcp"
+	expect_status 0 "the same daemon serves TCP on the same port"
+	is "$(json_get "$OUT" '["transport"]' 2>&1)" tcp "that pull went over TCP"
+else
+	like "$DLOG" "transport tcp: auto \(rdma: " "memsyncd (auto) falls back to TCP and says why"
+	like "$ERR" "over tcp \(tcp: auto \(rdma: " "memsync (auto) falls back to TCP and says why"
+	run "$MEMSYNC" --transport rdma stat "$hp"
+	expect_status 1 "--transport rdma without a device fails (never a silent TCP)"
+	like "$ERR" "^memsync: stat: .*rdma" "--transport rdma says why it failed"
+fi
+
 # ------------------------------------------------------------ usage errors
 # Each of these must be refused before anything is done (exit 2), with a
 # message on stderr; the daemon is running, so a wrong "success" would show.
@@ -119,7 +141,7 @@ EOF
 
 ms stat "$hp"
 expect_status 0 "stat HOST:PORT (table)"
-like "$OUT" "^ *REGION +BACKING +SIZE +CHUNK +GENERATION +CLIENTS +LEASE +READ +WRITTEN +COMMITS" \
+like "$OUT" "^ *REGION +BACKING +SIZE +CHUNK +GENERATION +CLIENTS +LEASE +READ +WRITTEN +COMMITTED +COMMITS" \
 	"stat table has the header of the spec"
 for name in a b c; do
 	like "$OUT" "^ *$name +" "stat table lists region $name"
@@ -141,7 +163,7 @@ expect_status 0 "push 8 MiB into a"
 cp "$OUT" "$SCRATCH/push.json"
 is "$(json_get "$SCRATCH/push.json" '["command"]' 2>&1)" push "push --json: command"
 is "$(json_get "$SCRATCH/push.json" '["region"]' 2>&1)" a "push --json: region"
-is "$(json_get "$SCRATCH/push.json" '["transport"]' 2>&1)" tcp "push --json: transport"
+is "$(json_get "$SCRATCH/push.json" '["transport"]' 2>&1)" "${TRANSPORT:-tcp}" "push --json: transport"
 is "$(json_get "$SCRATCH/push.json" '["chunks_total"]' 2>&1)" 128 "push --json: chunks_total"
 is "$(json_get "$SCRATCH/push.json" '["chunks_moved"]' 2>&1)" 128 "push --json: every chunk moved"
 is "$(json_get "$SCRATCH/push.json" '["bytes"]' 2>&1)" 8388608 "push --json: bytes"
@@ -227,13 +249,17 @@ same_file "$SCRATCH/c.out" "$SCRATCH/c.img" "the backing file of c holds the reg
 ms --json stat "$A"
 expect_status 0 "stat a after the transfers"
 cp "$OUT" "$SCRATCH/stat2.json"
-is "$(region_field "$SCRATCH/stat2.json" a bytes_written 2>&1)" 8388608 \
+is "$(region_field "$SCRATCH/stat2.json" a bytes_committed 2>&1)" 8388608 \
+	"stat: writers committed 8 MiB of a"
+wire_is "$(region_field "$SCRATCH/stat2.json" a bytes_written 2>&1)" 8388608 \
 	"stat: a received 8 MiB from writers"
 is "$(region_field "$SCRATCH/stat2.json" a generation 2>&1)" "$gen" \
 	"stat: a's generation is the one push reported"
 is "$(region_field "$SCRATCH/stat2.json" a commits 2>&1)" 1 "stat: a has one commit"
 br=$(region_field "$SCRATCH/stat2.json" a bytes_read 2>&1)
-if [[ $br =~ ^[0-9]+$ ]] && [ "$br" -ge $((4 * 8388608)) ]; then
+if [ "$TRANSPORT" = rdma ]; then
+	is "$br" 0 "stat: a served four whole-region pulls without the server's CPU (rdma)"
+elif [[ $br =~ ^[0-9]+$ ]] && [ "$br" -ge $((4 * 8388608)) ]; then
 	pass "stat: a served at least the four whole-region pulls ($br bytes)"
 else
 	fail "stat: a served at least the four whole-region pulls" "bytes_read: $br"

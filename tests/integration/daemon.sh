@@ -11,6 +11,14 @@
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
+# The daemon's transport: TCP alone, or (tests over RDMA) its default, TCP
+# and RDMA on the same port.
+if [ "$TRANSPORT" = rdma ]; then
+	dtransport=auto dlisten='tcp\+rdma'
+else
+	dtransport=tcp dlisten=tcp
+fi
+
 conf=$SCRATCH/memsyncd.conf
 cat >"$conf" <<EOF
 # memsyncd test configuration
@@ -21,14 +29,14 @@ region one:4M
 region three:64M:nolock
 # a comment between settings
 log-level debug
-transport tcp
+transport $dtransport
 EOF
 
 start_daemon_or_bail --config "$conf"
 pass "memsyncd starts with a --config file"
 
 # ------------------------------------------------------------ start-up log
-like "$DLOG" "listening on $HOST:$PORT \(tcp\)" "the log says where it listens (the port of --port-file)"
+like "$DLOG" "listening on $HOST:$PORT \($dlisten\)" "the log says where it listens (the port of --port-file)"
 for name in one two three; do
 	like "$DLOG" "(^|[^a-z])$name([^a-z]|$)" "the log names region $name"
 done
@@ -96,8 +104,8 @@ else
 fi
 
 # --------------------------------------------------------- -v and options
-start_daemon_or_bail -v --transport tcp --region x:1M:nolock --log-level info
-pass "memsyncd starts with -v --transport tcp --log-level"
+start_daemon_or_bail -v --transport "$dtransport" --region x:1M:nolock --log-level info
+pass "memsyncd starts with -v --transport $dtransport --log-level"
 ms -q pull "$(url x)" "$SCRATCH/x.out"
 expect_status 0 "pull from it"
 stop_daemon INT

@@ -10,6 +10,15 @@
 #   TESTS_SRCDIR        $(abs_top_srcdir)/tests
 #   TESTS_BUILDDIR      $(abs_top_builddir)/tests
 # When run by hand from a build directory the defaults below find them.
+#
+# The transport under test (tests/rxe runs every test a second time over
+# RDMA on a soft-RoCE device):
+#   MS_TEST_TRANSPORT   "" (default): memsync picks (auto: TCP on a host
+#                       without RDMA); "rdma": every memsync call asks for
+#                       --transport rdma, and memsyncd keeps its default
+#                       (TCP and RDMA on the same port)
+#   MS_TEST_HOST        the address servers listen on (default 127.0.0.1;
+#                       over RDMA an rxe device's address)
 
 set -u
 
@@ -144,6 +153,12 @@ done_testing() {
 	exit 0
 }
 
+TRANSPORT=${MS_TEST_TRANSPORT:-}
+HOST=${MS_TEST_HOST:-127.0.0.1}
+# memsync as every test runs it: with the transport under test
+MSC=("$MEMSYNC")
+[ -n "$TRANSPORT" ] && MSC+=(--transport "$TRANSPORT")
+
 # ------------------------------------------------------------ commands
 # run CMD [ARGS...] - run with a bound (RUN_TIMEOUT seconds, default 60);
 # stdout in $OUT, stderr in $ERR (files), exit status in $RC.
@@ -171,7 +186,7 @@ expect_status() {
 
 # ms ARGS... - memsync with bounds, see run()
 ms() {
-	run "$MEMSYNC" "$@"
+	run "${MSC[@]}" "$@"
 }
 
 # ----------------------------------------------------------- processes
@@ -226,7 +241,6 @@ wait_for() {
 # ------------------------------------------------------------- daemon
 PORT='' DPID='' DLOG=''
 _dn=0
-HOST=127.0.0.1
 
 # start_daemon ARGS... - memsyncd on 127.0.0.1, ephemeral port; sets PORT, DPID,
 # DLOG (its stderr).  Returns 1 (after explaining why) if it does not come up.
@@ -315,7 +329,7 @@ start_holder() {
 	{
 		# shellcheck disable=SC2016 # expanded by the inner bash
 		bash -c 'echo $$ >"$0"; exec "$@"' "$SCRATCH/holder.pid" \
-			"$MEMSYNC" -q "$@" pull "$(url "$region")" -
+			"${MSC[@]}" -q "$@" pull "$(url "$region")" -
 		echo $? >"$SCRATCH/holder.rc"
 	} 2>"$SCRATCH/holder.err" </dev/null |
 		{
@@ -380,8 +394,25 @@ EOF
 # nothing (and returns 1) when stat fails
 stat_field() {
 	local f=$SCRATCH/stat.$$.json
-	timeout -k 5 30 "$MEMSYNC" --json stat "$(url "$1")" >"$f" 2>/dev/null </dev/null || return 1
+	timeout -k 5 30 "${MSC[@]}" --json stat "$(url "$1")" >"$f" 2>/dev/null </dev/null || return 1
 	region_field "$f" "$1" "$2" 2>/dev/null
+}
+
+# wire_is GOT WANT_TCP NAME - a byte counter of the server's data path:
+# over TCP the server moves the bytes itself and counts them (GOT must be
+# WANT_TCP); over RDMA the NIC moves them without the server's CPU, which
+# sees none of them (GOT must be 0)
+wire_is() {
+	if [ "$TRANSPORT" = rdma ]; then
+		is "$1" 0 "$3 (rdma: 0, one-sided: the server's CPU saw none)"
+	else
+		is "$1" "$2" "$3"
+	fi
+}
+
+# expect_wire REGION FIELD WANT_TCP NAME - wire_is on the running daemon
+expect_wire() {
+	wire_is "$(stat_field "$1" "$2")" "$3" "$4"
 }
 
 # field_is REGION FIELD WANT - for wait_for: the running daemon reports WANT

@@ -39,8 +39,9 @@ is "$(json_int chunks_total)" 1024 "first push: 1024 chunks considered"
 is "$(json_int chunks_moved)" 1024 "first push: every chunk moved"
 is "$(json_int bytes)" "$size" "first push: 64 MiB sent"
 gen1=$(json_int generation)
-bw0=$(stat_field d bytes_written)
-is "$bw0" "$size" "server: 64 MiB written after the first push"
+bc0=$(stat_field d bytes_committed)
+is "$bc0" "$size" "server: 64 MiB committed after the first push"
+expect_wire d bytes_written "$size" "server: 64 MiB written after the first push"
 is "$(stat_field d generation)" "$gen1" "server: generation as the push reported"
 check_pull "the first push"
 
@@ -71,8 +72,10 @@ if [[ $gen2 =~ ^[0-9]+$ ]] && [[ $gen1 =~ ^[0-9]+$ ]] && [ "$gen2" -gt "$gen1" ]
 else
 	fail "delta push: the generation went up" "before: $gen1, after: $gen2"
 fi
-bw1=$(stat_field d bytes_written)
-is "$bw1" $((bw0 + 10 * chunk)) "server: bytes_written grew by exactly 10 x 64 KiB"
+bc1=$(stat_field d bytes_committed)
+is "$bc1" $((bc0 + 10 * chunk)) "server: bytes_committed grew by exactly 10 x 64 KiB"
+expect_wire d bytes_written $((size + 10 * chunk)) \
+	"server: bytes_written grew by exactly 10 x 64 KiB"
 check_pull "the delta push"
 
 # ---------------------------------------------------- nothing changed
@@ -82,7 +85,8 @@ is "$(json_int chunks_moved)" 0 "unchanged push: no chunk moved"
 is "$(json_int bytes)" 0 "unchanged push: no byte sent"
 is "$(json_int generation)" "$gen2" "unchanged push: generation unchanged"
 is "$(stat_field d generation)" "$gen2" "server: generation unchanged"
-is "$(stat_field d bytes_written)" "$bw1" "server: bytes_written unchanged"
+is "$(stat_field d bytes_committed)" "$bc1" "server: bytes_committed unchanged"
+expect_wire d bytes_written $((size + 10 * chunk)) "server: bytes_written unchanged"
 check_pull "an unchanged push"
 
 # ------------------------------------------------------------- --all
@@ -90,8 +94,8 @@ ms --json push "$src" "$D" --all
 expect_status 0 "push --all"
 is "$(json_int chunks_moved)" 1024 "push --all: every chunk moved"
 is "$(json_int bytes)" "$size" "push --all: 64 MiB sent"
-bw2=$(stat_field d bytes_written)
-is "$bw2" $((bw1 + size)) "server: bytes_written grew by 64 MiB"
+is "$(stat_field d bytes_committed)" $((bc1 + size)) "server: bytes_committed grew by 64 MiB"
+expect_wire d bytes_written $((2 * size + 10 * chunk)) "server: bytes_written grew by 64 MiB"
 check_pull "push --all"
 
 # ------------------------------------------- a file shorter than the region

@@ -44,7 +44,7 @@ int main(void)
 	struct ms_region_stat st[2] = {
 		{ .name = "vm0", .backing = "anon", .size = 1 << 20, .chunk_size = 4096,
 		  .generation = 9, .clients = 2, .write_leased = true, .bytes_read = 11,
-		  .bytes_written = 22, .commits = 3 },
+		  .bytes_written = 22, .bytes_committed = 33, .commits = 3 },
 		{ .name = "db", .backing = "file", .size = 2 << 20 },
 	}, *dst = NULL;
 	struct ms_msg_error e;
@@ -90,7 +90,8 @@ int main(void)
 	   strcmp(dst[0].name, "vm0") == 0 && strcmp(dst[0].backing, "anon") == 0 &&
 	   dst[0].size == st[0].size && dst[0].chunk_size == 4096 &&
 	   dst[0].generation == 9 && dst[0].clients == 2 && dst[0].write_leased &&
-	   dst[0].bytes_read == 11 && dst[0].bytes_written == 22 && dst[0].commits == 3 &&
+	   dst[0].bytes_read == 11 && dst[0].bytes_written == 22 && dst[0].bytes_committed == 33 &&
+	   dst[0].commits == 3 &&
 	   strcmp(dst[1].name, "db") == 0 && strcmp(dst[1].backing, "file") == 0,
 	   "stat_ok round-trips");
 	free(dst);
