@@ -98,7 +98,7 @@ ms pull "memsync://$hp" "$SCRATCH/badurl.out"
 expect_status 2 "pull of a URL without a region: usage error (exit 2)"
 
 # An address nobody listens on: a port that was free a moment ago.
-python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' \
+"$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' \
 	>"$SCRATCH/freeport"
 ms pull "memsync://$HOST:$(cat "$SCRATCH/freeport")/r" "$SCRATCH/refused.out"
 fails_with 1 "^memsync: pull: .*refused" "pull from a port nobody listens on"
@@ -135,7 +135,7 @@ else
 fi
 # The id is free again once its connection is gone (the server may notice
 # the close a little later).
-if wait_for 10 timeout 20 "${MSC[@]}" --client-id "$ID" stat "$hp"; then
+if wait_for 10 timeout $((20 * SLOW)) "${MSC[@]}" --client-id "$ID" stat "$hp"; then
 	pass "the client id can be used again after its connection closed"
 else
 	fail "the client id can be used again after its connection closed"

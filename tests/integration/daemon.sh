@@ -66,7 +66,7 @@ if [ -n "$fdpath" ]; then
 	is "$(echo "$fdpath" | cut -d/ -f3)" "$DPID" "the /proc path is the daemon's"
 	dd if="$fdpath" of="$SCRATCH/two.dd" bs=1M status=none 2>"$SCRATCH/dd.err"
 	same_file "$SCRATCH/two.src" "$SCRATCH/two.dd" "reading $fdpath gives the bytes pushed"
-	python3 - "$fdpath" "$SCRATCH/two.mmap" <<'EOF' 2>"$SCRATCH/mmap.err"
+	"$PY" - "$fdpath" "$SCRATCH/two.mmap" <<'EOF' 2>"$SCRATCH/mmap.err"
 import mmap, sys
 with open(sys.argv[1], "rb") as f:
     m = mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ)

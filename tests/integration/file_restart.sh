@@ -58,7 +58,7 @@ expect_status 0 "push of the same file after the restart"
 is "$(json_get "$OUT" '["chunks_moved"]' 2>&1)" 0 "the restarted daemon hashed the file: nothing moved"
 
 # 1% of 512 chunks: 5 chunks, bytes inverted so they certainly change.
-python3 - "$src" <<'EOF'
+"$PY" - "$src" <<'EOF'
 import sys
 with open(sys.argv[1], "r+b") as f:
     for idx, off, n in [(3, 100, 1000), (111, 0, 65536), (250, 65535, 1),

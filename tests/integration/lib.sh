@@ -19,6 +19,8 @@
 #                       (TCP and RDMA on the same port)
 #   MS_TEST_HOST        the address servers listen on (default 127.0.0.1;
 #                       over RDMA an rxe device's address)
+#   MS_TEST_SLOWDOWN    multiplies every time bound below (default 1; the
+#                       emulated rxe guest runs about 17x slower)
 
 set -u
 
@@ -154,6 +156,7 @@ done_testing() {
 }
 
 TRANSPORT=${MS_TEST_TRANSPORT:-}
+SLOW=${MS_TEST_SLOWDOWN:-1}
 HOST=${MS_TEST_HOST:-127.0.0.1}
 # memsync as every test runs it: with the transport under test
 MSC=("$MEMSYNC")
@@ -167,9 +170,9 @@ run() {
 	OUT=$SCRATCH/run.out
 	ERR=$SCRATCH/run.err
 	RC=0
-	timeout -k 5 "${RUN_TIMEOUT:-60}" "$@" >"$OUT" 2>"$ERR" </dev/null || RC=$?
+	timeout -k 5 $((${RUN_TIMEOUT:-60} * SLOW)) "$@" >"$OUT" 2>"$ERR" </dev/null || RC=$?
 	if [ "$RC" -eq 124 ] || [ "$RC" -eq 137 ]; then
-		diag "timed out after ${RUN_TIMEOUT:-60} s: $*"
+		diag "timed out after $((${RUN_TIMEOUT:-60} * SLOW)) s: $*"
 	fi
 	return 0
 }
@@ -209,7 +212,7 @@ alive() {
 # returns 1 on timeout (the process is left running)
 WSTATUS=0
 wait_exit() {
-	local pid=$1 i=0 lim=$(($2 * 20))
+	local pid=$1 i=0 lim=$(($2 * 20 * SLOW))
 	while alive "$pid"; do
 		i=$((i + 1))
 		[ "$i" -gt "$lim" ] && return 1
@@ -229,7 +232,7 @@ kill_wait() {
 
 # wait_for SECONDS CMD [ARGS...] - poll CMD every 0.1 s until it succeeds
 wait_for() {
-	local lim=$(($1 * 10)) i=0
+	local lim=$(($1 * 10 * SLOW)) i=0
 	shift
 	until "$@" >/dev/null 2>&1; do
 		i=$((i + 1))
@@ -264,8 +267,8 @@ start_daemon() {
 			return 1
 		fi
 		i=$((i + 1))
-		if [ "$i" -gt 200 ]; then
-			diag "memsyncd $* did not write its port file within 20 s"
+		if [ "$i" -gt $((200 * SLOW)) ]; then
+			diag "memsyncd $* did not write its port file within $((20 * SLOW)) s"
 			diag_file "$DLOG"
 			kill_wait "$DPID"
 			return 1
@@ -357,7 +360,7 @@ release_holder() {
 #   json_get out.json '["regions"][0]["bytes_written"]'
 # true/false/null print as in JSON; strings print raw.
 json_get() {
-	python3 - "$1" "$2" <<'EOF'
+	"$PY" - "$1" "$2" <<'EOF'
 import json, sys
 try:
     with open(sys.argv[1]) as f:
@@ -372,7 +375,7 @@ EOF
 # region_field FILE NAME FIELD - a field of the region called NAME in a
 # `memsync --json stat` output
 region_field() {
-	python3 - "$1" "$2" "$3" <<'EOF'
+	"$PY" - "$1" "$2" "$3" <<'EOF'
 import json, sys
 try:
     with open(sys.argv[1]) as f:
@@ -394,7 +397,7 @@ EOF
 # nothing (and returns 1) when stat fails
 stat_field() {
 	local f=$SCRATCH/stat.$$.json
-	timeout -k 5 30 "${MSC[@]}" --json stat "$(url "$1")" >"$f" 2>/dev/null </dev/null || return 1
+	timeout -k 5 $((30 * SLOW)) "${MSC[@]}" --json stat "$(url "$1")" >"$f" 2>/dev/null </dev/null || return 1
 	region_field "$f" "$1" "$2" 2>/dev/null
 }
 
@@ -454,5 +457,8 @@ trap 'exit 143' TERM
 for _prog in "$MEMSYNC" "$MEMSYNCD"; do
 	[ -x "$_prog" ] || bail_out "$_prog is not built"
 done
-command -v python3 >/dev/null || bail_out "python3 is required (scripts/setup-deps installs it)"
+# Debian's python3 itself, not a version manager's shim (a shim starts
+# several processes per call, which costs seconds in the emulated guest)
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3) || bail_out "python3 is required (scripts/setup-deps installs it)"
 unset _prog

@@ -48,7 +48,7 @@ check_pull "the first push"
 # ------------------------------------------------ change 10 chunks (1%)
 # chunk index, offset in the chunk, bytes changed (inside the chunk).  The
 # bytes are inverted, so they certainly differ.
-python3 - "$src" <<'EOF'
+"$PY" - "$src" <<'EOF'
 import sys
 changes = [(0, 0, 1), (97, 4095, 2), (203, 65535, 1), (311, 30000, 100),
            (420, 12345, 5000), (512, 0, 65536), (640, 65000, 536),
