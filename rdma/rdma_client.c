@@ -3,19 +3,23 @@
  * rdma_client.c - the client half of the RDMA transport, and ms_rdma_ops.
  *
  * One RC queue pair and one completion queue per connection.  post() turns
- * work requests into RDMA READ/WRITE, each signaled, its wr_id pointing at
- * a per-request context taken from a free list of `depth` entries.  One
- * poller (progress()) reaps every completion: data completions go to a
- * ring that poll() hands out, the reply to a control call and
- * notifications arrive as RECVs into two registered buffers.  A work
- * request counts as outstanding until poll() returned its completion, so
- * the ring (depth entries) cannot overflow.
+ * work requests into RDMA READ/WRITE, their wr_ids pointing at per-request
+ * contexts taken from a free list of `depth` entries, and queues them in
+ * posting order.  Only the last request of each chain handed to
+ * ibv_post_send, and every SIGNAL_EVERY-th, is signaled: an RC send queue
+ * completes in order, so a signaled completion completes every request
+ * queued before it too.  One poller (progress()) reaps every completion:
+ * data completions go to a ring that poll() hands out, the reply to a
+ * control call and notifications arrive as RECVs into two registered
+ * buffers.  A work request counts as outstanding until poll() returned
+ * its completion, so the ring (depth entries) cannot overflow.
  *
  * Failure: a remote access error, a DISCONNECTED event, a stalled request
  * (timeout) or an error completion moves the QP to the error state; the
- * device then flushes every posted request, and each is completed exactly
- * once (with -ECONNRESET, or -ETIMEDOUT after a stall).  If flushes do not
- * come within FLUSH_GRACE the remaining requests are completed here.
+ * device then flushes every posted request (an unsuccessful request always
+ * completes, signaled or not), and each is completed exactly once (with
+ * -ECONNRESET, or -ETIMEDOUT after a stall).  If flushes do not come
+ * within FLUSH_GRACE the remaining requests are completed here.
  * Afterwards post() returns -ENOTCONN and call() the failure status.
  *
  * A request outside the remote descriptor is completed locally with
@@ -40,6 +44,7 @@
 #define TIMEOUT_DEFAULT_MS 30000
 #define FLUSH_GRACE_MS 2000
 #define CQ_BATCH 32
+#define SIGNAL_EVERY 16
 
 struct ms_xmr {
 	struct ms_xmr *next;
@@ -53,7 +58,7 @@ struct req {
 	bool active;                    /* posted, not yet completed */
 	uint32_t len;
 	void *ctx;
-	struct req *next;               /* free list */
+	struct req *next;               /* free list, or the posted queue */
 };
 
 struct conn {
@@ -71,9 +76,9 @@ struct conn {
 	void (*on_notify)(void *ud, const void *msg, size_t len);
 	void *notify_ud;
 	struct req *reqs, *free;
+	struct req *qhead, **qtail;     /* on the send queue, in posting order */
 	unsigned inflight;              /* posted data requests not yet completed */
-	struct ms_xwc *ring;            /* depth completions not yet polled */
-	unsigned rhead, rn;
+	struct ms_xring ring;           /* completions not yet polled */
 	struct ms_rdma_buf rbuf[MS_RDMA_NRECV], sbuf;
 	/* the control call in progress */
 	bool in_call, resp_got;
@@ -88,17 +93,10 @@ static struct conn *to_conn(struct ms_xconn *x)
 	return ms_container_of(x, struct conn, pub);
 }
 
-static void ring_push(struct conn *c, void *ctx, int status, uint32_t len)
-{
-	unsigned i = (c->rhead + c->rn++) % c->pub.depth;
-
-	c->ring[i] = (struct ms_xwc){ .ctx = ctx, .status = status, .len = status ? 0 : len };
-}
-
 static void req_done(struct conn *c, struct req *r, int status)
 {
 	r->active = false;
-	ring_push(c, r->ctx, status, r->len);
+	ms_xring_push(&c->ring, r->ctx, status, r->len);
 	c->inflight--;
 	r->next = c->free;
 	c->free = r;
@@ -121,12 +119,42 @@ static void conn_fail(struct conn *c, int status)
 	}
 }
 
+static void enqueue(struct conn *c, struct req *r)
+{
+	r->next = NULL;
+	*c->qtail = r;
+	c->qtail = &r->next;
+}
+
+/* The send queue completed r: the requests queued before it completed
+ * successfully before it (in order; a failed one would have completed
+ * with its own error first).  r itself completes with status. */
+static void complete_upto(struct conn *c, struct req *r, int status)
+{
+	struct req *q;
+
+	while ((q = c->qhead)) {
+		c->qhead = q->next;
+		if (!c->qhead)
+			c->qtail = &c->qhead;
+		if (q == r) {
+			req_done(c, q, status);
+			return;
+		}
+		req_done(c, q, 0);
+	}
+}
+
 /* Flushes that never came (a device gone): complete what is left here. */
 static void flush_rest(struct conn *c)
 {
-	for (unsigned i = 0; i < c->pub.depth && c->inflight; i++)
-		if (c->reqs[i].active)
-			req_done(c, &c->reqs[i], c->dead);
+	struct req *q;
+
+	while ((q = c->qhead)) {
+		c->qhead = q->next;
+		req_done(c, q, c->dead);
+	}
+	c->qtail = &c->qhead;
 }
 
 static void on_recv(struct conn *c, struct ms_rdma_buf *b, const struct ibv_wc *wc)
@@ -180,7 +208,7 @@ static void on_wc(struct conn *c, const struct ibv_wc *wc)
 			st = c->dead;
 		if (st)
 			conn_fail(c, -ECONNRESET);  /* the QP is in error now */
-		req_done(c, r, st);
+		complete_upto(c, r, st);
 		break;
 	case MS_RWR_RECV:
 		on_recv(c, ms_container_of(w, struct ms_rdma_buf, wr), wc);
@@ -226,24 +254,6 @@ static void progress(struct conn *c)
 		flush_rest(c);
 }
 
-static int ms_left(uint64_t deadline)
-{
-	uint64_t now = ms_now_ns();
-
-	if (!deadline)
-		return -1;
-	return now >= deadline ? 0 : (int)((deadline - now) / 1000000 + 1);
-}
-
-static int min_tmo(int a, int b)
-{
-	if (a < 0)
-		return b;
-	if (b < 0)
-		return a;
-	return MS_MIN(a, b);
-}
-
 /* Milliseconds until the stall limit (or the flush grace when dead); -1
  * when nothing is in flight; 0 when it has passed. */
 static int stall_left(struct conn *c)
@@ -269,13 +279,13 @@ static void wait_and_progress(struct conn *c, int tmo)
 				 { .fd = c->ech->fd, .events = POLLIN } };
 	struct ibv_cq *cq;
 	void *cq_ctx;
-	unsigned before = c->rn;
+	unsigned before = c->ring.n;
 	bool before_got = c->resp_got;
 
 	if (ibv_req_notify_cq(c->cq, 0))
 		conn_fail(c, -ECONNRESET);
 	progress(c);
-	if (c->rn != before || c->resp_got != before_got || (c->dead && !c->inflight))
+	if (c->ring.n != before || c->resp_got != before_got || (c->dead && !c->inflight))
 		return;
 	if (poll(pfd, 2, tmo) > 0 && (pfd[0].revents & POLLIN)) {
 		while (ibv_get_cq_event(c->cch, &cq, &cq_ctx) == 0)
@@ -284,16 +294,45 @@ static void wait_and_progress(struct conn *c, int tmo)
 	progress(c);
 }
 
+/* Post the chain swr[0..k) (first is swr[0]); its last request is
+ * signaled, so that it completes the whole chain. */
+static void post_chain(struct conn *c, struct ibv_send_wr *first, struct ibv_send_wr *swr,
+		       struct req **posted, size_t k)
+{
+	struct ibv_send_wr *bad = NULL;
+
+	swr[k - 1].send_flags = IBV_SEND_SIGNALED;
+	if (!ibv_post_send(c->id->qp, first, &bad))
+		return;
+	/* Requests from bad on were not posted: they fail here, once, like
+	 * the ones the device flushes.  The posted ones before them are
+	 * flushed by the device (the QP goes to the error state), or by
+	 * flush_rest(). */
+	conn_fail(c, -ECONNRESET);
+	for (size_t j = (size_t)(bad - swr); j < k; j++) {
+		for (struct req **pp = &c->qhead; *pp; pp = &(*pp)->next) {
+			if (*pp == posted[j]) {
+				*pp = posted[j]->next;
+				break;
+			}
+		}
+		req_done(c, posted[j], -ECONNRESET);
+	}
+	c->qtail = &c->qhead;
+	while (*c->qtail)
+		c->qtail = &(*c->qtail)->next;
+}
+
 static int rdma_post(struct ms_xconn *x, const struct ms_xwr *wrs, size_t n)
 {
 	struct conn *c = to_conn(x);
-	struct ibv_send_wr swr[CQ_BATCH], *first = NULL, *prev = NULL, *bad = NULL;
+	struct ibv_send_wr swr[CQ_BATCH], *first = NULL, *prev = NULL;
 	struct ibv_sge sge[CQ_BATCH];
 	struct req *posted[CQ_BATCH];
 	const struct ms_xwr *w;
 	struct ms_xmr *m;
 	size_t k = 0;
-	int rc;
+	unsigned unsig = 0;             /* unsignaled requests in a row */
 
 	if (c->dead)
 		return -ENOTCONN;
@@ -311,7 +350,7 @@ static int rdma_post(struct ms_xconn *x, const struct ms_xwr *wrs, size_t n)
 		    w->len > m->len - ((uintptr_t)w->local - (uintptr_t)m->addr))
 			return -EINVAL;
 	}
-	if (n > c->pub.depth - c->inflight - c->rn)
+	if (n > c->pub.depth - c->inflight - c->ring.n)
 		return -EAGAIN;
 	if (!c->inflight)
 		c->last_io = ms_now_ns();       /* the stall clock starts now */
@@ -341,39 +380,32 @@ static int rdma_post(struct ms_xconn *x, const struct ms_xwr *wrs, size_t n)
 		swr[k] = (struct ibv_send_wr){
 			.wr_id = (uintptr_t)&r->wr, .sg_list = &sge[k], .num_sge = 1,
 			.opcode = w->op == MS_XOP_READ ? IBV_WR_RDMA_READ : IBV_WR_RDMA_WRITE,
-			.send_flags = IBV_SEND_SIGNALED,
 			.wr.rdma = { .remote_addr = w->remote->addr + w->roff,
 				     .rkey = (uint32_t)w->remote->rkey },
 		};
+		/* signaled: every SIGNAL_EVERY-th, and the last of a chain
+		 * (set below, when the chain is posted) */
+		if (++unsig == SIGNAL_EVERY) {
+			swr[k].send_flags = IBV_SEND_SIGNALED;
+			unsig = 0;
+		}
+		enqueue(c, r);
 		posted[k] = r;
 		if (prev)
 			prev->next = &swr[k];
 		else
 			first = &swr[k];
 		prev = &swr[k];
-		/* post in batches of CQ_BATCH (the arrays' size) */
+		/* post in chains of CQ_BATCH (the arrays' size) */
 		if (++k == CQ_BATCH || i + 1 == n) {
-			rc = ibv_post_send(c->id->qp, first, &bad);
-			if (rc) {
-				/* Requests from bad on were not posted: they
-				 * fail here, once, like the ones the device
-				 * flushes. */
-				conn_fail(c, -ECONNRESET);
-				for (size_t j = (size_t)(bad - swr); j < k; j++)
-					req_done(c, posted[j], -ECONNRESET);
-			}
+			post_chain(c, first, swr, posted, k);
 			k = 0;
+			unsig = 0;
 			first = prev = NULL;
 		}
 	}
-	if (k) {        /* the last requests were local completions */
-		rc = ibv_post_send(c->id->qp, first, &bad);
-		if (rc) {
-			conn_fail(c, -ECONNRESET);
-			for (size_t j = (size_t)(bad - swr); j < k; j++)
-				req_done(c, posted[j], -ECONNRESET);
-		}
-	}
+	if (k)          /* the last requests were local completions */
+		post_chain(c, first, swr, posted, k);
 	return 0;
 }
 
@@ -381,12 +413,12 @@ static int rdma_poll(struct ms_xconn *x, struct ms_xwc *wcs, int max, int timeou
 {
 	struct conn *c = to_conn(x);
 	uint64_t deadline = timeout_ms > 0 ? ms_now_ns() + (uint64_t)timeout_ms * 1000000 : 0;
-	int n, left;
+	int left;
 
 	if (!wcs || max <= 0)
 		return -EINVAL;
 	progress(c);
-	while (!c->rn && !(c->dead && !c->inflight) && timeout_ms != 0) {
+	while (!c->ring.n && !(c->dead && !c->inflight) && timeout_ms != 0) {
 		left = ms_left(deadline);
 		if (left == 0)
 			break;
@@ -397,24 +429,18 @@ static int rdma_poll(struct ms_xconn *x, struct ms_xwc *wcs, int max, int timeou
 				conn_fail(c, -ETIMEDOUT);
 			continue;
 		}
-		wait_and_progress(c, min_tmo(left, stall_left(c)));
+		wait_and_progress(c, ms_min_tmo(left, stall_left(c)));
 	}
-	if (!c->rn)
+	if (!c->ring.n)
 		return c->dead && !c->inflight ? -ENOTCONN : 0;
-	n = (int)MS_MIN((unsigned)max, c->rn);
-	for (int i = 0; i < n; i++) {
-		wcs[i] = c->ring[c->rhead];
-		c->rhead = (c->rhead + 1) % c->pub.depth;
-	}
-	c->rn -= (unsigned)n;
-	return n;
+	return ms_xring_pop(&c->ring, wcs, max);
 }
 
 static unsigned rdma_outstanding(struct ms_xconn *x)
 {
 	struct conn *c = to_conn(x);
 
-	return c->inflight + c->rn;
+	return c->inflight + c->ring.n;
 }
 
 /* timeout_ms: > 0 limit, 0 the connection's default, < 0 none. */
@@ -534,7 +560,7 @@ static void conn_free(struct conn *c)
 	if (c->ech)
 		rdma_destroy_event_channel(c->ech);
 	free(c->reqs);
-	free(c->ring);
+	free(c->ring.wc);
 	free(c);
 }
 
@@ -600,6 +626,7 @@ int ms_rdma_connect_from(const char *src, const char *host, const char *port,
 	struct ibv_device_attr da;
 	struct ibv_port_attr pa;
 	struct ms_xopts def = { 0 };
+	char why[200];
 	struct conn *c;
 	unsigned depth;
 	int rc, tmo;
@@ -642,19 +669,12 @@ int ms_rdma_connect_from(const char *src, const char *host, const char *port,
 		snprintf(err, errlen, "no RDMA device (rdma_cm: %s)", strerror(errno));
 		goto fail;
 	}
-	if (rdma_create_id(c->ech, &c->id, c, RDMA_PS_TCP)) {
-		rc = -errno;
-		snprintf(err, errlen, "rdma_create_id: %s", strerror(errno));
+	rc = ms_rdma_resolve_addr(c->ech, c, src ? (struct sockaddr *)&srcss : NULL,
+				  (struct sockaddr *)&dst, tmo, &c->id, why, sizeof(why));
+	if (rc) {
+		snprintf(err, errlen, "cannot connect to %s:%s: %s", host, port, why);
 		goto fail;
 	}
-	if (rdma_resolve_addr(c->id, src ? (struct sockaddr *)&srcss : NULL,
-			      (struct sockaddr *)&dst, tmo)) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot connect to %s:%s: %s", host, port, strerror(errno));
-		goto fail;
-	}
-	if ((rc = step(c, RDMA_CM_EVENT_ADDR_RESOLVED, NULL, host, port, err, errlen)))
-		goto fail;
 	if (rdma_resolve_route(c->id, tmo)) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot connect to %s:%s: %s", host, port, strerror(errno));
@@ -679,12 +699,13 @@ int ms_rdma_connect_from(const char *src, const char *host, const char *port,
 	if (c->pub.max_io > pa.max_msg_sz)
 		c->pub.max_io = pa.max_msg_sz;
 	c->reqs = calloc(depth, sizeof(*c->reqs));
-	c->ring = calloc(depth, sizeof(*c->ring));
-	if (!c->reqs || !c->ring) {
+	c->ring = (struct ms_xring){ .wc = calloc(depth, sizeof(struct ms_xwc)), .cap = depth };
+	if (!c->reqs || !c->ring.wc) {
 		rc = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	c->qtail = &c->qhead;
 	for (unsigned i = 0; i < depth; i++) {
 		c->reqs[i].wr.type = MS_RWR_DATA;
 		c->reqs[i].next = c->free;

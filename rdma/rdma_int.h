@@ -72,6 +72,12 @@ int ms_rdma_addr(const char *host, const char *port, bool passive,
 		 struct sockaddr_storage *ss, char *err, size_t errlen);
 /* "10.10.0.1:7400" */
 void ms_rdma_addr_str(const struct sockaddr *sa, char *buf, size_t len);
+/* A new rdma_cm id on ch (context ctx) with dst resolved from src (may be
+ * NULL), within tmo_ms (0: 30 s): 0 and *idp, or -errno with the reason in
+ * why.  Retries short attempts (see rdma_common.c). */
+int ms_rdma_resolve_addr(struct rdma_event_channel *ch, void *ctx, struct sockaddr *src,
+			 struct sockaddr *dst, int tmo_ms, struct rdma_cm_id **idp, char *why,
+			 size_t whylen);
 /* Wait (bounded) for the next event on a blocking-mode channel. */
 int ms_rdma_next_event(struct rdma_event_channel *ch, int tmo_ms, struct rdma_cm_event **ev);
 int ms_rdma_set_nonblock(int fd);

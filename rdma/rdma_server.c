@@ -90,18 +90,7 @@ struct srv {
 
 static char tag_cm, tag_wake;           /* epoll data for the two special fds */
 
-static void slog(struct srv *s, enum ms_log_level lvl, const char *fmt, ...) MS_PRINTF(3, 4);
-
-static void slog(struct srv *s, enum ms_log_level lvl, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!s->cbs.log)
-		return;
-	va_start(ap, fmt);
-	s->cbs.log(s->cbs.ud, lvl, fmt, ap);
-	va_end(ap);
-}
+#define slog(s, ...) ms_xsrv_log(&(s)->cbs, __VA_ARGS__)
 
 static struct srv *to_srv(struct ms_xsrv *x)
 {

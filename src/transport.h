@@ -160,6 +160,51 @@ struct ms_transport_ops {
 	void (*srv_close)(struct ms_xsrv *s);
 };
 
+/* ---- helpers both transports use ---- */
+
+/* The completions a client connection holds until poll() hands them out:
+ * a ring of cap (the queue depth) entries.  A work request counts as
+ * outstanding until its completion was popped, so the ring never
+ * overflows. */
+struct ms_xring {
+	struct ms_xwc *wc;
+	unsigned cap, head, n;
+};
+
+static inline void ms_xring_push(struct ms_xring *r, void *ctx, int status, uint32_t len)
+{
+	r->wc[(r->head + r->n++) % r->cap] =
+		(struct ms_xwc){ .ctx = ctx, .status = status, .len = status ? 0 : len };
+}
+
+/* Move up to max completions into out; returns how many. */
+static inline int ms_xring_pop(struct ms_xring *r, struct ms_xwc *out, int max)
+{
+	int n = (int)(r->n < (unsigned)max ? r->n : (unsigned)max);
+
+	for (int i = 0; i < n; i++) {
+		out[i] = r->wc[r->head];
+		r->head = (r->head + 1) % r->cap;
+	}
+	r->n -= (unsigned)n;
+	return n;
+}
+
+/* A server-side message through cbs->log (nothing when it is NULL). */
+static inline void ms_xsrv_log(const struct ms_xsrv_cbs *cbs, enum ms_log_level lvl,
+			       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static inline void ms_xsrv_log(const struct ms_xsrv_cbs *cbs, enum ms_log_level lvl,
+			       const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!cbs->log)
+		return;
+	va_start(ap, fmt);
+	cbs->log(cbs->ud, lvl, fmt, ap);
+	va_end(ap);
+}
+
 /* Registry (transport.c).  ms_transport_get() returns NULL + errno
  * EPROTONOSUPPORT when the kind is not built in; for AUTO it picks RDMA
  * when a device with an active port can reach host, else TCP, and writes

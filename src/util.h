@@ -24,6 +24,27 @@ static inline uint64_t ms_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Milliseconds (rounded up) until deadline (ms_now_ns() time): -1 when
+ * deadline is 0 (none), 0 when it has passed. */
+static inline int ms_left(uint64_t deadline)
+{
+	uint64_t now = ms_now_ns();
+
+	if (!deadline)
+		return -1;
+	return now >= deadline ? 0 : (int)((deadline - now) / 1000000 + 1);
+}
+
+/* The shorter of two poll timeouts, where -1 means none. */
+static inline int ms_min_tmo(int a, int b)
+{
+	if (a < 0)
+		return b;
+	if (b < 0)
+		return a;
+	return MS_MIN(a, b);
+}
+
 static inline int ms_is_pow2(uint64_t x) { return x && !(x & (x - 1)); }
 
 static inline uint64_t ms_div_round_up(uint64_t a, uint64_t b)

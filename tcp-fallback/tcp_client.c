@@ -75,8 +75,7 @@ struct conn {
 	struct creq *head, *tail;       /* in flight, oldest first */
 	struct creq *unsent;            /* first with bytes left to send */
 	unsigned inflight;              /* data requests in the FIFO */
-	struct ms_xwc *cq;              /* ring of depth completions */
-	unsigned cq_head, cq_n;
+	struct ms_xring cq;             /* completions not yet polled */
 	/* the control call in progress */
 	struct creq ctrl;
 	bool in_call, ctrl_done;
@@ -98,13 +97,6 @@ struct conn {
 static struct conn *to_conn(struct ms_xconn *x)
 {
 	return ms_container_of(x, struct conn, pub);
-}
-
-static void cq_push(struct conn *c, void *ctx, int status, uint32_t len)
-{
-	unsigned i = (c->cq_head + c->cq_n++) % c->pub.depth;
-
-	c->cq[i] = (struct ms_xwc){ .ctx = ctx, .status = status, .len = status ? 0 : len };
 }
 
 static void fifo_push(struct conn *c, struct creq *r)
@@ -136,7 +128,7 @@ static void complete_head(struct conn *c, int status)
 		c->ctrl_status = status;
 		return;
 	}
-	cq_push(c, r->ctx, status, r->len);
+	ms_xring_push(&c->cq, r->ctx, status, r->len);
 	c->inflight--;
 	r->next = c->free;
 	c->free = r;
@@ -356,24 +348,6 @@ static int stall_left(struct conn *c)
 	return now >= lim ? 0 : (int)((lim - now) / 1000000 + 1);
 }
 
-static int min_tmo(int a, int b)
-{
-	if (a < 0)
-		return b;
-	if (b < 0)
-		return a;
-	return MS_MIN(a, b);
-}
-
-static int ms_left(uint64_t deadline)
-{
-	uint64_t now = ms_now_ns();
-
-	if (!deadline)
-		return -1;
-	return now >= deadline ? 0 : (int)((deadline - now) / 1000000 + 1);
-}
-
 /* Wait for the socket (or until tmo ms); then move bytes. */
 static void wait_and_progress(struct conn *c, int tmo)
 {
@@ -411,7 +385,7 @@ static int tcp_post(struct ms_xconn *x, const struct ms_xwr *wrs, size_t n)
 		    w->len > m->len - ((uintptr_t)w->local - (uintptr_t)m->addr))
 			return -EINVAL;
 	}
-	if (n > c->pub.depth - c->inflight - c->cq_n)
+	if (n > c->pub.depth - c->inflight - c->cq.n)
 		return -EAGAIN;
 	for (size_t i = 0; i < n; i++) {
 		w = &wrs[i];
@@ -439,12 +413,12 @@ static int tcp_poll(struct ms_xconn *x, struct ms_xwc *wcs, int max, int timeout
 {
 	struct conn *c = to_conn(x);
 	uint64_t deadline = timeout_ms > 0 ? ms_now_ns() + (uint64_t)timeout_ms * 1000000 : 0;
-	int n, left;
+	int left;
 
 	if (!wcs || max <= 0)
 		return -EINVAL;
 	progress(c);
-	while (!c->cq_n && !c->dead && timeout_ms != 0) {
+	while (!c->cq.n && !c->dead && timeout_ms != 0) {
 		left = ms_left(deadline);
 		if (left == 0)
 			break;
@@ -452,24 +426,18 @@ static int tcp_poll(struct ms_xconn *x, struct ms_xwc *wcs, int max, int timeout
 			conn_fail(c, -ETIMEDOUT);
 			break;
 		}
-		wait_and_progress(c, min_tmo(left, stall_left(c)));
+		wait_and_progress(c, ms_min_tmo(left, stall_left(c)));
 	}
-	if (!c->cq_n)
+	if (!c->cq.n)
 		return c->dead ? -ENOTCONN : 0;
-	n = (int)MS_MIN((unsigned)max, c->cq_n);
-	for (int i = 0; i < n; i++) {
-		wcs[i] = c->cq[c->cq_head];
-		c->cq_head = (c->cq_head + 1) % c->pub.depth;
-	}
-	c->cq_n -= (unsigned)n;
-	return n;
+	return ms_xring_pop(&c->cq, wcs, max);
 }
 
 static unsigned tcp_outstanding(struct ms_xconn *x)
 {
 	struct conn *c = to_conn(x);
 
-	return c->inflight + c->cq_n;
+	return c->inflight + c->cq.n;
 }
 
 /* timeout_ms: > 0 limit, 0 the connection's default, < 0 none. */
@@ -554,8 +522,9 @@ static int tcp_connect(const char *host, const char *port, const struct ms_xopts
 	c->notify_ud = o->notify_ud;
 	c->next_id = 1;
 	c->slots = calloc(c->pub.depth, sizeof(*c->slots));
-	c->cq = calloc(c->pub.depth, sizeof(*c->cq));
-	if (!c->slots || !c->cq)
+	c->cq = (struct ms_xring){ .wc = calloc(c->pub.depth, sizeof(struct ms_xwc)),
+				   .cap = c->pub.depth };
+	if (!c->slots || !c->cq.wc)
 		goto nomem;
 	for (unsigned i = 0; i < c->pub.depth; i++) {
 		c->slots[i].next = c->free;
@@ -564,7 +533,7 @@ static int tcp_connect(const char *host, const char *port, const struct ms_xopts
 	fd = ms_sock_connect(host, port, c->timeout_ms, SOCKBUF, err, errlen);
 	if (fd < 0) {
 		free(c->slots);
-		free(c->cq);
+		free(c->cq.wc);
 		free(c);
 		return fd;
 	}
@@ -574,7 +543,7 @@ static int tcp_connect(const char *host, const char *port, const struct ms_xopts
 nomem:
 	if (c) {
 		free(c->slots);
-		free(c->cq);
+		free(c->cq.wc);
 		free(c);
 	}
 	snprintf(err, errlen, "out of memory");
@@ -597,7 +566,7 @@ static void tcp_close(struct ms_xconn *x)
 	}
 	free(c->note);
 	free(c->slots);
-	free(c->cq);
+	free(c->cq.wc);
 	free(c);
 }
 

@@ -303,6 +303,12 @@ stop_daemon() {
 	return 1
 }
 
+# cpu_ticks PID - user + system CPU time the process used so far, in clock
+# ticks (/proc/PID/stat fields 14 and 15)
+cpu_ticks() {
+	sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+
 # daemon_alive - the current daemon still runs
 daemon_alive() {
 	[ -n "$DPID" ] && alive "$DPID"

@@ -35,132 +35,7 @@
 static const struct ms_transport_ops *T = &ms_rdma_ops;
 static const char *SRV_ADDR, *CLI_SRC;  /* the pass being run */
 
-/* ------------------------------------------------------------ server */
-
-struct tsrv {
-	struct ms_xsrv *s;
-	pthread_t th;
-	int run_rc;
-	char port[8];
-	pthread_mutex_t lk;
-	char log[16384];
-	int connects, disconnects;      /* __atomic */
-};
-
-static void t_log(void *ud, enum ms_log_level lvl, const char *fmt, va_list ap)
-{
-	struct tsrv *t = ud;
-	static const char *const names[] = { "ERROR", "WARN", "INFO", "DEBUG" };
-	size_t n;
-
-	pthread_mutex_lock(&t->lk);
-	n = strlen(t->log);
-	if (n + 400 < sizeof(t->log)) {
-		n += (size_t)snprintf(t->log + n, sizeof(t->log) - n, "%s: ", names[lvl]);
-		n += (size_t)vsnprintf(t->log + n, sizeof(t->log) - n, fmt, ap);
-		snprintf(t->log + n, sizeof(t->log) - n, "\n");
-	}
-	pthread_mutex_unlock(&t->lk);
-}
-
-static bool log_has(struct tsrv *t, const char *a, const char *b)
-{
-	bool found = false;
-	char *line, *save, *copy;
-
-	pthread_mutex_lock(&t->lk);
-	copy = strdup(t->log);
-	pthread_mutex_unlock(&t->lk);
-	for (line = strtok_r(copy, "\n", &save); line && !found;
-	     line = strtok_r(NULL, "\n", &save))
-		found = strstr(line, a) && strstr(line, b);
-	free(copy);
-	return found;
-}
-
-static int t_connect(void *ud, struct ms_xpeer *peer)
-{
-	struct tsrv *t = ud;
-
-	__atomic_fetch_add(&t->connects, 1, __ATOMIC_RELAXED);
-	peer->eng = t;
-	return 0;
-}
-
-static void t_disconnect(void *ud, struct ms_xpeer *peer)
-{
-	struct tsrv *t = ud;
-
-	if (peer->eng != t)
-		tap_bail("on_disconnect for a peer that is not connected");
-	peer->eng = NULL;
-	__atomic_fetch_add(&t->disconnects, 1, __ATOMIC_RELAXED);
-}
-
-/* Echo, with a few commands for the tests. */
-static int t_ctrl(void *ud, struct ms_xpeer *peer, const void *req, size_t len, void *resp,
-		  size_t cap, size_t *resp_len)
-{
-	struct tsrv *t = ud;
-	int rc;
-
-	if (len == 4 && !memcmp(req, "fail", 4))
-		return -EPROTO;
-	if (len == 3 && !memcmp(req, "big", 3)) {
-		memset(resp, 'b', cap);
-		*resp_len = cap;
-		return 0;
-	}
-	if (len >= 7 && !memcmp(req, "notify:", 7)) {
-		rc = T->srv_notify(t->s, peer, (const char *)req + 7, len - 7);
-		if (rc)
-			return rc;
-	}
-	memcpy(resp, req, len);
-	*resp_len = len;
-	return 0;
-}
-
-static void *t_run(void *arg)
-{
-	struct tsrv *t = arg;
-
-	t->run_rc = T->srv_run(t->s);
-	return NULL;
-}
-
-static struct tsrv *srv_start(void)
-{
-	struct tsrv *t = calloc(1, sizeof(*t));
-	struct ms_xsrv_cbs cbs = {
-		.ud = t, .on_connect = t_connect, .on_ctrl = t_ctrl,
-		.on_disconnect = t_disconnect, .log = t_log,
-	};
-	char err[256];
-
-	pthread_mutex_init(&t->lk, NULL);
-	if (T->listen(SRV_ADDR, "0", &cbs, &t->s, err, sizeof(err)))
-		tap_bail("listen on %s: %s", SRV_ADDR, err);
-	snprintf(t->port, sizeof(t->port), "%u", t->s->port);
-	pthread_create(&t->th, NULL, t_run, t);
-	return t;
-}
-
-static long srv_stop_join(struct tsrv *t)
-{
-	uint64_t t0 = ms_now_ns();
-
-	T->srv_stop(t->s);
-	pthread_join(t->th, NULL);
-	return (long)((ms_now_ns() - t0) / 1000000);
-}
-
-static void srv_free(struct tsrv *t)
-{
-	T->srv_close(t->s);
-	pthread_mutex_destroy(&t->lk);
-	free(t);
-}
+#include "tsrv.h"
 
 /* ------------------------------------------------------------ clients */
 
@@ -532,11 +407,16 @@ static void test_bad_private_data(struct tsrv *t)
 /* A client that goes away with reads in flight. */
 static void test_vanish(struct tsrv *t)
 {
-	struct ms_xconn *c = cli(t, 16, 1u << 20, 0);
+	struct ms_xconn *c;
 	char *dst = malloc(RSZ), buf[64];
-	struct ms_xmr *lmr = lreg(c, dst, RSZ);
+	struct ms_xmr *lmr;
 	struct ms_xwr w[4];
-	int before = __atomic_load_n(&t->disconnects, __ATOMIC_RELAXED);
+	int before;
+
+	settle(t);
+	before = __atomic_load_n(&t->disconnects, __ATOMIC_RELAXED);
+	c = cli(t, 16, 1u << 20, 0);
+	lmr = lreg(c, dst, RSZ);
 
 	for (int i = 0; i < 4; i++)
 		w[i] = (struct ms_xwr){ .op = MS_XOP_READ, .local = dst + (i << 20), .lmr = lmr,

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * tsrv.h - a transport server for the transport tests (test_tcp.c,
+ * test_rdma.c): srv_run() on a thread of its own, its log kept in a buffer,
+ * counters of connects and disconnects, and control requests that echo
+ * (or, for "fail", "big", "dereg", "notify:TEXT", do what they say).
+ *
+ * Include it after defining T (the transport under test) and SRV_ADDR
+ * (the address to listen on).
+ */
+#ifndef MS_TEST_TSRV_H
+#define MS_TEST_TSRV_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "transport.h"
+#include "util.h"
+
+struct tsrv {
+	struct ms_xsrv *s;
+	pthread_t th;
+	int run_rc;
+	char port[8];
+	pthread_mutex_t lk;
+	char log[16384];
+	int connects, disconnects;      /* __atomic */
+	int refuse;
+	struct ms_xsmr *dereg_target;   /* "dereg" control request */
+};
+
+static void t_log(void *ud, enum ms_log_level lvl, const char *fmt, va_list ap)
+{
+	struct tsrv *t = ud;
+	static const char *const names[] = { "ERROR", "WARN", "INFO", "DEBUG" };
+	size_t n;
+
+	pthread_mutex_lock(&t->lk);
+	n = strlen(t->log);
+	if (n + 300 < sizeof(t->log)) {
+		n += (size_t)snprintf(t->log + n, sizeof(t->log) - n, "%s: ", names[lvl]);
+		n += (size_t)vsnprintf(t->log + n, sizeof(t->log) - n, fmt, ap);
+		snprintf(t->log + n, sizeof(t->log) - n, "\n");
+	}
+	pthread_mutex_unlock(&t->lk);
+}
+
+static bool log_has(struct tsrv *t, const char *a, const char *b)
+{
+	bool found = false;
+	char *line, *save, *copy;
+
+	pthread_mutex_lock(&t->lk);
+	copy = strdup(t->log);
+	pthread_mutex_unlock(&t->lk);
+	for (line = strtok_r(copy, "\n", &save); line && !found;
+	     line = strtok_r(NULL, "\n", &save))
+		found = strstr(line, a) && strstr(line, b);
+	free(copy);
+	return found;
+}
+
+static int t_connect(void *ud, struct ms_xpeer *peer)
+{
+	struct tsrv *t = ud;
+
+	if (__atomic_load_n(&t->refuse, __ATOMIC_RELAXED))
+		return -EPERM;
+	__atomic_fetch_add(&t->connects, 1, __ATOMIC_RELAXED);
+	peer->eng = t;
+	return 0;
+}
+
+static void t_disconnect(void *ud, struct ms_xpeer *peer)
+{
+	struct tsrv *t = ud;
+
+	if (peer->eng != t)     /* a second call would find it cleared */
+		tap_bail("on_disconnect for a peer that is not connected");
+	peer->eng = NULL;
+	__atomic_fetch_add(&t->disconnects, 1, __ATOMIC_RELAXED);
+}
+
+/* Echo, with a few commands for the tests. */
+static int t_ctrl(void *ud, struct ms_xpeer *peer, const void *req, size_t len, void *resp,
+		  size_t cap, size_t *resp_len)
+{
+	struct tsrv *t = ud;
+	int rc;
+
+	if (len == 4 && !memcmp(req, "fail", 4))
+		return -EPROTO;
+	if (len == 3 && !memcmp(req, "big", 3)) {
+		memset(resp, 'b', cap);
+		*resp_len = cap;
+		return 0;
+	}
+	if (len == 5 && !memcmp(req, "dereg", 5)) {
+		T->srv_dereg_mr(t->s, t->dereg_target);
+		t->dereg_target = NULL;
+	}
+	if (len >= 7 && !memcmp(req, "notify:", 7)) {
+		rc = T->srv_notify(t->s, peer, (const char *)req + 7, len - 7);
+		if (rc)
+			return rc;
+	}
+	memcpy(resp, req, len);
+	*resp_len = len;
+	return 0;
+}
+
+static void *t_run(void *arg)
+{
+	struct tsrv *t = arg;
+
+	t->run_rc = T->srv_run(t->s);
+	return NULL;
+}
+
+static struct tsrv *srv_start(void)
+{
+	struct tsrv *t = calloc(1, sizeof(*t));
+	struct ms_xsrv_cbs cbs = {
+		.ud = t, .on_connect = t_connect, .on_ctrl = t_ctrl,
+		.on_disconnect = t_disconnect, .log = t_log,
+	};
+	char err[256];
+
+	pthread_mutex_init(&t->lk, NULL);
+	if (T->listen(SRV_ADDR, "0", &cbs, &t->s, err, sizeof(err)))
+		tap_bail("listen on %s: %s", SRV_ADDR, err);
+	snprintf(t->port, sizeof(t->port), "%u", t->s->port);
+	pthread_create(&t->th, NULL, t_run, t);
+	return t;
+}
+
+/* Stop and join; returns the ms it took. */
+static long srv_stop_join(struct tsrv *t)
+{
+	uint64_t t0 = ms_now_ns();
+
+	T->srv_stop(t->s);
+	pthread_join(t->th, NULL);
+	return (long)((ms_now_ns() - t0) / 1000000);
+}
+
+static void srv_free(struct tsrv *t)
+{
+	T->srv_close(t->s);
+	pthread_mutex_destroy(&t->lk);
+	free(t);
+}
+
+/* Wait (bounded) until the server has seen every earlier client go. */
+static void settle(struct tsrv *t)
+{
+	for (int i = 0; i < 200 && __atomic_load_n(&t->connects, __ATOMIC_RELAXED) !=
+					   __atomic_load_n(&t->disconnects, __ATOMIC_RELAXED);
+	     i++)
+		usleep(50000);
+}
+
+#endif /* MS_TEST_TSRV_H */
