@@ -216,7 +216,7 @@ int ms_rdma_resolve_addr(struct rdma_event_channel *ch, void *ctx, struct sockad
 {
 	uint64_t end = ms_now_ns() + (uint64_t)(tmo_ms > 0 ? tmo_ms : 30000) * 1000000;
 	enum rdma_cm_event_type t;
-	struct rdma_cm_event *ev;
+	struct rdma_cm_event *ev = NULL;
 	struct rdma_cm_id *id;
 	uint64_t now;
 	int rc, st, step;
@@ -239,7 +239,7 @@ int ms_rdma_resolve_addr(struct rdma_event_channel *ch, void *ctx, struct sockad
 		}
 		/* the kernel reports its own timeout as ADDR_ERROR: wait longer */
 		rc = ms_rdma_next_event(ch, step + 1000, &ev);
-		if (!rc) {
+		if (!rc && ev) {
 			t = ev->event;
 			st = ev->status;
 			rdma_ack_cm_event(ev);
@@ -305,7 +305,7 @@ int ms_rdma_usable(const char *host, char *why, size_t len)
 		snprintf(why, len, "no RDMA route to %s (%s)", host, err);
 		goto out;
 	}
-	if (!id->verbs || ibv_query_port(id->verbs, id->port_num, &pa)) {
+	if (!id || !id->verbs || ibv_query_port(id->verbs, id->port_num, &pa)) {
 		snprintf(why, len, "%s resolves to no RDMA device", host);
 		goto out;
 	}

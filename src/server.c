@@ -145,7 +145,7 @@ static void lease_release(struct ms_export *e)
 
 	struct listener *l;
 
-	if (!e->write_mr)
+	if (!e->write_mr || !e->lease)
 		return;
 	l = e->lease->l;
 	l->ops->srv_mr_stats(l->xs, e->write_mr, &rd, &wr);
@@ -377,7 +377,7 @@ static void fill_stat(ms_server *s, struct ms_export *e, struct ms_region_stat *
 		st->bytes_read += rd;
 		st->bytes_written += wr;
 	}
-	if (e->write_mr) {
+	if (e->write_mr && e->lease) {
 		rd = wr = 0;
 		e->lease->l->ops->srv_mr_stats(e->lease->l->xs, e->write_mr, &rd, &wr);
 		st->bytes_read += rd;
