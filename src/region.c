@@ -441,6 +441,27 @@ void ms_region_commit_chunks(struct ms_rregion *r, uint64_t first, uint64_t n, u
 	}
 }
 
+int64_t ms_region_whole_chunk(const struct ms_rregion *r, uint64_t off, uint64_t len)
+{
+	uint64_t i = off / r->chunk_size;
+
+	if (off % r->chunk_size || i >= r->nchunks || len != chunk_len(r, i))
+		return -1;
+	return (int64_t)i;
+}
+
+void ms_region_commit_chunk_hash(struct ms_rregion *r, uint64_t i, uint64_t gen,
+				 const uint8_t hash[MS_HASH_LEN])
+{
+	struct ms_meta_entry *m;
+
+	if (i >= r->nchunks)
+		return;
+	m = &r->meta[i];
+	memcpy(m->hash, hash, MS_HASH_LEN);
+	__atomic_store_n(&m->gen_le, htole64(gen), __ATOMIC_RELEASE);
+}
+
 void ms_region_commit_end(struct ms_rregion *r, uint64_t gen)
 {
 	r->generation = gen;

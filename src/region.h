@@ -75,6 +75,13 @@ uint64_t ms_region_commit_begin(struct ms_rregion *r);
 /* Rehash chunks [first, first+n) and set their generation to gen. */
 void ms_region_commit_chunks(struct ms_rregion *r, uint64_t first, uint64_t n,
 			     uint64_t gen);
+/* If [off, off+len) is exactly chunk i (the last one may be short), return
+ * i; else -1. */
+int64_t ms_region_whole_chunk(const struct ms_rregion *r, uint64_t off, uint64_t len);
+/* Chunk i's bytes are known to hash to hash (verified just now): set its
+ * hash and generation without hashing again. */
+void ms_region_commit_chunk_hash(struct ms_rregion *r, uint64_t i, uint64_t gen,
+				 const uint8_t hash[MS_HASH_LEN]);
 void ms_region_commit_end(struct ms_rregion *r, uint64_t gen);
 
 /* Convenience: begin, commit the chunks touched by [off, off+len), msync

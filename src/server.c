@@ -338,10 +338,19 @@ static int h_commit(ms_server *s, struct peer *p, const void *req, size_t len,
 	g.generation = ms_region_commit_begin(r);
 	for (uint32_t i = 0; i < m.n; i++) {
 		uint64_t first, n;
+		int64_t whole = m.ents[i].len & MS_COMMIT_NOVERIFY
+					? -1
+					: ms_region_whole_chunk(r, m.ents[i].off, m.ents[i].len);
 
-		ms_chunk_span(m.ents[i].off, m.ents[i].len & ~MS_COMMIT_NOVERIFY,
-			      r->chunk_size, &first, &n);
-		ms_region_commit_chunks(r, first, n, g.generation);
+		if (whole >= 0) {
+			/* verified above: the writer's hash is the chunk's */
+			ms_region_commit_chunk_hash(r, (uint64_t)whole, g.generation,
+						    m.ents[i].hash);
+		} else {
+			ms_chunk_span(m.ents[i].off, m.ents[i].len & ~MS_COMMIT_NOVERIFY,
+				      r->chunk_size, &first, &n);
+			ms_region_commit_chunks(r, first, n, g.generation);
+		}
 		o->e->bytes_committed += m.ents[i].len & ~MS_COMMIT_NOVERIFY;
 		ret = ms_region_msync(r, m.ents[i].off, m.ents[i].len & ~MS_COMMIT_NOVERIFY);
 		if (ret)

@@ -226,6 +226,13 @@ static void test_short_last_chunk(void)
 			continue;
 		}
 		is_int(r->nchunks, 2, "%s: two chunks, the last one page long", bn);
+		ok(ms_region_whole_chunk(r, 0, cs) == 0 && ms_region_whole_chunk(r, cs, pg) == 1,
+		   "%s: [0, cs) is chunk 0, the short [cs, cs + page) chunk 1", bn);
+		ok(ms_region_whole_chunk(r, 0, cs - 1) < 0 && ms_region_whole_chunk(r, 1, cs) < 0 &&
+			   ms_region_whole_chunk(r, cs, cs) < 0 &&
+			   ms_region_whole_chunk(r, 2 * (uint64_t)cs, pg) < 0,
+		   "%s: short, unaligned, overlong and out-of-range pieces are no whole chunk",
+		   bn);
 		ok(ms_hash_eq(r->meta[0].hash, zero_full) && ms_hash_eq(r->meta[1].hash, zero_tail),
 		   "%s: zero hashes of a full and of a one-page chunk", bn);
 
