@@ -169,6 +169,16 @@ int ms_sync(ms_region *r);
 int ms_push(ms_region *r, uint64_t off, const void *src, uint64_t len,
 	    const struct ms_xfer_opts *o, struct ms_xfer_stats *st);
 
+/* Register a buffer with c's transport once (over RDMA: one ibv_reg_mr,
+ * pinning it).  ms_pull() into a range that lies inside a live
+ * registration uses it instead of registering the destination for the
+ * call, so repeated pulls into one buffer cost no registration each.
+ * NULL + errno on failure.  A registration dies with its connection (later
+ * pulls register per call again); ms_disconnect() frees what is left. */
+typedef struct ms_mem ms_mem;
+ms_mem *ms_mem_register(ms_client *c, void *addr, size_t len);
+void ms_mem_unregister(ms_mem *m);
+
 /* Per-region statistics as served by `memsync stat`. */
 struct ms_region_stat {
 	char name[MS_NAME_MAX + 1];
@@ -191,6 +201,75 @@ struct ms_region_stat {
  * array of *n entries, to be freed with free(). */
 int ms_stat(ms_client *c, const char *name, struct ms_region_stat **out,
 	    size_t *n);
+
+/* ------------------------------------------------------------------ */
+/* Lazy mapping                                                        */
+/* ------------------------------------------------------------------ */
+
+/* ms_map_open() maps a remote region into this process at once, at its
+ * full size, and returns; the bytes arrive later.  The first access to a
+ * chunk that is not local yet blocks the accessing thread (userfaultfd)
+ * while a fault-handling thread pulls that whole chunk (verified with
+ * XXH3-128, like ms_pull) and maps it; meanwhile prefetch threads pull the
+ * remaining chunks in the background, in order or by a caller priority.
+ * A fault always goes first: prefetching pauses while faults are served.
+ *
+ * Zero-copy path (default when the kernel has UFFD_FEATURE_MINOR_SHMEM):
+ * the mapping is a memfd; data is pulled into a second, private view of
+ * the same memfd and mapped into the application's view with
+ * UFFDIO_CONTINUE, never copied again.  Copy path (force_copy, or older
+ * kernels): anonymous memory filled with UFFDIO_COPY.
+ *
+ * Failures: when a pull fails (server gone, verification failure, timeout)
+ * the mapping is marked failed.  Chunks already local stay readable; an
+ * access to any chunk that is not local raises SIGBUS in the accessing
+ * thread (never a hang), ms_map_wait() returns the error and
+ * ms_map_errmsg() explains it.  Prefetching stops.
+ *
+ * Each handling thread has its own connection (the client is not thread
+ * safe): a mapping holds fault_threads + prefetch_threads connections.
+ * The region is opened read-only: local writes to the mapping stay local
+ * (a write to a chunk that is not local first pulls it). */
+
+typedef struct ms_map ms_map;
+
+struct ms_map_opts {
+	unsigned fault_threads;    /* threads serving faults; 0 = 2 */
+	bool no_prefetch;          /* only pull what is touched */
+	unsigned prefetch_threads; /* 0 = 1 */
+	/* prefetch order: NULL = sequential; else highest priority first
+	 * (ties by chunk index), computed once per chunk at open */
+	int64_t (*priority)(void *ud, uint64_t chunk);
+	/* a chunk became local (called from a handling thread, once per
+	 * chunk; keep it short and never touch the mapping from it) */
+	void (*on_local)(void *ud, uint64_t chunk);
+	void *ud;
+	bool force_copy;           /* use the copy path even if zero-copy works */
+};
+
+/* Connect to host:port, open region read-only and map it.  NULL + errno
+ * on failure and a message in err: ENOENT unknown region, EINVAL bad
+ * arguments, ENOSYS/EPERM userfaultfd not available, ... */
+ms_map *ms_map_open(const char *host, const char *port, const char *region,
+		    const struct ms_client_opts *co, const struct ms_map_opts *mo,
+		    char *err, size_t errlen);
+void *ms_map_addr(const ms_map *m);
+uint64_t ms_map_size(const ms_map *m);
+uint32_t ms_map_chunk_size(const ms_map *m);
+/* true on the zero-copy (memfd + UFFDIO_CONTINUE) path */
+bool ms_map_zero_copy(const ms_map *m);
+/* Chunks local so far, and the region's number of chunks. */
+void ms_map_progress(const ms_map *m, uint64_t *chunks_local,
+		     uint64_t *chunks_total);
+/* Wait until every chunk is local (0), the mapping failed (its -errno),
+ * or timeout_ms passed (-ETIMEDOUT; -1 waits forever).  Without prefetch
+ * only the application's accesses make chunks local. */
+int ms_map_wait(ms_map *m, int timeout_ms);
+/* Why the mapping failed, "" while it has not. */
+const char *ms_map_errmsg(const ms_map *m);
+/* Stop the threads, close the connections and unmap.  No thread may
+ * access the mapping any more. */
+void ms_map_close(ms_map *m);
 
 /* ------------------------------------------------------------------ */
 /* Server                                                              */

@@ -41,6 +41,7 @@ struct ms_client {
 	void *msg;                   /* MS_CTRL_MAX scratch for requests */
 	void *resp;                  /* MS_CTRL_MAX scratch for replies */
 	struct ms_region *regions;   /* open regions, freed by ms_disconnect */
+	struct ms_mem *mems;         /* long-lived registrations (ms_mem_register) */
 	char why[384];               /* which transport, and why */
 	char errmsg[512];
 };
@@ -54,6 +55,16 @@ struct ms_region {
 	struct ms_commit_ent *pending;  /* writes since the last sync */
 	size_t npending, cap;
 	struct ms_region *next;
+};
+
+/* A caller buffer registered once with the connection (ms_mem_register);
+ * transfers whose local range lies inside it reuse the registration. */
+struct ms_mem {
+	ms_client *c;
+	uint8_t *addr;
+	size_t len;
+	struct ms_xmr *mr;           /* NULL once the connection died */
+	struct ms_mem *next;
 };
 
 MS_PRINTF(3, 4) static int cl_err(ms_client *c, int err, const char *fmt, ...)
@@ -74,6 +85,9 @@ static void cl_kill(ms_client *c)
 		c->ops->close(c->x);
 		c->x = NULL;
 	}
+	/* the connection took its registrations with it */
+	for (struct ms_mem *m = c->mems; m; m = m->next)
+		m->mr = NULL;
 }
 
 /* One control round trip.  Returns the reply length, or -errno with
@@ -216,6 +230,8 @@ MS_EXPORT void ms_disconnect(ms_client *c)
 		return;
 	while (c->regions)
 		ms_close(c->regions);
+	while (c->mems)
+		ms_mem_unregister(c->mems);
 	if (c->x) {
 		/* a polite goodbye; the server cleans up either way */
 		(void)cl_call(c, "bye", ms_enc_empty(c->msg, MS_CTRL_MAX, MS_MSG_BYE),
@@ -322,6 +338,75 @@ MS_EXPORT int ms_close(ms_region *r)
 	free(r->pending);
 	free(r);
 	return ret;
+}
+
+/* ------------------------------------------------ long-lived registrations */
+
+MS_EXPORT ms_mem *ms_mem_register(ms_client *c, void *addr, size_t len)
+{
+	ms_mem *m;
+	int ret;
+
+	if (!addr || !len) {
+		errno = -cl_err(c, -EINVAL, "register: empty buffer");
+		return NULL;
+	}
+	if (!c->x) {
+		errno = -cl_err(c, -ENOTCONN, "register: not connected to %s:%s",
+				c->host, c->port);
+		return NULL;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		errno = -cl_err(c, -ENOMEM, "register: out of memory");
+		return NULL;
+	}
+	ret = c->ops->reg_mr(c->x, addr, len, &m->mr);
+	if (ret) {
+		free(m);
+		errno = -cl_err(c, ret, "cannot register memory: %s", strerror(-ret));
+		return NULL;
+	}
+	m->c = c;
+	m->addr = addr;
+	m->len = len;
+	m->next = c->mems;
+	c->mems = m;
+	return m;
+}
+
+MS_EXPORT void ms_mem_unregister(ms_mem *m)
+{
+	ms_client *c;
+
+	if (!m)
+		return;
+	c = m->c;
+	if (m->mr && c->x)
+		c->ops->dereg_mr(c->x, m->mr);
+	for (ms_mem **pp = &c->mems; *pp; pp = &(*pp)->next) {
+		if (*pp == m) {
+			*pp = m->next;
+			break;
+		}
+	}
+	free(m);
+}
+
+/* A live registration of c that contains [p, p+len). */
+static bool mem_find(const ms_client *c, const void *p, uint64_t len,
+		     struct ms_xmr **mr)
+{
+	const uint8_t *a = p;
+
+	for (const struct ms_mem *m = c->mems; m; m = m->next) {
+		if (m->mr && a >= m->addr && len <= m->len &&
+		    (size_t)(a - m->addr) <= m->len - len) {
+			*mr = m->mr;
+			return true;
+		}
+	}
+	return false;
 }
 
 /* ---------------------------------------------------------------- I/O */
@@ -488,6 +573,7 @@ MS_EXPORT int ms_pull(ms_region *r, uint64_t off, void *dst, uint64_t len,
 	uint64_t *seg_first = NULL;
 	struct ms_xmr *mr = NULL;
 	uint64_t c0, nch, t0 = ms_now_ns();
+	bool own_mr = false;
 	int ret;
 
 	if (!o)
@@ -514,7 +600,8 @@ MS_EXPORT int ms_pull(ms_region *r, uint64_t off, void *dst, uint64_t len,
 		ret = cl_err(c, -ENOMEM, "pull: out of memory");
 		goto out;
 	}
-	ret = c->ops->reg_mr(c->x, dst, len, &mr);
+	own_mr = !mem_find(c, dst, len, &mr);
+	ret = own_mr ? c->ops->reg_mr(c->x, dst, len, &mr) : 0;
 	if (ret) {
 		ret = cl_err(c, ret, "pull: cannot register memory: %s", strerror(-ret));
 		goto out;
@@ -577,7 +664,7 @@ MS_EXPORT int ms_pull(ms_region *r, uint64_t off, void *dst, uint64_t len,
 			     (unsigned long long)(c0 + first), PULL_ROUNDS);
 	}
 out:
-	if (mr && c->x)
+	if (own_mr && mr && c->x)
 		c->ops->dereg_mr(c->x, mr);
 	ms_chunkmap_free(&todo);
 	ms_chunkmap_free(&bad);

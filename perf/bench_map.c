@@ -1,0 +1,432 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * bench_map.c - a sequential scan of a lazily mapped region over TCP on
+ * 127.0.0.1.  One process: a server (ms_server_create on 127.0.0.1:0, a
+ * background thread) exports an anonymous region of SIZE filled with
+ * random bytes; each mode maps it (or pulls it) and reads it from start to
+ * end, comparing every 64 KiB with the region, so a wrong byte turns the
+ * figure into a failure instead of a speed.
+ *
+ * Modes:
+ *   zero-copy          ms_map (memfd + UFFDIO_CONTINUE), faults + prefetch
+ *   zero-copy-faults   the same without prefetch (every chunk by a fault)
+ *   copy               ms_map force_copy (UFFDIO_COPY), faults + prefetch
+ *   copy-faults        the same without prefetch
+ *   baseline-4k        thesis style: userfaultfd MISSING, one 4 KiB page per
+ *                      fault, one handler thread serving one fault at a
+ *                      time, ms_pull of that 4 KiB, UFFDIO_COPY
+ *   pull               ms_pull of the whole region into fresh memory, then
+ *                      the same scan
+ *
+ *   bench_map [--size SIZE] [--runs N] [--out FILE] [--skip-baseline]
+ *
+ * Prints one JSON line per run, a table of medians, and the ratios against
+ * the baseline; writes everything to FILE (default perf/out/map.json).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "memsync.h"
+#include "units.h"
+
+#define SCAN_STEP (64u << 10)
+#define MAX_RUNS 32
+
+enum mode { M_ZC, M_ZC_FAULTS, M_COPY, M_COPY_FAULTS, M_BASE, M_PULL, M_N };
+static const char *const mode_name[M_N] = {
+	"zero-copy", "zero-copy-faults", "copy", "copy-faults", "baseline-4k", "pull",
+};
+
+struct sample {
+	double total_s;  /* open/pull start .. scan end */
+	double ttfb_s;   /* open .. first byte read */
+	bool verified;
+};
+
+static uint8_t *region;
+static uint64_t size;
+static char port[8];
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void fill_random(void *mem, uint64_t len)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ull ^ (uint64_t)time(NULL), *p = mem;
+
+	for (uint64_t i = 0; i < len / 8; i++) {
+		uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+		p[i] = z ^ (z >> 31);
+	}
+}
+
+/* Read a[0..size) in order, comparing with the region. */
+static bool scan(const uint8_t *a)
+{
+	bool good = true;
+
+	for (uint64_t off = 0; off < size; off += SCAN_STEP)
+		good &= memcmp(a + off, region + off, SCAN_STEP) == 0;
+	return good;
+}
+
+static ms_client *connect_open(ms_region **r)
+{
+	struct ms_client_opts co = { .transport = MS_TRANSPORT_TCP };
+	char err[256];
+	ms_client *c = ms_connect("127.0.0.1", port, &co, err, sizeof(err));
+
+	if (!c) {
+		fprintf(stderr, "bench_map: connect: %s\n", err);
+		return NULL;
+	}
+	*r = ms_open(c, "bench", MS_MODE_READ);
+	if (!*r) {
+		fprintf(stderr, "bench_map: open: %s\n", ms_client_errmsg(c));
+		ms_disconnect(c);
+		return NULL;
+	}
+	return c;
+}
+
+static int run_lazy(enum mode md, struct sample *s)
+{
+	struct ms_client_opts co = { .transport = MS_TRANSPORT_TCP };
+	struct ms_map_opts mo = {
+		.force_copy = md == M_COPY || md == M_COPY_FAULTS,
+		.no_prefetch = md == M_ZC_FAULTS || md == M_COPY_FAULTS,
+	};
+	char err[512];
+	double t0 = now_s();
+	ms_map *m = ms_map_open("127.0.0.1", port, "bench", &co, &mo, err, sizeof(err));
+	volatile uint8_t first;
+	const uint8_t *a;
+
+	if (!m) {
+		fprintf(stderr, "bench_map: %s: %s\n", mode_name[md], err);
+		return -1;
+	}
+	a = ms_map_addr(m);
+	first = a[0];
+	s->ttfb_s = now_s() - t0;
+	s->verified = first == region[0] && scan(a);
+	s->total_s = now_s() - t0;
+	if (*ms_map_errmsg(m)) {
+		fprintf(stderr, "bench_map: %s: %s\n", mode_name[md], ms_map_errmsg(m));
+		s->verified = false;
+	}
+	ms_map_close(m);
+	return 0;
+}
+
+/* ---- the thesis-style baseline: one page per fault, one at a time */
+
+struct base {
+	int uffd, evfd;
+	uint8_t *addr, *buf;
+	ms_region *r;
+	atomic_int err;
+};
+
+static void *base_handler(void *arg)
+{
+	struct base *b = arg;
+	struct pollfd pf[2] = { { .fd = b->uffd, .events = POLLIN },
+				{ .fd = b->evfd, .events = POLLIN } };
+	struct uffd_msg msg;
+
+	for (;;) {
+		if (poll(pf, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (pf[1].revents)
+			break;
+		if (read(b->uffd, &msg, sizeof(msg)) != sizeof(msg))
+			continue;
+		if (msg.event != UFFD_EVENT_PAGEFAULT)
+			continue;
+		uint64_t page = msg.arg.pagefault.address & ~4095ull;
+		uint64_t off = page - (uintptr_t)b->addr;
+		struct uffdio_copy cp = { .dst = page, .src = (uintptr_t)b->buf, .len = 4096 };
+		int rc = ms_pull(b->r, off, b->buf, 4096, NULL, NULL);
+
+		if (rc) {
+			atomic_store(&b->err, rc);
+			memset(b->buf, 0, 4096);   /* unblock; the scan then fails */
+		}
+		while (ioctl(b->uffd, UFFDIO_COPY, &cp) && errno == EAGAIN)
+			;
+	}
+	return NULL;
+}
+
+static int run_base(struct sample *s)
+{
+	struct base b = { .uffd = -1, .evfd = -1 };
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	double t0 = now_s();
+	ms_client *c = connect_open(&b.r);
+	volatile uint8_t first;
+	pthread_t th;
+	uint64_t one = 1;
+
+	if (!c)
+		return -1;
+	b.uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	b.evfd = eventfd(0, EFD_CLOEXEC);
+	b.addr = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	b.buf = aligned_alloc(4096, 4096);
+	if (b.uffd < 0 || b.evfd < 0 || b.addr == MAP_FAILED || !b.buf ||
+	    ioctl(b.uffd, UFFDIO_API, &api)) {
+		perror("bench_map: baseline setup");
+		return -1;
+	}
+	reg.range.start = (uintptr_t)b.addr;
+	reg.range.len = size;
+	if (ioctl(b.uffd, UFFDIO_REGISTER, &reg) || !ms_mem_register(c, b.buf, 4096)) {
+		perror("bench_map: baseline register");
+		return -1;
+	}
+	pthread_create(&th, NULL, base_handler, &b);
+	first = b.addr[0];
+	s->ttfb_s = now_s() - t0;
+	s->verified = first == region[0] && scan(b.addr);
+	s->total_s = now_s() - t0;
+	if (atomic_load(&b.err))
+		s->verified = false;
+	(void)!write(b.evfd, &one, sizeof(one));
+	pthread_join(th, NULL);
+	munmap(b.addr, size);
+	close(b.uffd);
+	close(b.evfd);
+	free(b.buf);
+	ms_disconnect(c);
+	return 0;
+}
+
+static int run_pull(struct sample *s)
+{
+	ms_region *r;
+	double t0 = now_s();
+	ms_client *c = connect_open(&r);
+	uint8_t *a;
+	int rc;
+
+	if (!c)
+		return -1;
+	a = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (a == MAP_FAILED)
+		return -1;
+	rc = ms_pull(r, 0, a, size, NULL, NULL);
+	s->ttfb_s = now_s() - t0;   /* the first byte is usable when it returns */
+	s->verified = rc == 0 && scan(a);
+	s->total_s = now_s() - t0;
+	if (rc)
+		fprintf(stderr, "bench_map: pull: %s\n", ms_client_errmsg(c));
+	munmap(a, size);
+	ms_disconnect(c);
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double median(const struct sample *s, unsigned n, bool ttfb)
+{
+	double v[MAX_RUNS];
+
+	for (unsigned i = 0; i < n; i++)
+		v[i] = ttfb ? s[i].ttfb_s : s[i].total_s;
+	qsort(v, n, sizeof(v[0]), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "size", required_argument, NULL, 's' },
+		{ "runs", required_argument, NULL, 'r' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "skip-baseline", no_argument, NULL, 'b' },
+		{ 0 },
+	};
+	struct sample smp[M_N][MAX_RUNS];
+	bool ok_mode[M_N], skip_base = false;
+	const char *out = "perf/out/map.json";
+	unsigned runs = 3;
+	struct utsname un;
+	char err[256];
+	int opt, failures = 0;
+
+	size = 256ull << 20;
+	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			if (ms_parse_size(optarg, &size) || !size || size % SCAN_STEP) {
+				fprintf(stderr, "bench_map: bad --size\n");
+				return 2;
+			}
+			break;
+		case 'r':
+			runs = (unsigned)atoi(optarg);
+			if (runs < 1 || runs > MAX_RUNS) {
+				fprintf(stderr, "bench_map: --runs 1..%d\n", MAX_RUNS);
+				return 2;
+			}
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'b':
+			skip_base = true;
+			break;
+		default:
+			fprintf(stderr, "usage: bench_map [--size SIZE] [--runs N] [--out FILE] "
+					"[--skip-baseline]\n");
+			return 2;
+		}
+	}
+
+	struct ms_server_opts so = { .host = "127.0.0.1", .port = "0",
+				     .transport = MS_TRANSPORT_TCP };
+	ms_server *srv = ms_server_create(&so, err, sizeof(err));
+	struct ms_export_opts eo = { .name = "bench", .size = size, .no_mlock = true };
+	ms_export *e = srv ? ms_server_add_region(srv, &eo) : NULL;
+
+	if (!e) {
+		fprintf(stderr, "bench_map: server: %s\n", srv ? ms_server_errmsg(srv) : err);
+		return 1;
+	}
+	region = ms_export_mem(e);
+	fill_random(region, size);
+	if (ms_export_commit(e, 0, size) || ms_server_start(srv)) {
+		fprintf(stderr, "bench_map: %s\n", ms_server_errmsg(srv));
+		return 1;
+	}
+	snprintf(port, sizeof(port), "%u", ms_server_port(srv));
+
+	/* modes alternate within each round so that all see the same machine */
+	for (unsigned k = 0; k < runs; k++) {
+		for (int md = 0; md < M_N; md++) {
+			struct sample *s = &smp[md][k];
+			int rc;
+
+			if (md == M_BASE && skip_base) {
+				*s = (struct sample){ 0 };
+				continue;
+			}
+			rc = md == M_BASE ? run_base(s) : md == M_PULL ? run_pull(s) :
+									  run_lazy(md, s);
+			if (rc)
+				*s = (struct sample){ .verified = false };
+			printf("{\"bench\":\"memsync_map\",\"mode\":\"%s\",\"run\":%u,"
+			       "\"bytes\":%llu,\"seconds\":%.6f,\"ttfb_seconds\":%.6f,"
+			       "\"bytes_per_second\":%.0f,\"verified\":%s}\n",
+			       mode_name[md], k + 1, (unsigned long long)size, s->total_s,
+			       s->ttfb_s, s->total_s > 0 ? (double)size / s->total_s : 0,
+			       s->verified ? "true" : "false");
+			fflush(stdout);
+		}
+	}
+
+	double med[M_N], ttfb[M_N];
+
+	for (int md = 0; md < M_N; md++) {
+		ok_mode[md] = !(md == M_BASE && skip_base);
+		for (unsigned k = 0; k < runs && ok_mode[md]; k++)
+			ok_mode[md] = smp[md][k].verified;
+		med[md] = median(smp[md], runs, false);
+		ttfb[md] = median(smp[md], runs, true);
+		if (!ok_mode[md] && !(md == M_BASE && skip_base))
+			failures++;
+	}
+	printf("\nsequential scan of %llu MiB over TCP loopback, median of %u run(s)\n",
+	       (unsigned long long)(size >> 20), runs);
+	printf("%-18s %10s %10s %14s %12s\n", "mode", "seconds", "GB/s", "first byte",
+	       "x baseline");
+	for (int md = 0; md < M_N; md++) {
+		if (md == M_BASE && skip_base)
+			continue;
+		if (!ok_mode[md]) {
+			printf("%-18s FAILED (bytes differ from the region or an error)\n",
+			       mode_name[md]);
+			continue;
+		}
+		char ratio[32] = "-";
+
+		if (ok_mode[M_BASE] && md != M_BASE)
+			snprintf(ratio, sizeof(ratio), "%.1f", med[M_BASE] / med[md]);
+		printf("%-18s %10.3f %10.2f %11.3f ms %12s\n", mode_name[md], med[md],
+		       (double)size / med[md] / 1e9, ttfb[md] * 1e3, ratio);
+	}
+	if (ok_mode[M_ZC] && ok_mode[M_COPY])
+		printf("zero-copy / copy: %.2fx   zero-copy / pull: %.2fx\n",
+		       med[M_COPY] / med[M_ZC], med[M_PULL] / med[M_ZC]);
+
+	FILE *f = fopen(out, "w");
+
+	if (!f) {
+		fprintf(stderr, "bench_map: %s: %s\n", out, strerror(errno));
+		failures++;
+	} else {
+		uname(&un);
+		fprintf(f, "{\n  \"bench\": \"memsync_map\",\n  \"bytes\": %llu,\n"
+			   "  \"runs\": %u,\n  \"kernel\": \"%s\",\n  \"cpus\": %ld,\n"
+			   "  \"date\": %lld,\n  \"modes\": {\n",
+			(unsigned long long)size, runs, un.release, sysconf(_SC_NPROCESSORS_ONLN),
+			(long long)time(NULL));
+		for (int md = 0, first = 1; md < M_N; md++) {
+			if (md == M_BASE && skip_base)
+				continue;
+			fprintf(f, "%s    \"%s\": {\"verified\": %s, \"median_seconds\": %.6f, "
+				   "\"median_ttfb_seconds\": %.6f, \"bytes_per_second\": %.0f, "
+				   "\"samples\": [",
+				first ? "" : ",\n", mode_name[md], ok_mode[md] ? "true" : "false",
+				med[md], ttfb[md], med[md] > 0 ? (double)size / med[md] : 0);
+			for (unsigned k = 0; k < runs; k++)
+				fprintf(f, "%s%.6f", k ? ", " : "", smp[md][k].total_s);
+			fprintf(f, "]");
+			if (md != M_BASE && ok_mode[md] && ok_mode[M_BASE])
+				fprintf(f, ", \"x_baseline\": %.3f", med[M_BASE] / med[md]);
+			fprintf(f, "}");
+			first = 0;
+		}
+		fprintf(f, "\n  }\n}\n");
+		fclose(f);
+		printf("wrote %s\n", out);
+	}
+	ms_server_destroy(srv);
+	if (failures)
+		fprintf(stderr, "bench_map: %d mode(s) FAILED verification\n", failures);
+	return failures ? 1 : 0;
+}

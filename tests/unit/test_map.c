@@ -1,0 +1,525 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_map.c - the lazy mapper (ms_map_*): an in-process server on
+ * 127.0.0.1 exporting a 64 MiB region of pseudo-random bytes, mapped
+ * lazily on both paths (zero-copy memfd + UFFDIO_CONTINUE, and the
+ * UFFDIO_COPY fallback).
+ *
+ * Covers: random and sequential reads see the server's bytes; without
+ * prefetch exactly the touched chunks become local; with prefetch
+ * ms_map_wait() completes and the mapping equals the region; prefetch
+ * follows a caller priority (on_local sequence); 4 threads faulting on
+ * overlapping chunks; a write to an absent chunk; the server going away
+ * while a child process has the region mapped: touching an absent chunk
+ * kills the child with SIGBUS (bounded wait, never a hang), with
+ * UFFDIO_POISON and with the fallback; in-process, the failure is reported
+ * by ms_map_wait()/ms_map_errmsg(); bad arguments.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "memsync.h"
+#include "tap.h"
+
+#define MiB (1ull << 20)
+#define CHUNK (64u << 10)
+#define SIZE (64 * MiB)
+#define NCHUNKS (SIZE / CHUNK)
+
+static uint8_t *mem;          /* the server's region */
+static char port[8];
+
+static uint64_t rng = 0x2545f4914f6cdd1dull;
+
+static uint64_t next_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static void fill_random(void *p, size_t len)
+{
+	uint64_t *w = p;
+
+	for (size_t i = 0; i < len / 8; i++)
+		w[i] = next_rand();
+}
+
+static ms_server *server_up(const char *name, uint64_t size, uint8_t **memp)
+{
+	struct ms_server_opts so = { .host = "127.0.0.1", .port = "0",
+				     .transport = MS_TRANSPORT_TCP };
+	struct ms_export_opts eo = { .name = name, .size = size, .chunk_size = CHUNK,
+				     .no_mlock = true };
+	char err[256];
+	ms_server *s = ms_server_create(&so, err, sizeof(err));
+	ms_export *e;
+
+	if (!s)
+		tap_bail("server: %s", err);
+	e = ms_server_add_region(s, &eo);
+	if (!e)
+		tap_bail("add region: %s", ms_server_errmsg(s));
+	fill_random(ms_export_mem(e), size);
+	if (ms_export_commit(e, 0, size) || ms_server_start(s))
+		tap_bail("server start: %s", ms_server_errmsg(s));
+	*memp = ms_export_mem(e);
+	return s;
+}
+
+static ms_map *map_it(const char *name, const struct ms_map_opts *mo)
+{
+	struct ms_client_opts co = { .transport = MS_TRANSPORT_TCP, .timeout_ms = 5000 };
+	char err[512];
+	ms_map *m = ms_map_open("127.0.0.1", port, name, &co, mo, err, sizeof(err));
+
+	if (!m)
+		diag("ms_map_open: %s", err);
+	return m;
+}
+
+static uint64_t nlocal(const ms_map *m)
+{
+	uint64_t n, t;
+
+	ms_map_progress(m, &n, &t);
+	return n;
+}
+
+/* ------------------------------------------------ touched chunks only */
+
+static void test_no_prefetch(bool force_copy)
+{
+	struct ms_map_opts mo = { .no_prefetch = true, .force_copy = force_copy };
+	const char *path = force_copy ? "copy" : "zero-copy";
+	static uint8_t touched[NCHUNKS];
+	uint64_t want = 0, total;
+	ms_map *m = map_it("r1", &mo);
+	uint8_t *a;
+	int bad = 0;
+
+	if (!ok(m != NULL, "%s: map opened", path))
+		return;
+	a = ms_map_addr(m);
+	if (force_copy)
+		ok(!ms_map_zero_copy(m), "force_copy takes the copy path");
+	else
+		ok(ms_map_zero_copy(m), "zero-copy path by default (MINOR_SHMEM)");
+	ms_map_progress(m, NULL, &total);
+	ok(ms_map_size(m) == SIZE && total == NCHUNKS && ms_map_chunk_size(m) == CHUNK,
+	   "%s: full size mapped at once (%llu chunks)", path, (unsigned long long)total);
+	is_int(nlocal(m), 0, "%s: nothing local before the first touch", path);
+
+	memset(touched, 0, sizeof(touched));
+	/* random reads, some across a chunk boundary */
+	for (int k = 0; k < 150; k++) {
+		uint64_t off = next_rand() % (SIZE - 300), len = 1 + next_rand() % 300;
+
+		if (memcmp(a + off, mem + off, len))
+			bad++;
+		for (uint64_t c = off / CHUNK; c <= (off + len - 1) / CHUNK; c++)
+			touched[c] = 1;
+	}
+	for (uint64_t c = 0; c < NCHUNKS; c++)
+		want += touched[c];
+	is_int(bad, 0, "%s: 150 random reads see the server's bytes", path);
+	is_int(nlocal(m), want, "%s: exactly the %llu touched chunks are local", path,
+	       (unsigned long long)want);
+
+	/* a sequential scan of 4 MiB */
+	ok(memcmp(a + 8 * MiB, mem + 8 * MiB, 4 * MiB) == 0, "%s: sequential 4 MiB read",
+	   path);
+	for (uint64_t c = 8 * MiB / CHUNK; c < 12 * MiB / CHUNK; c++)
+		want += !touched[c], touched[c] = 1;
+	is_int(nlocal(m), want, "%s: and exactly its chunks became local", path);
+
+	/* a write to an absent chunk lands on top of the pulled chunk */
+	uint64_t c = NCHUNKS - 1;
+
+	while (touched[c])
+		c--;
+	uint8_t flipped = (uint8_t)(mem[c * CHUNK + 5] ^ 0xff);
+
+	a[c * CHUNK + 5] = flipped;
+	ok(a[c * CHUNK + 5] == flipped &&
+	   memcmp(a + c * CHUNK + 6, mem + c * CHUNK + 6, CHUNK - 6) == 0 &&
+	   memcmp(a + c * CHUNK, mem + c * CHUNK, 5) == 0,
+	   "%s: a write to an absent chunk keeps the rest of the chunk", path);
+	is_int(nlocal(m), want + 1, "%s: the written chunk is local", path);
+	is_int(ms_map_wait(m, 50), -ETIMEDOUT, "%s: wait without prefetch times out", path);
+	is_str(ms_map_errmsg(m), "", "%s: no error", path);
+	ms_map_close(m);
+}
+
+/* ---------------------------------------------------- full prefetch */
+
+static atomic_ullong seen_count;
+
+static void count_local(void *ud, uint64_t chunk)
+{
+	(void)ud;
+	(void)chunk;
+	atomic_fetch_add(&seen_count, 1);
+}
+
+static void test_prefetch(bool force_copy, unsigned threads)
+{
+	struct ms_map_opts mo = { .force_copy = force_copy, .prefetch_threads = threads,
+				  .on_local = count_local };
+	const char *path = force_copy ? "copy" : "zero-copy";
+	uint64_t t0 = 0, t1;
+	ms_map *m;
+	uint8_t *a;
+	int ret;
+
+	atomic_store(&seen_count, 0);
+	m = map_it("r1", &mo);
+	if (!ok(m != NULL, "%s: map with %u prefetch threads", path, threads))
+		return;
+	a = ms_map_addr(m);
+	/* the application runs meanwhile */
+	ok(memcmp(a + 40 * MiB, mem + 40 * MiB, 4096) == 0 &&
+	   memcmp(a + 3 * CHUNK + 17, mem + 3 * CHUNK + 17, 1000) == 0,
+	   "%s: reads while prefetching", path);
+	ms_map_progress(m, &t0, NULL);
+	ret = ms_map_wait(m, 20000);
+	is_int(ret, 0, "%s: ms_map_wait completes", path);
+	ms_map_progress(m, &t1, NULL);
+	ok(t1 == NCHUNKS && t1 >= t0, "%s: progress grew to every chunk (%llu -> %llu)",
+	   path, (unsigned long long)t0, (unsigned long long)t1);
+	is_int(atomic_load(&seen_count), NCHUNKS, "%s: on_local once per chunk", path);
+	ok(memcmp(a, mem, SIZE) == 0, "%s: the whole mapping equals the region", path);
+	ms_map_close(m);
+}
+
+/* --------------------------------------------------- priority order */
+
+static uint64_t seq[NCHUNKS];
+static atomic_ullong nseq;
+
+static int64_t prio_fn(void *ud, uint64_t chunk)
+{
+	(void)ud;
+	/* a scattered order with ties: 64 groups, reverse index inside */
+	return (int64_t)((chunk * 37) % 64);
+}
+
+static void record_local(void *ud, uint64_t chunk)
+{
+	uint64_t k = atomic_fetch_add(&nseq, 1);
+
+	(void)ud;
+	if (k < NCHUNKS)
+		seq[k] = chunk;
+}
+
+static void test_priority(bool force_copy, bool sequential)
+{
+	struct ms_map_opts mo = { .force_copy = force_copy, .prefetch_threads = 1,
+				  .priority = sequential ? NULL : prio_fn,
+				  .on_local = record_local };
+	const char *path = force_copy ? "copy" : "zero-copy";
+	uint64_t k = 0, bad = 0;
+	ms_map *m;
+
+	atomic_store(&nseq, 0);
+	m = map_it("r1", &mo);
+	if (!ok(m != NULL, "%s: map with a %s order", path,
+		sequential ? "sequential" : "priority"))
+		return;
+	is_int(ms_map_wait(m, 20000), 0, "%s: wait", path);
+	is_int(atomic_load(&nseq), NCHUNKS, "%s: every chunk reported once", path);
+	/* expected: priority descending, ties by ascending index */
+	for (int64_t p = sequential ? 0 : 63; p >= 0; p--)
+		for (uint64_t c = 0; c < NCHUNKS; c++)
+			if (sequential || prio_fn(NULL, c) == p)
+				bad += seq[k++] != c;
+	is_int(bad, 0, "%s: chunks became local in the %s order", path,
+	       sequential ? "sequential" : "priority");
+	ok(memcmp(ms_map_addr(m), mem, SIZE) == 0, "%s: content", path);
+	ms_map_close(m);
+}
+
+/* -------------------------------------------- concurrent faults */
+
+struct toucher {
+	ms_map *m;
+	int id;
+	int bad;
+};
+
+static void *touch_main(void *arg)
+{
+	struct toucher *t = arg;
+	uint8_t *a = ms_map_addr(t->m);
+
+	/* thread t reads chunks [16t, 16t+32) (overlapping its neighbour's),
+	 * page by page, forwards or backwards */
+	for (int k = 0; k < 32 * (int)(CHUNK / 4096); k++) {
+		int kk = t->id & 1 ? 32 * (int)(CHUNK / 4096) - 1 - k : k;
+		uint64_t off = (uint64_t)t->id * 16 * CHUNK + (uint64_t)kk * 4096;
+
+		if (memcmp(a + off, mem + off, 4096))
+			t->bad++;
+	}
+	return NULL;
+}
+
+static void test_concurrent(bool force_copy)
+{
+	struct ms_map_opts mo = { .no_prefetch = true, .force_copy = force_copy,
+				  .fault_threads = 3 };
+	const char *path = force_copy ? "copy" : "zero-copy";
+	struct toucher t[4];
+	pthread_t th[4];
+	int bad = 0;
+	ms_map *m = map_it("r1", &mo);
+
+	if (!ok(m != NULL, "%s: map for concurrent faults", path))
+		return;
+	for (int i = 0; i < 4; i++) {
+		t[i] = (struct toucher){ m, i, 0 };
+		pthread_create(&th[i], NULL, touch_main, &t[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		bad += t[i].bad;
+	}
+	is_int(bad, 0, "%s: 4 threads on overlapping chunks read the right bytes", path);
+	is_int(nlocal(m), 3 * 16 + 32, "%s: each chunk fetched once (80 local)", path);
+	ms_map_close(m);
+}
+
+/* ------------------------------------------------- failure: SIGBUS */
+
+static sigjmp_buf jb;
+
+static void on_sigbus(int sig)
+{
+	(void)sig;
+	siglongjmp(jb, 1);
+}
+
+/* In-process: the server goes away, an absent chunk raises SIGBUS (caught
+ * here), the error is reported. */
+static void test_failure_reported(bool force_copy)
+{
+	const char *path = force_copy ? "copy" : "zero-copy";
+	struct ms_map_opts mo = { .no_prefetch = true, .force_copy = force_copy };
+	struct sigaction sa = { .sa_handler = on_sigbus }, old;
+	char saved[8];
+	uint8_t *smem;
+	ms_server *s = server_up("gone", 4 * MiB, &smem);
+	volatile int got_bus = 0;
+	volatile uint8_t v = 0;
+	ms_map *m;
+	uint8_t *a;
+
+	memcpy(saved, port, sizeof(saved));
+	snprintf(port, sizeof(port), "%u", ms_server_port(s));
+	m = map_it("gone", &mo);
+	memcpy(port, saved, sizeof(saved));
+	if (!ok(m != NULL, "%s: map a region that will go away", path)) {
+		ms_server_destroy(s);
+		return;
+	}
+	a = ms_map_addr(m);
+	ok(memcmp(a, smem, CHUNK) == 0, "%s: chunk 0 arrives", path);
+	uint8_t b100 = smem[100];
+
+	ms_server_destroy(s);     /* unmaps smem */
+	sigaction(SIGBUS, &sa, &old);
+	if (sigsetjmp(jb, 1) == 0)
+		v = a[10 * CHUNK];
+	else
+		got_bus = 1;
+	sigaction(SIGBUS, &old, NULL);
+	(void)v;
+	ok(got_bus, "%s: touching an absent chunk after the server died: SIGBUS", path);
+	ok(a[100] == b100, "%s: the local chunk is still readable", path);
+	int ret = ms_map_wait(m, 1000);
+	ok(ret < 0 && ret != -ETIMEDOUT, "%s: ms_map_wait reports the failure (%d)", path,
+	   ret);
+	ok(strstr(ms_map_errmsg(m), "chunk 10") != NULL, "%s: message: %s", path,
+	   ms_map_errmsg(m));
+	ms_map_close(m);
+}
+
+/* Before any thread exists: a server in one child, a mapper in another;
+ * the server is killed; the mapper touches an absent chunk and must die of
+ * SIGBUS within a bounded time. */
+static void test_sigbus_child(bool force_copy, bool no_poison)
+{
+	const char *what = no_poison ? "no UFFDIO_POISON" : force_copy ? "copy" : "zero-copy";
+	int p_port[2], p_ready[2], p_go[2], st = 0;
+	char pbuf[8] = "";
+	pid_t srv, cli;
+	struct pollfd pf;
+
+	if (pipe(p_port) || pipe(p_ready) || pipe(p_go))
+		tap_bail("pipe");
+	fflush(stdout);
+	srv = fork();
+	if (srv == 0) {
+		uint8_t *smem;
+		ms_server *s = server_up("doomed", 4 * MiB, &smem);
+
+		snprintf(pbuf, sizeof(pbuf), "%u", ms_server_port(s));
+		if (write(p_port[1], pbuf, sizeof(pbuf)) != sizeof(pbuf))
+			_exit(2);
+		pause();
+		_exit(0);
+	}
+	pf = (struct pollfd){ .fd = p_port[0], .events = POLLIN };
+	if (poll(&pf, 1, 10000) != 1 || read(p_port[0], pbuf, sizeof(pbuf)) != sizeof(pbuf))
+		tap_bail("server child did not start");
+	cli = fork();
+	if (cli == 0) {
+		struct ms_client_opts co = { .transport = MS_TRANSPORT_TCP, .timeout_ms = 5000 };
+		struct ms_map_opts mo = { .no_prefetch = true, .force_copy = force_copy };
+		struct sigaction dfl = { .sa_handler = SIG_DFL };
+		char err[256], c = 0;
+		ms_map *m;
+		volatile uint8_t *a;
+
+		sigaction(SIGBUS, &dfl, NULL);
+		alarm(20);    /* a hang dies of SIGALRM, not SIGBUS */
+		if (no_poison)
+			setenv("MEMSYNC_MAP_NO_POISON", "1", 1);
+		m = ms_map_open("127.0.0.1", pbuf, "doomed", &co, &mo, err, sizeof(err));
+		if (!m)
+			_exit(3);
+		a = ms_map_addr(m);
+		(void)a[0];
+		if (write(p_ready[1], "r", 1) != 1 || read(p_go[0], &c, 1) != 1)
+			_exit(4);
+		(void)a[20 * CHUNK + 8];
+		_exit(5);     /* must not get here */
+	}
+	pf = (struct pollfd){ .fd = p_ready[0], .events = POLLIN };
+	char c;
+	bool ready = poll(&pf, 1, 10000) == 1 && read(p_ready[0], &c, 1) == 1;
+
+	ok(ready, "%s: child mapped the region and read chunk 0", what);
+	kill(srv, SIGKILL);
+	waitpid(srv, NULL, 0);
+	if (write(p_go[1], "g", 1) != 1)
+		diag("write to the child failed");
+	pid_t got = 0;
+
+	for (int i = 0; i < 300 && got == 0; i++) {
+		got = waitpid(cli, &st, WNOHANG);
+		if (!got)
+			usleep(50000);
+	}
+	if (!got) {
+		kill(cli, SIGKILL);
+		waitpid(cli, &st, 0);
+	}
+	ok(got == cli && WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS,
+	   "%s: the child died of SIGBUS after the server was killed (status %#x%s)",
+	   what, st, got ? "" : ", hung");
+	for (int i = 0; i < 2; i++) {
+		close(p_port[i]);
+		close(p_ready[i]);
+		close(p_go[i]);
+	}
+}
+
+/* ------------------------------- pulls into a buffer registered once */
+
+static void test_mem_register(void)
+{
+	struct ms_client_opts co = { .transport = MS_TRANSPORT_TCP };
+	char err[256];
+	ms_client *c = ms_connect("127.0.0.1", port, &co, err, sizeof(err));
+	ms_region *r = c ? ms_open(c, "r1", MS_MODE_READ) : NULL;
+	uint8_t *buf = malloc(4 * CHUNK), *other = malloc(CHUNK);
+	ms_mem *reg;
+
+	if (!ok(r != NULL, "ms_mem: connect and open")) {
+		ms_disconnect(c);
+		free(buf);
+		free(other);
+		return;
+	}
+	ok(ms_mem_register(c, NULL, 10) == NULL && errno == EINVAL, "ms_mem: NULL: EINVAL");
+	reg = ms_mem_register(c, buf, 4 * CHUNK);
+	ok(reg != NULL, "ms_mem: register a 256 KiB buffer");
+	ok(ms_pull(r, 7 * CHUNK, buf + CHUNK, 2 * CHUNK, NULL, NULL) == 0 &&
+	   memcmp(buf + CHUNK, mem + 7 * CHUNK, 2 * CHUNK) == 0,
+	   "ms_mem: pull into the middle of the registration");
+	ok(ms_pull(r, 0, buf, 4 * CHUNK, NULL, NULL) == 0 &&
+	   memcmp(buf, mem, 4 * CHUNK) == 0, "ms_mem: pull into all of it");
+	ok(ms_pull(r, 3 * CHUNK, other, CHUNK, NULL, NULL) == 0 &&
+	   memcmp(other, mem + 3 * CHUNK, CHUNK) == 0,
+	   "ms_mem: a pull outside it registers per call as before");
+	ms_mem_unregister(reg);
+	ok(ms_pull(r, 9 * CHUNK, buf, CHUNK, NULL, NULL) == 0 &&
+	   memcmp(buf, mem + 9 * CHUNK, CHUNK) == 0, "ms_mem: pull after unregister");
+	ok(ms_mem_register(c, buf, CHUNK) != NULL, "ms_mem: a registration left to ms_disconnect");
+	ms_disconnect(c);   /* frees it (ASan checks for the leak) */
+	free(buf);
+	free(other);
+}
+
+/* ------------------------------------------------------- bad input */
+
+static void test_bad_args(void)
+{
+	char err[256];
+	ms_map *m;
+
+	m = ms_map_open("127.0.0.1", port, "nope", NULL, NULL, err, sizeof(err));
+	ok(!m && errno == ENOENT, "unknown region: NULL, ENOENT");
+	ok(strstr(err, "unknown region 'nope'") != NULL, "message: %s", err);
+	m = ms_map_open("127.0.0.1", port, NULL, NULL, NULL, err, sizeof(err));
+	ok(!m && errno == EINVAL && strstr(err, "invalid region name"), "NULL region: %s",
+	   err);
+	m = ms_map_open(NULL, port, "r1", NULL, NULL, err, sizeof(err));
+	ok(!m && errno == EINVAL && strstr(err, "invalid server address"),
+	   "NULL host: %s", err);
+	m = ms_map_open("127.0.0.1", port, "../x", NULL, NULL, err, sizeof(err));
+	ok(!m && errno == EINVAL, "bad region name: %s", err);
+	m = ms_map_open("127.0.0.1", "1", "r1", NULL, NULL, err, sizeof(err));
+	ok(!m && errno == ECONNREFUSED && *err, "nobody listening: %s", err);
+	ms_map_close(NULL);
+}
+
+int main(void)
+{
+	ms_server *s;
+
+	/* the fork tests first, while this process has no thread */
+	test_sigbus_child(false, false);
+	test_sigbus_child(true, false);
+	test_sigbus_child(false, true);
+
+	s = server_up("r1", SIZE, &mem);
+	snprintf(port, sizeof(port), "%u", ms_server_port(s));
+
+	test_bad_args();
+	test_mem_register();
+	for (int fc = 0; fc < 2; fc++) {
+		test_no_prefetch(fc);
+		test_concurrent(fc);
+		test_prefetch(fc, 1);
+		test_priority(fc, false);
+		test_failure_reported(fc);
+	}
+	test_prefetch(false, 3);
+	test_priority(false, true);
+
+	ms_server_destroy(s);
+	return tap_done();
+}
