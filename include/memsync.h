@@ -169,10 +169,16 @@ int ms_sync(ms_region *r);
 int ms_push(ms_region *r, uint64_t off, const void *src, uint64_t len,
 	    const struct ms_xfer_opts *o, struct ms_xfer_stats *st);
 
+/* The generations of chunks [first, first+n) of r as the server's metadata
+ * table has them now (one one-sided read of the table, like the one a
+ * verified pull makes): a chunk's generation changes with every commit
+ * that names it.  -ERANGE when the chunks are outside the region. */
+int ms_chunk_generations(ms_region *r, uint64_t first, uint64_t n, uint64_t *gens);
+
 /* Register a buffer with c's transport once (over RDMA: one ibv_reg_mr,
- * pinning it).  ms_pull() into a range that lies inside a live
- * registration uses it instead of registering the destination for the
- * call, so repeated pulls into one buffer cost no registration each.
+ * pinning it).  ms_pull() into (or ms_write() from) a range that lies inside a
+ * live registration uses it instead of registering the buffer for the
+ * call, so repeated transfers through one buffer cost no registration each.
  * NULL + errno on failure.  A registration dies with its connection (later
  * pulls register per call again); ms_disconnect() frees what is left. */
 typedef struct ms_mem ms_mem;
@@ -227,9 +233,22 @@ int ms_stat(ms_client *c, const char *name, struct ms_region_stat **out,
  * ms_map_errmsg() explains it.  Prefetching stops.
  *
  * Each handling thread has its own connection (the client is not thread
- * safe): a mapping holds fault_threads + prefetch_threads connections.
- * The region is opened read-only: local writes to the mapping stay local
- * (a write to a chunk that is not local first pulls it). */
+ * safe): a mapping holds fault_threads + prefetch_threads connections,
+ * plus one "sync" connection when writable (opened at once) or after the
+ * first ms_map_refresh().  By default the region is opened read-only:
+ * local writes to the mapping stay local (a write to a chunk that is not
+ * local first pulls it).
+ *
+ * Writable mappings (writable): the sync connection opens the region
+ * MS_MODE_WRITE and so holds the server's write lease for the mapping's
+ * life (a second writer gets EBUSY from ms_map_open; readers are not
+ * affected).  The mapper tracks what the application writes: with
+ * userfaultfd asynchronous write protection (Linux 6.7+: chunks are
+ * installed write-protected, a write only drops the protection, and
+ * PAGEMAP_SCAN reads the written pages back and protects them again), or,
+ * where the kernel cannot, by hashing the local chunks (ms_map_dirty_mode()
+ * says which and why).  ms_map_sync() pushes the written chunks and
+ * commits them. */
 
 typedef struct ms_map ms_map;
 
@@ -245,6 +264,13 @@ struct ms_map_opts {
 	void (*on_local)(void *ud, uint64_t chunk);
 	void *ud;
 	bool force_copy;           /* use the copy path even if zero-copy works */
+	bool writable;             /* take the write lease, track writes, allow
+				      ms_map_sync() */
+	bool force_hash;           /* writable: track by hashing local chunks even
+				      if the kernel could do better (so does
+				      MS_DIRTY_FORCE_HASH=1 in the environment) */
+	unsigned sync_interval_ms; /* writable: ms_map_sync() from a background
+				      thread this often; 0 = never */
 };
 
 /* Connect to host:port, open region read-only and map it.  NULL + errno
@@ -268,8 +294,47 @@ int ms_map_wait(ms_map *m, int timeout_ms);
 /* Why the mapping failed, "" while it has not. */
 const char *ms_map_errmsg(const ms_map *m);
 /* Stop the threads, close the connections and unmap.  No thread may
- * access the mapping any more. */
+ * access the mapping any more.  Writes not synced yet are dropped (call
+ * ms_map_sync() first). */
 void ms_map_close(ms_map *m);
+
+/* true when opened writable */
+bool ms_map_writable(const ms_map *m);
+/* How writes are tracked: "" for a read-only mapping, else a sentence,
+ * "userfaultfd WP_ASYNC + PAGEMAP_SCAN" or "hashing: ..." with the reason
+ * (e.g. "hashing: UFFD_FEATURE_WP_ASYNC not supported by this kernel"). */
+const char *ms_map_dirty_mode(const ms_map *m);
+
+struct ms_map_sync_stats {
+	uint64_t pages_dirty;   /* pages found written (hashing: the pages of
+				   the written chunks) */
+	uint64_t chunks_pushed; /* chunks written to the server and committed */
+	uint64_t runs;          /* ms_write() calls (runs of adjacent chunks) */
+	uint64_t bytes;         /* payload bytes written */
+	uint64_t ns;            /* wall time */
+};
+
+/* Push what the application wrote since the last sync: collect the written
+ * pages (protecting them again in the same step), copy each written chunk
+ * into a bounce buffer (a snapshot: the application may keep writing; a
+ * write after the collect is found by the next sync, never lost), write
+ * the snapshots (runs of adjacent chunks) and commit them; returns when the
+ * server holds them.  Concurrent calls (and the background thread) are
+ * serialised.  -EACCES for a read-only mapping; when the server refuses
+ * the commit (its verification fails) or the connection fails, the error
+ * (message in ms_map_errmsg() while no fault failed the mapping) and the
+ * chunks stay dirty for the next sync.  st may be NULL. */
+int ms_map_sync(ms_map *m, struct ms_map_sync_stats *st);
+
+/* Follow the server: read its per-chunk generation table and drop every
+ * local chunk whose generation differs from the one it was pulled at (it
+ * becomes absent: the next touch pulls the new bytes).  *changed (may be
+ * NULL) gets the number of chunks dropped.  On a writable mapping a chunk
+ * written locally and not synced is never dropped: if any changed chunk is
+ * dirty, nothing is dropped and the result is -EBUSY (ms_map_sync() first).
+ * On a read-only mapping local writes to changed chunks are lost.  Not
+ * for use while the application writes to chunks that may change. */
+int ms_map_refresh(ms_map *m, uint64_t *changed);
 
 /* ------------------------------------------------------------------ */
 /* Server                                                              */

@@ -21,6 +21,7 @@
 #include <sys/random.h>
 
 #include "chunkmap.h"
+#include "client_int.h"
 #include "proto.h"
 #include "xfer.h"
 #include "transport.h"
@@ -561,8 +562,9 @@ static void pull_progress(void *ud, uint64_t done, uint64_t total)
 			    p->progress_total);
 }
 
-MS_EXPORT int ms_pull(ms_region *r, uint64_t off, void *dst, uint64_t len,
-		      const struct ms_xfer_opts *o, struct ms_xfer_stats *st)
+static int pull_impl(ms_region *r, uint64_t off, void *dst, uint64_t len,
+		     const struct ms_xfer_opts *o, struct ms_xfer_stats *st,
+		     uint64_t *gens, uint8_t *hashes)
 {
 	static const struct ms_xfer_opts def;
 	ms_client *c = r->c;
@@ -641,10 +643,19 @@ MS_EXPORT int ms_pull(ms_region *r, uint64_t off, void *dst, uint64_t len,
 			bool redo = ms_chunkmap_test(&bad, i) ||
 				    ms_meta_gen(meta1, i) != ms_meta_gen(meta2, i);
 
-			if (ms_chunkmap_test(&todo, i) && redo)
+			if (ms_chunkmap_test(&todo, i) && redo) {
 				again++;
-			else
-				ms_chunkmap_clear(&todo, i);
+				continue;
+			}
+			if (ms_chunkmap_test(&todo, i)) {
+				/* good in this round: these are its values */
+				if (gens)
+					gens[i] = ms_meta_gen(meta1, i);
+				if (hashes)
+					memcpy(hashes + i * MS_HASH_LEN, ms_meta_hash(meta1, i),
+					       MS_HASH_LEN);
+			}
+			ms_chunkmap_clear(&todo, i);
 		}
 		if (!again)
 			goto out;
@@ -675,6 +686,51 @@ out:
 	s.ns = ms_now_ns() - t0;
 	if (st)
 		*st = s;
+	return ret;
+}
+
+MS_EXPORT int ms_pull(ms_region *r, uint64_t off, void *dst, uint64_t len,
+		      const struct ms_xfer_opts *o, struct ms_xfer_stats *st)
+{
+	return pull_impl(r, off, dst, len, o, st, NULL, NULL);
+}
+
+int ms_pull_gens(ms_region *r, uint64_t off, void *dst, uint64_t len,
+		 uint64_t *gens, uint8_t *hashes)
+{
+	return pull_impl(r, off, dst, len, NULL, NULL, gens, hashes);
+}
+
+/* Metadata entries per read of ms_chunk_generations() (1 MiB of table). */
+#define GENS_BATCH (1u << 15)
+
+MS_EXPORT int ms_chunk_generations(ms_region *r, uint64_t first, uint64_t n,
+				   uint64_t *gens)
+{
+	uint8_t *meta;
+	int ret = 0;
+
+	if (!gens || !n || first >= r->info.nchunks || n > r->info.nchunks - first)
+		return cl_err(r->c, -ERANGE,
+			      "generations: chunks [%llu, +%llu) are outside region '%s' "
+			      "(%llu chunks)", (unsigned long long)first,
+			      (unsigned long long)n, r->info.name,
+			      (unsigned long long)r->info.nchunks);
+	if (!r->c->x)
+		return cl_err(r->c, -ENOTCONN, "generations: not connected to %s:%s",
+			      r->c->host, r->c->port);
+	meta = malloc((size_t)MS_MIN(n, (uint64_t)GENS_BATCH) * MS_META_ENTRY_SIZE);
+	if (!meta)
+		return cl_err(r->c, -ENOMEM, "generations: out of memory");
+	for (uint64_t done = 0; done < n && !ret;) {
+		uint64_t k = MS_MIN(n - done, (uint64_t)GENS_BATCH);
+
+		ret = read_meta(r, first + done, k, meta);
+		for (uint64_t i = 0; !ret && i < k; i++)
+			gens[done + i] = ms_meta_gen(meta, i);
+		done += k;
+	}
+	free(meta);
 	return ret;
 }
 
@@ -781,6 +837,7 @@ MS_EXPORT int ms_write(ms_region *r, uint64_t off, const void *src, uint64_t len
 	struct ms_chunkmap all = { 0 };
 	struct ms_xmr *mr = NULL;
 	uint64_t c0, nch, t0 = ms_now_ns();
+	bool own_mr = false;
 	int ret;
 
 	if (!o)
@@ -793,7 +850,8 @@ MS_EXPORT int ms_write(ms_region *r, uint64_t off, const void *src, uint64_t len
 	if (ms_chunkmap_init(&all, nch))
 		return cl_err(r->c, -ENOMEM, "write: out of memory");
 	ms_chunkmap_set_range(&all, 0, nch);
-	ret = r->c->ops->reg_mr(r->c->x, (void *)src, len, &mr);
+	own_mr = !mem_find(r->c, src, len, &mr);
+	ret = own_mr ? r->c->ops->reg_mr(r->c->x, (void *)src, len, &mr) : 0;
 	if (ret) {
 		ret = cl_err(r->c, ret, "write: cannot register memory: %s",
 			     strerror(-ret));
@@ -806,7 +864,7 @@ MS_EXPORT int ms_write(ms_region *r, uint64_t off, const void *src, uint64_t len
 	ret = write_and_record(r, &seg, 1, &all, c0, off, len, src, NULL, o, &s.bytes);
 	s.chunks_total = s.chunks_moved = nch;
 out:
-	if (mr && r->c->x)
+	if (own_mr && mr && r->c->x)
 		r->c->ops->dereg_mr(r->c->x, mr);
 	ms_chunkmap_free(&all);
 	s.ns = ms_now_ns() - t0;
@@ -842,6 +900,11 @@ MS_EXPORT int ms_sync(ms_region *r)
 	}
 	r->npending = 0;
 	return 0;
+}
+
+void ms_region_drop_pending(ms_region *r)
+{
+	r->npending = 0;
 }
 
 /* 1 if the server's bytes [off, off+len) differ from src, 0 if equal. */

@@ -7,10 +7,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -45,6 +47,10 @@ struct ms_dirty {
 
 	/* MS_DIRTY_HASH: one XXH3-128 per chunk */
 	uint8_t (*hashes)[MS_HASH_LEN];
+	/* attached: uffd belongs to the caller; in hash mode, which chunks
+	 * have a baseline (NULL: all of them) */
+	bool attached;
+	atomic_uchar *known;
 };
 
 MS_PRINTF(3, 4) static void say(char *why, size_t whylen, const char *fmt, ...)
@@ -333,6 +339,8 @@ static int hash_collect(struct ms_dirty *d, struct ms_dirty_range *out, size_t m
 		uint8_t h[MS_HASH_LEN];
 		uint64_t off, len;
 
+		if (d->known && !atomic_load_explicit(&d->known[c], memory_order_acquire))
+			continue;
 		chunk_extent(d, c, &off, &len);
 		ms_hash128(d->base + off, len, h);
 		if (ms_hash_eq(h, d->hashes[c]))
@@ -439,11 +447,164 @@ int ms_dirty_open(void *addr, size_t len, struct ms_dirty **out, char *why, size
 	return ms_dirty_open_opts(addr, len, NULL, out, why, whylen);
 }
 
+/* The write-protect and PAGEMAP_SCAN half of uffd_setup() for a descriptor
+ * the caller set up: 0, or a positive value after writing the reason to
+ * hash into why. */
+static int attach_setup(struct ms_dirty *d, int uffd, char *why, size_t whylen)
+{
+	struct uffdio_writeprotect wp = {
+		.range = { .start = (uintptr_t)d->base, .len = d->len },
+		.mode = UFFDIO_WRITEPROTECT_MODE_WP,
+	};
+	struct page_region probe;
+	struct pm_scan_arg arg = {
+		.size = sizeof(arg),
+		.flags = PM_SCAN_CHECK_WPASYNC,
+		.start = (uintptr_t)d->base,
+		.end = (uintptr_t)d->base + d->page,
+		.vec = (uintptr_t)&probe,
+		.vec_len = 1,
+		.category_mask = PAGE_IS_WRITTEN,
+		.return_mask = PAGE_IS_WRITTEN,
+	};
+
+	/* Unpopulated parts (no page table yet) count as written until
+	 * protected: WP_UNPOPULATED puts markers there (and protects what the
+	 * caller may have installed already). */
+	if (ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) < 0) {
+		say(why, whylen, "hashing: UFFDIO_WRITEPROTECT: %s", strerror(errno));
+		return 1;
+	}
+	d->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (d->pagemap < 0) {
+		say(why, whylen, "hashing: /proc/self/pagemap: %s", strerror(errno));
+		return 1;
+	}
+	if (ioctl(d->pagemap, PAGEMAP_SCAN, &arg) < 0) {
+		int e = errno;
+
+		if (e == ENOTTY || e == EINVAL || e == EOPNOTSUPP)
+			say(why, whylen, "hashing: PAGEMAP_SCAN not supported by this kernel (%s)",
+			    strerror(e));
+		else if (e == EPERM)
+			say(why, whylen, "hashing: the range is not asynchronously "
+			    "write-protected (UFFD_FEATURE_WP_ASYNC and REGISTER_MODE_WP)");
+		else
+			say(why, whylen, "hashing: PAGEMAP_SCAN: %s", strerror(e));
+		return 1;
+	}
+	d->vec = calloc(SCAN_VEC, sizeof(*d->vec));
+	if (!d->vec)
+		return -ENOMEM;
+	say(why, whylen, "userfaultfd WP_ASYNC + PAGEMAP_SCAN");
+	return 0;
+}
+
+int ms_dirty_attach(int uffd, void *addr, size_t len, const struct ms_dirty_opts *opts,
+		    struct ms_dirty **out, char *why, size_t whylen)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	uint32_t chunk = opts && opts->chunk_size ? opts->chunk_size : MS_DIRTY_DEFAULT_CHUNK;
+	unsigned flags = opts ? opts->flags : 0;
+	struct ms_dirty *d;
+	int ret;
+
+	if (why && whylen)
+		why[0] = '\0';
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (pg <= 0)
+		pg = 4096;
+	if (!addr || len == 0 || (uintptr_t)addr % (uint64_t)pg || len % (uint64_t)pg ||
+	    (uintptr_t)addr > UINTPTR_MAX - len) {
+		say(why, whylen, "the range must be page-aligned and not empty");
+		return -EINVAL;
+	}
+	if (!ms_is_pow2(chunk) || chunk < (uint64_t)pg || chunk > MAX_CHUNK ||
+	    (flags & ~MS_DIRTY_FORCE_HASH)) {
+		say(why, whylen, "bad chunk size or flags");
+		return -EINVAL;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->base = addr;
+	d->len = len;
+	d->page = (uint64_t)pg;
+	d->chunk = chunk;
+	d->nchunks = ms_div_round_up(len, chunk);
+	d->uffd = -1;
+	d->pagemap = -1;
+	d->attached = true;
+
+	if (flags & MS_DIRTY_FORCE_HASH) {
+		say(why, whylen, "hashing: forced (MS_DIRTY_FORCE_HASH)");
+		ret = 1;
+	} else if (env_force_hash()) {
+		say(why, whylen, "hashing: forced by MS_DIRTY_FORCE_HASH in the environment");
+		ret = 1;
+	} else if (uffd < 0) {
+		say(why, whylen, "hashing: no userfaultfd with asynchronous write protection");
+		ret = 1;
+	} else {
+		ret = attach_setup(d, uffd, why, whylen);
+	}
+	if (ret == 0) {
+		d->mode = MS_DIRTY_UFFD;
+	} else if (ret > 0) {
+		if (d->pagemap >= 0)
+			close(d->pagemap);
+		d->pagemap = -1;
+		free(d->vec);
+		d->vec = NULL;
+		d->mode = MS_DIRTY_HASH;
+		ret = 0;
+		if (d->nchunks > SIZE_MAX / MS_HASH_LEN)
+			ret = -ENOMEM;
+		else {
+			d->hashes = malloc((size_t)d->nchunks * MS_HASH_LEN);
+			d->known = calloc((size_t)d->nchunks, sizeof(*d->known));
+			if (!d->hashes || !d->known)
+				ret = -ENOMEM;
+		}
+	}
+	if (ret < 0) {
+		say(why, whylen, "out of memory");
+		ms_dirty_close(d);
+		return ret;
+	}
+	*out = d;
+	return 0;
+}
+
+void ms_dirty_hash_set(struct ms_dirty *d, uint64_t c, const uint8_t hash[16])
+{
+	if (!d || !d->known || c >= d->nchunks)
+		return;
+	memcpy(d->hashes[c], hash, MS_HASH_LEN);
+	atomic_store_explicit(&d->known[c], 1, memory_order_release);
+}
+
+void ms_dirty_hash_forget(struct ms_dirty *d, uint64_t c)
+{
+	if (!d || !d->known || c >= d->nchunks)
+		return;
+	atomic_store_explicit(&d->known[c], 0, memory_order_release);
+}
+
 void ms_dirty_close(struct ms_dirty *d)
 {
 	if (!d)
 		return;
-	uffd_teardown(d);
+	if (d->attached) {
+		if (d->pagemap >= 0)
+			close(d->pagemap);
+		free(d->vec);
+	} else {
+		uffd_teardown(d);
+	}
+	free((void *)d->known);
 	free(d->hashes);
 	free(d);
 }

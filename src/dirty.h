@@ -63,6 +63,7 @@
 #ifndef MS_DIRTY_H
 #define MS_DIRTY_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -112,6 +113,42 @@ int ms_dirty_open_opts(void *addr, size_t len, const struct ms_dirty_opts *opts,
 		       struct ms_dirty **out, char *why, size_t whylen);
 /* The same with default options. */
 int ms_dirty_open(void *addr, size_t len, struct ms_dirty **out, char *why, size_t whylen);
+
+/*
+ * Track writes to [addr, addr + len) on a userfaultfd the caller owns
+ * (one memory range can be registered with only one userfaultfd, and
+ * asynchronous write protection is a property of the whole descriptor, so
+ * a caller that already serves faults on the range - the lazy mapper -
+ * must track with its own descriptor).  The caller has enabled
+ * UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED on uffd and
+ * registered the range with UFFDIO_REGISTER_MODE_WP (besides MISSING or
+ * MINOR); this skips open, UFFDIO_API and register, write-protects the
+ * whole range once (UFFDIO_WRITEPROTECT: markers in the unpopulated parts,
+ * which PAGEMAP_SCAN would otherwise report as written; page tables for
+ * the whole range are allocated) and checks PAGEMAP_SCAN.  Pages the
+ * caller installs later must be installed protected (UFFDIO_COPY_MODE_WP,
+ * UFFDIO_CONTINUE_MODE_WP) so that only application writes are reported.
+ * ms_dirty_close() leaves uffd open and registered.
+ *
+ * Where that cannot work (uffd < 0, MS_DIRTY_FORCE_HASH in opts or the
+ * environment, PAGEMAP_SCAN missing) the tracker hashes, lazily: no chunk
+ * is hashed at attach and a chunk is tracked only from the moment the
+ * caller gives its baseline with ms_dirty_hash_set() (the hash of the bytes
+ * it installed), until ms_dirty_hash_forget().  Chunks without a baseline
+ * are never read nor reported, so absent (not yet fetched) parts of the
+ * range are never touched.  why says which mode and why, like
+ * ms_dirty_open_opts().  0, -EINVAL, -ENOMEM.
+ */
+int ms_dirty_attach(int uffd, void *addr, size_t len, const struct ms_dirty_opts *opts,
+		    struct ms_dirty **out, char *why, size_t whylen);
+
+/* Attached hash mode: chunk c's content is now the bytes whose XXH3-128 is
+ * hash (may be called from any thread, once per chunk between forgets, not
+ * while a collect runs over c with a baseline).  No-op in MS_DIRTY_UFFD
+ * mode or for trackers from ms_dirty_open*(). */
+void ms_dirty_hash_set(struct ms_dirty *d, uint64_t c, const uint8_t hash[16]);
+/* Attached hash mode: stop tracking chunk c (its bytes are going away). */
+void ms_dirty_hash_forget(struct ms_dirty *d, uint64_t c);
 
 /* Stop tracking (unregister, close the descriptors) and free d; NULL is a
  * no-op.  The memory itself is left as it is. */

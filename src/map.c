@@ -26,10 +26,22 @@
  *
  * The handling threads never touch the application's view: they write to
  * the staging view or their own buffer and only name the view in ioctls.
+ *
+ * Writable mappings: one more connection (sync) opens the region for
+ * writing (the write lease).  Writes are tracked on the mapper's own
+ * userfaultfd (a range can belong to one uffd only): it is opened with
+ * UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED, the view is
+ * registered with WP as well, and every chunk is installed write-protected
+ * (UFFDIO_CONTINUE_MODE_WP / UFFDIO_COPY_MODE_WP), so a pull never makes a
+ * page dirty and the application's first write to a page only drops the
+ * protection; ms_dirty (attached to this uffd) reads the written pages back
+ * with PAGEMAP_SCAN.  Without WP_ASYNC, ms_dirty hashes local chunks: each
+ * chunk's baseline is the committed hash its pull was verified against.
+ * `pend` holds the chunks found written and not committed yet; sync and
+ * refresh run under sync_lk.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/userfaultfd.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <pthread.h>
@@ -44,7 +56,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chunkmap.h"
+#include "client_int.h"
+#include "dirty.h"
+#include "hash.h"
 #include "memsync.h"
+#include "uffd_compat.h"
 #include "util.h"
 
 /* Kernel interfaces newer than some distribution headers (values from
@@ -75,6 +92,7 @@ enum { CH_ABSENT = 0, CH_FETCHING, CH_LOCAL, CH_FAILED };
 #define DEFAULT_PREFETCH_THREADS 1
 #define PREFETCH_BATCH_BYTES (1u << 20)  /* one pull per run of up to 1 MiB */
 #define PREFETCH_CLAIM 16               /* order entries claimed at once */
+#define BOUNCE_BYTES (8u << 20)         /* sync: snapshot buffer */
 
 struct worker {
 	ms_map *m;
@@ -84,6 +102,8 @@ struct worker {
 	ms_region *r;
 	uint8_t *buf;        /* copy path: where pulls land */
 	size_t buflen;
+	uint64_t *gens;      /* per chunk of a fetch: its generation and */
+	uint8_t *hashes;     /* committed hash (MS_HASH_LEN each) */
 };
 
 struct ms_map {
@@ -109,6 +129,25 @@ struct ms_map {
 	pthread_cond_t cv;   /* progress, failure, faults_busy back to 0 */
 	struct worker *w;
 	unsigned nw, nfault;
+
+	struct ms_client_opts co;
+	uint64_t *gens;      /* per chunk: the generation it was pulled at */
+	/* writable mappings and refresh */
+	bool writable;
+	bool track_wp;       /* dirty tracking by uffd WP: install protected */
+	struct ms_dirty *dirty;
+	char dirty_why[192];
+	pthread_mutex_t sync_lk;
+	struct worker sw;    /* the sync connection (not a thread) */
+	struct ms_chunkmap pend; /* written, not committed yet */
+	uint8_t *bounce;
+	size_t bouncelen;
+	uint64_t maxrun;     /* chunks per ms_write */
+	struct ms_dirty_range *ranges;
+	pthread_t sync_th;
+	bool sync_started;
+	int sync_err;        /* last ms_map_sync() failure, 0 after a success */
+	char sync_errmsg[512];
 };
 
 static int map_err(char *err, size_t errlen, int ret, const char *fmt, ...)
@@ -179,7 +218,8 @@ static int resolve(ms_map *m, uint64_t off, uint64_t len, const uint8_t *src)
 			struct uffdio_continue uc = {
 				.range = { .start = (uintptr_t)(m->addr + off + done),
 					   .len = len - done },
-				.mode = UFFDIO_CONTINUE_MODE_DONTWAKE,
+				.mode = UFFDIO_CONTINUE_MODE_DONTWAKE |
+					(m->track_wp ? UFFDIO_CONTINUE_MODE_WP : 0),
 			};
 			rc = ioctl(m->uffd, UFFDIO_CONTINUE, &uc);
 			got = uc.mapped;
@@ -188,7 +228,8 @@ static int resolve(ms_map *m, uint64_t off, uint64_t len, const uint8_t *src)
 				.dst = (uintptr_t)(m->addr + off + done),
 				.src = (uintptr_t)(src + done),
 				.len = len - done,
-				.mode = UFFDIO_COPY_MODE_DONTWAKE,
+				.mode = UFFDIO_COPY_MODE_DONTWAKE |
+					(m->track_wp ? UFFDIO_COPY_MODE_WP : 0),
 			};
 			rc = ioctl(m->uffd, UFFDIO_COPY, &cp);
 			got = cp.copy;
@@ -262,7 +303,7 @@ static int fetch(struct worker *w, uint64_t first, uint64_t n)
 	 * one fault per page inside the transport's receive */
 	if (m->zero_copy)
 		(void)madvise(dst, len, MADV_POPULATE_WRITE);
-	ret = ms_pull(w->r, off, dst, len, NULL, NULL);
+	ret = ms_pull_gens(w->r, off, dst, len, w->gens, w->hashes);
 	if (ret)
 		map_fail(m, ret, "lazy map of '%s': chunk %llu: %s", m->name,
 			 (unsigned long long)first, ms_client_errmsg(w->c));
@@ -274,6 +315,13 @@ static int fetch(struct worker *w, uint64_t first, uint64_t n)
 		for (uint64_t i = first; i < first + n; i++)
 			atomic_store(&m->state[i], CH_FAILED);
 		return ret;
+	}
+	/* the baseline of hash tracking is what was pulled: a write that
+	 * lands between the resolve and here is still a change */
+	for (uint64_t i = 0; i < n; i++) {
+		m->gens[first + i] = w->gens[i];
+		if (m->dirty)
+			ms_dirty_hash_set(m->dirty, first + i, w->hashes + i * MS_HASH_LEN);
 	}
 	/* published before the waiters run: an access that returns has its
 	 * chunk counted */
@@ -495,7 +543,7 @@ static int uffd_new(uint64_t want, uint64_t *features)
 }
 
 static int worker_connect(ms_map *m, struct worker *w, const struct ms_client_opts *co,
-			  char *err, size_t errlen)
+			  enum ms_mode mode, char *err, size_t errlen)
 {
 	char cerr[384] = "";
 
@@ -503,7 +551,11 @@ static int worker_connect(ms_map *m, struct worker *w, const struct ms_client_op
 	w->c = ms_connect(m->host, m->port, co, cerr, sizeof(cerr));
 	if (!w->c)
 		return map_err(err, errlen, -errno, "lazy map of '%s': %s", m->name, cerr);
-	w->r = ms_open(w->c, m->name, MS_MODE_READ);
+	w->r = ms_open(w->c, m->name, mode);
+	if (!w->r && errno == EBUSY)
+		return map_err(err, errlen, -EBUSY,
+			       "lazy map of '%s': cannot map it writable: another client "
+			       "holds its write lease (%s)", m->name, ms_client_errmsg(w->c));
 	if (!w->r)
 		return map_err(err, errlen, -errno, "lazy map: %s", ms_client_errmsg(w->c));
 	return 0;
@@ -514,6 +566,12 @@ static int worker_setup(ms_map *m, struct worker *w, char *err, size_t errlen)
 {
 	void *where = m->stage;
 	size_t len = m->size;
+	size_t n = w->prefetch ? m->batch : 1;
+
+	w->gens = calloc(n, sizeof(*w->gens));
+	w->hashes = calloc(n, MS_HASH_LEN);
+	if (!w->gens || !w->hashes)
+		return map_err(err, errlen, -ENOMEM, "lazy map: out of memory");
 
 	if (!m->zero_copy) {
 		w->buflen = (size_t)(w->prefetch ? m->batch : 1) * m->chunk;
@@ -530,6 +588,84 @@ static int worker_setup(ms_map *m, struct worker *w, char *err, size_t errlen)
 	if (!ms_mem_register(w->c, where, len))
 		return map_err(err, errlen, -errno, "lazy map: %s", ms_client_errmsg(w->c));
 	return 0;
+}
+
+
+static void worker_free(struct worker *w)
+{
+	ms_disconnect(w->c);   /* frees its regions and registrations */
+	w->c = NULL;
+	w->r = NULL;
+	if (w->buf)
+		munmap(w->buf, w->buflen);
+	w->buf = NULL;
+	free(w->gens);
+	free(w->hashes);
+	w->gens = NULL;
+	w->hashes = NULL;
+}
+
+/* Writable: the dirty tracker on the mapper's uffd, the chunks to push and
+ * the bounce buffer, registered once with the sync connection. */
+static int writable_setup(ms_map *m, char *err, size_t errlen)
+{
+	struct ms_dirty_opts dop = { .chunk_size = m->chunk,
+				     .flags = m->mo.force_hash ? MS_DIRTY_FORCE_HASH : 0 };
+	char why[192] = "";
+	int ret;
+
+	ret = ms_dirty_attach(m->track_wp ? m->uffd : -1, m->addr, m->size, &dop, &m->dirty,
+			      why, sizeof(why));
+	if (ret)
+		return map_err(err, errlen, ret, "lazy map of '%s': dirty tracking: %s",
+			       m->name, why);
+	/* the tracker's reason, unless the mapper already knew why not */
+	if (m->track_wp || !m->dirty_why[0] || strstr(why, "MS_DIRTY_FORCE_HASH"))
+		snprintf(m->dirty_why, sizeof(m->dirty_why), "%s", why);
+	m->track_wp = ms_dirty_mode(m->dirty) == MS_DIRTY_UFFD;
+	m->maxrun = MS_MAX(1u, BOUNCE_BYTES / m->chunk);
+	m->bouncelen = (size_t)MS_MIN(m->maxrun * m->chunk, m->size);
+	m->bounce = mmap(NULL, m->bouncelen, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m->bounce == MAP_FAILED) {
+		m->bounce = NULL;
+		return map_err(err, errlen, -errno, "lazy map: mmap: %s", strerror(errno));
+	}
+	m->ranges = calloc(256, sizeof(*m->ranges));
+	if (!m->ranges || ms_chunkmap_init(&m->pend, m->nchunks))
+		return map_err(err, errlen, -ENOMEM, "lazy map: out of memory");
+	if (!ms_mem_register(m->sw.c, m->bounce, m->bouncelen))
+		return map_err(err, errlen, -errno, "lazy map: %s", ms_client_errmsg(m->sw.c));
+	return 0;
+}
+
+/* The background push (sync_interval_ms). */
+static void *sync_main(void *arg)
+{
+	ms_map *m = arg;
+
+	pthread_mutex_lock(&m->lk);
+	while (!atomic_load(&m->stop)) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += m->mo.sync_interval_ms / 1000;
+		ts.tv_nsec += (long)(m->mo.sync_interval_ms % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		while (!atomic_load(&m->stop) &&
+		       pthread_cond_timedwait(&m->cv, &m->lk, &ts) != ETIMEDOUT)
+			;
+		if (atomic_load(&m->stop))
+			break;
+		pthread_mutex_unlock(&m->lk);
+		(void)ms_map_sync(m, NULL);   /* failures: ms_map_errmsg/wait */
+		pthread_mutex_lock(&m->lk);
+	}
+	pthread_mutex_unlock(&m->lk);
+	return NULL;
 }
 
 MS_EXPORT ms_map *ms_map_open(const char *host, const char *port, const char *region,
@@ -567,6 +703,9 @@ MS_EXPORT ms_map *ms_map_open(const char *host, const char *port, const char *re
 	}
 	m->uffd = m->memfd = m->evfd = m->sigbus_fd = -1;
 	m->mo = mo ? *mo : defmo;
+	m->writable = m->mo.writable;
+	if (co)
+		m->co = *co;
 	snprintf(m->host, sizeof(m->host), "%s", host);
 	snprintf(m->port, sizeof(m->port), "%s", port);
 	snprintf(m->name, sizeof(m->name), "%s", region);
@@ -577,6 +716,7 @@ MS_EXPORT ms_map *ms_map_open(const char *host, const char *port, const char *re
 					     DEFAULT_PREFETCH_THREADS;
 	m->nw = m->nfault + nprefetch;
 	pthread_mutex_init(&m->lk, NULL);
+	pthread_mutex_init(&m->sync_lk, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&m->cv, &ca);
@@ -590,7 +730,7 @@ MS_EXPORT ms_map *ms_map_open(const char *host, const char *port, const char *re
 		m->w[i].prefetch = i >= m->nfault;
 
 	/* the first connection tells the region's geometry */
-	ret = worker_connect(m, &m->w[0], co, err, errlen);
+	ret = worker_connect(m, &m->w[0], co, MS_MODE_READ, err, errlen);
 	if (ret)
 		goto fail;
 	ms_region_info(m->w[0].r, &info);
@@ -605,6 +745,9 @@ MS_EXPORT ms_map *ms_map_open(const char *host, const char *port, const char *re
 			      (unsigned long long)m->size, m->chunk);
 		goto fail;
 	}
+	/* a writer takes the lease first: a second one fails here, at once */
+	if (m->writable && (ret = worker_connect(m, &m->sw, co, MS_MODE_WRITE, err, errlen)))
+		goto fail;
 
 	/* which features the kernel has */
 	fd = uffd_new(0, &features);
@@ -621,6 +764,27 @@ MS_EXPORT ms_map *ms_map_open(const char *host, const char *port, const char *re
 			!secure_getenv("MEMSYNC_MAP_NO_POISON");  /* tests the fallback */
 	want = (m->zero_copy ? UFFD_FEATURE_MINOR_SHMEM : 0) |
 	       (m->can_poison ? UFFD_FEATURE_POISON : 0);
+	if (m->writable) {
+		uint64_t wp = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED |
+			      (m->zero_copy ? UFFD_FEATURE_WP_HUGETLBFS_SHMEM : 0);
+		const char *miss = !(features & UFFD_FEATURE_WP_ASYNC) ?
+					   "UFFD_FEATURE_WP_ASYNC" :
+				   !(features & UFFD_FEATURE_WP_UNPOPULATED) ?
+					   "UFFD_FEATURE_WP_UNPOPULATED" :
+				   (features & wp) != wp ?
+					   "UFFD_FEATURE_WP_HUGETLBFS_SHMEM" : NULL;
+
+		if (miss)
+			snprintf(m->dirty_why, sizeof(m->dirty_why),
+				 "hashing: %s not supported by this kernel", miss);
+		else if (m->mo.force_hash)
+			snprintf(m->dirty_why, sizeof(m->dirty_why),
+				 "hashing: forced (force_hash)");
+		else
+			m->track_wp = true;   /* unless register or attach says no */
+		if (m->track_wp)
+			want |= wp;
+	}
 	m->uffd = uffd_new(want, NULL);
 	if (m->uffd < 0) {
 		ret = map_err(err, errlen, m->uffd, "lazy map: userfaultfd: %s",
@@ -659,11 +823,28 @@ MS_EXPORT ms_map *ms_map_open(const char *host, const char *port, const char *re
 	}
 	reg.range.start = (uintptr_t)m->addr;
 	reg.range.len = m->size;
+	if (m->track_wp) {
+		struct uffdio_register wreg = reg;
+
+		wreg.mode |= UFFDIO_REGISTER_MODE_WP;
+		if (ioctl(m->uffd, UFFDIO_REGISTER, &wreg) == 0 &&
+		    (wreg.ioctls & (1ull << _UFFDIO_WRITEPROTECT))) {
+			reg = wreg;
+			goto registered;
+		}
+		snprintf(m->dirty_why, sizeof(m->dirty_why),
+			 "hashing: UFFDIO_REGISTER with write protection: %s",
+			 strerror(errno));
+		m->track_wp = false;
+		/* registered without the ioctl: back to a plain register */
+		(void)ioctl(m->uffd, UFFDIO_UNREGISTER, &reg.range);
+	}
 	if (ioctl(m->uffd, UFFDIO_REGISTER, &reg)) {
 		ret = map_err(err, errlen, -errno, "lazy map: UFFDIO_REGISTER: %s",
 			      strerror(errno));
 		goto fail;
 	}
+registered:
 	if (!(reg.ioctls & (1ull << (m->zero_copy ? _UFFDIO_CONTINUE : _UFFDIO_COPY)))) {
 		ret = map_err(err, errlen, -EOPNOTSUPP,
 			      "lazy map: the kernel offers no %s on this mapping",
@@ -682,13 +863,16 @@ MS_EXPORT ms_map *ms_map_open(const char *host, const char *port, const char *re
 	}
 
 	m->state = calloc(m->nchunks, sizeof(*m->state));
+	m->gens = calloc(m->nchunks, sizeof(*m->gens));
 	m->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!m->state || m->evfd < 0 || (nprefetch && build_order(m))) {
+	if (!m->state || !m->gens || m->evfd < 0 || (nprefetch && build_order(m))) {
 		ret = map_err(err, errlen, -ENOMEM, "lazy map: out of memory");
 		goto fail;
 	}
+	if (m->writable && (ret = writable_setup(m, err, errlen)))
+		goto fail;
 	for (unsigned i = 0; i < m->nw; i++) {
-		if ((i && (ret = worker_connect(m, &m->w[i], co, err, errlen))) ||
+		if ((i && (ret = worker_connect(m, &m->w[i], co, MS_MODE_READ, err, errlen))) ||
 		    (ret = worker_setup(m, &m->w[i], err, errlen)))
 			goto fail;
 	}
@@ -703,6 +887,15 @@ MS_EXPORT ms_map *ms_map_open(const char *host, const char *port, const char *re
 			goto fail;
 		}
 		w->started = true;
+	}
+	if (m->writable && m->mo.sync_interval_ms) {
+		ret = -pthread_create(&m->sync_th, NULL, sync_main, m);
+		if (ret) {
+			map_err(err, errlen, ret, "lazy map: pthread_create: %s",
+				strerror(-ret));
+			goto fail;
+		}
+		m->sync_started = true;
 	}
 	return m;
 
@@ -743,7 +936,9 @@ MS_EXPORT void ms_map_progress(const ms_map *m, uint64_t *chunks_local,
 
 MS_EXPORT const char *ms_map_errmsg(const ms_map *m)
 {
-	return atomic_load(&((ms_map *)m)->err) ? m->errmsg : "";
+	if (atomic_load(&((ms_map *)m)->err))
+		return m->errmsg;
+	return m->sync_err ? m->sync_errmsg : "";
 }
 
 MS_EXPORT int ms_map_wait(ms_map *m, int timeout_ms)
@@ -762,7 +957,7 @@ MS_EXPORT int ms_map_wait(ms_map *m, int timeout_ms)
 	}
 	pthread_mutex_lock(&m->lk);
 	for (;;) {
-		if ((ret = atomic_load(&m->err)))
+		if ((ret = atomic_load(&m->err)) || (ret = m->sync_err))
 			break;
 		if (atomic_load(&m->nlocal) == m->nchunks)
 			break;
@@ -779,6 +974,229 @@ MS_EXPORT int ms_map_wait(ms_map *m, int timeout_ms)
 	return ret;
 }
 
+
+MS_EXPORT bool ms_map_writable(const ms_map *m)
+{
+	return m->writable;
+}
+
+MS_EXPORT const char *ms_map_dirty_mode(const ms_map *m)
+{
+	return m->writable ? m->dirty_why : "";
+}
+
+static void sync_fail(ms_map *m, int ret, const char *fmt, ...) MS_PRINTF(3, 4);
+static void sync_fail(ms_map *m, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&m->lk);
+	va_start(ap, fmt);
+	vsnprintf(m->sync_errmsg, sizeof(m->sync_errmsg), fmt, ap);
+	va_end(ap);
+	m->sync_err = ret ? ret : -EIO;
+	pthread_cond_broadcast(&m->cv);
+	pthread_mutex_unlock(&m->lk);
+}
+
+/* Everything local counts as written: after the tracker failed, the kernel
+ * may have cleaned pages it did not report. */
+static void pend_all_local(ms_map *m)
+{
+	for (uint64_t i = 0; i < m->nchunks; i++)
+		if (atomic_load(&m->state[i]) == CH_LOCAL)
+			ms_chunkmap_set(&m->pend, i);
+}
+
+/* Move what the tracker saw written into pend; *pages gets the pages.
+ * Called with sync_lk held. */
+static int collect(ms_map *m, uint64_t *pages)
+{
+	bool more;
+	int ret;
+
+	*pages = 0;
+	do {
+		size_t n = 0;
+
+		ret = ms_dirty_collect(m->dirty, m->ranges, 256, &n, &more);
+		if (ret) {
+			pend_all_local(m);
+			return ret;
+		}
+		for (size_t i = 0; i < n; i++)
+			*pages += ms_div_round_up(m->ranges[i].len, m->page);
+		ms_dirty_ranges_to_chunks(m->ranges, n, m->chunk, &m->pend);
+	} while (more);
+	return 0;
+}
+
+/* After a commit: the generations of the pushed chunks are ours. */
+static void learn_gens(ms_map *m, uint64_t lo, uint64_t hi, const struct ms_chunkmap *pushed)
+{
+	uint64_t *g = malloc((hi - lo + 1) * sizeof(*g));
+
+	if (g && ms_chunk_generations(m->sw.r, lo, hi - lo + 1, g) == 0) {
+		for (uint64_t i = lo; i <= hi; i++)
+			if (ms_chunkmap_test(pushed, i))
+				m->gens[i] = g[i - lo];
+	}
+	free(g);
+}
+
+MS_EXPORT int ms_map_sync(ms_map *m, struct ms_map_sync_stats *st)
+{
+	struct ms_map_sync_stats s = { 0 };
+	uint64_t t0 = ms_now_ns(), pos = 0, first, n, lo = UINT64_MAX, hi = 0;
+	const uint8_t *src = m->zero_copy ? m->stage : m->addr;
+	int ret;
+
+	if (st)
+		memset(st, 0, sizeof(*st));
+	if (!m->writable)
+		return -EACCES;
+	pthread_mutex_lock(&m->sync_lk);
+	ret = collect(m, &s.pages_dirty);
+	if (ret) {
+		sync_fail(m, ret, "sync of '%s': collecting written pages failed: %s; every "
+			  "local chunk will be pushed", m->name, strerror(-ret));
+		goto out;
+	}
+	while (ms_chunkmap_next_run(&m->pend, &pos, &first, &n, m->maxrun)) {
+		struct ms_xfer_stats xs;
+		uint64_t off, len, k = 0;
+
+		/* only local chunks hold bytes to push (refresh never drops a
+		 * dirty one; this is a guard) */
+		while (k < n && atomic_load(&m->state[first + k]) == CH_LOCAL)
+			k++;
+		pos = first + k;
+		if (k < n)
+			ms_chunkmap_clear(&m->pend, first + k);
+		if (!k)
+			continue;
+		chunk_range(m, first, k, &off, &len);
+		/* the snapshot: later writes are found by the next collect */
+		memcpy(m->bounce, src + off, len);
+		ret = ms_write(m->sw.r, off, m->bounce, len, NULL, &xs);
+		if (ret) {
+			sync_fail(m, ret, "sync of '%s': %s", m->name,
+				  ms_client_errmsg(m->sw.c));
+			ms_region_drop_pending(m->sw.r);
+			goto out;
+		}
+		s.runs++;
+		s.chunks_pushed += k;
+		s.bytes += xs.bytes;
+		lo = MS_MIN(lo, first);
+		hi = MS_MAX(hi, first + k - 1);
+	}
+	if (!s.chunks_pushed)
+		goto ok;
+	ret = ms_sync(m->sw.r);
+	if (ret) {
+		sync_fail(m, ret, "sync of '%s': commit failed, the chunks stay dirty: %s",
+			  m->name, ms_client_errmsg(m->sw.c));
+		ms_region_drop_pending(m->sw.r);
+		s.chunks_pushed = 0;
+		goto out;
+	}
+	learn_gens(m, lo, hi, &m->pend);
+	ms_chunkmap_clear_all(&m->pend);
+ok:
+	pthread_mutex_lock(&m->lk);
+	m->sync_err = 0;
+	pthread_mutex_unlock(&m->lk);
+out:
+	pthread_mutex_unlock(&m->sync_lk);
+	s.ns = ms_now_ns() - t0;
+	if (st)
+		*st = s;
+	return ret;
+}
+
+/* Chunk c (ours: FETCHING) goes away locally. */
+static void drop_chunk(ms_map *m, uint64_t c)
+{
+	uint64_t off, len;
+
+	chunk_range(m, c, 1, &off, &len);
+	if (m->dirty)
+		ms_dirty_hash_forget(m->dirty, c);
+	if (m->zero_copy) {
+		(void)fallocate(m->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				(off_t)off, (off_t)len);
+		(void)madvise(m->stage + off, len, MADV_DONTNEED);
+	}
+	(void)madvise(m->addr + off, len, MADV_DONTNEED);
+	atomic_fetch_sub(&m->nlocal, 1);
+	atomic_store(&m->state[c], CH_ABSENT);
+	/* a fault that came while it was ours was left waiting: it faults
+	 * again, finds it absent and pulls it */
+	uffd_wake(m, off, len);
+}
+
+MS_EXPORT int ms_map_refresh(ms_map *m, uint64_t *changed)
+{
+	uint64_t *now = NULL, pages, dropped = 0;
+	char cerr[512] = "";
+	bool busy = false;
+	int ret = 0;
+
+	if (changed)
+		*changed = 0;
+	pthread_mutex_lock(&m->sync_lk);
+	if (!m->sw.c) {
+		ret = worker_connect(m, &m->sw, &m->co, MS_MODE_READ, cerr, sizeof(cerr));
+		if (ret) {
+			worker_free(&m->sw);
+			sync_fail(m, ret, "refresh of '%s': %s", m->name, cerr);
+			goto out;
+		}
+	}
+	now = malloc(m->nchunks * sizeof(*now));
+	if (!now) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = ms_chunk_generations(m->sw.r, 0, m->nchunks, now);
+	if (ret) {
+		sync_fail(m, ret, "refresh of '%s': %s", m->name, ms_client_errmsg(m->sw.c));
+		goto out;
+	}
+	if (m->writable && (ret = collect(m, &pages))) {
+		sync_fail(m, ret, "refresh of '%s': collecting written pages failed: %s",
+			  m->name, strerror(-ret));
+		goto out;
+	}
+	for (uint64_t i = 0; m->writable && i < m->nchunks; i++)
+		if (atomic_load(&m->state[i]) == CH_LOCAL && now[i] != m->gens[i] &&
+		    ms_chunkmap_test(&m->pend, i))
+			busy = true;
+	if (busy) {
+		ret = -EBUSY;
+		goto out;
+	}
+	for (uint64_t i = 0; i < m->nchunks; i++) {
+		uint8_t st = CH_LOCAL;
+
+		if (atomic_load(&m->state[i]) != CH_LOCAL || now[i] == m->gens[i])
+			continue;
+		if (!atomic_compare_exchange_strong(&m->state[i], &st, CH_FETCHING))
+			continue;
+		drop_chunk(m, i);
+		dropped++;
+	}
+	if (dropped)
+		notify_all(m);
+out:
+	pthread_mutex_unlock(&m->sync_lk);
+	free(now);
+	if (changed)
+		*changed = dropped;
+	return ret;
+}
+
 MS_EXPORT void ms_map_close(ms_map *m)
 {
 	uint64_t one = 1;
@@ -789,15 +1207,21 @@ MS_EXPORT void ms_map_close(ms_map *m)
 	if (m->evfd >= 0)
 		(void)!write(m->evfd, &one, sizeof(one));
 	notify_all(m);
+	if (m->sync_started)
+		pthread_join(m->sync_th, NULL);
 	for (unsigned i = 0; m->w && i < m->nw; i++) {
 		struct worker *w = &m->w[i];
 
 		if (w->started)
 			pthread_join(w->th, NULL);
-		ms_disconnect(w->c);   /* frees its regions and registrations */
-		if (w->buf)
-			munmap(w->buf, w->buflen);
+		worker_free(w);
 	}
+	worker_free(&m->sw);
+	ms_dirty_close(m->dirty);
+	ms_chunkmap_free(&m->pend);
+	free(m->ranges);
+	if (m->bounce)
+		munmap(m->bounce, m->bouncelen);
 	if (m->addr)
 		munmap(m->addr, m->size);   /* unregisters it from the uffd */
 	if (m->stage)
@@ -812,6 +1236,8 @@ MS_EXPORT void ms_map_close(ms_map *m)
 		close(m->evfd);
 	pthread_cond_destroy(&m->cv);
 	pthread_mutex_destroy(&m->lk);
+	pthread_mutex_destroy(&m->sync_lk);
+	free(m->gens);
 	free((void *)m->state);
 	free(m->order);
 	free(m->w);

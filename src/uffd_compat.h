@@ -51,6 +51,20 @@
 #define UFFD_FEATURE_MOVE (1 << 16)
 #endif
 
+#ifndef UFFD_FEATURE_MINOR_SHMEM
+#define UFFD_FEATURE_MINOR_SHMEM (1 << 10)
+#endif
+/* UFFDIO_CONTINUE installs the page write-protected (Linux 6.4). */
+#ifndef UFFDIO_CONTINUE_MODE_WP
+#define UFFDIO_CONTINUE_MODE_WP ((__u64)1 << 1)
+#endif
+#ifndef UFFDIO_COPY_MODE_WP
+#define UFFDIO_COPY_MODE_WP ((__u64)1 << 1)
+#endif
+#ifndef UFFDIO_REGISTER_MODE_WP
+#define UFFDIO_REGISTER_MODE_WP ((__u64)1 << 1)
+#endif
+
 #ifndef _UFFDIO_WRITEPROTECT
 #define _UFFDIO_WRITEPROTECT (0x06)
 #endif

@@ -45,6 +45,14 @@ struct cli_opts {
 	uint64_t demo_size;      /* demo */
 	uint32_t demo_chunk;
 	double demo_dirty;       /* percent of pages, 0..100 */
+	bool map_write;          /* map */
+	int map_touch;           /* 0 no, 1 sequential, 2 random */
+	bool map_have_dirty;
+	double map_dirty;        /* percent of pages, 0..100 */
+	bool map_sync;
+	bool map_refresh;
+	bool map_no_prefetch;
+	uint64_t map_seed;
 };
 
 /* Each command gets its positional arguments (the command name excluded)
@@ -54,6 +62,7 @@ int cmd_push(const struct cli_opts *o, int argc, char **argv);
 int cmd_cat(const struct cli_opts *o, int argc, char **argv);
 int cmd_stat(const struct cli_opts *o, int argc, char **argv);
 int cmd_demo(const struct cli_opts *o, int argc, char **argv);
+int cmd_map(const struct cli_opts *o, int argc, char **argv);
 
 /* "memsync: CMD: message" on stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) MS_PRINTF(2, 3);

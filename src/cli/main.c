@@ -50,6 +50,12 @@ enum {
 	OPT_SIZE,
 	OPT_CHUNK,
 	OPT_DIRTY,
+	OPT_WRITE,
+	OPT_TOUCH,
+	OPT_SYNC,
+	OPT_REFRESH,
+	OPT_SEED,
+	OPT_NO_PREFETCH,
 };
 
 static const struct option long_opts[] = {
@@ -70,10 +76,16 @@ static const struct option long_opts[] = {
 	{ "size", required_argument, NULL, OPT_SIZE },
 	{ "chunk", required_argument, NULL, OPT_CHUNK },
 	{ "dirty", required_argument, NULL, OPT_DIRTY },
+	{ "write", no_argument, NULL, OPT_WRITE },
+	{ "touch", required_argument, NULL, OPT_TOUCH },
+	{ "sync", no_argument, NULL, OPT_SYNC },
+	{ "refresh", no_argument, NULL, OPT_REFRESH },
+	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "no-prefetch", no_argument, NULL, OPT_NO_PREFETCH },
 	{ NULL, 0, NULL, 0 },
 };
 
-/* Command options, with the one command each belongs to. */
+/* Command options, with the commands each belongs to (space separated). */
 static const struct {
 	int opt;
 	const char *name;
@@ -85,8 +97,30 @@ static const struct {
 	{ OPT_LENGTH, "--length", "cat" },
 	{ OPT_SIZE, "--size", "demo" },
 	{ OPT_CHUNK, "--chunk", "demo" },
-	{ OPT_DIRTY, "--dirty", "demo" },
+	{ OPT_DIRTY, "--dirty", "demo map" },
+	{ OPT_WRITE, "--write", "map" },
+	{ OPT_TOUCH, "--touch", "map" },
+	{ OPT_SYNC, "--sync", "map" },
+	{ OPT_REFRESH, "--refresh", "map" },
+	{ OPT_SEED, "--seed", "map" },
+	{ OPT_NO_PREFETCH, "--no-prefetch", "map" },
 };
+
+/* Does the space-separated list cmds name cmd? */
+static bool cmd_in(const char *cmds, const char *cmd)
+{
+	size_t n = strlen(cmd);
+
+	for (const char *p = cmds; *p;) {
+		size_t k = strcspn(p, " ");
+
+		if (k == n && strncmp(p, cmd, n) == 0)
+			return true;
+		p += k;
+		p += strspn(p, " ");
+	}
+	return false;
+}
 
 static const struct {
 	const char *name;
@@ -97,6 +131,7 @@ static const struct {
 	{ "cat", cmd_cat },
 	{ "stat", cmd_stat },
 	{ "demo", cmd_demo },
+	{ "map", cmd_map },
 };
 
 static void usage(FILE *f)
@@ -119,6 +154,17 @@ static void usage(FILE *f)
 		"                        pull, change and push a generated region through an\n"
 		"                        in-process server and verify the result\n"
 		"                        (defaults: 256M, 64K, 3)\n"
+		"  map URL               map a region lazily (pages arrive on first touch and\n"
+		"                        from background prefetch) and report\n"
+		"      --touch seq|random  read all of it in that chunk order; print the\n"
+		"                          XXH3-128 of the mapping and the progress\n"
+		"      --write             map it writable (takes the region's write lease)\n"
+		"      --dirty PERCENT     with --write: change PERCENT of the pages at\n"
+		"                          pseudo-random offsets\n"
+		"      --seed N            seed of --dirty and --touch random (default 1)\n"
+		"      --sync              with --write: push the written chunks and commit\n"
+		"      --refresh           drop local chunks that changed on the server\n"
+		"      --no-prefetch       only pull what is touched\n"
 		"\n"
 		"URL: memsync://HOST[:PORT]/REGION (port %s by default)\n"
 		"\n"
@@ -403,10 +449,42 @@ static int parse_option(struct cli_opts *o, int c, const char *arg)
 		return 0;
 	case OPT_DIRTY:
 		if (parse_number(arg, "%", &d) < 0 || d < 0 || d > 100)
-			return cli_usage_error("demo", "invalid dirty percentage '%s' (0..100)",
+			return cli_usage_error(NULL, "invalid dirty percentage '%s' (0..100)",
 					       arg);
 		o->demo_dirty = d;
+		o->map_dirty = d;
+		o->map_have_dirty = true;
 		return 0;
+	case OPT_WRITE:
+		o->map_write = true;
+		return 0;
+	case OPT_TOUCH:
+		if (strcmp(arg, "seq") == 0 || strcmp(arg, "sequential") == 0)
+			o->map_touch = 1;
+		else if (strcmp(arg, "random") == 0)
+			o->map_touch = 2;
+		else
+			return cli_usage_error("map", "invalid --touch '%s' (seq or random)", arg);
+		return 0;
+	case OPT_SYNC:
+		o->map_sync = true;
+		return 0;
+	case OPT_REFRESH:
+		o->map_refresh = true;
+		return 0;
+	case OPT_NO_PREFETCH:
+		o->map_no_prefetch = true;
+		return 0;
+	case OPT_SEED: {
+		char *end;
+
+		errno = 0;
+		o->map_seed = strtoull(arg, &end, 0);
+		if (errno || end == arg || *end || !o->map_seed)
+			return cli_usage_error("map", "invalid seed '%s' (a positive integer)",
+					       arg);
+		return 0;
+	}
 	}
 	return cli_usage_error(NULL, "internal error: unhandled option %d", c);
 }
@@ -418,6 +496,7 @@ int main(int argc, char **argv)
 		.demo_size = DEMO_SIZE_DEFAULT,
 		.demo_chunk = MS_CHUNK_DEFAULT,
 		.demo_dirty = DEMO_DIRTY_DEFAULT,
+		.map_seed = 1,
 	};
 	bool seen[MS_ARRAY_SIZE(cmd_opts)] = { false };
 	const char *cmd;
@@ -465,7 +544,7 @@ int main(int argc, char **argv)
 		if (strcmp(commands[i].name, cmd) != 0)
 			continue;
 		for (size_t j = 0; j < MS_ARRAY_SIZE(cmd_opts); j++)
-			if (seen[j] && strcmp(cmd_opts[j].cmd, cmd) != 0)
+			if (seen[j] && !cmd_in(cmd_opts[j].cmd, cmd))
 				return cli_usage_error(cmd, "%s is an option of '%s'",
 						       cmd_opts[j].name, cmd_opts[j].cmd);
 		return commands[i].fn(&o, argc - optind - 1, argv + optind + 1);

@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cmd_map.c - `memsync map URL`: map a region lazily (ms_map_open), and
+ * optionally read all of it (--touch seq|random) and print the XXH3-128 of
+ * the mapping, change a percentage of its pages (--write --dirty PERCENT,
+ * at offsets from a seeded generator), push them (--sync) and follow the
+ * server (--refresh).  The tests use it to drive the lazy mapper against
+ * a real memsyncd.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "cli.h"
+#include "jsonw.h"
+#include "log.h"
+#include "units.h"
+
+struct map_result {
+	uint64_t size, nchunks, local_open, local_touched, local_end;
+	uint32_t chunk;
+	bool zero_copy;
+	const char *dirty_mode;
+	double touch_secs;
+	uint64_t dirty_pages, dirty_chunks;
+	struct ms_map_sync_stats sync;
+	double sync_secs;
+	uint64_t refreshed;
+	char checksum[33];
+};
+
+static uint64_t xs_next(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * 0x2545f4914f6cdd1dull;
+}
+
+/* Read one byte of every page, chunk by chunk, in order or shuffled. */
+static int touch(uint8_t *a, uint64_t size, uint32_t chunk, uint64_t page, bool random,
+		 uint64_t seed)
+{
+	uint64_t n = ms_div_round_up(size, chunk), *order = malloc(n * sizeof(*order));
+	volatile uint8_t sink = 0;
+
+	if (!order)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < n; i++)
+		order[i] = i;
+	for (uint64_t i = n; random && i > 1; i--) {
+		uint64_t j = xs_next(&seed) % i, t = order[i - 1];
+
+		order[i - 1] = order[j];
+		order[j] = t;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t off = order[i] * chunk, end = MS_MIN(off + chunk, size);
+
+		for (; off < end; off += page)
+			sink ^= a[off];
+	}
+	(void)sink;
+	free(order);
+	return 0;
+}
+
+/* Change `want` distinct pages chosen by selection sampling; returns the
+ * number of distinct chunks they touch. */
+static uint64_t dirty(uint8_t *a, uint64_t size, uint64_t page, uint32_t chunk, uint64_t want,
+		      uint64_t seed)
+{
+	uint64_t npages = size / page, chunks = 0, last = UINT64_MAX;
+
+	for (uint64_t p = 0; p < npages && want; p++) {
+		uint64_t *w;
+
+		if (xs_next(&seed) % (npages - p) >= want)
+			continue;
+		want--;
+		w = (uint64_t *)(void *)(a + p * page);
+		for (uint64_t i = 0; i < page / sizeof(*w); i++)
+			w[i] ^= xs_next(&seed);
+		for (uint64_t c = p * page / chunk; c <= ((p + 1) * page - 1) / chunk; c++) {
+			if (c != last)
+				chunks++;
+			last = c;
+		}
+	}
+	return chunks;
+}
+
+static int print_json(const struct cli_opts *o, const struct ms_url *u,
+		      const struct map_result *r)
+{
+	struct jsonw w;
+
+	jw_init(&w, stdout);
+	jw_obj_begin(&w);
+	jw_key(&w, "command");
+	jw_str(&w, "map");
+	jw_key(&w, "region");
+	jw_str(&w, u->region);
+	jw_key(&w, "size");
+	jw_uint(&w, r->size);
+	jw_key(&w, "chunk_size");
+	jw_uint(&w, r->chunk);
+	jw_key(&w, "chunks_total");
+	jw_uint(&w, r->nchunks);
+	jw_key(&w, "zero_copy");
+	jw_bool(&w, r->zero_copy);
+	jw_key(&w, "writable");
+	jw_bool(&w, o->map_write);
+	jw_key(&w, "dirty_mode");
+	jw_str(&w, r->dirty_mode);
+	jw_key(&w, "chunks_local_at_open");
+	jw_uint(&w, r->local_open);
+	if (o->map_touch) {
+		jw_key(&w, "touch");
+		jw_str(&w, o->map_touch == 2 ? "random" : "seq");
+		jw_key(&w, "touch_seconds");
+		jw_double(&w, r->touch_secs);
+		jw_key(&w, "chunks_local_after_touch");
+		jw_uint(&w, r->local_touched);
+		jw_key(&w, "checksum");
+		jw_str(&w, r->checksum);
+	}
+	if (o->map_have_dirty) {
+		jw_key(&w, "dirty_pages");
+		jw_uint(&w, r->dirty_pages);
+		jw_key(&w, "dirty_chunks");
+		jw_uint(&w, r->dirty_chunks);
+	}
+	if (o->map_sync) {
+		jw_key(&w, "sync_pages_dirty");
+		jw_uint(&w, r->sync.pages_dirty);
+		jw_key(&w, "sync_chunks");
+		jw_uint(&w, r->sync.chunks_pushed);
+		jw_key(&w, "sync_runs");
+		jw_uint(&w, r->sync.runs);
+		jw_key(&w, "sync_bytes");
+		jw_uint(&w, r->sync.bytes);
+		jw_key(&w, "sync_seconds");
+		jw_double(&w, r->sync_secs);
+	}
+	if (o->map_refresh) {
+		jw_key(&w, "refresh_changed");
+		jw_uint(&w, r->refreshed);
+	}
+	jw_key(&w, "chunks_local");
+	jw_uint(&w, r->local_end);
+	jw_obj_end(&w);
+	return jw_finish(&w) ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
+static void report(const struct cli_opts *o, const struct ms_url *u,
+		   const struct map_result *r)
+{
+	char a[32], b[32];
+
+	printf("map: %s (%s, %" PRIu64 " chunks of %s), %s path%s%s\n", u->region,
+	       ms_format_size(r->size, a, sizeof(a)), r->nchunks,
+	       ms_format_size(r->chunk, b, sizeof(b)), r->zero_copy ? "zero-copy" : "copy",
+	       o->map_write ? ", writable, dirty tracking: " : "",
+	       o->map_write ? r->dirty_mode : "");
+	if (o->map_touch)
+		printf("  touch:   %s read in %.3f s; %" PRIu64 " of %" PRIu64
+		       " chunks local (%" PRIu64 " at open)\n",
+		       o->map_touch == 2 ? "random" : "sequential", r->touch_secs,
+		       r->local_touched, r->nchunks, r->local_open);
+	if (o->map_have_dirty)
+		printf("  dirty:   %" PRIu64 " pages changed in %" PRIu64 " chunks\n",
+		       r->dirty_pages, r->dirty_chunks);
+	if (o->map_sync)
+		printf("  sync:    %" PRIu64 " chunks pushed in %" PRIu64 " runs (%s, %" PRIu64
+		       " pages found written) in %.3f s\n", r->sync.chunks_pushed, r->sync.runs,
+		       ms_format_size(r->sync.bytes, a, sizeof(a)), r->sync.pages_dirty,
+		       r->sync_secs);
+	if (o->map_refresh)
+		printf("  refresh: %" PRIu64 " chunks changed on the server, dropped\n",
+		       r->refreshed);
+	printf("  local:   %" PRIu64 " of %" PRIu64 " chunks\n", r->local_end, r->nchunks);
+	if (o->map_touch)
+		printf("  xxh128:  %s\n", r->checksum);
+}
+
+int cmd_map(const struct cli_opts *o, int argc, char **argv)
+{
+	struct ms_map_opts mo = { .writable = o->map_write, .no_prefetch = o->map_no_prefetch };
+	struct map_result r = { 0 };
+	struct ms_client_opts co;
+	struct ms_url u;
+	char err[512] = "";
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), t0;
+	ms_map *m;
+	uint8_t *a;
+	int rc, ret;
+
+	if (argc != 1)
+		return cli_usage_error("map", "expected: map URL");
+	if ((o->map_have_dirty || o->map_sync) && !o->map_write)
+		return cli_usage_error("map", "--dirty and --sync need --write");
+	rc = cli_parse_url("map", argv[0], false, true, &u);
+	if (rc)
+		return rc;
+	cli_client_opts(o, &co);
+	m = ms_map_open(u.host, u.port, u.region, &co, &mo, err, sizeof(err));
+	if (!m) {
+		cli_error("map", "%s", err[0] ? err : strerror(errno));
+		return CLI_EXIT_FAIL;
+	}
+	a = ms_map_addr(m);
+	r.size = ms_map_size(m);
+	r.chunk = ms_map_chunk_size(m);
+	r.zero_copy = ms_map_zero_copy(m);
+	r.dirty_mode = ms_map_dirty_mode(m);
+	ms_map_progress(m, &r.local_open, &r.nchunks);
+	ms_dbg("mapped %s: %s path, dirty tracking: %s", u.region,
+	       r.zero_copy ? "zero-copy" : "copy", o->map_write ? r.dirty_mode : "none");
+	rc = CLI_EXIT_FAIL;
+
+	if (o->map_touch) {
+		t0 = ms_now_ns();
+		ret = touch(a, r.size, r.chunk, page, o->map_touch == 2, o->map_seed);
+		r.touch_secs = cli_seconds(ms_now_ns() - t0);
+		if (ret) {
+			cli_error("map", "touch: %s", strerror(-ret));
+			goto out;
+		}
+		ms_map_progress(m, &r.local_touched, NULL);
+	}
+	if (o->map_have_dirty) {
+		uint64_t want = (uint64_t)((double)(r.size / page) * o->map_dirty / 100.0 + 0.5);
+
+		r.dirty_pages = want;
+		r.dirty_chunks = dirty(a, r.size, page, r.chunk, want, o->map_seed ^ 0x5eedull);
+	}
+	if (o->map_sync) {
+		t0 = ms_now_ns();
+		ret = ms_map_sync(m, &r.sync);
+		r.sync_secs = cli_seconds(ms_now_ns() - t0);
+		if (ret) {
+			cli_error("map", "%s", *ms_map_errmsg(m) ? ms_map_errmsg(m) : strerror(-ret));
+			goto out;
+		}
+	}
+	if (o->map_refresh) {
+		ret = ms_map_refresh(m, &r.refreshed);
+		if (ret) {
+			cli_error("map", "refresh: %s", ret == -EBUSY ?
+				  "changed chunks are written locally and not synced" :
+				  *ms_map_errmsg(m) ? ms_map_errmsg(m) : strerror(-ret));
+			goto out;
+		}
+	}
+	if (o->map_touch) {
+		XXH128_canonical_t c;
+
+		XXH128_canonicalFromHash(&c, XXH3_128bits(a, r.size));
+		for (int i = 0; i < 16; i++)
+			snprintf(r.checksum + 2 * i, 3, "%02x", c.digest[i]);
+	}
+	/* every access above returned, so nothing failed silently; a failed
+	 * mapping would have raised SIGBUS */
+	if (*ms_map_errmsg(m)) {
+		cli_error("map", "%s", ms_map_errmsg(m));
+		goto out;
+	}
+	ms_map_progress(m, &r.local_end, NULL);
+	if (o->json)
+		rc = print_json(o, &u, &r);
+	else {
+		if (!o->quiet)
+			report(o, &u, &r);
+		rc = fflush(stdout) ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+	}
+out:
+	ms_map_close(m);
+	return rc;
+}

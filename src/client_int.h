@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * client_int.h - client functions used inside the library only (by the
+ * lazy mapper, src/map.c), not part of the public API.
+ */
+#ifndef MS_CLIENT_INT_H
+#define MS_CLIENT_INT_H
+
+#include <stdint.h>
+
+#include "memsync.h"
+
+/* ms_pull() of [off, off+len), verified, that also reports, for each chunk
+ * of the range (from off / chunk size on), the generation and the
+ * committed XXH3-128 the bytes it placed were verified against (gens and
+ * hashes may be NULL; hashes holds 16 bytes per chunk).  Chunks read only
+ * in part get the table's values too. */
+int ms_pull_gens(ms_region *r, uint64_t off, void *dst, uint64_t len,
+		 uint64_t *gens, uint8_t *hashes);
+
+/* Forget the writes not committed yet (after a refused commit, so that the
+ * next ms_sync() does not name them again). */
+void ms_region_drop_pending(ms_region *r);
+
+#endif

@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_mapsync.c - writable lazy mappings: dirty tracking on the mapper's
+ * userfaultfd, ms_map_sync(), ms_map_refresh(), the write lease.
+ *
+ * An in-process server on 127.0.0.1 exports a 64 MiB region of
+ * pseudo-random bytes (64 KiB chunks).  For each path (zero-copy, copy)
+ * and each tracking mode (userfaultfd WP_ASYNC where the kernel has it,
+ * hashing forced): write 1% of the pages at random, sync, and check that
+ * the server equals the mapping byte for byte, that exactly the written
+ * chunks were pushed (sync statistics and the server's bytes_committed),
+ * that a second sync pushes nothing (reading the whole mapping pulls but
+ * never dirties), that a writer thread racing repeated syncs loses nothing,
+ * that a reader's ms_map_refresh() drops exactly the chunks that changed
+ * and then sees the new bytes; a second writer gets EBUSY; a refresh of a
+ * locally dirty chunk that changed on the server is refused with EBUSY;
+ * the background push (sync_interval_ms); sync on a read-only mapping.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "memsync.h"
+#include "tap.h"
+
+#define MiB (1ull << 20)
+#define CHUNK (64u << 10)
+#define SIZE (64 * MiB)
+#define NCHUNKS (SIZE / CHUNK)
+#define PAGE 4096u
+#define NPAGES (SIZE / PAGE)
+
+static ms_server *srv;
+static ms_export *exp_;
+static uint8_t *mem;          /* the server's region */
+static char port[8];
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+static uint64_t next_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static ms_map *map_it(const struct ms_map_opts *mo, char *err, size_t errlen)
+{
+	struct ms_client_opts co = { .transport = MS_TRANSPORT_TCP, .timeout_ms = 10000 };
+
+	return ms_map_open("127.0.0.1", port, "w", &co, mo, err, errlen);
+}
+
+static uint64_t committed(void)
+{
+	struct ms_region_stat *st = NULL;
+	size_t n = 0;
+	uint64_t v = 0;
+
+	if (ms_server_stat(srv, "w", &st, &n) == 0 && n == 1)
+		v = st[0].bytes_committed;
+	free(st);
+	return v;
+}
+
+static uint64_t nlocal(const ms_map *m)
+{
+	uint64_t n;
+
+	ms_map_progress(m, &n, NULL);
+	return n;
+}
+
+/* Write one byte (changed) in npages distinct random pages; marks their
+ * chunks in chunks[] and returns the number of distinct chunks. */
+static uint64_t write_pages(uint8_t *a, uint64_t npages, uint8_t *chunks)
+{
+	static uint8_t seen[NPAGES];
+	uint64_t nch = 0;
+
+	memset(seen, 0, sizeof(seen));
+	memset(chunks, 0, NCHUNKS);
+	for (uint64_t k = 0; k < npages;) {
+		uint64_t p = next_rand() % NPAGES, off = p * PAGE + next_rand() % PAGE;
+
+		if (seen[p])
+			continue;
+		seen[p] = 1;
+		k++;
+		a[off] = (uint8_t)(a[off] ^ (1 + next_rand() % 255));
+		if (!chunks[off / CHUNK]++)
+			nch++;
+	}
+	return nch;
+}
+
+/* ------------------------------------------- writer, sync, reader refresh */
+
+struct racer {
+	uint8_t *a;
+	atomic_bool stop;
+	uint64_t writes;
+	uint64_t seed;
+};
+
+static void *racer_main(void *arg)
+{
+	struct racer *r = arg;
+	uint64_t x = r->seed;
+
+	while (!atomic_load(&r->stop)) {
+		for (int i = 0; i < 64; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			/* a 64-bit store somewhere in the first 8 MiB */
+			uint64_t off = (x % (8 * MiB)) & ~7ull;
+
+			memcpy(r->a + off, &x, 8);
+			r->writes++;
+		}
+	}
+	return NULL;
+}
+
+static void test_writer(bool force_copy, bool force_hash)
+{
+	char what[64], err[512];
+	struct ms_map_opts mo = { .writable = true, .no_prefetch = true,
+				  .force_copy = force_copy, .force_hash = force_hash };
+	struct ms_map_opts ro = { .force_copy = force_copy };
+	struct ms_map_sync_stats st;
+	static uint8_t chunks[NCHUNKS];
+	uint64_t nch, c0, c1, changed, loops = 0, npages = NPAGES / 100;
+	ms_map *m, *m2, *rd;
+	uint8_t *a;
+	bool uffd_mode;
+	int ret;
+
+	snprintf(what, sizeof(what), "%s, %s", force_copy ? "copy" : "zero-copy",
+		 force_hash ? "hashing forced" : "default tracking");
+	m = map_it(&mo, err, sizeof(err));
+	if (!ok(m != NULL, "%s: writable map opened%s%s", what, m ? "" : ": ", m ? "" : err))
+		return;
+	a = ms_map_addr(m);
+	ok(ms_map_writable(m), "%s: ms_map_writable", what);
+	uffd_mode = strncmp(ms_map_dirty_mode(m), "userfaultfd", 11) == 0;
+	diag("%s: dirty tracking: %s", what, ms_map_dirty_mode(m));
+	if (force_hash)
+		ok(strncmp(ms_map_dirty_mode(m), "hashing", 7) == 0 &&
+		   strstr(ms_map_dirty_mode(m), "forced"),
+		   "%s: says it hashes, forced: %s", what, ms_map_dirty_mode(m));
+	else
+		ok(*ms_map_dirty_mode(m), "%s: says how it tracks: %s", what,
+		   ms_map_dirty_mode(m));
+
+	/* the lease: a second writer is refused, a reader is not */
+	m2 = map_it(&mo, err, sizeof(err));
+	ok(!m2 && errno == EBUSY && strstr(err, "write lease"),
+	   "%s: a second writable map gets EBUSY: %s", what, m2 ? "(opened)" : err);
+	ms_map_close(m2);
+	rd = map_it(&ro, err, sizeof(err));
+	ok(rd != NULL, "%s: a reader maps it meanwhile", what);
+	is_int(ms_map_sync(rd, NULL), -EACCES, "%s: sync on a read-only mapping: EACCES",
+	       what);
+	is_int(ms_map_wait(rd, 30000), 0, "%s: the reader prefetched everything", what);
+
+	/* nothing written yet: nothing to push */
+	ret = ms_map_sync(m, &st);
+	ok(ret == 0 && st.chunks_pushed == 0 && st.pages_dirty == 0,
+	   "%s: a sync before any write pushes nothing (%d, %llu)", what, ret,
+	   (unsigned long long)st.chunks_pushed);
+
+	/* 1% of the pages, at random */
+	nch = write_pages(a, npages, chunks);
+	c0 = committed();
+	ret = ms_map_sync(m, &st);
+	c1 = committed();
+	is_int(ret, 0, "%s: ms_map_sync after writing 1%% of the pages", what);
+	is_int(st.chunks_pushed, nch, "%s: exactly the %llu written chunks were pushed", what,
+	       (unsigned long long)nch);
+	is_int(st.bytes, nch * CHUNK, "%s: their bytes (%llu) crossed the wire", what,
+	       (unsigned long long)st.bytes);
+	is_int(c1 - c0, nch * CHUNK, "%s: the server's bytes_committed grew by those chunks",
+	       what);
+	if (uffd_mode)
+		is_int(st.pages_dirty, npages, "%s: the %llu written pages were found", what,
+		       (unsigned long long)npages);
+	else
+		is_int(st.pages_dirty, nch * (CHUNK / PAGE),
+		       "%s: hashing reports the pages of the written chunks", what);
+	ok(st.runs >= 1 && st.runs <= nch, "%s: in %llu runs", what,
+	   (unsigned long long)st.runs);
+	is_int(nlocal(m), nch, "%s: only the written chunks were pulled", what);
+	/* reading the whole mapping pulls the rest, never dirties */
+	ok(memcmp(a, mem, SIZE) == 0, "%s: the server equals the mapping byte for byte",
+	   what);
+	ret = ms_map_sync(m, &st);
+	ok(ret == 0 && st.chunks_pushed == 0 && st.bytes == 0 && st.pages_dirty == 0,
+	   "%s: a second sync with no writes pushes nothing (%llu chunks, %llu pages)",
+	   what, (unsigned long long)st.chunks_pushed, (unsigned long long)st.pages_dirty);
+	is_int(committed(), c1, "%s: and commits nothing", what);
+
+	/* the reader follows */
+	ret = ms_map_refresh(rd, &changed);
+	is_int(ret, 0, "%s: reader refresh", what);
+	is_int(changed, nch, "%s: the reader dropped exactly the %llu changed chunks", what,
+	       (unsigned long long)nch);
+	is_int(nlocal(rd), NCHUNKS - nch, "%s: the rest stayed local", what);
+	ok(memcmp(ms_map_addr(rd), mem, SIZE) == 0, "%s: the reader sees the new bytes", what);
+	is_int(nlocal(rd), NCHUNKS, "%s: touching pulled them again", what);
+	ret = ms_map_refresh(rd, &changed);
+	ok(ret == 0 && changed == 0, "%s: a second refresh drops nothing", what);
+	ret = ms_map_refresh(m, &changed);
+	ok(ret == 0 && changed == 0, "%s: the writer's refresh: its own commits are no change",
+	   what);
+
+	/* a writer racing the syncs loses nothing */
+	{
+		struct racer r = { .a = a, .seed = 0x1234567ull + force_copy + 2 * force_hash };
+		pthread_t th;
+		struct timespec t0, t1;
+		int fails = 0;
+
+		pthread_create(&th, NULL, racer_main, &r);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		do {
+			if (ms_map_sync(m, NULL))
+				fails++;
+			loops++;
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+		} while ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 <
+			 700);
+		atomic_store(&r.stop, true);
+		pthread_join(th, NULL);
+		is_int(fails, 0, "%s: %llu syncs raced %llu writes without error", what,
+		       (unsigned long long)loops, (unsigned long long)r.writes);
+		is_int(ms_map_sync(m, NULL), 0, "%s: final sync", what);
+		ok(memcmp(a, mem, SIZE) == 0, "%s: the server equals the mapping: no write lost",
+		   what);
+		ret = ms_map_sync(m, &st);
+		ok(ret == 0 && st.chunks_pushed == 0, "%s: and nothing is left dirty", what);
+	}
+
+	/* a locally dirty chunk that changed on the server: refresh refuses */
+	{
+		uint64_t c = NCHUNKS - 3, off = c * CHUNK + 100;
+
+		a[off] ^= 0x5a;
+		mem[off + 1] ^= 0xa5;
+		ok(ms_export_commit(exp_, c * CHUNK, CHUNK) == 0, "%s: the server changes chunk",
+		   what);
+		ret = ms_map_refresh(m, &changed);
+		ok(ret == -EBUSY && changed == 0,
+		   "%s: refresh of a dirty changed chunk: EBUSY, nothing dropped (%d)", what,
+		   ret);
+		ok(a[off] == (uint8_t)(mem[off] ^ 0x5a), "%s: the local write is still there",
+		   what);
+		is_int(ms_map_sync(m, NULL), 0, "%s: sync it", what);
+		ok(memcmp(a, mem, SIZE) == 0, "%s: the writer's bytes win", what);
+	}
+	ms_map_close(rd);
+	ms_map_close(m);
+}
+
+/* ------------------------------------------------------ background push */
+
+static void test_background(void)
+{
+	struct ms_map_opts mo = { .writable = true, .no_prefetch = true,
+				  .sync_interval_ms = 30 };
+	static uint8_t chunks[NCHUNKS];
+	char err[512];
+	ms_map *m = map_it(&mo, err, sizeof(err));
+	uint8_t *a;
+	int i;
+
+	if (!ok(m != NULL, "background: writable map with sync_interval_ms 30"))
+		return;
+	a = ms_map_addr(m);
+	write_pages(a, 200, chunks);
+	for (i = 0; i < 200; i++) {
+		bool same = true;
+
+		for (uint64_t c = 0; c < NCHUNKS && same; c++)
+			if (chunks[c] && memcmp(a + c * CHUNK, mem + c * CHUNK, CHUNK))
+				same = false;
+		if (same)
+			break;
+		usleep(25000);
+	}
+	ok(i < 200, "background: the writes reached the server without a call");
+	is_str(ms_map_errmsg(m), "", "background: no error");
+	ms_map_close(m);
+	/* the lease went with the mapping */
+	m = map_it(&mo, err, sizeof(err));
+	ok(m != NULL, "background: closed: the lease is free again");
+	ms_map_close(m);
+}
+
+int main(void)
+{
+	struct ms_server_opts so = { .host = "127.0.0.1", .port = "0",
+				     .transport = MS_TRANSPORT_TCP };
+	struct ms_export_opts eo = { .name = "w", .size = SIZE, .chunk_size = CHUNK,
+				     .no_mlock = true };
+	char err[256];
+
+	srv = ms_server_create(&so, err, sizeof(err));
+	if (!srv)
+		tap_bail("server: %s", err);
+	exp_ = ms_server_add_region(srv, &eo);
+	if (!exp_)
+		tap_bail("add region: %s", ms_server_errmsg(srv));
+	mem = ms_export_mem(exp_);
+	for (uint64_t i = 0; i < SIZE / 8; i++) {
+		uint64_t v = next_rand();
+
+		memcpy(mem + i * 8, &v, 8);
+	}
+	if (ms_export_commit(exp_, 0, SIZE) || ms_server_start(srv))
+		tap_bail("server start: %s", ms_server_errmsg(srv));
+	snprintf(port, sizeof(port), "%u", ms_server_port(srv));
+
+	for (int fc = 0; fc < 2; fc++)
+		for (int fh = 0; fh < 2; fh++)
+			test_writer(fc, fh);
+	test_background();
+
+	ms_server_destroy(srv);
+	return tap_done();
+}
