@@ -373,14 +373,16 @@ static bool env_force_hash(void)
 	return e && *e && strcmp(e, "0") != 0;
 }
 
-int ms_dirty_open_opts(void *addr, size_t len, const struct ms_dirty_opts *opts,
-		       struct ms_dirty **out, char *why, size_t whylen)
+/* What both constructors do first: check the arguments (-EINVAL with
+ * why), then allocate the tracker (-ENOMEM) with its geometry set. */
+static int dirty_new(void *addr, size_t len, const struct ms_dirty_opts *opts,
+		     struct ms_dirty **out, struct ms_dirty **dp, unsigned *flagsp, char *why,
+		     size_t whylen)
 {
+	struct ms_dirty *d;
 	long pg = sysconf(_SC_PAGESIZE);
 	uint32_t chunk = opts && opts->chunk_size ? opts->chunk_size : MS_DIRTY_DEFAULT_CHUNK;
 	unsigned flags = opts ? opts->flags : 0;
-	struct ms_dirty *d;
-	int ret;
 
 	if (why && whylen)
 		why[0] = '\0';
@@ -399,13 +401,6 @@ int ms_dirty_open_opts(void *addr, size_t len, const struct ms_dirty_opts *opts,
 		say(why, whylen, "bad chunk size or flags");
 		return -EINVAL;
 	}
-	/* the whole range must be mapped: hashing would fault on a hole */
-	if (msync(addr, len, MS_ASYNC) < 0) {
-		ret = errno == ENOMEM ? -EFAULT : -errno;
-		say(why, whylen, "the range is not mapped: %s", strerror(-ret));
-		return ret;
-	}
-
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
@@ -416,16 +411,45 @@ int ms_dirty_open_opts(void *addr, size_t len, const struct ms_dirty_opts *opts,
 	d->nchunks = ms_div_round_up(len, chunk);
 	d->uffd = -1;
 	d->pagemap = -1;
+	*dp = d;
+	*flagsp = flags;
+	return 0;
+}
 
+/* Hashing was asked for (flags or environment): 1 with why, else 0. */
+static int forced_hash(unsigned flags, char *why, size_t whylen)
+{
 	if (flags & MS_DIRTY_FORCE_HASH) {
 		say(why, whylen, "hashing: forced (MS_DIRTY_FORCE_HASH)");
-		ret = 1;
-	} else if (env_force_hash()) {
-		say(why, whylen, "hashing: forced by MS_DIRTY_FORCE_HASH in the environment");
-		ret = 1;
-	} else {
-		ret = uffd_setup(d, why, whylen);
+		return 1;
 	}
+	if (env_force_hash()) {
+		say(why, whylen, "hashing: forced by MS_DIRTY_FORCE_HASH in the environment");
+		return 1;
+	}
+	return 0;
+}
+
+int ms_dirty_open_opts(void *addr, size_t len, const struct ms_dirty_opts *opts,
+		       struct ms_dirty **out, char *why, size_t whylen)
+{
+	unsigned flags;
+	struct ms_dirty *d = NULL;
+	int ret;
+
+	ret = dirty_new(addr, len, opts, out, &d, &flags, why, whylen);
+	if (ret)
+		return ret;
+	/* the whole range must be mapped: hashing would fault on a hole */
+	if (msync(addr, len, MS_ASYNC) < 0) {
+		ret = errno == ENOMEM ? -EFAULT : -errno;
+		say(why, whylen, "the range is not mapped: %s", strerror(-ret));
+		free(d);
+		return ret;
+	}
+	ret = forced_hash(flags, why, whylen);
+	if (!ret)
+		ret = uffd_setup(d, why, whylen);
 	if (ret == 0) {
 		d->mode = MS_DIRTY_UFFD;
 	} else if (ret > 0) {
@@ -503,47 +527,16 @@ static int attach_setup(struct ms_dirty *d, int uffd, char *why, size_t whylen)
 int ms_dirty_attach(int uffd, void *addr, size_t len, const struct ms_dirty_opts *opts,
 		    struct ms_dirty **out, char *why, size_t whylen)
 {
-	long pg = sysconf(_SC_PAGESIZE);
-	uint32_t chunk = opts && opts->chunk_size ? opts->chunk_size : MS_DIRTY_DEFAULT_CHUNK;
-	unsigned flags = opts ? opts->flags : 0;
-	struct ms_dirty *d;
+	unsigned flags;
+	struct ms_dirty *d = NULL;
 	int ret;
 
-	if (why && whylen)
-		why[0] = '\0';
-	if (!out)
-		return -EINVAL;
-	*out = NULL;
-	if (pg <= 0)
-		pg = 4096;
-	if (!addr || len == 0 || (uintptr_t)addr % (uint64_t)pg || len % (uint64_t)pg ||
-	    (uintptr_t)addr > UINTPTR_MAX - len) {
-		say(why, whylen, "the range must be page-aligned and not empty");
-		return -EINVAL;
-	}
-	if (!ms_is_pow2(chunk) || chunk < (uint64_t)pg || chunk > MAX_CHUNK ||
-	    (flags & ~MS_DIRTY_FORCE_HASH)) {
-		say(why, whylen, "bad chunk size or flags");
-		return -EINVAL;
-	}
-	d = calloc(1, sizeof(*d));
-	if (!d)
-		return -ENOMEM;
-	d->base = addr;
-	d->len = len;
-	d->page = (uint64_t)pg;
-	d->chunk = chunk;
-	d->nchunks = ms_div_round_up(len, chunk);
-	d->uffd = -1;
-	d->pagemap = -1;
+	ret = dirty_new(addr, len, opts, out, &d, &flags, why, whylen);
+	if (ret)
+		return ret;
 	d->attached = true;
-
-	if (flags & MS_DIRTY_FORCE_HASH) {
-		say(why, whylen, "hashing: forced (MS_DIRTY_FORCE_HASH)");
-		ret = 1;
-	} else if (env_force_hash()) {
-		say(why, whylen, "hashing: forced by MS_DIRTY_FORCE_HASH in the environment");
-		ret = 1;
+	if ((ret = forced_hash(flags, why, whylen))) {
+		/* hashing */
 	} else if (uffd < 0) {
 		say(why, whylen, "hashing: no userfaultfd with asynchronous write protection");
 		ret = 1;
