@@ -628,13 +628,8 @@ int ms_rdma_srv_run(struct ms_xsrv *x)
 void ms_rdma_srv_stop(struct ms_xsrv *x)
 {
 	struct srv *s = to_srv(x);
-	int saved = errno;      /* may run in a signal handler */
 
-	__atomic_store_n(&s->stop_req, 1, __ATOMIC_RELEASE);
-	if (write(s->evfd, &(uint64_t){ 1 }, 8) < 0) {
-		/* only EAGAIN at a counter near 2^64: a wakeup is pending */
-	}
-	errno = saved;
+	ms_xsrv_request_stop(&s->stop_req, s->evfd);
 }
 
 int ms_rdma_srv_notify(struct ms_xsrv *x, struct ms_xpeer *peer, const void *msg, size_t len)

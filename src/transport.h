@@ -18,9 +18,11 @@
 #ifndef MS_TRANSPORT_H
 #define MS_TRANSPORT_H
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "memsync.h"
 
@@ -203,6 +205,19 @@ static inline void ms_xsrv_log(const struct ms_xsrv_cbs *cbs, enum ms_log_level 
 	va_start(ap, fmt);
 	cbs->log(cbs->ud, lvl, fmt, ap);
 	va_end(ap);
+}
+
+/* srv_stop() of both servers: raise *flag and wake the loop through its
+ * eventfd.  Async-signal-safe; errno is kept. */
+static inline void ms_xsrv_request_stop(int *flag, int evfd)
+{
+	int saved = errno;
+
+	__atomic_store_n(flag, 1, __ATOMIC_RELEASE);
+	if (write(evfd, &(uint64_t){ 1 }, 8) < 0) {
+		/* only EAGAIN at a counter near 2^64: a wakeup is pending */
+	}
+	errno = saved;
 }
 
 /* Registry (transport.c).  ms_transport_get() returns NULL + errno
