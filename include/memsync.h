@@ -309,7 +309,7 @@ struct ms_map_sync_stats {
 	uint64_t pages_dirty;   /* pages found written (hashing: the pages of
 				   the written chunks) */
 	uint64_t chunks_pushed; /* chunks written to the server and committed */
-	uint64_t runs;          /* ms_write() calls (runs of adjacent chunks) */
+	uint64_t runs;          /* runs of adjacent chunks written */
 	uint64_t bytes;         /* payload bytes written */
 	uint64_t ns;            /* wall time */
 };

@@ -873,6 +873,66 @@ out:
 	return ret;
 }
 
+int ms_write_pieces(ms_region *r, const struct ms_wpiece *p, size_t n, uint64_t *bytes)
+{
+	struct ms_xfer_cb cb = { 0 };
+	struct ms_xmr **own = NULL;
+	struct ms_seg *segs = NULL;
+	uint64_t first, nch, poff, plen;
+	uint8_t h[MS_HASH_LEN];
+	int ret;
+
+	*bytes = 0;
+	if ((ret = need_write(r, "write")))
+		return ret;
+	for (size_t i = 0; i < n; i++)
+		if ((ret = check_range(r, "write", p[i].off, p[i].len)))
+			return ret;
+	if (!r->c->x)
+		return cl_err(r->c, -ENOTCONN, "write: not connected");
+	if (!n)
+		return 0;
+	segs = calloc(n, sizeof(*segs));
+	own = calloc(n, sizeof(*own));
+	if (!segs || !own) {
+		ret = cl_err(r->c, -ENOMEM, "write: out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct ms_xmr *mr = NULL;
+
+		if (!mem_find(r->c, p[i].src, p[i].len, &mr)) {
+			ret = r->c->ops->reg_mr(r->c->x, (void *)p[i].src, p[i].len, &mr);
+			if (ret) {
+				ret = cl_err(r->c, ret, "write: cannot register memory: %s",
+					     strerror(-ret));
+				goto out;
+			}
+			own[i] = mr;
+		}
+		segs[i] = (struct ms_seg){ .op = MS_XOP_WRITE, .local = (void *)p[i].src,
+					   .len = p[i].len, .lmr = mr, .remote = &r->data,
+					   .roff = p[i].off };
+		pending_supersede(r, p[i].off, p[i].len);
+	}
+	ret = cl_run(r->c, "write", segs, n, &cb, bytes);
+	for (size_t i = 0; i < n && !ret; i++) {
+		ms_chunk_span(p[i].off, p[i].len, r->info.chunk_size, &first, &nch);
+		for (uint64_t c = first; c < first + nch && !ret; c++) {
+			chunk_piece(r, c, p[i].off, p[i].len, &poff, &plen);
+			ms_hash128((const uint8_t *)p[i].src + (poff - p[i].off), plen, h);
+			ret = pending_add(r, poff, plen, h);
+		}
+	}
+out:
+	for (size_t i = 0; own && i < n; i++)
+		if (own[i] && r->c->x)
+			r->c->ops->dereg_mr(r->c->x, own[i]);
+	free(own);
+	free(segs);
+	return ret;
+}
+
 MS_EXPORT int ms_sync(ms_region *r)
 {
 	ms_client *c = r->c;

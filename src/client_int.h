@@ -18,6 +18,20 @@
 int ms_pull_gens(ms_region *r, uint64_t off, void *dst, uint64_t len,
 		 uint64_t *gens, uint8_t *hashes);
 
+/* One range of a batched write: src holds the bytes for [off, off+len). */
+struct ms_wpiece {
+	uint64_t off;
+	const void *src;
+	uint64_t len;
+};
+
+/* ms_write() of n non-overlapping pieces as one transfer: every piece's
+ * work requests are in flight together, so a batch costs one wait for
+ * completions, not one per piece.  Sources inside an ms_mem registration
+ * use it; others are registered for the call.  *bytes gets what was sent.
+ * Recorded for the next ms_sync() like ms_write(). */
+int ms_write_pieces(ms_region *r, const struct ms_wpiece *p, size_t n, uint64_t *bytes);
+
 /* Forget the writes not committed yet (after a refused commit, so that the
  * next ms_sync() does not name them again). */
 void ms_region_drop_pending(ms_region *r);

@@ -93,6 +93,7 @@ enum { CH_ABSENT = 0, CH_FETCHING, CH_LOCAL, CH_FAILED };
 #define PREFETCH_BATCH_BYTES (1u << 20)  /* one pull per run of up to 1 MiB */
 #define PREFETCH_CLAIM 16               /* order entries claimed at once */
 #define BOUNCE_BYTES (8u << 20)         /* sync: snapshot buffer */
+#define SYNC_PIECES 512                 /* sync: runs written in one batch */
 
 struct worker {
 	ms_map *m;
@@ -1044,8 +1045,28 @@ static void learn_gens(ms_map *m, uint64_t lo, uint64_t hi, const struct ms_chun
 	free(g);
 }
 
+/* Write the snapshots in pieces[0..n) (in the bounce buffer) as one batch;
+ * on failure the mapping's sync error is set and nothing stays pending. */
+static int sync_flush(ms_map *m, const struct ms_wpiece *pieces, size_t n, uint64_t *bytes)
+{
+	uint64_t b = 0;
+	int ret;
+
+	if (!n)
+		return 0;
+	ret = ms_write_pieces(m->sw.r, pieces, n, &b);
+	*bytes += b;
+	if (ret) {
+		sync_fail(m, ret, "sync of '%s': %s", m->name, ms_client_errmsg(m->sw.c));
+		ms_region_drop_pending(m->sw.r);
+	}
+	return ret;
+}
+
 MS_EXPORT int ms_map_sync(ms_map *m, struct ms_map_sync_stats *st)
 {
+	struct ms_wpiece pieces[SYNC_PIECES];
+	size_t np = 0, used = 0;
 	struct ms_map_sync_stats s = { 0 };
 	uint64_t t0 = ms_now_ns(), pos = 0, first, n, lo = UINT64_MAX, hi = 0;
 	const uint8_t *src = m->zero_copy ? m->stage : m->addr;
@@ -1063,7 +1084,6 @@ MS_EXPORT int ms_map_sync(ms_map *m, struct ms_map_sync_stats *st)
 		goto out;
 	}
 	while (ms_chunkmap_next_run(&m->pend, &pos, &first, &n, m->maxrun)) {
-		struct ms_xfer_stats xs;
 		uint64_t off, len, k = 0;
 
 		/* only local chunks hold bytes to push (refresh never drops a
@@ -1076,21 +1096,24 @@ MS_EXPORT int ms_map_sync(ms_map *m, struct ms_map_sync_stats *st)
 		if (!k)
 			continue;
 		chunk_range(m, first, k, &off, &len);
-		/* the snapshot: later writes are found by the next collect */
-		memcpy(m->bounce, src + off, len);
-		ret = ms_write(m->sw.r, off, m->bounce, len, NULL, &xs);
-		if (ret) {
-			sync_fail(m, ret, "sync of '%s': %s", m->name,
-				  ms_client_errmsg(m->sw.c));
-			ms_region_drop_pending(m->sw.r);
-			goto out;
+		/* a full bounce buffer (or piece list) goes out as one batch */
+		if (used + len > m->bouncelen || np == SYNC_PIECES) {
+			if ((ret = sync_flush(m, pieces, np, &s.bytes)))
+				goto out;
+			used = np = 0;
 		}
+		/* the snapshot: later writes are found by the next collect */
+		memcpy(m->bounce + used, src + off, len);
+		pieces[np++] = (struct ms_wpiece){ .off = off, .src = m->bounce + used,
+						   .len = len };
+		used += len;
 		s.runs++;
 		s.chunks_pushed += k;
-		s.bytes += xs.bytes;
 		lo = MS_MIN(lo, first);
 		hi = MS_MAX(hi, first + k - 1);
 	}
+	if ((ret = sync_flush(m, pieces, np, &s.bytes)))
+		goto out;
 	if (!s.chunks_pushed)
 		goto ok;
 	ret = ms_sync(m->sw.r);
