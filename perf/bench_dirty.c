@@ -36,6 +36,7 @@
 #include "dirty.h"
 #include "units.h"
 #include "util.h"
+#include "benchutil.h"
 
 #ifndef PERF_OUT_DIR
 #define PERF_OUT_DIR "perf/out"
@@ -53,25 +54,9 @@ struct sample {
 
 static uint64_t rng = 0x853c49e6748fea9bull;
 
-static uint64_t rnd(void)
-{
-	uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 static double ms_since(uint64_t t0)
 {
 	return (double)(ms_now_ns() - t0) / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 static double median(const struct sample *s, unsigned n, size_t field)
@@ -80,8 +65,7 @@ static double median(const struct sample *s, unsigned n, size_t field)
 
 	for (unsigned i = 0; i < n; i++)
 		memcpy(&v[i], (const char *)&s[i] + field, sizeof(double));
-	qsort(v, n, sizeof(double), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	return bu_median(v, n);
 }
 
 static void usage(void)
@@ -166,7 +150,7 @@ int main(int argc, char **argv)
 	}
 	t0 = ms_now_ns();
 	for (uint64_t i = 0; i < size / 8; i++)
-		((uint64_t *)base)[i] = rnd();
+		((uint64_t *)base)[i] = bu_rand64(&rng);
 	fill_ms = ms_since(t0);
 	for (uint64_t i = 0; i < npages; i++)
 		perm[i] = (uint32_t)i;
@@ -210,7 +194,7 @@ int main(int argc, char **argv)
 
 				if (!left)
 					break;
-				j = i + rnd() % left;
+				j = i + bu_rand64(&rng) % left;
 				t = perm[i];
 				perm[i] = perm[j];
 				perm[j] = t;
@@ -218,7 +202,7 @@ int main(int argc, char **argv)
 			}
 			t0 = ms_now_ns();
 			for (uint64_t i = 0; i < k; i++)
-				((uint64_t *)(base + perm[i] * pg))[rnd() % (pg / 8)] += 1;
+				((uint64_t *)(base + perm[i] * pg))[bu_rand64(&rng) % (pg / 8)] += 1;
 			x->write_ms = ms_since(t0);
 
 			/* alternate which method goes first (cache state) */

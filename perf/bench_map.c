@@ -45,6 +45,7 @@
 
 #include "memsync.h"
 #include "units.h"
+#include "benchutil.h"
 
 #define SCAN_STEP (64u << 10)
 #define MAX_RUNS 32
@@ -63,27 +64,6 @@ struct sample {
 static uint8_t *region;
 static uint64_t size;
 static char port[8];
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void fill_random(void *mem, uint64_t len)
-{
-	uint64_t x = 0x9e3779b97f4a7c15ull ^ (uint64_t)time(NULL), *p = mem;
-
-	for (uint64_t i = 0; i < len / 8; i++) {
-		uint64_t z = (x += 0x9e3779b97f4a7c15ull);
-
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-		p[i] = z ^ (z >> 31);
-	}
-}
 
 /* Read a[0..size) in order, comparing with the region. */
 static bool scan(const uint8_t *a)
@@ -122,7 +102,7 @@ static int run_lazy(enum mode md, struct sample *s)
 		.no_prefetch = md == M_ZC_FAULTS || md == M_COPY_FAULTS,
 	};
 	char err[512];
-	double t0 = now_s();
+	double t0 = bu_now_s();
 	ms_map *m = ms_map_open("127.0.0.1", port, "bench", &co, &mo, err, sizeof(err));
 	volatile uint8_t first;
 	const uint8_t *a;
@@ -133,9 +113,9 @@ static int run_lazy(enum mode md, struct sample *s)
 	}
 	a = ms_map_addr(m);
 	first = a[0];
-	s->ttfb_s = now_s() - t0;
+	s->ttfb_s = bu_now_s() - t0;
 	s->verified = first == region[0] && scan(a);
-	s->total_s = now_s() - t0;
+	s->total_s = bu_now_s() - t0;
 	if (*ms_map_errmsg(m)) {
 		fprintf(stderr, "bench_map: %s: %s\n", mode_name[md], ms_map_errmsg(m));
 		s->verified = false;
@@ -189,7 +169,7 @@ static int run_base(struct sample *s)
 	struct base b = { .uffd = -1, .evfd = -1 };
 	struct uffdio_api api = { .api = UFFD_API };
 	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
-	double t0 = now_s();
+	double t0 = bu_now_s();
 	ms_client *c = connect_open(&b.r);
 	volatile uint8_t first;
 	pthread_t th;
@@ -215,9 +195,9 @@ static int run_base(struct sample *s)
 	}
 	pthread_create(&th, NULL, base_handler, &b);
 	first = b.addr[0];
-	s->ttfb_s = now_s() - t0;
+	s->ttfb_s = bu_now_s() - t0;
 	s->verified = first == region[0] && scan(b.addr);
-	s->total_s = now_s() - t0;
+	s->total_s = bu_now_s() - t0;
 	if (atomic_load(&b.err))
 		s->verified = false;
 	(void)!write(b.evfd, &one, sizeof(one));
@@ -233,7 +213,7 @@ static int run_base(struct sample *s)
 static int run_pull(struct sample *s)
 {
 	ms_region *r;
-	double t0 = now_s();
+	double t0 = bu_now_s();
 	ms_client *c = connect_open(&r);
 	uint8_t *a;
 	int rc;
@@ -244,21 +224,14 @@ static int run_pull(struct sample *s)
 	if (a == MAP_FAILED)
 		return -1;
 	rc = ms_pull(r, 0, a, size, NULL, NULL);
-	s->ttfb_s = now_s() - t0;   /* the first byte is usable when it returns */
+	s->ttfb_s = bu_now_s() - t0;   /* the first byte is usable when it returns */
 	s->verified = rc == 0 && scan(a);
-	s->total_s = now_s() - t0;
+	s->total_s = bu_now_s() - t0;
 	if (rc)
 		fprintf(stderr, "bench_map: pull: %s\n", ms_client_errmsg(c));
 	munmap(a, size);
 	ms_disconnect(c);
 	return 0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 static double median(const struct sample *s, unsigned n, bool ttfb)
@@ -267,8 +240,7 @@ static double median(const struct sample *s, unsigned n, bool ttfb)
 
 	for (unsigned i = 0; i < n; i++)
 		v[i] = ttfb ? s[i].ttfb_s : s[i].total_s;
-	qsort(v, n, sizeof(v[0]), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	return bu_median(v, n);
 }
 
 int main(int argc, char **argv)
@@ -328,7 +300,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	region = ms_export_mem(e);
-	fill_random(region, size);
+	bu_fill_random(region, size, 0x9e3779b97f4a7c15ull ^ (uint64_t)time(NULL));
 	if (ms_export_commit(e, 0, size) || ms_server_start(srv)) {
 		fprintf(stderr, "bench_map: %s\n", ms_server_errmsg(srv));
 		return 1;

@@ -28,6 +28,7 @@
 
 #include "memsync.h"
 #include "units.h"
+#include "benchutil.h"
 
 struct bench {
 	uint64_t size;
@@ -37,28 +38,6 @@ struct bench {
 	uint32_t max_io;
 	bool verify, no_verify;
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* splitmix64: fast, and random enough that no chunk repeats another. */
-static void fill_random(void *mem, uint64_t len)
-{
-	uint64_t x = (uint64_t)time(NULL) ^ 0x9e3779b97f4a7c15ull, *p = mem;
-
-	for (uint64_t i = 0; i < len / 8; i++) {
-		uint64_t z = (x += 0x9e3779b97f4a7c15ull);
-
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-		p[i] = z ^ (z >> 31);
-	}
-}
 
 /* Create the server and its region; NULL after printing why. */
 static ms_server *make_server(const struct bench *b, ms_export **out)
@@ -92,14 +71,14 @@ static ms_server *make_server(const struct bench *b, ms_export **out)
 		fprintf(stderr, "bench_pull: region: %s\n", ms_server_errmsg(s));
 		goto fail;
 	}
-	t0 = now_s();
-	fill_random(ms_export_mem(e), b->size);
+	t0 = bu_now_s();
+	bu_fill_random(ms_export_mem(e), b->size, (uint64_t)time(NULL) ^ 0x9e3779b97f4a7c15ull);
 	if (ms_export_commit(e, 0, b->size) < 0) {
 		fprintf(stderr, "bench_pull: commit: %s\n", ms_server_errmsg(s));
 		goto fail;
 	}
 	fprintf(stderr, "bench_pull: region of %llu bytes filled and hashed in %.2f s\n",
-		(unsigned long long)b->size, now_s() - t0);
+		(unsigned long long)b->size, bu_now_s() - t0);
 	if (ms_server_start(s) < 0) {
 		fprintf(stderr, "bench_pull: start: %s\n", ms_server_errmsg(s));
 		goto fail;
@@ -123,9 +102,9 @@ static int one_pull(ms_region *r, const struct bench *b, bool verify, unsigned r
 	/* A stale copy must not pass the comparison below. */
 	memset(dst, 0, b->size);
 	memset(&st, 0, sizeof(st));
-	t0 = now_s();
+	t0 = bu_now_s();
 	rc = ms_pull(r, 0, dst, b->size, &xo, &st);
-	t = now_s() - t0;
+	t = bu_now_s() - t0;
 	if (rc < 0)
 		return rc;
 	if (memcmp(dst, src, b->size)) {

@@ -51,6 +51,7 @@
 #include "hash.h"
 #include "units.h"
 #include "util.h"
+#include "benchutil.h"
 
 #ifndef PERF_OUT_DIR
 #define PERF_OUT_DIR "perf/out"
@@ -90,25 +91,9 @@ struct meth {
 
 static uint64_t rng_state;
 
-static uint64_t rnd(void)
-{
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 static double ms_since(uint64_t t0)
 {
 	return (double)(ms_now_ns() - t0) / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 static double median(const struct sample *s, unsigned n, size_t field)
@@ -117,8 +102,7 @@ static double median(const struct sample *s, unsigned n, size_t field)
 
 	for (unsigned i = 0; i < n; i++)
 		memcpy(&v[i], (const char *)&s[i] + field, sizeof(double));
-	qsort(v, n, sizeof(double), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	return bu_median(v, n);
 }
 
 static void usage(void)
@@ -238,7 +222,7 @@ int main(int argc, char **argv)
 		mt[k].srv = ms_export_mem(mt[k].e);
 		if (k == M_ZC) {
 			for (uint64_t i = 0; i < size / 8; i++)
-				((uint64_t *)mt[k].srv)[i] = rnd();
+				((uint64_t *)mt[k].srv)[i] = bu_rand64(&rng_state);
 		} else {
 			memcpy(mt[k].srv, mt[M_ZC].srv, size);
 		}
@@ -333,12 +317,12 @@ int main(int argc, char **argv)
 			/* k distinct random pages (partial Fisher-Yates), one byte each */
 			memset(want, 0, nchunks);
 			for (uint64_t i = 0; i < k; i++) {
-				uint64_t j = i + rnd() % (npages - i);
+				uint64_t j = i + bu_rand64(&rng_state) % (npages - i);
 				uint32_t t = perm[i];
 
 				perm[i] = perm[j];
 				perm[j] = t;
-				poff[i] = (uint16_t)(rnd() % pg);
+				poff[i] = (uint16_t)(bu_rand64(&rng_state) % pg);
 				want[perm[i] * pg / chunk] = 1;
 			}
 			for (uint64_t c = 0; c < nchunks; c++)

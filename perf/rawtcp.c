@@ -26,6 +26,8 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "benchutil.h"
+
 struct sender {
 	uint16_t port;
 	const uint8_t *src;
@@ -33,14 +35,6 @@ struct sender {
 	size_t msg;
 	int err;         /* errno of the first failure, 0 if none */
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* "1073741824", "64K", "1M", "1G" (powers of 1024).  0 or -EINVAL. */
 static int parse_size(const char *s, uint64_t *out)
@@ -136,7 +130,7 @@ static double one_run(const uint8_t *src, uint8_t *dst, uint64_t bytes, size_t m
 	}
 	fd = accept(lfd, NULL, NULL);
 	err = errno;
-	t0 = now_s();
+	t0 = bu_now_s();
 	while (fd >= 0 && off < bytes) {
 		size_t n = bytes - off < msg ? (size_t)(bytes - off) : msg;
 		ssize_t r = recv(fd, dst + off, n, 0);
@@ -148,7 +142,7 @@ static double one_run(const uint8_t *src, uint8_t *dst, uint64_t bytes, size_t m
 		off += (uint64_t)r;
 	}
 	if (off == bytes)
-		t = now_s() - t0;
+		t = bu_now_s() - t0;
 	else
 		fprintf(stderr, "rawtcp: received %llu of %llu bytes: %s\n",
 			(unsigned long long)off, (unsigned long long)bytes,
