@@ -55,6 +55,7 @@ struct ms_region {
 	struct ms_rdesc meta;
 	struct ms_commit_ent *pending;  /* writes since the last sync */
 	size_t npending, cap;
+	uint64_t pend_end;              /* no pending entry reaches past this */
 	struct ms_region *next;
 };
 
@@ -752,6 +753,7 @@ static int pending_add(ms_region *r, uint64_t off, uint64_t len,
 	r->pending[r->npending].len = len;
 	memcpy(r->pending[r->npending].hash, hash, MS_HASH_LEN);
 	r->npending++;
+	r->pend_end = MS_MAX(r->pend_end, off + len);
 	return 0;
 }
 
@@ -762,6 +764,9 @@ static void pending_supersede(ms_region *r, uint64_t off, uint64_t len)
 {
 	size_t k = 0;
 
+	/* writes in ascending order (a map sync, a push) overlap nothing */
+	if (off >= r->pend_end)
+		return;
 	for (size_t i = 0; i < r->npending; i++) {
 		struct ms_commit_ent *e = &r->pending[i];
 		uint64_t elen = e->len & ~MS_COMMIT_NOVERIFY;
@@ -959,12 +964,14 @@ MS_EXPORT int ms_sync(ms_region *r)
 		done += m.n;
 	}
 	r->npending = 0;
+	r->pend_end = 0;
 	return 0;
 }
 
 void ms_region_drop_pending(ms_region *r)
 {
 	r->npending = 0;
+	r->pend_end = 0;
 }
 
 /* 1 if the server's bytes [off, off+len) differ from src, 0 if equal. */
