@@ -255,7 +255,9 @@ typedef struct ms_map ms_map;
 struct ms_map_opts {
 	unsigned fault_threads;    /* threads serving faults; 0 = 2 */
 	bool no_prefetch;          /* only pull what is touched */
-	unsigned prefetch_threads; /* 0 = 1 */
+	unsigned prefetch_threads; /* 0 = 2 (populating pages is the cost:
+				      two threads fill the mapping about
+				      twice as fast as one) */
 	/* prefetch order: NULL = sequential; else highest priority first
 	 * (ties by chunk index), computed once per chunk at open */
 	int64_t (*priority)(void *ud, uint64_t chunk);

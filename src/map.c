@@ -89,7 +89,7 @@ struct uffdio_poison {
 enum { CH_ABSENT = 0, CH_FETCHING, CH_LOCAL, CH_FAILED };
 
 #define DEFAULT_FAULT_THREADS 2
-#define DEFAULT_PREFETCH_THREADS 1
+#define DEFAULT_PREFETCH_THREADS 2
 #define PREFETCH_BATCH_BYTES (1u << 20)  /* one pull per run of up to 1 MiB */
 #define PREFETCH_CLAIM 16               /* order entries claimed at once */
 #define BOUNCE_BYTES (8u << 20)         /* sync: snapshot buffer */
