@@ -120,21 +120,12 @@ static const char *missing_feature(void)
 	return NULL;
 }
 
-/*
- * Set up MS_DIRTY_UFFD.  0 when it works; otherwise a positive value after
- * writing into why (from "hashing: ...") the reason to fall back to hashing.
- * Leaves d->uffd and d->pagemap for ms_dirty_close() to close either way.
- */
-static int uffd_setup(struct ms_dirty *d, char *why, size_t whylen)
+/* Write-protect the range on uffd (registered with WP mode, WP_ASYNC) and
+ * check that PAGEMAP_SCAN sees it so: 0, or a positive value after writing
+ * the reason to hash into why.  uffd_setup() ends here, and so does
+ * ms_dirty_attach() for a descriptor the caller set up. */
+static int attach_setup(struct ms_dirty *d, int uffd, char *why, size_t whylen)
 {
-	struct uffdio_api api = {
-		.api = UFFD_API,
-		.features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED,
-	};
-	struct uffdio_register reg = {
-		.range = { .start = (uintptr_t)d->base, .len = d->len },
-		.mode = UFFDIO_REGISTER_MODE_WP,
-	};
 	struct uffdio_writeprotect wp = {
 		.range = { .start = (uintptr_t)d->base, .len = d->len },
 		.mode = UFFDIO_WRITEPROTECT_MODE_WP,
@@ -149,6 +140,54 @@ static int uffd_setup(struct ms_dirty *d, char *why, size_t whylen)
 		.vec_len = 1,
 		.category_mask = PAGE_IS_WRITTEN,
 		.return_mask = PAGE_IS_WRITTEN,
+	};
+
+	/* Unpopulated parts (no page table yet) count as written until
+	 * protected: WP_UNPOPULATED puts markers there (and protects what the
+	 * caller may have installed already). */
+	if (ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) < 0) {
+		say(why, whylen, "hashing: UFFDIO_WRITEPROTECT: %s", strerror(errno));
+		return 1;
+	}
+	d->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (d->pagemap < 0) {
+		say(why, whylen, "hashing: /proc/self/pagemap: %s", strerror(errno));
+		return 1;
+	}
+	if (ioctl(d->pagemap, PAGEMAP_SCAN, &arg) < 0) {
+		int e = errno;
+
+		if (e == ENOTTY || e == EINVAL || e == EOPNOTSUPP)
+			say(why, whylen, "hashing: PAGEMAP_SCAN not supported by this kernel (%s)",
+			    strerror(e));
+		else if (e == EPERM)
+			say(why, whylen, "hashing: the range is not asynchronously "
+			    "write-protected (UFFD_FEATURE_WP_ASYNC and REGISTER_MODE_WP)");
+		else
+			say(why, whylen, "hashing: PAGEMAP_SCAN: %s", strerror(e));
+		return 1;
+	}
+	d->vec = calloc(SCAN_VEC, sizeof(*d->vec));
+	if (!d->vec)
+		return -ENOMEM;
+	say(why, whylen, "userfaultfd WP_ASYNC + PAGEMAP_SCAN");
+	return 0;
+}
+
+/*
+ * Set up MS_DIRTY_UFFD.  0 when it works; otherwise a positive value after
+ * writing into why (from "hashing: ...") the reason to fall back to hashing.
+ * Leaves d->uffd and d->pagemap for ms_dirty_close() to close either way.
+ */
+static int uffd_setup(struct ms_dirty *d, char *why, size_t whylen)
+{
+	struct uffdio_api api = {
+		.api = UFFD_API,
+		.features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED,
+	};
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)d->base, .len = d->len },
+		.mode = UFFDIO_REGISTER_MODE_WP,
 	};
 	const char *miss;
 	int fd;
@@ -190,33 +229,7 @@ static int uffd_setup(struct ms_dirty *d, char *why, size_t whylen)
 		say(why, whylen, "hashing: UFFDIO_WRITEPROTECT not available for this mapping");
 		return 1;
 	}
-	if (ioctl(fd, UFFDIO_WRITEPROTECT, &wp) < 0) {
-		say(why, whylen, "hashing: UFFDIO_WRITEPROTECT: %s", strerror(errno));
-		return 1;
-	}
-
-	d->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (d->pagemap < 0) {
-		say(why, whylen, "hashing: /proc/self/pagemap: %s", strerror(errno));
-		return 1;
-	}
-	/* get-only, one page: does the kernel have PAGEMAP_SCAN, and does it
-	 * see the range as asynchronously write-protected? */
-	if (ioctl(d->pagemap, PAGEMAP_SCAN, &arg) < 0) {
-		int e = errno;
-
-		if (e == ENOTTY || e == EINVAL || e == EOPNOTSUPP)
-			say(why, whylen, "hashing: PAGEMAP_SCAN not supported by this kernel (%s)",
-			    strerror(e));
-		else
-			say(why, whylen, "hashing: PAGEMAP_SCAN: %s", strerror(e));
-		return 1;
-	}
-	d->vec = calloc(SCAN_VEC, sizeof(*d->vec));
-	if (!d->vec)
-		return -ENOMEM;
-	say(why, whylen, "userfaultfd WP_ASYNC + PAGEMAP_SCAN");
-	return 0;
+	return attach_setup(d, fd, why, whylen);
 }
 
 /* Back to a state without userfaultfd before falling back to hashing. */
@@ -469,59 +482,6 @@ int ms_dirty_open_opts(void *addr, size_t len, const struct ms_dirty_opts *opts,
 int ms_dirty_open(void *addr, size_t len, struct ms_dirty **out, char *why, size_t whylen)
 {
 	return ms_dirty_open_opts(addr, len, NULL, out, why, whylen);
-}
-
-/* The write-protect and PAGEMAP_SCAN half of uffd_setup() for a descriptor
- * the caller set up: 0, or a positive value after writing the reason to
- * hash into why. */
-static int attach_setup(struct ms_dirty *d, int uffd, char *why, size_t whylen)
-{
-	struct uffdio_writeprotect wp = {
-		.range = { .start = (uintptr_t)d->base, .len = d->len },
-		.mode = UFFDIO_WRITEPROTECT_MODE_WP,
-	};
-	struct page_region probe;
-	struct pm_scan_arg arg = {
-		.size = sizeof(arg),
-		.flags = PM_SCAN_CHECK_WPASYNC,
-		.start = (uintptr_t)d->base,
-		.end = (uintptr_t)d->base + d->page,
-		.vec = (uintptr_t)&probe,
-		.vec_len = 1,
-		.category_mask = PAGE_IS_WRITTEN,
-		.return_mask = PAGE_IS_WRITTEN,
-	};
-
-	/* Unpopulated parts (no page table yet) count as written until
-	 * protected: WP_UNPOPULATED puts markers there (and protects what the
-	 * caller may have installed already). */
-	if (ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) < 0) {
-		say(why, whylen, "hashing: UFFDIO_WRITEPROTECT: %s", strerror(errno));
-		return 1;
-	}
-	d->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (d->pagemap < 0) {
-		say(why, whylen, "hashing: /proc/self/pagemap: %s", strerror(errno));
-		return 1;
-	}
-	if (ioctl(d->pagemap, PAGEMAP_SCAN, &arg) < 0) {
-		int e = errno;
-
-		if (e == ENOTTY || e == EINVAL || e == EOPNOTSUPP)
-			say(why, whylen, "hashing: PAGEMAP_SCAN not supported by this kernel (%s)",
-			    strerror(e));
-		else if (e == EPERM)
-			say(why, whylen, "hashing: the range is not asynchronously "
-			    "write-protected (UFFD_FEATURE_WP_ASYNC and REGISTER_MODE_WP)");
-		else
-			say(why, whylen, "hashing: PAGEMAP_SCAN: %s", strerror(e));
-		return 1;
-	}
-	d->vec = calloc(SCAN_VEC, sizeof(*d->vec));
-	if (!d->vec)
-		return -ENOMEM;
-	say(why, whylen, "userfaultfd WP_ASYNC + PAGEMAP_SCAN");
-	return 0;
 }
 
 int ms_dirty_attach(int uffd, void *addr, size_t len, const struct ms_dirty_opts *opts,
