@@ -54,18 +54,9 @@ struct sample {
 
 static uint64_t rng = 0x853c49e6748fea9bull;
 
-static double ms_since(uint64_t t0)
-{
-	return (double)(ms_now_ns() - t0) / 1e6;
-}
-
 static double median(const struct sample *s, unsigned n, size_t field)
 {
-	double v[MAX_RUNS];
-
-	for (unsigned i = 0; i < n; i++)
-		memcpy(&v[i], (const char *)&s[i] + field, sizeof(double));
-	return bu_median(v, n);
+	return bu_median_field(s, sizeof(*s), n, field);
 }
 
 static void usage(void)
@@ -151,13 +142,13 @@ int main(int argc, char **argv)
 	t0 = ms_now_ns();
 	for (uint64_t i = 0; i < size / 8; i++)
 		((uint64_t *)base)[i] = bu_rand64(&rng);
-	fill_ms = ms_since(t0);
+	fill_ms = bu_ms_since(t0);
 	for (uint64_t i = 0; i < npages; i++)
 		perm[i] = (uint32_t)i;
 
 	t0 = ms_now_ns();
 	ret = ms_dirty_open_opts(base, size, &uo, &u, uwhy, sizeof(uwhy));
-	open_u_ms = ms_since(t0);
+	open_u_ms = bu_ms_since(t0);
 	if (ret || ms_dirty_mode(u) != MS_DIRTY_UFFD) {
 		fprintf(stderr, "bench_dirty: no userfaultfd tracker: %s\n",
 			ret ? strerror(-ret) : uwhy);
@@ -165,7 +156,7 @@ int main(int argc, char **argv)
 	}
 	t0 = ms_now_ns();
 	ret = ms_dirty_open_opts(base, size, &ho, &h, hwhy, sizeof(hwhy));
-	open_h_ms = ms_since(t0);
+	open_h_ms = bu_ms_since(t0);
 	if (ret) {
 		fprintf(stderr, "bench_dirty: hashing tracker: %s\n", strerror(-ret));
 		goto out;
@@ -203,7 +194,7 @@ int main(int argc, char **argv)
 			t0 = ms_now_ns();
 			for (uint64_t i = 0; i < k; i++)
 				((uint64_t *)(base + perm[i] * pg))[bu_rand64(&rng) % (pg / 8)] += 1;
-			x->write_ms = ms_since(t0);
+			x->write_ms = bu_ms_since(t0);
 
 			/* alternate which method goes first (cache state) */
 			for (int m = 0; m < 2; m++) {
@@ -213,12 +204,12 @@ int main(int argc, char **argv)
 					ms_chunkmap_clear_all(&um);
 					t0 = ms_now_ns();
 					ret = ms_dirty_collect_chunks(u, &um, &x->ranges);
-					x->collect_ms = ms_since(t0);
+					x->collect_ms = bu_ms_since(t0);
 				} else {
 					ms_chunkmap_clear_all(&hm);
 					t0 = ms_now_ns();
 					ret = ms_dirty_collect_chunks(h, &hm, &nr_h);
-					x->hash_ms = ms_since(t0);
+					x->hash_ms = bu_ms_since(t0);
 				}
 				if (ret) {
 					fprintf(stderr, "bench_dirty: FAILED: %s collect: %s\n",

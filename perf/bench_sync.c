@@ -91,18 +91,9 @@ struct meth {
 
 static uint64_t rng_state;
 
-static double ms_since(uint64_t t0)
-{
-	return (double)(ms_now_ns() - t0) / 1e6;
-}
-
 static double median(const struct sample *s, unsigned n, size_t field)
 {
-	double v[MAX_RUNS];
-
-	for (unsigned i = 0; i < n; i++)
-		memcpy(&v[i], (const char *)&s[i] + field, sizeof(double));
-	return bu_median(v, n);
+	return bu_median_field(s, sizeof(*s), n, field);
 }
 
 static void usage(void)
@@ -122,7 +113,7 @@ static double hash_all(const uint8_t *p, uint64_t size, uint64_t chunk)
 		x ^= h[0];
 	}
 	__asm__ volatile("" : : "r"(x));
-	return ms_since(t0);
+	return bu_ms_since(t0);
 }
 
 int main(int argc, char **argv)
@@ -231,7 +222,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	fill_ms = ms_since(t0);
+	fill_ms = bu_ms_since(t0);
 	if (ms_server_start(srv)) {
 		fprintf(stderr, "bench_sync: start: %s\n", ms_server_errmsg(srv));
 		goto out;
@@ -254,7 +245,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		ret = ms_map_wait(mt[k].m, -1);
-		mt[k].ready_ms = ms_since(t0);
+		mt[k].ready_ms = bu_ms_since(t0);
 		if (ret) {
 			fprintf(stderr, "bench_sync: %s: map wait: %s\n", mname[k],
 				ms_map_errmsg(mt[k].m));
@@ -283,7 +274,7 @@ int main(int argc, char **argv)
 			mt[M_DELTA].mem = NULL;
 		goto out;
 	}
-	mt[M_DELTA].ready_ms = ms_since(t0);
+	mt[M_DELTA].ready_ms = bu_ms_since(t0);
 	snprintf(mt[M_DELTA].mode, sizeof(mt[M_DELTA].mode),
 		 "none: ms_push hashes every chunk (XXH3-128) and compares");
 	for (int k = 0; k < M_N; k++) {
@@ -344,13 +335,13 @@ int main(int argc, char **argv)
 				t0 = ms_now_ns();
 				for (uint64_t i = 0; i < k; i++)
 					w->mem[perm[i] * pg + poff[i]] ^= 0xa5;
-				x->write_ms = ms_since(t0);
+				x->write_ms = bu_ms_since(t0);
 				if (m == M_DELTA) {
 					struct ms_xfer_stats xs;
 
 					t0 = ms_now_ns();
 					ret = ms_push(w->r, 0, w->mem, size, NULL, &xs);
-					x->op_ms = ms_since(t0);
+					x->op_ms = bu_ms_since(t0);
 					x->chunks = xs.chunks_moved;
 					x->bytes = xs.bytes;
 					if (ret)
@@ -361,7 +352,7 @@ int main(int argc, char **argv)
 
 					t0 = ms_now_ns();
 					ret = ms_map_sync(w->m, &ss);
-					x->op_ms = ms_since(t0);
+					x->op_ms = bu_ms_since(t0);
 					x->chunks = ss.chunks_pushed;
 					x->bytes = ss.bytes;
 					x->pages = ss.pages_dirty;

@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 /* Seconds on the monotonic clock. */
@@ -50,6 +51,30 @@ static inline double bu_median(double *v, unsigned n)
 {
 	qsort(v, n, sizeof(v[0]), bu_cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Milliseconds since t0 (a time from the monotonic clock, in ns). */
+static inline double bu_ms_since(uint64_t t0_ns)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec - t0_ns) /
+	       1e6;
+}
+
+/* The median of the double at byte offset field of n samples of size
+ * stride (n <= 256). */
+static inline double bu_median_field(const void *samples, size_t stride, unsigned n,
+				     size_t field)
+{
+	double v[256];
+
+	if (n > 256)
+		n = 256;
+	for (unsigned i = 0; i < n; i++)
+		memcpy(&v[i], (const char *)samples + i * stride + field, sizeof(double));
+	return bu_median(v, n);
 }
 
 #endif /* MS_PERF_BENCHUTIL_H */
