@@ -42,73 +42,6 @@ static struct ms_xconn *cli(struct tsrv *t, unsigned depth, uint32_t max_io, int
 	return c;
 }
 
-/* One operation, waited for. */
-static int io1(struct ms_xconn *c, enum ms_xop op, void *local, uint32_t len,
-	       const struct ms_rdesc *d, uint64_t roff)
-{
-	struct ms_xwr w = { .op = op, .local = local, .len = len, .remote = d, .roff = roff,
-			    .ctx = &w };
-	struct ms_xwc wc;
-	int rc = T->post(c, &w, 1);
-
-	if (rc)
-		return rc;
-	rc = T->poll(c, &wc, 1, 10000);
-	if (rc != 1)
-		return rc < 0 ? rc : -ETIME;
-	if (wc.ctx != &w)
-		return -EBADMSG;
-	return wc.status;
-}
-
-struct op {
-	enum ms_xop op;
-	uint64_t roff;
-	uint32_t len;
-	char *local;
-};
-
-/* Run ops keeping the queue full; returns how many failed or came back
- * wrong (status, length or context). */
-static int run_ops(struct ms_xconn *c, const struct ms_rdesc *d, struct op *ops, size_t n)
-{
-	size_t next = 0, done = 0;
-	struct ms_xwc wc[32];
-	int bad = 0, k;
-
-	while (done < n) {
-		while (next < n && T->outstanding(c) < c->depth) {
-			struct ms_xwr w = { .op = ops[next].op, .local = ops[next].local,
-					    .len = ops[next].len, .remote = d,
-					    .roff = ops[next].roff, .ctx = &ops[next] };
-			if (T->post(c, &w, 1))
-				return -1;
-			next++;
-		}
-		k = T->poll(c, wc, 32, 10000);
-		if (k <= 0)
-			return -1;
-		for (int i = 0; i < k; i++) {
-			struct op *o = wc[i].ctx;
-
-			if (wc[i].status || wc[i].len != o->len || o < ops || o >= ops + n)
-				bad++;
-		}
-		done += (size_t)k;
-	}
-	return bad;
-}
-
-static void fill(char *p, size_t len, unsigned seed)
-{
-	uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
-
-	for (size_t i = 0; i < len; i++) {
-		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-		p[i] = (char)x;
-	}
-}
-
 /* ------------------------------------------------------------ raw */
 
 static int raw_connect(struct tsrv *t)
@@ -201,7 +134,7 @@ static void test_reads(struct tsrv *t)
 	}
 	ops[0].roff = 0, ops[0].local = dst;                    /* first byte */
 	ops[1].roff = RSZ - 2, ops[1].local = dst + RSZ - 2;    /* last bytes */
-	bad = run_ops(c, &dA, ops, n);
+	bad = run_ops(c, NULL, &dA, ops, n);
 	is_int(bad, 0, "600 pipelined reads (1 B .. max_io, depth 16) complete");
 	for (size_t i = 0; i < n; i++)
 		wrong += memcmp(dst + ops[i].roff, A + ops[i].roff, ops[i].len) != 0;
@@ -232,7 +165,7 @@ static void test_writes(struct tsrv *t)
 		memcpy(model + i * slot, src + i * slot, len);
 		total += len;
 	}
-	bad = run_ops(c, &dB, ops, 256);
+	bad = run_ops(c, NULL, &dB, ops, 256);
 	is_int(bad, 0, "256 pipelined writes complete");
 	ok(memcmp(B, model, RSZ) == 0, "the writes landed, nothing else changed");
 	T->srv_mr_stats(t->s, mB, &r1, &w1);
@@ -241,28 +174,28 @@ static void test_writes(struct tsrv *t)
 
 	/* Refusals: memory untouched. */
 	memcpy(snap, A, RSZ);
-	is_int(io1(c, MS_XOP_WRITE, src, 65536, &dA, 0), -EACCES,
+	is_int(io1(c, MS_XOP_WRITE, src, NULL, 65536, &dA, 0), -EACCES,
 	       "write with a read-only key: -EACCES");
 	ok(memcmp(snap, A, RSZ) == 0, "read-only region unchanged");
 	memcpy(snap, B, RSZ);
-	is_int(io1(c, MS_XOP_WRITE, src, 100, &dB, RSZ - 50), -ERANGE,
+	is_int(io1(c, MS_XOP_WRITE, src, NULL, 100, &dB, RSZ - 50), -ERANGE,
 	       "write past the end: -ERANGE");
-	is_int(io1(c, MS_XOP_WRITE, src, 1, &dB, RSZ), -ERANGE, "write at the end: -ERANGE");
-	is_int(io1(c, MS_XOP_WRITE, src, 16, &dB, UINT64_MAX - 8), -ERANGE,
+	is_int(io1(c, MS_XOP_WRITE, src, NULL, 1, &dB, RSZ), -ERANGE, "write at the end: -ERANGE");
+	is_int(io1(c, MS_XOP_WRITE, src, NULL, 16, &dB, UINT64_MAX - 8), -ERANGE,
 	       "write at an offset that overflows: -ERANGE");
 	ok(memcmp(snap, B, RSZ) == 0, "region unchanged by refused writes");
-	is_int(io1(c, MS_XOP_READ, snap, 100, &dB, RSZ - 50), -ERANGE,
+	is_int(io1(c, MS_XOP_READ, snap, NULL, 100, &dB, RSZ - 50), -ERANGE,
 	       "read past the end: -ERANGE");
-	is_int(io1(c, MS_XOP_READ, snap, 0, &dB, RSZ), 0, "empty read at the end is fine");
+	is_int(io1(c, MS_XOP_READ, snap, NULL, 0, &dB, RSZ), 0, "empty read at the end is fine");
 	{
 		struct ms_rdesc fake = dB;
 
 		fake.rkey ^= 0x5a5a;
-		is_int(io1(c, MS_XOP_READ, snap, 10, &fake, 0), -EACCES, "made-up key: -EACCES");
+		is_int(io1(c, MS_XOP_READ, snap, NULL, 10, &fake, 0), -EACCES, "made-up key: -EACCES");
 		fake.rkey = 0;
-		is_int(io1(c, MS_XOP_WRITE, src, 10, &fake, 0), -EACCES, "key 0: -EACCES");
+		is_int(io1(c, MS_XOP_WRITE, src, NULL, 10, &fake, 0), -EACCES, "key 0: -EACCES");
 	}
-	is_int(io1(c, MS_XOP_READ, snap, 4096, &dB, 4096), 0, "connection fine after refusals");
+	is_int(io1(c, MS_XOP_READ, snap, NULL, 4096, &dB, 4096), 0, "connection fine after refusals");
 	ok(memcmp(snap, B + 4096, 4096) == 0, "and reads the right bytes");
 
 	/* Write-only grant, then revocation. */
@@ -271,11 +204,11 @@ static void test_writes(struct tsrv *t)
 		struct ms_rdesc d;
 
 		T->srv_reg_mr(t->s, B, RSZ, MS_XACCESS_WRITE, &m, &d);
-		is_int(io1(c, MS_XOP_READ, snap, 10, &d, 0), -EACCES,
+		is_int(io1(c, MS_XOP_READ, snap, NULL, 10, &d, 0), -EACCES,
 		       "read with a write-only key: -EACCES");
-		is_int(io1(c, MS_XOP_WRITE, src, 10, &d, 0), 0, "write with it works");
+		is_int(io1(c, MS_XOP_WRITE, src, NULL, 10, &d, 0), 0, "write with it works");
 		T->srv_dereg_mr(t->s, m);
-		is_int(io1(c, MS_XOP_WRITE, src, 10, &d, 0), -EACCES,
+		is_int(io1(c, MS_XOP_WRITE, src, NULL, 10, &d, 0), -EACCES,
 		       "deregistered key: -EACCES");
 	}
 
@@ -298,7 +231,7 @@ static void test_writes(struct tsrv *t)
 		w.local = snap + 4090;
 		is_int(T->post(c, &w, 1), -EINVAL, "post: local outside its registration");
 		w.local = snap + 4086;
-		is_int(io1(c, MS_XOP_READ, w.local, 10, &dA, 0), 0, "inside it works");
+		is_int(io1(c, MS_XOP_READ, w.local, NULL, 10, &dA, 0), 0, "inside it works");
 		T->dereg_mr(c, lmr);
 		is_int(T->post(c, &w, 1), -EINVAL, "post: deregistered local registration");
 		w.lmr = NULL;
@@ -409,7 +342,7 @@ static void *many_client(void *arg)
 
 	for (int i = 0; i < 64; i++)
 		ops[i] = (struct op){ MS_XOP_READ, (uint64_t)i * 65536, 65536, dst + i * 65536 };
-	m->bad = run_ops(c, &dA, ops, 64) != 0 || memcmp(dst, A, 64 * 65536) != 0;
+	m->bad = run_ops(c, NULL, &dA, ops, 64) != 0 || memcmp(dst, A, 64 * 65536) != 0;
 	T->close(c);
 	free(dst);
 	return NULL;
@@ -468,7 +401,7 @@ static void test_raw(struct tsrv *t)
 	uint8_t b[48 + 1024] = { 0 };
 	char me[64], buf[64];
 
-	is_int(io1(good, MS_XOP_READ, buf, 64, &dA, 0), 0, "raw: a good client works before");
+	is_int(io1(good, MS_XOP_READ, buf, NULL, 64, &dA, 0), 0, "raw: a good client works before");
 	for (size_t i = 0; i < MS_ARRAY_SIZE(cases); i++) {
 		const struct rawcase *c = &cases[i];
 		int fd = raw_connect(t);
@@ -484,7 +417,7 @@ static void test_raw(struct tsrv *t)
 		ok(log_has(t, me, c->why), "raw %s: log names the peer and \"%s\"", c->name,
 		   c->why);
 		close(fd);
-		is_int(io1(good, MS_XOP_READ, buf, 64, &dA, 64), 0,
+		is_int(io1(good, MS_XOP_READ, buf, NULL, 64, &dA, 64), 0,
 		       "raw %s: another client still served", c->name);
 	}
 	ok(log_has(t, "WARN", "bad magic"), "protocol violations are logged at WARN");
@@ -508,7 +441,7 @@ static void test_greedy(struct tsrv *t)
 		raw_send_frame(fd, &f);
 	}
 	usleep(200000);
-	is_int(io1(other, MS_XOP_READ, buf, 4096, &dA, 0), 0,
+	is_int(io1(other, MS_XOP_READ, buf, NULL, 4096, &dA, 0), 0,
 	       "greedy: others are served while a client does not read");
 	for (int i = 0; i < n; i++) {
 		int r1 = ms_sock_recv_all(fd, h, 48, 5000, NULL), r2 = -1, r3 = -1;
@@ -529,16 +462,6 @@ static void test_greedy(struct tsrv *t)
 	close(fd);
 	T->close(other);
 	free(buf);
-}
-
-static char *map(size_t len, unsigned seed)
-{
-	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		tap_bail("mmap: %s", strerror(errno));
-	fill(p, len, seed);
-	return p;
 }
 
 /* Post 16 reads of 1 MiB, push them out, let the server queue them. */
@@ -605,7 +528,7 @@ static void test_dereg_inflight(struct tsrv *t)
 	munmap(E, sz);
 	is_int(finish_reads(c, wc, got, dst, expect), 0,
 	       "dereg from the loop: queued reads complete with their data");
-	is_int(io1(c, MS_XOP_READ, dst, 10, &d, 0), -EACCES, "and later reads get -EACCES");
+	is_int(io1(c, MS_XOP_READ, dst, NULL, 10, &d, 0), -EACCES, "and later reads get -EACCES");
 
 	/* A write being received when its key is revoked is drained. */
 	{
@@ -656,7 +579,7 @@ static void test_vanish(struct tsrv *t)
 	is_int(__atomic_load_n(&t->disconnects, __ATOMIC_RELAXED), before + 1,
 	       "client gone with responses queued: on_disconnect once");
 	c = cli(t, 4, 0, 0);
-	is_int(io1(c, MS_XOP_READ, buf, 64, &dA, 0), 0, "the server still serves");
+	is_int(io1(c, MS_XOP_READ, buf, NULL, 64, &dA, 0), 0, "the server still serves");
 	T->close(c);
 	free(dst);
 }
@@ -935,7 +858,7 @@ static double pull(struct tsrv *t, const struct ms_rdesc *d, char *dst, size_t l
 		ops[i] = (struct op){ MS_XOP_READ, off, io, dst + off };
 	}
 	t0 = ms_now_ns();
-	*bad = run_ops(c, d, ops, n);
+	*bad = run_ops(c, NULL, d, ops, n);
 	t0 = ms_now_ns() - t0;
 	T->close(c);
 	free(ops);

@@ -5,18 +5,23 @@
  * counters of connects and disconnects, and control requests that echo
  * (or, for "fail", "big", "dereg", "notify:TEXT", do what they say).
  *
+ * Also a client side: io1() and run_ops() post work requests and check
+ * their completions, fill() and map() make deterministic data.
+ *
  * Include it after defining T (the transport under test) and SRV_ADDR
  * (the address to listen on).
  */
 #ifndef MS_TEST_TSRV_H
 #define MS_TEST_TSRV_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "tap.h"
@@ -164,6 +169,90 @@ static void settle(struct tsrv *t)
 					   __atomic_load_n(&t->disconnects, __ATOMIC_RELAXED);
 	     i++)
 		usleep(50000);
+}
+
+/* ------------------------------------------------------------ clients */
+
+/* One operation, waited for (lmr may be NULL for transports that need
+ * no registration). */
+static int io1(struct ms_xconn *c, enum ms_xop op, void *local, struct ms_xmr *lmr,
+	       uint32_t len, const struct ms_rdesc *d, uint64_t roff)
+{
+	struct ms_xwr w = { .op = op, .local = local, .len = len, .lmr = lmr, .remote = d,
+			    .roff = roff, .ctx = &w };
+	struct ms_xwc wc;
+	int rc = T->post(c, &w, 1);
+
+	if (rc)
+		return rc;
+	rc = T->poll(c, &wc, 1, 10000);
+	if (rc != 1)
+		return rc < 0 ? rc : -ETIME;
+	if (wc.ctx != &w)
+		return -EBADMSG;
+	return wc.status;
+}
+
+struct op {
+	enum ms_xop op;
+	uint64_t roff;
+	uint32_t len;
+	char *local;
+};
+
+/* Run ops keeping the queue full; returns how many failed or came back
+ * wrong (status, length or context), -1 if posting or polling failed. */
+static int run_ops(struct ms_xconn *c, struct ms_xmr *lmr, const struct ms_rdesc *d,
+		   struct op *ops, size_t n)
+{
+	size_t next = 0, done = 0;
+	struct ms_xwc wc[32];
+	int bad = 0, k;
+
+	while (done < n) {
+		while (next < n && T->outstanding(c) < c->depth) {
+			struct ms_xwr w = { .op = ops[next].op, .local = ops[next].local,
+					    .len = ops[next].len, .lmr = lmr, .remote = d,
+					    .roff = ops[next].roff, .ctx = &ops[next] };
+			if (T->post(c, &w, 1))
+				return -1;
+			next++;
+		}
+		k = T->poll(c, wc, 32, 20000);
+		if (k <= 0)
+			return -1;
+		for (int i = 0; i < k; i++) {
+			struct op *o = wc[i].ctx;
+
+			if (wc[i].status || o < ops || o >= ops + n || wc[i].len != o->len) {
+				if (bad++ < 3)
+					diag("op %td: status %d, len %u", o - ops, wc[i].status,
+					     wc[i].len);
+			}
+		}
+		done += (size_t)k;
+	}
+	return bad;
+}
+
+static void fill(char *p, size_t len, unsigned seed)
+{
+	uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
+
+	for (size_t i = 0; i < len; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		p[i] = (char)x;
+	}
+}
+
+static char *map(size_t len, unsigned seed)
+{
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		tap_bail("mmap: %s", strerror(errno));
+	fill(p, len, seed);
+	return p;
 }
 
 #endif /* MS_TEST_TSRV_H */
