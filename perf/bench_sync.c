@@ -109,7 +109,7 @@ static double hash_all(const uint8_t *p, uint64_t size, uint64_t chunk)
 	uint64_t t0 = ms_now_ns();
 
 	for (uint64_t off = 0; off < size; off += chunk) {
-		ms_hash128(p + off, MS_MIN(chunk, size - off), h);
+		ms_chunk_hash(p + off, MS_MIN(chunk, size - off), h);
 		x ^= h[0];
 	}
 	__asm__ volatile("" : : "r"(x));

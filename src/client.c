@@ -547,7 +547,7 @@ static void pull_seg_done(void *ud, size_t idx)
 			break;
 		if (!chunk_whole(r, p->c0 + i, plen))
 			continue;
-		ms_hash128(p->dst + (poff - p->off), plen, h);
+		ms_chunk_hash(p->dst + (poff - p->off), plen, h);
 		if (!ms_hash_eq(h, ms_meta_hash(p->meta, i)))
 			ms_chunkmap_set(p->bad, i);
 	}
@@ -825,7 +825,7 @@ static int write_and_record(ms_region *r, const struct ms_seg *segs, size_t nseg
 		for (uint64_t i = start; i < start + n; i++) {
 			chunk_piece(r, c0 + i, off, len, &poff, &plen);
 			if (!hashes)
-				ms_hash128(src + (poff - off), plen, h);
+				ms_chunk_hash(src + (poff - off), plen, h);
 			ret = pending_add(r, poff, plen, hashes ? hashes[i] : h);
 			if (ret)
 				return ret;
@@ -925,7 +925,7 @@ int ms_write_pieces(ms_region *r, const struct ms_wpiece *p, size_t n, uint64_t 
 		ms_chunk_span(p[i].off, p[i].len, r->info.chunk_size, &first, &nch);
 		for (uint64_t c = first; c < first + nch && !ret; c++) {
 			chunk_piece(r, c, p[i].off, p[i].len, &poff, &plen);
-			ms_hash128((const uint8_t *)p[i].src + (poff - p[i].off), plen, h);
+			ms_chunk_hash((const uint8_t *)p[i].src + (poff - p[i].off), plen, h);
 			ret = pending_add(r, poff, plen, h);
 		}
 	}
@@ -1037,7 +1037,7 @@ MS_EXPORT int ms_push(ms_region *r, uint64_t off, const void *src, uint64_t len,
 	 * is compared byte for byte with what the server holds */
 	for (uint64_t i = 0; i < nch; i++) {
 		chunk_piece(r, c0 + i, off, len, &poff, &plen);
-		ms_hash128(s8 + (poff - off), plen, hashes[i]);
+		ms_chunk_hash(s8 + (poff - off), plen, hashes[i]);
 		if (chunk_whole(r, c0 + i, plen)) {
 			if (!ms_hash_eq(hashes[i], ms_meta_hash(meta, i)))
 				ms_chunkmap_set(&diff, i);

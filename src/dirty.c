@@ -337,7 +337,7 @@ static int hash_setup(struct ms_dirty *d)
 		uint64_t off, len;
 
 		chunk_extent(d, c, &off, &len);
-		ms_hash128(d->base + off, len, d->hashes[c]);
+		ms_chunk_hash(d->base + off, len, d->hashes[c]);
 	}
 	return 0;
 }
@@ -355,7 +355,7 @@ static int hash_collect(struct ms_dirty *d, struct ms_dirty_range *out, size_t m
 		if (d->known && !atomic_load_explicit(&d->known[c], memory_order_acquire))
 			continue;
 		chunk_extent(d, c, &off, &len);
-		ms_hash128(d->base + off, len, h);
+		ms_chunk_hash(d->base + off, len, h);
 		if (ms_hash_eq(h, d->hashes[c]))
 			continue;
 		if (k && out[k - 1].off + out[k - 1].len == off) {

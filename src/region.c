@@ -92,9 +92,21 @@ static uint64_t chunk_len(const struct ms_rregion *r, uint64_t i)
 	return MS_MIN((uint64_t)r->chunk_size, r->size - off);
 }
 
-static void hash_chunk(struct ms_rregion *r, uint64_t i, uint8_t out[MS_HASH_LEN])
+/* Rehash the leaves of every MS_LEAF block [off, off+len) touches. */
+static void hash_leaves(struct ms_rregion *r, uint64_t off, uint64_t len)
 {
-	ms_hash128((const char *)r->mem + i * r->chunk_size, chunk_len(r, i), out);
+	uint64_t lo = off / MS_LEAF, hi = ms_div_round_up(off + len, MS_LEAF);
+
+	for (uint64_t i = lo; i < hi; i++)
+		ms_hash128((const char *)r->mem + i * MS_LEAF,
+			   MS_MIN((uint64_t)MS_LEAF, r->size - i * MS_LEAF), r->leaves[i]);
+}
+
+/* Chunk i's hash from its leaves (which must be current). */
+static void root_from_leaves(struct ms_rregion *r, uint64_t i, uint8_t out[MS_HASH_LEN])
+{
+	ms_hash_from_leaves(r->leaves + i * (r->chunk_size / MS_LEAF),
+			    ms_div_round_up(chunk_len(r, i), MS_LEAF), out);
 }
 
 /* Pin [p, p+len).  On failure the message names RLIMIT_MEMLOCK, the usual
@@ -275,27 +287,33 @@ static int map_backing(struct ms_rregion *r, const struct ms_export_opts *o,
 	return fail(err, errlen, EINVAL, "unknown backing");
 }
 
-/* Fill the metadata table: generation 1 and the hash of every chunk. */
+/* Fill the leaves and the metadata table: generation 1 and the hash of
+ * every chunk. */
 static void hash_all(struct ms_rregion *r, bool zero)
 {
-	uint64_t last = r->nchunks - 1;
-	uint8_t full[MS_HASH_LEN], tail[MS_HASH_LEN];
+	uint64_t last = r->nleaves - 1;
 
 	if (zero) {
 		/* fresh anonymous memory and memfds are all zeros: hash one
-		 * chunk (and a short last one) instead of every byte */
-		hash_chunk(r, 0, full);
-		hash_chunk(r, last, tail);
+		 * leaf (and a short last one) instead of every byte */
+		uint8_t full[MS_HASH_LEN], tail[MS_HASH_LEN];
+
+		ms_hash128(r->mem, MS_MIN((uint64_t)MS_LEAF, r->size), full);
+		ms_hash128(r->mem, r->size - last * MS_LEAF, tail);
+		for (uint64_t i = 0; i < r->nleaves; i++)
+			memcpy(r->leaves[i], i == last ? tail : full, MS_HASH_LEN);
+	} else {
+		hash_leaves(r, 0, r->size);
 	}
 	for (uint64_t i = 0; i < r->nchunks; i++) {
 		struct ms_meta_entry *m = &r->meta[i];
 
 		m->gen_le = htole64(1);
 		m->reserved = 0;
-		if (zero)
-			memcpy(m->hash, i == last ? tail : full, MS_HASH_LEN);
+		if (zero && i && i != r->nchunks - 1)
+			memcpy(m->hash, r->meta[i - 1].hash, MS_HASH_LEN);
 		else
-			hash_chunk(r, i, m->hash);
+			root_from_leaves(r, i, m->hash);
 	}
 }
 
@@ -320,6 +338,7 @@ static void teardown(struct ms_rregion *r, const struct file_undo *u)
 	}
 	if (r->fd >= 0)
 		close(r->fd);
+	free(r->leaves);
 	free(r->path);
 	free(r);
 }
@@ -356,6 +375,13 @@ int ms_region_create(const struct ms_export_opts *o, struct ms_rregion **out, ch
 	if (rc)
 		goto fail;
 
+	r->nleaves = ms_div_round_up(o->size, MS_LEAF);
+	r->leaves = malloc(r->nleaves * sizeof(*r->leaves));
+	if (!r->leaves) {
+		rc = fail(err, errlen, ENOMEM, "region '%s': out of memory for %s of leaf hashes",
+			  r->name, fmt_size(r->nleaves * sizeof(*r->leaves), a, sizeof(a)));
+		goto fail;
+	}
 	r->meta_len = (size_t)ms_div_round_up(r->nchunks * sizeof(struct ms_meta_entry), pg) * pg;
 	r->meta = mmap(NULL, r->meta_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 		       -1, 0);
@@ -410,13 +436,21 @@ int ms_region_msync(struct ms_rregion *r, uint64_t off, uint64_t len)
 }
 
 int ms_region_verify_range(struct ms_rregion *r, uint64_t off, uint64_t len,
-			   const uint8_t hash[MS_HASH_LEN])
+			   const uint8_t hash[MS_HASH_LEN], bool *leaves_fresh)
 {
+	const char *p = (const char *)r->mem + off;
 	uint8_t h[MS_HASH_LEN];
 
+	*leaves_fresh = false;
 	if (len == 0 || off > r->size || len > r->size - off)
 		return -ERANGE;
-	ms_hash128((const char *)r->mem + off, len, h);
+	/* a range of whole leaves: hashing it computes its leaves too */
+	if (off % MS_LEAF == 0 && (len % MS_LEAF == 0 || off + len == r->size)) {
+		ms_chunk_hash_leaves(p, len, r->leaves + off / MS_LEAF, h);
+		*leaves_fresh = true;
+	} else {
+		ms_chunk_hash(p, len, h);
+	}
 	return ms_hash_eq(h, hash) ? 0 : -EIO;
 }
 
@@ -426,15 +460,20 @@ uint64_t ms_region_commit_begin(struct ms_rregion *r)
 	return r->generation + 1;
 }
 
-void ms_region_commit_chunks(struct ms_rregion *r, uint64_t first, uint64_t n, uint64_t gen)
+void ms_region_commit_piece(struct ms_rregion *r, uint64_t off, uint64_t len, uint64_t gen,
+			    bool leaves_fresh)
 {
-	if (first >= r->nchunks)
+	uint64_t first, n;
+
+	if (len == 0 || off > r->size || len > r->size - off)
 		return;
-	n = MS_MIN(n, r->nchunks - first);
+	if (!leaves_fresh)
+		hash_leaves(r, off, len);
+	ms_chunk_span(off, len, r->chunk_size, &first, &n);
 	for (uint64_t i = first; i < first + n; i++) {
 		struct ms_meta_entry *m = &r->meta[i];
 
-		hash_chunk(r, i, m->hash);
+		root_from_leaves(r, i, m->hash);
 		/* the hash before the generation: a reader that sees the new
 		 * generation (acquire) also sees the new hash */
 		__atomic_store_n(&m->gen_le, htole64(gen), __ATOMIC_RELEASE);
@@ -468,16 +507,20 @@ void ms_region_commit_end(struct ms_rregion *r, uint64_t gen)
 	pthread_mutex_unlock(&r->lock);
 }
 
+void ms_region_commit_abort(struct ms_rregion *r)
+{
+	pthread_mutex_unlock(&r->lock);
+}
+
 int ms_region_commit_range(struct ms_rregion *r, uint64_t off, uint64_t len)
 {
-	uint64_t gen, first, n;
+	uint64_t gen;
 	int rc;
 
 	if (len == 0 || off > r->size || len > r->size - off)
 		return -ERANGE;
-	ms_chunk_span(off, len, r->chunk_size, &first, &n);
 	gen = ms_region_commit_begin(r);
-	ms_region_commit_chunks(r, first, n, gen);
+	ms_region_commit_piece(r, off, len, gen, false);
 	/* durable before visible: write file pages back before publishing */
 	rc = ms_region_msync(r, off, len);
 	ms_region_commit_end(r, gen);
@@ -501,6 +544,7 @@ void ms_region_destroy(struct ms_rregion *r)
 	munmap(r->meta, r->meta_len);
 	if (r->fd >= 0)
 		close(r->fd);
+	free(r->leaves);
 	free(r->path);
 	pthread_mutex_destroy(&r->lock);
 	free(r);

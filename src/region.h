@@ -44,6 +44,9 @@ struct ms_rregion {
 	bool owns_mem;               /* false for MS_BACKING_USER */
 	bool locked;                 /* mlock succeeded */
 	struct ms_meta_entry *meta;  /* nchunks entries */
+	uint8_t (*leaves)[MS_HASH_LEN]; /* the leaf hashes of every MS_LEAF
+				      * block (hash.h), server-private */
+	uint64_t nleaves;
 	size_t meta_len;             /* mapping length (page multiple) */
 	uint64_t generation;
 	pthread_mutex_t lock;
@@ -62,27 +65,35 @@ void ms_region_destroy(struct ms_rregion *r);
 /* Write back a file region's pages (MS_SYNC).  0 for other backings. */
 int ms_region_msync(struct ms_rregion *r, uint64_t off, uint64_t len);
 
-/* A writer claims it wrote [off, off+len) with content hash `hash`:
- * verify XXH3-128 of those bytes in region memory (-EIO on mismatch,
- * -ERANGE outside the region).  Does not change anything. */
+/* A writer claims it wrote [off, off+len) with chunk hash `hash`
+ * (ms_chunk_hash of those bytes): verify it against region memory (-EIO on
+ * mismatch, -ERANGE outside the region).  Call between
+ * ms_region_commit_begin() and _end()/_abort().  Changes no chunk hash or
+ * generation; when the range is made of whole leaves it refreshes their
+ * leaf hashes on the way (they describe region memory, which holds those
+ * bytes either way) and sets *leaves_fresh. */
 int ms_region_verify_range(struct ms_rregion *r, uint64_t off, uint64_t len,
-			   const uint8_t hash[MS_HASH_LEN]);
+			   const uint8_t hash[MS_HASH_LEN], bool *leaves_fresh);
 
 /* Start a commit: returns the new generation (region generation + 1) and
- * takes r->lock; ms_region_commit_chunks() may be called several times,
- * then ms_region_commit_end() publishes the generation and unlocks. */
+ * takes r->lock; the calls below may follow, then ms_region_commit_end()
+ * publishes the generation and unlocks (ms_region_commit_abort() unlocks
+ * without a new generation). */
 uint64_t ms_region_commit_begin(struct ms_rregion *r);
-/* Rehash chunks [first, first+n) and set their generation to gen. */
-void ms_region_commit_chunks(struct ms_rregion *r, uint64_t first, uint64_t n,
-			     uint64_t gen);
+/* [off, off+len) was written: rehash its leaves (unless leaves_fresh),
+ * then every chunk it touches from its leaves, and set their generation
+ * to gen.  Costs the bytes written, not the chunks. */
+void ms_region_commit_piece(struct ms_rregion *r, uint64_t off, uint64_t len, uint64_t gen,
+			    bool leaves_fresh);
 /* If [off, off+len) is exactly chunk i (the last one may be short), return
  * i; else -1. */
 int64_t ms_region_whole_chunk(const struct ms_rregion *r, uint64_t off, uint64_t len);
-/* Chunk i's bytes are known to hash to hash (verified just now): set its
- * hash and generation without hashing again. */
+/* Chunk i's bytes are known to hash to hash (verified just now, which
+ * refreshed its leaves): set its hash and generation without hashing. */
 void ms_region_commit_chunk_hash(struct ms_rregion *r, uint64_t i, uint64_t gen,
 				 const uint8_t hash[MS_HASH_LEN]);
 void ms_region_commit_end(struct ms_rregion *r, uint64_t gen);
+void ms_region_commit_abort(struct ms_rregion *r);
 
 /* Convenience: begin, commit the chunks touched by [off, off+len), msync
  * them for file backing, end.  0 or -ERANGE. */

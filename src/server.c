@@ -91,7 +91,8 @@ struct ms_server {
 	pthread_mutex_t lock;
 	struct ms_export *exports;
 	struct peer *peers;
-	struct ms_commit_ent *ents;   /* COMMIT decode storage (loop thread) */
+	struct ms_commit_ent *ents;   /* COMMIT decode storage (under lock) */
+	bool *fresh;                  /* COMMIT: entry i's leaves are hashed */
 	uint8_t server_id[16];
 	pthread_t thread;
 	bool thread_running;
@@ -309,21 +310,30 @@ static int h_commit(ms_server *s, struct peer *p, const void *req, size_t len,
 				    "commit to '%s' without its write lease",
 				    o->e->r->name);
 	r = o->e->r;
-	/* check everything before changing anything */
+	/* check everything before changing anything (region lock held: a
+	 * local ms_export_commit() may run beside us) */
+	g.generation = ms_region_commit_begin(r);
 	for (uint32_t i = 0; i < m.n; i++) {
 		uint64_t off = m.ents[i].off;
 		uint64_t elen = m.ents[i].len & ~MS_COMMIT_NOVERIFY;
+		bool fresh;
 
-		if (!elen || off > r->size || elen > r->size - off)
+		if (!elen || off > r->size || elen > r->size - off) {
+			ms_region_commit_abort(r);
 			return ms_enc_error(resp, cap, ERANGE,
 					    "commit range [%llu, +%llu) is outside '%s' (%llu bytes)",
 					    (unsigned long long)off,
 					    (unsigned long long)elen, r->name,
 					    (unsigned long long)r->size);
-		if (m.ents[i].len & MS_COMMIT_NOVERIFY)
+		}
+		if (m.ents[i].len & MS_COMMIT_NOVERIFY) {
+			s->fresh[i] = false;
 			continue;
-		ret = ms_region_verify_range(r, off, elen, m.ents[i].hash);
+		}
+		ret = ms_region_verify_range(r, off, elen, m.ents[i].hash, &fresh);
+		s->fresh[i] = fresh;
 		if (ret) {
+			ms_region_commit_abort(r);
 			slog(s, MS_LOG_WARN,
 			     "%s: commit to '%s' refused: [%llu, +%llu) does not match its hash",
 			     p->xp->name, r->name, (unsigned long long)off,
@@ -335,24 +345,21 @@ static int h_commit(ms_server *s, struct peer *p, const void *req, size_t len,
 					    (unsigned long long)elen, r->name);
 		}
 	}
-	g.generation = ms_region_commit_begin(r);
 	for (uint32_t i = 0; i < m.n; i++) {
-		uint64_t first, n;
+		uint64_t elen = m.ents[i].len & ~MS_COMMIT_NOVERIFY;
 		int64_t whole = m.ents[i].len & MS_COMMIT_NOVERIFY
 					? -1
-					: ms_region_whole_chunk(r, m.ents[i].off, m.ents[i].len);
+					: ms_region_whole_chunk(r, m.ents[i].off, elen);
 
-		if (whole >= 0) {
+		if (whole >= 0)
 			/* verified above: the writer's hash is the chunk's */
 			ms_region_commit_chunk_hash(r, (uint64_t)whole, g.generation,
 						    m.ents[i].hash);
-		} else {
-			ms_chunk_span(m.ents[i].off, m.ents[i].len & ~MS_COMMIT_NOVERIFY,
-				      r->chunk_size, &first, &n);
-			ms_region_commit_chunks(r, first, n, g.generation);
-		}
-		o->e->bytes_committed += m.ents[i].len & ~MS_COMMIT_NOVERIFY;
-		ret = ms_region_msync(r, m.ents[i].off, m.ents[i].len & ~MS_COMMIT_NOVERIFY);
+		else
+			ms_region_commit_piece(r, m.ents[i].off, elen, g.generation,
+					       s->fresh[i]);
+		o->e->bytes_committed += elen;
+		ret = ms_region_msync(r, m.ents[i].off, elen);
 		if (ret)
 			slog(s, MS_LOG_ERROR, "msync of '%s' failed: %s", r->name,
 			     strerror(-ret));
@@ -626,7 +633,8 @@ MS_EXPORT ms_server *ms_server_create(const struct ms_server_opts *o, char *errm
 	s->log_ud = o->log_ud;
 	pthread_mutex_init(&s->lock, NULL);
 	s->ents = malloc(MS_COMMIT_MAX_ENTS * sizeof(*s->ents));
-	if (!s->ents) {
+	s->fresh = malloc(MS_COMMIT_MAX_ENTS * sizeof(*s->fresh));
+	if (!s->ents || !s->fresh) {
 		ret = -ENOMEM;
 		snprintf(s->errmsg, sizeof(s->errmsg), "out of memory");
 		goto fail;
@@ -647,6 +655,7 @@ fail:
 	close_listeners(s);
 	pthread_mutex_destroy(&s->lock);
 	free(s->ents);
+	free(s->fresh);
 	free(s);
 	errno = -ret;
 	return NULL;
@@ -867,6 +876,7 @@ MS_EXPORT void ms_server_destroy(ms_server *s)
 	close_listeners(s);
 	pthread_mutex_destroy(&s->lock);
 	free(s->ents);
+	free(s->fresh);
 	free(s);
 }
 

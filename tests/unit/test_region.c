@@ -68,13 +68,21 @@ static bool meta_matches_memory(const struct ms_rregion *r)
 		uint64_t len = MS_MIN((uint64_t)r->chunk_size, r->size - off);
 		uint8_t h[MS_HASH_LEN];
 
-		ms_hash128((const char *)r->mem + off, len, h);
+		ms_chunk_hash((const char *)r->mem + off, len, h);
 		if (!ms_hash_eq(h, r->meta[i].hash) || r->meta[i].reserved != 0) {
 			diag("chunk %llu: meta hash differs from memory", (unsigned long long)i);
 			return false;
 		}
 	}
 	return true;
+}
+
+/* ms_region_verify_range() without the leaves_fresh result */
+static int verify(struct ms_rregion *r, uint64_t off, uint64_t len, const uint8_t h[MS_HASH_LEN])
+{
+	bool fresh;
+
+	return ms_region_verify_range(r, off, len, h, &fresh);
 }
 
 static bool all_gens(const struct ms_rregion *r, uint64_t g)
@@ -198,8 +206,8 @@ static void test_short_last_chunk(void)
 
 	if (!zeros)
 		tap_bail("out of memory");
-	ms_hash128(zeros, cs, zero_full);
-	ms_hash128(zeros, pg, zero_tail);
+	ms_chunk_hash(zeros, cs, zero_full);
+	ms_chunk_hash(zeros, pg, zero_tail);
 
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 		const char *bn = ms_backing_name(kinds[k]);
@@ -238,13 +246,13 @@ static void test_short_last_chunk(void)
 
 		m = r->mem;
 		m[size - 1] = 0x5a;
-		ms_hash128(m + size - 10, 10, h);
-		is_int(ms_region_verify_range(r, size - 10, 10, h), 0,
+		ms_chunk_hash(m + size - 10, 10, h);
+		is_int(verify(r, size - 10, 10, h), 0,
 		       "%s: verify the last 10 bytes", bn);
-		is_int(ms_region_verify_range(r, size - 10, 11, h), -ERANGE,
+		is_int(verify(r, size - 10, 11, h), -ERANGE,
 		       "%s: verify one byte past the end is -ERANGE", bn);
 		is_int(ms_region_commit_range(r, size - 1, 1), 0, "%s: commit the last byte", bn);
-		ms_hash128(m + cs, pg, h);
+		ms_chunk_hash(m + cs, pg, h);
 		ok(ms_hash_eq(r->meta[1].hash, h) && gen_of(r, 1) == 2 && gen_of(r, 0) == 1,
 		   "%s: short chunk rehashed over its %llu bytes only", bn,
 		   (unsigned long long)pg);
@@ -289,10 +297,11 @@ static void test_commit_and_verify(void)
 	fill(m + 20 * cs, cs, 3);
 	g = ms_region_commit_begin(r);
 	is_int(g, 3, "commit_begin returns generation + 1");
-	ms_region_commit_chunks(r, 10, 2, g);
-	ms_region_commit_chunks(r, 20, 1, g);
-	ms_region_commit_chunks(r, r->nchunks, 5, g);     /* outside: ignored */
-	ms_region_commit_chunks(r, r->nchunks - 1, 5, g); /* clipped to the last */
+	ms_region_commit_piece(r, 10 * cs, 2 * cs, g, false);
+	ms_region_commit_piece(r, 20 * cs, cs, g, false);
+	ms_region_commit_piece(r, r->size, 5, g, false);          /* outside: ignored */
+	ms_region_commit_piece(r, r->size - cs, 5 * cs, g, false); /* too long: ignored */
+	ms_region_commit_piece(r, r->size - cs, cs, g, false);
 	ms_region_commit_end(r, g);
 	is_int(r->generation, 3, "commit_end publishes generation 3");
 	ok(gen_of(r, 10) == 3 && gen_of(r, 11) == 3 && gen_of(r, 20) == 3 &&
@@ -317,27 +326,107 @@ static void test_commit_and_verify(void)
 	ok(all_gens(r, g + 1), "every chunk at the new generation");
 
 	/* verify */
-	ms_hash128(m + 5000, 300000, h);
-	is_int(ms_region_verify_range(r, 5000, 300000, h), 0, "verify an unaligned range");
+	ms_chunk_hash(m + 5000, 300000, h);
+	is_int(verify(r, 5000, 300000, h), 0, "verify an unaligned range");
 	m[5000 + 299999] ^= 1;
-	is_int(ms_region_verify_range(r, 5000, 300000, h), -EIO,
+	is_int(verify(r, 5000, 300000, h), -EIO,
 	       "a changed last byte fails verification");
 	m[5000 + 299999] ^= 1;
 	m[5000 + 300000] ^= 1;
-	is_int(ms_region_verify_range(r, 5000, 300000, h), 0,
+	is_int(verify(r, 5000, 300000, h), 0,
 	       "a changed byte just past the range does not");
 	m[4999] ^= 1;
-	is_int(ms_region_verify_range(r, 5000, 300000, h), 0,
+	is_int(verify(r, 5000, 300000, h), 0,
 	       "nor one just before it");
 	m[5000] ^= 0x80;
-	is_int(ms_region_verify_range(r, 5000, 300000, h), -EIO, "a changed first byte fails");
-	is_int(ms_region_verify_range(r, 0, 0, h), -ERANGE, "verify of 0 bytes is -ERANGE");
-	is_int(ms_region_verify_range(r, r->size - 1, 2, h), -ERANGE,
+	is_int(verify(r, 5000, 300000, h), -EIO, "a changed first byte fails");
+	is_int(verify(r, 0, 0, h), -ERANGE, "verify of 0 bytes is -ERANGE");
+	is_int(verify(r, r->size - 1, 2, h), -ERANGE,
 	       "verify past the end is -ERANGE");
-	is_int(ms_region_verify_range(r, 2, UINT64_MAX - 1, h), -ERANGE,
+	is_int(verify(r, 2, UINT64_MAX - 1, h), -ERANGE,
 	       "verify whose end wraps is -ERANGE");
 	is_int(ms_region_msync(r, 0, r->size), 0, "msync of a non-file region is 0");
 	is_int(ms_region_msync(r, r->size, 1), -ERANGE, "msync outside is -ERANGE");
+	ms_region_destroy(r);
+}
+
+/* A small write costs its leaves: verification of a range of whole leaves
+ * refreshes them, and the chunk hash follows from the leaves. */
+static void test_leaf_commit(void)
+{
+	struct ms_export_opts o = { .name = "leaf", .size = MIB + 3 * MS_LEAF,
+				    .chunk_size = 64 << 10 };
+	struct ms_rregion *r;
+	uint8_t h[MS_HASH_LEN], h2[MS_HASH_LEN], old[MS_HASH_LEN];
+	const uint64_t cs = 64 << 10;
+	char err[256];
+	uint64_t g;
+	uint8_t *m;
+	bool fresh = false, fresh2 = true;
+
+	if (ms_region_create(&o, &r, err, sizeof(err)))
+		tap_bail("create: %s", err);
+	m = r->mem;
+	fill(m, r->size, 7);
+	is_int(ms_region_commit_range(r, 0, r->size), 0, "random bytes committed");
+	ok(meta_matches_memory(r), "chunk hashes are the tree hashes of memory");
+
+	/* one leaf in chunk 3 and two in chunk 5, as a map sync pushes them */
+	fill(m + 3 * cs + 5 * MS_LEAF, MS_LEAF, 8);
+	fill(m + 5 * cs + 14 * MS_LEAF, 2 * MS_LEAF, 9);
+	memcpy(old, r->meta[3].hash, MS_HASH_LEN);
+	ms_chunk_hash(m + 3 * cs + 5 * MS_LEAF, MS_LEAF, h);
+	ms_chunk_hash(m + 5 * cs + 14 * MS_LEAF, 2 * MS_LEAF, h2);
+	g = ms_region_commit_begin(r);
+	is_int(ms_region_verify_range(r, 3 * cs + 5 * MS_LEAF, MS_LEAF, h, &fresh), 0,
+	       "a one-leaf piece verifies");
+	is_int(ms_region_verify_range(r, 5 * cs + 14 * MS_LEAF, 2 * MS_LEAF, h2, &fresh2), 0,
+	       "a two-leaf piece verifies");
+	ok(fresh && fresh2, "verifying whole leaves refreshed them");
+	ok(ms_hash_eq(old, r->meta[3].hash), "verification changed no chunk hash");
+	ms_region_commit_piece(r, 3 * cs + 5 * MS_LEAF, MS_LEAF, g, fresh);
+	ms_region_commit_piece(r, 5 * cs + 14 * MS_LEAF, 2 * MS_LEAF, g, fresh2);
+	ms_region_commit_end(r, g);
+	ok(!ms_hash_eq(old, r->meta[3].hash) && meta_matches_memory(r),
+	   "chunks 3 and 5 rehashed from their leaves match memory");
+	ok(gen_of(r, 3) == g && gen_of(r, 5) == g && gen_of(r, 4) == g - 1,
+	   "only the touched chunks moved to the new generation");
+
+	/* unaligned and short pieces do not refresh leaves; the commit does */
+	fill(m + 7 * cs + 100, 300, 10);
+	ms_chunk_hash(m + 7 * cs + 100, 300, h);
+	g = ms_region_commit_begin(r);
+	is_int(ms_region_verify_range(r, 7 * cs + 100, 300, h, &fresh), 0,
+	       "an unaligned piece verifies");
+	ok(!fresh, "an unaligned piece leaves its leaves to the commit");
+	ms_region_commit_piece(r, 7 * cs + 100, 300, g, fresh);
+	ms_region_commit_end(r, g);
+	ok(meta_matches_memory(r), "the commit rehashed the leaf it touched");
+
+	/* the short last leaf of the region counts as whole */
+	fill(m + r->size - 3 * MS_LEAF, 3 * MS_LEAF, 11);
+	ms_chunk_hash(m + r->size - 3 * MS_LEAF, 3 * MS_LEAF, h);
+	g = ms_region_commit_begin(r);
+	is_int(ms_region_verify_range(r, r->size - 3 * MS_LEAF, 3 * MS_LEAF, h, &fresh), 0,
+	       "the region's short last chunk verifies");
+	ok(fresh, "...as whole leaves");
+	ms_region_commit_piece(r, r->size - 3 * MS_LEAF, 3 * MS_LEAF, g, fresh);
+	ms_region_commit_end(r, g);
+	ok(meta_matches_memory(r), "and its chunk hash matches memory");
+
+	/* a refused piece changes no chunk */
+	memcpy(old, r->meta[9].hash, MS_HASH_LEN);
+	uint64_t g9 = gen_of(r, 9);
+	fill(m + 9 * cs, MS_LEAF, 12);
+	memset(h, 0, sizeof(h));
+	g = ms_region_commit_begin(r);
+	is_int(ms_region_verify_range(r, 9 * cs, MS_LEAF, h, &fresh), -EIO,
+	       "a piece with a wrong hash is refused");
+	ms_region_commit_abort(r);
+	ok(ms_hash_eq(old, r->meta[9].hash) && gen_of(r, 9) == g9,
+	   "and its chunk keeps its hash and generation");
+	is_int(pthread_mutex_trylock(&r->lock), 0, "commit_abort released the lock");
+	pthread_mutex_unlock(&r->lock);
 	ms_region_destroy(r);
 }
 
@@ -669,6 +758,7 @@ int main(void)
 	test_backings();
 	test_short_last_chunk();
 	test_commit_and_verify();
+	test_leaf_commit();
 	test_file();
 	test_invalid();
 	test_pin_failure();
