@@ -310,17 +310,19 @@ const char *ms_map_dirty_mode(const ms_map *m);
 struct ms_map_sync_stats {
 	uint64_t pages_dirty;   /* pages found written (hashing: the pages of
 				   the written chunks) */
-	uint64_t chunks_pushed; /* chunks written to the server and committed */
-	uint64_t runs;          /* runs of adjacent chunks written */
+	uint64_t chunks_pushed; /* chunks with pages written to the server and
+				   committed */
+	uint64_t runs;          /* runs of adjacent written pages sent */
 	uint64_t bytes;         /* payload bytes written */
 	uint64_t ns;            /* wall time */
 };
 
 /* Push what the application wrote since the last sync: collect the written
- * pages (protecting them again in the same step), copy each written chunk
- * into a bounce buffer (a snapshot: the application may keep writing; a
- * write after the collect is found by the next sync, never lost), write
- * the snapshots (runs of adjacent chunks) and commit them; returns when the
+ * pages (protecting them again in the same step), copy each run of written
+ * pages into a bounce buffer (a snapshot: the application may keep
+ * writing; a write after the collect is found by the next sync, never
+ * lost), write the snapshots as one batch and commit them (the server
+ * rehashes the chunks from the pages written); returns when the
  * server holds them.  Concurrent calls (and the background thread) are
  * serialised.  -EACCES for a read-only mapping; when the server refuses
  * the commit (its verification fails) or the connection fails, the error
