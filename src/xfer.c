@@ -16,7 +16,7 @@
 #include "xfer.h"
 #include "util.h"
 
-#define POLL_BATCH 32
+#define POLL_BATCH 128
 
 struct run {
 	struct ms_xconn *c;

@@ -42,7 +42,7 @@
 #define TIMEOUT_DEFAULT_MS 30000
 #define SOCKBUF (4 << 20)       /* SO_SNDBUF/SO_RCVBUF: a few MiB in flight */
 #define RXBUF 4096              /* header buffer */
-#define TX_IOV 64
+#define TX_IOV 512
 #define BIG_READ (32u << 10)    /* see do_recv() */
 
 struct ms_xmr {

@@ -43,8 +43,9 @@
 #include "util.h"
 
 #define NBUCKETS 256                    /* key table (chained) */
-#define RXBUF 4096                      /* per-connection header buffer */
-#define TX_MAX_ENTRIES 64               /* stop reading a connection above this... */
+#define RXBUF (64u << 10)               /* per-connection receive buffer: headers
+					 * and the payloads of small WRITEs */
+#define TX_MAX_ENTRIES 1024             /* stop reading a connection above this... */
 #define TX_MAX_BYTES (64u << 20)        /* ...or this much queued */
 #define TX_IOV 64                       /* iovecs per sendmsg */
 #define DRAIN_NS (5ull * 1000000000ull) /* srv_stop: give up on slow peers */
