@@ -43,7 +43,7 @@ def fmt_val(v, unit):
     if v is None:
         return "-"
     if unit == "B/s":
-        return "%.3g GB/s" % (v / 1e9) if v >= 1e8 else "%.3g MB/s" % (v / 1e6)
+        return "%.3g GB/s" % (v / 1e9) if v >= 1e9 else "%.3g MB/s" % (v / 1e6)
     if unit == "s":
         if v < 1e-3:
             return "%.3g µs" % (v * 1e6)
@@ -676,7 +676,9 @@ def headline_text(summary):
         if m["name"] not in HEADLINE:
             continue
         if m.get("value") is None or m.get("peer_value") is None:
-            lines.append("%-38s %14s %16s %9s  %s" % (m["name"], "-", "-", "-", m.get("note", "")[:90]))
+            lines.append("%-38s %14s %16s %9s  %s" % (m["name"], fmt_val(m.get("value"), m["unit"]),
+                                                      fmt_val(m.get("peer_value"), m["unit"]), "-",
+                                                      m.get("note", "")[:90]))
             continue
         lines.append("%-38s %14s %16s %9s  %s" % (
             m["name"], fmt_val(m["value"], m["unit"]), "%s %s" % (fmt_val(m["peer_value"], m["unit"]),
@@ -719,8 +721,9 @@ def build(summary, figs, plot_errors):
     rows = []
     for m in summary.get("metrics", []):
         if m.get("value") is None or m.get("peer_value") is None:
-            rows.append((m["name"], "-", "-", "-", m.get("peer", ""), "-", "-",
-                         m.get("note") or "not measured"))
+            rows.append((m["name"], fmt_val(m.get("value"), m["unit"]), spread(m, "value") or "-",
+                         fmt_val(m.get("peer_value"), m["unit"]), m.get("peer", ""),
+                         spread(m, "peer") or "-", "-", m.get("note") or "not measured"))
             continue
         rows.append((m["name"], fmt_val(m["value"], m["unit"]), spread(m, "value") or "-",
                      fmt_val(m["peer_value"], m["unit"]), m.get("peer", ""),
@@ -770,8 +773,8 @@ def build(summary, figs, plot_errors):
             B.append(("table", ["op", "path", "I/O size", "memsync", "perftest", "ratio",
                                 "memsyncd CPU s", "client CPU s"],
                       [(op, path, fmt_size(sz), fmt_val(a, "B/s"), fmt_val(b, "B/s"),
-                        fmt_ratio(a / b if a and b else None), sc if sc is not None else "-",
-                        cc if cc is not None else "-") for op, path, sz, a, b, sc, cc in rrows]))
+                        fmt_ratio(a / b if a and b else None),
+                        "%.2f" % sc if sc is not None else "-", "%.2f" % cc if cc is not None else "-") for op, path, sz, a, b, sc, cc in rrows]))
     B.append(("h", 2, "Thesis figures (another machine)"))
     B.append(("p", "Published by Pojtinger (2023) on **another machine**: %s. Its \"MB/s\" are MiB/s. "
                    "Same quantity where one exists, the nearest one otherwise; compare orders of "
