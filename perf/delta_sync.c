@@ -502,7 +502,7 @@ int main(int argc, char **argv)
 	uint64_t *local = NULL, *remote = NULL;
 	uint32_t *idx = NULL, *pages = NULL;
 	int c, li = 0, rc = 1, src_fd = -1, dst_fd = -1, lfd = -1, sock = -1, err;
-	uint16_t port;
+	uint16_t port = 0;
 
 	while ((c = getopt_long(argc, argv, "h", opts, &li)) != -1) {
 		switch (c) {
