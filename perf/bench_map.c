@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * bench_map.c - a sequential scan of a lazily mapped region over TCP on
- * 127.0.0.1.  One process: a server (ms_server_create on 127.0.0.1:0, a
- * background thread) exports an anonymous region of SIZE filled with
- * random bytes; each mode maps it (or pulls it) and reads it from start to
- * end, comparing every 64 KiB with the region, so a wrong byte turns the
- * figure into a failure instead of a speed.
+ * bench_map.c - a scan of a lazily mapped region over TCP on 127.0.0.1.
+ * One process: a server (ms_server_create on 127.0.0.1:0, a background
+ * thread) exports an anonymous region of SIZE filled with random bytes;
+ * each mode maps it (or pulls it) and reads it in 64 KiB steps, from start
+ * to end (--pattern seq, the default) or every step once in a seeded random
+ * order (--pattern random), comparing every step with the region, so a
+ * wrong byte turns the figure into a failure instead of a speed.
  *
  * Modes:
  *   zero-copy          ms_map (memfd + UFFDIO_CONTINUE), faults + prefetch
@@ -19,6 +20,7 @@
  *                      the same scan
  *
  *   bench_map [--size SIZE] [--runs N] [--out FILE] [--skip-baseline]
+ *             [--pattern seq|random] [--seed N]
  *
  * Prints one JSON line per run, a table of medians, and the ratios against
  * the baseline; writes everything to FILE (default perf/out/map.json).
@@ -64,14 +66,25 @@ struct sample {
 static uint8_t *region;
 static uint64_t size;
 static char port[8];
+/* --pattern random: the order of the 64 KiB steps (NULL: in order) */
+static uint32_t *order;
 
-/* Read a[0..size) in order, comparing with the region. */
+/* The offset of the k-th step of the scan. */
+static uint64_t step_off(uint64_t k)
+{
+	return (order ? order[k] : k) * (uint64_t)SCAN_STEP;
+}
+
+/* Read a[0..size) step by step in the scan's order, comparing with the region. */
 static bool scan(const uint8_t *a)
 {
 	bool good = true;
 
-	for (uint64_t off = 0; off < size; off += SCAN_STEP)
+	for (uint64_t k = 0; k < size / SCAN_STEP; k++) {
+		uint64_t off = step_off(k);
+
 		good &= memcmp(a + off, region + off, SCAN_STEP) == 0;
+	}
 	return good;
 }
 
@@ -112,9 +125,9 @@ static int run_lazy(enum mode md, struct sample *s)
 		return -1;
 	}
 	a = ms_map_addr(m);
-	first = a[0];
+	first = a[step_off(0)];
 	s->ttfb_s = bu_now_s() - t0;
-	s->verified = first == region[0] && scan(a);
+	s->verified = first == region[step_off(0)] && scan(a);
 	s->total_s = bu_now_s() - t0;
 	if (*ms_map_errmsg(m)) {
 		fprintf(stderr, "bench_map: %s: %s\n", mode_name[md], ms_map_errmsg(m));
@@ -194,9 +207,9 @@ static int run_base(struct sample *s)
 		return -1;
 	}
 	pthread_create(&th, NULL, base_handler, &b);
-	first = b.addr[0];
+	first = b.addr[step_off(0)];
 	s->ttfb_s = bu_now_s() - t0;
-	s->verified = first == region[0] && scan(b.addr);
+	s->verified = first == region[step_off(0)] && scan(b.addr);
 	s->total_s = bu_now_s() - t0;
 	if (atomic_load(&b.err))
 		s->verified = false;
@@ -250,10 +263,14 @@ int main(int argc, char **argv)
 		{ "runs", required_argument, NULL, 'r' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "skip-baseline", no_argument, NULL, 'b' },
+		{ "pattern", required_argument, NULL, 'p' },
+		{ "seed", required_argument, NULL, 'e' },
 		{ 0 },
 	};
 	struct sample smp[M_N][MAX_RUNS];
-	bool ok_mode[M_N], skip_base = false;
+	bool ok_mode[M_N], skip_base = false, random_order = false;
+	const char *pattern = "seq";
+	uint64_t seed = 0x5eedull;
 	const char *out = "perf/out/map.json";
 	unsigned runs = 3;
 	struct utsname un;
@@ -282,10 +299,48 @@ int main(int argc, char **argv)
 		case 'b':
 			skip_base = true;
 			break;
+		case 'p':
+			if (strcmp(optarg, "seq") && strcmp(optarg, "random")) {
+				fprintf(stderr, "bench_map: --pattern seq|random\n");
+				return 2;
+			}
+			random_order = !strcmp(optarg, "random");
+			pattern = random_order ? "random" : "seq";
+			break;
+		case 'e': {
+			char *end;
+
+			errno = 0;
+			seed = strtoull(optarg, &end, 0);
+			if (errno || *end || end == optarg) {
+				fprintf(stderr, "bench_map: bad --seed\n");
+				return 2;
+			}
+			break;
+		}
 		default:
 			fprintf(stderr, "usage: bench_map [--size SIZE] [--runs N] [--out FILE] "
-					"[--skip-baseline]\n");
+					"[--skip-baseline] [--pattern seq|random] [--seed N]\n");
 			return 2;
+		}
+	}
+
+	if (random_order) {
+		uint64_t n = size / SCAN_STEP, st = seed;
+
+		order = malloc(n * sizeof(*order));
+		if (!order) {
+			fprintf(stderr, "bench_map: out of memory\n");
+			return 1;
+		}
+		for (uint64_t i = 0; i < n; i++)
+			order[i] = (uint32_t)i;
+		for (uint64_t i = n; i > 1; i--) {   /* Fisher-Yates */
+			uint64_t j = bu_rand64(&st) % i;
+			uint32_t t = order[i - 1];
+
+			order[i - 1] = order[j];
+			order[j] = t;
 		}
 	}
 
@@ -321,10 +376,10 @@ int main(int argc, char **argv)
 									  run_lazy(md, s);
 			if (rc)
 				*s = (struct sample){ .verified = false };
-			printf("{\"bench\":\"memsync_map\",\"mode\":\"%s\",\"run\":%u,"
-			       "\"bytes\":%llu,\"seconds\":%.6f,\"ttfb_seconds\":%.6f,"
+			printf("{\"bench\":\"memsync_map\",\"mode\":\"%s\",\"pattern\":\"%s\","
+			       "\"run\":%u,\"bytes\":%llu,\"seconds\":%.6f,\"ttfb_seconds\":%.6f,"
 			       "\"bytes_per_second\":%.0f,\"verified\":%s}\n",
-			       mode_name[md], k + 1, (unsigned long long)size, s->total_s,
+			       mode_name[md], pattern, k + 1, (unsigned long long)size, s->total_s,
 			       s->ttfb_s, s->total_s > 0 ? (double)size / s->total_s : 0,
 			       s->verified ? "true" : "false");
 			fflush(stdout);
@@ -342,8 +397,8 @@ int main(int argc, char **argv)
 		if (!ok_mode[md] && !(md == M_BASE && skip_base))
 			failures++;
 	}
-	printf("\nsequential scan of %llu MiB over TCP loopback, median of %u run(s)\n",
-	       (unsigned long long)(size >> 20), runs);
+	printf("\n%s scan of %llu MiB over TCP loopback, median of %u run(s)\n",
+	       random_order ? "random-order" : "sequential", (unsigned long long)(size >> 20), runs);
 	printf("%-18s %10s %10s %14s %12s\n", "mode", "seconds", "GB/s", "first byte",
 	       "x baseline");
 	for (int md = 0; md < M_N; md++) {
@@ -372,10 +427,11 @@ int main(int argc, char **argv)
 		failures++;
 	} else {
 		uname(&un);
-		fprintf(f, "{\n  \"bench\": \"memsync_map\",\n  \"bytes\": %llu,\n"
+		fprintf(f, "{\n  \"bench\": \"memsync_map\",\n  \"pattern\": \"%s\",\n"
+			   "  \"bytes\": %llu,\n"
 			   "  \"runs\": %u,\n  \"kernel\": \"%s\",\n  \"cpus\": %ld,\n"
 			   "  \"date\": %lld,\n  \"modes\": {\n",
-			(unsigned long long)size, runs, un.release, sysconf(_SC_NPROCESSORS_ONLN),
+			pattern, (unsigned long long)size, runs, un.release, sysconf(_SC_NPROCESSORS_ONLN),
 			(long long)time(NULL));
 		for (int md = 0, first = 1; md < M_N; md++) {
 			if (md == M_BASE && skip_base)
@@ -398,6 +454,7 @@ int main(int argc, char **argv)
 		printf("wrote %s\n", out);
 	}
 	ms_server_destroy(srv);
+	free(order);
 	if (failures)
 		fprintf(stderr, "bench_map: %d mode(s) FAILED verification\n", failures);
 	return failures ? 1 : 0;
