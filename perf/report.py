@@ -709,6 +709,13 @@ def build(summary, figs, plot_errors):
                        mach.get("kernel", "?"), mach.get("git_commit", "?"),
                        "SANITIZER BUILD: numbers mean little" if mach.get("sanitizer_build")
                        else "non-sanitizer build", mach.get("compiler", "?"))))
+    la0, la1 = mach.get("loadavg_start"), mach.get("loadavg_end")
+    if la0 and la1:
+        busy = la0[0] > 0.5 * (mach.get("cpus") or 1)
+        B.append(("p", "Load average (1 min) before the first scenario %.2f, after the last %.2f "
+                       "(this run's own load included)%s." % (
+            la0[0], la1[0], ": **other work was running on this machine; the figures are "
+            "disturbed, compare ratios within this run only**" if busy else "")))
     vers = mach.get("versions") or {}
     if vers:
         B.append(("p", "Versions: " + ", ".join("%s %s" % (k, v) for k, v in sorted(vers.items()))))
