@@ -13,9 +13,10 @@
  * towards the other is still delivered after its delay, then that
  * direction is shut down (half-close passed on); an error on either side
  * closes both.  TCP_NODELAY on both sides.  --rtt-ms 0: a plain forwarder.
- * Timed sleeps in this VM wake 100-150 us late, so a direction sleeps until
- * --spin-us before a chunk is due and polls without sleeping from there
- * (CPU spent for accuracy; --spin-us 0 turns it off).
+ * Timed sleeps in this VM wake 100-150 us late, so a direction with little
+ * queued (at most 256 KiB) sleeps until --spin-us before a chunk is due and
+ * polls without sleeping from there (CPU spent for accuracy; --spin-us 0
+ * turns it off).
  *
  *   delay_proxy --listen 127.0.0.1:PORT --to HOST:PORT --rtt-ms X
  *               [--queue SIZE (16M)] [--max-conns N (256)] [--spin-us N (200)]
@@ -69,6 +70,7 @@ static size_t queue_max = 16u << 20;
 /* a timed sleep here wakes ~100-150 us late (VM timers): sleep until this
  * long before a chunk is due, then poll without sleeping */
 static int64_t spin_ns = 200000;
+#define SPIN_MAX_QUEUED (256u << 10)
 
 static int64_t now_ns(void)
 {
@@ -151,13 +153,16 @@ static void *dir_main(void *arg)
 		nfds_t n = 0;
 		int64_t wait = IDLE_NS;
 		bool want_read = !eof && queued < queue_max;
+		/* spin only for a short queue (requests and responses): a stream
+		 * has many chunks queued, and a late wake sends them all at once */
+		int64_t spin = queued <= SPIN_MAX_QUEUED ? spin_ns : 0;
 
 		if (want_read)
 			pf[n++] = (struct pollfd){ .fd = d->from, .events = POLLIN };
 		if (blocked)
 			pf[n++] = (struct pollfd){ .fd = d->to, .events = POLLOUT };
-		else if (head && head->due_ns - now - spin_ns < wait)
-			wait = head->due_ns - now - spin_ns;
+		else if (head && head->due_ns - now - spin < wait)
+			wait = head->due_ns - now - spin;
 		if (wait < 0)
 			wait = 0;   /* the last spin_ns before a chunk is due: poll busily */
 
