@@ -295,6 +295,42 @@ static void poison(ms_map *m, uint64_t off, uint64_t len)
 	uffd_wake(m, off, len);
 }
 
+/* A fault on a page of a local chunk.  Usually a message that arrived
+ * after the fetch mapped the page (EEXIST: nothing to do).  But the page
+ * may have lost its page table entry since: zero-copy, the memfd still
+ * holds the bytes and UFFDIO_CONTINUE maps them again; copy, anonymous
+ * memory whose entry is gone reads as zeros (MADV_DONTNEED), as without
+ * userfaultfd.  Either way the page is mapped writable and unprotected,
+ * so the dirty tracker counts it as written: a write made before the
+ * entry was lost is pushed, never dropped.  Waking alone would let the
+ * access fault again, forever. */
+static void refault(ms_map *m, uint64_t addr)
+{
+	uint64_t off = (addr - (uintptr_t)m->addr) & ~((uint64_t)m->page - 1);
+	int rc;
+
+	if (m->zero_copy) {
+		struct uffdio_continue uc = {
+			.range = { .start = (uintptr_t)m->addr + off, .len = m->page },
+			.mode = UFFDIO_CONTINUE_MODE_DONTWAKE,
+		};
+		rc = ioctl(m->uffd, UFFDIO_CONTINUE, &uc);
+	} else {
+		struct uffdio_zeropage z = {
+			.range = { .start = (uintptr_t)m->addr + off, .len = m->page },
+			.mode = UFFDIO_ZEROPAGE_MODE_DONTWAKE,
+		};
+		rc = ioctl(m->uffd, UFFDIO_ZEROPAGE, &z);
+	}
+	if (rc && errno != EEXIST && errno != EAGAIN) {
+		map_fail(m, -errno, "lazy map of '%s': cannot map page at offset %llu again: %s",
+			 m->name, (unsigned long long)off, strerror(errno));
+		poison(m, off, m->page);        /* SIGBUS, not a fault loop */
+		return;
+	}
+	uffd_wake(m, off, m->page);
+}
+
 /* Chunks [first, first+n) are ours (state FETCHING): pull, map, publish. */
 static int fetch(struct worker *w, uint64_t first, uint64_t n)
 {
@@ -372,8 +408,11 @@ static void handle_fault(struct worker *w, uint64_t addr)
 		case CH_FAILED:
 			poison(m, off, len);
 			return;
-		default:                /* local: a late message, wake it */
-			uffd_wake(m, off, len);
+		default:
+			/* local: a late message, or the kernel dropped the
+			 * page's entry since (reclaim, migration, the
+			 * application's MADV_DONTNEED): map it again */
+			refault(m, addr);
 			return;
 		}
 	}

@@ -14,13 +14,18 @@
  * that a reader's ms_map_refresh() drops exactly the chunks that changed
  * and then sees the new bytes; a second writer gets EBUSY; a refresh of a
  * locally dirty chunk that changed on the server is refused with EBUSY;
- * the background push (sync_interval_ms); sync on a read-only mapping.
+ * the background push (sync_interval_ms); sync on a read-only mapping; a
+ * commit the server refuses (a thread keeps changing the page's bytes in
+ * the server's memory, as a local application writing a shared region
+ * would) fails the sync with EIO and leaves the page pending, and the next
+ * sync pushes it.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -323,6 +328,120 @@ static void test_background(void)
 	ms_map_close(m);
 }
 
+/* --------------------------------------------------- a refused commit */
+
+struct spoiler {
+	atomic_bool stop;
+	uint64_t off;
+};
+
+/* What a local application writing the server's (memfd) region behind a
+ * remote writer's back does: the page keeps changing under the commit. */
+static void *spoiler_main(void *arg)
+{
+	struct spoiler *sp = arg;
+	uint8_t v = 0;
+
+	while (!atomic_load_explicit(&sp->stop, memory_order_relaxed))
+		for (uint32_t i = 0; i < PAGE; i += 64)
+			__atomic_store_n(&mem[sp->off + i], ++v, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+static void test_refused_commit(void)
+{
+	struct ms_map_opts mo = { .writable = true, .no_prefetch = true };
+	struct ms_map_sync_stats st;
+	struct spoiler sp = { .off = 77 * (uint64_t)PAGE };
+	char err[512];
+	uint64_t c0 = 0, tries = 0;
+	pthread_t th;
+	ms_map *m;
+	uint8_t *a;
+	int ret = 0;
+
+	m = map_it(&mo, err, sizeof(err));
+	if (!ok(m != NULL, "refused commit: writable map opened%s%s", m ? "" : ": ",
+		m ? "" : err))
+		return;
+	a = ms_map_addr(m);
+	/* the chunk is pulled (verified) before its server bytes go wild */
+	a[sp.off + 5] ^= 0x5a;
+	is_int(ms_map_sync(m, &st), 0, "refused commit: a first sync succeeds");
+	if (pthread_create(&th, NULL, spoiler_main, &sp))
+		tap_bail("pthread_create");
+	/* the window between the WRITE landing and the commit's check is
+	 * short: try until the spoiler hits it (bounded) */
+	for (tries = 0; tries < 50 && ret != -EIO; tries++) {
+		a[sp.off + 5] ^= 0x5a;
+		c0 = committed();
+		ret = ms_map_sync(m, &st);
+	}
+	atomic_store(&sp.stop, true);
+	pthread_join(th, NULL);
+	diag("refused commit: the spoiler hit the window after %llu tries",
+	     (unsigned long long)tries);
+	if (!ok(ret == -EIO, "a commit whose bytes changed on the server is refused (EIO): %d",
+		ret)) {
+		ms_map_close(m);
+		return;
+	}
+	ok(strstr(ms_map_errmsg(m), "commit failed") && strstr(ms_map_errmsg(m), "stay dirty"),
+	   "ms_map_errmsg says the commit failed and the pages stay dirty: %s",
+	   ms_map_errmsg(m));
+	is_int(committed(), c0, "the server committed nothing");
+	/* nothing new written: the pending page goes out again */
+	ret = ms_map_sync(m, &st);
+	is_int(ret, 0, "the next sync succeeds");
+	ok(st.chunks_pushed == 1 && st.bytes == PAGE,
+	   "it pushes the page the refused commit named (%llu chunks, %llu bytes)",
+	   (unsigned long long)st.chunks_pushed, (unsigned long long)st.bytes);
+	ok(memcmp(mem + sp.off, a + sp.off, PAGE) == 0,
+	   "the server holds the mapping's bytes of that page");
+	is_str(ms_map_errmsg(m), "", "a successful sync clears the error");
+	ms_map_close(m);
+}
+
+/* A local page whose page table entry the kernel dropped (here the
+ * application's MADV_DONTNEED; reclaim and migration do the same) is
+ * mapped again on the next access, never a fault loop: zero-copy maps the
+ * memfd's bytes again, copy reads zeros as anonymous memory does; either
+ * way the page counts as written and the next sync pushes it. */
+static void test_dropped_pte(bool force_copy)
+{
+	struct ms_map_opts mo = { .writable = true, .no_prefetch = true,
+				  .force_copy = force_copy };
+	const char *what = force_copy ? "copy" : "zero-copy";
+	struct ms_map_sync_stats st;
+	const uint64_t off = 300 * (uint64_t)PAGE;
+	uint8_t before[PAGE], zero[PAGE] = { 0 };
+	char err[512];
+	ms_map *m;
+	uint8_t *a;
+
+	m = map_it(&mo, err, sizeof(err));
+	if (!ok(m != NULL, "dropped pte, %s: writable map opened%s%s", what, m ? "" : ": ",
+		m ? "" : err))
+		return;
+	a = ms_map_addr(m);
+	a[off + 1] ^= 0x33;
+	is_int(ms_map_sync(m, NULL), 0, "dropped pte, %s: the page is written and synced",
+	       what);
+	memcpy(before, a + off, PAGE);
+	is_int(madvise(a + off, PAGE, MADV_DONTNEED), 0, "dropped pte, %s: MADV_DONTNEED",
+	       what);
+	/* a hang here is the bug */
+	ok(memcmp(a + off, force_copy ? zero : before, PAGE) == 0,
+	   "dropped pte, %s: the next read returns %s", what,
+	   force_copy ? "zeros, as anonymous memory does" : "the memfd's bytes");
+	is_int(ms_map_sync(m, &st), 0, "dropped pte, %s: sync", what);
+	ok(st.bytes >= PAGE, "dropped pte, %s: the page counts as written (%llu bytes pushed)",
+	   what, (unsigned long long)st.bytes);
+	ok(memcmp(mem + off, a + off, PAGE) == 0 && ms_map_errmsg(m)[0] == '\0',
+	   "dropped pte, %s: the server holds the mapping's page", what);
+	ms_map_close(m);
+}
+
 int main(void)
 {
 	struct ms_server_opts so = { .host = "127.0.0.1", .port = "0",
@@ -331,6 +450,7 @@ int main(void)
 				     .no_mlock = true };
 	char err[256];
 
+	alarm(600);     /* a fault loop or hang fails the test instead */
 	srv = ms_server_create(&so, err, sizeof(err));
 	if (!srv)
 		tap_bail("server: %s", err);
@@ -351,6 +471,9 @@ int main(void)
 		for (int fh = 0; fh < 2; fh++)
 			test_writer(fc, fh);
 	test_background();
+	test_refused_commit();
+	test_dropped_pte(false);
+	test_dropped_pte(true);
 
 	ms_server_destroy(srv);
 	return tap_done();
