@@ -6,7 +6,10 @@
  *           (1 MiB), from a prefaulted source buffer into a prefaulted
  *           destination buffer of the same size (as a pull moves a region
  *           into a local copy).  No protocol, no hashing: the most a
- *           single TCP stream does on this machine.
+ *           single TCP stream does on this machine.  --fresh receives
+ *           into memory never touched instead (a new mapping per run), so
+ *           the receive also pays for populating it, as a lazily mapped
+ *           region or a pull into new memory does.
  *   rr      4 KiB request/response: the client sends an 8-byte request
  *           (a page number), the server answers with that 4 KiB page; one
  *           at a time, --ops times (what one lazy-load fault costs at least).
@@ -279,7 +282,7 @@ static int run_rr(const struct sockaddr_in *sa, const uint8_t *expect, uint64_t 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: rawtcp [--mode stream|rr] [--bytes SIZE (1G)] [--msg SIZE (1M)] [--runs N (1)]\n"
+		"usage: rawtcp [--mode stream|rr] [--bytes SIZE (1G)] [--msg SIZE (1M)] [--runs N (1)] [--fresh]\n"
 		"              [--ops N (20000)] [--seed N] [--connect HOST:PORT]\n"
 		"       rawtcp --serve [--bytes SIZE] [--seed N]\n"
 		"stream: moves SIZE bytes over one TCP stream; rr: 4 KiB request/response,\n"
@@ -297,13 +300,14 @@ int main(int argc, char **argv)
 		{ "seed", required_argument, NULL, 'e' },
 		{ "connect", required_argument, NULL, 'c' },
 		{ "serve", no_argument, NULL, 'S' },
+		{ "fresh", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t bytes = 1ull << 30, msg = 1u << 20, runs = 1, ops = 20000, seed = 7;
 	struct server srv = { .lfd = -1 };
 	struct sockaddr_in sa = { .sin_family = AF_INET };
-	bool serve = false, rr = false, srv_started = false;
+	bool serve = false, rr = false, srv_started = false, fresh = false;
 	const char *connect_to = NULL;
 	uint8_t *src = NULL, *dst = NULL, *expect = NULL;
 	uint64_t src_len = 0, rr_pages = 0;
@@ -341,6 +345,9 @@ int main(int argc, char **argv)
 			if (pu_parse_hostport(optarg, &sa))
 				goto bad;
 			connect_to = optarg;
+			break;
+		case 'F':
+			fresh = true;
 			break;
 		case 'S':
 			serve = true;
@@ -412,7 +419,7 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 		bu_fill_random(expect, rr_pages * RR_PAGE, seed);
-	} else {
+	} else if (!fresh) {
 		dst = prefaulted(bytes);
 		if (!dst) {
 			perror("rawtcp: mmap");
@@ -432,6 +439,17 @@ int main(int argc, char **argv)
 			fflush(stdout);
 			continue;
 		}
+		if (fresh) {
+			/* memory never touched: the receive pays for populating
+			 * it, as a lazily mapped region does */
+			dst = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (dst == MAP_FAILED) {
+				dst = NULL;
+				perror("rawtcp: mmap");
+				goto cleanup;
+			}
+		}
 		if (run_stream(&sa, dst, bytes, msg, &t) || t <= 0)
 			goto cleanup;
 		/* every byte arrived as sent (checked outside the timed transfer) */
@@ -440,11 +458,17 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 		printf("{\"bench\":\"rawtcp\",\"run\":%llu,\"bytes\":%llu,\"msg_size\":%llu,"
-		       "\"seconds\":%.6f,\"bytes_per_second\":%.0f}\n",
+		       "\"seconds\":%.6f,\"bytes_per_second\":%.0f%s}\n",
 		       (unsigned long long)i, (unsigned long long)bytes,
-		       (unsigned long long)msg, t, (double)bytes / t);
+		       (unsigned long long)msg, t, (double)bytes / t,
+		       fresh ? ",\"fresh\":true" : "");
 		fflush(stdout);
-		memset(dst, 0, bytes);
+		if (fresh) {
+			munmap(dst, bytes);
+			dst = NULL;
+		} else {
+			memset(dst, 0, bytes);
+		}
 	}
 	rc = 0;
 
