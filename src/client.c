@@ -56,6 +56,9 @@ struct ms_region {
 	struct ms_commit_ent *pending;  /* writes since the last sync */
 	size_t npending, cap;
 	uint64_t pend_end;              /* no pending entry reaches past this */
+	uint8_t *mbuf;                  /* metadata reads land here, registered */
+	size_t mbuf_cap;                /* once (NULL mr once the connection died) */
+	struct ms_xmr *mbuf_mr;
 	struct ms_region *next;
 };
 
@@ -90,6 +93,8 @@ static void cl_kill(ms_client *c)
 	/* the connection took its registrations with it */
 	for (struct ms_mem *m = c->mems; m; m = m->next)
 		m->mr = NULL;
+	for (struct ms_region *r = c->regions; r; r = r->next)
+		r->mbuf_mr = NULL;
 }
 
 /* One control round trip.  Returns the reply length, or -errno with
@@ -337,6 +342,9 @@ MS_EXPORT int ms_close(ms_region *r)
 			break;
 		}
 	}
+	if (r->mbuf_mr && c->x)
+		c->ops->dereg_mr(c->x, r->mbuf_mr);
+	free(r->mbuf);
 	free(r->pending);
 	free(r);
 	return ret;
@@ -450,6 +458,42 @@ static int check_range(const ms_region *r, const char *what, uint64_t off,
 }
 
 /* Read the metadata entries of chunks [c0, c0+n) into buf. */
+#define META_BUF_MAX (1u << 20)  /* metadata reads up to this reuse one registration */
+
+/* A registered landing area for metadata reads of len bytes: the region's
+ * own (registered once: a small pull then costs no registration, which
+ * over RDMA is a system call and page pinning), or NULL for a read too
+ * large to keep a buffer for. */
+static int meta_buf(ms_region *r, size_t len, bool *use)
+{
+	struct ms_xmr *mr = NULL;
+	size_t cap = MS_MAX(len, (size_t)4096);
+	uint8_t *b;
+	int ret;
+
+	*use = len <= META_BUF_MAX;
+	if (!*use || (r->mbuf_mr && len <= r->mbuf_cap))
+		return 0;
+	if (r->mbuf_mr)
+		r->c->ops->dereg_mr(r->c->x, r->mbuf_mr);
+	r->mbuf_mr = NULL;
+	free(r->mbuf);
+	r->mbuf = NULL;
+	r->mbuf_cap = 0;
+	b = malloc(cap);
+	if (!b)
+		return cl_err(r->c, -ENOMEM, "out of memory");
+	ret = r->c->ops->reg_mr(r->c->x, b, cap, &mr);
+	if (ret) {
+		free(b);
+		return cl_err(r->c, ret, "cannot register memory: %s", strerror(-ret));
+	}
+	r->mbuf = b;
+	r->mbuf_cap = cap;
+	r->mbuf_mr = mr;
+	return 0;
+}
+
 static int read_meta(ms_region *r, uint64_t c0, uint64_t n, void *buf)
 {
 	struct ms_seg seg = {
@@ -460,8 +504,22 @@ static int read_meta(ms_region *r, uint64_t c0, uint64_t n, void *buf)
 		.roff = c0 * MS_META_ENTRY_SIZE,
 	};
 	struct ms_xmr *mr = NULL;
+	bool cached;
 	int ret;
 
+	if (!r->c->x)
+		return cl_err(r->c, -ENOTCONN, "read metadata: not connected");
+	ret = meta_buf(r, seg.len, &cached);
+	if (ret)
+		return ret;
+	if (cached) {
+		seg.local = r->mbuf;
+		seg.lmr = r->mbuf_mr;
+		ret = cl_run(r->c, "read metadata", &seg, 1, NULL, NULL);
+		if (!ret)
+			memcpy(buf, r->mbuf, seg.len);
+		return ret;
+	}
 	ret = r->c->ops->reg_mr(r->c->x, buf, seg.len, &mr);
 	if (ret)
 		return cl_err(r->c, ret, "cannot register memory: %s", strerror(-ret));
@@ -531,12 +589,17 @@ struct pull {
 	uint64_t progress_base, progress_total;
 };
 
+#define META_SEG UINT64_MAX   /* seg_first[] of the metadata segment */
+
 /* A segment landed: hash its whole chunks against the table read before. */
 static void pull_seg_done(void *ud, size_t idx)
 {
 	struct pull *p = ud;
 	const ms_region *r = p->r;
 	uint64_t first = p->seg_first[idx];
+
+	if (first == META_SEG)
+		return;         /* the table itself, read ahead of the data */
 	uint64_t end = first + ms_div_round_up(p->segs[idx].len, r->info.chunk_size) + 1;
 	uint8_t h[MS_HASH_LEN];
 	uint64_t poff, plen;
@@ -596,8 +659,8 @@ static int pull_impl(ms_region *r, uint64_t off, void *dst, uint64_t len,
 	p.group = MS_MAX(1u, c->x->max_io / r->info.chunk_size);
 	meta1 = malloc(nch * MS_META_ENTRY_SIZE);
 	meta2 = malloc(nch * MS_META_ENTRY_SIZE);
-	segs = malloc(nch * sizeof(*segs));
-	seg_first = malloc(nch * sizeof(*seg_first));
+	segs = malloc((nch + 1) * sizeof(*segs));
+	seg_first = malloc((nch + 1) * sizeof(*seg_first));
 	if (!meta1 || !meta2 || !segs || !seg_first ||
 	    ms_chunkmap_init(&todo, nch) || ms_chunkmap_init(&bad, nch)) {
 		ret = cl_err(c, -ENOMEM, "pull: out of memory");
@@ -612,25 +675,46 @@ static int pull_impl(ms_region *r, uint64_t off, void *dst, uint64_t len,
 	ms_chunkmap_set_range(&todo, 0, nch);
 	s.chunks_total = nch;
 	for (int round = 0; round < PULL_ROUNDS; round++) {
-		uint64_t bytes = 0, again = 0;
+		uint64_t bytes = 0, again = 0, mlen = nch * MS_META_ENTRY_SIZE;
+		bool piped = false;
 
 		if (!o->no_verify) {
-			ret = read_meta(r, c0, nch, meta1);
+			/* With a registered table buffer, the table's READ goes
+			 * out right ahead of the data's on the same connection:
+			 * the server (or the RNIC) serves them in order, so the
+			 * table is still read before the data, one round trip
+			 * sooner.  Otherwise it is read first, on its own. */
+			ret = meta_buf(r, mlen, &piped);
+			if (!ret && !piped)
+				ret = read_meta(r, c0, nch, meta1);
 			if (ret)
 				goto out;
 		}
-		size_t nseg = build_segs(r, &todo, c0, off, len, p.group, MS_XOP_READ,
-					 dst, mr, segs, seg_first);
+		size_t k0 = piped ? 1 : 0;
+		size_t nseg = k0 + build_segs(r, &todo, c0, off, len, p.group, MS_XOP_READ,
+					      dst, mr, segs + k0, seg_first + k0);
+
+		if (piped) {
+			segs[0] = (struct ms_seg){ .op = MS_XOP_READ, .local = r->mbuf, .len = mlen,
+						   .lmr = r->mbuf_mr, .remote = &r->meta,
+						   .roff = c0 * MS_META_ENTRY_SIZE };
+			seg_first[0] = META_SEG;
+		}
 		struct ms_xfer_cb cb = {
 			.seg_done = o->no_verify ? NULL : pull_seg_done,
 			.progress = pull_progress,
 			.ud = &p,
 		};
-		p.meta = meta1;
+		p.meta = piped ? r->mbuf : meta1;
 		p.segs = segs;
 		p.seg_first = seg_first;
 		ms_chunkmap_clear_all(&bad);
 		ret = cl_run(c, "pull", segs, nseg, &cb, &bytes);
+		if (piped) {
+			bytes -= MS_MIN(bytes, mlen);   /* data bytes only */
+			if (!ret)
+				memcpy(meta1, r->mbuf, mlen);
+		}
 		s.bytes += bytes;
 		s.chunks_moved += ms_chunkmap_count(&todo);
 		if (ret || o->no_verify)
