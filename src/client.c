@@ -639,7 +639,7 @@ static int pull_impl(ms_region *r, uint64_t off, void *dst, uint64_t len,
 	uint64_t *seg_first = NULL;
 	struct ms_xmr *mr = NULL;
 	uint64_t c0, nch, t0 = ms_now_ns();
-	bool own_mr = false;
+	bool own_mr = false, whole;
 	int ret;
 
 	if (!o)
@@ -674,17 +674,21 @@ static int pull_impl(ms_region *r, uint64_t off, void *dst, uint64_t len,
 	}
 	ms_chunkmap_set_range(&todo, 0, nch);
 	s.chunks_total = nch;
+	whole = off % r->info.chunk_size == 0 &&
+		(len % r->info.chunk_size == 0 || off + len == r->info.size);
 	for (int round = 0; round < PULL_ROUNDS; round++) {
 		uint64_t bytes = 0, again = 0, mlen = nch * MS_META_ENTRY_SIZE;
 		bool piped = false;
 
 		if (!o->no_verify) {
-			/* With a registered table buffer, the table's READ goes
-			 * out right ahead of the data's on the same connection:
-			 * the server (or the RNIC) serves them in order, so the
-			 * table is still read before the data, one round trip
-			 * sooner.  Otherwise it is read first, on its own. */
-			ret = meta_buf(r, mlen, &piped);
+			/* When every chunk is whole (hash-checked), the table's
+			 * READ goes out right ahead of the data's on the same
+			 * connection, one round trip sooner: a server serves them
+			 * in order, and should a device read the data first, the
+			 * hash still rejects bytes that are not the ones the
+			 * table names.  Partial chunks have only the generations
+			 * to go by, so the table is read first, on its own. */
+			ret = whole ? meta_buf(r, mlen, &piped) : 0;
 			if (!ret && !piped)
 				ret = read_meta(r, c0, nch, meta1);
 			if (ret)
