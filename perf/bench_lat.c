@@ -30,13 +30,6 @@
 #include "units.h"
 #include "benchutil.h"
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: bench_lat [--transport auto|tcp|rdma] [--size 4K] [--ops 1000] "
@@ -161,7 +154,7 @@ int main(int argc, char **argv)
 			sum += t;
 		}
 	}
-	qsort(lat, ops, sizeof(*lat), cmp_double);
+	qsort(lat, ops, sizeof(*lat), bu_cmp_double);
 	printf("{\"bench\":\"memsync_lat\",\"transport\":\"%s\",\"size\":%llu,\"ops\":%llu,"
 	       "\"verify\":%s,\"median_us\":%.3f,\"p99_us\":%.3f,\"mean_us\":%.3f,"
 	       "\"min_us\":%.3f,\"ok\":true}\n",
