@@ -43,9 +43,11 @@
 #define READ_MAX (64u << 10)
 #define IDLE_NS 200000000ll    /* wake at least this often to see a stop */
 
-static volatile sig_atomic_t got_signal;
 static atomic_int stopping;
-static atomic_int conns;
+static atomic_int conns;         /* connections whose threads are alive */
+static uint64_t max_conns = 256; /* --max-conns */
+/* --to */
+static struct sockaddr_in target = { .sin_family = AF_INET };
 
 struct chunk {
 	struct chunk *next;
@@ -78,12 +80,6 @@ static int64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
-}
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	got_signal = 1;
 }
 
 static void conn_put(struct conn *c)
@@ -247,6 +243,41 @@ static int start_dirs(struct conn *c)
 	return -EAGAIN;
 }
 
+/* A connection accepted (pu_accept_loop's on_conn): connect to the target
+ * and start the two directions, or close it. */
+static void proxy_conn(void *ctx, int fd)
+{
+	struct conn *cn;
+	int tfd;
+
+	(void)ctx;
+	if ((uint64_t)atomic_load(&conns) >= max_conns) {
+		fprintf(stderr, "delay_proxy: %llu connections open: refusing one\n",
+			(unsigned long long)max_conns);
+		close(fd);
+		return;
+	}
+	tfd = pu_connect(&target);
+	if (tfd < 0) {
+		fprintf(stderr, "delay_proxy: connect to the target: %s\n", strerror(-tfd));
+		close(fd);
+		return;
+	}
+	cn = malloc(sizeof(*cn));
+	if (!cn) {
+		close(fd);
+		close(tfd);
+		return;
+	}
+	cn->fd[0] = fd;
+	cn->fd[1] = tfd;
+	atomic_init(&cn->refs, 2);
+	atomic_init(&cn->failed, 0);
+	atomic_fetch_add(&conns, 1);
+	if (start_dirs(cn))
+		fprintf(stderr, "delay_proxy: cannot start a connection's threads\n");
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -269,12 +300,11 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct sockaddr_in la = { .sin_family = AF_INET }, ta = { .sin_family = AF_INET };
-	struct sigaction act = { .sa_handler = on_signal };
+	struct sockaddr_in la = { .sin_family = AF_INET };
 	bool have_listen = false, have_to = false, have_rtt = false;
-	uint64_t max_conns = 256, q;
+	uint64_t q;
 	double rtt_ms = 0;
-	int c, li = 0, lfd, rc = 0;
+	int c, li = 0, lfd, rc = 0, err;
 	uint16_t port = 0;
 
 	while ((c = getopt_long(argc, argv, "h", opts, &li)) != -1) {
@@ -285,7 +315,7 @@ int main(int argc, char **argv)
 			have_listen = true;
 			break;
 		case 't':
-			if (pu_parse_hostport(optarg, &ta) || !ta.sin_port)
+			if (pu_parse_hostport(optarg, &target) || !target.sin_port)
 				goto bad;
 			have_to = true;
 			break;
@@ -321,15 +351,12 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || !have_listen || !have_to || !have_rtt) {
-		fprintf(stderr, "delay_proxy: --listen, --to and --rtt-ms are required\n");
-		usage(stderr);
-		return 2;
-	}
+	if (optind != argc || !have_listen || !have_to || !have_rtt)
+		return pu_usage_error("delay_proxy", usage,
+				      "--listen, --to and --rtt-ms are required");
 	delay_ns = (int64_t)(rtt_ms * 1e6 / 2);
 
-	sigaction(SIGTERM, &act, NULL);
-	sigaction(SIGINT, &act, NULL);
+	pu_handle_stop_signals(pu_on_stop_signal);
 	signal(SIGPIPE, SIG_IGN);
 	/* wake when a chunk is due, not up to 50 us later (threads inherit it) */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
@@ -338,55 +365,21 @@ int main(int argc, char **argv)
 		fprintf(stderr, "delay_proxy: listen: %s\n", strerror(-lfd));
 		return 1;
 	}
-	printf("{\"port\":%u}\n", port);
-	fflush(stdout);
+	pu_print_port(port);
 
-	while (!got_signal) {
-		int fd = pu_accept(lfd, (int)(IDLE_NS / 1000000)), tfd;
-		struct conn *cn;
-
-		if (fd == -ETIMEDOUT || fd == -EINTR)
-			continue;
-		if (fd < 0) {
-			fprintf(stderr, "delay_proxy: accept: %s\n", strerror(-fd));
-			rc = 1;
-			break;
-		}
-		if ((uint64_t)atomic_load(&conns) >= max_conns) {
-			fprintf(stderr, "delay_proxy: %llu connections open: refusing one\n",
-				(unsigned long long)max_conns);
-			close(fd);
-			continue;
-		}
-		tfd = pu_connect(&ta);
-		if (tfd < 0) {
-			fprintf(stderr, "delay_proxy: connect to the target: %s\n", strerror(-tfd));
-			close(fd);
-			continue;
-		}
-		cn = malloc(sizeof(*cn));
-		if (!cn) {
-			close(fd);
-			close(tfd);
-			continue;
-		}
-		cn->fd[0] = fd;
-		cn->fd[1] = tfd;
-		atomic_init(&cn->refs, 2);
-		atomic_init(&cn->failed, 0);
-		atomic_fetch_add(&conns, 1);
-		if (start_dirs(cn))
-			fprintf(stderr, "delay_proxy: cannot start a connection's threads\n");
+	/* until SIGTERM/SIGINT */
+	err = pu_accept_loop(lfd, (int)(IDLE_NS / 1000000), NULL, proxy_conn, NULL);
+	if (err) {
+		fprintf(stderr, "delay_proxy: accept: %s\n", strerror(-err));
+		rc = 1;
 	}
 	close(lfd);
 	/* the directions see the stop within IDLE_NS; wait for them, bounded */
 	atomic_store(&stopping, 1);
-	for (int i = 0; i < 50 && atomic_load(&conns) > 0; i++)
-		usleep(50 * 1000);
+	pu_wait_zero(&conns, 50);
 	return rc;
 
 bad:
-	fprintf(stderr, "delay_proxy: bad value for --%s: '%s'\n", opts[li].name, optarg);
-	usage(stderr);
-	return 2;
+	return pu_usage_error("delay_proxy", usage, "bad value for --%s: '%s'", opts[li].name,
+			      optarg);
 }

@@ -497,7 +497,6 @@ int main(int argc, char **argv)
 	unsigned nfrac = 3;
 	uint64_t runs = 3, seed = 42, v;
 	const char *base_dir = "/tmp";
-	struct sigaction act = { .sa_handler = on_signal };
 	uint8_t *map = MAP_FAILED, *wire = NULL, *cmpbuf = NULL, *expect = NULL;
 	uint64_t *local = NULL, *remote = NULL;
 	uint32_t *idx = NULL, *pages = NULL;
@@ -551,19 +550,15 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "delta_sync: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return 2;
-	}
+	if (optind != argc)
+		return pu_usage_error("delta_sync", usage, "unexpected argument '%s'", argv[optind]);
 	cfg.nblocks = (cfg.size + cfg.chunk - 1) / cfg.chunk;
 	if (cfg.nblocks > UINT32_MAX || cfg.size / PAGE > UINT32_MAX) {
 		fprintf(stderr, "delta_sync: --size too large for --chunk\n");
 		return 2;
 	}
 
-	sigaction(SIGTERM, &act, NULL);
-	sigaction(SIGINT, &act, NULL);
+	pu_handle_stop_signals(on_signal);
 	if ((size_t)snprintf(dir_path, sizeof(dir_path), "%s/delta_sync.XXXXXX", base_dir) >=
 	    sizeof(dir_path) || !mkdtemp(dir_path)) {
 		fprintf(stderr, "delta_sync: mkdtemp under %s: %s\n", base_dir, strerror(errno));
@@ -609,8 +604,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	if (child_pid == 0) {
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
+		pu_handle_stop_signals(SIG_DFL);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() == 1)
 			_exit(1);
@@ -622,9 +616,8 @@ int main(int argc, char **argv)
 	close(lfd);
 	lfd = -1;
 	{
-		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+		struct sockaddr_in sa = pu_loopback(port);
 
-		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		sock = pu_connect(&sa);
 	}
 	if (sock < 0) {
@@ -759,7 +752,6 @@ cleanup:
 	return rc;
 
 bad:
-	fprintf(stderr, "delta_sync: bad value for --%s: '%s'\n", opts[li].name, optarg);
-	usage(stderr);
-	return 2;
+	return pu_usage_error("delta_sync", usage, "bad value for --%s: '%s'", opts[li].name,
+			      optarg);
 }

@@ -33,7 +33,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t size = 1ull << 30, runs = 3, seed = 11;
-	uint8_t *src = MAP_FAILED, *dst = MAP_FAILED;
+	uint8_t *src = NULL, *dst = NULL;
 	int c, li = 0, rc = 1;
 
 	while ((c = getopt_long(argc, argv, "h", opts, &li)) != -1) {
@@ -58,19 +58,16 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "memcpy_bw: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return 2;
-	}
+	if (optind != argc)
+		return pu_usage_error("memcpy_bw", usage, "unexpected argument '%s'", argv[optind]);
 
-	src = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	dst = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (src == MAP_FAILED || dst == MAP_FAILED) {
+	/* both written once, so no page fault is timed */
+	src = pu_map_anon(size);
+	dst = pu_map_anon(size);
+	if (!src || !dst) {
 		perror("memcpy_bw: mmap");
 		goto cleanup;
 	}
-	/* written once, so no page fault is timed */
 	memset(src, 0xa5, size);
 	bu_fill_random(src, size, seed);
 	memset(dst, 0, size);
@@ -93,14 +90,13 @@ int main(int argc, char **argv)
 	rc = 0;
 
 cleanup:
-	if (src != MAP_FAILED)
+	if (src)
 		munmap(src, size);
-	if (dst != MAP_FAILED)
+	if (dst)
 		munmap(dst, size);
 	return rc;
 
 bad:
-	fprintf(stderr, "memcpy_bw: bad value for --%s: '%s'\n", opts[li].name, optarg);
-	usage(stderr);
-	return 2;
+	return pu_usage_error("memcpy_bw", usage, "bad value for --%s: '%s'", opts[li].name,
+			      optarg);
 }

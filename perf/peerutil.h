@@ -2,11 +2,14 @@
 /*
  * peerutil.h - what the baseline peer programs in perf/ (uffd_lazy,
  * delta_sync, delay_proxy, rawtcp, memcpy_bw) share, header only: sizes
- * with K/M/G, numbers, HOST:PORT, TCP on loopback with timeouts, whole
- * reads and writes, little-endian fields, and the words bu_fill_random
+ * with K/M/G, numbers, HOST:PORT, command-line complaints, TCP on loopback
+ * with timeouts, an accept loop and a thread-per-connection server, the
+ * SIGTERM/SIGINT handling of the serving modes, whole reads and writes,
+ * little-endian fields, anonymous memory, and the words bu_fill_random
  * writes, computed at any offset (so a peer can check bytes without a copy).
  *
- * Functions return 0 (or a file descriptor) or -errno.
+ * Functions that can fail return 0 (or a file descriptor) or -errno unless
+ * they say otherwise.
  */
 #ifndef MS_PERF_PEERUTIL_H
 #define MS_PERF_PEERUTIL_H
@@ -18,11 +21,16 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -33,6 +41,10 @@
 #define PU_IO_TIMEOUT_MS 60000
 /* How long a connect may take. */
 #define PU_CONNECT_TIMEOUT_MS 10000
+/* How often an accept loop looks whether it should stop. */
+#define PU_POLL_MS 200
+/* The most connections a pu_server serves at a time. */
+#define PU_SERVER_MAX_CONNS 64
 
 /* "4096", "64K", "1M", "1G" (powers of 1024, either case).  0 or -EINVAL. */
 static inline int pu_parse_size(const char *s, uint64_t *out)
@@ -99,9 +111,68 @@ static inline int pu_parse_hostport(const char *s, struct sockaddr_in *sa)
 	return 0;
 }
 
+/* A complaint about the command line: "PROG: <fmt>", then the usage on
+ * stderr.  Returns 2, main's exit status for it. */
+__attribute__((format(printf, 3, 4)))
+static inline int pu_usage_error(const char *prog, void (*usage)(FILE *), const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	usage(stderr);
+	return 2;
+}
+
 static inline bool pu_is_loopback(const struct sockaddr_in *sa)
 {
 	return (ntohl(sa->sin_addr.s_addr) >> 24) == 127;
+}
+
+/* 127.0.0.1:port */
+static inline struct sockaddr_in pu_loopback(uint16_t port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return sa;
+}
+
+/* ------------------------------------------------------------- signals */
+
+/* Set once SIGTERM or SIGINT arrived (with pu_on_stop_signal installed). */
+static volatile sig_atomic_t pu_got_signal;
+
+static inline void pu_on_stop_signal(int sig)
+{
+	(void)sig;
+	pu_got_signal = 1;
+}
+
+/* handler (a function, or SIG_DFL) for SIGTERM and SIGINT. */
+static inline void pu_handle_stop_signals(void (*handler)(int))
+{
+	struct sigaction act = { .sa_handler = handler };
+
+	sigaction(SIGTERM, &act, NULL);
+	sigaction(SIGINT, &act, NULL);
+}
+
+/* The line a serving peer prints once it listens: {"port":N} (flushed). */
+static inline void pu_print_port(uint16_t port)
+{
+	printf("{\"port\":%u}\n", port);
+	fflush(stdout);
+}
+
+/* Wait, at most 50 steps of step_ms, for *n (threads alive) to reach 0. */
+static inline void pu_wait_zero(atomic_int *n, unsigned step_ms)
+{
+	for (int i = 0; i < 50 && atomic_load(n) > 0; i++)
+		usleep(step_ms * 1000);
 }
 
 /* Send and receive timeouts of ms on fd, and TCP_NODELAY. */
@@ -209,6 +280,146 @@ fail:
 	return rc;
 }
 
+/* -------------------------------------------------------------- servers */
+
+/* Accept connections on lfd until *stop is set (stop may be NULL) or
+ * pu_got_signal is, looking every poll_ms; each new socket goes to
+ * on_conn(ctx, fd), which owns it from then on.  0 once stopped, or the
+ * -errno of a failed accept. */
+static inline int pu_accept_loop(int lfd, int poll_ms, atomic_int *stop,
+				 void (*on_conn)(void *ctx, int fd), void *ctx)
+{
+	while (!(stop && atomic_load(stop)) && !pu_got_signal) {
+		int fd = pu_accept(lfd, poll_ms);
+
+		if (fd == -ETIMEDOUT || fd == -EINTR)
+			continue;
+		if (fd < 0)
+			return fd;
+		on_conn(ctx, fd);
+	}
+	return 0;
+}
+
+/*
+ * A TCP server on 127.0.0.1 with a detached thread per connection (at most
+ * PU_SERVER_MAX_CONNS; more are refused), each running handle(ctx, fd),
+ * after which the socket is closed.  PU_SERVER_INIT, then pu_server_open,
+ * and pu_server_close at the end (also when it was never opened).
+ */
+struct pu_server {
+	const char *name;                    /* the program, for messages */
+	void (*handle)(void *ctx, int fd);   /* serves one connection */
+	void *ctx;
+	int lfd;
+	uint16_t port;
+	atomic_int stop;
+	atomic_int conns;                    /* connection threads alive */
+	bool started;                        /* th runs the accept loop */
+	pthread_t th;
+};
+
+#define PU_SERVER_INIT(name_, handle_, ctx_) \
+	{ .name = (name_), .handle = (handle_), .ctx = (ctx_), .lfd = -1 }
+
+/* What a connection thread is given. */
+struct pu_conn {
+	struct pu_server *srv;
+	int fd;
+};
+
+static inline void *pu_conn_main(void *arg)
+{
+	struct pu_conn *c = arg;
+	struct pu_server *s = c->srv;
+
+	s->handle(s->ctx, c->fd);
+	close(c->fd);
+	free(c);
+	atomic_fetch_sub(&s->conns, 1);
+	return NULL;
+}
+
+/* pu_accept_loop's on_conn for a pu_server: a thread for fd, or refuse it. */
+static inline void pu_server_conn(void *arg, int fd)
+{
+	struct pu_server *s = arg;
+	struct pu_conn *c = malloc(sizeof(*c));
+	pthread_t th;
+
+	if (!c || atomic_load(&s->conns) >= PU_SERVER_MAX_CONNS) {
+		fprintf(stderr, "%s: server: refusing a connection\n", s->name);
+		free(c);
+		close(fd);
+		return;
+	}
+	*c = (struct pu_conn){ .srv = s, .fd = fd };
+	atomic_fetch_add(&s->conns, 1);
+	if (pthread_create(&th, NULL, pu_conn_main, c)) {
+		atomic_fetch_sub(&s->conns, 1);
+		close(fd);
+		free(c);
+		return;
+	}
+	pthread_detach(th);
+}
+
+/* The accept loop, until pu_server_close or a signal (or an accept fails). */
+static inline void *pu_server_main(void *arg)
+{
+	struct pu_server *s = arg;
+	int rc = pu_accept_loop(s->lfd, PU_POLL_MS, &s->stop, pu_server_conn, s);
+
+	if (rc)
+		fprintf(stderr, "%s: server: accept: %s\n", s->name, strerror(-rc));
+	return NULL;
+}
+
+/* Listen on 127.0.0.1 (a port picked by the kernel; the address to connect
+ * to in *sa), then serve: foreground (--serve) prints {"port":N}, serves in
+ * this thread until SIGTERM/SIGINT and waits (bounded) for the connections
+ * to end; otherwise the accept loop runs in a new thread of this process
+ * until pu_server_close.  0, or -errno (said on stderr). */
+static inline int pu_server_open(struct pu_server *s, struct sockaddr_in *sa, bool foreground)
+{
+	s->lfd = pu_listen(NULL, &s->port);
+	if (s->lfd < 0) {
+		fprintf(stderr, "%s: listen on 127.0.0.1: %s\n", s->name, strerror(-s->lfd));
+		return s->lfd;
+	}
+	*sa = pu_loopback(s->port);
+	if (foreground) {
+		pu_handle_stop_signals(pu_on_stop_signal);
+		pu_print_port(s->port);
+		pu_server_main(s);
+		pu_wait_zero(&s->conns, 100);
+		return 0;
+	}
+	if (pthread_create(&s->th, NULL, pu_server_main, s)) {
+		fprintf(stderr, "%s: pthread_create failed\n", s->name);
+		return -EAGAIN;
+	}
+	s->started = true;
+	return 0;
+}
+
+/* Stop the accept thread (if started), wait (bounded) for the connection
+ * threads, close the listening socket.  Whether no connection thread is
+ * left: only then may what they serve be freed. */
+static inline bool pu_server_close(struct pu_server *s)
+{
+	if (s->started) {
+		atomic_store(&s->stop, 1);
+		pthread_join(s->th, NULL);
+		s->started = false;
+		pu_wait_zero(&s->conns, 100);
+	}
+	if (s->lfd >= 0)
+		close(s->lfd);
+	s->lfd = -1;
+	return atomic_load(&s->conns) == 0;
+}
+
 /* Read exactly len bytes: 0, -ENODATA (the peer closed before the first
  * byte), -EPIPE (closed in the middle), -ETIMEDOUT, or another -errno. */
 static inline int pu_read_full(int fd, void *buf, size_t len)
@@ -277,6 +488,24 @@ static inline uint64_t pu_get_le64(const uint8_t *p)
 	for (int i = 7; i >= 0; i--)
 		v = v << 8 | p[i];
 	return v;
+}
+
+/* Private anonymous memory of len bytes, or NULL (errno set). */
+static inline uint8_t *pu_map_anon(uint64_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* The same, written once (zeros) so no page fault is timed. */
+static inline uint8_t *pu_prefaulted(uint64_t len)
+{
+	uint8_t *p = pu_map_anon(len);
+
+	if (p)
+		memset(p, 0, len);
+	return p;
 }
 
 /* Word i (of 8 bytes) of what bu_fill_random(mem, len, seed) writes. */

@@ -32,9 +32,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -49,48 +46,18 @@
 #define HELLO 24
 #define RR_PAGE 4096u
 #define RR_SPAN (1u << 20)      /* rr requests cycle over the first MiB */
-#define MAX_CONNS 64
-#define POLL_MS 200
 
 enum { MODE_STREAM = 1, MODE_RR = 2 };
 
-struct server {
-	int lfd;
-	uint16_t port;
-	const uint8_t *src;
-	uint64_t size;
-	atomic_int stop;
-	atomic_int conns;
-	pthread_t th;
-};
-
-struct conn {
-	struct server *srv;
-	int fd;
-};
-
-static volatile sig_atomic_t got_signal;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	got_signal = 1;
-}
-
-/* Anonymous memory, written once so no page fault is timed. */
-static uint8_t *prefaulted(uint64_t len)
-{
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		return NULL;
-	memset(p, 0, len);
-	return p;
-}
-
 /* ---------------------------------------------------------------- server */
 
-static int serve_stream(struct server *s, int fd, uint64_t bytes, uint64_t msg)
+/* What the server's connections serve: size bytes of the seed's. */
+struct served {
+	const uint8_t *src;
+	uint64_t size;
+};
+
+static int serve_stream(const struct served *s, int fd, uint64_t bytes, uint64_t msg)
 {
 	if (!bytes || bytes > s->size || !msg || msg > (1u << 30))
 		return -EINVAL;
@@ -103,7 +70,7 @@ static int serve_stream(struct server *s, int fd, uint64_t bytes, uint64_t msg)
 	return 0;
 }
 
-static int serve_rr(struct server *s, int fd)
+static int serve_rr(const struct served *s, int fd)
 {
 	uint8_t req[8];
 
@@ -122,22 +89,22 @@ static int serve_rr(struct server *s, int fd)
 	}
 }
 
-static void *conn_main(void *arg)
+/* One connection (a pu_server handler): the hello, then its mode. */
+static void serve_conn(void *ctx, int fd)
 {
-	struct conn *c = arg;
-	struct server *s = c->srv;
+	const struct served *s = ctx;
 	uint8_t h[HELLO];
-	int rc = pu_read_full(c->fd, h, sizeof(h));
+	int rc = pu_read_full(fd, h, sizeof(h));
 
 	if (!rc && pu_get_le32(h) != MAGIC)
 		rc = -EPROTO;
 	if (!rc) {
 		switch (pu_get_le32(h + 4)) {
 		case MODE_STREAM:
-			rc = serve_stream(s, c->fd, pu_get_le64(h + 8), pu_get_le64(h + 16));
+			rc = serve_stream(s, fd, pu_get_le64(h + 8), pu_get_le64(h + 16));
 			break;
 		case MODE_RR:
-			rc = serve_rr(s, c->fd);
+			rc = serve_rr(s, fd);
 			break;
 		default:
 			rc = -EPROTO;
@@ -148,48 +115,19 @@ static void *conn_main(void *arg)
 			(unsigned long long)s->size);
 	else if (rc && rc != -ENODATA)
 		fprintf(stderr, "rawtcp: server connection: %s\n", strerror(-rc));
-	close(c->fd);
-	free(c);
-	atomic_fetch_sub(&s->conns, 1);
-	return NULL;
-}
-
-static void *accept_main(void *arg)
-{
-	struct server *s = arg;
-
-	while (!atomic_load(&s->stop) && !got_signal) {
-		int fd = pu_accept(s->lfd, POLL_MS);
-		struct conn *c;
-		pthread_t th;
-
-		if (fd == -ETIMEDOUT || fd == -EINTR)
-			continue;
-		if (fd < 0) {
-			fprintf(stderr, "rawtcp: server: accept: %s\n", strerror(-fd));
-			break;
-		}
-		c = malloc(sizeof(*c));
-		if (!c || atomic_load(&s->conns) >= MAX_CONNS) {
-			fprintf(stderr, "rawtcp: server: refusing a connection\n");
-			free(c);
-			close(fd);
-			continue;
-		}
-		*c = (struct conn){ .srv = s, .fd = fd };
-		atomic_fetch_add(&s->conns, 1);
-		if (pthread_create(&th, NULL, conn_main, c)) {
-			atomic_fetch_sub(&s->conns, 1);
-			close(fd);
-			free(c);
-			continue;
-		}
-		pthread_detach(th);
-	}
-	return NULL;
 }
 
 /* ---------------------------------------------------------------- client */
+
+/* A connection to the server, or -errno (said on stderr). */
+static int dial(const struct sockaddr_in *sa)
+{
+	int fd = pu_connect(sa);
+
+	if (fd < 0)
+		fprintf(stderr, "rawtcp: connect: %s\n", strerror(-fd));
+	return fd;
+}
 
 static int send_hello(int fd, uint32_t mode, uint64_t bytes, uint64_t msg)
 {
@@ -209,12 +147,10 @@ static int run_stream(const struct sockaddr_in *sa, uint8_t *dst, uint64_t bytes
 {
 	uint64_t off = 0;
 	double t0;
-	int fd = pu_connect(sa), rc;
+	int fd = dial(sa), rc;
 
-	if (fd < 0) {
-		fprintf(stderr, "rawtcp: connect: %s\n", strerror(-fd));
+	if (fd < 0)
 		return fd;
-	}
 	t0 = bu_now_s();
 	rc = send_hello(fd, MODE_STREAM, bytes, msg);
 	while (!rc && off < bytes) {
@@ -247,12 +183,10 @@ static int run_rr(const struct sockaddr_in *sa, const uint8_t *expect, uint64_t 
 {
 	uint8_t req[8], resp[RR_PAGE];
 	double t0;
-	int fd = pu_connect(sa), rc;
+	int fd = dial(sa), rc;
 
-	if (fd < 0) {
-		fprintf(stderr, "rawtcp: connect: %s\n", strerror(-fd));
+	if (fd < 0)
 		return fd;
-	}
 	t0 = bu_now_s();
 	rc = send_hello(fd, MODE_RR, 0, 0);
 	for (uint64_t i = 0; i < ops && !rc; i++) {
@@ -305,9 +239,10 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t bytes = 1ull << 30, msg = 1u << 20, runs = 1, ops = 20000, seed = 7;
-	struct server srv = { .lfd = -1 };
+	struct served served = { 0 };
+	struct pu_server srv = PU_SERVER_INIT("rawtcp", serve_conn, &served);
 	struct sockaddr_in sa = { .sin_family = AF_INET };
-	bool serve = false, rr = false, srv_started = false, fresh = false;
+	bool serve = false, rr = false, fresh = false;
 	const char *connect_to = NULL;
 	uint8_t *src = NULL, *dst = NULL, *expect = NULL;
 	uint64_t src_len = 0, rr_pages = 0;
@@ -360,12 +295,9 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || (serve && connect_to)) {
-		fprintf(stderr, "rawtcp: %s\n", optind != argc ? "unexpected argument" :
-			"--serve and --connect exclude each other");
-		usage(stderr);
-		return 2;
-	}
+	if (optind != argc || (serve && connect_to))
+		return pu_usage_error("rawtcp", usage, "%s", optind != argc ? "unexpected argument" :
+				      "--serve and --connect exclude each other");
 	if (rr && bytes < RR_PAGE) {
 		fprintf(stderr, "rawtcp: --mode rr needs --bytes of at least 4K\n");
 		return 2;
@@ -374,41 +306,19 @@ int main(int argc, char **argv)
 	/* the server's bytes (in-process: only what this mode needs) */
 	if (!connect_to) {
 		src_len = serve || !rr ? bytes : (bytes < RR_SPAN ? bytes : RR_SPAN);
-		src = prefaulted(src_len);
+		src = pu_prefaulted(src_len);
 		if (!src) {
 			perror("rawtcp: mmap");
 			goto cleanup;
 		}
 		bu_fill_random(src, src_len, seed);
-		srv.src = src;
-		srv.size = src_len;
-		srv.lfd = pu_listen(NULL, &srv.port);
-		if (srv.lfd < 0) {
-			fprintf(stderr, "rawtcp: listen on 127.0.0.1: %s\n", strerror(-srv.lfd));
+		served = (struct served){ .src = src, .size = src_len };
+		if (pu_server_open(&srv, &sa, serve))
 			goto cleanup;
-		}
-		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		sa.sin_port = htons(srv.port);
 	}
-	if (serve) {
-		struct sigaction act = { .sa_handler = on_signal };
-
-		sigaction(SIGTERM, &act, NULL);
-		sigaction(SIGINT, &act, NULL);
-		printf("{\"port\":%u}\n", srv.port);
-		fflush(stdout);
-		accept_main(&srv);
-		for (int i = 0; i < 50 && atomic_load(&srv.conns) > 0; i++)
-			usleep(100 * 1000);
+	if (serve) {   /* served until SIGTERM/SIGINT */
 		rc = 0;
 		goto cleanup;
-	}
-	if (!connect_to) {
-		if (pthread_create(&srv.th, NULL, accept_main, &srv)) {
-			fprintf(stderr, "rawtcp: pthread_create failed\n");
-			goto cleanup;
-		}
-		srv_started = true;
 	}
 
 	if (rr) {
@@ -420,7 +330,7 @@ int main(int argc, char **argv)
 		}
 		bu_fill_random(expect, rr_pages * RR_PAGE, seed);
 	} else if (!fresh) {
-		dst = prefaulted(bytes);
+		dst = pu_prefaulted(bytes);
 		if (!dst) {
 			perror("rawtcp: mmap");
 			goto cleanup;
@@ -442,10 +352,8 @@ int main(int argc, char **argv)
 		if (fresh) {
 			/* memory never touched: the receive pays for populating
 			 * it, as a lazily mapped region does */
-			dst = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-			if (dst == MAP_FAILED) {
-				dst = NULL;
+			dst = pu_map_anon(bytes);
+			if (!dst) {
 				perror("rawtcp: mmap");
 				goto cleanup;
 			}
@@ -473,15 +381,8 @@ int main(int argc, char **argv)
 	rc = 0;
 
 cleanup:
-	if (srv_started) {
-		atomic_store(&srv.stop, 1);
-		pthread_join(srv.th, NULL);
-		for (int i = 0; i < 50 && atomic_load(&srv.conns) > 0; i++)
-			usleep(100 * 1000);
-	}
-	if (srv.lfd >= 0)
-		close(srv.lfd);
-	if (src && !atomic_load(&srv.conns))
+	/* the source stays mapped while a connection thread may still read it */
+	if (pu_server_close(&srv) && src)
 		munmap(src, src_len);
 	if (dst)
 		munmap(dst, bytes);
@@ -489,7 +390,5 @@ cleanup:
 	return rc;
 
 bad:
-	fprintf(stderr, "rawtcp: bad value for --%s: '%s'\n", opts[li].name, optarg);
-	usage(stderr);
-	return 2;
+	return pu_usage_error("rawtcp", usage, "bad value for --%s: '%s'", opts[li].name, optarg);
 }

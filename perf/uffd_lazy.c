@@ -29,7 +29,6 @@
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -47,44 +46,26 @@
 #define PAGE 4096u
 #define REQ_LEN 12
 #define MAX_REQ (1u << 20)      /* the server refuses longer requests */
-#define MAX_CONNS 64
-#define POLL_MS 200
+#define POLL_MS 200             /* the fault handler looks for a stop this often */
 
 /* ---------------------------------------------------------------- server */
 
-struct server {
-	int lfd;
-	uint16_t port;
+/* What the server's connections serve: size bytes of the seed's. */
+struct served {
 	const uint8_t *data;
 	uint64_t size;
-	atomic_int stop;
-	atomic_int conns;       /* connection threads alive */
-	pthread_t th;
 };
 
-struct conn {
-	struct server *srv;
-	int fd;
-};
-
-static volatile sig_atomic_t got_signal;
-
-static void on_signal(int sig)
+/* One connection (a pu_server handler): answer requests until the client
+ * closes (or an error). */
+static void serve_conn(void *ctx, int fd)
 {
-	(void)sig;
-	got_signal = 1;
-}
-
-/* Answer requests until the client closes (or an error). */
-static void *conn_main(void *arg)
-{
-	struct conn *c = arg;
-	struct server *s = c->srv;
+	const struct served *s = ctx;
 	uint8_t req[REQ_LEN];
 	int rc;
 
 	for (;;) {
-		rc = pu_read_full(c->fd, req, sizeof(req));
+		rc = pu_read_full(fd, req, sizeof(req));
 		if (rc)
 			break;
 		uint64_t off = pu_get_le64(req);
@@ -96,59 +77,12 @@ static void *conn_main(void *arg)
 			rc = -EINVAL;
 			break;
 		}
-		rc = pu_write_full(c->fd, s->data + off, len);
+		rc = pu_write_full(fd, s->data + off, len);
 		if (rc)
 			break;
 	}
 	if (rc && rc != -ENODATA)
 		fprintf(stderr, "uffd_lazy: server connection: %s\n", strerror(-rc));
-	close(c->fd);
-	free(c);
-	atomic_fetch_sub(&s->conns, 1);
-	return NULL;
-}
-
-/* Accept connections until s->stop (or a signal when serving alone). */
-static void *accept_main(void *arg)
-{
-	struct server *s = arg;
-
-	while (!atomic_load(&s->stop) && !got_signal) {
-		int fd = pu_accept(s->lfd, POLL_MS);
-		struct conn *c;
-		pthread_t th;
-
-		if (fd == -ETIMEDOUT || fd == -EINTR)
-			continue;
-		if (fd < 0) {
-			fprintf(stderr, "uffd_lazy: server: accept: %s\n", strerror(-fd));
-			break;
-		}
-		c = malloc(sizeof(*c));
-		if (!c || atomic_load(&s->conns) >= MAX_CONNS) {
-			fprintf(stderr, "uffd_lazy: server: refusing a connection\n");
-			free(c);
-			close(fd);
-			continue;
-		}
-		*c = (struct conn){ .srv = s, .fd = fd };
-		atomic_fetch_add(&s->conns, 1);
-		if (pthread_create(&th, NULL, conn_main, c)) {
-			atomic_fetch_sub(&s->conns, 1);
-			close(fd);
-			free(c);
-			continue;
-		}
-		pthread_detach(th);
-	}
-	return NULL;
-}
-
-/* Wait (bounded) for the connection threads to end. */
-static void server_drain(struct server *s)
-{
-	for (int i = 0; i < 50 && atomic_load(&s->conns) > 0; i++)
-		usleep(100 * 1000);
 }
 
 /* ---------------------------------------------------------------- client */
@@ -378,11 +312,12 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t size = 256ull << 20, runs = 3, seed = 42;
-	struct server srv = { .lfd = -1 };
+	struct served served = { 0 };
+	struct pu_server srv = PU_SERVER_INIT("uffd_lazy", serve_conn, &served);
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	const char *connect_to = NULL;
-	bool serve = false, random_order = false, srv_started = false;
-	uint8_t *data = MAP_FAILED;
+	bool serve = false, random_order = false;
+	uint8_t *data = NULL;
 	uint32_t *perm = NULL;
 	int c, li = 0, rc = 1;
 
@@ -423,60 +358,27 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || (serve && connect_to)) {
-		fprintf(stderr, "uffd_lazy: %s\n", optind != argc ? "unexpected argument" :
-			"--serve and --connect exclude each other");
-		usage(stderr);
-		return 2;
-	}
+	if (optind != argc || (serve && connect_to))
+		return pu_usage_error("uffd_lazy", usage, "%s", optind != argc ?
+				      "unexpected argument" :
+				      "--serve and --connect exclude each other");
 
-	/* the server's bytes; in-process they are also what the pages must equal */
-	if (!connect_to || serve) {
-		data = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (data == MAP_FAILED) {
-			perror("uffd_lazy: mmap");
-			goto cleanup;
-		}
-		bu_fill_random(data, size, seed);
-		srv.data = data;
-		srv.size = size;
-		srv.lfd = pu_listen(NULL, &srv.port);
-		if (srv.lfd < 0) {
-			fprintf(stderr, "uffd_lazy: listen on 127.0.0.1: %s\n", strerror(-srv.lfd));
-			goto cleanup;
-		}
-		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		sa.sin_port = htons(srv.port);
-	}
-
-	if (serve) {
-		struct sigaction act = { .sa_handler = on_signal };
-
-		sigaction(SIGTERM, &act, NULL);
-		sigaction(SIGINT, &act, NULL);
-		printf("{\"port\":%u}\n", srv.port);
-		fflush(stdout);
-		accept_main(&srv);
-		server_drain(&srv);
-		rc = 0;
+	/* the seed's bytes: what the server serves (--serve, or in-process),
+	 * and what the pages must equal (in-process, or --connect) */
+	data = pu_map_anon(size);
+	if (!data) {
+		perror("uffd_lazy: mmap");
 		goto cleanup;
 	}
-
+	bu_fill_random(data, size, seed);
 	if (!connect_to) {
-		if (pthread_create(&srv.th, NULL, accept_main, &srv)) {
-			fprintf(stderr, "uffd_lazy: pthread_create failed\n");
+		served = (struct served){ .data = data, .size = size };
+		if (pu_server_open(&srv, &sa, serve))
 			goto cleanup;
-		}
-		srv_started = true;
-	} else {
-		/* the expected bytes, generated here from the same seed */
-		data = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			    -1, 0);
-		if (data == MAP_FAILED) {
-			perror("uffd_lazy: mmap");
-			goto cleanup;
-		}
-		bu_fill_random(data, size, seed);
+	}
+	if (serve) {   /* served until SIGTERM/SIGINT */
+		rc = 0;
+		goto cleanup;
 	}
 	if (random_order) {
 		perm = pu_permutation((uint32_t)(size / PAGE), seed ^ 0x5eed5eedull);
@@ -503,20 +405,13 @@ int main(int argc, char **argv)
 	rc = 0;
 
 cleanup:
-	if (srv_started) {
-		atomic_store(&srv.stop, 1);
-		pthread_join(srv.th, NULL);
-		server_drain(&srv);
-	}
-	if (srv.lfd >= 0)
-		close(srv.lfd);
-	if (data != MAP_FAILED && !atomic_load(&srv.conns))
+	/* the bytes stay mapped while a connection thread may still read them */
+	if (pu_server_close(&srv) && data)
 		munmap(data, size);
 	free(perm);
 	return rc;
 
 bad:
-	fprintf(stderr, "uffd_lazy: bad value for --%s: '%s'\n", opts[li].name, optarg);
-	usage(stderr);
-	return 2;
+	return pu_usage_error("uffd_lazy", usage, "bad value for --%s: '%s'", opts[li].name,
+			      optarg);
 }
