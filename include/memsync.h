@@ -175,6 +175,16 @@ int ms_push(ms_region *r, uint64_t off, const void *src, uint64_t len,
  * that names it.  -ERANGE when the chunks are outside the region. */
 int ms_chunk_generations(ms_region *r, uint64_t first, uint64_t n, uint64_t *gens);
 
+/* The server's hot-chunk list for r: up to max (1..16384) chunk indices,
+ * hottest first.  A chunk gains heat with every commit that names it and
+ * every use reported with ms_touch_chunks() (lazy mappings report the
+ * chunks they faulted, in order, when they close) or ms_export_touch().
+ * *n gets how many were stored. */
+int ms_hot_chunks(ms_region *r, uint64_t *out, uint32_t max, uint32_t *n);
+/* Report that chunks idx[0..n) (n <= 16384) were used.  -ERANGE if one is
+ * outside the region (nothing is counted). */
+int ms_touch_chunks(ms_region *r, const uint64_t *idx, uint32_t n);
+
 /* Register a buffer with c's transport once (over RDMA: one ibv_reg_mr,
  * pinning it).  ms_pull() into (or ms_write() from) a range that lies inside a
  * live registration uses it instead of registering the buffer for the
@@ -273,6 +283,13 @@ struct ms_map_opts {
 				      MS_DIRTY_FORCE_HASH=1 in the environment) */
 	unsigned sync_interval_ms; /* writable: ms_map_sync() from a background
 				      thread this often; 0 = never */
+	bool hot_first;            /* prefetch the server's hot chunks first
+				      (ms_hot_chunks, hottest first), then the
+				      rest in the order above; without a list
+				      (an older server) the order above */
+	bool no_use_report;        /* do not tell the server, at close, which
+				      chunks were faulted (in fault order): by
+				      default they gain heat in its hot list */
 };
 
 /* Connect to host:port, open region read-only and map it.  NULL + errno
@@ -398,6 +415,10 @@ int ms_export_fd(const ms_export *e);
 /* The application changed [off, off+len) directly: rehash those chunks and
  * bump their generations so readers see the change. */
 int ms_export_commit(ms_export *e, uint64_t off, uint64_t len);
+/* The application uses [off, off+len): its chunks gain heat in the
+ * region's hot-chunk list (ms_hot_chunks), which lazy mappings can
+ * prefetch first (ms_map_opts.hot_first).  0 or -ERANGE. */
+int ms_export_touch(ms_export *e, uint64_t off, uint64_t len);
 
 /* Serve until ms_server_stop(); then finish in-flight requests, msync file
  * regions and return 0. */

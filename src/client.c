@@ -1171,6 +1171,50 @@ out:
 
 /* --------------------------------------------------------------- stat */
 
+MS_EXPORT int ms_hot_chunks(ms_region *r, uint64_t *out, uint32_t max, uint32_t *n)
+{
+	ms_client *c = r->c;
+	struct ms_msg_hot m = { .handle = r->handle, .max = max };
+	struct ms_msg_chunks h;
+	int len;
+
+	*n = 0;
+	if (max == 0 || max > MS_HOT_MAX)
+		return cl_err(c, -EINVAL, "hot chunks: max must be 1..%u", MS_HOT_MAX);
+	len = cl_call(c, "hot chunks", ms_enc_hot(c->msg, MS_CTRL_MAX, &m), MS_MSG_HOT_OK);
+	if (len < 0)
+		return len;
+	if (ms_dec_chunks(c->resp, (size_t)len, MS_MSG_HOT_OK, &h, out, max) ||
+	    h.handle != r->handle)
+		return cl_err(c, -EPROTO, "hot chunks: malformed reply from %s:%s", c->host,
+			      c->port);
+	for (uint32_t i = 0; i < h.n; i++)
+		if (out[i] >= r->info.nchunks)
+			return cl_err(c, -EPROTO, "hot chunks: the server named chunk %llu of %llu",
+				      (unsigned long long)out[i],
+				      (unsigned long long)r->info.nchunks);
+	*n = h.n;
+	return 0;
+}
+
+MS_EXPORT int ms_touch_chunks(ms_region *r, const uint64_t *idx, uint32_t n)
+{
+	ms_client *c = r->c;
+	struct ms_msg_chunks m = { .handle = r->handle, .n = n, .idx = (uint64_t *)idx };
+	int len;
+
+	if (n > MS_HOT_MAX)
+		return cl_err(c, -EINVAL, "touch: at most %u chunks at a time", MS_HOT_MAX);
+	for (uint32_t i = 0; i < n; i++)
+		if (idx[i] >= r->info.nchunks)
+			return cl_err(c, -ERANGE, "touch: chunk %llu is outside '%s' (%llu chunks)",
+				      (unsigned long long)idx[i], r->info.name,
+				      (unsigned long long)r->info.nchunks);
+	len = cl_call(c, "touch", ms_enc_chunks(c->msg, MS_CTRL_MAX, MS_MSG_TOUCH, &m),
+		      MS_MSG_TOUCH_OK);
+	return len < 0 ? len : 0;
+}
+
 MS_EXPORT int ms_stat(ms_client *c, const char *name, struct ms_region_stat **out,
 		      size_t *n)
 {

@@ -94,6 +94,7 @@ enum { CH_ABSENT = 0, CH_FETCHING, CH_LOCAL, CH_FAILED };
 #define DEFAULT_PREFETCH_THREADS 2
 #define PREFETCH_BATCH_BYTES (1u << 20)  /* one pull per run of up to 1 MiB */
 #define PREFETCH_CLAIM 16               /* order entries claimed at once */
+#define MAX_USE_REPORT 16384            /* chunks named by the use report */
 #define BOUNCE_BYTES (8u << 20)         /* sync: snapshot buffer */
 #define SYNC_PIECES 8192                /* sync: runs written in one batch */
 #define SYNC_DEPTH 256                  /* sync: writes in flight */
@@ -123,6 +124,9 @@ struct ms_map {
 	_Atomic uint8_t *state;
 	atomic_uint_fast64_t nlocal;
 	uint64_t *order;     /* prefetch order (chunk indices) */
+	uint64_t *faulted;   /* chunks fetched for a fault, in order (the use
+			      * report at close), up to MAX_USE_REPORT */
+	atomic_uint nfaulted;
 	atomic_uint_fast64_t next;
 	uint64_t batch;      /* chunks per prefetch pull */
 	atomic_int faults_busy;
@@ -401,6 +405,12 @@ static void handle_fault(struct worker *w, uint64_t addr)
 				atomic_store(&m->state[i], CH_FAILED);
 				return;
 			}
+			if (m->faulted) {
+				unsigned k = atomic_fetch_add(&m->nfaulted, 1);
+
+				if (k < MAX_USE_REPORT)
+					m->faulted[k] = i;
+			}
 			(void)fetch(w, i, 1);
 			return;
 		case CH_FETCHING:
@@ -533,6 +543,33 @@ static int prio_cmp(const void *a, const void *b)
 	return x->i < y->i ? -1 : x->i > y->i;
 }
 
+/* The server's hot chunks go first, hottest first, then the rest in the
+ * order built so far.  Best effort: without a list the order stays. */
+static void hot_to_front(ms_map *m)
+{
+	uint32_t n = 0, max = (uint32_t)MS_MIN(m->nchunks, (uint64_t)MAX_USE_REPORT);
+	uint64_t *hot = malloc(max * sizeof(*hot));
+	uint64_t *o = malloc(m->nchunks * sizeof(*o));
+	uint8_t *seen = calloc(m->nchunks, 1);
+	uint64_t k = 0;
+
+	if (!hot || !o || !seen || ms_hot_chunks(m->w[0].r, hot, max, &n) || !n)
+		goto out;
+	for (uint32_t i = 0; i < n; i++)
+		if (!seen[hot[i]]++)
+			o[k++] = hot[i];
+	for (uint64_t i = 0; i < m->nchunks; i++)
+		if (!seen[m->order[i]])
+			o[k++] = m->order[i];
+	free(m->order);
+	m->order = o;
+	o = NULL;
+out:
+	free(hot);
+	free(o);
+	free(seen);
+}
+
 static int build_order(ms_map *m)
 {
 	struct prio *p;
@@ -543,6 +580,8 @@ static int build_order(ms_map *m)
 	if (!m->mo.priority) {
 		for (uint64_t i = 0; i < m->nchunks; i++)
 			m->order[i] = i;
+		if (m->mo.hot_first)
+			hot_to_front(m);
 		return 0;
 	}
 	p = malloc(m->nchunks * sizeof(*p));
@@ -554,6 +593,8 @@ static int build_order(ms_map *m)
 	for (uint64_t i = 0; i < m->nchunks; i++)
 		m->order[i] = p[i].i;
 	free(p);
+	if (m->mo.hot_first)
+		hot_to_front(m);
 	return 0;
 }
 
@@ -919,6 +960,10 @@ registered:
 
 	m->state = calloc(m->nchunks, sizeof(*m->state));
 	m->gens = calloc(m->nchunks, sizeof(*m->gens));
+	if (!m->mo.no_use_report && !(m->faulted = malloc(MAX_USE_REPORT * sizeof(*m->faulted)))) {
+		ret = map_err(err, errlen, -ENOMEM, "lazy map: out of memory");
+		goto fail;
+	}
 	m->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (!m->state || !m->gens || m->evfd < 0 || (nprefetch && build_order(m))) {
 		ret = map_err(err, errlen, -ENOMEM, "lazy map: out of memory");
@@ -1305,13 +1350,18 @@ MS_EXPORT void ms_map_close(ms_map *m)
 	notify_all(m);
 	if (m->sync_started)
 		pthread_join(m->sync_th, NULL);
-	for (unsigned i = 0; m->w && i < m->nw; i++) {
-		struct worker *w = &m->w[i];
+	for (unsigned i = 0; m->w && i < m->nw; i++)
+		if (m->w[i].started)
+			pthread_join(m->w[i].th, NULL);
+	/* the use report: which chunks the application needed first */
+	if (m->faulted && m->w && m->w[0].r && !atomic_load(&m->err)) {
+		unsigned n = MS_MIN(atomic_load(&m->nfaulted), (unsigned)MAX_USE_REPORT);
 
-		if (w->started)
-			pthread_join(w->th, NULL);
-		worker_free(w);
+		if (n)
+			(void)ms_touch_chunks(m->w[0].r, m->faulted, n);
 	}
+	for (unsigned i = 0; m->w && i < m->nw; i++)
+		worker_free(&m->w[i]);
 	worker_free(&m->sw);
 	ms_dirty_close(m->dirty);
 	ms_chunkmap_free(&m->pend);
@@ -1338,6 +1388,7 @@ MS_EXPORT void ms_map_close(ms_map *m)
 	free(m->gens);
 	free((void *)m->state);
 	free(m->order);
+	free(m->faulted);
 	free(m->w);
 	free(m);
 }

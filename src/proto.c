@@ -343,6 +343,59 @@ int ms_dec_gen(const void *buf, size_t len, enum ms_msg_type t, struct ms_msg_ge
 	return dec_end(&c);
 }
 
+int ms_enc_hot(void *buf, size_t cap, const struct ms_msg_hot *m)
+{
+	struct cur c = enc_begin(buf, cap, MS_MSG_HOT);
+
+	put_u32(&c, m->handle);
+	put_u32(&c, m->max);
+	return enc_end(&c);
+}
+
+int ms_dec_hot(const void *buf, size_t len, struct ms_msg_hot *m)
+{
+	struct cur c = dec_begin(buf, len, MS_MSG_HOT);
+
+	m->handle = get_u32(&c);
+	m->max = get_u32(&c);
+	if (!c.err && (m->max == 0 || m->max > MS_HOT_MAX))
+		return -EBADMSG;
+	return dec_end(&c);
+}
+
+int ms_enc_chunks(void *buf, size_t cap, enum ms_msg_type t, const struct ms_msg_chunks *m)
+{
+	struct cur c = enc_begin(buf, cap, t);
+
+	if (m->n > MS_HOT_MAX)
+		return -E2BIG;
+	put_u32(&c, m->handle);
+	put_u32(&c, m->n);
+	for (uint32_t i = 0; i < m->n && !c.err; i++)
+		put_u64(&c, m->idx[i]);
+	return enc_end(&c);
+}
+
+int ms_dec_chunks(const void *buf, size_t len, enum ms_msg_type t, struct ms_msg_chunks *m,
+		  uint64_t *idx, size_t max)
+{
+	struct cur c = dec_begin(buf, len, t);
+
+	m->handle = get_u32(&c);
+	m->n = get_u32(&c);
+	m->idx = idx;
+	if (c.err)
+		return -EBADMSG;
+	/* the count must match the bytes that follow, before anything else */
+	if ((uint64_t)m->n * 8 != len - c.pos)
+		return -EBADMSG;
+	if (m->n > max)
+		return -E2BIG;
+	for (uint32_t i = 0; i < m->n; i++)
+		idx[i] = get_u64(&c);
+	return dec_end(&c);
+}
+
 int ms_enc_stat(void *buf, size_t cap, const struct ms_msg_stat *m)
 {
 	struct cur c = enc_begin(buf, cap, MS_MSG_STAT);
@@ -466,6 +519,10 @@ const char *ms_msg_name(int type)
 	case MS_MSG_COMMIT: return "COMMIT";
 	case MS_MSG_COMMIT_OK: return "COMMIT_OK";
 	case MS_MSG_STAT: return "STAT";
+	case MS_MSG_HOT: return "HOT";
+	case MS_MSG_HOT_OK: return "HOT_OK";
+	case MS_MSG_TOUCH: return "TOUCH";
+	case MS_MSG_TOUCH_OK: return "TOUCH_OK";
 	case MS_MSG_STAT_OK: return "STAT_OK";
 	case MS_MSG_BYE: return "BYE";
 	case MS_MSG_BYE_OK: return "BYE_OK";

@@ -15,6 +15,8 @@
  *   CLOSE  {handle}                              -> CLOSE_OK {}
  *   COMMIT {handle, n, n x {off, len, hash}}     -> COMMIT_OK {generation}
  *   STAT   {name ("" = all)}                     -> STAT_OK  {n, n x region stat}
+ *   HOT    {handle, max}                         -> HOT_OK   {handle, n, n x chunk}
+ *   TOUCH  {handle, n, n x chunk}                -> TOUCH_OK {}
  *   BYE    {}                                    -> BYE_OK   {}
  * Any request may be answered by ERROR {errno, message}.
  */
@@ -48,6 +50,10 @@ enum ms_msg_type {
 	MS_MSG_STAT_OK = 10,
 	MS_MSG_BYE = 11,
 	MS_MSG_BYE_OK = 12,
+	MS_MSG_HOT = 13,
+	MS_MSG_HOT_OK = 14,
+	MS_MSG_TOUCH = 15,
+	MS_MSG_TOUCH_OK = 16,
 	MS_MSG_ERROR = 100,
 };
 
@@ -114,6 +120,20 @@ struct ms_msg_stat {
 /* STAT_OK: at most this many regions in one reply. */
 #define MS_STAT_MAX_REGIONS 4096
 
+/* HOT_OK and TOUCH: at most this many chunk indices in one message. */
+#define MS_HOT_MAX 16384
+
+struct ms_msg_hot {             /* HOT */
+	uint32_t handle;
+	uint32_t max;               /* 1..MS_HOT_MAX */
+};
+
+struct ms_msg_chunks {          /* HOT_OK, TOUCH */
+	uint32_t handle;
+	uint32_t n;
+	uint64_t *idx;              /* encode: caller's; decode: caller storage */
+};
+
 struct ms_msg_error {
 	int32_t err;                /* positive errno */
 	char msg[MS_ERRMSG_MAX + 1];
@@ -129,6 +149,8 @@ int ms_enc_commit(void *buf, size_t cap, const struct ms_msg_commit *m);
 int ms_enc_gen(void *buf, size_t cap, enum ms_msg_type t, const struct ms_msg_gen *m);
 int ms_enc_stat(void *buf, size_t cap, const struct ms_msg_stat *m);
 int ms_enc_stat_ok(void *buf, size_t cap, const struct ms_region_stat *st, size_t n);
+int ms_enc_hot(void *buf, size_t cap, const struct ms_msg_hot *m);
+int ms_enc_chunks(void *buf, size_t cap, enum ms_msg_type t, const struct ms_msg_chunks *m);
 int ms_enc_empty(void *buf, size_t cap, enum ms_msg_type t);
 int ms_enc_error(void *buf, size_t cap, int err, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -149,6 +171,11 @@ int ms_dec_gen(const void *buf, size_t len, enum ms_msg_type t, struct ms_msg_ge
 int ms_dec_stat(const void *buf, size_t len, struct ms_msg_stat *m);
 /* *out is malloc'ed (n entries) on success */
 int ms_dec_stat_ok(const void *buf, size_t len, struct ms_region_stat **out, size_t *n);
+/* max outside 1..MS_HOT_MAX: -EBADMSG */
+int ms_dec_hot(const void *buf, size_t len, struct ms_msg_hot *m);
+/* idx: storage for up to max entries; n > max: -E2BIG */
+int ms_dec_chunks(const void *buf, size_t len, enum ms_msg_type t, struct ms_msg_chunks *m,
+		  uint64_t *idx, size_t max);
 int ms_dec_empty(const void *buf, size_t len, enum ms_msg_type t);
 int ms_dec_error(const void *buf, size_t len, struct ms_msg_error *m);
 

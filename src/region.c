@@ -339,6 +339,7 @@ static void teardown(struct ms_rregion *r, const struct file_undo *u)
 	if (r->fd >= 0)
 		close(r->fd);
 	free(r->leaves);
+	free(r->heat);
 	free(r->path);
 	free(r);
 }
@@ -377,7 +378,8 @@ int ms_region_create(const struct ms_export_opts *o, struct ms_rregion **out, ch
 
 	r->nleaves = ms_div_round_up(o->size, MS_LEAF);
 	r->leaves = malloc(r->nleaves * sizeof(*r->leaves));
-	if (!r->leaves) {
+	r->heat = calloc(r->nchunks, sizeof(*r->heat));
+	if (!r->leaves || !r->heat) {
 		rc = fail(err, errlen, ENOMEM, "region '%s': out of memory for %s of leaf hashes",
 			  r->name, fmt_size(r->nleaves * sizeof(*r->leaves), a, sizeof(a)));
 		goto fail;
@@ -454,6 +456,65 @@ int ms_region_verify_range(struct ms_rregion *r, uint64_t off, uint64_t len,
 	return ms_hash_eq(h, hash) ? 0 : -EIO;
 }
 
+static void heat_add(struct ms_rregion *r, uint64_t i)
+{
+	if (r->heat[i] != UINT32_MAX)
+		r->heat[i]++;
+}
+
+int ms_region_touch(struct ms_rregion *r, const uint64_t *idx, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (idx[k] >= r->nchunks)
+			return -ERANGE;
+	pthread_mutex_lock(&r->lock);
+	for (size_t k = 0; k < n; k++)
+		heat_add(r, idx[k]);
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}
+
+struct hot_ent {
+	uint32_t heat;
+	uint64_t i;
+};
+
+static int hot_cmp(const void *a, const void *b)
+{
+	const struct hot_ent *x = a, *y = b;
+
+	if (x->heat != y->heat)
+		return x->heat > y->heat ? -1 : 1;
+	return (x->i > y->i) - (x->i < y->i);
+}
+
+size_t ms_region_hot(struct ms_rregion *r, uint64_t *out, size_t max)
+{
+	struct hot_ent *e;
+	size_t n = 0;
+
+	pthread_mutex_lock(&r->lock);
+	for (uint64_t i = 0; i < r->nchunks; i++)
+		n += r->heat[i] != 0;
+	e = n ? malloc(n * sizeof(*e)) : NULL;
+	if (e) {
+		n = 0;
+		for (uint64_t i = 0; i < r->nchunks; i++)
+			if (r->heat[i])
+				e[n++] = (struct hot_ent){ r->heat[i], i };
+	} else {
+		n = 0;          /* nothing hot, or no memory for the list */
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (n)
+		qsort(e, n, sizeof(*e), hot_cmp);
+	n = MS_MIN(n, max);
+	for (size_t k = 0; k < n; k++)
+		out[k] = e[k].i;
+	free(e);
+	return n;
+}
+
 uint64_t ms_region_commit_begin(struct ms_rregion *r)
 {
 	pthread_mutex_lock(&r->lock);
@@ -473,6 +534,7 @@ void ms_region_commit_piece(struct ms_rregion *r, uint64_t off, uint64_t len, ui
 	for (uint64_t i = first; i < first + n; i++) {
 		struct ms_meta_entry *m = &r->meta[i];
 
+		heat_add(r, i);
 		root_from_leaves(r, i, m->hash);
 		/* the hash before the generation: a reader that sees the new
 		 * generation (acquire) also sees the new hash */
@@ -497,6 +559,7 @@ void ms_region_commit_chunk_hash(struct ms_rregion *r, uint64_t i, uint64_t gen,
 	if (i >= r->nchunks)
 		return;
 	m = &r->meta[i];
+	heat_add(r, i);
 	memcpy(m->hash, hash, MS_HASH_LEN);
 	__atomic_store_n(&m->gen_le, htole64(gen), __ATOMIC_RELEASE);
 }
@@ -545,6 +608,7 @@ void ms_region_destroy(struct ms_rregion *r)
 	if (r->fd >= 0)
 		close(r->fd);
 	free(r->leaves);
+	free(r->heat);
 	free(r->path);
 	pthread_mutex_destroy(&r->lock);
 	free(r);

@@ -47,6 +47,8 @@ struct ms_rregion {
 	uint8_t (*leaves)[MS_HASH_LEN]; /* the leaf hashes of every MS_LEAF
 				      * block (hash.h), server-private */
 	uint64_t nleaves;
+	uint32_t *heat;              /* per chunk: commits and reported uses
+				      * (saturating), for the hot-chunk list */
 	size_t meta_len;             /* mapping length (page multiple) */
 	uint64_t generation;
 	pthread_mutex_t lock;
@@ -98,6 +100,14 @@ void ms_region_commit_abort(struct ms_rregion *r);
 /* Convenience: begin, commit the chunks touched by [off, off+len), msync
  * them for file backing, end.  0 or -ERANGE. */
 int ms_region_commit_range(struct ms_rregion *r, uint64_t off, uint64_t len);
+
+/* Clients (or the local application) used chunks idx[0..n): each gains
+ * heat.  -ERANGE (nothing changes) if any index is outside the region. */
+int ms_region_touch(struct ms_rregion *r, const uint64_t *idx, size_t n);
+/* The hot-chunk list: up to max chunks with any heat, hottest first (ties
+ * by lower index); commits count one per chunk they touch, reported uses
+ * one per report.  Returns how many were stored in out. */
+size_t ms_region_hot(struct ms_rregion *r, uint64_t *out, size_t max);
 
 const char *ms_backing_name(enum ms_backing b);
 /* "anon" | "memfd" | "file" | "user"; 0 or -EINVAL */

@@ -93,6 +93,7 @@ struct ms_server {
 	struct peer *peers;
 	struct ms_commit_ent *ents;   /* COMMIT decode storage (under lock) */
 	bool *fresh;                  /* COMMIT: entry i's leaves are hashed */
+	uint64_t *chunks;             /* HOT / TOUCH lists (under lock) */
 	uint8_t server_id[16];
 	pthread_t thread;
 	bool thread_running;
@@ -425,6 +426,49 @@ static int collect_stats(ms_server *s, const char *name,
 	return 0;
 }
 
+static int h_hot(ms_server *s, struct peer *p, const void *req, size_t len,
+		 void *resp, size_t cap)
+{
+	struct ms_msg_hot m;
+	struct ms_msg_chunks out;
+	struct open_slot *o;
+	int ret;
+
+	if (ms_dec_hot(req, len, &m))
+		return ms_enc_error(resp, cap, EBADMSG, "malformed HOT (max must be 1..%u)",
+				    MS_HOT_MAX);
+	o = get_slot(p, m.handle);
+	if (!o)
+		return ms_enc_error(resp, cap, EBADF, "no open region with handle %u",
+				    m.handle);
+	out = (struct ms_msg_chunks){ .handle = m.handle, .idx = s->chunks };
+	out.n = (uint32_t)ms_region_hot(o->e->r, s->chunks, m.max);
+	ret = ms_enc_chunks(resp, cap, MS_MSG_HOT_OK, &out);
+	return ret < 0 ? ms_enc_error(resp, cap, -ret, "hot list too large for one reply") : ret;
+}
+
+static int h_touch(ms_server *s, struct peer *p, const void *req, size_t len,
+		   void *resp, size_t cap)
+{
+	struct ms_msg_chunks m;
+	struct open_slot *o;
+	int ret;
+
+	ret = ms_dec_chunks(req, len, MS_MSG_TOUCH, &m, s->chunks, MS_HOT_MAX);
+	if (ret)
+		return ms_enc_error(resp, cap, -ret, "malformed TOUCH (at most %u chunks)",
+				    MS_HOT_MAX);
+	o = get_slot(p, m.handle);
+	if (!o)
+		return ms_enc_error(resp, cap, EBADF, "no open region with handle %u",
+				    m.handle);
+	if (ms_region_touch(o->e->r, m.idx, m.n))
+		return ms_enc_error(resp, cap, ERANGE,
+				    "TOUCH names a chunk outside '%s' (%llu chunks); nothing counted",
+				    o->e->r->name, (unsigned long long)o->e->r->nchunks);
+	return ms_enc_empty(resp, cap, MS_MSG_TOUCH_OK);
+}
+
 static int h_stat(ms_server *s, struct peer *p, const void *req, size_t len,
 		  void *resp, size_t cap)
 {
@@ -474,6 +518,8 @@ static int on_ctrl(void *ud, struct ms_xpeer *xp, const void *req, size_t len,
 	case MS_MSG_COMMIT: h = h_commit; break;
 	case MS_MSG_STAT: h = h_stat; break;
 	case MS_MSG_BYE: h = h_bye; break;
+	case MS_MSG_HOT: h = h_hot; break;
+	case MS_MSG_TOUCH: h = h_touch; break;
 	default: break;
 	}
 	pthread_mutex_lock(&s->lock);
@@ -634,7 +680,8 @@ MS_EXPORT ms_server *ms_server_create(const struct ms_server_opts *o, char *errm
 	pthread_mutex_init(&s->lock, NULL);
 	s->ents = malloc(MS_COMMIT_MAX_ENTS * sizeof(*s->ents));
 	s->fresh = malloc(MS_COMMIT_MAX_ENTS * sizeof(*s->fresh));
-	if (!s->ents || !s->fresh) {
+	s->chunks = malloc(MS_HOT_MAX * sizeof(*s->chunks));
+	if (!s->ents || !s->fresh || !s->chunks) {
 		ret = -ENOMEM;
 		snprintf(s->errmsg, sizeof(s->errmsg), "out of memory");
 		goto fail;
@@ -656,6 +703,7 @@ fail:
 	pthread_mutex_destroy(&s->lock);
 	free(s->ents);
 	free(s->fresh);
+	free(s->chunks);
 	free(s);
 	errno = -ret;
 	return NULL;
@@ -779,6 +827,25 @@ MS_EXPORT int ms_export_commit(ms_export *e, uint64_t off, uint64_t len)
 	return ret;
 }
 
+MS_EXPORT int ms_export_touch(ms_export *e, uint64_t off, uint64_t len)
+{
+	uint64_t first, n, idx[256];
+	int ret = 0;
+
+	if (len == 0 || off > e->r->size || len > e->r->size - off)
+		return -ERANGE;
+	ms_chunk_span(off, len, e->r->chunk_size, &first, &n);
+	for (uint64_t done = 0; done < n && !ret; ) {
+		size_t k = (size_t)MS_MIN(n - done, (uint64_t)MS_ARRAY_SIZE(idx));
+
+		for (size_t j = 0; j < k; j++)
+			idx[j] = first + done + j;
+		ret = ms_region_touch(e->r, idx, k);
+		done += k;
+	}
+	return ret;
+}
+
 static void msync_all(ms_server *s)
 {
 	pthread_mutex_lock(&s->lock);
@@ -877,6 +944,7 @@ MS_EXPORT void ms_server_destroy(ms_server *s)
 	pthread_mutex_destroy(&s->lock);
 	free(s->ents);
 	free(s->fresh);
+	free(s->chunks);
 	free(s);
 }
 

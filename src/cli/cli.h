@@ -52,6 +52,7 @@ struct cli_opts {
 	bool map_sync;
 	bool map_refresh;
 	bool map_no_prefetch;
+	bool map_hot_first;
 	uint64_t map_seed;
 };
 

@@ -56,6 +56,7 @@ enum {
 	OPT_REFRESH,
 	OPT_SEED,
 	OPT_NO_PREFETCH,
+	OPT_HOT_FIRST,
 };
 
 static const struct option long_opts[] = {
@@ -82,6 +83,7 @@ static const struct option long_opts[] = {
 	{ "refresh", no_argument, NULL, OPT_REFRESH },
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "no-prefetch", no_argument, NULL, OPT_NO_PREFETCH },
+	{ "hot-first", no_argument, NULL, OPT_HOT_FIRST },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -104,6 +106,7 @@ static const struct {
 	{ OPT_REFRESH, "--refresh", "map" },
 	{ OPT_SEED, "--seed", "map" },
 	{ OPT_NO_PREFETCH, "--no-prefetch", "map" },
+	{ OPT_HOT_FIRST, "--hot-first", "map" },
 };
 
 /* Does the space-separated list cmds name cmd? */
@@ -165,6 +168,7 @@ static void usage(FILE *f)
 		"      --sync              with --write: push the written chunks and commit\n"
 		"      --refresh           drop local chunks that changed on the server\n"
 		"      --no-prefetch       only pull what is touched\n"
+		"      --hot-first         prefetch the server's hot chunks first\n"
 		"\n"
 		"URL: memsync://HOST[:PORT]/REGION (port %s by default)\n"
 		"\n"
@@ -474,6 +478,9 @@ static int parse_option(struct cli_opts *o, int c, const char *arg)
 		return 0;
 	case OPT_NO_PREFETCH:
 		o->map_no_prefetch = true;
+		return 0;
+	case OPT_HOT_FIRST:
+		o->map_hot_first = true;
 		return 0;
 	case OPT_SEED: {
 		char *end;

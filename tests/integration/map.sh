@@ -49,6 +49,10 @@ is "$(jf chunks_local_at_open)" 0 "nothing local at open"
 is "$(jf chunks_local_after_touch)" 1024 "random read: every chunk local"
 sum_rand=$(jf checksum)
 is "$sum_rand" "$sum_seq" "random and sequential reads see the same bytes"
+# the random read's faults reached the server's hot list when it closed
+ms --json map "$M" --hot-first --touch seq
+expect_status 0 "map --hot-first (prefetch the server's hot chunks first)"
+is "$(jf checksum)" "$sum_seq" "a hot-first mapping reads the same bytes"
 if [ -n "$want" ]; then
 	is "$sum_seq" "$want" "the mapping's XXH3-128 is the pushed file's"
 else

@@ -131,6 +131,50 @@ static void test_readonly_key(ms_server *s, ms_export *e)
 	ok(ms_dec_error(resp, rlen, &me) == 0 && me.err == EACCES,
 	   "raw: commit on a read handle is refused: %s", me.msg);
 
+	/* hot list and use reports: bad handles, out-of-range chunks, bad max */
+	{
+		struct ms_msg_hot hq = { .handle = ok_.handle + 77, .max = 8 };
+		uint64_t idx[2] = { 0, ok_.nchunks }, hot[8], hot0[8];
+		uint32_t n0;
+		int rc;
+		struct ms_msg_chunks tm = { .handle = ok_.handle, .n = 2, .idx = idx }, hm;
+
+		t->call(x, req, (size_t)ms_enc_hot(req, sizeof(req), &hq), resp, sizeof(resp),
+			&rlen, 5000);
+		ok(ms_dec_error(resp, rlen, &me) == 0 && me.err == EBADF,
+		   "raw: HOT on an unknown handle: EBADF (%s)", me.msg);
+		hq.handle = ok_.handle;
+		hq.max = 0;
+		t->call(x, req, (size_t)ms_enc_hot(req, sizeof(req), &hq), resp, sizeof(resp),
+			&rlen, 5000);
+		ok(ms_dec_error(resp, rlen, &me) == 0 && me.err == EBADMSG,
+		   "raw: HOT with max 0: EBADMSG (%s)", me.msg);
+		hq.max = 8;
+		t->call(x, req, (size_t)ms_enc_hot(req, sizeof(req), &hq), resp, sizeof(resp),
+			&rlen, 5000);
+		rc = ms_dec_chunks(resp, rlen, MS_MSG_HOT_OK, &hm, hot0, 8);
+		n0 = hm.n;
+		ok(rc == 0, "raw: HOT answers (%u chunks)", n0);
+		t->call(x, req, (size_t)ms_enc_chunks(req, sizeof(req), MS_MSG_TOUCH, &tm), resp,
+			sizeof(resp), &rlen, 5000);
+		ok(ms_dec_error(resp, rlen, &me) == 0 && me.err == ERANGE,
+		   "raw: TOUCH naming chunk %llu of %llu: ERANGE (%s)",
+		   (unsigned long long)idx[1], (unsigned long long)ok_.nchunks, me.msg);
+		t->call(x, req, (size_t)ms_enc_hot(req, sizeof(req), &hq), resp, sizeof(resp),
+			&rlen, 5000);
+		rc = ms_dec_chunks(resp, rlen, MS_MSG_HOT_OK, &hm, hot, 8);
+		diag("hot list before: %u chunks, after: %u (rc %d)", n0, hm.n, rc);
+		ok(rc == 0 && hm.n == n0 && memcmp(hot, hot0, n0 * sizeof(*hot)) == 0,
+		   "raw: the refused TOUCH counted nothing (the hot list is "
+		   "unchanged)");
+		tm.handle = ok_.handle + 77;
+		tm.n = 1;
+		t->call(x, req, (size_t)ms_enc_chunks(req, sizeof(req), MS_MSG_TOUCH, &tm), resp,
+			sizeof(resp), &rlen, 5000);
+		ok(ms_dec_error(resp, rlen, &me) == 0 && me.err == EBADF,
+		   "raw: TOUCH on an unknown handle: EBADF");
+	}
+
 	/* control requests out of order: a second hello */
 	t->call(x, req, (size_t)ms_enc_hello(req, sizeof(req), &h), resp, sizeof(resp),
 		&rlen, 5000);

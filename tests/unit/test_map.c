@@ -496,6 +496,91 @@ static void test_bad_args(void)
 	ms_map_close(NULL);
 }
 
+/* ---------------------------------------------------- hot-chunk list */
+
+/* The server's hot list: chunks gain heat from the application's uses
+ * (ms_export_touch), clients' reports (ms_touch_chunks, and a lazy
+ * mapping's use report at close) and commits; a mapping with hot_first
+ * prefetches them first. */
+static void test_hot(ms_server *s)
+{
+	struct ms_export_opts eo = { .name = "hot", .size = SIZE, .chunk_size = CHUNK,
+				     .no_mlock = true };
+	struct ms_client_opts co = { .transport = MS_TRANSPORT_TCP, .timeout_ms = 5000 };
+	struct ms_map_opts mo = { .prefetch_threads = 1, .hot_first = true,
+				  .on_local = record_local };
+	struct ms_map_opts lazy = { .no_prefetch = true };
+	uint64_t hot[16], three[3] = { 3, 3, 3 }, bad[2] = { 1, NCHUNKS };
+	static uint8_t zero[CHUNK];
+	uint8_t one = 1;
+	uint32_t n = 99;
+	char err[256];
+	ms_export *e = ms_server_add_region(s, &eo);
+	ms_client *c = ms_connect("127.0.0.1", port, &co, err, sizeof(err));
+	ms_region *r = c ? ms_open(c, "hot", MS_MODE_WRITE) : NULL;
+	uint64_t k = 0, misplaced = 0;
+	int rc;
+	ms_map *m;
+
+	if (!ok(e && r, "hot: region and a writer%s%s", c ? "" : ": ", c ? "" : err))
+		goto out;
+	ok(ms_hot_chunks(r, hot, 16, &n) == 0 && n == 0, "hot: a fresh region has no hot chunk");
+	is_int(ms_hot_chunks(r, hot, 0, &n), -EINVAL, "hot: max 0 is EINVAL");
+	ok(ms_export_touch(e, 9 * (uint64_t)CHUNK + 5, 1) == 0 &&
+		   ms_export_touch(e, 9 * (uint64_t)CHUNK, CHUNK) == 0 &&
+		   ms_export_touch(e, 5 * (uint64_t)CHUNK, CHUNK) == 0,
+	   "hot: the application reports its uses");
+	is_int(ms_export_touch(e, SIZE, 1), -ERANGE, "hot: a use outside the region is ERANGE");
+	is_int(ms_touch_chunks(r, three, 3), 0, "hot: a client reports chunk 3 three times");
+	is_int(ms_touch_chunks(r, bad, 2), -ERANGE, "hot: a report naming chunk %llu is ERANGE",
+	       (unsigned long long)NCHUNKS);
+	/* a commit counts too: chunk 7 */
+	ok(ms_write(r, 7 * (uint64_t)CHUNK + 100, &one, 1, NULL, NULL) == 0 && ms_sync(r) == 0,
+	   "hot: a writer commits a byte of chunk 7");
+	rc = ms_hot_chunks(r, hot, 16, &n);
+	ok(rc == 0 && n == 4 && hot[0] == 3 && hot[1] == 9 && hot[2] == 5 && hot[3] == 7,
+	   "hot: the list is 3 (3 uses), 9 (2), 5 and 7 (1 each, by index): %u entries, "
+	   "%llu %llu %llu %llu", n, (unsigned long long)hot[0], (unsigned long long)hot[1],
+	   (unsigned long long)hot[2], (unsigned long long)hot[3]);
+	ok(ms_hot_chunks(r, hot, 2, &n) == 0 && n == 2 && hot[0] == 3 && hot[1] == 9,
+	   "hot: max caps the list at the hottest");
+
+	/* a mapping that prefetches the hot chunks first */
+	atomic_store(&nseq, 0);
+	m = map_it("hot", &mo);
+	if (ok(m != NULL, "hot: map with hot_first")) {
+		is_int(ms_map_wait(m, 20000), 0, "hot: wait");
+		ok(atomic_load(&nseq) == NCHUNKS && seq[0] == 3 && seq[1] == 9 && seq[2] == 5 &&
+			   seq[3] == 7,
+		   "hot: the hot chunks became local first, hottest first (%llu %llu %llu %llu)",
+		   (unsigned long long)seq[0], (unsigned long long)seq[1],
+		   (unsigned long long)seq[2], (unsigned long long)seq[3]);
+		for (uint64_t c2 = 0, i = 4; c2 < NCHUNKS; c2++) {
+			if (c2 == 3 || c2 == 9 || c2 == 5 || c2 == 7)
+				continue;
+			misplaced += seq[i++] != c2;
+		}
+		is_int(misplaced, 0, "hot: then the rest in index order");
+		ms_map_close(m);
+	}
+
+	/* a lazy mapping reports what it faulted when it closes */
+	m = map_it("hot", &lazy);
+	if (ok(m != NULL, "hot: a lazy mapping without prefetch")) {
+		const volatile uint8_t *a = ms_map_addr(m);
+
+		k = a[12 * (uint64_t)CHUNK] + a[11 * (uint64_t)CHUNK + 7];
+		ok(k == 0 && memcmp((const uint8_t *)a + 12 * (uint64_t)CHUNK, zero, CHUNK) == 0,
+		   "hot: it touched chunks 12 and 11");
+		ms_map_close(m);
+	}
+	rc = ms_hot_chunks(r, hot, 16, &n);
+	ok(rc == 0 && n == 6 && hot[4] == 11 && hot[5] == 12,
+	   "hot: after its close the list also holds 11 and 12 (%u entries)", n);
+out:
+	ms_disconnect(c);
+}
+
 int main(void)
 {
 	ms_server *s;
@@ -519,6 +604,7 @@ int main(void)
 	}
 	test_prefetch(false, 3);
 	test_priority(false, true);
+	test_hot(s);
 
 	ms_server_destroy(s);
 	return tap_done();

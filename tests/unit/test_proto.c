@@ -85,6 +85,42 @@ int main(void)
 	buf[8] = 3;
 	CHECK_TRUNCATIONS(len, ms_dec_commit(B, L, &cm2, dents, 3));
 
+	{
+		struct ms_msg_hot hq = { .handle = 4, .max = 100 }, hq2;
+		uint64_t idx[3] = { 7, 1ull << 40, 0 }, didx[3];
+		struct ms_msg_chunks ch = { .handle = 4, .n = 3, .idx = idx }, ch2;
+
+		len = ms_enc_hot(buf, sizeof(buf), &hq);
+		ok(len == 12 && ms_dec_hot(buf, (size_t)len, &hq2) == 0 && hq2.handle == 4 &&
+		   hq2.max == 100, "hot round-trips");
+		CHECK_TRUNCATIONS(len, ms_dec_hot(B, L, &hq2));
+		hq.max = 0;
+		len = ms_enc_hot(buf, sizeof(buf), &hq);
+		is_int(ms_dec_hot(buf, (size_t)len, &hq2), -EBADMSG, "hot with max 0 is rejected");
+		hq.max = MS_HOT_MAX + 1;
+		len = ms_enc_hot(buf, sizeof(buf), &hq);
+		is_int(ms_dec_hot(buf, (size_t)len, &hq2), -EBADMSG,
+		       "hot with max above MS_HOT_MAX is rejected");
+		for (int ty = MS_MSG_HOT_OK; ty <= MS_MSG_TOUCH; ty += MS_MSG_TOUCH - MS_MSG_HOT_OK) {
+			len = ms_enc_chunks(buf, sizeof(buf), (enum ms_msg_type)ty, &ch);
+			ok(len == 12 + 24 &&
+			   ms_dec_chunks(buf, (size_t)len, (enum ms_msg_type)ty, &ch2, didx, 3) == 0 &&
+			   ch2.handle == 4 && ch2.n == 3 && memcmp(didx, idx, sizeof(idx)) == 0,
+			   "%s round-trips", ms_msg_name(ty));
+			is_int(ms_dec_chunks(buf, (size_t)len, (enum ms_msg_type)ty, &ch2, didx, 2),
+			       -E2BIG, "%s with more chunks than storage is refused", ms_msg_name(ty));
+			buf[8] = 200;   /* the count disagrees with the length */
+			is_int(ms_dec_chunks(buf, (size_t)len, (enum ms_msg_type)ty, &ch2, didx, 3),
+			       -EBADMSG, "%s whose count disagrees with its length is rejected",
+			       ms_msg_name(ty));
+			buf[8] = 3;
+			CHECK_TRUNCATIONS(len, ms_dec_chunks(B, L, (enum ms_msg_type)ty, &ch2, didx, 3));
+		}
+		ch.n = MS_HOT_MAX + 1;
+		is_int(ms_enc_chunks(buf, sizeof(buf), MS_MSG_TOUCH, &ch), -E2BIG,
+		       "more than MS_HOT_MAX chunks do not encode");
+	}
+
 	len = ms_enc_stat_ok(buf, sizeof(buf), st, 2);
 	ok(len > 0 && ms_dec_stat_ok(buf, (size_t)len, &dst, &n) == 0 && n == 2 &&
 	   strcmp(dst[0].name, "vm0") == 0 && strcmp(dst[0].backing, "anon") == 0 &&
