@@ -329,7 +329,8 @@ struct ms_map_sync_stats {
 				   the written chunks) */
 	uint64_t chunks_pushed; /* chunks with pages written to the server and
 				   committed */
-	uint64_t runs;          /* runs of adjacent written pages sent */
+	uint64_t runs;          /* pieces sent: runs of adjacent written pages,
+				   split where a chunk begins */
 	uint64_t bytes;         /* payload bytes written */
 	uint64_t ns;            /* wall time */
 };

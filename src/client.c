@@ -1011,6 +1011,10 @@ int ms_write_pieces(ms_region *r, const struct ms_wpiece *p, size_t n, uint64_t 
 	ret = cl_run(r->c, "write", segs, n, &cb, bytes);
 	for (size_t i = 0; i < n && !ret; i++) {
 		ms_chunk_span(p[i].off, p[i].len, r->info.chunk_size, &first, &nch);
+		if (p[i].hash && nch == 1) {
+			ret = pending_add(r, p[i].off, p[i].len, p[i].hash);
+			continue;
+		}
 		for (uint64_t c = first; c < first + nch && !ret; c++) {
 			chunk_piece(r, c, p[i].off, p[i].len, &poff, &plen);
 			ms_chunk_hash((const uint8_t *)p[i].src + (poff - p[i].off), plen, h);

@@ -18,11 +18,14 @@
 int ms_pull_gens(ms_region *r, uint64_t off, void *dst, uint64_t len,
 		 uint64_t *gens, uint8_t *hashes);
 
-/* One range of a batched write: src holds the bytes for [off, off+len). */
+/* One range of a batched write: src holds the bytes for [off, off+len).
+ * hash, when not NULL, is ms_chunk_hash() of those bytes, taken by the
+ * caller; only for a range inside one chunk. */
 struct ms_wpiece {
 	uint64_t off;
 	const void *src;
 	uint64_t len;
+	const uint8_t *hash;
 };
 
 /* ms_write() of n non-overlapping pieces as one transfer: every piece's

@@ -95,7 +95,7 @@ enum { CH_ABSENT = 0, CH_FETCHING, CH_LOCAL, CH_FAILED };
 #define PREFETCH_BATCH_BYTES (1u << 20)  /* one pull per run of up to 1 MiB */
 #define PREFETCH_CLAIM 16               /* order entries claimed at once */
 #define MAX_USE_REPORT 16384            /* chunks named by the use report */
-#define BOUNCE_BYTES (8u << 20)         /* sync: snapshot buffer */
+#define BOUNCE_BYTES (16u << 20)        /* sync: snapshot buffer */
 #define SYNC_PIECES 8192                /* sync: runs written in one batch */
 #define SYNC_DEPTH 256                  /* sync: writes in flight */
 
@@ -154,6 +154,7 @@ struct ms_map {
 	uint64_t maxrun;     /* chunks per ms_write */
 	struct ms_dirty_range *ranges;
 	struct ms_wpiece *pieces; /* sync: SYNC_PIECES of them */
+	uint8_t (*phash)[MS_HASH_LEN]; /* ... and their chunk hashes */
 	pthread_t sync_th;
 	bool sync_started;
 	int sync_err;        /* last ms_map_sync() failure, 0 after a success */
@@ -719,7 +720,8 @@ static int writable_setup(ms_map *m, char *err, size_t errlen)
 	}
 	m->ranges = calloc(256, sizeof(*m->ranges));
 	m->pieces = calloc(SYNC_PIECES, sizeof(*m->pieces));
-	if (!m->ranges || !m->pieces || ms_chunkmap_init(&m->pend, m->nchunks) ||
+	m->phash = calloc(SYNC_PIECES, sizeof(*m->phash));
+	if (!m->ranges || !m->pieces || !m->phash || ms_chunkmap_init(&m->pend, m->nchunks) ||
 	    ms_chunkmap_init(&m->pendpg, m->size / m->page))
 		return map_err(err, errlen, -ENOMEM, "lazy map: out of memory");
 	if (!ms_mem_register(m->sw.c, m->bounce, m->bouncelen))
@@ -1194,19 +1196,19 @@ MS_EXPORT int ms_map_sync(ms_map *m, struct ms_map_sync_stats *st)
 		goto out;
 	}
 	while (ms_chunkmap_next_run(&m->pendpg, &pos, &first, &n, maxpg)) {
-		uint64_t off, len, k = 0, c0, c1;
+		/* one piece per chunk: its hash is taken here, while the bytes
+		 * are in cache, and is the one the commit names */
+		uint64_t k = MS_MIN(n, ppc - first % ppc), c = first / ppc, off, len;
 
+		pos = first + k;
 		/* only local chunks hold bytes to push (refresh never drops a
 		 * dirty one; this is a guard) */
-		while (k < n && atomic_load(&m->state[(first + k) / ppc]) == CH_LOCAL)
-			k++;
-		pos = first + k;
-		if (k < n) {
-			ms_chunkmap_clear(&m->pendpg, first + k);
-			ms_chunkmap_clear(&m->pend, (first + k) / ppc);
-		}
-		if (!k)
+		if (atomic_load(&m->state[c]) != CH_LOCAL) {
+			for (uint64_t i = first; i < first + k; i++)
+				ms_chunkmap_clear(&m->pendpg, i);
+			ms_chunkmap_clear(&m->pend, c);
 			continue;
+		}
 		off = first * m->page;
 		len = k * m->page;
 		/* a full bounce buffer (or piece list) goes out as one batch */
@@ -1217,17 +1219,16 @@ MS_EXPORT int ms_map_sync(ms_map *m, struct ms_map_sync_stats *st)
 		}
 		/* the snapshot: later writes are found by the next collect */
 		memcpy(m->bounce + used, src + off, len);
-		pieces[np++] = (struct ms_wpiece){ .off = off, .src = m->bounce + used,
-						   .len = len };
+		ms_chunk_hash(m->bounce + used, len, m->phash[np]);
+		pieces[np] = (struct ms_wpiece){ .off = off, .src = m->bounce + used, .len = len,
+						 .hash = m->phash[np] };
+		np++;
 		used += len;
 		s.runs++;
-		c0 = first / ppc;
-		c1 = (first + k - 1) / ppc;
-		/* runs in one chunk count it once */
-		s.chunks_pushed += c1 - c0 + 1 - (c0 == last_c);
-		last_c = c1;
-		lo = MS_MIN(lo, c0);
-		hi = MS_MAX(hi, c1);
+		s.chunks_pushed += c != last_c;
+		last_c = c;
+		lo = MS_MIN(lo, c);
+		hi = MS_MAX(hi, c);
 	}
 	if ((ret = sync_flush(m, pieces, np, &s.bytes)))
 		goto out;
@@ -1368,6 +1369,7 @@ MS_EXPORT void ms_map_close(ms_map *m)
 	ms_chunkmap_free(&m->pendpg);
 	free(m->ranges);
 	free(m->pieces);
+	free(m->phash);
 	if (m->bounce)
 		munmap(m->bounce, m->bouncelen);
 	if (m->addr)

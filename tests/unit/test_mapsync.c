@@ -85,13 +85,14 @@ static uint64_t nlocal(const ms_map *m)
  * chunks in chunks[] and returns the number of distinct chunks. */
 static uint8_t seen[NPAGES]; /* pages the last write_pages() wrote */
 
-/* Runs of adjacent pages in seen[]. */
+/* Runs of adjacent pages in seen[], split where a chunk begins (a sync
+ * sends one piece per chunk). */
 static uint64_t page_runs(void)
 {
 	uint64_t n = 0;
 
 	for (uint64_t p = 0; p < NPAGES; p++)
-		n += seen[p] && (p == 0 || !seen[p - 1]);
+		n += seen[p] && (p % (CHUNK / PAGE) == 0 || !seen[p - 1]);
 	return n;
 }
 
