@@ -275,7 +275,7 @@ int main(int argc, char **argv)
 	unsigned runs = 3;
 	struct utsname un;
 	char err[256];
-	int opt, failures = 0;
+	int opt, failures = 0, write_err = 0;
 
 	size = 256ull << 20;
 	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -423,8 +423,8 @@ int main(int argc, char **argv)
 	FILE *f = fopen(out, "w");
 
 	if (!f) {
-		fprintf(stderr, "bench_map: %s: %s\n", out, strerror(errno));
-		failures++;
+		fprintf(stderr, "bench_map: cannot write %s: %s\n", out, strerror(errno));
+		write_err = 1;
 	} else {
 		uname(&un);
 		fprintf(f, "{\n  \"bench\": \"memsync_map\",\n  \"pattern\": \"%s\",\n"
@@ -457,5 +457,5 @@ int main(int argc, char **argv)
 	free(order);
 	if (failures)
 		fprintf(stderr, "bench_map: %d mode(s) FAILED verification\n", failures);
-	return failures ? 1 : 0;
+	return failures || write_err ? 1 : 0;
 }
