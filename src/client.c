@@ -512,7 +512,7 @@ static int read_meta(ms_region *r, uint64_t c0, uint64_t n, void *buf)
 	ret = meta_buf(r, seg.len, &cached);
 	if (ret)
 		return ret;
-	if (cached) {
+	if (cached && r->mbuf) {
 		seg.local = r->mbuf;
 		seg.lmr = r->mbuf_mr;
 		ret = cl_run(r->c, "read metadata", &seg, 1, NULL, NULL);
@@ -716,7 +716,7 @@ static int pull_impl(ms_region *r, uint64_t off, void *dst, uint64_t len,
 		ret = cl_run(c, "pull", segs, nseg, &cb, &bytes);
 		if (piped) {
 			bytes -= MS_MIN(bytes, mlen);   /* data bytes only */
-			if (!ret)
+			if (!ret && r->mbuf)
 				memcpy(meta1, r->mbuf, mlen);
 		}
 		s.bytes += bytes;

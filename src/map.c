@@ -839,7 +839,7 @@ MS_EXPORT ms_map *ms_map_open(const char *host, const char *port, const char *re
 	 * Its syncs send many small runs of pages: a deeper queue keeps
 	 * them streaming instead of waiting for completions 16 at a time */
 	if (m->writable) {
-		struct ms_client_opts sco = *co;
+		struct ms_client_opts sco = co ? *co : (struct ms_client_opts){ 0 };
 
 		if (!sco.queue_depth)
 			sco.queue_depth = SYNC_DEPTH;

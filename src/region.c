@@ -359,6 +359,8 @@ int ms_region_create(const struct ms_export_opts *o, struct ms_rregion **out, ch
 	rc = validate(o, &cs, err, errlen);
 	if (rc)
 		return rc;
+	if (!cs)        /* validate() sets it; a guard for what follows */
+		return fail(err, errlen, EINVAL, "region '%s': no chunk size", o->name);
 
 	r = calloc(1, sizeof(*r));
 	if (!r)

@@ -544,6 +544,19 @@ static void test_hot(ms_server *s)
 	   (unsigned long long)hot[2], (unsigned long long)hot[3]);
 	ok(ms_hot_chunks(r, hot, 2, &n) == 0 && n == 2 && hot[0] == 3 && hot[1] == 9,
 	   "hot: max caps the list at the hottest");
+	ms_close(r);    /* the lease goes: a writable mapping below takes it */
+	r = NULL;
+	{
+		struct ms_map_opts wo = { .writable = true, .no_prefetch = true };
+
+		m = ms_map_open("127.0.0.1", port, "hot", NULL, &wo, err, sizeof(err));
+		ok(m != NULL, "hot: a writable mapping with default client options%s%s",
+		   m ? "" : ": ", m ? "" : err);
+		ms_map_close(m);
+	}
+	r = ms_open(c, "hot", MS_MODE_READ);
+	if (!ok(r != NULL, "hot: reopened for reading"))
+		goto out;
 
 	/* a mapping that prefetches the hot chunks first */
 	atomic_store(&nseq, 0);
