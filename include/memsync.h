@@ -230,11 +230,15 @@ int ms_stat(ms_client *c, const char *name, struct ms_region_stat **out,
  * remaining chunks in the background, in order or by a caller priority.
  * A fault always goes first: prefetching pauses while faults are served.
  *
- * Zero-copy path (default when the kernel has UFFD_FEATURE_MINOR_SHMEM):
- * the mapping is a memfd; data is pulled into a second, private view of
- * the same memfd and mapped into the application's view with
- * UFFDIO_CONTINUE, never copied again.  Copy path (force_copy, or older
- * kernels): anonymous memory filled with UFFDIO_COPY.
+ * Zero-copy path (the default over RDMA when the kernel has
+ * UFFD_FEATURE_MINOR_SHMEM): the mapping is a memfd; the RNIC writes the
+ * data into a second, private view of the same memfd and it is mapped into
+ * the application's view with UFFDIO_CONTINUE, never copied.  Copy path
+ * (the default over TCP, force_copy, or older kernels): anonymous memory
+ * filled with UFFDIO_COPY.  Over TCP the receive copies either way, and
+ * filling fresh shmem pages costs more than UFFDIO_COPY into anonymous
+ * ones (a sequential scan here: copy ~1.4x faster); force_zero_copy picks
+ * the memfd path anyway.
  *
  * Failures: when a pull fails (server gone, verification failure, timeout)
  * the mapping is marked failed.  Chunks already local stay readable; an
@@ -275,7 +279,9 @@ struct ms_map_opts {
 	 * chunk; keep it short and never touch the mapping from it) */
 	void (*on_local)(void *ud, uint64_t chunk);
 	void *ud;
-	bool force_copy;           /* use the copy path even if zero-copy works */
+	bool force_copy;           /* use the copy path even over RDMA */
+	bool force_zero_copy;      /* use the zero-copy path even over TCP
+				      (EOPNOTSUPP without MINOR_SHMEM) */
 	bool writable;             /* take the write lease, track writes, allow
 				      ms_map_sync() */
 	bool force_hash;           /* writable: track by hashing local chunks even

@@ -112,6 +112,7 @@ static int run_lazy(enum mode md, struct sample *s)
 	struct ms_client_opts co = { .transport = MS_TRANSPORT_TCP };
 	struct ms_map_opts mo = {
 		.force_copy = md == M_COPY || md == M_COPY_FAULTS,
+		.force_zero_copy = md == M_ZC || md == M_ZC_FAULTS,
 		.no_prefetch = md == M_ZC_FAULTS || md == M_COPY_FAULTS,
 	};
 	char err[512];

@@ -233,7 +233,8 @@ int main(int argc, char **argv)
 	struct ms_client_opts co = { .transport = MS_TRANSPORT_TCP };
 
 	for (int k = M_ZC; k <= M_COPY; k++) {
-		struct ms_map_opts mo = { .writable = true, .force_copy = k == M_COPY };
+		struct ms_map_opts mo = { .writable = true, .force_copy = k == M_COPY,
+					  .force_zero_copy = k != M_COPY };
 		int ret;
 
 		if (!mt[k].on)

@@ -627,7 +627,7 @@ def thesis_rows(summary):
     rows.append(("userfaultfd read throughput, 0 ms", "450 MB/s (= MiB/s: 472 MB/s; 40 MiB)",
                  fmt_val(u, "B/s") + " (our uffd baseline)" if u else "not measured",
                  "same mechanism: 4 KiB per fault, one at a time"))
-    v = med(scenario="lazy", system="memsync", variant="zero-copy", param_value="seq",
+    v = med(scenario="lazy", system="memsync", variant="copy", param_value="seq",
             metric="bytes_per_second")
     rows.append(("managed mount read throughput, 0 ms", "2.4 GB/s (400 MiB)",
                  fmt_val(v, "B/s") + " (memsync lazy map, seq)" if v else "not measured",
@@ -642,7 +642,7 @@ def thesis_rows(summary):
     rows.append(("userfaultfd first-chunk latency, 0 ms", "≈58 µs",
                  fmt_val(t, "s") + " (uffd baseline ttfb)" if t else "not measured",
                  "ours includes connecting and registering"))
-    t = med(scenario="lazy", system="memsync", variant="zero-copy", param_value="seq",
+    t = med(scenario="lazy", system="memsync", variant="copy", param_value="seq",
             metric="ttfb_seconds")
     rows.append(("managed mount first-chunk latency, 0 ms", "≈160 µs",
                  fmt_val(t, "s") + " (memsync lazy map ttfb)" if t else "not measured",

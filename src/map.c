@@ -857,7 +857,18 @@ MS_EXPORT ms_map *ms_map_open(const char *host, const char *port, const char *re
 		goto fail;
 	}
 	close(fd);
-	m->zero_copy = !m->mo.force_copy && (features & UFFD_FEATURE_MINOR_SHMEM);
+	/* zero-copy where the RNIC writes into the memfd; over TCP the
+	 * receive copies anyway and anonymous pages are cheaper to fill */
+	m->zero_copy = !m->mo.force_copy && (features & UFFD_FEATURE_MINOR_SHMEM) &&
+		       (m->mo.force_zero_copy || !strcmp(ms_client_transport(m->w[0].c), "rdma"));
+	if (m->mo.force_zero_copy && !m->zero_copy) {
+		ret = map_err(err, errlen, m->mo.force_copy ? -EINVAL : -EOPNOTSUPP,
+			      m->mo.force_copy ? "lazy map: force_copy and force_zero_copy exclude "
+						 "each other"
+					       : "lazy map: zero-copy needs UFFD_FEATURE_MINOR_SHMEM, "
+						 "which this kernel lacks");
+		goto fail;
+	}
 	m->can_poison = (features & UFFD_FEATURE_POISON) &&
 			!secure_getenv("MEMSYNC_MAP_NO_POISON");  /* tests the fallback */
 	want = (m->zero_copy ? UFFD_FEATURE_MINOR_SHMEM : 0) |

@@ -100,7 +100,7 @@ static uint64_t nlocal(const ms_map *m)
 
 static void test_no_prefetch(bool force_copy)
 {
-	struct ms_map_opts mo = { .no_prefetch = true, .force_copy = force_copy };
+	struct ms_map_opts mo = { .no_prefetch = true, .force_copy = force_copy, .force_zero_copy = !force_copy };
 	const char *path = force_copy ? "copy" : "zero-copy";
 	static uint8_t touched[NCHUNKS];
 	uint64_t want = 0, total;
@@ -114,7 +114,7 @@ static void test_no_prefetch(bool force_copy)
 	if (force_copy)
 		ok(!ms_map_zero_copy(m), "force_copy takes the copy path");
 	else
-		ok(ms_map_zero_copy(m), "zero-copy path by default (MINOR_SHMEM)");
+		ok(ms_map_zero_copy(m), "force_zero_copy takes the zero-copy path (MINOR_SHMEM)");
 	ms_map_progress(m, NULL, &total);
 	ok(ms_map_size(m) == SIZE && total == NCHUNKS && ms_map_chunk_size(m) == CHUNK,
 	   "%s: full size mapped at once (%llu chunks)", path, (unsigned long long)total);
@@ -174,7 +174,7 @@ static void count_local(void *ud, uint64_t chunk)
 
 static void test_prefetch(bool force_copy, unsigned threads)
 {
-	struct ms_map_opts mo = { .force_copy = force_copy, .prefetch_threads = threads,
+	struct ms_map_opts mo = { .force_copy = force_copy, .force_zero_copy = !force_copy, .prefetch_threads = threads,
 				  .on_local = count_local };
 	const char *path = force_copy ? "copy" : "zero-copy";
 	uint64_t t0 = 0, t1;
@@ -225,7 +225,7 @@ static void record_local(void *ud, uint64_t chunk)
 
 static void test_priority(bool force_copy, bool sequential)
 {
-	struct ms_map_opts mo = { .force_copy = force_copy, .prefetch_threads = 1,
+	struct ms_map_opts mo = { .force_copy = force_copy, .force_zero_copy = !force_copy, .prefetch_threads = 1,
 				  .priority = sequential ? NULL : prio_fn,
 				  .on_local = record_local };
 	const char *path = force_copy ? "copy" : "zero-copy";
@@ -277,7 +277,7 @@ static void *touch_main(void *arg)
 
 static void test_concurrent(bool force_copy)
 {
-	struct ms_map_opts mo = { .no_prefetch = true, .force_copy = force_copy,
+	struct ms_map_opts mo = { .no_prefetch = true, .force_copy = force_copy, .force_zero_copy = !force_copy,
 				  .fault_threads = 3 };
 	const char *path = force_copy ? "copy" : "zero-copy";
 	struct toucher t[4];
@@ -315,7 +315,7 @@ static void on_sigbus(int sig)
 static void test_failure_reported(bool force_copy)
 {
 	const char *path = force_copy ? "copy" : "zero-copy";
-	struct ms_map_opts mo = { .no_prefetch = true, .force_copy = force_copy };
+	struct ms_map_opts mo = { .no_prefetch = true, .force_copy = force_copy, .force_zero_copy = !force_copy };
 	struct sigaction sa = { .sa_handler = on_sigbus }, old;
 	char saved[8];
 	uint8_t *smem;
@@ -386,7 +386,7 @@ static void test_sigbus_child(bool force_copy, bool no_poison)
 	cli = fork();
 	if (cli == 0) {
 		struct ms_client_opts co = { .transport = MS_TRANSPORT_TCP, .timeout_ms = 5000 };
-		struct ms_map_opts mo = { .no_prefetch = true, .force_copy = force_copy };
+		struct ms_map_opts mo = { .no_prefetch = true, .force_copy = force_copy, .force_zero_copy = !force_copy };
 		struct sigaction dfl = { .sa_handler = SIG_DFL };
 		char err[256], c = 0;
 		ms_map *m;
@@ -493,6 +493,17 @@ static void test_bad_args(void)
 	ok(!m && errno == EINVAL, "bad region name: %s", err);
 	m = ms_map_open("127.0.0.1", "1", "r1", NULL, NULL, err, sizeof(err));
 	ok(!m && errno == ECONNREFUSED && *err, "nobody listening: %s", err);
+	{
+		struct ms_map_opts both = { .force_copy = true, .force_zero_copy = true };
+
+		m = ms_map_open("127.0.0.1", port, "r1", NULL, &both, err, sizeof(err));
+		ok(!m && errno == EINVAL && strstr(err, "exclude each other"),
+		   "force_copy with force_zero_copy: %s", err);
+	}
+	/* over TCP the receive copies anyway: anonymous pages by default */
+	m = ms_map_open("127.0.0.1", port, "r1", NULL, NULL, err, sizeof(err));
+	ok(m && !ms_map_zero_copy(m), "over TCP the default is the copy path");
+	ms_map_close(m);
 	ms_map_close(NULL);
 }
 

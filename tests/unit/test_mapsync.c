@@ -149,8 +149,8 @@ static void test_writer(bool force_copy, bool force_hash)
 {
 	char what[64], err[512];
 	struct ms_map_opts mo = { .writable = true, .no_prefetch = true,
-				  .force_copy = force_copy, .force_hash = force_hash };
-	struct ms_map_opts ro = { .force_copy = force_copy };
+				  .force_copy = force_copy, .force_zero_copy = !force_copy, .force_hash = force_hash };
+	struct ms_map_opts ro = { .force_copy = force_copy, .force_zero_copy = !force_copy };
 	struct ms_map_sync_stats st;
 	static uint8_t chunks[NCHUNKS];
 	uint64_t nch, c0, c1, changed, loops = 0, npages = NPAGES / 100;
@@ -411,7 +411,7 @@ static void test_refused_commit(void)
 static void test_dropped_pte(bool force_copy)
 {
 	struct ms_map_opts mo = { .writable = true, .no_prefetch = true,
-				  .force_copy = force_copy };
+				  .force_copy = force_copy, .force_zero_copy = !force_copy };
 	const char *what = force_copy ? "copy" : "zero-copy";
 	struct ms_map_sync_stats st;
 	const uint64_t off = 300 * (uint64_t)PAGE;
