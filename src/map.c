@@ -712,8 +712,10 @@ static int writable_setup(ms_map *m, char *err, size_t errlen)
 	m->track_wp = ms_dirty_mode(m->dirty) == MS_DIRTY_UFFD;
 	m->maxrun = MS_MAX(1u, BOUNCE_BYTES / m->chunk);
 	m->bouncelen = (size_t)MS_MIN(m->maxrun * m->chunk, m->size);
+	/* populated now, as registering it over RDMA does anyway: the first
+	 * large sync would otherwise fault in its pages one by one */
 	m->bounce = mmap(NULL, m->bouncelen, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (m->bounce == MAP_FAILED) {
 		m->bounce = NULL;
 		return map_err(err, errlen, -errno, "lazy map: mmap: %s", strerror(errno));
