@@ -29,7 +29,7 @@
  * no figure is printed for it and the exit status is 1.
  *
  *   bench_sync [--size SIZE] [--runs N] [--chunk SIZE] [--json PATH]
- *              [--no-copy] [--seed N]
+ *              [--no-copy] [--no-zero-copy] [--seed N]
  *
  * Prints one JSON line per timed call, a table of medians (and the ratio
  * delta / tracked, target >= 10 at 1%), and writes everything to PATH
@@ -99,7 +99,7 @@ static double median(const struct sample *s, unsigned n, size_t field)
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench_sync [--size SIZE] [--runs N] [--chunk SIZE] "
-			"[--json PATH] [--no-copy] [--seed N]\n");
+			"[--json PATH] [--no-copy] [--no-zero-copy] [--seed N]\n");
 	exit(2);
 }
 
@@ -124,6 +124,7 @@ int main(int argc, char **argv)
 		{ "chunk", required_argument, NULL, 'c' },
 		{ "json", required_argument, NULL, 'j' },
 		{ "no-copy", no_argument, NULL, 'n' },
+		{ "no-zero-copy", no_argument, NULL, 'z' },
 		{ "seed", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -141,6 +142,7 @@ int main(int argc, char **argv)
 	struct utsname un;
 	char err[512], sz[32];
 	double fill_ms;
+	const uint8_t *first_srv = NULL;
 	uint64_t t0;
 	int opt, rc = 1;
 
@@ -163,6 +165,9 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			json = optarg;
+			break;
+		case 'z':
+			mt[M_ZC].on = false;
 			break;
 		case 'n':
 			mt[M_COPY].on = false;
@@ -211,11 +216,12 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		mt[k].srv = ms_export_mem(mt[k].e);
-		if (k == M_ZC) {
+		if (!first_srv) {
 			for (uint64_t i = 0; i < size / 8; i++)
 				((uint64_t *)mt[k].srv)[i] = bu_rand64(&rng_state);
+			first_srv = mt[k].srv;
 		} else {
-			memcpy(mt[k].srv, mt[M_ZC].srv, size);
+			memcpy(mt[k].srv, first_srv, size);
 		}
 		if (ms_export_commit(mt[k].e, 0, size)) {
 			fprintf(stderr, "bench_sync: commit: %s\n", ms_server_errmsg(srv));

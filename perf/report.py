@@ -472,8 +472,9 @@ def figures(summary, plotter):
         r2 = "Bytes sent at 1%%: %s." % ratio_phrase(metric(summary, "push_1pct_bytes_vs_rsync"))
         b = metric(summary, "push_1pct_bytes_vs_rsync")
         if b and b.get("value") and b.get("peer_value"):
-            r2 += (" memsync sends whole chunks (%s), rsync literal blocks of its own size plus "
-                   "checksums (%s)." % (fmt_val(b["value"], "B"), fmt_val(b["peer_value"], "B")))
+            r2 += (" memsync sends the written pages (%s: the payload, without frame headers), rsync "
+                   "literal blocks of its own size plus checksums (%s)." %
+                   (fmt_val(b["value"], "B"), fmt_val(b["peer_value"], "B")))
     else:
         r = r2 = "Not measured: " + why("push")
     figs.append(("push_time", t, r))
