@@ -165,6 +165,15 @@ bool ms_chunkmap_next_run(const struct ms_chunkmap *m, uint64_t *pos,
 	return true;
 }
 
+bool ms_chunkmap_any(const struct ms_chunkmap *m, uint64_t first, uint64_t n)
+{
+	/* the search stops at the end of the range, not of the map */
+	struct ms_chunkmap capped = { .nbits = m->nbits - first > n ? first + n : m->nbits,
+				      .words = m->words };
+
+	return first < m->nbits && find_set(&capped, first) < capped.nbits;
+}
+
 void ms_chunk_span(uint64_t off, uint64_t len, uint32_t cs, uint64_t *first,
 		   uint64_t *n)
 {

@@ -29,6 +29,8 @@ uint64_t ms_chunkmap_count(const struct ms_chunkmap *m);
  * Runs are capped at max_run bits (0 = no cap). */
 bool ms_chunkmap_next_run(const struct ms_chunkmap *m, uint64_t *pos,
 			  uint64_t *start, uint64_t *len, uint64_t max_run);
+/* Is any bit of [first, first+n) set? */
+bool ms_chunkmap_any(const struct ms_chunkmap *m, uint64_t first, uint64_t n);
 
 /* Chunks touched by the byte range [off, off+len) with chunk size cs
  * (power of two); len > 0.  *first = off/cs, *n = number of chunks. */

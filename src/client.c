@@ -56,6 +56,8 @@ struct ms_region {
 	struct ms_commit_ent *pending;  /* writes since the last sync */
 	size_t npending, cap;
 	uint64_t pend_end;              /* no pending entry reaches past this */
+	uint64_t sync_gen0, sync_gen1;  /* the last ms_sync: first and last
+					 * commit generation */
 	uint8_t *mbuf;                  /* metadata reads land here, registered */
 	size_t mbuf_cap;                /* once (NULL mr once the connection died) */
 	struct ms_xmr *mbuf_mr;
@@ -1053,11 +1055,20 @@ MS_EXPORT int ms_sync(ms_region *r)
 		if (ms_dec_gen(c->resp, (size_t)len, MS_MSG_COMMIT_OK, &g))
 			return cl_err(c, -EPROTO, "commit: malformed reply");
 		r->info.generation = g.generation;
+		if (!done)
+			r->sync_gen0 = g.generation;
+		r->sync_gen1 = g.generation;
 		done += m.n;
 	}
 	r->npending = 0;
 	r->pend_end = 0;
 	return 0;
+}
+
+void ms_region_sync_gens(const ms_region *r, uint64_t *first, uint64_t *last)
+{
+	*first = r->sync_gen0;
+	*last = r->sync_gen1;
 }
 
 void ms_region_drop_pending(ms_region *r)

@@ -35,6 +35,11 @@ struct ms_wpiece {
  * Recorded for the next ms_sync() like ms_write(). */
 int ms_write_pieces(ms_region *r, const struct ms_wpiece *p, size_t n, uint64_t *bytes);
 
+/* The generations the last ms_sync() of r committed at: its first and
+ * last commit message (equal when one message named every range, as up
+ * to 16384 ranges do); 0, 0 before any. */
+void ms_region_sync_gens(const ms_region *r, uint64_t *first, uint64_t *last);
+
 /* Forget the writes not committed yet (after a refused commit, so that the
  * next ms_sync() does not name them again). */
 void ms_region_drop_pending(ms_region *r);

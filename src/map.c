@@ -37,10 +37,11 @@
  * protection; ms_dirty (attached to this uffd) reads the written pages back
  * with PAGEMAP_SCAN.  Without WP_ASYNC, ms_dirty hashes local chunks: each
  * chunk's baseline is the committed hash its pull was verified against.
- * `pend` holds the chunks found written and not committed yet, `pendpg`
- * their pages: a sync pushes the pages (the server rehashes a chunk from
- * the leaves written, docs/protocol.md), so 1% of the pages costs 1% of
- * the bytes whatever the chunk size.  Sync and refresh run under sync_lk.
+ * `pendpg` holds the pages found written and not committed yet (a chunk is
+ * pending when any of its pages is): a sync pushes the pages (the server
+ * rehashes a chunk from the leaves written, docs/protocol.md), so 1% of
+ * the pages costs 1% of the bytes whatever the chunk size.  Sync and
+ * refresh run under sync_lk.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -147,8 +148,7 @@ struct ms_map {
 	char dirty_why[192];
 	pthread_mutex_t sync_lk;
 	struct worker sw;    /* the sync connection (not a thread) */
-	struct ms_chunkmap pend; /* written, not committed yet */
-	struct ms_chunkmap pendpg; /* ... the same, in pages */
+	struct ms_chunkmap pendpg; /* pages written, not committed yet */
 	uint8_t *bounce;
 	size_t bouncelen;
 	uint64_t maxrun;     /* chunks per ms_write */
@@ -723,7 +723,7 @@ static int writable_setup(ms_map *m, char *err, size_t errlen)
 	m->ranges = calloc(256, sizeof(*m->ranges));
 	m->pieces = calloc(SYNC_PIECES, sizeof(*m->pieces));
 	m->phash = calloc(SYNC_PIECES, sizeof(*m->phash));
-	if (!m->ranges || !m->pieces || !m->phash || ms_chunkmap_init(&m->pend, m->nchunks) ||
+	if (!m->ranges || !m->pieces || !m->phash ||
 	    ms_chunkmap_init(&m->pendpg, m->size / m->page))
 		return map_err(err, errlen, -ENOMEM, "lazy map: out of memory");
 	if (!ms_mem_register(m->sw.c, m->bounce, m->bouncelen))
@@ -1121,13 +1121,11 @@ static void pend_all_local(ms_map *m)
 	uint64_t ppc = m->chunk / m->page;
 
 	for (uint64_t i = 0; i < m->nchunks; i++)
-		if (atomic_load(&m->state[i]) == CH_LOCAL) {
-			ms_chunkmap_set(&m->pend, i);
+		if (atomic_load(&m->state[i]) == CH_LOCAL)
 			ms_chunkmap_set_range(&m->pendpg, i * ppc, ppc);
-		}
 }
 
-/* Move what the tracker saw written into pend; *pages gets the pages.
+/* Move what the tracker saw written into pendpg; *pages gets the pages.
  * Called with sync_lk held. */
 static int collect(ms_map *m, uint64_t *pages)
 {
@@ -1151,21 +1149,37 @@ static int collect(ms_map *m, uint64_t *pages)
 			*pages += np;
 			ms_chunkmap_set_range(&m->pendpg, p0, np);
 		}
-		ms_dirty_ranges_to_chunks(m->ranges, n, m->chunk, &m->pend);
 	} while (more);
 	return 0;
 }
 
-/* After a commit: the generations of the pushed chunks are ours. */
-static void learn_gens(ms_map *m, uint64_t lo, uint64_t hi, const struct ms_chunkmap *pushed)
+/* Has chunk c pages written and not committed yet? */
+static bool chunk_pending(const ms_map *m, uint64_t c)
 {
-	uint64_t *g = malloc((hi - lo + 1) * sizeof(*g));
+	uint64_t ppc = m->chunk / m->page;
 
-	if (g && ms_chunk_generations(m->sw.r, lo, hi - lo + 1, g) == 0) {
-		for (uint64_t i = lo; i <= hi; i++)
-			if (ms_chunkmap_test(pushed, i))
-				m->gens[i] = g[i - lo];
+	return ms_chunkmap_any(&m->pendpg, c * ppc, ppc);
+}
+
+/* After a commit of the pending chunks in [lo, hi]: their generations are
+ * ours.  A commit stamps every chunk it names with its generation, so one
+ * commit message tells them all; a sync that needed several messages reads
+ * the server's table instead. */
+static void learn_gens(ms_map *m, uint64_t lo, uint64_t hi)
+{
+	uint64_t g0, g1, *g = NULL;
+
+	ms_region_sync_gens(m->sw.r, &g0, &g1);
+	if (g0 != g1) {
+		g = malloc((hi - lo + 1) * sizeof(*g));
+		if (!g || ms_chunk_generations(m->sw.r, lo, hi - lo + 1, g)) {
+			free(g);
+			return;  /* a later refresh drops and pulls them again */
+		}
 	}
+	for (uint64_t i = lo; i <= hi; i++)
+		if (chunk_pending(m, i))
+			m->gens[i] = g ? g[i - lo] : g1;
 	free(g);
 }
 
@@ -1219,7 +1233,6 @@ MS_EXPORT int ms_map_sync(ms_map *m, struct ms_map_sync_stats *st)
 		if (atomic_load(&m->state[c]) != CH_LOCAL) {
 			for (uint64_t i = first; i < first + k; i++)
 				ms_chunkmap_clear(&m->pendpg, i);
-			ms_chunkmap_clear(&m->pend, c);
 			continue;
 		}
 		off = first * m->page;
@@ -1255,8 +1268,7 @@ MS_EXPORT int ms_map_sync(ms_map *m, struct ms_map_sync_stats *st)
 		s.chunks_pushed = 0;
 		goto out;
 	}
-	learn_gens(m, lo, hi, &m->pend);
-	ms_chunkmap_clear_all(&m->pend);
+	learn_gens(m, lo, hi);
 	ms_chunkmap_clear_all(&m->pendpg);
 ok:
 	pthread_mutex_lock(&m->lk);
@@ -1326,7 +1338,7 @@ MS_EXPORT int ms_map_refresh(ms_map *m, uint64_t *changed)
 	}
 	for (uint64_t i = 0; m->writable && i < m->nchunks; i++)
 		if (atomic_load(&m->state[i]) == CH_LOCAL && now[i] != m->gens[i] &&
-		    ms_chunkmap_test(&m->pend, i))
+		    chunk_pending(m, i))
 			busy = true;
 	if (busy) {
 		ret = -EBUSY;
@@ -1378,7 +1390,6 @@ MS_EXPORT void ms_map_close(ms_map *m)
 		worker_free(&m->w[i]);
 	worker_free(&m->sw);
 	ms_dirty_close(m->dirty);
-	ms_chunkmap_free(&m->pend);
 	ms_chunkmap_free(&m->pendpg);
 	free(m->ranges);
 	free(m->pieces);

@@ -253,8 +253,41 @@ static void test_span(void)
 	ok(all, "span matches (off+len-1)/cs - off/cs + 1 on random ranges");
 }
 
+/* ms_chunkmap_any against a bit-by-bit check, ranges crossing words, the
+ * end of the map and beyond it. */
+static void test_any(void)
+{
+	struct ms_chunkmap m;
+	const uint64_t nbits = 300;
+	bool bits[300] = { 0 };
+	int bad = 0;
+
+	if (ms_chunkmap_init(&m, nbits))
+		tap_bail("out of memory");
+	ok(!ms_chunkmap_any(&m, 0, nbits), "any: an empty map has no bit set");
+	for (uint64_t i = 7; i < nbits; i += 61) {
+		ms_chunkmap_set(&m, i);
+		bits[i] = true;
+	}
+	for (uint64_t f = 0; f < nbits + 5; f++)
+		for (uint64_t n = 0; n < 140; n += 3) {
+			bool want = false;
+
+			for (uint64_t i = f; i < f + n && i < nbits; i++)
+				want = want || bits[i];
+			bad += ms_chunkmap_any(&m, f, n) != want;
+		}
+	is_int(bad, 0, "any: every range agrees with a bit-by-bit check");
+	ok(!ms_chunkmap_any(&m, 8, 60) && ms_chunkmap_any(&m, 8, 61),
+	   "any: the range ends where it says");
+	ok(!ms_chunkmap_any(&m, nbits, 10) && !ms_chunkmap_any(&m, UINT64_MAX - 3, 10),
+	   "any: ranges at or past the end (or wrapping) find nothing");
+	ms_chunkmap_free(&m);
+}
+
 int main(void)
 {
+	test_any();
 	test_basic();
 	test_set_range();
 	test_max_run();
