@@ -145,26 +145,16 @@ static int print_json(const struct demo_result *d, bool verified)
 
 	jw_init(&w, stdout);
 	jw_obj_begin(&w);
-	jw_key(&w, "command");
-	jw_str(&w, "demo");
-	jw_key(&w, "size");
-	jw_uint(&w, d->size);
-	jw_key(&w, "chunk_size");
-	jw_uint(&w, d->chunk_size);
-	jw_key(&w, "pull_seconds");
-	jw_double(&w, d->pull_secs);
-	jw_key(&w, "pull_bytes_per_second");
-	jw_double(&w, (double)d->pull.bytes / d->pull_secs);
-	jw_key(&w, "dirty_pages");
-	jw_uint(&w, d->dirty_pages);
-	jw_key(&w, "push_chunks");
-	jw_uint(&w, d->push.chunks_moved);
-	jw_key(&w, "push_bytes");
-	jw_uint(&w, d->push.bytes);
-	jw_key(&w, "push_seconds");
-	jw_double(&w, d->push_secs);
-	jw_key(&w, "verified");
-	jw_bool(&w, verified);
+	jw_kv_str(&w, "command", "demo");
+	jw_kv_uint(&w, "size", d->size);
+	jw_kv_uint(&w, "chunk_size", d->chunk_size);
+	jw_kv_double(&w, "pull_seconds", d->pull_secs);
+	jw_kv_double(&w, "pull_bytes_per_second", (double)d->pull.bytes / d->pull_secs);
+	jw_kv_uint(&w, "dirty_pages", d->dirty_pages);
+	jw_kv_uint(&w, "push_chunks", d->push.chunks_moved);
+	jw_kv_uint(&w, "push_bytes", d->push.bytes);
+	jw_kv_double(&w, "push_seconds", d->push_secs);
+	jw_kv_bool(&w, "verified", verified);
 	jw_obj_end(&w);
 	rc = jw_finish(&w);
 	if (rc < 0) {

@@ -104,58 +104,36 @@ static int print_json(const struct cli_opts *o, const struct ms_url *u,
 
 	jw_init(&w, stdout);
 	jw_obj_begin(&w);
-	jw_key(&w, "command");
-	jw_str(&w, "map");
-	jw_key(&w, "region");
-	jw_str(&w, u->region);
-	jw_key(&w, "size");
-	jw_uint(&w, r->size);
-	jw_key(&w, "chunk_size");
-	jw_uint(&w, r->chunk);
-	jw_key(&w, "chunks_total");
-	jw_uint(&w, r->nchunks);
-	jw_key(&w, "zero_copy");
-	jw_bool(&w, r->zero_copy);
-	jw_key(&w, "writable");
-	jw_bool(&w, o->map_write);
-	jw_key(&w, "dirty_mode");
-	jw_str(&w, r->dirty_mode);
-	jw_key(&w, "chunks_local_at_open");
-	jw_uint(&w, r->local_open);
+	jw_kv_str(&w, "command", "map");
+	jw_kv_str(&w, "region", u->region);
+	jw_kv_uint(&w, "size", r->size);
+	jw_kv_uint(&w, "chunk_size", r->chunk);
+	jw_kv_uint(&w, "chunks_total", r->nchunks);
+	jw_kv_bool(&w, "zero_copy", r->zero_copy);
+	jw_kv_bool(&w, "writable", o->map_write);
+	jw_kv_str(&w, "dirty_mode", r->dirty_mode);
+	jw_kv_uint(&w, "chunks_local_at_open", r->local_open);
 	if (o->map_touch) {
-		jw_key(&w, "touch");
-		jw_str(&w, o->map_touch == 2 ? "random" : "seq");
-		jw_key(&w, "touch_seconds");
-		jw_double(&w, r->touch_secs);
-		jw_key(&w, "chunks_local_after_touch");
-		jw_uint(&w, r->local_touched);
-		jw_key(&w, "checksum");
-		jw_str(&w, r->checksum);
+		jw_kv_str(&w, "touch", o->map_touch == 2 ? "random" : "seq");
+		jw_kv_double(&w, "touch_seconds", r->touch_secs);
+		jw_kv_uint(&w, "chunks_local_after_touch", r->local_touched);
+		jw_kv_str(&w, "checksum", r->checksum);
 	}
 	if (o->map_have_dirty) {
-		jw_key(&w, "dirty_pages");
-		jw_uint(&w, r->dirty_pages);
-		jw_key(&w, "dirty_chunks");
-		jw_uint(&w, r->dirty_chunks);
+		jw_kv_uint(&w, "dirty_pages", r->dirty_pages);
+		jw_kv_uint(&w, "dirty_chunks", r->dirty_chunks);
 	}
 	if (o->map_sync) {
-		jw_key(&w, "sync_pages_dirty");
-		jw_uint(&w, r->sync.pages_dirty);
-		jw_key(&w, "sync_chunks");
-		jw_uint(&w, r->sync.chunks_pushed);
-		jw_key(&w, "sync_runs");
-		jw_uint(&w, r->sync.runs);
-		jw_key(&w, "sync_bytes");
-		jw_uint(&w, r->sync.bytes);
-		jw_key(&w, "sync_seconds");
-		jw_double(&w, r->sync_secs);
+		jw_kv_uint(&w, "sync_pages_dirty", r->sync.pages_dirty);
+		jw_kv_uint(&w, "sync_chunks", r->sync.chunks_pushed);
+		jw_kv_uint(&w, "sync_runs", r->sync.runs);
+		jw_kv_uint(&w, "sync_bytes", r->sync.bytes);
+		jw_kv_double(&w, "sync_seconds", r->sync_secs);
 	}
 	if (o->map_refresh) {
-		jw_key(&w, "refresh_changed");
-		jw_uint(&w, r->refreshed);
+		jw_kv_uint(&w, "refresh_changed", r->refreshed);
 	}
-	jw_key(&w, "chunks_local");
-	jw_uint(&w, r->local_end);
+	jw_kv_uint(&w, "chunks_local", r->local_end);
 	jw_obj_end(&w);
 	return jw_finish(&w) ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }

@@ -98,26 +98,16 @@ int cli_json_xfer(const char *command, const char *region, const char *transport
 
 	jw_init(&w, stdout);
 	jw_obj_begin(&w);
-	jw_key(&w, "command");
-	jw_str(&w, command);
-	jw_key(&w, "region");
-	jw_str(&w, region);
-	jw_key(&w, "transport");
-	jw_str(&w, transport);
-	jw_key(&w, "bytes");
-	jw_uint(&w, st->bytes);
-	jw_key(&w, "chunks_total");
-	jw_uint(&w, st->chunks_total);
-	jw_key(&w, "chunks_moved");
-	jw_uint(&w, st->chunks_moved);
-	jw_key(&w, "chunks_retried");
-	jw_uint(&w, st->chunks_retried);
-	jw_key(&w, "seconds");
-	jw_double(&w, seconds);
-	jw_key(&w, "bytes_per_second");
-	jw_double(&w, (double)st->bytes / seconds);
-	jw_key(&w, "generation");
-	jw_uint(&w, generation);
+	jw_kv_str(&w, "command", command);
+	jw_kv_str(&w, "region", region);
+	jw_kv_str(&w, "transport", transport);
+	jw_kv_uint(&w, "bytes", st->bytes);
+	jw_kv_uint(&w, "chunks_total", st->chunks_total);
+	jw_kv_uint(&w, "chunks_moved", st->chunks_moved);
+	jw_kv_uint(&w, "chunks_retried", st->chunks_retried);
+	jw_kv_double(&w, "seconds", seconds);
+	jw_kv_double(&w, "bytes_per_second", (double)st->bytes / seconds);
+	jw_kv_uint(&w, "generation", generation);
 	jw_obj_end(&w);
 	rc = jw_finish(&w);
 	if (rc < 0) {

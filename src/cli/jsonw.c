@@ -285,3 +285,33 @@ int jw_finish(struct jsonw *w)
 		fail(w, errno ? -errno : -EIO);
 	return w->err;
 }
+
+void jw_kv_str(struct jsonw *w, const char *key, const char *s)
+{
+	jw_key(w, key);
+	jw_str(w, s);
+}
+
+void jw_kv_int(struct jsonw *w, const char *key, int64_t v)
+{
+	jw_key(w, key);
+	jw_int(w, v);
+}
+
+void jw_kv_uint(struct jsonw *w, const char *key, uint64_t v)
+{
+	jw_key(w, key);
+	jw_uint(w, v);
+}
+
+void jw_kv_double(struct jsonw *w, const char *key, double v)
+{
+	jw_key(w, key);
+	jw_double(w, v);
+}
+
+void jw_kv_bool(struct jsonw *w, const char *key, bool v)
+{
+	jw_key(w, key);
+	jw_bool(w, v);
+}

@@ -47,6 +47,12 @@ void jw_uint(struct jsonw *w, uint64_t v);
 void jw_double(struct jsonw *w, double v);
 void jw_bool(struct jsonw *w, bool v);
 void jw_null(struct jsonw *w);
+/* A key and its value in one call. */
+void jw_kv_str(struct jsonw *w, const char *key, const char *s);
+void jw_kv_int(struct jsonw *w, const char *key, int64_t v);
+void jw_kv_uint(struct jsonw *w, const char *key, uint64_t v);
+void jw_kv_double(struct jsonw *w, const char *key, double v);
+void jw_kv_bool(struct jsonw *w, const char *key, bool v);
 /* Terminate the document with a newline and flush.  0, or -EINVAL for an
  * incomplete/misused document, or the -errno of a failed write. */
 int jw_finish(struct jsonw *w);
