@@ -297,6 +297,7 @@ static int h_commit(ms_server *s, struct peer *p, const void *req, size_t len,
 	struct ms_msg_gen g;
 	struct open_slot *o;
 	struct ms_rregion *r;
+	uint64_t lo, hi;
 	int ret;
 
 	ret = ms_dec_commit(req, len, &m, s->ents, MS_COMMIT_MAX_ENTS);
@@ -346,6 +347,8 @@ static int h_commit(ms_server *s, struct peer *p, const void *req, size_t len,
 					    (unsigned long long)elen, r->name);
 		}
 	}
+	lo = UINT64_MAX;
+	hi = 0;
 	for (uint32_t i = 0; i < m.n; i++) {
 		uint64_t elen = m.ents[i].len & ~MS_COMMIT_NOVERIFY;
 		int64_t whole = m.ents[i].len & MS_COMMIT_NOVERIFY
@@ -360,11 +363,15 @@ static int h_commit(ms_server *s, struct peer *p, const void *req, size_t len,
 			ms_region_commit_piece(r, m.ents[i].off, elen, g.generation,
 					       s->fresh[i]);
 		o->e->bytes_committed += elen;
-		ret = ms_region_msync(r, m.ents[i].off, elen);
-		if (ret)
-			slog(s, MS_LOG_ERROR, "msync of '%s' failed: %s", r->name,
-			     strerror(-ret));
+		lo = MS_MIN(lo, m.ents[i].off);
+		hi = MS_MAX(hi, m.ents[i].off + elen);
 	}
+	/* file regions: durable before the generation is published; one
+	 * msync over the commit's span writes back only its dirty pages,
+	 * instead of a system call per entry */
+	ret = m.n ? ms_region_msync(r, lo, hi - lo) : 0;
+	if (ret)
+		slog(s, MS_LOG_ERROR, "msync of '%s' failed: %s", r->name, strerror(-ret));
 	ms_region_commit_end(r, g.generation);
 	o->e->commits++;
 	slog(s, MS_LOG_DEBUG, "%s: commit of %u range(s) to '%s': generation %llu",
