@@ -14,7 +14,9 @@
  * would count a non-zero exit as one more failure), 1 when no check ran.
  * A crash or a sanitizer report still fails the test: the exit status is
  * then non-zero, or the plan is missing.
- * tap_skip_all(reason) ends the test as skipped with a printed reason.
+ * tap_skip(fmt, ...) records one check as skipped with its reason: the
+ * only way a test skips a single check.  tap_skip_all(reason)
+ * ends the whole test as skipped with a printed reason.
  */
 #ifndef MS_TAP_H
 #define MS_TAP_H
@@ -82,6 +84,21 @@ __attribute__((unused)) static int tap_done(void)
 	if (tap_failed)
 		printf("# %d of %d checks failed\n", tap_failed, tap_n);
 	return 0;
+}
+
+/* One skipped check: prints "ok N - # SKIP <what and why>", so the TAP
+ * driver counts a skip and the log says why. */
+__attribute__((format(printf, 1, 2), unused)) static void tap_skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	tap_n++;
+	printf("ok %d - # SKIP ", tap_n);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
 }
 
 __attribute__((noreturn, unused)) static void tap_skip_all(const char *reason)

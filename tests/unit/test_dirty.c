@@ -266,7 +266,7 @@ static void test_kind(const char *kind)
 		ok(strcmp(why, "userfaultfd WP_ASYNC + PAGEMAP_SCAN") == 0,
 		   "%s: userfaultfd mode, why = \"%s\"", kind, why);
 	} else {
-		ok(1, "%s: userfaultfd mode # SKIP kernel: %s", kind, why);
+		tap_skip("%s: userfaultfd mode: kernel: %s", kind, why);
 		ms_dirty_close(u);
 		u = NULL;
 	}
@@ -504,7 +504,7 @@ static void test_race(const char *kind, unsigned flags)
 		touch(m.p, p);
 	d = open_or_bail(&m, CHUNK, flags, why, sizeof(why));
 	if (!(flags & MS_DIRTY_FORCE_HASH) && ms_dirty_mode(d) != MS_DIRTY_UFFD) {
-		ok(1, "%s %s: no write lost # SKIP %s", kind, mode, why);
+		tap_skip("%s %s: no write lost: %s", kind, mode, why);
 		ms_dirty_close(d);
 		map_close(&m);
 		free(shadow);
@@ -657,7 +657,7 @@ static void test_remapped(void)
 	map_open(&m, "anon", 16 * pg);
 	d = open_or_bail(&m, (uint32_t)pg, 0, why, sizeof(why));
 	if (ms_dirty_mode(d) != MS_DIRTY_UFFD) {
-		ok(1, "remapped range # SKIP %s", why);
+		tap_skip("remapped range: %s", why);
 		ms_dirty_close(d);
 		map_close(&m);
 		return;
