@@ -13,12 +13,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/ioctl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "dirty.h"
 #include "hash.h"
-#include "uffd_compat.h"
+#include "uffd.h"
 #include "util.h"
 
 /* page_region entries per PAGEMAP_SCAN call (the kernel buffers 512 itself) */
@@ -65,60 +64,6 @@ MS_PRINTF(3, 4) static void say(char *why, size_t whylen, const char *fmt, ...)
 }
 
 /* ------------------------------------------------------------ userfaultfd */
-
-static int sys_userfaultfd(int flags)
-{
-#ifdef __NR_userfaultfd
-	return (int)syscall(__NR_userfaultfd, flags);
-#else
-	(void)flags;
-	errno = ENOSYS;
-	return -1;
-#endif
-}
-
-/* A new userfaultfd, or -errno of the first attempt.  Without privilege
- * (vm.unprivileged_userfaultfd=0) userfaultfd(2) fails with EPERM; then
- * /dev/userfaultfd (if its permissions allow), then UFFD_USER_MODE_ONLY
- * (allowed unprivileged; asynchronous write protection never delivers a
- * fault, so kernel-mode writes are tracked all the same). */
-static int uffd_new(void)
-{
-	int fd = sys_userfaultfd(O_CLOEXEC | O_NONBLOCK), err = errno, dev;
-
-	if (fd >= 0 || err != EPERM)
-		return fd >= 0 ? fd : -err;
-	dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
-	if (dev >= 0) {
-		fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
-		close(dev);
-		if (fd >= 0)
-			return fd;
-	}
-	fd = sys_userfaultfd(O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
-	return fd >= 0 ? fd : -err;
-}
-
-/* After UFFDIO_API refused the features: which of them this kernel lacks,
- * asked on a fresh descriptor (one UFFDIO_API per descriptor). */
-static const char *missing_feature(void)
-{
-	struct uffdio_api api = { .api = UFFD_API, .features = 0 };
-	int fd = uffd_new();
-	int r;
-
-	if (fd < 0)
-		return NULL;
-	r = ioctl(fd, UFFDIO_API, &api);
-	close(fd);
-	if (r < 0)
-		return NULL;
-	if (!(api.features & UFFD_FEATURE_WP_ASYNC))
-		return "UFFD_FEATURE_WP_ASYNC";
-	if (!(api.features & UFFD_FEATURE_WP_UNPOPULATED))
-		return "UFFD_FEATURE_WP_UNPOPULATED";
-	return NULL;
-}
 
 /* Write-protect the range on uffd (registered with WP mode, WP_ASYNC) and
  * check that PAGEMAP_SCAN sees it so: 0, or a positive value after writing
@@ -181,42 +126,32 @@ static int attach_setup(struct ms_dirty *d, int uffd, char *why, size_t whylen)
  */
 static int uffd_setup(struct ms_dirty *d, char *why, size_t whylen)
 {
-	struct uffdio_api api = {
-		.api = UFFD_API,
-		.features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED,
-	};
+	const uint64_t want = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED;
 	struct uffdio_register reg = {
 		.range = { .start = (uintptr_t)d->base, .len = d->len },
 		.mode = UFFDIO_REGISTER_MODE_WP,
 	};
+	uint64_t features = 0;
 	const char *miss;
 	int fd;
 
-	fd = uffd_new();
+	fd = ms_uffd_probe(MS_UFFD_WP_ASYNC, &features);
 	if (fd < 0) {
-		say(why, whylen, "hashing: userfaultfd: %s%s", strerror(-fd),
-		    fd == -ENOSYS ? " (kernel built without userfaultfd)" : "");
+		say(why, whylen, "hashing: userfaultfd: %s%s", strerror(-fd), ms_uffd_hint(fd));
+		return 1;
+	}
+	miss = ms_uffd_missing(features, want);
+	if (miss) {
+		say(why, whylen, "hashing: %s not supported by this kernel", miss);
+		return 1;
+	}
+	fd = ms_uffd_new(MS_UFFD_WP_ASYNC, want, NULL);
+	if (fd < 0) {
+		say(why, whylen, "hashing: UFFDIO_API (WP_ASYNC|WP_UNPOPULATED): %s",
+		    strerror(-fd));
 		return 1;
 	}
 	d->uffd = fd;
-	if (ioctl(fd, UFFDIO_API, &api) < 0) {
-		int e = errno;
-
-		miss = e == EINVAL ? missing_feature() : NULL;
-		if (miss)
-			say(why, whylen, "hashing: %s not supported by this kernel", miss);
-		else
-			say(why, whylen, "hashing: UFFDIO_API (WP_ASYNC|WP_UNPOPULATED): %s",
-			    strerror(e));
-		return 1;
-	}
-	if (!(api.features & UFFD_FEATURE_WP_ASYNC) ||
-	    !(api.features & UFFD_FEATURE_WP_UNPOPULATED)) {
-		say(why, whylen, "hashing: %s not supported by this kernel",
-		    !(api.features & UFFD_FEATURE_WP_ASYNC) ? "UFFD_FEATURE_WP_ASYNC"
-							    : "UFFD_FEATURE_WP_UNPOPULATED");
-		return 1;
-	}
 	if (ioctl(fd, UFFDIO_REGISTER, &reg) < 0) {
 		int e = errno;
 
