@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * client_int.h - client functions used inside the library only (by the
- * lazy mapper, src/map.c), not part of the public API.
+ * lazy mapper, src/map*.c), not part of the public API.
  */
 #ifndef MS_CLIENT_INT_H
 #define MS_CLIENT_INT_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "memsync.h"
@@ -19,8 +21,9 @@ int ms_pull_gens(ms_region *r, uint64_t off, void *dst, uint64_t len,
 		 uint64_t *gens, uint8_t *hashes);
 
 /* One range of a batched write: src holds the bytes for [off, off+len).
- * hash, when not NULL, is ms_chunk_hash() of those bytes, taken by the
- * caller; only for a range inside one chunk. */
+ * hash, when not NULL, holds ms_chunk_hash() of each chunk piece of the
+ * range in order (MS_HASH_LEN bytes each: one for a range inside one
+ * chunk), taken by the caller; NULL: computed after the write. */
 struct ms_wpiece {
 	uint64_t off;
 	const void *src;
@@ -28,20 +31,29 @@ struct ms_wpiece {
 	const uint8_t *hash;
 };
 
-/* ms_write() of n non-overlapping pieces as one transfer: every piece's
- * work requests are in flight together, so a batch costs one wait for
- * completions, not one per piece.  Sources inside an ms_mem registration
- * use it; others are registered for the call.  *bytes gets what was sent.
- * Recorded for the next ms_sync() like ms_write(). */
-int ms_write_pieces(ms_region *r, const struct ms_wpiece *p, size_t n, uint64_t *bytes);
+/* What ms_region_commit_pieces() did. */
+struct ms_commit_res {
+	uint64_t bytes;      /* sent */
+	uint64_t gen_first;  /* the generation of the commit's first message */
+	uint64_t gen_last;   /* ... and of its last: equal when one message named
+			      * every chunk piece (up to 16384 of them do), so
+			      * that every piece's chunk now has gen_last */
+	bool sent;           /* the pieces were written: a failure came from
+			      * the commit (the server refused it) */
+};
 
-/* The generations the last ms_sync() of r committed at: its first and
- * last commit message (equal when one message named every range, as up
- * to 16384 ranges do); 0, 0 before any. */
-void ms_region_sync_gens(const ms_region *r, uint64_t *first, uint64_t *last);
-
-/* Forget the writes not committed yet (after a refused commit, so that the
- * next ms_sync() does not name them again). */
-void ms_region_drop_pending(ms_region *r);
+/*
+ * Write pieces p[0..n) (not overlapping, inside the region) as one
+ * transfer and commit them: the server checks each chunk piece against its
+ * hash and publishes them.  Sources inside an ms_mem registration use it;
+ * others are registered for the call.  The caller keeps the record of
+ * what is written and not committed: on failure nothing of the batch is
+ * recorded anywhere (the caller sends the same pieces again, or drops
+ * them), on success they are committed.  Writes of ms_write() not synced
+ * yet stay pending for ms_sync() (minus what the pieces overwrite).
+ * res (may be NULL) is filled either way; n == 0 commits nothing.
+ */
+int ms_region_commit_pieces(ms_region *r, const struct ms_wpiece *p, size_t n,
+			    struct ms_commit_res *res);
 
 #endif

@@ -76,44 +76,63 @@ static bool chunk_pending(const ms_map *m, uint64_t c)
 	return ms_chunkmap_any(&m->pendpg, c * ppc, ppc);
 }
 
-/* After a commit of the pending chunks in [lo, hi]: their generations are
- * ours.  A commit stamps every chunk it names with its generation, so one
- * commit message tells them all; a sync that needed several messages reads
- * the server's table instead. */
-static void learn_gens(ms_map *m, uint64_t lo, uint64_t hi)
+/* After a commit of pieces[0..n): their chunks' generations are ours.  A
+ * commit stamps every chunk it names with its generation, so one commit
+ * message tells them all; a batch that needed several messages (not with
+ * SYNC_PIECES pieces of one chunk each, but said here once) reads the
+ * server's table instead. */
+static void learn_gens(ms_map *m, const struct ms_wpiece *pieces, size_t n,
+		       const struct ms_commit_res *res)
 {
-	uint64_t g0, g1, *g = NULL;
+	uint64_t lo = UINT64_MAX, hi = 0, *g = NULL;
 
-	ms_region_sync_gens(m->sw.r, &g0, &g1);
-	if (g0 != g1) {
+	for (size_t i = 0; i < n; i++) {
+		lo = MS_MIN(lo, pieces[i].off / m->chunk);
+		hi = MS_MAX(hi, (pieces[i].off + pieces[i].len - 1) / m->chunk);
+	}
+	if (res->gen_first != res->gen_last) {
 		g = malloc((hi - lo + 1) * sizeof(*g));
 		if (!g || ms_chunk_generations(m->sw.r, lo, hi - lo + 1, g)) {
 			free(g);
 			return;  /* a later refresh drops and pulls them again */
 		}
 	}
-	for (uint64_t i = lo; i <= hi; i++)
-		if (chunk_pending(m, i))
-			m->gens[i] = g ? g[i - lo] : g1;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t c = pieces[i].off / m->chunk;
+
+		m->gens[c] = g ? g[c - lo] : res->gen_last;
+	}
 	free(g);
 }
 
-/* Write the snapshots in pieces[0..n) (in the bounce buffer) as one batch;
- * on failure the mapping's sync error is set and nothing stays pending. */
-static int sync_flush(ms_map *m, const struct ms_wpiece *pieces, size_t n, uint64_t *bytes)
+/* Push and commit the snapshots in pieces[0..n) (in the bounce buffer) as
+ * one batch.  Committed: their pages are no longer pending and their
+ * chunks take the commit's generation.  Failed: the mapping's sync error
+ * is set and the pages stay pending, so the next sync pushes them again. */
+static int sync_batch(ms_map *m, const struct ms_wpiece *pieces, size_t n,
+		      struct ms_map_sync_stats *s)
 {
-	uint64_t b = 0;
+	struct ms_commit_res res;
 	int ret;
 
 	if (!n)
 		return 0;
-	ret = ms_write_pieces(m->sw.r, pieces, n, &b);
-	*bytes += b;
+	ret = ms_region_commit_pieces(m->sw.r, pieces, n, &res);
+	s->bytes += res.bytes;
 	if (ret) {
-		sync_fail(m, ret, "sync of '%s': %s", m->name, ms_client_errmsg(m->sw.c));
-		ms_region_drop_pending(m->sw.r);
+		if (res.sent)
+			sync_fail(m, ret, "sync of '%s': commit failed, the chunks stay dirty: %s",
+				  m->name, ms_client_errmsg(m->sw.c));
+		else
+			sync_fail(m, ret, "sync of '%s': %s", m->name, ms_client_errmsg(m->sw.c));
+		return ret;
 	}
-	return ret;
+	learn_gens(m, pieces, n, &res);
+	for (size_t i = 0; i < n; i++)
+		for (uint64_t p = pieces[i].off / m->page;
+		     p < (pieces[i].off + pieces[i].len) / m->page; p++)
+			ms_chunkmap_clear(&m->pendpg, p);
+	return 0;
 }
 
 MS_EXPORT int ms_map_sync(ms_map *m, struct ms_map_sync_stats *st)
@@ -121,7 +140,7 @@ MS_EXPORT int ms_map_sync(ms_map *m, struct ms_map_sync_stats *st)
 	struct ms_wpiece *pieces = m->pieces;
 	size_t np = 0, used = 0;
 	struct ms_map_sync_stats s = { 0 };
-	uint64_t t0 = ms_now_ns(), pos = 0, first, n, lo = UINT64_MAX, hi = 0;
+	uint64_t t0 = ms_now_ns(), pos = 0, first, n, queued = 0;
 	uint64_t ppc = m->chunk / m->page, maxpg = m->bouncelen / m->page, last_c = UINT64_MAX;
 	const uint8_t *src = m->zero_copy ? m->stage : m->addr;
 	int ret;
@@ -154,9 +173,11 @@ MS_EXPORT int ms_map_sync(ms_map *m, struct ms_map_sync_stats *st)
 		len = k * m->page;
 		/* a full bounce buffer (or piece list) goes out as one batch */
 		if (used + len > m->bouncelen || np == SYNC_PIECES) {
-			if ((ret = sync_flush(m, pieces, np, &s.bytes)))
+			if ((ret = sync_batch(m, pieces, np, &s)))
 				goto out;
+			s.chunks_pushed += queued;
 			used = np = 0;
+			queued = 0;
 		}
 		/* the snapshot: later writes are found by the next collect */
 		memcpy(m->bounce + used, src + off, len);
@@ -166,26 +187,12 @@ MS_EXPORT int ms_map_sync(ms_map *m, struct ms_map_sync_stats *st)
 		np++;
 		used += len;
 		s.runs++;
-		s.chunks_pushed += c != last_c;
+		queued += c != last_c;
 		last_c = c;
-		lo = MS_MIN(lo, c);
-		hi = MS_MAX(hi, c);
 	}
-	if ((ret = sync_flush(m, pieces, np, &s.bytes)))
+	if ((ret = sync_batch(m, pieces, np, &s)))
 		goto out;
-	if (!s.chunks_pushed)
-		goto ok;
-	ret = ms_sync(m->sw.r);
-	if (ret) {
-		sync_fail(m, ret, "sync of '%s': commit failed, the chunks stay dirty: %s",
-			  m->name, ms_client_errmsg(m->sw.c));
-		ms_region_drop_pending(m->sw.r);
-		s.chunks_pushed = 0;
-		goto out;
-	}
-	learn_gens(m, lo, hi);
-	ms_chunkmap_clear_all(&m->pendpg);
-ok:
+	s.chunks_pushed += queued;
 	pthread_mutex_lock(&m->lk);
 	m->sync_err = 0;
 	pthread_mutex_unlock(&m->lk);

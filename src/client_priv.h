@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * client_priv.h - what the client's three files share: client.c (the
+ * connection, regions, registrations, stat), client_pull.c (verified
+ * pulls, the metadata table) and client_write.c (writes and commits).
+ * Not a public interface; the library's other modules use client_int.h.
+ */
+#ifndef MS_CLIENT_PRIV_H
+#define MS_CLIENT_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "chunkmap.h"
+#include "client_int.h"
+#include "memsync.h"
+#include "proto.h"
+#include "transport.h"
+#include "util.h"
+#include "xfer.h"
+
+struct ms_client {
+	const struct ms_transport_ops *ops;
+	struct ms_xconn *x;          /* NULL once the connection is dead */
+	char host[256];
+	char port[8];
+	int timeout_ms;
+	uint8_t client_id[16];
+	void *msg;                   /* MS_CTRL_MAX scratch for requests */
+	void *resp;                  /* MS_CTRL_MAX scratch for replies */
+	struct ms_region *regions;   /* open regions, freed by ms_disconnect */
+	struct ms_mem *mems;         /* long-lived registrations (ms_mem_register) */
+	char why[384];               /* which transport, and why */
+	char errmsg[512];
+};
+
+struct ms_region {
+	ms_client *c;
+	uint32_t handle;
+	struct ms_region_info info;
+	struct ms_rdesc data;
+	struct ms_rdesc meta;
+	struct ms_commit_ent *pending;  /* ms_write()s since the last ms_sync() */
+	size_t npending, cap;
+	uint64_t pend_end;              /* no pending entry reaches past this */
+	uint8_t *mbuf;                  /* metadata reads land here, registered */
+	size_t mbuf_cap;                /* once (NULL mr once the connection died) */
+	struct ms_xmr *mbuf_mr;
+	struct ms_region *next;
+};
+
+/* A caller buffer registered once with the connection (ms_mem_register);
+ * transfers whose local range lies inside it reuse the registration. */
+struct ms_mem {
+	ms_client *c;
+	uint8_t *addr;
+	size_t len;
+	struct ms_xmr *mr;           /* NULL once the connection died */
+	struct ms_mem *next;
+};
+
+/* Set c's errmsg; returns err. */
+int cl_err(ms_client *c, int err, const char *fmt, ...) MS_PRINTF(3, 4);
+
+/* The one "not connected" guard: 0 while c has a connection, else
+ * -ENOTCONN with errmsg "<what>: not connected to host:port". */
+int cl_connected(ms_client *c, const char *what);
+
+/* One control round trip of the request in c->msg (reqlen bytes, or a
+ * -errno from its encoder): the reply length, or -errno with errmsg set;
+ * an ERROR reply becomes its errno and message. */
+int cl_call(ms_client *c, const char *what, int reqlen, int want);
+
+/* Run segments against the connection; a failure that leaves the
+ * connection in doubt closes it. */
+int cl_run(ms_client *c, const char *what, const struct ms_seg *segs, size_t n,
+	   const struct ms_xfer_cb *cb, uint64_t *bytes);
+
+/* Register [p, p+len) with the connection (a connection must exist). */
+int cl_reg(ms_client *c, const char *what, void *p, size_t len, struct ms_xmr **mr);
+
+/* A local buffer lent to a transfer: an ms_mem's registration when one
+ * covers the range, else one registered for the transfer (own). */
+struct cl_lmr {
+	struct ms_xmr *mr;
+	bool own;
+};
+
+/* Borrow a registration for [p, p+len): 0, or -errno with errmsg set
+ * ("<what>: cannot register memory: ..."); give it back with cl_return. */
+int cl_borrow(ms_client *c, const char *what, const void *p, uint64_t len, struct cl_lmr *l);
+void cl_return(ms_client *c, struct cl_lmr *l);
+
+/* -ERANGE with errmsg unless [off, off+len) is a non-empty range of r. */
+int cl_check_range(const ms_region *r, const char *what, uint64_t off, uint64_t len);
+
+/* Byte range of chunk i clipped to [off, off+len); false if empty. */
+bool cl_chunk_piece(const ms_region *r, uint64_t i, uint64_t off, uint64_t len,
+		    uint64_t *poff, uint64_t *plen);
+
+/* Does a piece of plen bytes of chunk i cover the whole chunk? */
+bool cl_chunk_whole(const ms_region *r, uint64_t i, uint64_t plen);
+
+/* Segments covering the set chunks of map (indices relative to c0), each
+ * a run of at most group chunks clipped to [off, off+len); seg_first[k]
+ * gets segment k's first chunk.  Returns the number of segments. */
+size_t cl_build_segs(const ms_region *r, const struct ms_chunkmap *map, uint64_t c0,
+		     uint64_t off, uint64_t len, uint64_t group, enum ms_xop op, uint8_t *base,
+		     struct ms_xmr *mr, struct ms_seg *segs, uint64_t *seg_first);
+
+/* client_pull.c: read the metadata entries of chunks [c0, c0+n) into buf. */
+int cl_read_meta(ms_region *r, uint64_t c0, uint64_t n, void *buf);
+
+#endif

@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * client_pull.c - verified pulls (ms_pull, ms_pull_gens) and reads of the
+ * region's metadata table (ms_chunk_generations).
+ *
+ * A round reads the table, the chunks still to do and the table again (a
+ * seqlock): a chunk is good when its generation did not move and its
+ * bytes hash to the committed value; the others go to the next round, up
+ * to PULL_ROUNDS of them.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_priv.h"
+
+#define PULL_ROUNDS 5
+#define META_BUF_MAX (1u << 20)  /* metadata reads up to this reuse one registration */
+#define META_SEG UINT64_MAX      /* seg_first[] of the metadata segment */
+#define GENS_BATCH (1u << 15)    /* entries per read of ms_chunk_generations (1 MiB) */
+
+/* The region's own landing area for metadata reads of len bytes, registered
+ * once (a small pull then costs no registration, which over RDMA is a
+ * system call and page pinning): *use is true when it serves this read
+ * (r->mbuf, grown when needed), false for a read too large to keep a
+ * buffer for. */
+static int meta_buf(ms_region *r, size_t len, bool *use)
+{
+	struct ms_xmr *mr = NULL;
+	size_t cap = MS_MAX(len, (size_t)4096);
+	uint8_t *b;
+	int ret;
+
+	*use = len <= META_BUF_MAX;
+	if (!*use || (r->mbuf_mr && len <= r->mbuf_cap))
+		return 0;
+	if ((ret = cl_connected(r->c, "read metadata")))
+		return ret;
+	if (r->mbuf_mr)
+		r->c->ops->dereg_mr(r->c->x, r->mbuf_mr);
+	r->mbuf_mr = NULL;
+	free(r->mbuf);
+	r->mbuf = NULL;
+	r->mbuf_cap = 0;
+	b = malloc(cap);
+	if (!b)
+		return cl_err(r->c, -ENOMEM, "out of memory");
+	ret = cl_reg(r->c, NULL, b, cap, &mr);
+	if (ret) {
+		free(b);
+		return ret;
+	}
+	r->mbuf = b;
+	r->mbuf_cap = cap;
+	r->mbuf_mr = mr;
+	return 0;
+}
+
+int cl_read_meta(ms_region *r, uint64_t c0, uint64_t n, void *buf)
+{
+	struct ms_seg seg = {
+		.op = MS_XOP_READ,
+		.local = buf,
+		.len = n * MS_META_ENTRY_SIZE,
+		.remote = &r->meta,
+		.roff = c0 * MS_META_ENTRY_SIZE,
+	};
+	struct cl_lmr l;
+	bool cached;
+	int ret;
+
+	if ((ret = cl_connected(r->c, "read metadata")))
+		return ret;
+	ret = meta_buf(r, seg.len, &cached);
+	if (ret)
+		return ret;
+	if (cached && r->mbuf) {
+		seg.local = r->mbuf;
+		seg.lmr = r->mbuf_mr;
+		ret = cl_run(r->c, "read metadata", &seg, 1, NULL, NULL);
+		if (!ret)
+			memcpy(buf, r->mbuf, seg.len);
+		return ret;
+	}
+	if ((ret = cl_borrow(r->c, "read metadata", buf, seg.len, &l)))
+		return ret;
+	seg.lmr = l.mr;
+	ret = cl_run(r->c, "read metadata", &seg, 1, NULL, NULL);
+	cl_return(r->c, &l);
+	return ret;
+}
+
+struct pull {
+	ms_region *r;
+	uint8_t *dst;
+	uint64_t off, len, c0, nch, group;
+	bool whole;                    /* every chunk of the range is whole */
+	bool no_verify;
+	uint8_t *meta1, *meta2;        /* the table before and after the data */
+	const uint8_t *meta;           /* entries for c0.. of this round */
+	struct ms_chunkmap todo;       /* chunks still to read */
+	struct ms_chunkmap bad;        /* this round: hash mismatch */
+	struct ms_seg *segs;
+	uint64_t *seg_first;
+	struct cl_lmr lmr;             /* dst */
+	uint64_t *gens;                /* ms_pull_gens: per chunk, may be NULL */
+	uint8_t *hashes;
+	ms_progress_fn progress;
+	void *progress_ud;
+	uint64_t progress_base, progress_total;
+	struct ms_xfer_stats s;
+};
+
+/* A segment landed: hash its whole chunks against the table read before. */
+static void pull_seg_done(void *ud, size_t idx)
+{
+	struct pull *p = ud;
+	const ms_region *r = p->r;
+	uint64_t first = p->seg_first[idx];
+
+	if (first == META_SEG)
+		return;         /* the table itself, read ahead of the data */
+	uint64_t end = first + ms_div_round_up(p->segs[idx].len, r->info.chunk_size) + 1;
+	uint8_t h[MS_HASH_LEN];
+	uint64_t poff, plen;
+
+	for (uint64_t i = first; i < end && i < p->bad.nbits; i++) {
+		if (!cl_chunk_piece(r, p->c0 + i, p->off, p->len, &poff, &plen) ||
+		    poff >= p->segs[idx].roff + p->segs[idx].len)
+			break;
+		if (!cl_chunk_whole(r, p->c0 + i, plen))
+			continue;
+		ms_chunk_hash(p->dst + (poff - p->off), plen, h);
+		if (!ms_hash_eq(h, ms_meta_hash(p->meta, i)))
+			ms_chunkmap_set(&p->bad, i);
+	}
+}
+
+static void pull_progress(void *ud, uint64_t done, uint64_t total)
+{
+	struct pull *p = ud;
+
+	if (p->progress)
+		p->progress(p->progress_ud, MS_MIN(p->progress_base + done,
+						  p->progress_total),
+			    p->progress_total);
+}
+
+/* Everything a pull of [off, off+len) into dst needs, for every round. */
+static int pull_setup(struct pull *p, ms_region *r, uint64_t off, void *dst, uint64_t len,
+		      const struct ms_xfer_opts *o)
+{
+	ms_client *c = r->c;
+	int ret;
+
+	p->r = r;
+	p->dst = dst;
+	p->off = off;
+	p->len = len;
+	ms_chunk_span(off, len, r->info.chunk_size, &p->c0, &p->nch);
+	p->group = MS_MAX(1u, c->x->max_io / r->info.chunk_size);
+	p->whole = off % r->info.chunk_size == 0 &&
+		   (len % r->info.chunk_size == 0 || off + len == r->info.size);
+	p->no_verify = o->no_verify;
+	p->progress = o->progress;
+	p->progress_ud = o->progress_ud;
+	p->progress_total = len;
+	p->meta1 = malloc(p->nch * MS_META_ENTRY_SIZE);
+	p->meta2 = malloc(p->nch * MS_META_ENTRY_SIZE);
+	p->segs = malloc((p->nch + 1) * sizeof(*p->segs));
+	p->seg_first = malloc((p->nch + 1) * sizeof(*p->seg_first));
+	if (!p->meta1 || !p->meta2 || !p->segs || !p->seg_first ||
+	    ms_chunkmap_init(&p->todo, p->nch) || ms_chunkmap_init(&p->bad, p->nch))
+		return cl_err(c, -ENOMEM, "pull: out of memory");
+	if ((ret = cl_borrow(c, "pull", dst, len, &p->lmr)))
+		return ret;
+	ms_chunkmap_set_range(&p->todo, 0, p->nch);
+	p->s.chunks_total = p->nch;
+	return 0;
+}
+
+static void pull_free(struct pull *p)
+{
+	if (p->r)
+		cl_return(p->r->c, &p->lmr);
+	ms_chunkmap_free(&p->todo);
+	ms_chunkmap_free(&p->bad);
+	free(p->meta1);
+	free(p->meta2);
+	free(p->segs);
+	free(p->seg_first);
+}
+
+/* One round: read the chunks still to do and verify them.  Returns how
+ * many must be read again (0: done), or -errno; *bytes gets the data
+ * bytes moved. */
+static int64_t pull_round(struct pull *p, uint64_t *bytes)
+{
+	ms_region *r = p->r;
+	uint64_t again = 0, mlen = p->nch * MS_META_ENTRY_SIZE;
+	bool piped = false;
+	int ret;
+
+	*bytes = 0;
+	if (!p->no_verify) {
+		/* When every chunk is whole (hash-checked), the table's READ
+		 * goes out right ahead of the data's on the same connection,
+		 * one round trip sooner: a server serves them in order, and
+		 * should a device read the data first, the hash still rejects
+		 * bytes that are not the ones the table names.  Partial chunks
+		 * have only the generations to go by, so the table is read
+		 * first, on its own. */
+		ret = p->whole ? meta_buf(r, mlen, &piped) : 0;
+		if (!ret && !piped)
+			ret = cl_read_meta(r, p->c0, p->nch, p->meta1);
+		if (ret)
+			return ret;
+	}
+	size_t k0 = piped ? 1 : 0;
+	size_t nseg = k0 + cl_build_segs(r, &p->todo, p->c0, p->off, p->len, p->group,
+					 MS_XOP_READ, p->dst, p->lmr.mr, p->segs + k0,
+					 p->seg_first + k0);
+
+	if (piped) {
+		p->segs[0] = (struct ms_seg){ .op = MS_XOP_READ, .local = r->mbuf, .len = mlen,
+					      .lmr = r->mbuf_mr, .remote = &r->meta,
+					      .roff = p->c0 * MS_META_ENTRY_SIZE };
+		p->seg_first[0] = META_SEG;
+	}
+	struct ms_xfer_cb cb = {
+		.seg_done = p->no_verify ? NULL : pull_seg_done,
+		.progress = pull_progress,
+		.ud = p,
+	};
+	p->meta = piped ? r->mbuf : p->meta1;
+	ms_chunkmap_clear_all(&p->bad);
+	ret = cl_run(r->c, "pull", p->segs, nseg, &cb, bytes);
+	if (piped) {
+		*bytes -= MS_MIN(*bytes, mlen);   /* data bytes only */
+		if (!ret && r->mbuf)
+			memcpy(p->meta1, r->mbuf, mlen);
+	}
+	p->s.bytes += *bytes;
+	p->s.chunks_moved += ms_chunkmap_count(&p->todo);
+	if (ret || p->no_verify)
+		return ret;
+	/* seqlock: a chunk whose generation moved while we read it, or whose
+	 * bytes do not hash to the committed value, is read again */
+	ret = cl_read_meta(r, p->c0, p->nch, p->meta2);
+	if (ret)
+		return ret;
+	for (uint64_t i = 0; i < p->nch; i++) {
+		bool redo = ms_chunkmap_test(&p->bad, i) ||
+			    ms_meta_gen(p->meta1, i) != ms_meta_gen(p->meta2, i);
+
+		if (ms_chunkmap_test(&p->todo, i) && redo) {
+			again++;
+			continue;
+		}
+		if (ms_chunkmap_test(&p->todo, i)) {
+			/* good in this round: these are its values */
+			if (p->gens)
+				p->gens[i] = ms_meta_gen(p->meta1, i);
+			if (p->hashes)
+				memcpy(p->hashes + i * MS_HASH_LEN, ms_meta_hash(p->meta1, i),
+				       MS_HASH_LEN);
+		}
+		ms_chunkmap_clear(&p->todo, i);
+	}
+	return (int64_t)again;
+}
+
+static int pull_impl(ms_region *r, uint64_t off, void *dst, uint64_t len,
+		     const struct ms_xfer_opts *o, struct ms_xfer_stats *st,
+		     uint64_t *gens, uint8_t *hashes)
+{
+	static const struct ms_xfer_opts def;
+	struct pull p = { .gens = gens, .hashes = hashes };
+	uint64_t t0 = ms_now_ns(), first, n, pos = 0;
+	int ret;
+
+	/* a call refused at once leaves *st alone */
+	if ((ret = cl_check_range(r, "pull", off, len)) || (ret = cl_connected(r->c, "pull")))
+		return ret;
+	ret = pull_setup(&p, r, off, dst, len, o ? o : &def);
+	for (int round = 0; !ret && round < PULL_ROUNDS; round++) {
+		uint64_t bytes;
+		int64_t again = pull_round(&p, &bytes);
+
+		if (again <= 0) {
+			ret = (int)again;
+			goto out;
+		}
+		p.s.chunks_retried += (uint64_t)again;
+		p.progress_base += bytes;
+		p.progress_total += (uint64_t)again * r->info.chunk_size;
+	}
+	if (ret)
+		goto out;
+	ms_chunkmap_next_run(&p.todo, &pos, &first, &n, 1);
+	ret = cl_err(r->c, -EIO,
+		     "pull: %llu chunk(s) of region '%s' (first: chunk %llu) do not match "
+		     "their committed hash after %d reads; is the region being changed "
+		     "without a commit?",
+		     (unsigned long long)ms_chunkmap_count(&p.todo), r->info.name,
+		     (unsigned long long)(p.c0 + first), PULL_ROUNDS);
+out:
+	pull_free(&p);
+	p.s.ns = ms_now_ns() - t0;
+	if (st)
+		*st = p.s;
+	return ret;
+}
+
+MS_EXPORT int ms_pull(ms_region *r, uint64_t off, void *dst, uint64_t len,
+		      const struct ms_xfer_opts *o, struct ms_xfer_stats *st)
+{
+	return pull_impl(r, off, dst, len, o, st, NULL, NULL);
+}
+
+int ms_pull_gens(ms_region *r, uint64_t off, void *dst, uint64_t len,
+		 uint64_t *gens, uint8_t *hashes)
+{
+	return pull_impl(r, off, dst, len, NULL, NULL, gens, hashes);
+}
+
+MS_EXPORT int ms_chunk_generations(ms_region *r, uint64_t first, uint64_t n,
+				   uint64_t *gens)
+{
+	uint8_t *meta;
+	int ret = 0;
+
+	if (!gens || !n || first >= r->info.nchunks || n > r->info.nchunks - first)
+		return cl_err(r->c, -ERANGE,
+			      "generations: chunks [%llu, +%llu) are outside region '%s' "
+			      "(%llu chunks)", (unsigned long long)first,
+			      (unsigned long long)n, r->info.name,
+			      (unsigned long long)r->info.nchunks);
+	if ((ret = cl_connected(r->c, "generations")))
+		return ret;
+	meta = malloc((size_t)MS_MIN(n, (uint64_t)GENS_BATCH) * MS_META_ENTRY_SIZE);
+	if (!meta)
+		return cl_err(r->c, -ENOMEM, "generations: out of memory");
+	for (uint64_t done = 0; done < n && !ret;) {
+		uint64_t k = MS_MIN(n - done, (uint64_t)GENS_BATCH);
+
+		ret = cl_read_meta(r, first + done, k, meta);
+		for (uint64_t i = 0; !ret && i < k; i++)
+			gens[done + i] = ms_meta_gen(meta, i);
+		done += k;
+	}
+	free(meta);
+	return ret;
+}

@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * client_write.c - writes and commits: ms_write() + ms_sync() (writes
+ * recorded until the caller commits them), ms_region_commit_pieces()
+ * (write a batch and commit it in one call, for callers that keep their
+ * own record of what is written, as the lazy mapper does) and ms_push()
+ * (send the chunks that differ, then commit).
+ *
+ * Every write goes through write_pieces(): one transfer for a batch of
+ * pieces, then one commit entry (offset, length, hash of the bytes) per
+ * chunk piece written.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_priv.h"
+
+static int pending_add(ms_region *r, const struct ms_commit_ent *e)
+{
+	if (r->npending == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 256;
+		struct ms_commit_ent *p = realloc(r->pending, cap * sizeof(*p));
+
+		if (!p)
+			return cl_err(r->c, -ENOMEM, "out of memory");
+		r->pending = p;
+		r->cap = cap;
+	}
+	r->pending[r->npending++] = *e;
+	r->pend_end = MS_MAX(r->pend_end, e->off + e->len);
+	return 0;
+}
+
+/* A new write over [off, off+len): pending entries inside it are replaced
+ * by the new ones; entries it overlaps only partly can no longer be
+ * verified as a whole, so they are committed unverified. */
+static void pending_supersede(ms_region *r, uint64_t off, uint64_t len)
+{
+	size_t k = 0;
+
+	/* writes in ascending order (a map sync, a push) overlap nothing */
+	if (off >= r->pend_end)
+		return;
+	for (size_t i = 0; i < r->npending; i++) {
+		struct ms_commit_ent *e = &r->pending[i];
+		uint64_t elen = e->len & ~MS_COMMIT_NOVERIFY;
+
+		if (e->off >= off && e->off + elen <= off + len)
+			continue;             /* fully rewritten: drop */
+		if (e->off < off + len && off < e->off + elen)
+			e->len |= MS_COMMIT_NOVERIFY;
+		r->pending[k++] = *e;
+	}
+	r->npending = k;
+}
+
+static int need_write(ms_region *r, const char *what)
+{
+	if (r->info.mode != MS_MODE_WRITE)
+		return cl_err(r->c, -EACCES,
+			      "%s: region '%s' is open read-only; open it for writing",
+			      what, r->info.name);
+	return 0;
+}
+
+/* need_write, every piece inside the region, a connection. */
+static int check_pieces(ms_region *r, const char *what, const struct ms_wpiece *p, size_t n)
+{
+	int ret;
+
+	if ((ret = need_write(r, what)))
+		return ret;
+	for (size_t i = 0; i < n; i++)
+		if ((ret = cl_check_range(r, what, p[i].off, p[i].len)))
+			return ret;
+	return cl_connected(r->c, what);
+}
+
+struct wprog {
+	ms_progress_fn fn;
+	void *ud;
+};
+
+static void write_progress(void *ud, uint64_t done, uint64_t total)
+{
+	struct wprog *w = ud;
+
+	if (w->fn)
+		w->fn(w->ud, done, total);
+}
+
+/* The commit entries pieces p[0..n) make: one per chunk each touches. */
+static size_t pieces_nents(const ms_region *r, const struct ms_wpiece *p, size_t n)
+{
+	uint64_t first, nch;
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		ms_chunk_span(p[i].off, p[i].len, r->info.chunk_size, &first, &nch);
+		k += nch;
+	}
+	return k;
+}
+
+/*
+ * Write pieces p[0..n) as one transfer (their sources inside hint when it
+ * is not NULL, else each borrowed), then fill ents (room for pieces_nents)
+ * with one commit entry per chunk piece written, *nents of them.  Pending
+ * ms_write() entries the pieces overwrite are superseded.  *bytes gets
+ * what was sent.  Records nothing itself.
+ */
+static int write_pieces(ms_region *r, const struct ms_wpiece *p, size_t n, struct ms_xmr *hint,
+			const struct ms_xfer_opts *o, uint64_t *bytes,
+			struct ms_commit_ent *ents, size_t *nents)
+{
+	struct wprog wp = { o ? o->progress : NULL, o ? o->progress_ud : NULL };
+	struct ms_xfer_cb cb = { .progress = write_progress, .ud = &wp };
+	ms_client *c = r->c;
+	struct cl_lmr *lmr = calloc(n, sizeof(*lmr));
+	struct ms_seg *segs = calloc(n, sizeof(*segs));
+	uint64_t first, nch, poff, plen;
+	size_t k = 0;
+	int ret = 0;
+
+	*bytes = 0;
+	*nents = 0;
+	if (!segs || !lmr) {
+		ret = cl_err(c, -ENOMEM, "write: out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (hint)
+			lmr[i].mr = hint;
+		else if ((ret = cl_borrow(c, "write", p[i].src, p[i].len, &lmr[i])))
+			goto out;
+		segs[i] = (struct ms_seg){ .op = MS_XOP_WRITE, .local = (void *)p[i].src,
+					   .len = p[i].len, .lmr = lmr[i].mr, .remote = &r->data,
+					   .roff = p[i].off };
+		pending_supersede(r, p[i].off, p[i].len);
+	}
+	ret = cl_run(c, "write", segs, n, &cb, bytes);
+	if (ret)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *src = p[i].src;
+
+		ms_chunk_span(p[i].off, p[i].len, r->info.chunk_size, &first, &nch);
+		for (uint64_t j = 0; j < nch; j++, k++) {
+			cl_chunk_piece(r, first + j, p[i].off, p[i].len, &poff, &plen);
+			ents[k].off = poff;
+			ents[k].len = plen;
+			if (p[i].hash)
+				memcpy(ents[k].hash, p[i].hash + j * MS_HASH_LEN, MS_HASH_LEN);
+			else
+				ms_chunk_hash(src + (poff - p[i].off), plen, ents[k].hash);
+		}
+	}
+	*nents = k;
+out:
+	for (size_t i = 0; lmr && i < n; i++)
+		cl_return(c, &lmr[i]);
+	free(lmr);
+	free(segs);
+	return ret;
+}
+
+/* Commit ents[0..n) in messages of up to MS_COMMIT_MAX_ENTS entries; *g0
+ * and *g1 (may be NULL) get the first and the last message's generation. */
+static int commit_ents(ms_region *r, const struct ms_commit_ent *ents, size_t n,
+		       uint64_t *g0, uint64_t *g1)
+{
+	ms_client *c = r->c;
+
+	for (size_t done = 0; done < n;) {
+		struct ms_msg_commit m = {
+			.handle = r->handle,
+			.n = (uint32_t)MS_MIN(n - done, (size_t)MS_COMMIT_MAX_ENTS),
+			.ents = (struct ms_commit_ent *)ents + done,
+		};
+		struct ms_msg_gen g;
+		int len = cl_call(c, "commit", ms_enc_commit(c->msg, MS_CTRL_MAX, &m),
+				  MS_MSG_COMMIT_OK);
+
+		if (len < 0)
+			return len;
+		if (ms_dec_gen(c->resp, (size_t)len, MS_MSG_COMMIT_OK, &g))
+			return cl_err(c, -EPROTO, "commit: malformed reply");
+		r->info.generation = g.generation;
+		if (!done && g0)
+			*g0 = g.generation;
+		if (g1)
+			*g1 = g.generation;
+		done += m.n;
+	}
+	return 0;
+}
+
+/* ms_region_commit_pieces, with the sources' registration when the caller
+ * holds one that covers them all (hint), and progress. */
+static int commit_pieces(ms_region *r, const struct ms_wpiece *p, size_t n, struct ms_xmr *hint,
+			 const struct ms_xfer_opts *o, struct ms_commit_res *res)
+{
+	struct ms_commit_res s = { 0 };
+	struct ms_commit_ent *ents = NULL;
+	size_t nents = 0;
+	int ret;
+
+	if ((ret = check_pieces(r, "write", p, n)) || !n)
+		goto out;
+	ents = malloc(MS_MAX(pieces_nents(r, p, n), (size_t)1) * sizeof(*ents));
+	if (!ents) {
+		ret = cl_err(r->c, -ENOMEM, "write: out of memory");
+		goto out;
+	}
+	ret = write_pieces(r, p, n, hint, o, &s.bytes, ents, &nents);
+	s.sent = !ret;
+	if (!ret)
+		ret = commit_ents(r, ents, nents, &s.gen_first, &s.gen_last);
+out:
+	free(ents);
+	if (res)
+		*res = s;
+	return ret;
+}
+
+int ms_region_commit_pieces(ms_region *r, const struct ms_wpiece *p, size_t n,
+			    struct ms_commit_res *res)
+{
+	return commit_pieces(r, p, n, NULL, NULL, res);
+}
+
+MS_EXPORT int ms_write(ms_region *r, uint64_t off, const void *src, uint64_t len,
+		       const struct ms_xfer_opts *o, struct ms_xfer_stats *st)
+{
+	struct ms_wpiece piece = { .off = off, .src = src, .len = len };
+	struct ms_xfer_stats s = { 0 };
+	struct ms_commit_ent *ents = NULL;
+	uint64_t c0, nch, t0 = ms_now_ns();
+	size_t nents = 0;
+	int ret;
+
+	if ((ret = check_pieces(r, "write", &piece, 1)))
+		return ret;
+	ms_chunk_span(off, len, r->info.chunk_size, &c0, &nch);
+	ents = malloc(nch * sizeof(*ents));
+	if (!ents) {
+		ret = cl_err(r->c, -ENOMEM, "write: out of memory");
+		goto out;
+	}
+	ret = write_pieces(r, &piece, 1, NULL, o, &s.bytes, ents, &nents);
+	for (size_t i = 0; !ret && i < nents; i++)
+		ret = pending_add(r, &ents[i]);
+	s.chunks_total = s.chunks_moved = nch;
+out:
+	free(ents);
+	s.ns = ms_now_ns() - t0;
+	if (st)
+		*st = s;
+	return ret;
+}
+
+MS_EXPORT int ms_sync(ms_region *r)
+{
+	int ret;
+
+	if ((ret = need_write(r, "sync")))
+		return ret;
+	ret = commit_ents(r, r->pending, r->npending, NULL, NULL);
+	if (ret)
+		return ret;
+	r->npending = 0;
+	r->pend_end = 0;
+	return 0;
+}
+
+/* 1 if the server's bytes [off, off+len) differ from src, 0 if equal. */
+static int piece_differs(ms_region *r, uint64_t off, uint64_t len, const uint8_t *src)
+{
+	uint8_t *buf = malloc(len);
+	struct cl_lmr l;
+	int ret;
+
+	if (!buf)
+		return cl_err(r->c, -ENOMEM, "push: out of memory");
+	ret = cl_borrow(r->c, "push", buf, len, &l);
+	if (ret) {
+		free(buf);
+		return ret;
+	}
+	struct ms_seg seg = { .op = MS_XOP_READ, .local = buf, .len = len, .lmr = l.mr,
+			      .remote = &r->data, .roff = off };
+	ret = cl_run(r->c, "push", &seg, 1, NULL, NULL);
+	if (!ret)
+		ret = memcmp(buf, src, len) != 0;
+	cl_return(r->c, &l);
+	free(buf);
+	return ret;
+}
+
+MS_EXPORT int ms_push(ms_region *r, uint64_t off, const void *src, uint64_t len,
+		      const struct ms_xfer_opts *o, struct ms_xfer_stats *st)
+{
+	const uint8_t *s8 = src;
+	struct ms_wpiece whole = { .off = off, .src = src, .len = len };
+	struct ms_xfer_stats s = { 0 };
+	struct ms_chunkmap diff = { 0 };
+	struct ms_commit_res res = { 0 };
+	uint8_t (*hashes)[MS_HASH_LEN] = NULL;
+	uint8_t *meta = NULL;
+	struct ms_wpiece *pieces = NULL;
+	struct cl_lmr l = { 0 };
+	uint64_t c0, nch, poff, plen, t0 = ms_now_ns();
+	int ret;
+
+	if ((ret = check_pieces(r, "push", &whole, 1)))
+		return ret;
+	ms_chunk_span(off, len, r->info.chunk_size, &c0, &nch);
+	meta = malloc(nch * MS_META_ENTRY_SIZE);
+	hashes = malloc(nch * sizeof(*hashes));
+	pieces = malloc(nch * sizeof(*pieces));
+	if (!meta || !hashes || !pieces || ms_chunkmap_init(&diff, nch)) {
+		ret = cl_err(r->c, -ENOMEM, "push: out of memory");
+		goto out;
+	}
+	ret = cl_read_meta(r, c0, nch, meta);
+	if (ret)
+		goto out;
+	/* send a chunk when its committed hash differs from ours; a piece
+	 * that covers a chunk only partly (at most the first and the last)
+	 * is compared byte for byte with what the server holds */
+	for (uint64_t i = 0; i < nch; i++) {
+		cl_chunk_piece(r, c0 + i, off, len, &poff, &plen);
+		ms_chunk_hash(s8 + (poff - off), plen, hashes[i]);
+		if (cl_chunk_whole(r, c0 + i, plen)) {
+			if (!ms_hash_eq(hashes[i], ms_meta_hash(meta, i)))
+				ms_chunkmap_set(&diff, i);
+			continue;
+		}
+		ret = piece_differs(r, poff, plen, s8 + (poff - off));
+		if (ret < 0)
+			goto out;
+		if (ret)
+			ms_chunkmap_set(&diff, i);
+	}
+	s.chunks_total = nch;
+	s.chunks_moved = ms_chunkmap_count(&diff);
+	if (s.chunks_moved) {
+		uint64_t group = MS_MAX(1u, r->c->x->max_io / r->info.chunk_size);
+		uint64_t pos = 0, start, n, a, alen, b, blen;
+		size_t np = 0;
+
+		/* one registration of src for every piece */
+		if ((ret = cl_borrow(r->c, "push", src, len, &l)))
+			goto out;
+		while (ms_chunkmap_next_run(&diff, &pos, &start, &n, group)) {
+			cl_chunk_piece(r, c0 + start, off, len, &a, &alen);
+			cl_chunk_piece(r, c0 + start + n - 1, off, len, &b, &blen);
+			pieces[np++] = (struct ms_wpiece){ .off = a, .src = s8 + (a - off),
+							   .len = b + blen - a,
+							   .hash = hashes[start] };
+		}
+		ret = commit_pieces(r, pieces, np, l.mr, o, &res);
+		s.bytes = res.bytes;
+		if (ret)
+			goto out;
+	}
+	/* and what ms_write() left to commit */
+	ret = ms_sync(r);
+out:
+	cl_return(r->c, &l);
+	ms_chunkmap_free(&diff);
+	free(meta);
+	free(hashes);
+	free(pieces);
+	s.ns = ms_now_ns() - t0;
+	if (st)
+		*st = s;
+	return ret;
+}
