@@ -18,7 +18,9 @@
  * commit the server refuses (a thread keeps changing the page's bytes in
  * the server's memory, as a local application writing a shared region
  * would) fails the sync with EIO and leaves the page pending, and the next
- * sync pushes it.
+ * sync pushes it; a sync larger than the bounce buffer (several batches,
+ * each committed on its own) leaves nothing pending and every pushed
+ * chunk with its commit's generation.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -403,6 +405,42 @@ static void test_refused_commit(void)
 	ms_map_close(m);
 }
 
+/* A sync larger than the bounce buffer (16 MiB) goes out as several
+ * batches, each written and committed on its own: every batch's pages
+ * leave the pending map and its chunks take its commit's generation, so a
+ * second sync pushes nothing and the writer's refresh drops nothing. */
+static void test_multi_batch(void)
+{
+	struct ms_map_opts mo = { .writable = true, .no_prefetch = true };
+	const uint64_t span = 20 * MiB;
+	struct ms_map_sync_stats st;
+	uint64_t c0, changed = 1;
+	char err[512];
+	ms_map *m;
+	uint8_t *a;
+
+	m = map_it(&mo, err, sizeof(err));
+	if (!ok(m != NULL, "batches: writable map opened%s%s", m ? "" : ": ", m ? "" : err))
+		return;
+	a = ms_map_addr(m);
+	for (uint64_t off = 0; off < span; off += PAGE)
+		a[off + 9] ^= 0x3c;
+	c0 = committed();
+	is_int(ms_map_sync(m, &st), 0, "batches: a sync of %llu MiB written",
+	       (unsigned long long)(span / MiB));
+	is_int(st.chunks_pushed, span / CHUNK, "batches: every written chunk pushed once");
+	is_int(st.bytes, span, "batches: every written byte sent once");
+	is_int(committed() - c0, span, "batches: the server committed them all");
+	ok(memcmp(a, mem, span) == 0, "batches: the server equals the mapping");
+	is_int(ms_map_sync(m, &st), 0, "batches: a second sync");
+	ok(st.chunks_pushed == 0 && st.bytes == 0,
+	   "batches: ... pushes nothing: no batch left its pages pending (%llu chunks)",
+	   (unsigned long long)st.chunks_pushed);
+	is_int(ms_map_refresh(m, &changed), 0, "batches: the writer's refresh");
+	is_int(changed, 0, "batches: ... drops nothing: every batch stamped its chunks");
+	ms_map_close(m);
+}
+
 /* A local page whose page table entry the kernel dropped (here the
  * application's MADV_DONTNEED; reclaim and migration do the same) is
  * mapped again on the next access, never a fault loop: zero-copy maps the
@@ -473,6 +511,7 @@ int main(void)
 			test_writer(fc, fh);
 	test_background();
 	test_refused_commit();
+	test_multi_batch();
 	test_dropped_pte(false);
 	test_dropped_pte(true);
 
