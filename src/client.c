@@ -447,7 +447,6 @@ int cl_check_range(const ms_region *r, const char *what, uint64_t off, uint64_t 
 	return 0;
 }
 
-
 /* ------------------------------------------------------- chunk geometry */
 
 bool cl_chunk_piece(const ms_region *r, uint64_t i, uint64_t off, uint64_t len,
