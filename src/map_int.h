@@ -44,8 +44,11 @@
  * `pendpg` holds the pages found written and not committed yet (a chunk is
  * pending when any of its pages is): a sync pushes the pages (the server
  * rehashes a chunk from the leaves written, docs/protocol.md), so 1% of
- * the pages costs 1% of the bytes whatever the chunk size.  Sync and
- * refresh run under sync_lk.
+ * the pages costs 1% of the bytes whatever the chunk size.  pendpg is
+ * the one record of "written, not committed": each batch of a sync is
+ * written and committed by one call (ms_region_commit_pieces), which keeps
+ * nothing on the connection, and its pages leave pendpg only once it is
+ * committed.  Sync and refresh run under sync_lk.
  */
 #ifndef MS_MAP_INT_H
 #define MS_MAP_INT_H
