@@ -22,6 +22,7 @@
 
 #include "chunkmap.h"
 #include "client_int.h"
+#include "opts.h"
 #include "proto.h"
 #include "xfer.h"
 #include "transport.h"
@@ -138,7 +139,7 @@ MS_EXPORT ms_client *ms_connect(const char *host, const char *port,
 				const struct ms_client_opts *o, char *errmsg,
 				size_t errmsg_len)
 {
-	struct ms_client_opts def = { 0 };
+	struct ms_client_opts def;
 	struct ms_xopts xo = { 0 };
 	struct ms_msg_hello h = { .version = MS_PROTO_VERSION };
 	struct ms_msg_hello_ok hok;
@@ -146,8 +147,14 @@ MS_EXPORT ms_client *ms_connect(const char *host, const char *port,
 	ms_client *c;
 	int ret, len;
 
-	if (!o)
-		o = &def;
+	ret = ms_opts_take(&def, sizeof(def), MS_CLIENT_OPTS_V1, o);
+	if (ret) {
+		snprintf(errmsg ? errmsg : why, errmsg ? errmsg_len : sizeof(why),
+			 "client options: opts_size %zu is not valid", o->opts_size);
+		errno = -ret;
+		return NULL;
+	}
+	o = &def;
 	if (!host || !*host || !port || !*port || strlen(host) >= 256 ||
 	    strlen(port) >= 8) {
 		snprintf(errmsg ? errmsg : why, errmsg ? errmsg_len : sizeof(why),
@@ -783,7 +790,13 @@ out:
 MS_EXPORT int ms_pull(ms_region *r, uint64_t off, void *dst, uint64_t len,
 		      const struct ms_xfer_opts *o, struct ms_xfer_stats *st)
 {
-	return pull_impl(r, off, dst, len, o, st, NULL, NULL);
+	struct ms_xfer_opts oc;
+	int ret = ms_opts_take(&oc, sizeof(oc), MS_XFER_OPTS_V1, o);
+
+	if (ret)
+		return cl_err(r->c, ret, "pull: transfer options not valid (opts_size %zu)",
+			      o->opts_size);
+	return pull_impl(r, off, dst, len, &oc, st, NULL, NULL);
 }
 
 int ms_pull_gens(ms_region *r, uint64_t off, void *dst, uint64_t len,
@@ -795,8 +808,8 @@ int ms_pull_gens(ms_region *r, uint64_t off, void *dst, uint64_t len,
 /* Metadata entries per read of ms_chunk_generations() (1 MiB of table). */
 #define GENS_BATCH (1u << 15)
 
-MS_EXPORT int ms_chunk_generations(ms_region *r, uint64_t first, uint64_t n,
-				   uint64_t *gens)
+MS_EXPORT int ms_chunk_generations(ms_region *r, uint64_t first, uint64_t *gens,
+				   size_t n)
 {
 	uint8_t *meta;
 	int ret = 0;
@@ -927,7 +940,7 @@ static int write_and_record(ms_region *r, const struct ms_seg *segs, size_t nseg
 MS_EXPORT int ms_write(ms_region *r, uint64_t off, const void *src, uint64_t len,
 		       const struct ms_xfer_opts *o, struct ms_xfer_stats *st)
 {
-	static const struct ms_xfer_opts def;
+	struct ms_xfer_opts def;
 	struct ms_xfer_stats s = { 0 };
 	struct ms_chunkmap all = { 0 };
 	struct ms_xmr *mr = NULL;
@@ -935,8 +948,10 @@ MS_EXPORT int ms_write(ms_region *r, uint64_t off, const void *src, uint64_t len
 	bool own_mr = false;
 	int ret;
 
-	if (!o)
-		o = &def;
+	if ((ret = ms_opts_take(&def, sizeof(def), MS_XFER_OPTS_V1, o)))
+		return cl_err(r->c, ret, "write: transfer options not valid (opts_size %zu)",
+			      o->opts_size);
+	o = &def;
 	if ((ret = need_write(r, "write")) || (ret = check_range(r, "write", off, len)))
 		return ret;
 	if (!r->c->x)
@@ -1105,7 +1120,7 @@ static int piece_differs(ms_region *r, uint64_t off, uint64_t len, const uint8_t
 MS_EXPORT int ms_push(ms_region *r, uint64_t off, const void *src, uint64_t len,
 		      const struct ms_xfer_opts *o, struct ms_xfer_stats *st)
 {
-	static const struct ms_xfer_opts def;
+	struct ms_xfer_opts def;
 	const uint8_t *s8 = src;
 	struct ms_xfer_stats s = { 0 };
 	struct ms_chunkmap diff = { 0 };
@@ -1117,8 +1132,10 @@ MS_EXPORT int ms_push(ms_region *r, uint64_t off, const void *src, uint64_t len,
 	uint64_t c0, nch, poff, plen, t0 = ms_now_ns();
 	int ret;
 
-	if (!o)
-		o = &def;
+	if ((ret = ms_opts_take(&def, sizeof(def), MS_XFER_OPTS_V1, o)))
+		return cl_err(r->c, ret, "push: transfer options not valid (opts_size %zu)",
+			      o->opts_size);
+	o = &def;
 	if ((ret = need_write(r, "push")) || (ret = check_range(r, "push", off, len)))
 		return ret;
 	if (!r->c->x)
@@ -1186,7 +1203,7 @@ out:
 
 /* --------------------------------------------------------------- stat */
 
-MS_EXPORT int ms_hot_chunks(ms_region *r, uint64_t *out, uint32_t max, uint32_t *n)
+MS_EXPORT int ms_hot_chunks(ms_region *r, uint64_t *out, size_t max, size_t *n)
 {
 	ms_client *c = r->c;
 	struct ms_msg_hot m = { .handle = r->handle, .max = max };
@@ -1212,7 +1229,7 @@ MS_EXPORT int ms_hot_chunks(ms_region *r, uint64_t *out, uint32_t max, uint32_t 
 	return 0;
 }
 
-MS_EXPORT int ms_touch_chunks(ms_region *r, const uint64_t *idx, uint32_t n)
+MS_EXPORT int ms_touch_chunks(ms_region *r, const uint64_t *idx, size_t n)
 {
 	ms_client *c = r->c;
 	struct ms_msg_chunks m = { .handle = r->handle, .n = n, .idx = (uint64_t *)idx };
@@ -1220,7 +1237,7 @@ MS_EXPORT int ms_touch_chunks(ms_region *r, const uint64_t *idx, uint32_t n)
 
 	if (n > MS_HOT_MAX)
 		return cl_err(c, -EINVAL, "touch: at most %u chunks at a time", MS_HOT_MAX);
-	for (uint32_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++)
 		if (idx[i] >= r->info.nchunks)
 			return cl_err(c, -ERANGE, "touch: chunk %llu is outside '%s' (%llu chunks)",
 				      (unsigned long long)idx[i], r->info.name,

@@ -64,6 +64,7 @@
 #include "dirty.h"
 #include "hash.h"
 #include "memsync.h"
+#include "opts.h"
 #include "uffd_compat.h"
 #include "util.h"
 
@@ -548,7 +549,7 @@ static int prio_cmp(const void *a, const void *b)
  * order built so far.  Best effort: without a list the order stays. */
 static void hot_to_front(ms_map *m)
 {
-	uint32_t n = 0, max = (uint32_t)MS_MIN(m->nchunks, (uint64_t)MAX_USE_REPORT);
+	size_t n = 0, max = (size_t)MS_MIN(m->nchunks, (uint64_t)MAX_USE_REPORT);
 	uint64_t *hot = malloc(max * sizeof(*hot));
 	uint64_t *o = malloc(m->nchunks * sizeof(*o));
 	uint8_t *seen = calloc(m->nchunks, 1);
@@ -764,7 +765,6 @@ MS_EXPORT ms_map *ms_map_open(const char *host, const char *port, const char *re
 			      const struct ms_client_opts *co,
 			      const struct ms_map_opts *mo, char *err, size_t errlen)
 {
-	static const struct ms_map_opts defmo;
 	struct uffdio_register reg = { 0 };
 	struct ms_region_info info;
 	pthread_condattr_t ca;
@@ -794,10 +794,15 @@ MS_EXPORT ms_map *ms_map_open(const char *host, const char *port, const char *re
 		return NULL;
 	}
 	m->uffd = m->memfd = m->evfd = m->sigbus_fd = -1;
-	m->mo = mo ? *mo : defmo;
+	if ((ret = ms_opts_take(&m->mo, sizeof(m->mo), MS_MAP_OPTS_V1, mo)) ||
+	    (ret = ms_opts_take(&m->co, sizeof(m->co), MS_CLIENT_OPTS_V1, co))) {
+		errno = -ret;
+		map_err(err, errlen, 0, "lazy map: client or map options not valid (opts_size)");
+		free(m);
+		return NULL;
+	}
+	co = &m->co;
 	m->writable = m->mo.writable;
-	if (co)
-		m->co = *co;
 	snprintf(m->host, sizeof(m->host), "%s", host);
 	snprintf(m->port, sizeof(m->port), "%s", port);
 	snprintf(m->name, sizeof(m->name), "%s", region);
@@ -841,7 +846,7 @@ MS_EXPORT ms_map *ms_map_open(const char *host, const char *port, const char *re
 	 * Its syncs send many small runs of pages: a deeper queue keeps
 	 * them streaming instead of waiting for completions 16 at a time */
 	if (m->writable) {
-		struct ms_client_opts sco = co ? *co : (struct ms_client_opts){ 0 };
+		struct ms_client_opts sco = *co;
 
 		if (!sco.queue_depth)
 			sco.queue_depth = SYNC_DEPTH;
@@ -861,14 +866,16 @@ MS_EXPORT ms_map *ms_map_open(const char *host, const char *port, const char *re
 	close(fd);
 	/* zero-copy where the RNIC writes into the memfd; over TCP the
 	 * receive copies anyway and anonymous pages are cheaper to fill */
-	m->zero_copy = !m->mo.force_copy && (features & UFFD_FEATURE_MINOR_SHMEM) &&
-		       (m->mo.force_zero_copy || !strcmp(ms_client_transport(m->w[0].c), "rdma"));
-	if (m->mo.force_zero_copy && !m->zero_copy) {
-		ret = map_err(err, errlen, m->mo.force_copy ? -EINVAL : -EOPNOTSUPP,
-			      m->mo.force_copy ? "lazy map: force_copy and force_zero_copy exclude "
-						 "each other"
-					       : "lazy map: zero-copy needs UFFD_FEATURE_MINOR_SHMEM, "
-						 "which this kernel lacks");
+	m->zero_copy = m->mo.path != MS_MAP_PATH_COPY && (features & UFFD_FEATURE_MINOR_SHMEM) &&
+		       (m->mo.path == MS_MAP_PATH_ZERO_COPY ||
+			!strcmp(ms_client_transport(m->w[0].c), "rdma"));
+	if ((unsigned)m->mo.path > MS_MAP_PATH_ZERO_COPY ||
+	    (m->mo.path == MS_MAP_PATH_ZERO_COPY && !m->zero_copy)) {
+		ret = map_err(err, errlen, m->mo.path == MS_MAP_PATH_ZERO_COPY ? -EOPNOTSUPP : -EINVAL,
+			      m->mo.path == MS_MAP_PATH_ZERO_COPY
+				      ? "lazy map: zero-copy needs UFFD_FEATURE_MINOR_SHMEM, "
+					"which this kernel lacks"
+				      : "lazy map: unknown map path %d", (int)m->mo.path);
 		goto fail;
 	}
 	m->can_poison = (features & UFFD_FEATURE_POISON) &&
@@ -1172,7 +1179,7 @@ static void learn_gens(ms_map *m, uint64_t lo, uint64_t hi)
 	ms_region_sync_gens(m->sw.r, &g0, &g1);
 	if (g0 != g1) {
 		g = malloc((hi - lo + 1) * sizeof(*g));
-		if (!g || ms_chunk_generations(m->sw.r, lo, hi - lo + 1, g)) {
+		if (!g || ms_chunk_generations(m->sw.r, lo, g, hi - lo + 1)) {
 			free(g);
 			return;  /* a later refresh drops and pulls them again */
 		}
@@ -1326,7 +1333,7 @@ MS_EXPORT int ms_map_refresh(ms_map *m, uint64_t *changed)
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = ms_chunk_generations(m->sw.r, 0, m->nchunks, now);
+	ret = ms_chunk_generations(m->sw.r, 0, now, m->nchunks);
 	if (ret) {
 		sync_fail(m, ret, "refresh of '%s': %s", m->name, ms_client_errmsg(m->sw.c));
 		goto out;

@@ -50,7 +50,7 @@ static void fill_random(void *p, size_t len)
 
 static ms_client *connect_to(ms_server *s, const uint8_t *id)
 {
-	struct ms_client_opts o = { .transport = MS_TRANSPORT_TCP, .timeout_ms = 10000 };
+	struct ms_client_opts o = { .opts_size = sizeof(o), .transport = MS_TRANSPORT_TCP, .timeout_ms = 10000 };
 	char port[8], err[256];
 	ms_client *c;
 
@@ -186,7 +186,7 @@ static void test_readonly_key(ms_server *s, ms_export *e)
 static void test_file_region(void)
 {
 	char dir[] = "/tmp/ms-engine-XXXXXX", path[64], err[256];
-	struct ms_server_opts so = { .host = "127.0.0.1", .port = "0",
+	struct ms_server_opts so = { .opts_size = sizeof(so), .host = "127.0.0.1", .port = "0",
 				     .transport = MS_TRANSPORT_TCP, .log = log_cb };
 	uint8_t *data = malloc(MiB), *back = malloc(MiB);
 	ms_server *s;
@@ -199,7 +199,7 @@ static void test_file_region(void)
 		tap_bail("mkdtemp");
 	snprintf(path, sizeof(path), "%s/f.img", dir);
 	s = ms_server_create(&so, err, sizeof(err));
-	struct ms_export_opts eo = { .name = "f", .size = MiB, .backing = MS_BACKING_FILE,
+	struct ms_export_opts eo = { .opts_size = sizeof(eo), .name = "f", .size = MiB, .backing = MS_BACKING_FILE,
 				     .path = path, .chunk_size = 4096 };
 	e = s ? ms_server_add_region(s, &eo) : NULL;
 	ok(e && ms_export_fd(e) >= 0, "file region created");
@@ -224,7 +224,7 @@ static void test_file_region(void)
 
 int main(void)
 {
-	struct ms_server_opts so = { .host = "127.0.0.1", .port = "0",
+	struct ms_server_opts so = { .opts_size = sizeof(so), .host = "127.0.0.1", .port = "0",
 				     .transport = MS_TRANSPORT_TCP, .log = log_cb };
 	const uint64_t size = 8 * MiB;
 	uint8_t id[16] = { 1, 2, 3 };
@@ -242,9 +242,9 @@ int main(void)
 	s = ms_server_create(&so, err, sizeof(err));
 	if (!s)
 		tap_bail("server: %s", err);
-	struct ms_export_opts eo = { .name = "r1", .size = size, .chunk_size = CHUNK };
+	struct ms_export_opts eo = { .opts_size = sizeof(eo), .name = "r1", .size = size, .chunk_size = CHUNK };
 	e = ms_server_add_region(s, &eo);
-	struct ms_export_opts eo2 = { .name = "small", .size = 12288, .chunk_size = 8192 };
+	struct ms_export_opts eo2 = { .opts_size = sizeof(eo2), .name = "small", .size = 12288, .chunk_size = 8192 };
 	small = ms_server_add_region(s, &eo2);
 	if (!e || !small)
 		tap_bail("add region: %s", ms_server_errmsg(s));
