@@ -32,8 +32,8 @@
  * larger than the library knows is accepted when the bytes it does not
  * know are all zero (defaults), else -EOPNOTSUPP.  A NULL options pointer
  * means every default.  Output structs (ms_region_info, ms_xfer_stats,
- * ms_region_stat, ms_map_sync_stats) are filled by the library as this
- * header declares them.
+ * ms_region_stat, ms_map_sync_stats) carry no size: changing one breaks
+ * the ABI (a new library version), which options structs avoid.
  *
  * Counts of array elements are size_t, and an array comes before its
  * count (ms_stat, ms_hot_chunks, ms_touch_chunks, ms_chunk_generations).
@@ -140,11 +140,12 @@ enum ms_mode {
 	MS_MODE_WRITE = 2, /* read + write; takes the region's write lease */
 };
 
-/* Open a region by name: a region handle.  NULL + errno: ENOENT unknown region, EBUSY the
- * write lease is held by another client, EINVAL bad name. */
+/* Open a region by name: returns a region handle.  NULL + errno: ENOENT
+ * unknown region, EBUSY the write lease is held by another client, EINVAL
+ * bad name. */
 ms_region *ms_open(ms_client *c, const char *name, enum ms_mode mode);
-/* Close a region handle: releases the lease.  Pending (uncommitted) writes are dropped
- * from the commit list; call ms_sync() first to keep them. */
+/* Close a region handle: releases the lease.  Pending (uncommitted) writes
+ * are dropped from the commit list; call ms_sync() first to keep them. */
 int ms_close(ms_region *r);
 
 struct ms_region_info {
@@ -254,8 +255,8 @@ struct ms_region_stat {
 	uint64_t commits;
 };
 
-/* Stat all regions of the server (name NULL) or one.  On success *out is a malloc'ed
- * array of *n entries, to be freed with free(). */
+/* Stat all regions of the server (name NULL) or one.  On success *out is a
+ * malloc'ed array of *n entries, to be freed with free(). */
 int ms_stat(ms_client *c, const char *name, struct ms_region_stat **out,
 	    size_t *n);
 
@@ -263,8 +264,8 @@ int ms_stat(ms_client *c, const char *name, struct ms_region_stat **out,
 /* Lazy mapping                                                        */
 /* ------------------------------------------------------------------ */
 
-/* ms_map_open() maps a region of a server into this process at once, at its
- * full size, and returns; the bytes arrive later.  The first access to a
+/* ms_map_open() maps a region of a server into this process at once, at
+ * its full size, and returns; the bytes arrive later.  The first access to a
  * chunk that is not local yet blocks the accessing thread (userfaultfd)
  * while a fault-handling thread pulls that whole chunk (verified with
  * XXH3-128, like ms_pull) and maps it; meanwhile prefetch threads pull the
