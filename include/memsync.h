@@ -123,7 +123,7 @@ struct ms_client_opts {
 ms_client *ms_connect(const char *host, const char *port,
 		      const struct ms_client_opts *opts,
 		      char *errmsg, size_t errmsg_len);
-/* Close every region still open through c (their handles become invalid),
+/* Close every region handle still open through c (they become invalid),
  * say goodbye and free c. */
 void ms_disconnect(ms_client *c);
 
