@@ -17,6 +17,33 @@
  *  - an ms_client and everything opened through it must be used by one
  *    thread at a time; ms_server_stop() may be called from any thread or a
  *    signal handler.
+ *
+ * Options structs (ms_client_opts, ms_xfer_opts, ms_map_opts,
+ * ms_server_opts, ms_export_opts) can grow without breaking a binary built
+ * against an older header.  Each begins with `size_t opts_size`, which the
+ * caller sets to sizeof the struct as it was compiled:
+ *
+ *     struct ms_client_opts o = { .opts_size = sizeof(o), .timeout_ms = 5000 };
+ *
+ * New fields are only ever appended, and every field's zero means its
+ * default.  The library reads the first opts_size bytes and gives every
+ * field past them its default.  An opts_size of 0 or one smaller than the
+ * first version of the struct is -EINVAL (EINVAL for constructors); one
+ * larger than the library knows is accepted when the bytes it does not
+ * know are all zero (defaults), else -EOPNOTSUPP.  A NULL options pointer
+ * means every default.  Output structs (ms_region_info, ms_xfer_stats,
+ * ms_region_stat, ms_map_sync_stats) carry no size: changing one breaks
+ * the ABI (a new library version), which options structs avoid.
+ *
+ * Counts of array elements are size_t, and an array comes before its
+ * count (ms_stat, ms_hot_chunks, ms_touch_chunks, ms_chunk_generations).
+ *
+ * Names of the three region types:
+ *  - a *region* is a named, fixed-size piece of memory a server serves;
+ *  - an *export* (ms_export) is the server application's handle to a
+ *    region it added (ms_server_add_region);
+ *  - a *region handle* (ms_region) is a client's open handle to a region
+ *    on a server (ms_open).
  */
 #ifndef MEMSYNC_H
 #define MEMSYNC_H
@@ -79,6 +106,7 @@ typedef struct ms_client ms_client;
 typedef struct ms_region ms_region;
 
 struct ms_client_opts {
+	size_t opts_size;       /* sizeof(struct ms_client_opts); see the top */
 	enum ms_transport_kind transport;
 	unsigned queue_depth;   /* operations in flight; 0 = default (16) */
 	uint32_t max_io;        /* largest single read/write; 0 = default (1 MiB) */
@@ -95,7 +123,7 @@ struct ms_client_opts {
 ms_client *ms_connect(const char *host, const char *port,
 		      const struct ms_client_opts *opts,
 		      char *errmsg, size_t errmsg_len);
-/* Close every region still open through c (their handles become invalid),
+/* Close every region handle still open through c (they become invalid),
  * say goodbye and free c. */
 void ms_disconnect(ms_client *c);
 
@@ -112,11 +140,12 @@ enum ms_mode {
 	MS_MODE_WRITE = 2, /* read + write; takes the region's write lease */
 };
 
-/* Open a region by name.  NULL + errno: ENOENT unknown region, EBUSY the
- * write lease is held by another client, EINVAL bad name. */
+/* Open a region by name: returns a region handle.  NULL + errno: ENOENT
+ * unknown region, EBUSY the write lease is held by another client, EINVAL
+ * bad name. */
 ms_region *ms_open(ms_client *c, const char *name, enum ms_mode mode);
-/* Close: releases the lease.  Pending (uncommitted) writes are dropped
- * from the commit list; call ms_sync() first to keep them. */
+/* Close a region handle: releases the lease.  Pending (uncommitted) writes
+ * are dropped from the commit list; call ms_sync() first to keep them. */
 int ms_close(ms_region *r);
 
 struct ms_region_info {
@@ -133,6 +162,7 @@ void ms_region_info(const ms_region *r, struct ms_region_info *out);
 typedef void (*ms_progress_fn)(void *ud, uint64_t done, uint64_t total);
 
 struct ms_xfer_opts {
+	size_t opts_size;        /* sizeof(struct ms_xfer_opts); see the top */
 	ms_progress_fn progress; /* may be NULL */
 	void *progress_ud;
 	bool no_verify;          /* pull: skip the per-chunk XXH3-128 check */
@@ -173,17 +203,17 @@ int ms_push(ms_region *r, uint64_t off, const void *src, uint64_t len,
  * table has them now (one one-sided read of the table, like the one a
  * verified pull makes): a chunk's generation changes with every commit
  * that names it.  -ERANGE when the chunks are outside the region. */
-int ms_chunk_generations(ms_region *r, uint64_t first, uint64_t n, uint64_t *gens);
+int ms_chunk_generations(ms_region *r, uint64_t first, uint64_t *gens, size_t n);
 
 /* The server's hot-chunk list for r: up to max (1..16384) chunk indices,
  * hottest first.  A chunk gains heat with every commit that names it and
  * every use reported with ms_touch_chunks() (lazy mappings report the
  * chunks they faulted, in order, when they close) or ms_export_touch().
  * *n gets how many were stored. */
-int ms_hot_chunks(ms_region *r, uint64_t *out, uint32_t max, uint32_t *n);
+int ms_hot_chunks(ms_region *r, uint64_t *out, size_t max, size_t *n);
 /* Report that chunks idx[0..n) (n <= 16384) were used.  -ERANGE if one is
  * outside the region (nothing is counted). */
-int ms_touch_chunks(ms_region *r, const uint64_t *idx, uint32_t n);
+int ms_touch_chunks(ms_region *r, const uint64_t *idx, size_t n);
 
 /* Register a buffer with c's transport once (over RDMA: one ibv_reg_mr,
  * pinning it).  ms_pull() into (or ms_write() from) a range that lies inside a
@@ -195,10 +225,22 @@ typedef struct ms_mem ms_mem;
 ms_mem *ms_mem_register(ms_client *c, void *addr, size_t len);
 void ms_mem_unregister(ms_mem *m);
 
+enum ms_backing {
+	MS_BACKING_ANON = 0,  /* private anonymous memory */
+	MS_BACKING_MEMFD = 1, /* a memfd; ms_export_fd() gives it to the app */
+	MS_BACKING_FILE = 2,  /* MAP_SHARED on path; created/extended to size */
+	MS_BACKING_USER = 3,  /* memory the caller owns (user_mem) */
+};
+/* ms_stat(): a backing this library does not know (a newer server's). */
+#define MS_BACKING_UNKNOWN ((enum ms_backing)255)
+
+/* "anon", "memfd", "file", "user" (what `memsync stat` prints), or "unknown". */
+const char *ms_backing_name(enum ms_backing b);
+
 /* Per-region statistics as served by `memsync stat`. */
 struct ms_region_stat {
 	char name[MS_NAME_MAX + 1];
-	char backing[16];        /* "anon", "memfd", "file" or "user" */
+	enum ms_backing backing;
 	uint64_t size;
 	uint32_t chunk_size;
 	uint64_t generation;
@@ -213,8 +255,8 @@ struct ms_region_stat {
 	uint64_t commits;
 };
 
-/* Stat all regions (name NULL) or one.  On success *out is a malloc'ed
- * array of *n entries, to be freed with free(). */
+/* Stat all regions of the server (name NULL) or one.  On success *out is a
+ * malloc'ed array of *n entries, to be freed with free(). */
 int ms_stat(ms_client *c, const char *name, struct ms_region_stat **out,
 	    size_t *n);
 
@@ -222,8 +264,8 @@ int ms_stat(ms_client *c, const char *name, struct ms_region_stat **out,
 /* Lazy mapping                                                        */
 /* ------------------------------------------------------------------ */
 
-/* ms_map_open() maps a remote region into this process at once, at its
- * full size, and returns; the bytes arrive later.  The first access to a
+/* ms_map_open() maps a region of a server into this process at once, at
+ * its full size, and returns; the bytes arrive later.  The first access to a
  * chunk that is not local yet blocks the accessing thread (userfaultfd)
  * while a fault-handling thread pulls that whole chunk (verified with
  * XXH3-128, like ms_pull) and maps it; meanwhile prefetch threads pull the
@@ -234,11 +276,11 @@ int ms_stat(ms_client *c, const char *name, struct ms_region_stat **out,
  * UFFD_FEATURE_MINOR_SHMEM): the mapping is a memfd; the RNIC writes the
  * data into a second, private view of the same memfd and it is mapped into
  * the application's view with UFFDIO_CONTINUE, never copied.  Copy path
- * (the default over TCP, force_copy, or older kernels): anonymous memory
- * filled with UFFDIO_COPY.  Over TCP the receive copies either way, and
- * filling fresh shmem pages costs more than UFFDIO_COPY into anonymous
- * ones (a sequential scan here: copy ~1.4x faster); force_zero_copy picks
- * the memfd path anyway.
+ * (the default over TCP, MS_MAP_PATH_COPY, or older kernels): anonymous
+ * memory filled with UFFDIO_COPY.  Over TCP the receive copies either way,
+ * and filling fresh shmem pages costs more than UFFDIO_COPY into anonymous
+ * ones (measurements: docs/lazy-map.md); MS_MAP_PATH_ZERO_COPY picks the
+ * memfd path anyway.
  *
  * Failures: when a pull fails (server gone, verification failure, timeout)
  * the mapping is marked failed.  Chunks already local stay readable; an
@@ -266,12 +308,21 @@ int ms_stat(ms_client *c, const char *name, struct ms_region_stat **out,
 
 typedef struct ms_map ms_map;
 
+/* Which way chunks are mapped (see above). */
+enum ms_map_path {
+	MS_MAP_PATH_AUTO = 0,      /* zero-copy over RDMA (with MINOR_SHMEM),
+				      else copy */
+	MS_MAP_PATH_COPY = 1,      /* the copy path even over RDMA */
+	MS_MAP_PATH_ZERO_COPY = 2, /* the zero-copy path even over TCP
+				      (EOPNOTSUPP without MINOR_SHMEM) */
+};
+
 struct ms_map_opts {
+	size_t opts_size;          /* sizeof(struct ms_map_opts); see the top */
 	unsigned fault_threads;    /* threads serving faults; 0 = 2 */
 	bool no_prefetch;          /* only pull what is touched */
-	unsigned prefetch_threads; /* 0 = 2 (populating pages is the cost:
-				      two threads fill the mapping about
-				      twice as fast as one) */
+	unsigned prefetch_threads; /* 0 = 2 (populating pages is the cost;
+				      docs/lazy-map.md) */
 	/* prefetch order: NULL = sequential; else highest priority first
 	 * (ties by chunk index), computed once per chunk at open */
 	int64_t (*priority)(void *ud, uint64_t chunk);
@@ -279,9 +330,7 @@ struct ms_map_opts {
 	 * chunk; keep it short and never touch the mapping from it) */
 	void (*on_local)(void *ud, uint64_t chunk);
 	void *ud;
-	bool force_copy;           /* use the copy path even over RDMA */
-	bool force_zero_copy;      /* use the zero-copy path even over TCP
-				      (EOPNOTSUPP without MINOR_SHMEM) */
+	enum ms_map_path path;     /* MS_MAP_PATH_AUTO by default */
 	bool writable;             /* take the write lease, track writes, allow
 				      ms_map_sync() */
 	bool force_hash;           /* writable: track by hashing local chunks even
@@ -298,7 +347,7 @@ struct ms_map_opts {
 				      default they gain heat in its hot list */
 };
 
-/* Connect to host:port, open region read-only and map it.  NULL + errno
+/* Connect to host:port, open the region read-only and map it.  NULL + errno
  * on failure and a message in err: ENOENT unknown region, EINVAL bad
  * arguments, ENOSYS/EPERM userfaultfd not available, ... */
 ms_map *ms_map_open(const char *host, const char *port, const char *region,
@@ -375,6 +424,7 @@ enum ms_log_level { MS_LOG_ERROR = 0, MS_LOG_WARN, MS_LOG_INFO, MS_LOG_DEBUG };
 typedef void (*ms_log_fn)(void *ud, enum ms_log_level level, const char *msg);
 
 struct ms_server_opts {
+	size_t opts_size;            /* sizeof(struct ms_server_opts); see the top */
 	const char *host;            /* listen address, e.g. "127.0.0.1" */
 	const char *port;            /* "0" picks a free port */
 	enum ms_transport_kind transport;
@@ -394,14 +444,8 @@ uint16_t ms_server_port(const ms_server *s);
 const char *ms_server_transport(const ms_server *s);
 const char *ms_server_errmsg(const ms_server *s);
 
-enum ms_backing {
-	MS_BACKING_ANON = 0,  /* private anonymous memory */
-	MS_BACKING_MEMFD = 1, /* a memfd; ms_export_fd() gives it to the app */
-	MS_BACKING_FILE = 2,  /* MAP_SHARED on path; created/extended to size */
-	MS_BACKING_USER = 3,  /* memory the caller owns (user_mem) */
-};
-
 struct ms_export_opts {
+	size_t opts_size;    /* sizeof(struct ms_export_opts); see the top */
 	const char *name;
 	uint64_t size;       /* multiple of the page size */
 	uint32_t chunk_size; /* power of two in [MS_CHUNK_MIN, MS_CHUNK_MAX]; 0 = default */
@@ -411,13 +455,14 @@ struct ms_export_opts {
 	bool no_mlock;       /* do not pin (tests of huge regions only) */
 };
 
-/* Add a region (thread-safe, also while the server runs).  NULL + errno:
+/* Add a region and return its export (thread-safe, also while the server
+ * runs).  NULL + errno:
  * EEXIST name taken, EINVAL bad options, ENOMEM/EPERM when pinning fails
  * (the message names RLIMIT_MEMLOCK). */
 ms_export *ms_server_add_region(ms_server *s, const struct ms_export_opts *o);
 void *ms_export_mem(const ms_export *e);
 uint64_t ms_export_size(const ms_export *e);
-/* The memfd or file descriptor behind the region, -1 for anon/user. */
+/* The memfd or file descriptor behind the export's region, -1 for anon/user. */
 int ms_export_fd(const ms_export *e);
 /* The application changed [off, off+len) directly: rehash those chunks and
  * bump their generations so readers see the change. */

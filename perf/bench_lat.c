@@ -47,8 +47,8 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct ms_client_opts co = { .transport = MS_TRANSPORT_AUTO };
-	struct ms_xfer_opts xo = { 0 };
+	struct ms_client_opts co = { .opts_size = sizeof(co), .transport = MS_TRANSPORT_AUTO };
+	struct ms_xfer_opts xo = { .opts_size = sizeof(xo) };
 	struct ms_region_info info;
 	struct ms_url url;
 	uint64_t size = 4096, ops = 1000, warmup = 100, seed = 0x5eed, nslots;

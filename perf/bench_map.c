@@ -11,7 +11,7 @@
  * Modes:
  *   zero-copy          ms_map (memfd + UFFDIO_CONTINUE), faults + prefetch
  *   zero-copy-faults   the same without prefetch (every chunk by a fault)
- *   copy               ms_map force_copy (UFFDIO_COPY), faults + prefetch
+ *   copy               ms_map MS_MAP_PATH_COPY (UFFDIO_COPY), faults + prefetch
  *   copy-faults        the same without prefetch
  *   baseline-4k        thesis style: userfaultfd MISSING, one 4 KiB page per
  *                      fault, one handler thread serving one fault at a
@@ -90,7 +90,7 @@ static bool scan(const uint8_t *a)
 
 static ms_client *connect_open(ms_region **r)
 {
-	struct ms_client_opts co = { .transport = MS_TRANSPORT_TCP };
+	struct ms_client_opts co = { .opts_size = sizeof(co), .transport = MS_TRANSPORT_TCP };
 	char err[256];
 	ms_client *c = ms_connect("127.0.0.1", port, &co, err, sizeof(err));
 
@@ -109,10 +109,11 @@ static ms_client *connect_open(ms_region **r)
 
 static int run_lazy(enum mode md, struct sample *s)
 {
-	struct ms_client_opts co = { .transport = MS_TRANSPORT_TCP };
-	struct ms_map_opts mo = {
-		.force_copy = md == M_COPY || md == M_COPY_FAULTS,
-		.force_zero_copy = md == M_ZC || md == M_ZC_FAULTS,
+	struct ms_client_opts co = { .opts_size = sizeof(co), .transport = MS_TRANSPORT_TCP };
+	struct ms_map_opts mo = { .opts_size = sizeof(mo),
+		.path = md == M_COPY || md == M_COPY_FAULTS ? MS_MAP_PATH_COPY
+			: md == M_ZC || md == M_ZC_FAULTS  ? MS_MAP_PATH_ZERO_COPY
+							   : MS_MAP_PATH_AUTO,
 		.no_prefetch = md == M_ZC_FAULTS || md == M_COPY_FAULTS,
 	};
 	char err[512];
@@ -345,10 +346,10 @@ int main(int argc, char **argv)
 		}
 	}
 
-	struct ms_server_opts so = { .host = "127.0.0.1", .port = "0",
+	struct ms_server_opts so = { .opts_size = sizeof(so), .host = "127.0.0.1", .port = "0",
 				     .transport = MS_TRANSPORT_TCP };
 	ms_server *srv = ms_server_create(&so, err, sizeof(err));
-	struct ms_export_opts eo = { .name = "bench", .size = size, .no_mlock = true };
+	struct ms_export_opts eo = { .opts_size = sizeof(eo), .name = "bench", .size = size, .no_mlock = true };
 	ms_export *e = srv ? ms_server_add_region(srv, &eo) : NULL;
 
 	if (!e) {

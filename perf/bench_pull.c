@@ -42,10 +42,10 @@ struct bench {
 /* Create the server and its region; NULL after printing why. */
 static ms_server *make_server(const struct bench *b, ms_export **out)
 {
-	struct ms_server_opts so = {
+	struct ms_server_opts so = { .opts_size = sizeof(so),
 		.host = "127.0.0.1", .port = "0", .transport = MS_TRANSPORT_TCP,
 	};
-	struct ms_export_opts eo = {
+	struct ms_export_opts eo = { .opts_size = sizeof(eo),
 		.name = "bench", .size = b->size, .chunk_size = b->chunk,
 		.backing = MS_BACKING_ANON,
 	};
@@ -94,7 +94,7 @@ fail:
 static int one_pull(ms_region *r, const struct bench *b, bool verify, unsigned run,
 		    uint8_t *dst, const uint8_t *src, const char *transport)
 {
-	struct ms_xfer_opts xo = { .no_verify = !verify };
+	struct ms_xfer_opts xo = { .opts_size = sizeof(xo), .no_verify = !verify };
 	struct ms_xfer_stats st;
 	double t0, t;
 	int rc;
@@ -126,7 +126,7 @@ static int one_pull(ms_region *r, const struct bench *b, bool verify, unsigned r
 
 static int bench(const struct bench *b)
 {
-	struct ms_client_opts co = {
+	struct ms_client_opts co = { .opts_size = sizeof(co),
 		.transport = MS_TRANSPORT_TCP, .queue_depth = b->queue_depth, .max_io = b->max_io,
 	};
 	char port[8], err[256] = "";

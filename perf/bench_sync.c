@@ -13,7 +13,7 @@
  * share a write lease, a generation table or a page cache:
  *
  *   zero-copy   "sync-zc":    ms_map_open(.writable), memfd + UFFDIO_CONTINUE
- *   copy        "sync-copy":  ms_map_open(.writable, .force_copy), UFFDIO_COPY
+ *   copy        "sync-copy":  ms_map_open(.writable, .path = MS_MAP_PATH_COPY), UFFDIO_COPY
  *   delta       "sync-delta": a plain local copy (one ms_pull), ms_push(0, SIZE)
  *
  * The maps are waited for (ms_map_wait) until every chunk is local before
@@ -193,7 +193,7 @@ int main(int argc, char **argv)
 		perm[i] = (uint32_t)i;
 
 	/* ---- the server: one region per method, the same random bytes */
-	struct ms_server_opts so = { .host = "127.0.0.1", .port = "0",
+	struct ms_server_opts so = { .opts_size = sizeof(so), .host = "127.0.0.1", .port = "0",
 				     .transport = MS_TRANSPORT_TCP };
 	char port[8];
 
@@ -204,7 +204,7 @@ int main(int argc, char **argv)
 	}
 	t0 = ms_now_ns();
 	for (int k = 0; k < M_N; k++) {
-		struct ms_export_opts eo = { .name = rname[k], .size = size,
+		struct ms_export_opts eo = { .opts_size = sizeof(eo), .name = rname[k], .size = size,
 					     .chunk_size = (uint32_t)chunk, .no_mlock = true };
 
 		if (!mt[k].on)
@@ -236,11 +236,12 @@ int main(int argc, char **argv)
 	snprintf(port, sizeof(port), "%u", ms_server_port(srv));
 
 	/* ---- the writers */
-	struct ms_client_opts co = { .transport = MS_TRANSPORT_TCP };
+	struct ms_client_opts co = { .opts_size = sizeof(co), .transport = MS_TRANSPORT_TCP };
 
 	for (int k = M_ZC; k <= M_COPY; k++) {
-		struct ms_map_opts mo = { .writable = true, .force_copy = k == M_COPY,
-					  .force_zero_copy = k != M_COPY };
+		struct ms_map_opts mo = { .opts_size = sizeof(mo), .writable = true,
+					  .path = k == M_COPY ? MS_MAP_PATH_COPY
+							      : MS_MAP_PATH_ZERO_COPY };
 		int ret;
 
 		if (!mt[k].on)

@@ -22,6 +22,7 @@
 #include <sys/random.h>
 
 #include "client_priv.h"
+#include "opts.h"
 
 #define DEFAULT_DEPTH 16
 #define DEFAULT_MAX_IO (1u << 20)
@@ -97,7 +98,7 @@ MS_EXPORT ms_client *ms_connect(const char *host, const char *port,
 				const struct ms_client_opts *o, char *errmsg,
 				size_t errmsg_len)
 {
-	struct ms_client_opts def = { 0 };
+	struct ms_client_opts def;
 	struct ms_xopts xo = { 0 };
 	struct ms_msg_hello h = { .version = MS_PROTO_VERSION };
 	struct ms_msg_hello_ok hok;
@@ -105,8 +106,14 @@ MS_EXPORT ms_client *ms_connect(const char *host, const char *port,
 	ms_client *c;
 	int ret, len;
 
-	if (!o)
-		o = &def;
+	ret = ms_opts_take(&def, sizeof(def), MS_CLIENT_OPTS_V1, o);
+	if (ret) {
+		snprintf(errmsg ? errmsg : why, errmsg ? errmsg_len : sizeof(why),
+			 "client options: opts_size %zu is not valid", o->opts_size);
+		errno = -ret;
+		return NULL;
+	}
+	o = &def;
 	if (!host || !*host || !port || !*port || strlen(host) >= 256 ||
 	    strlen(port) >= 8) {
 		snprintf(errmsg ? errmsg : why, errmsg ? errmsg_len : sizeof(why),
@@ -494,7 +501,7 @@ size_t cl_build_segs(const ms_region *r, const struct ms_chunkmap *map, uint64_t
 
 /* --------------------------------------------------------------- stat */
 
-MS_EXPORT int ms_hot_chunks(ms_region *r, uint64_t *out, uint32_t max, uint32_t *n)
+MS_EXPORT int ms_hot_chunks(ms_region *r, uint64_t *out, size_t max, size_t *n)
 {
 	ms_client *c = r->c;
 	struct ms_msg_hot m = { .handle = r->handle, .max = max };
@@ -520,7 +527,7 @@ MS_EXPORT int ms_hot_chunks(ms_region *r, uint64_t *out, uint32_t max, uint32_t 
 	return 0;
 }
 
-MS_EXPORT int ms_touch_chunks(ms_region *r, const uint64_t *idx, uint32_t n)
+MS_EXPORT int ms_touch_chunks(ms_region *r, const uint64_t *idx, size_t n)
 {
 	ms_client *c = r->c;
 	struct ms_msg_chunks m = { .handle = r->handle, .n = n, .idx = (uint64_t *)idx };

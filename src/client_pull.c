@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "client_priv.h"
+#include "opts.h"
 
 #define PULL_ROUNDS 5
 #define META_BUF_MAX (1u << 20)  /* metadata reads up to this reuse one registration */
@@ -315,7 +316,13 @@ out:
 MS_EXPORT int ms_pull(ms_region *r, uint64_t off, void *dst, uint64_t len,
 		      const struct ms_xfer_opts *o, struct ms_xfer_stats *st)
 {
-	return pull_impl(r, off, dst, len, o, st, NULL, NULL);
+	struct ms_xfer_opts oc;
+	int ret = ms_opts_take(&oc, sizeof(oc), MS_XFER_OPTS_V1, o);
+
+	if (ret)
+		return cl_err(r->c, ret, "pull: transfer options not valid (opts_size %zu)",
+			      o->opts_size);
+	return pull_impl(r, off, dst, len, &oc, st, NULL, NULL);
 }
 
 int ms_pull_gens(ms_region *r, uint64_t off, void *dst, uint64_t len,
@@ -324,8 +331,8 @@ int ms_pull_gens(ms_region *r, uint64_t off, void *dst, uint64_t len,
 	return pull_impl(r, off, dst, len, NULL, NULL, gens, hashes);
 }
 
-MS_EXPORT int ms_chunk_generations(ms_region *r, uint64_t first, uint64_t n,
-				   uint64_t *gens)
+MS_EXPORT int ms_chunk_generations(ms_region *r, uint64_t first, uint64_t *gens,
+				   size_t n)
 {
 	uint8_t *meta;
 	int ret = 0;

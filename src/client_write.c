@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "client_priv.h"
+#include "opts.h"
 
 static int pending_add(ms_region *r, const struct ms_commit_ent *e)
 {
@@ -236,10 +237,15 @@ MS_EXPORT int ms_write(ms_region *r, uint64_t off, const void *src, uint64_t len
 	struct ms_wpiece piece = { .off = off, .src = src, .len = len };
 	struct ms_xfer_stats s = { 0 };
 	struct ms_commit_ent *ents = NULL;
+	struct ms_xfer_opts oc;
 	uint64_t c0, nch, t0 = ms_now_ns();
 	size_t nents = 0;
 	int ret;
 
+	if ((ret = ms_opts_take(&oc, sizeof(oc), MS_XFER_OPTS_V1, o)))
+		return cl_err(r->c, ret, "write: transfer options not valid (opts_size %zu)",
+			      o->opts_size);
+	o = &oc;
 	if ((ret = check_pieces(r, "write", &piece, 1)))
 		return ret;
 	ms_chunk_span(off, len, r->info.chunk_size, &c0, &nch);
@@ -310,9 +316,14 @@ MS_EXPORT int ms_push(ms_region *r, uint64_t off, const void *src, uint64_t len,
 	uint8_t *meta = NULL;
 	struct ms_wpiece *pieces = NULL;
 	struct cl_lmr l = { 0 };
+	struct ms_xfer_opts oc;
 	uint64_t c0, nch, poff, plen, t0 = ms_now_ns();
 	int ret;
 
+	if ((ret = ms_opts_take(&oc, sizeof(oc), MS_XFER_OPTS_V1, o)))
+		return cl_err(r->c, ret, "push: transfer options not valid (opts_size %zu)",
+			      o->opts_size);
+	o = &oc;
 	if ((ret = check_pieces(r, "push", &whole, 1)))
 		return ret;
 	ms_chunk_span(off, len, r->info.chunk_size, &c0, &nch);

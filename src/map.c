@@ -50,7 +50,7 @@ static int prio_cmp(const void *a, const void *b)
  * order built so far.  Best effort: without a list the order stays. */
 static void hot_to_front(ms_map *m)
 {
-	uint32_t n = 0, max = (uint32_t)MS_MIN(m->nchunks, (uint64_t)MAX_USE_REPORT);
+	size_t n = 0, max = (size_t)MS_MIN(m->nchunks, (uint64_t)MAX_USE_REPORT);
 	uint64_t *hot = malloc(max * sizeof(*hot));
 	uint64_t *o = malloc(m->nchunks * sizeof(*o));
 	uint8_t *seen = calloc(m->nchunks, 1);
@@ -58,7 +58,7 @@ static void hot_to_front(ms_map *m)
 
 	if (!hot || !o || !seen || ms_hot_chunks(m->w[0].r, hot, max, &n) || !n)
 		goto out;
-	for (uint32_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++)
 		if (!seen[hot[i]]++)
 			o[k++] = hot[i];
 	for (uint64_t i = 0; i < m->nchunks; i++)
@@ -210,7 +210,6 @@ static ms_map *map_new(const char *host, const char *port, const char *region,
 		       const struct ms_client_opts *co, const struct ms_map_opts *mo,
 		       char *err, size_t errlen)
 {
-	static const struct ms_map_opts defmo;
 	pthread_condattr_t ca;
 	unsigned nprefetch;
 	ms_map *m;
@@ -234,10 +233,13 @@ static ms_map *map_new(const char *host, const char *port, const char *region,
 		return NULL;
 	}
 	m->uffd = m->memfd = m->evfd = m->sigbus_fd = -1;
-	m->mo = mo ? *mo : defmo;
+	if ((errno = -ms_opts_take(&m->mo, sizeof(m->mo), MS_MAP_OPTS_V1, mo)) ||
+	    (errno = -ms_opts_take(&m->co, sizeof(m->co), MS_CLIENT_OPTS_V1, co))) {
+		map_err(err, errlen, 0, "lazy map: client or map options not valid (opts_size)");
+		free(m);
+		return NULL;
+	}
 	m->writable = m->mo.writable;
-	if (co)
-		m->co = *co;
 	snprintf(m->host, sizeof(m->host), "%s", host);
 	snprintf(m->port, sizeof(m->port), "%s", port);
 	snprintf(m->name, sizeof(m->name), "%s", region);
@@ -289,7 +291,7 @@ static int map_connect(ms_map *m, const struct ms_client_opts *co, char *err, si
 	 * Its syncs send many small runs of pages: a deeper queue keeps
 	 * them streaming instead of waiting for completions 16 at a time */
 	if (m->writable) {
-		struct ms_client_opts sco = co ? *co : (struct ms_client_opts){ 0 };
+		struct ms_client_opts sco = m->co;
 
 		if (!sco.queue_depth)
 			sco.queue_depth = SYNC_DEPTH;
@@ -311,14 +313,15 @@ static int map_choose_path(ms_map *m, char *err, size_t errlen)
 			       ms_uffd_hint(ret));
 	/* zero-copy where the RNIC writes into the memfd; over TCP the
 	 * receive copies anyway and anonymous pages are cheaper to fill */
-	m->zero_copy = !m->mo.force_copy && (features & UFFD_FEATURE_MINOR_SHMEM) &&
-		       (m->mo.force_zero_copy || !strcmp(ms_client_transport(m->w[0].c), "rdma"));
-	if (m->mo.force_zero_copy && !m->zero_copy)
-		return map_err(err, errlen, m->mo.force_copy ? -EINVAL : -EOPNOTSUPP,
-			       m->mo.force_copy ? "lazy map: force_copy and force_zero_copy exclude "
-						  "each other"
-						: "lazy map: zero-copy needs UFFD_FEATURE_MINOR_SHMEM, "
-						  "which this kernel lacks");
+	m->zero_copy = m->mo.path != MS_MAP_PATH_COPY && (features & UFFD_FEATURE_MINOR_SHMEM) &&
+		       (m->mo.path == MS_MAP_PATH_ZERO_COPY ||
+			!strcmp(ms_client_transport(m->w[0].c), "rdma"));
+	if ((unsigned)m->mo.path > MS_MAP_PATH_ZERO_COPY)
+		return map_err(err, errlen, -EINVAL, "lazy map: unknown map path %d",
+			       (int)m->mo.path);
+	if (m->mo.path == MS_MAP_PATH_ZERO_COPY && !m->zero_copy)
+		return map_err(err, errlen, -EOPNOTSUPP, "lazy map: zero-copy needs "
+			       "UFFD_FEATURE_MINOR_SHMEM, which this kernel lacks");
 	m->can_poison = (features & UFFD_FEATURE_POISON) &&
 			!secure_getenv("MEMSYNC_MAP_NO_POISON");  /* tests the fallback */
 	want = (m->zero_copy ? UFFD_FEATURE_MINOR_SHMEM : 0) |

@@ -92,7 +92,7 @@ static void learn_gens(ms_map *m, const struct ms_wpiece *pieces, size_t n,
 	}
 	if (res->gen_first != res->gen_last) {
 		g = malloc((hi - lo + 1) * sizeof(*g));
-		if (!g || ms_chunk_generations(m->sw.r, lo, hi - lo + 1, g)) {
+		if (!g || ms_chunk_generations(m->sw.r, lo, g, hi - lo + 1)) {
 			free(g);
 			return;  /* a later refresh drops and pulls them again */
 		}
@@ -248,7 +248,7 @@ MS_EXPORT int ms_map_refresh(ms_map *m, uint64_t *changed)
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = ms_chunk_generations(m->sw.r, 0, m->nchunks, now);
+	ret = ms_chunk_generations(m->sw.r, 0, now, m->nchunks);
 	if (ret) {
 		sync_fail(m, ret, "refresh of '%s': %s", m->name, ms_client_errmsg(m->sw.c));
 		goto out;

@@ -421,7 +421,7 @@ int ms_enc_stat_ok(void *buf, size_t cap, const struct ms_region_stat *st, size_
 	put_u32(&c, (uint32_t)n);
 	for (size_t i = 0; i < n && !c.err; i++) {
 		put_str(&c, st[i].name, MS_NAME_MAX);
-		put_str(&c, st[i].backing, sizeof(st[i].backing) - 1);
+		put_str(&c, ms_backing_name(st[i].backing), 15);  /* by name on the wire */
 		put_u64(&c, st[i].size);
 		put_u32(&c, st[i].chunk_size);
 		put_u64(&c, st[i].generation);
@@ -447,8 +447,14 @@ int ms_dec_stat_ok(const void *buf, size_t len, struct ms_region_stat **out, siz
 	if (!st)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < cnt && !c.err; i++) {
+		char bname[16];
+
 		get_str(&c, st[i].name, MS_NAME_MAX);
-		get_str(&c, st[i].backing, sizeof(st[i].backing) - 1);
+		get_str(&c, bname, sizeof(bname) - 1);
+		st[i].backing = MS_BACKING_UNKNOWN;  /* a newer server's backing */
+		for (int b = MS_BACKING_ANON; b <= MS_BACKING_USER; b++)
+			if (strcmp(bname, ms_backing_name((enum ms_backing)b)) == 0)
+				st[i].backing = (enum ms_backing)b;
 		st[i].size = get_u64(&c);
 		st[i].chunk_size = get_u32(&c);
 		st[i].generation = get_u64(&c);

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "chunkmap.h"
+#include "opts.h"
 #include "proto.h"
 #include "region.h"
 #include "transport.h"
@@ -385,7 +386,7 @@ static void fill_stat(ms_server *s, struct ms_export *e, struct ms_region_stat *
 
 	memset(st, 0, sizeof(*st));
 	snprintf(st->name, sizeof(st->name), "%s", e->r->name);
-	snprintf(st->backing, sizeof(st->backing), "%s", ms_backing_name(e->r->backing));
+	st->backing = e->r->backing;
 	st->size = e->r->size;
 	st->chunk_size = e->r->chunk_size;
 	pthread_mutex_lock(&e->r->lock);
@@ -676,9 +677,19 @@ static int open_listeners(ms_server *s, const struct ms_server_opts *o)
 MS_EXPORT ms_server *ms_server_create(const struct ms_server_opts *o, char *errmsg,
 				      size_t errmsg_len)
 {
+	struct ms_server_opts oc;
 	ms_server *s;
 	int ret;
 
+	ret = ms_opts_take(&oc, sizeof(oc), MS_SERVER_OPTS_V1, o);
+	if (ret) {
+		if (errmsg && errmsg_len)
+			snprintf(errmsg, errmsg_len, "server options: opts_size %zu is not valid",
+				 o->opts_size);
+		errno = -ret;
+		return NULL;
+	}
+	o = &oc;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
@@ -762,9 +773,20 @@ static int export_register(ms_server *s, struct ms_export *e, unsigned i)
 
 MS_EXPORT ms_export *ms_server_add_region(ms_server *s, const struct ms_export_opts *o)
 {
-	struct ms_export *e = calloc(1, sizeof(*e));
-	int ret = 0;
+	struct ms_export_opts oc;
+	struct ms_export *e;
+	int ret = ms_opts_take(&oc, sizeof(oc), MS_EXPORT_OPTS_V1, o);
 
+	if (ret) {
+		pthread_mutex_lock(&s->lock);
+		snprintf(s->errmsg, sizeof(s->errmsg), "region options: opts_size %zu is not valid",
+			 o->opts_size);
+		pthread_mutex_unlock(&s->lock);
+		errno = -ret;
+		return NULL;
+	}
+	o = &oc;
+	e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
 	e->srv = s;

@@ -169,6 +169,7 @@ static int print_json(const struct demo_result *d, bool verified)
 static ms_export *add_region(ms_server *s, const struct cli_opts *o)
 {
 	struct ms_export_opts eo = {
+		.opts_size = sizeof(eo),
 		.name = "demo",
 		.size = o->demo_size,
 		.chunk_size = o->demo_chunk,
@@ -189,14 +190,15 @@ static ms_export *add_region(ms_server *s, const struct cli_opts *o)
 int cmd_demo(const struct cli_opts *o, int argc, char **argv)
 {
 	struct demo_result d = { .size = o->demo_size, .chunk_size = o->demo_chunk };
-	struct ms_server_opts so = { .host = "127.0.0.1", .port = "0",
+	struct ms_server_opts so = { .opts_size = sizeof(so), .host = "127.0.0.1", .port = "0",
 				     .transport = o->transport, .log = demo_log };
 	struct ms_url u = { .host = "127.0.0.1", .region = "demo" };
 	bool show = !o->quiet && !o->json;
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), t0, want;
 	struct ms_region_info ri;
 	struct progress p;
-	struct ms_xfer_opts xo = { .progress = progress_cb, .progress_ud = &p };
+	struct ms_xfer_opts xo = { .opts_size = sizeof(xo), .progress = progress_cb,
+				   .progress_ud = &p };
 	unsigned char *local = MAP_FAILED, *mem;
 	int verbose = o->verbose, rc = CLI_EXIT_FAIL;
 	char msg[512] = "";

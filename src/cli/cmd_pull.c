@@ -36,6 +36,7 @@ int cli_pull_to_fd(ms_client *c, ms_region *r, const char *cmd, uint64_t off, ui
 {
 	size_t wlen = (size_t)MS_MIN(len, (uint64_t)CLI_WINDOW);
 	struct ms_xfer_opts xo = {
+		.opts_size = sizeof(xo),
 		.progress = p ? progress_cb : NULL,
 		.progress_ud = p,
 		.no_verify = no_verify,
@@ -163,8 +164,8 @@ static int pull_mapped(ms_client *c, ms_region *r, const struct cli_opts *o, int
 		       const char *path, uint64_t size, struct ms_xfer_stats *st, uint64_t *ns)
 {
 	struct progress p;
-	struct ms_xfer_opts xo = { .progress = progress_cb, .progress_ud = &p,
-				   .no_verify = o->no_verify };
+	struct ms_xfer_opts xo = { .opts_size = sizeof(xo), .progress = progress_cb,
+				   .progress_ud = &p, .no_verify = o->no_verify };
 	uint64_t t0;
 	void *map;
 	int rc;

@@ -26,7 +26,8 @@ int cmd_push(const struct cli_opts *o, int argc, char **argv)
 	struct ms_xfer_stats st = { 0 };
 	struct ms_region_info ri;
 	struct progress p;
-	struct ms_xfer_opts xo = { .progress = progress_cb, .progress_ud = &p };
+	struct ms_xfer_opts xo = { .opts_size = sizeof(xo), .progress = progress_cb,
+				   .progress_ud = &p };
 	struct ms_url u;
 	struct stat sb;
 	const char *path;

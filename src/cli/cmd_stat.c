@@ -28,7 +28,7 @@ static const bool right[NCOLS] = {
 static void row_cells(const struct ms_region_stat *s, char cell[NCOLS][CELL])
 {
 	snprintf(cell[0], CELL, "%s", s->name);
-	snprintf(cell[1], CELL, "%s", s->backing);
+	snprintf(cell[1], CELL, "%s", ms_backing_name(s->backing));
 	ms_format_size(s->size, cell[2], CELL);
 	ms_format_size(s->chunk_size, cell[3], CELL);
 	snprintf(cell[4], CELL, "%" PRIu64, s->generation);
@@ -98,7 +98,7 @@ static int print_json(const struct ms_region_stat *s, size_t n)
 	for (size_t k = 0; k < n; k++) {
 		jw_obj_begin(&w);
 		jw_kv_str(&w, "name", s[k].name);
-		jw_kv_str(&w, "backing", s[k].backing);
+		jw_kv_str(&w, "backing", ms_backing_name(s[k].backing));
 		jw_kv_uint(&w, "size", s[k].size);
 		jw_kv_uint(&w, "chunk_size", s[k].chunk_size);
 		jw_kv_uint(&w, "generation", s[k].generation);

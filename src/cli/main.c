@@ -224,6 +224,7 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 void cli_client_opts(const struct cli_opts *o, struct ms_client_opts *co)
 {
 	memset(co, 0, sizeof(*co));
+	co->opts_size = sizeof(*co);
 	co->transport = o->transport;
 	co->queue_depth = o->queue_depth;
 	co->max_io = o->max_io;

@@ -56,17 +56,6 @@ void msd_config_free(struct msd_config *c)
 	memset(c, 0, sizeof(*c));
 }
 
-const char *msd_backing_name(enum ms_backing b)
-{
-	switch (b) {
-	case MS_BACKING_ANON: return "anon";
-	case MS_BACKING_MEMFD: return "memfd";
-	case MS_BACKING_FILE: return "file";
-	case MS_BACKING_USER: return "user";
-	}
-	return "?";
-}
-
 /* One OPT of a region spec, [opt, opt+n). */
 static int region_option(const char *spec, const char *opt, size_t n, struct msd_region *r,
 			 bool *have_backing, bool *have_chunk, char *err, size_t errlen)
@@ -83,8 +72,8 @@ static int region_option(const char *spec, const char *opt, size_t n, struct msd
 		    opt[0] == 'm' ? MS_BACKING_MEMFD : MS_BACKING_FILE;
 		if (*have_backing)
 			return fail(err, errlen, "invalid region '%s': more than one backing "
-				    "('%s' and '%s')", spec, msd_backing_name(r->backing),
-				    msd_backing_name(b));
+				    "('%s' and '%s')", spec, ms_backing_name(r->backing),
+				    ms_backing_name(b));
 		if (b == MS_BACKING_FILE) {
 			if (n <= 5)
 				return fail(err, errlen, "invalid region '%s': 'file' needs a path "

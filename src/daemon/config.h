@@ -65,7 +65,4 @@ int msd_config_read(struct msd_config *c, FILE *f, const char *fname, char *err,
  * opened or read. */
 int msd_config_load(struct msd_config *c, const char *path, char *err, size_t errlen);
 
-/* "anon", "memfd", "file" or "user". */
-const char *msd_backing_name(enum ms_backing b);
-
 #endif

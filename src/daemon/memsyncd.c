@@ -167,6 +167,7 @@ static int add_regions(ms_server *s, const struct msd_config *cfg)
 	for (size_t i = 0; i < cfg->nregions; i++) {
 		const struct msd_region *r = &cfg->regions[i];
 		struct ms_export_opts eo = {
+			.opts_size = sizeof(eo),
 			.name = r->name,
 			.size = r->size,
 			.chunk_size = r->chunk_size,
@@ -197,7 +198,7 @@ static int add_regions(ms_server *s, const struct msd_config *cfg)
 			snprintf(where, sizeof(where), " %s", r->path);
 		ms_info("region %s: %s, %s%s, chunk %s%s", r->name,
 			ms_format_size(ms_export_size(e), size_s, sizeof(size_s)),
-			msd_backing_name(r->backing), where,
+			ms_backing_name(r->backing), where,
 			ms_format_size(r->chunk_size ? r->chunk_size : MS_CHUNK_DEFAULT, chunk_s,
 				       sizeof(chunk_s)),
 			r->no_mlock ? ", not pinned" : "");
@@ -208,6 +209,7 @@ static int add_regions(ms_server *s, const struct msd_config *cfg)
 static int serve(const struct msd_config *cfg)
 {
 	struct ms_server_opts so = {
+		.opts_size = sizeof(so),
 		.host = cfg->host,
 		.port = cfg->port,
 		.transport = cfg->transport,

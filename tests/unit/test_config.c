@@ -398,6 +398,6 @@ int main(void)
 	set_tests();
 	file_tests();
 	load_tests();
-	is_str(msd_backing_name(MS_BACKING_MEMFD), "memfd", "backing names");
+	is_str(ms_backing_name(MS_BACKING_MEMFD), "memfd", "backing names");
 	return tap_done();
 }

@@ -57,9 +57,9 @@ static void fill_random(void *p, size_t len)
 
 static ms_server *server_up(const char *name, uint64_t size, uint8_t **memp)
 {
-	struct ms_server_opts so = { .host = "127.0.0.1", .port = "0",
+	struct ms_server_opts so = { .opts_size = sizeof(so), .host = "127.0.0.1", .port = "0",
 				     .transport = MS_TRANSPORT_TCP };
-	struct ms_export_opts eo = { .name = name, .size = size, .chunk_size = CHUNK,
+	struct ms_export_opts eo = { .opts_size = sizeof(eo), .name = name, .size = size, .chunk_size = CHUNK,
 				     .no_mlock = true };
 	char err[256];
 	ms_server *s = ms_server_create(&so, err, sizeof(err));
@@ -79,7 +79,7 @@ static ms_server *server_up(const char *name, uint64_t size, uint8_t **memp)
 
 static ms_map *map_it(const char *name, const struct ms_map_opts *mo)
 {
-	struct ms_client_opts co = { .transport = MS_TRANSPORT_TCP, .timeout_ms = 5000 };
+	struct ms_client_opts co = { .opts_size = sizeof(co), .transport = MS_TRANSPORT_TCP, .timeout_ms = 5000 };
 	char err[512];
 	ms_map *m = ms_map_open("127.0.0.1", port, name, &co, mo, err, sizeof(err));
 
@@ -100,7 +100,7 @@ static uint64_t nlocal(const ms_map *m)
 
 static void test_no_prefetch(bool force_copy)
 {
-	struct ms_map_opts mo = { .no_prefetch = true, .force_copy = force_copy, .force_zero_copy = !force_copy };
+	struct ms_map_opts mo = { .opts_size = sizeof(mo), .no_prefetch = true, .path = force_copy ? MS_MAP_PATH_COPY : MS_MAP_PATH_ZERO_COPY };
 	const char *path = force_copy ? "copy" : "zero-copy";
 	static uint8_t touched[NCHUNKS];
 	uint64_t want = 0, total;
@@ -112,9 +112,9 @@ static void test_no_prefetch(bool force_copy)
 		return;
 	a = ms_map_addr(m);
 	if (force_copy)
-		ok(!ms_map_zero_copy(m), "force_copy takes the copy path");
+		ok(!ms_map_zero_copy(m), "MS_MAP_PATH_COPY takes the copy path");
 	else
-		ok(ms_map_zero_copy(m), "force_zero_copy takes the zero-copy path (MINOR_SHMEM)");
+		ok(ms_map_zero_copy(m), "MS_MAP_PATH_ZERO_COPY takes the zero-copy path (MINOR_SHMEM)");
 	ms_map_progress(m, NULL, &total);
 	ok(ms_map_size(m) == SIZE && total == NCHUNKS && ms_map_chunk_size(m) == CHUNK,
 	   "%s: full size mapped at once (%llu chunks)", path, (unsigned long long)total);
@@ -174,7 +174,7 @@ static void count_local(void *ud, uint64_t chunk)
 
 static void test_prefetch(bool force_copy, unsigned threads)
 {
-	struct ms_map_opts mo = { .force_copy = force_copy, .force_zero_copy = !force_copy, .prefetch_threads = threads,
+	struct ms_map_opts mo = { .opts_size = sizeof(mo), .path = force_copy ? MS_MAP_PATH_COPY : MS_MAP_PATH_ZERO_COPY, .prefetch_threads = threads,
 				  .on_local = count_local };
 	const char *path = force_copy ? "copy" : "zero-copy";
 	uint64_t t0 = 0, t1;
@@ -225,7 +225,7 @@ static void record_local(void *ud, uint64_t chunk)
 
 static void test_priority(bool force_copy, bool sequential)
 {
-	struct ms_map_opts mo = { .force_copy = force_copy, .force_zero_copy = !force_copy, .prefetch_threads = 1,
+	struct ms_map_opts mo = { .opts_size = sizeof(mo), .path = force_copy ? MS_MAP_PATH_COPY : MS_MAP_PATH_ZERO_COPY, .prefetch_threads = 1,
 				  .priority = sequential ? NULL : prio_fn,
 				  .on_local = record_local };
 	const char *path = force_copy ? "copy" : "zero-copy";
@@ -277,7 +277,7 @@ static void *touch_main(void *arg)
 
 static void test_concurrent(bool force_copy)
 {
-	struct ms_map_opts mo = { .no_prefetch = true, .force_copy = force_copy, .force_zero_copy = !force_copy,
+	struct ms_map_opts mo = { .opts_size = sizeof(mo), .no_prefetch = true, .path = force_copy ? MS_MAP_PATH_COPY : MS_MAP_PATH_ZERO_COPY,
 				  .fault_threads = 3 };
 	const char *path = force_copy ? "copy" : "zero-copy";
 	struct toucher t[4];
@@ -315,7 +315,7 @@ static void on_sigbus(int sig)
 static void test_failure_reported(bool force_copy)
 {
 	const char *path = force_copy ? "copy" : "zero-copy";
-	struct ms_map_opts mo = { .no_prefetch = true, .force_copy = force_copy, .force_zero_copy = !force_copy };
+	struct ms_map_opts mo = { .opts_size = sizeof(mo), .no_prefetch = true, .path = force_copy ? MS_MAP_PATH_COPY : MS_MAP_PATH_ZERO_COPY };
 	struct sigaction sa = { .sa_handler = on_sigbus }, old;
 	char saved[8];
 	uint8_t *smem;
@@ -385,8 +385,8 @@ static void test_sigbus_child(bool force_copy, bool no_poison)
 		tap_bail("server child did not start");
 	cli = fork();
 	if (cli == 0) {
-		struct ms_client_opts co = { .transport = MS_TRANSPORT_TCP, .timeout_ms = 5000 };
-		struct ms_map_opts mo = { .no_prefetch = true, .force_copy = force_copy, .force_zero_copy = !force_copy };
+		struct ms_client_opts co = { .opts_size = sizeof(co), .transport = MS_TRANSPORT_TCP, .timeout_ms = 5000 };
+		struct ms_map_opts mo = { .opts_size = sizeof(mo), .no_prefetch = true, .path = force_copy ? MS_MAP_PATH_COPY : MS_MAP_PATH_ZERO_COPY };
 		struct sigaction dfl = { .sa_handler = SIG_DFL };
 		char err[256], c = 0;
 		ms_map *m;
@@ -440,7 +440,7 @@ static void test_sigbus_child(bool force_copy, bool no_poison)
 
 static void test_mem_register(void)
 {
-	struct ms_client_opts co = { .transport = MS_TRANSPORT_TCP };
+	struct ms_client_opts co = { .opts_size = sizeof(co), .transport = MS_TRANSPORT_TCP };
 	char err[256];
 	ms_client *c = ms_connect("127.0.0.1", port, &co, err, sizeof(err));
 	ms_region *r = c ? ms_open(c, "r1", MS_MODE_READ) : NULL;
@@ -494,11 +494,11 @@ static void test_bad_args(void)
 	m = ms_map_open("127.0.0.1", "1", "r1", NULL, NULL, err, sizeof(err));
 	ok(!m && errno == ECONNREFUSED && *err, "nobody listening: %s", err);
 	{
-		struct ms_map_opts both = { .force_copy = true, .force_zero_copy = true };
+		struct ms_map_opts bad = { .opts_size = sizeof(bad), .path = (enum ms_map_path)7 };
 
-		m = ms_map_open("127.0.0.1", port, "r1", NULL, &both, err, sizeof(err));
-		ok(!m && errno == EINVAL && strstr(err, "exclude each other"),
-		   "force_copy with force_zero_copy: %s", err);
+		m = ms_map_open("127.0.0.1", port, "r1", NULL, &bad, err, sizeof(err));
+		ok(!m && errno == EINVAL && strstr(err, "unknown map path"),
+		   "a map path that is none of the three: %s", err);
 	}
 	/* over TCP the receive copies anyway: anonymous pages by default */
 	m = ms_map_open("127.0.0.1", port, "r1", NULL, NULL, err, sizeof(err));
@@ -515,16 +515,16 @@ static void test_bad_args(void)
  * prefetches them first. */
 static void test_hot(ms_server *s)
 {
-	struct ms_export_opts eo = { .name = "hot", .size = SIZE, .chunk_size = CHUNK,
+	struct ms_export_opts eo = { .opts_size = sizeof(eo), .name = "hot", .size = SIZE, .chunk_size = CHUNK,
 				     .no_mlock = true };
-	struct ms_client_opts co = { .transport = MS_TRANSPORT_TCP, .timeout_ms = 5000 };
-	struct ms_map_opts mo = { .prefetch_threads = 1, .hot_first = true,
+	struct ms_client_opts co = { .opts_size = sizeof(co), .transport = MS_TRANSPORT_TCP, .timeout_ms = 5000 };
+	struct ms_map_opts mo = { .opts_size = sizeof(mo), .prefetch_threads = 1, .hot_first = true,
 				  .on_local = record_local };
-	struct ms_map_opts lazy = { .no_prefetch = true };
+	struct ms_map_opts lazy = { .opts_size = sizeof(lazy), .no_prefetch = true };
 	uint64_t hot[16], three[3] = { 3, 3, 3 }, bad[2] = { 1, NCHUNKS };
 	static uint8_t zero[CHUNK];
 	uint8_t one = 1;
-	uint32_t n = 99;
+	size_t n = 99;
 	char err[256];
 	ms_export *e = ms_server_add_region(s, &eo);
 	ms_client *c = ms_connect("127.0.0.1", port, &co, err, sizeof(err));
@@ -550,7 +550,7 @@ static void test_hot(ms_server *s)
 	   "hot: a writer commits a byte of chunk 7");
 	rc = ms_hot_chunks(r, hot, 16, &n);
 	ok(rc == 0 && n == 4 && hot[0] == 3 && hot[1] == 9 && hot[2] == 5 && hot[3] == 7,
-	   "hot: the list is 3 (3 uses), 9 (2), 5 and 7 (1 each, by index): %u entries, "
+	   "hot: the list is 3 (3 uses), 9 (2), 5 and 7 (1 each, by index): %zu entries, "
 	   "%llu %llu %llu %llu", n, (unsigned long long)hot[0], (unsigned long long)hot[1],
 	   (unsigned long long)hot[2], (unsigned long long)hot[3]);
 	ok(ms_hot_chunks(r, hot, 2, &n) == 0 && n == 2 && hot[0] == 3 && hot[1] == 9,
@@ -558,7 +558,7 @@ static void test_hot(ms_server *s)
 	ms_close(r);    /* the lease goes: a writable mapping below takes it */
 	r = NULL;
 	{
-		struct ms_map_opts wo = { .writable = true, .no_prefetch = true };
+		struct ms_map_opts wo = { .opts_size = sizeof(wo), .writable = true, .no_prefetch = true };
 
 		m = ms_map_open("127.0.0.1", port, "hot", NULL, &wo, err, sizeof(err));
 		ok(m != NULL, "hot: a writable mapping with default client options%s%s",
@@ -600,7 +600,7 @@ static void test_hot(ms_server *s)
 	}
 	rc = ms_hot_chunks(r, hot, 16, &n);
 	ok(rc == 0 && n == 6 && hot[4] == 11 && hot[5] == 12,
-	   "hot: after its close the list also holds 11 and 12 (%u entries)", n);
+	   "hot: after its close the list also holds 11 and 12 (%zu entries)", n);
 out:
 	ms_disconnect(c);
 }

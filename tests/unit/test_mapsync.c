@@ -58,7 +58,7 @@ static uint64_t next_rand(void)
 
 static ms_map *map_it(const struct ms_map_opts *mo, char *err, size_t errlen)
 {
-	struct ms_client_opts co = { .transport = MS_TRANSPORT_TCP, .timeout_ms = 10000 };
+	struct ms_client_opts co = { .opts_size = sizeof(co), .transport = MS_TRANSPORT_TCP, .timeout_ms = 10000 };
 
 	return ms_map_open("127.0.0.1", port, "w", &co, mo, err, errlen);
 }
@@ -150,9 +150,9 @@ static void *racer_main(void *arg)
 static void test_writer(bool force_copy, bool force_hash)
 {
 	char what[64], err[512];
-	struct ms_map_opts mo = { .writable = true, .no_prefetch = true,
-				  .force_copy = force_copy, .force_zero_copy = !force_copy, .force_hash = force_hash };
-	struct ms_map_opts ro = { .force_copy = force_copy, .force_zero_copy = !force_copy };
+	struct ms_map_opts mo = { .opts_size = sizeof(mo), .writable = true, .no_prefetch = true,
+				  .path = force_copy ? MS_MAP_PATH_COPY : MS_MAP_PATH_ZERO_COPY, .force_hash = force_hash };
+	struct ms_map_opts ro = { .opts_size = sizeof(ro), .path = force_copy ? MS_MAP_PATH_COPY : MS_MAP_PATH_ZERO_COPY };
 	struct ms_map_sync_stats st;
 	static uint8_t chunks[NCHUNKS];
 	uint64_t nch, c0, c1, changed, loops = 0, npages = NPAGES / 100;
@@ -300,7 +300,7 @@ static void test_writer(bool force_copy, bool force_hash)
 
 static void test_background(void)
 {
-	struct ms_map_opts mo = { .writable = true, .no_prefetch = true,
+	struct ms_map_opts mo = { .opts_size = sizeof(mo), .writable = true, .no_prefetch = true,
 				  .sync_interval_ms = 30 };
 	static uint8_t chunks[NCHUNKS];
 	char err[512];
@@ -353,7 +353,7 @@ static void *spoiler_main(void *arg)
 
 static void test_refused_commit(void)
 {
-	struct ms_map_opts mo = { .writable = true, .no_prefetch = true };
+	struct ms_map_opts mo = { .opts_size = sizeof(mo), .writable = true, .no_prefetch = true };
 	struct ms_map_sync_stats st;
 	struct spoiler sp = { .off = 77 * (uint64_t)PAGE };
 	char err[512];
@@ -448,8 +448,8 @@ static void test_multi_batch(void)
  * way the page counts as written and the next sync pushes it. */
 static void test_dropped_pte(bool force_copy)
 {
-	struct ms_map_opts mo = { .writable = true, .no_prefetch = true,
-				  .force_copy = force_copy, .force_zero_copy = !force_copy };
+	struct ms_map_opts mo = { .opts_size = sizeof(mo), .writable = true, .no_prefetch = true,
+				  .path = force_copy ? MS_MAP_PATH_COPY : MS_MAP_PATH_ZERO_COPY };
 	const char *what = force_copy ? "copy" : "zero-copy";
 	struct ms_map_sync_stats st;
 	const uint64_t off = 300 * (uint64_t)PAGE;
@@ -483,9 +483,9 @@ static void test_dropped_pte(bool force_copy)
 
 int main(void)
 {
-	struct ms_server_opts so = { .host = "127.0.0.1", .port = "0",
+	struct ms_server_opts so = { .opts_size = sizeof(so), .host = "127.0.0.1", .port = "0",
 				     .transport = MS_TRANSPORT_TCP };
-	struct ms_export_opts eo = { .name = "w", .size = SIZE, .chunk_size = CHUNK,
+	struct ms_export_opts eo = { .opts_size = sizeof(eo), .name = "w", .size = SIZE, .chunk_size = CHUNK,
 				     .no_mlock = true };
 	char err[256];
 

@@ -42,10 +42,10 @@ int main(void)
 	}, dents[3];
 	struct ms_msg_commit cm = { .handle = 1, .n = 3, .ents = ents }, cm2;
 	struct ms_region_stat st[2] = {
-		{ .name = "vm0", .backing = "anon", .size = 1 << 20, .chunk_size = 4096,
+		{ .name = "vm0", .backing = MS_BACKING_ANON, .size = 1 << 20, .chunk_size = 4096,
 		  .generation = 9, .clients = 2, .write_leased = true, .bytes_read = 11,
 		  .bytes_written = 22, .bytes_committed = 33, .commits = 3 },
-		{ .name = "db", .backing = "file", .size = 2 << 20 },
+		{ .name = "db", .backing = MS_BACKING_FILE, .size = 2 << 20 },
 	}, *dst = NULL;
 	struct ms_msg_error e;
 	size_t n = 0;
@@ -123,12 +123,12 @@ int main(void)
 
 	len = ms_enc_stat_ok(buf, sizeof(buf), st, 2);
 	ok(len > 0 && ms_dec_stat_ok(buf, (size_t)len, &dst, &n) == 0 && n == 2 &&
-	   strcmp(dst[0].name, "vm0") == 0 && strcmp(dst[0].backing, "anon") == 0 &&
+	   strcmp(dst[0].name, "vm0") == 0 && dst[0].backing == MS_BACKING_ANON &&
 	   dst[0].size == st[0].size && dst[0].chunk_size == 4096 &&
 	   dst[0].generation == 9 && dst[0].clients == 2 && dst[0].write_leased &&
 	   dst[0].bytes_read == 11 && dst[0].bytes_written == 22 && dst[0].bytes_committed == 33 &&
 	   dst[0].commits == 3 &&
-	   strcmp(dst[1].name, "db") == 0 && strcmp(dst[1].backing, "file") == 0,
+	   strcmp(dst[1].name, "db") == 0 && dst[1].backing == MS_BACKING_FILE,
 	   "stat_ok round-trips");
 	free(dst);
 	dst = NULL;

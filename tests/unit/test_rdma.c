@@ -495,7 +495,7 @@ static void log_cb(void *ud, enum ms_log_level lvl, const char *msg)
 
 static ms_client *connect_to(ms_server *s, enum ms_transport_kind kind)
 {
-	struct ms_client_opts o = { .transport = kind, .timeout_ms = 20000 };
+	struct ms_client_opts o = { .opts_size = sizeof(o), .transport = kind, .timeout_ms = 20000 };
 	char port[8], err[256];
 	ms_client *c;
 
@@ -508,10 +508,10 @@ static ms_client *connect_to(ms_server *s, enum ms_transport_kind kind)
 
 static void test_engine(void)
 {
-	struct ms_server_opts so = { .host = SRV_ADDR, .port = "0",
+	struct ms_server_opts so = { .opts_size = sizeof(so), .host = SRV_ADDR, .port = "0",
 				     .transport = MS_TRANSPORT_RDMA, .log = log_cb };
 	const uint64_t size = 4 * MiB;
-	struct ms_export_opts eo = { .name = "r1", .size = size, .chunk_size = CHUNK };
+	struct ms_export_opts eo = { .opts_size = sizeof(eo), .name = "r1", .size = size, .chunk_size = CHUNK };
 	struct ms_xfer_stats st;
 	struct ms_region_info info;
 	char err[256];

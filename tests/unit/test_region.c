@@ -24,27 +24,13 @@
 
 #include "region.h"
 #include "tap.h"
+#include "fixture.h"
 #include "util.h"
 
 #define MIB (1ull << 20)
 
 static char tmpdir[256];
 static uint64_t pg;
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		tap_bail("opendir /proc/self/fd: %s", strerror(errno));
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1; /* the directory's own descriptor */
-}
 
 static const char *tmp_path(const char *name)
 {
@@ -550,7 +536,7 @@ static void test_invalid(void)
 	int n = 0;
 	char n64[65];
 	uint8_t *mem;
-	int fds = count_fds();
+	int fds = fx_count_fds();
 
 	memset(n64, 'a', 64);
 	n64[64] = '\0';
@@ -609,7 +595,7 @@ static void test_invalid(void)
 		       "a small error buffer is fine");
 		is_int(strlen(small), sizeof(small) - 1, "  message truncated to it");
 	}
-	is_int(count_fds(), fds, "no descriptor left behind by refused options");
+	is_int(fx_count_fds(), fds, "no descriptor left behind by refused options");
 	free(mem);
 }
 
@@ -753,7 +739,7 @@ int main(void)
 	snprintf(tmpdir, sizeof(tmpdir), "%s/ms-region.XXXXXX", t && *t ? t : "/tmp");
 	if (!mkdtemp(tmpdir))
 		tap_bail("mkdtemp %s: %s", tmpdir, strerror(errno));
-	fds = count_fds();
+	fds = fx_count_fds();
 
 	test_backings();
 	test_short_last_chunk();
@@ -764,7 +750,7 @@ int main(void)
 	test_pin_failure();
 	test_names();
 
-	is_int(count_fds(), fds, "no descriptor leaked over the whole test");
+	is_int(fx_count_fds(), fds, "no descriptor leaked over the whole test");
 	cleanup();
 	ok(access(tmpdir, F_OK) != 0, "temporary directory removed");
 	return tap_done();
