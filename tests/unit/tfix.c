@@ -99,7 +99,8 @@ static int t_ctrl(void *ud, struct ms_xpeer *peer, const void *req, size_t len, 
 		if (rc)
 			return rc;
 	}
-	memcpy(resp, req, len);
+	if (len)
+		memcpy(resp, req, len);
 	*resp_len = len;
 	return 0;
 }
