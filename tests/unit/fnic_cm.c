@@ -55,7 +55,6 @@ int fnic_dev_of(const struct sockaddr *sa)
 	return !strcmp(ip, FNIC_ADDR) ? 0 : !strcmp(ip, FNIC_ADDR2) ? 1 : -1;
 }
 
-void fnic_cm_each_qp(void (*fn)(struct fqp *));
 void fnic_cm_each_qp(void (*fn)(struct fqp *))
 {
 	for (struct fid *f = ids; f; f = f->next)

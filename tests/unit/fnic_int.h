@@ -56,6 +56,8 @@ extern struct ibv_device fnic_dev[FNIC_NDEV];
 
 /* Move a QP to the error state: flush what is queued on both queues. */
 void fnic_qp_error(struct fqp *q);
+/* fn on every QP there is (fnic_cm.c keeps the ids that own them). */
+void fnic_cm_each_qp(void (*fn)(struct fqp *));
 /* The device (index) that owns an address, or -1. */
 int fnic_dev_of(const struct sockaddr *sa);
 

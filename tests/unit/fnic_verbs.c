@@ -509,8 +509,6 @@ static void run_sq(struct fqp *q)
 
 void fnic_release(void)
 {
-	extern void fnic_cm_each_qp(void (*fn)(struct fqp *));
-
 	pthread_mutex_lock(&fnic_lock);
 	held = false;
 	fnic_cm_each_qp(run_sq);

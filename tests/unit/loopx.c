@@ -51,7 +51,7 @@ struct conn {
 	struct ms_xconn pub;
 	struct ms_xpeer peer;
 	struct srv *s;
-	struct conn *next;              /* s->work or s->peers */
+	struct conn *wnext, *pnext;     /* s->work, s->peers */
 	pthread_cond_t cv;
 	int refs;
 	enum { C_CONNECTING, C_UP, C_DEAD } st;
@@ -125,7 +125,7 @@ static void kick(struct conn *c)
 {
 	if (!c->queued && c->s) {
 		c->queued = true;
-		c->next = c->s->work;
+		c->wnext = c->s->work;
 		c->s->work = c;
 		pthread_cond_signal(&c->s->cv);
 	}
@@ -425,11 +425,20 @@ static void lx_close(struct ms_xconn *x)
 /* The server lets go of c (lx_lock held). */
 static void peer_end(struct srv *s, struct conn *c)
 {
-	for (struct conn **pp = &s->peers; *pp; pp = &(*pp)->next) {
+	for (struct conn **pp = &s->peers; *pp; pp = &(*pp)->pnext) {
 		if (*pp == c) {
-			*pp = c->next;
+			*pp = c->pnext;
 			break;
 		}
+	}
+	if (c->queued) {
+		for (struct conn **pp = &s->work; *pp; pp = &(*pp)->wnext) {
+			if (*pp == c) {
+				*pp = c->wnext;
+				break;
+			}
+		}
+		c->queued = false;
 	}
 	c->st = C_DEAD;
 	c->s = NULL;
@@ -453,7 +462,7 @@ static void serve(struct srv *s, struct conn *c)
 		pthread_mutex_lock(&lx_lock);
 		c->st = C_UP;           /* refused: up, then closed at once */
 		c->accepted = !rc;
-		c->next = s->peers;
+		c->pnext = s->peers;
 		s->peers = c;
 		pthread_cond_broadcast(&c->cv);
 		if (rc) {
@@ -502,7 +511,7 @@ static int lx_srv_run(struct ms_xsrv *x)
 	s->loop = pthread_self();
 	for (;;) {
 		while ((c = s->work)) {
-			s->work = c->next;
+			s->work = c->wnext;
 			c->queued = false;
 			serve(s, c);
 		}
@@ -533,8 +542,12 @@ static int lx_srv_notify(struct ms_xsrv *x, struct ms_xpeer *peer, const void *m
 	struct conn *c;
 	struct note *n;
 
-	if (!peer || (len && !msg) || !s->running || !pthread_equal(pthread_self(), s->loop))
+	pthread_mutex_lock(&lx_lock);
+	if (!peer || (len && !msg) || !s->running || !pthread_equal(pthread_self(), s->loop)) {
+		pthread_mutex_unlock(&lx_lock);
 		return -EINVAL;
+	}
+	pthread_mutex_unlock(&lx_lock);
 	if (len > MS_CTRL_MAX)
 		return -EMSGSIZE;
 	c = (struct conn *)((char *)peer - offsetof(struct conn, peer));
@@ -660,7 +673,7 @@ static void lx_srv_close(struct ms_xsrv *x)
 	while (s->work) {               /* connects that came after the stop */
 		struct conn *c = s->work;
 
-		s->work = c->next;
+		s->work = c->wnext;
 		c->st = C_DEAD;
 		c->s = NULL;
 		pthread_cond_broadcast(&c->cv);
