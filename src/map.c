@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "map_int.h"
+#include "opts.h"
 #include "uffd.h"
 
 int map_err(char *err, size_t errlen, int ret, const char *fmt, ...)

@@ -1,19 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * tsrv.h - a transport server for the transport tests (test_tcp.c,
- * test_rdma.c): srv_run() on a thread of its own, its log kept in a buffer,
- * counters of connects and disconnects, and control requests that echo
- * (or, for "fail", "big", "dereg", "notify:TEXT", do what they say).
- *
- * Also a client side: io1() and run_ops() post work requests and check
- * their completions, fill() and map() make deterministic data.
- *
- * Include it after defining T (the transport under test) and SRV_ADDR
- * (the address to listen on).
+ * tfix.c - the fixture of the transport contract suite (see tfix.h): a
+ * transport server on a thread of its own and the client helpers.
  */
-#ifndef MS_TEST_TSRV_H
-#define MS_TEST_TSRV_H
-
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -25,20 +17,12 @@
 #include <unistd.h>
 
 #include "tap.h"
-#include "transport.h"
+#include "tfix.h"
 #include "util.h"
 
-struct tsrv {
-	struct ms_xsrv *s;
-	pthread_t th;
-	int run_rc;
-	char port[8];
-	pthread_mutex_t lk;
-	char log[16384];
-	int connects, disconnects;      /* __atomic */
-	int refuse;
-	struct ms_xsmr *dereg_target;   /* "dereg" control request */
-};
+char *A, *B;
+struct ms_xsmr *mA, *mB;
+struct ms_rdesc dA, dB;
 
 static void t_log(void *ud, enum ms_log_level lvl, const char *fmt, va_list ap)
 {
@@ -56,7 +40,7 @@ static void t_log(void *ud, enum ms_log_level lvl, const char *fmt, va_list ap)
 	pthread_mutex_unlock(&t->lk);
 }
 
-static bool log_has(struct tsrv *t, const char *a, const char *b)
+bool log_has(struct tsrv *t, const char *a, const char *b)
 {
 	bool found = false;
 	char *line, *save, *copy;
@@ -115,7 +99,8 @@ static int t_ctrl(void *ud, struct ms_xpeer *peer, const void *req, size_t len, 
 		if (rc)
 			return rc;
 	}
-	memcpy(resp, req, len);
+	if (len)
+		memcpy(resp, req, len);
 	*resp_len = len;
 	return 0;
 }
@@ -128,7 +113,7 @@ static void *t_run(void *arg)
 	return NULL;
 }
 
-static struct tsrv *srv_start(void)
+struct tsrv *srv_start(void)
 {
 	struct tsrv *t = calloc(1, sizeof(*t));
 	struct ms_xsrv_cbs cbs = {
@@ -138,15 +123,14 @@ static struct tsrv *srv_start(void)
 	char err[256];
 
 	pthread_mutex_init(&t->lk, NULL);
-	if (T->listen(SRV_ADDR, "0", &cbs, &t->s, err, sizeof(err)))
-		tap_bail("listen on %s: %s", SRV_ADDR, err);
+	if (T->listen(X.srv_addr, "0", &cbs, &t->s, err, sizeof(err)))
+		tap_bail("listen on %s: %s", X.srv_addr, err);
 	snprintf(t->port, sizeof(t->port), "%u", t->s->port);
 	pthread_create(&t->th, NULL, t_run, t);
 	return t;
 }
 
-/* Stop and join; returns the ms it took. */
-static long srv_stop_join(struct tsrv *t)
+long srv_stop_join(struct tsrv *t)
 {
 	uint64_t t0 = ms_now_ns();
 
@@ -155,15 +139,14 @@ static long srv_stop_join(struct tsrv *t)
 	return (long)((ms_now_ns() - t0) / 1000000);
 }
 
-static void srv_free(struct tsrv *t)
+void srv_free(struct tsrv *t)
 {
 	T->srv_close(t->s);
 	pthread_mutex_destroy(&t->lk);
 	free(t);
 }
 
-/* Wait (bounded) until the server has seen every earlier client go. */
-static void settle(struct tsrv *t)
+void settle(struct tsrv *t)
 {
 	for (int i = 0; i < 200 && __atomic_load_n(&t->connects, __ATOMIC_RELAXED) !=
 					   __atomic_load_n(&t->disconnects, __ATOMIC_RELAXED);
@@ -173,10 +156,36 @@ static void settle(struct tsrv *t)
 
 /* ------------------------------------------------------------ clients */
 
-/* One operation, waited for (lmr may be NULL for transports that need
- * no registration). */
-static int io1(struct ms_xconn *c, enum ms_xop op, void *local, struct ms_xmr *lmr,
-	       uint32_t len, const struct ms_rdesc *d, uint64_t roff)
+struct ms_xconn *cli_opts(struct tsrv *t, const struct ms_xopts *o)
+{
+	struct ms_xconn *c = NULL;
+	char err[256];
+	int rc = X.connect ? X.connect(X.cli_src, X.srv_addr, t->port, o, &c, err, sizeof(err))
+			   : T->connect(X.srv_addr, t->port, o, &c, err, sizeof(err));
+
+	if (rc)
+		tap_bail("connect: %s", err);
+	return c;
+}
+
+struct ms_xconn *cli(struct tsrv *t, unsigned depth, uint32_t max_io, int tmo)
+{
+	struct ms_xopts o = { .depth = depth, .max_io = max_io, .timeout_ms = tmo };
+
+	return cli_opts(t, &o);
+}
+
+struct ms_xmr *lreg(struct ms_xconn *c, void *p, size_t len)
+{
+	struct ms_xmr *m;
+
+	if (T->reg_mr(c, p, len, &m))
+		tap_bail("reg_mr failed");
+	return m;
+}
+
+int io1(struct ms_xconn *c, enum ms_xop op, void *local, struct ms_xmr *lmr, uint32_t len,
+	const struct ms_rdesc *d, uint64_t roff)
 {
 	struct ms_xwr w = { .op = op, .local = local, .len = len, .lmr = lmr, .remote = d,
 			    .roff = roff, .ctx = &w };
@@ -193,17 +202,8 @@ static int io1(struct ms_xconn *c, enum ms_xop op, void *local, struct ms_xmr *l
 	return wc.status;
 }
 
-struct op {
-	enum ms_xop op;
-	uint64_t roff;
-	uint32_t len;
-	char *local;
-};
-
-/* Run ops keeping the queue full; returns how many failed or came back
- * wrong (status, length or context), -1 if posting or polling failed. */
-static int run_ops(struct ms_xconn *c, struct ms_xmr *lmr, const struct ms_rdesc *d,
-		   struct op *ops, size_t n)
+int run_ops(struct ms_xconn *c, struct ms_xmr *lmr, const struct ms_rdesc *d, struct op *ops,
+	    size_t n)
 {
 	size_t next = 0, done = 0;
 	struct ms_xwc wc[32];
@@ -235,7 +235,41 @@ static int run_ops(struct ms_xconn *c, struct ms_xmr *lmr, const struct ms_rdesc
 	return bad;
 }
 
-static void fill(char *p, size_t len, unsigned seed)
+int queue_reads(struct ms_xconn *c, struct ms_xmr *lmr, const struct ms_rdesc *d, char *dst,
+		struct ms_xwc *wc, int *got)
+{
+	struct ms_xwr w[16];
+	int k, rc;
+
+	for (int i = 0; i < 16; i++)
+		w[i] = (struct ms_xwr){ .op = MS_XOP_READ, .local = dst + ((size_t)i << 20),
+					.lmr = lmr, .len = 1u << 20, .remote = d,
+					.roff = (uint64_t)i << 20, .ctx = (void *)(uintptr_t)i };
+	rc = T->post(c, w, 16);
+	k = T->poll(c, wc, 16, 0);
+	*got = k > 0 ? k : 0;
+	usleep(200000);
+	return rc;
+}
+
+int finish_reads(struct ms_xconn *c, struct ms_xwc *wc, int got, const char *dst,
+		 const char *expect)
+{
+	int bad = 0, k;
+
+	while (got < 16 && (k = T->poll(c, wc + got, 16 - got, 5000)) > 0)
+		got += k;
+	if (got != 16)
+		return 100;
+	for (int i = 0; i < 16; i++) {
+		size_t at = (uintptr_t)wc[i].ctx << 20;
+
+		bad += wc[i].status != 0 || memcmp(dst + at, expect + at, 1u << 20) != 0;
+	}
+	return bad;
+}
+
+void fill(char *p, size_t len, unsigned seed)
 {
 	uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
 
@@ -245,7 +279,7 @@ static void fill(char *p, size_t len, unsigned seed)
 	}
 }
 
-static char *map(size_t len, unsigned seed)
+char *map(size_t len, unsigned seed)
 {
 	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
@@ -254,5 +288,3 @@ static char *map(size_t len, unsigned seed)
 	fill(p, len, seed);
 	return p;
 }
-
-#endif /* MS_TEST_TSRV_H */
