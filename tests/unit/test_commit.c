@@ -50,7 +50,8 @@ static void fill(uint8_t *p, size_t len)
 
 static ms_client *conn(void)
 {
-	struct ms_client_opts co = { .transport = MS_TRANSPORT_TCP, .timeout_ms = 10000 };
+	struct ms_client_opts co = { .opts_size = sizeof(co), .transport = MS_TRANSPORT_TCP,
+				     .timeout_ms = 10000 };
 	char err[256];
 	ms_client *c = ms_connect("127.0.0.1", port, &co, err, sizeof(err));
 
@@ -61,7 +62,7 @@ static ms_client *conn(void)
 
 static void gens_now(ms_region *r, uint64_t *g)
 {
-	if (ms_chunk_generations(r, 0, NCHUNKS, g))
+	if (ms_chunk_generations(r, 0, g, NCHUNKS))
 		tap_bail("cannot read the chunk generations");
 }
 
@@ -252,9 +253,10 @@ static void test_empty(void)
 
 int main(void)
 {
-	struct ms_server_opts so = { .host = "127.0.0.1", .port = "0",
+	struct ms_server_opts so = { .opts_size = sizeof(so), .host = "127.0.0.1", .port = "0",
 				     .transport = MS_TRANSPORT_TCP };
-	struct ms_export_opts eo = { .name = "w", .size = SIZE, .chunk_size = CHUNK,
+	struct ms_export_opts eo = { .opts_size = sizeof(eo), .name = "w", .size = SIZE,
+				     .chunk_size = CHUNK,
 				     .no_mlock = true };
 	ms_export *e;
 	char err[256];

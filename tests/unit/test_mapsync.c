@@ -411,7 +411,7 @@ static void test_refused_commit(void)
  * second sync pushes nothing and the writer's refresh drops nothing. */
 static void test_multi_batch(void)
 {
-	struct ms_map_opts mo = { .writable = true, .no_prefetch = true };
+	struct ms_map_opts mo = { .opts_size = sizeof(mo), .writable = true, .no_prefetch = true };
 	const uint64_t span = 20 * MiB;
 	struct ms_map_sync_stats st;
 	uint64_t c0, changed = 1;
