@@ -518,6 +518,15 @@ static bool rx_paused(struct srv *s, struct peer *p)
 	       (s->stopping && p->rx == RX_HDR);
 }
 
+/* Whole input that peer_rx() would act on sits in buf (a partial header
+ * waits for more bytes, which EPOLLIN reports). */
+static bool rx_buffered(struct srv *s, struct peer *p)
+{
+	size_t avail = p->blen - p->boff;
+
+	return !rx_paused(s, p) && (p->rx == RX_HDR ? avail >= MS_FRAME_HDR : avail > 0);
+}
+
 /* Read more header bytes.  After a large WRITE the next request is likely
  * another one, so read just the header: its payload then goes straight
  * into region memory instead of through buf. */
@@ -758,9 +767,14 @@ static void on_peer_event(struct srv *s, struct peer *p, uint32_t events)
 	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
 		peer_rx(s, p);
 	peer_tx(s, p);
-	/* The queue drained below its bound: parse what is already buffered
-	 * (EPOLLIN will not fire for bytes we hold). */
-	if (!rx_paused(s, p) && p->blen > p->boff) {
+	/* Sending lifted the pause: parse the requests already buffered, for
+	 * EPOLLIN will not fire for bytes we hold.  Repeat until they are
+	 * parsed or the queue is over its bound again: a client that reads
+	 * as fast as we send can drain the whole queue in one peer_tx(), and
+	 * then no EPOLLOUT comes back either, so leaving requests in buf here
+	 * would strand them (the pipelining hang of issue #9).  Each round
+	 * consumes buffered bytes, so the loop ends. */
+	while (rx_buffered(s, p)) {
 		peer_rx(s, p);
 		peer_tx(s, p);
 	}
