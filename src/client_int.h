@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "memsync.h"
+#include "transport.h"
 
 /* ms_pull() of [off, off+len), verified, that also reports, for each chunk
  * of the range (from off / chunk size on), the generation and the
@@ -43,5 +44,8 @@ void ms_region_sync_gens(const ms_region *r, uint64_t *first, uint64_t *last);
 /* Forget the writes not committed yet (after a refused commit, so that the
  * next ms_sync() does not name them again). */
 void ms_region_drop_pending(ms_region *r);
+
+/* What c's transport can do: enum ms_xcap flags (transport.h). */
+unsigned ms_client_caps(const ms_client *c);
 
 #endif

@@ -862,7 +862,8 @@ MS_EXPORT ms_map *ms_map_open(const char *host, const char *port, const char *re
 	/* zero-copy where the RNIC writes into the memfd; over TCP the
 	 * receive copies anyway and anonymous pages are cheaper to fill */
 	m->zero_copy = !m->mo.force_copy && (features & UFFD_FEATURE_MINOR_SHMEM) &&
-		       (m->mo.force_zero_copy || !strcmp(ms_client_transport(m->w[0].c), "rdma"));
+		       (m->mo.force_zero_copy ||
+			(ms_client_caps(m->w[0].c) & MS_XCAP_DIRECT_PLACEMENT));
 	if (m->mo.force_zero_copy && !m->zero_copy) {
 		ret = map_err(err, errlen, m->mo.force_copy ? -EINVAL : -EOPNOTSUPP,
 			      m->mo.force_copy ? "lazy map: force_copy and force_zero_copy exclude "

@@ -23,7 +23,6 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#define MS_TCP_INTERNAL
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -38,7 +37,7 @@
 #include <unistd.h>
 
 #include "frame.h"
-#include "tcp.h"
+#include "tcp_int.h"
 #include "tcp_sock.h"
 #include "util.h"
 
