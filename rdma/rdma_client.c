@@ -373,30 +373,23 @@ int ms_rdma_post(struct ms_xconn *x, const struct ms_xwr *wrs, size_t n)
 	return 0;
 }
 
-int ms_rdma_call(struct ms_xconn *x, const void *req, size_t len, void *resp, size_t cap,
-		 size_t *resp_len, int timeout_ms)
-{
-	return ms_xcore_call(x, req, len, resp, cap, resp_len, timeout_ms);
-}
-
 int ms_rdma_reg_mr(struct ms_xconn *x, void *addr, size_t len, struct ms_xmr **out)
 {
 	struct conn *c = to_conn(x);
+	struct ms_xlmr *h;
 	struct ms_xmr *m;
+	int rc = ms_xcore_mr_alloc(addr, len, out, sizeof(*m), &h);
 
-	if (!addr || !len || !out)
-		return -EINVAL;
-	m = malloc(sizeof(*m));
-	if (!m)
-		return -ENOMEM;
+	if (rc)
+		return rc;
+	m = ms_container_of(h, struct ms_xmr, head);
 	m->mr = ibv_reg_mr(c->pd, addr, len, IBV_ACCESS_LOCAL_WRITE);
 	/* A source for WRITEs may be read-only memory: it needs no write
 	 * access, and asking for it makes the pinning fail. */
 	if (!m->mr && (errno == EFAULT || errno == EACCES || errno == EPERM))
 		m->mr = ibv_reg_mr(c->pd, addr, len, 0);
 	if (!m->mr) {
-		int rc = errno ? -errno : -ENOMEM;
-
+		rc = errno ? -errno : -ENOMEM;
 		free(m);
 		return rc;
 	}
@@ -640,26 +633,16 @@ int ms_rdma_connect_from(const char *src, const char *host, const char *port,
 {
 	struct sockaddr_storage dst, srcss;
 	struct ibv_device_attr da;
-	struct ms_xopts def = { 0 };
 	struct conn *c;
 	int rc, tmo;
 
+	c = ms_xcore_new(sizeof(*c), &ms_rdma_ops, &rdma_core_ops, o, out && host && port,
+			 MS_RDMA_MAX_IO, err, errlen, &rc);
+	if (!c)
+		return rc;
 	if (!err)
 		errlen = 0;
-	if (!o)
-		o = &def;
-	if (!out || !host || !port) {
-		snprintf(err, errlen, "missing address or result pointer");
-		return -EINVAL;
-	}
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	rc = ms_xcore_opts(&c->k, &ms_rdma_ops, &rdma_core_ops, o, MS_RDMA_MAX_IO, err, errlen);
-	if (!rc)
-		rc = ms_rdma_addr(host, port, false, &dst, err, errlen);
+	rc = ms_rdma_addr(host, port, false, &dst, err, errlen);
 	if (!rc && src)
 		rc = ms_rdma_addr(src, "0", false, &srcss, err, errlen);
 	if (rc) {

@@ -106,8 +106,6 @@ int ms_rdma_connect(const char *host, const char *port, const struct ms_xopts *o
 int ms_rdma_reg_mr(struct ms_xconn *x, void *addr, size_t len, struct ms_xmr **out);
 void ms_rdma_dereg_mr(struct ms_xconn *x, struct ms_xmr *mr);
 int ms_rdma_post(struct ms_xconn *x, const struct ms_xwr *wrs, size_t n);
-int ms_rdma_call(struct ms_xconn *x, const void *req, size_t len, void *resp, size_t cap,
-		 size_t *resp_len, int timeout_ms);
 void ms_rdma_close(struct ms_xconn *x);
 
 /* The server half (rdma_server.c). */
@@ -118,8 +116,6 @@ int ms_rdma_srv_reg_mr(struct ms_xsrv *s, void *addr, size_t len, unsigned acces
 void ms_rdma_srv_dereg_mr(struct ms_xsrv *s, struct ms_xsmr *mr);
 void ms_rdma_srv_mr_stats(struct ms_xsrv *s, struct ms_xsmr *mr, uint64_t *bytes_read,
 			  uint64_t *bytes_written);
-int ms_rdma_srv_run(struct ms_xsrv *s);
-void ms_rdma_srv_stop(struct ms_xsrv *s);
 int ms_rdma_srv_notify(struct ms_xsrv *s, struct ms_xpeer *peer, const void *msg, size_t len);
 void ms_rdma_srv_close(struct ms_xsrv *s);
 

@@ -15,19 +15,38 @@
 #include "util.h"
 #include "xconn.h"
 
-int ms_xcore_opts(struct ms_xcore *k, const struct ms_transport_ops *ops,
-		  const struct ms_xcore_ops *dops, const struct ms_xopts *o,
-		  uint32_t max_io_limit, char *err, size_t errlen)
+void *ms_xcore_new(size_t size, const struct ms_transport_ops *ops,
+		   const struct ms_xcore_ops *dops, const struct ms_xopts *o, bool args_ok,
+		   uint32_t max_io_limit, char *err, size_t errlen, int *rc)
 {
+	static const struct ms_xopts def;
+	struct ms_xcore *k;
+
+	if (!err)
+		errlen = 0;
+	if (!o)
+		o = &def;
+	*rc = -EINVAL;
+	if (!args_ok) {
+		snprintf(err, errlen, "missing address or result pointer");
+		return NULL;
+	}
 	if (o->depth > MS_XCORE_DEPTH_MAX) {
 		snprintf(err, errlen, "queue depth %u over the limit of %u", o->depth,
 			 MS_XCORE_DEPTH_MAX);
-		return -EINVAL;
+		return NULL;
 	}
 	if (o->max_io > max_io_limit) {
 		snprintf(err, errlen, "max_io %u over the limit of %u", o->max_io, max_io_limit);
-		return -EINVAL;
+		return NULL;
 	}
+	k = calloc(1, size);
+	if (!k) {
+		*rc = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	*rc = 0;
 	k->pub.ops = ops;
 	k->dops = dops;
 	k->pub.depth = o->depth ? o->depth : MS_XCORE_DEPTH_DEFAULT;
@@ -35,7 +54,7 @@ int ms_xcore_opts(struct ms_xcore *k, const struct ms_transport_ops *ops,
 	k->timeout_ms = o->timeout_ms ? o->timeout_ms : MS_XCORE_TIMEOUT_DEFAULT_MS;
 	k->on_notify = o->on_notify;
 	k->notify_ud = o->notify_ud;
-	return 0;
+	return k;
 }
 
 int ms_xcore_init_ring(struct ms_xcore *k, unsigned depth)
@@ -101,6 +120,15 @@ int ms_xcore_check_post(struct ms_xcore *k, const struct ms_xwr *wrs, size_t n, 
 	if (n && !k->inflight)
 		k->last_io = ms_now_ns();       /* the stall clock starts now */
 	return 0;
+}
+
+int ms_xcore_mr_alloc(const void *addr, size_t len, const void *out, size_t size,
+		      struct ms_xlmr **mp)
+{
+	if (!addr || !len || !out)
+		return -EINVAL;
+	*mp = calloc(1, size);
+	return *mp ? 0 : -ENOMEM;
 }
 
 void ms_xcore_add_mr(struct ms_xcore *k, struct ms_xlmr *m, void *addr, size_t len)

@@ -91,11 +91,14 @@ static inline struct ms_xcore *ms_xcore_of(struct ms_xconn *x)
 #define MS_XCORE_MAX_IO_DEFAULT (1u << 20)
 #define MS_XCORE_TIMEOUT_DEFAULT_MS 30000
 
-/* Check o against max_io_limit and fill in the options part of k (ops,
- * timeout, notify, max_io; depth when the device allows it later). */
-int ms_xcore_opts(struct ms_xcore *k, const struct ms_transport_ops *ops,
-		  const struct ms_xcore_ops *dops, const struct ms_xopts *o,
-		  uint32_t max_io_limit, char *err, size_t errlen);
+/* connect()'s common start: a zeroed connection of size bytes (its
+ * struct ms_xcore first) with the options o (NULL: defaults) checked
+ * against max_io_limit and applied.  NULL with *rc and err set when
+ * args_ok is false (a missing argument), an option is out of range or
+ * memory is short. */
+void *ms_xcore_new(size_t size, const struct ms_transport_ops *ops,
+		   const struct ms_xcore_ops *dops, const struct ms_xopts *o, bool args_ok,
+		   uint32_t max_io_limit, char *err, size_t errlen, int *rc);
 /* The ring for depth completions; 0 or -ENOMEM. */
 int ms_xcore_init_ring(struct ms_xcore *k, unsigned depth);
 /* Frees the ring and every registration still on k->mrs through release
@@ -147,6 +150,11 @@ static inline void ms_xcore_ctrl_done(struct ms_xcore *k, int status, size_t len
  * nothing was in flight. */
 int ms_xcore_check_post(struct ms_xcore *k, const struct ms_xwr *wrs, size_t n, bool need_lmr);
 
+/* reg_mr()'s common part: check the arguments and allocate a zeroed
+ * registration of size bytes (its struct ms_xlmr first); 0 with *mp, or
+ * -EINVAL / -ENOMEM.  The driver completes it, then ms_xcore_add_mr(). */
+int ms_xcore_mr_alloc(const void *addr, size_t len, const void *out, size_t size,
+		      struct ms_xlmr **mp);
 /* Registrations: remember m for post()'s checks / forget it (false when
  * it is not k's). */
 void ms_xcore_add_mr(struct ms_xcore *k, struct ms_xlmr *m, void *addr, size_t len);

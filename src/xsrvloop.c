@@ -203,8 +203,9 @@ static int next_timeout(struct ms_xloop *l)
 	return until <= now ? 0 : (int)((until - now) / 1000000 + 1);
 }
 
-int ms_xloop_run(struct ms_xloop *l)
+int ms_xloop_run(struct ms_xsrv *x)
 {
+	struct ms_xloop *l = (struct ms_xloop *)x;  /* pub is the first member */
 	struct epoll_event evs[64];
 	int n;
 

@@ -77,14 +77,32 @@ struct ms_xloop {
 
 #define ms_xloop_log(l, ...) ms_xsrv_log(&(l)->cbs, __VA_ARGS__)
 
+/* A driver's accessors, for a server type srv_t with its struct ms_xloop
+ * in member l and a peer type peer_t with its struct ms_xlpeer in member
+ * lp: to_srv(), loop_srv(), to_peer(). */
+#define MS_XLOOP_ACCESSORS(srv_t, peer_t)                                             \
+	static inline srv_t *to_srv(struct ms_xsrv *x)                               \
+	{                                                                             \
+		return ms_container_of(x, srv_t, l.pub);                              \
+	}                                                                             \
+	static inline srv_t *loop_srv(struct ms_xloop *l)                            \
+	{                                                                             \
+		return ms_container_of(l, srv_t, l);                                  \
+	}                                                                             \
+	static inline peer_t *to_peer(struct ms_xlpeer *lp)                          \
+	{                                                                             \
+		return ms_container_of(lp, peer_t, lp);                               \
+	}
+
 /* epoll, eventfd and lock; 0 or -errno (err says why). */
 int ms_xloop_init(struct ms_xloop *l, const struct ms_transport_ops *ops,
 		  const struct ms_xloop_ops *lops, const struct ms_xsrv_cbs *cbs, char *err,
 		  size_t errlen);
 void ms_xloop_fini(struct ms_xloop *l);
 
-/* srv_run, srv_stop of both drivers. */
-int ms_xloop_run(struct ms_xloop *l);
+/* srv_run, srv_stop of both drivers (the ms_xloop is the first member of
+ * the driver's server, so x is one). */
+int ms_xloop_run(struct ms_xsrv *x);
 void ms_xloop_stop(struct ms_xsrv *x);
 void ms_xloop_begin_stop(struct ms_xloop *l);
 

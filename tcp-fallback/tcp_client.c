@@ -387,37 +387,20 @@ int ms_tcp_post(struct ms_xconn *x, const struct ms_xwr *wrs, size_t n)
 	return 0;
 }
 
-int ms_tcp_call(struct ms_xconn *x, const void *req, size_t len, void *resp, size_t cap,
-		size_t *resp_len, int timeout_ms)
-{
-	return ms_xcore_call(x, req, len, resp, cap, resp_len, timeout_ms);
-}
-
 int ms_tcp_connect(const char *host, const char *port, const struct ms_xopts *o,
 		   struct ms_xconn **out, char *err, size_t errlen)
 {
-	struct ms_xopts def = { 0 };
 	struct conn *c;
 	int rc;
 
+	c = ms_xcore_new(sizeof(*c), &ms_tcp_ops, &tcp_core_ops, o, out != NULL, MS_TCP_MAX_IO,
+			 err, errlen, &rc);
+	if (!c)
+		return rc;
 	if (!err)
 		errlen = 0;
-	if (!o)
-		o = &def;
-	if (!out) {
-		snprintf(err, errlen, "no result pointer");
-		return -EINVAL;
-	}
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
 	c->fd = -1;
 	c->next_id = 1;
-	rc = ms_xcore_opts(&c->k, &ms_tcp_ops, &tcp_core_ops, o, MS_TCP_MAX_IO, err, errlen);
-	if (rc)
-		goto fail;
 	c->slots = calloc(c->k.pub.depth, sizeof(*c->slots));
 	if (!c->slots || ms_xcore_init_ring(&c->k, c->k.pub.depth)) {
 		rc = -ENOMEM;
@@ -458,15 +441,13 @@ void ms_tcp_close(struct ms_xconn *x)
  * outside the registration it names, as RDMA would. */
 int ms_tcp_reg_mr(struct ms_xconn *x, void *addr, size_t len, struct ms_xmr **out)
 {
-	struct ms_xmr *m;
+	struct ms_xlmr *h;
+	int rc = ms_xcore_mr_alloc(addr, len, out, sizeof(struct ms_xmr), &h);
 
-	if (!addr || !len || !out)
-		return -EINVAL;
-	m = malloc(sizeof(*m));
-	if (!m)
-		return -ENOMEM;
-	ms_xcore_add_mr(ms_xcore_of(x), &m->head, addr, len);
-	*out = m;
+	if (rc)
+		return rc;
+	ms_xcore_add_mr(ms_xcore_of(x), h, addr, len);
+	*out = ms_container_of(h, struct ms_xmr, head);
 	return 0;
 }
 

@@ -89,20 +89,7 @@ static char tag_listen;                 /* epoll data of the listener */
 #define slog(s, ...) ms_xloop_log(&(s)->l, __VA_ARGS__)
 #define peer_close(s, p, ...) ms_xloop_close_peer(&(s)->l, &(p)->lp, __VA_ARGS__)
 
-static struct srv *to_srv(struct ms_xsrv *x)
-{
-	return ms_container_of(x, struct srv, l.pub);
-}
-
-static struct srv *loop_srv(struct ms_xloop *l)
-{
-	return ms_container_of(l, struct srv, l);
-}
-
-static struct peer *to_peer(struct ms_xlpeer *lp)
-{
-	return ms_container_of(lp, struct peer, lp);
-}
+MS_XLOOP_ACCESSORS(struct srv, struct peer)
 
 /* ------------------------------------------------------- registrations */
 
@@ -628,16 +615,6 @@ static const struct ms_xloop_ops tcp_loop_ops = {
 	.on_queue = process_dq,
 	.stopped_msg = "server stopped before its responses were sent; disconnected",
 };
-
-int ms_tcp_srv_run(struct ms_xsrv *x)
-{
-	return ms_xloop_run(&to_srv(x)->l);
-}
-
-void ms_tcp_srv_stop(struct ms_xsrv *x)
-{
-	ms_xloop_stop(x);
-}
 
 int ms_tcp_srv_notify(struct ms_xsrv *x, struct ms_xpeer *peer, const void *msg, size_t len)
 {
