@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * rdma_client.c - the client half of the RDMA transport, and ms_rdma_ops.
+ * rdma_client.c - the client half of the RDMA transport.
  *
  * One RC queue pair and one completion queue per connection.  post() turns
  * work requests into RDMA READ/WRITE, their wr_ids pointing at per-request
@@ -11,8 +11,8 @@
  * queued before it too.  One poller (progress()) reaps every completion:
  * data completions go to a ring that poll() hands out, the reply to a
  * control call and notifications arrive as RECVs into two registered
- * buffers.  A work request counts as outstanding until poll() returned
- * its completion, so the ring (depth entries) cannot overflow.
+ * buffers.  Slots, the ring, the stall clock and the poll()/call() wait
+ * loops are the shared core's (src/xconn.c).
  *
  * Failure: a remote access error, a DISCONNECTED event, a stalled request
  * (timeout) or an error completion moves the QP to the error state; the
@@ -37,32 +37,26 @@
 
 #include "rdma_int.h"
 #include "util.h"
+#include "xconn.h"
 
-#define DEPTH_DEFAULT 16
-#define DEPTH_MAX 4096
-#define MAX_IO_DEFAULT (1u << 20)
-#define TIMEOUT_DEFAULT_MS 30000
 #define FLUSH_GRACE_MS 2000
 #define CQ_BATCH 32
 #define SIGNAL_EVERY 16
 
 struct ms_xmr {
-	struct ms_xmr *next;
+	struct ms_xlmr head;            /* first: addr, len for post()'s checks */
 	struct ibv_mr *mr;
-	char *addr;
-	size_t len;
 };
 
 struct req {
 	struct ms_rdma_wr wr;           /* MS_RWR_DATA; wr_id points here */
 	bool active;                    /* posted, not yet completed */
-	uint32_t len;
-	void *ctx;
-	struct req *next;               /* free list, or the posted queue */
+	struct ms_xslot slot;           /* ctx, len, free list */
+	struct req *next;               /* the posted queue */
 };
 
 struct conn {
-	struct ms_xconn pub;
+	struct ms_xcore k;              /* first: the shared core */
 	struct rdma_event_channel *ech;
 	struct rdma_cm_id *id;
 	struct ibv_pd *pd;
@@ -70,36 +64,25 @@ struct conn {
 	struct ibv_cq *cq;
 	bool qp_made, connected;
 	unsigned cq_events;             /* to acknowledge before destroying cq */
-	int dead;                       /* 0, or the status everything failed with */
-	uint64_t dead_ns, last_io;
-	int timeout_ms;
-	void (*on_notify)(void *ud, const void *msg, size_t len);
-	void *notify_ud;
-	struct req *reqs, *free;
+	struct req *reqs;
 	struct req *qhead, **qtail;     /* on the send queue, in posting order */
-	unsigned inflight;              /* posted data requests not yet completed */
-	struct ms_xring ring;           /* completions not yet polled */
 	struct ms_rdma_buf rbuf[MS_RDMA_NRECV], sbuf;
-	/* the control call in progress */
-	bool in_call, resp_got;
-	int ctrl_status;
-	void *resp;
-	size_t cap, resp_len;
-	struct ms_xmr *mrs;
 };
 
 static struct conn *to_conn(struct ms_xconn *x)
 {
-	return ms_container_of(x, struct conn, pub);
+	return ms_container_of(x, struct conn, k.pub);
+}
+
+static struct conn *core_conn(struct ms_xcore *k)
+{
+	return ms_container_of(k, struct conn, k);
 }
 
 static void req_done(struct conn *c, struct req *r, int status)
 {
 	r->active = false;
-	ms_xring_push(&c->ring, r->ctx, status, r->len);
-	c->inflight--;
-	r->next = c->free;
-	c->free = r;
+	ms_xcore_complete(&c->k, &r->slot, status);
 }
 
 /* The connection is unusable: let the device flush what is posted. */
@@ -107,16 +90,10 @@ static void conn_fail(struct conn *c, int status)
 {
 	struct ibv_qp_attr a = { .qp_state = IBV_QPS_ERR };
 
-	if (c->dead)
+	if (!ms_xcore_fail(&c->k, status))
 		return;
-	c->dead = status;
-	c->dead_ns = ms_now_ns();
 	if (c->qp_made)
 		ibv_modify_qp(c->id->qp, &a, IBV_QP_STATE);
-	if (c->in_call && !c->resp_got) {
-		c->resp_got = true;
-		c->ctrl_status = status;
-	}
 }
 
 static void enqueue(struct conn *c, struct req *r)
@@ -146,13 +123,14 @@ static void complete_upto(struct conn *c, struct req *r, int status)
 }
 
 /* Flushes that never came (a device gone): complete what is left here. */
-static void flush_rest(struct conn *c)
+static void flush_rest(struct ms_xcore *k)
 {
+	struct conn *c = core_conn(k);
 	struct req *q;
 
 	while ((q = c->qhead)) {
 		c->qhead = q->next;
-		req_done(c, q, c->dead);
+		req_done(c, q, c->k.dead);
 	}
 	c->qtail = &c->qhead;
 }
@@ -169,25 +147,19 @@ static void on_recv(struct conn *c, struct ms_rdma_buf *b, const struct ibv_wc *
 		return;
 	}
 	if (ms_rdma_parse_msg(b, wc->byte_len, &type, &p, &len) || type == MS_RMSG_REQ ||
-	    (type == MS_RMSG_RESP && (!c->in_call || c->resp_got))) {
+	    (type == MS_RMSG_RESP && (!c->k.in_call || c->k.resp_done))) {
 		/* not an answer to anything we asked: the peer is not memsync's */
 		conn_fail(c, -ECONNRESET);
 		return;
 	}
 	if (type == MS_RMSG_RESP) {
-		c->resp_got = true;
-		c->resp_len = len;
-		if (len > c->cap) {
-			c->ctrl_status = -EMSGSIZE;
-		} else {
-			c->ctrl_status = 0;
-			if (len)
-				memcpy(c->resp, p, len);
-		}
-	} else if (c->on_notify) {
-		c->on_notify(c->notify_ud, p, len);
+		if (len <= c->k.cap && len)
+			memcpy(c->k.resp, p, len);
+		ms_xcore_ctrl_done(&c->k, len > c->k.cap ? -EMSGSIZE : 0, len);
+	} else if (c->k.on_notify) {
+		c->k.on_notify(c->k.notify_ud, p, len);
 	}
-	if (!c->dead && ms_rdma_post_recv(c->id->qp, b))
+	if (!c->k.dead && ms_rdma_post_recv(c->id->qp, b))
 		conn_fail(c, -ECONNRESET);
 }
 
@@ -204,8 +176,8 @@ static void on_wc(struct conn *c, const struct ibv_wc *wc)
 		if (!r->active)
 			return;         /* completed by flush_rest() already */
 		st = ms_rdma_wc_errno(wc->status);
-		if (wc->status == IBV_WC_WR_FLUSH_ERR && c->dead)
-			st = c->dead;
+		if (wc->status == IBV_WC_WR_FLUSH_ERR && c->k.dead)
+			st = c->k.dead;
 		if (st)
 			conn_fail(c, -ECONNRESET);  /* the QP is in error now */
 		complete_upto(c, r, st);
@@ -236,63 +208,76 @@ static void cm_events(struct conn *c)
 }
 
 /* Reap every completion and connection event there is, without waiting. */
-static void progress(struct conn *c)
+static void progress(struct ms_xcore *k)
 {
+	struct conn *c = core_conn(k);
 	struct ibv_wc wc[CQ_BATCH];
 	int n;
 
 	cm_events(c);
 	while ((n = ibv_poll_cq(c->cq, CQ_BATCH, wc)) > 0) {
-		c->last_io = ms_now_ns();
+		c->k.last_io = ms_now_ns();
 		for (int i = 0; i < n; i++)
 			on_wc(c, &wc[i]);
 	}
 	if (n < 0)
 		conn_fail(c, -ECONNRESET);
-	if (c->dead && c->inflight &&
-	    ms_now_ns() - c->dead_ns >= (uint64_t)FLUSH_GRACE_MS * 1000000)
-		flush_rest(c);
-}
-
-/* Milliseconds until the stall limit (or the flush grace when dead); -1
- * when nothing is in flight; 0 when it has passed. */
-static int stall_left(struct conn *c)
-{
-	uint64_t now = ms_now_ns(), lim;
-
-	if (!c->inflight)
-		return -1;
-	if (c->dead)
-		lim = c->dead_ns + (uint64_t)FLUSH_GRACE_MS * 1000000;
-	else if (c->timeout_ms > 0)
-		lim = c->last_io + (uint64_t)c->timeout_ms * 1000000;
-	else
-		return -1;
-	return now >= lim ? 0 : (int)((lim - now) / 1000000 + 1);
+	if (c->k.dead && c->k.inflight &&
+	    ms_now_ns() - c->k.dead_ns >= (uint64_t)FLUSH_GRACE_MS * 1000000)
+		flush_rest(k);
 }
 
 /* Arm the CQ, look once more (a completion may have come before arming),
  * then sleep on the completion and connection channels. */
-static void wait_and_progress(struct conn *c, int tmo)
+static void wait_and_progress(struct ms_xcore *k, int tmo)
 {
+	struct conn *c = core_conn(k);
 	struct pollfd pfd[2] = { { .fd = c->cch->fd, .events = POLLIN },
 				 { .fd = c->ech->fd, .events = POLLIN } };
 	struct ibv_cq *cq;
 	void *cq_ctx;
-	unsigned before = c->ring.n;
-	bool before_got = c->resp_got;
+	unsigned before = c->k.ring.n;
+	bool before_got = c->k.resp_done;
 
 	if (ibv_req_notify_cq(c->cq, 0))
 		conn_fail(c, -ECONNRESET);
-	progress(c);
-	if (c->ring.n != before || c->resp_got != before_got || (c->dead && !c->inflight))
+	progress(k);
+	if (c->k.ring.n != before || c->k.resp_done != before_got ||
+	    (c->k.dead && !c->k.inflight))
 		return;
 	if (poll(pfd, 2, tmo) > 0 && (pfd[0].revents & POLLIN)) {
 		while (ibv_get_cq_event(c->cch, &cq, &cq_ctx) == 0)
 			c->cq_events++;
 	}
-	progress(c);
+	progress(k);
 }
+
+static void fail_op(struct ms_xcore *k, int status)
+{
+	conn_fail(core_conn(k), status);
+}
+
+/* The previous request's SEND completion may not be reaped yet. */
+static void send_ctrl(struct ms_xcore *k, const void *req, size_t len, uint64_t deadline)
+{
+	struct conn *c = core_conn(k);
+
+	while (c->sbuf.busy && !c->k.dead && ms_left(deadline) != 0)
+		wait_and_progress(k, ms_left(deadline));
+	if (!c->k.dead && c->sbuf.busy)
+		conn_fail(c, -ETIMEDOUT);
+	if (!c->k.dead && ms_rdma_post_msg(c->id->qp, &c->sbuf, MS_RMSG_REQ, req, len))
+		conn_fail(c, -ECONNRESET);
+}
+
+static const struct ms_xcore_ops rdma_core_ops = {
+	.progress = progress,
+	.wait = wait_and_progress,
+	.fail = fail_op,
+	.flush_rest = flush_rest,
+	.send_ctrl = send_ctrl,
+	.flush_grace_ms = FLUSH_GRACE_MS,
+};
 
 /* Post the chain swr[0..k) (first is swr[0]); its last request is
  * signaled, so that it completes the whole chain. */
@@ -323,48 +308,27 @@ static void post_chain(struct conn *c, struct ibv_send_wr *first, struct ibv_sen
 		c->qtail = &(*c->qtail)->next;
 }
 
-static int rdma_post(struct ms_xconn *x, const struct ms_xwr *wrs, size_t n)
+int ms_rdma_post(struct ms_xconn *x, const struct ms_xwr *wrs, size_t n)
 {
 	struct conn *c = to_conn(x);
 	struct ibv_send_wr swr[CQ_BATCH], *first = NULL, *prev = NULL;
 	struct ibv_sge sge[CQ_BATCH];
 	struct req *posted[CQ_BATCH];
 	const struct ms_xwr *w;
-	struct ms_xmr *m;
 	size_t k = 0;
 	unsigned unsig = 0;             /* unsignaled requests in a row */
+	int rc = ms_xcore_check_post(&c->k, wrs, n, true);
 
-	if (c->dead)
-		return -ENOTCONN;
-	if ((n && !wrs) || n > c->pub.depth)
-		return -EINVAL;
+	if (rc)
+		return rc;
 	for (size_t i = 0; i < n; i++) {
-		w = &wrs[i];
-		if ((w->op != MS_XOP_READ && w->op != MS_XOP_WRITE) || !w->remote ||
-		    w->len > c->pub.max_io || (w->len && !w->local) || !w->lmr)
-			return -EINVAL;
-		for (m = c->mrs; m && m != w->lmr; m = m->next)
-			;
-		if (!m || (uintptr_t)w->local < (uintptr_t)m->addr ||
-		    (uintptr_t)w->local - (uintptr_t)m->addr > m->len ||
-		    w->len > m->len - ((uintptr_t)w->local - (uintptr_t)m->addr))
-			return -EINVAL;
-	}
-	if (n > c->pub.depth - c->inflight - c->ring.n)
-		return -EAGAIN;
-	if (!c->inflight)
-		c->last_io = ms_now_ns();       /* the stall clock starts now */
-	for (size_t i = 0; i < n; i++) {
-		struct req *r = c->free;
+		struct req *r;
 
 		w = &wrs[i];
-		c->free = r->next;
-		r->ctx = w->ctx;
-		r->len = w->len;
+		r = ms_container_of(ms_xcore_slot_get(&c->k, w->ctx, w->len), struct req, slot);
 		r->active = true;
-		c->inflight++;
-		if (c->dead) {          /* an earlier batch failed to post */
-			req_done(c, r, c->dead);
+		if (c->k.dead) {        /* an earlier batch failed to post */
+			req_done(c, r, c->k.dead);
 			continue;
 		}
 		if (w->roff > w->remote->len || w->len > w->remote->len - w->roff) {
@@ -409,141 +373,50 @@ static int rdma_post(struct ms_xconn *x, const struct ms_xwr *wrs, size_t n)
 	return 0;
 }
 
-static int rdma_poll(struct ms_xconn *x, struct ms_xwc *wcs, int max, int timeout_ms)
+int ms_rdma_reg_mr(struct ms_xconn *x, void *addr, size_t len, struct ms_xmr **out)
 {
 	struct conn *c = to_conn(x);
-	uint64_t deadline = timeout_ms > 0 ? ms_now_ns() + (uint64_t)timeout_ms * 1000000 : 0;
-	int left;
-
-	if (!wcs || max <= 0)
-		return -EINVAL;
-	progress(c);
-	while (!c->ring.n && !(c->dead && !c->inflight) && timeout_ms != 0) {
-		left = ms_left(deadline);
-		if (left == 0)
-			break;
-		if (stall_left(c) == 0) {
-			if (c->dead)
-				flush_rest(c);
-			else
-				conn_fail(c, -ETIMEDOUT);
-			continue;
-		}
-		wait_and_progress(c, ms_min_tmo(left, stall_left(c)));
-	}
-	if (!c->ring.n)
-		return c->dead && !c->inflight ? -ENOTCONN : 0;
-	return ms_xring_pop(&c->ring, wcs, max);
-}
-
-static unsigned rdma_outstanding(struct ms_xconn *x)
-{
-	struct conn *c = to_conn(x);
-
-	return c->inflight + c->ring.n;
-}
-
-/* timeout_ms: > 0 limit, 0 the connection's default, < 0 none. */
-static int rdma_call(struct ms_xconn *x, const void *req, size_t len, void *resp, size_t cap,
-		     size_t *resp_len, int timeout_ms)
-{
-	struct conn *c = to_conn(x);
-	int tmo = timeout_ms ? timeout_ms : c->timeout_ms;
-	uint64_t deadline = tmo > 0 ? ms_now_ns() + (uint64_t)tmo * 1000000 : 0;
-	int rc;
-
-	if (c->dead)
-		return c->dead;
-	if (c->in_call)
-		return -EBUSY;          /* e.g. from inside on_notify */
-	if ((len && !req) || (cap && !resp))
-		return -EINVAL;
-	if (len > MS_CTRL_MAX)
-		return -EMSGSIZE;
-	c->in_call = true;
-	c->resp_got = false;
-	c->resp = resp;
-	c->cap = cap;
-	/* The previous request's SEND completion may not be reaped yet. */
-	while (c->sbuf.busy && !c->dead && ms_left(deadline) != 0)
-		wait_and_progress(c, ms_left(deadline));
-	if (!c->dead && c->sbuf.busy)
-		conn_fail(c, -ETIMEDOUT);
-	if (!c->dead) {
-		rc = ms_rdma_post_msg(c->id->qp, &c->sbuf, MS_RMSG_REQ, req, len);
-		if (rc)
-			conn_fail(c, -ECONNRESET);
-	}
-	while (!c->resp_got) {
-		if (ms_left(deadline) == 0) {
-			/* The server's state after a lost call is unknown:
-			 * drop the connection so that it releases ours. */
-			conn_fail(c, -ETIMEDOUT);
-			break;
-		}
-		wait_and_progress(c, ms_left(deadline));
-	}
-	c->in_call = false;
-	if (!c->ctrl_status && resp_len)
-		*resp_len = c->resp_len;
-	return c->ctrl_status;
-}
-
-static int rdma_reg_mr(struct ms_xconn *x, void *addr, size_t len, struct ms_xmr **out)
-{
-	struct conn *c = to_conn(x);
+	struct ms_xlmr *h;
 	struct ms_xmr *m;
+	int rc = ms_xcore_mr_alloc(addr, len, out, sizeof(*m), &h);
 
-	if (!addr || !len || !out)
-		return -EINVAL;
-	m = malloc(sizeof(*m));
-	if (!m)
-		return -ENOMEM;
+	if (rc)
+		return rc;
+	m = ms_container_of(h, struct ms_xmr, head);
 	m->mr = ibv_reg_mr(c->pd, addr, len, IBV_ACCESS_LOCAL_WRITE);
 	/* A source for WRITEs may be read-only memory: it needs no write
 	 * access, and asking for it makes the pinning fail. */
 	if (!m->mr && (errno == EFAULT || errno == EACCES || errno == EPERM))
 		m->mr = ibv_reg_mr(c->pd, addr, len, 0);
 	if (!m->mr) {
-		int rc = errno ? -errno : -ENOMEM;
-
+		rc = errno ? -errno : -ENOMEM;
 		free(m);
 		return rc;
 	}
-	m->addr = addr;
-	m->len = len;
-	m->next = c->mrs;
-	c->mrs = m;
+	ms_xcore_add_mr(&c->k, &m->head, addr, len);
 	*out = m;
 	return 0;
 }
 
-static void rdma_dereg_mr(struct ms_xconn *x, struct ms_xmr *mr)
+static void mr_release(struct ms_xlmr *head)
 {
-	struct conn *c = to_conn(x);
-	struct ms_xmr **pp;
+	struct ms_xmr *m = ms_container_of(head, struct ms_xmr, head);
 
-	for (pp = &c->mrs; *pp; pp = &(*pp)->next) {
-		if (*pp == mr) {
-			*pp = mr->next;
-			ibv_dereg_mr(mr->mr);
-			free(mr);
-			return;
-		}
-	}
+	ibv_dereg_mr(m->mr);
+	free(m);
+}
+
+void ms_rdma_dereg_mr(struct ms_xconn *x, struct ms_xmr *mr)
+{
+	if (mr && ms_xcore_del_mr(ms_xcore_of(x), &mr->head))
+		mr_release(&mr->head);
 }
 
 static void conn_free(struct conn *c)
 {
-	struct ms_xmr *m;
-
 	if (c->qp_made)
 		rdma_destroy_qp(c->id);
-	while ((m = c->mrs)) {
-		c->mrs = m->next;
-		ibv_dereg_mr(m->mr);
-		free(m);
-	}
+	ms_xcore_fini(&c->k, mr_release);
 	for (int i = 0; i < MS_RDMA_NRECV; i++)
 		ms_rdma_buf_fini(&c->rbuf[i]);
 	ms_rdma_buf_fini(&c->sbuf);
@@ -560,18 +433,17 @@ static void conn_free(struct conn *c)
 	if (c->ech)
 		rdma_destroy_event_channel(c->ech);
 	free(c->reqs);
-	free(c->ring.wc);
 	free(c);
 }
 
-static void rdma_close(struct ms_xconn *x)
+void ms_rdma_close(struct ms_xconn *x)
 {
 	struct conn *c;
 
 	if (!x)
 		return;
 	c = to_conn(x);
-	if (c->connected && !c->dead)
+	if (c->connected && !c->k.dead)
 		rdma_disconnect(c->id);
 	conn_free(c);
 }
@@ -581,7 +453,7 @@ static int step(struct conn *c, enum rdma_cm_event_type want, struct rdma_cm_eve
 		const char *host, const char *port, char *err, size_t errlen)
 {
 	struct rdma_cm_event *ev;
-	int rc = ms_rdma_next_event(c->ech, c->timeout_ms > 0 ? c->timeout_ms : -1, &ev);
+	int rc = ms_rdma_next_event(c->ech, c->k.timeout_ms > 0 ? c->k.timeout_ms : -1, &ev);
 
 	if (rc) {
 		snprintf(err, errlen, "cannot connect to %s:%s: %s waiting for %s", host, port,
@@ -613,104 +485,75 @@ static int step(struct conn *c, enum rdma_cm_event_type want, struct rdma_cm_eve
 	return rc;
 }
 
-int ms_rdma_connect_from(const char *src, const char *host, const char *port,
-			 const struct ms_xopts *o, struct ms_xconn **out, char *err,
-			 size_t errlen)
+/* Connection setup, one step per stage; conn_free() undoes whatever
+ * stages were done.  First: an id on its own channel, address and route
+ * resolved (within tmo ms). */
+static int setup_id(struct conn *c, struct sockaddr *src, struct sockaddr *dst, int tmo,
+		    const char *host, const char *port, char *err, size_t errlen)
 {
-	struct ms_rdma_priv priv = { .magic = htole32(MS_RDMA_MAGIC),
-				     .version = htole32(MS_RDMA_VERSION) };
-	struct rdma_conn_param cp = { .private_data = &priv, .private_data_len = sizeof(priv),
-				      .retry_count = 7, .rnr_retry_count = 7 };
-	struct ibv_qp_init_attr qa = { .qp_type = IBV_QPT_RC };
-	struct sockaddr_storage dst, srcss;
-	struct ibv_device_attr da;
-	struct ibv_port_attr pa;
-	struct ms_xopts def = { 0 };
 	char why[200];
-	struct conn *c;
-	unsigned depth;
-	int rc, tmo;
+	int rc;
 
-	if (!err)
-		errlen = 0;
-	if (!o)
-		o = &def;
-	if (!out || !host || !port) {
-		snprintf(err, errlen, "missing address or result pointer");
-		return -EINVAL;
-	}
-	if (o->depth > DEPTH_MAX) {
-		snprintf(err, errlen, "queue depth %u over the limit of %u", o->depth, DEPTH_MAX);
-		return -EINVAL;
-	}
-	if (o->max_io > MS_RDMA_MAX_IO) {
-		snprintf(err, errlen, "max_io %u over the limit of %u", o->max_io,
-			 MS_RDMA_MAX_IO);
-		return -EINVAL;
-	}
-	rc = ms_rdma_addr(host, port, false, &dst, err, errlen);
-	if (rc)
-		return rc;
-	if (src && (rc = ms_rdma_addr(src, "0", false, &srcss, err, errlen)))
-		return rc;
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	c->pub.ops = &ms_rdma_ops;
-	c->timeout_ms = o->timeout_ms ? o->timeout_ms : TIMEOUT_DEFAULT_MS;
-	c->on_notify = o->on_notify;
-	c->notify_ud = o->notify_ud;
-	tmo = c->timeout_ms > 0 ? c->timeout_ms : TIMEOUT_DEFAULT_MS;
 	c->ech = rdma_create_event_channel();
 	if (!c->ech) {
 		rc = -errno;
 		snprintf(err, errlen, "no RDMA device (rdma_cm: %s)", strerror(errno));
-		goto fail;
+		return rc;
 	}
-	rc = ms_rdma_resolve_addr(c->ech, c, src ? (struct sockaddr *)&srcss : NULL,
-				  (struct sockaddr *)&dst, tmo, &c->id, why, sizeof(why));
+	rc = ms_rdma_resolve_addr(c->ech, c, src, dst, tmo, &c->id, why, sizeof(why));
 	if (rc) {
 		snprintf(err, errlen, "cannot connect to %s:%s: %s", host, port, why);
-		goto fail;
+		return rc;
 	}
 	if (rdma_resolve_route(c->id, tmo)) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot connect to %s:%s: %s", host, port, strerror(errno));
-		goto fail;
+		return rc;
 	}
-	if ((rc = step(c, RDMA_CM_EVENT_ROUTE_RESOLVED, NULL, host, port, err, errlen)))
-		goto fail;
-	if (ibv_query_device(c->id->verbs, &da) ||
+	return step(c, RDMA_CM_EVENT_ROUTE_RESOLVED, NULL, host, port, err, errlen);
+}
+
+/* Depth and max_io within what the device holds; request slots and the
+ * completion ring. */
+static int setup_limits(struct conn *c, struct ibv_device_attr *da, char *err, size_t errlen)
+{
+	struct ibv_port_attr pa;
+	unsigned depth;
+
+	if (ibv_query_device(c->id->verbs, da) ||
 	    ibv_query_port(c->id->verbs, c->id->port_num, &pa)) {
-		rc = -EIO;
 		snprintf(err, errlen, "cannot query RDMA device %s",
 			 ibv_get_device_name(c->id->verbs->device));
-		goto fail;
+		return -EIO;
 	}
 	/* Depth: what was asked for, within what the device's queues hold
 	 * (two send slots for control messages, a margin in the CQ). */
-	depth = o->depth ? o->depth : DEPTH_DEFAULT;
-	depth = MS_MIN(depth, (unsigned)MS_MAX(da.max_qp_wr - 2, 1));
-	depth = MS_MIN(depth, (unsigned)MS_MAX(da.max_cqe - 2 * MS_RDMA_NRECV - 4, 1));
-	c->pub.depth = depth;
-	c->pub.max_io = o->max_io ? o->max_io : MAX_IO_DEFAULT;
-	if (c->pub.max_io > pa.max_msg_sz)
-		c->pub.max_io = pa.max_msg_sz;
+	depth = c->k.pub.depth;
+	depth = MS_MIN(depth, (unsigned)MS_MAX(da->max_qp_wr - 2, 1));
+	depth = MS_MIN(depth, (unsigned)MS_MAX(da->max_cqe - 2 * MS_RDMA_NRECV - 4, 1));
+	c->k.pub.depth = depth;
+	if (c->k.pub.max_io > pa.max_msg_sz)
+		c->k.pub.max_io = pa.max_msg_sz;
 	c->reqs = calloc(depth, sizeof(*c->reqs));
-	c->ring = (struct ms_xring){ .wc = calloc(depth, sizeof(struct ms_xwc)), .cap = depth };
-	if (!c->reqs || !c->ring.wc) {
-		rc = -ENOMEM;
+	if (!c->reqs || ms_xcore_init_ring(&c->k, depth)) {
 		snprintf(err, errlen, "out of memory");
-		goto fail;
+		return -ENOMEM;
 	}
 	c->qtail = &c->qhead;
-	for (unsigned i = 0; i < depth; i++) {
+	for (unsigned i = depth; i-- > 0;) {
 		c->reqs[i].wr.type = MS_RWR_DATA;
-		c->reqs[i].next = c->free;
-		c->free = &c->reqs[i];
+		ms_xcore_slot_put(&c->k, &c->reqs[i].slot);
 	}
+	return 0;
+}
+
+/* Protection domain, completion channel and queue, the queue pair. */
+static int setup_qp(struct conn *c, char *err, size_t errlen)
+{
+	struct ibv_qp_init_attr qa = { .qp_type = IBV_QPT_RC };
+	unsigned depth = c->k.pub.depth;
+	int rc;
+
 	c->pd = ibv_alloc_pd(c->id->verbs);
 	c->cch = c->pd ? ibv_create_comp_channel(c->id->verbs) : NULL;
 	c->cq = c->cch ? ibv_create_cq(c->id->verbs, (int)depth + 2 * MS_RDMA_NRECV + 4, c,
@@ -720,7 +563,7 @@ int ms_rdma_connect_from(const char *src, const char *host, const char *port,
 		rc = errno ? -errno : -ENOMEM;
 		snprintf(err, errlen, "cannot set up queues on %s: %s",
 			 ibv_get_device_name(c->id->verbs->device), strerror(-rc));
-		goto fail;
+		return rc;
 	}
 	qa.send_cq = qa.recv_cq = c->cq;
 	qa.cap.max_send_wr = depth + 2;
@@ -730,9 +573,17 @@ int ms_rdma_connect_from(const char *src, const char *host, const char *port,
 		rc = -errno;
 		snprintf(err, errlen, "cannot create a queue pair on %s: %s",
 			 ibv_get_device_name(c->id->verbs->device), strerror(errno));
-		goto fail;
+		return rc;
 	}
 	c->qp_made = true;
+	return 0;
+}
+
+/* The registered control buffers, receives posted. */
+static int setup_buffers(struct conn *c, char *err, size_t errlen)
+{
+	int rc = 0;
+
 	for (int i = 0; i < MS_RDMA_NRECV && !rc; i++) {
 		rc = ms_rdma_buf_init(&c->rbuf[i], c->pd, MS_RWR_RECV, c);
 		if (!rc)
@@ -740,57 +591,80 @@ int ms_rdma_connect_from(const char *src, const char *host, const char *port,
 	}
 	if (!rc)
 		rc = ms_rdma_buf_init(&c->sbuf, c->pd, MS_RWR_SEND, c);
-	if (rc) {
+	if (rc)
 		snprintf(err, errlen, "cannot register control buffers: %s", strerror(-rc));
-		goto fail;
-	}
+	return rc;
+}
+
+/* Connect with memsync's private data; nonblocking channels after. */
+static int setup_connect(struct conn *c, const struct ibv_device_attr *da, const char *host,
+			 const char *port, char *err, size_t errlen)
+{
+	struct ms_rdma_priv priv = { .magic = htole32(MS_RDMA_MAGIC),
+				     .version = htole32(MS_RDMA_VERSION) };
+	struct rdma_conn_param cp = { .private_data = &priv, .private_data_len = sizeof(priv),
+				      .retry_count = 7, .rnr_retry_count = 7 };
+	int rc;
+
 	/* READs in flight at once: the device's limit, no more than depth. */
-	cp.initiator_depth = (uint8_t)MS_MIN((unsigned)da.max_qp_init_rd_atom,
-					     MS_MIN(depth, 255u));
+	cp.initiator_depth = (uint8_t)MS_MIN((unsigned)da->max_qp_init_rd_atom,
+					     MS_MIN(c->k.pub.depth, 255u));
 	cp.responder_resources = 0;     /* nobody READs from a client */
 	if (rdma_connect(c->id, &cp)) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot connect to %s:%s: %s", host, port, strerror(errno));
-		goto fail;
+		return rc;
 	}
 	if ((rc = step(c, RDMA_CM_EVENT_ESTABLISHED, NULL, host, port, err, errlen)))
-		goto fail;
+		return rc;
 	c->connected = true;
 	if ((rc = ms_rdma_set_nonblock(c->ech->fd)) || (rc = ms_rdma_set_nonblock(c->cch->fd))) {
 		snprintf(err, errlen, "fcntl: %s", strerror(-rc));
 		rdma_disconnect(c->id);
-		goto fail;
+		c->connected = false;
+		return rc;
 	}
-	c->last_io = ms_now_ns();
-	*out = &c->pub;
 	return 0;
-fail:
-	conn_free(c);
-	return rc;
 }
 
-static int rdma_connect_op(const char *host, const char *port, const struct ms_xopts *o,
-			   struct ms_xconn **out, char *err, size_t errlen)
+int ms_rdma_connect_from(const char *src, const char *host, const char *port,
+			 const struct ms_xopts *o, struct ms_xconn **out, char *err,
+			 size_t errlen)
+{
+	struct sockaddr_storage dst, srcss;
+	struct ibv_device_attr da;
+	struct conn *c;
+	int rc, tmo;
+
+	c = ms_xcore_new(sizeof(*c), &ms_rdma_ops, &rdma_core_ops, o, out && host && port,
+			 MS_RDMA_MAX_IO, err, errlen, &rc);
+	if (!c)
+		return rc;
+	if (!err)
+		errlen = 0;
+	rc = ms_rdma_addr(host, port, false, &dst, err, errlen);
+	if (!rc && src)
+		rc = ms_rdma_addr(src, "0", false, &srcss, err, errlen);
+	if (rc) {
+		free(c);
+		return rc;
+	}
+	tmo = c->k.timeout_ms > 0 ? c->k.timeout_ms : MS_XCORE_TIMEOUT_DEFAULT_MS;
+	if ((rc = setup_id(c, src ? (struct sockaddr *)&srcss : NULL, (struct sockaddr *)&dst,
+			   tmo, host, port, err, errlen)) ||
+	    (rc = setup_limits(c, &da, err, errlen)) || (rc = setup_qp(c, err, errlen)) ||
+	    (rc = setup_buffers(c, err, errlen)) ||
+	    (rc = setup_connect(c, &da, host, port, err, errlen))) {
+		conn_free(c);
+		return rc;
+	}
+	c->k.last_io = ms_now_ns();
+	*out = &c->k.pub;
+	return 0;
+}
+
+int ms_rdma_connect(const char *host, const char *port, const struct ms_xopts *o,
+		    struct ms_xconn **out, char *err, size_t errlen)
 {
 	return ms_rdma_connect_from(NULL, host, port, o, out, err, errlen);
 }
-
-const struct ms_transport_ops ms_rdma_ops = {
-	.name = "rdma",
-	.connect = rdma_connect_op,
-	.reg_mr = rdma_reg_mr,
-	.dereg_mr = rdma_dereg_mr,
-	.post = rdma_post,
-	.poll = rdma_poll,
-	.outstanding = rdma_outstanding,
-	.call = rdma_call,
-	.close = rdma_close,
-	.listen = ms_rdma_listen,
-	.srv_reg_mr = ms_rdma_srv_reg_mr,
-	.srv_dereg_mr = ms_rdma_srv_dereg_mr,
-	.srv_mr_stats = ms_rdma_srv_mr_stats,
-	.srv_run = ms_rdma_srv_run,
-	.srv_stop = ms_rdma_srv_stop,
-	.srv_notify = ms_rdma_srv_notify,
-	.srv_close = ms_rdma_srv_close,
-};

@@ -100,7 +100,15 @@ void ms_rdma_place_thread(const struct ms_rdma_place *pl, char *msg, size_t len)
 void ms_rdma_place_mem(const struct ms_rdma_place *pl, void *addr, size_t len, char *msg,
 		       size_t mlen);
 
-/* The server half (rdma_server.c); rdma_client.c joins both into ms_rdma_ops. */
+/* The client half (rdma_client.c); rdma_ops.c joins both into ms_rdma_ops. */
+int ms_rdma_connect(const char *host, const char *port, const struct ms_xopts *o,
+		    struct ms_xconn **out, char *err, size_t errlen);
+int ms_rdma_reg_mr(struct ms_xconn *x, void *addr, size_t len, struct ms_xmr **out);
+void ms_rdma_dereg_mr(struct ms_xconn *x, struct ms_xmr *mr);
+int ms_rdma_post(struct ms_xconn *x, const struct ms_xwr *wrs, size_t n);
+void ms_rdma_close(struct ms_xconn *x);
+
+/* The server half (rdma_server.c). */
 int ms_rdma_listen(const char *host, const char *port, const struct ms_xsrv_cbs *cbs,
 		   struct ms_xsrv **out, char *err, size_t errlen);
 int ms_rdma_srv_reg_mr(struct ms_xsrv *s, void *addr, size_t len, unsigned access,
@@ -108,8 +116,6 @@ int ms_rdma_srv_reg_mr(struct ms_xsrv *s, void *addr, size_t len, unsigned acces
 void ms_rdma_srv_dereg_mr(struct ms_xsrv *s, struct ms_xsmr *mr);
 void ms_rdma_srv_mr_stats(struct ms_xsrv *s, struct ms_xsmr *mr, uint64_t *bytes_read,
 			  uint64_t *bytes_written);
-int ms_rdma_srv_run(struct ms_xsrv *s);
-void ms_rdma_srv_stop(struct ms_xsrv *s);
 int ms_rdma_srv_notify(struct ms_xsrv *s, struct ms_xpeer *peer, const void *msg, size_t len);
 void ms_rdma_srv_close(struct ms_xsrv *s);
 

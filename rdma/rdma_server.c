@@ -34,13 +34,13 @@
 
 #include "rdma_int.h"
 #include "util.h"
+#include "xsrvloop.h"
 
 #define NSEND 2                         /* send buffers per peer */
-#define DRAIN_NS (5ull * 1000000000ull) /* srv_stop: give up on slow sends */
 #define BACKLOG 64
 
 struct ms_xsmr {
-	struct ms_xsmr *next, *prev;    /* s->mrs, under s->lock */
+	struct ms_xsmr *next, *prev;    /* s->mrs, under s->l.lock */
 	struct ibv_mr *mr;
 };
 
@@ -51,13 +51,12 @@ struct note {
 };
 
 struct peer {
-	struct ms_xpeer pub;
-	struct peer *next, *prev;       /* s->peers, or s->zombies (next only) */
+	struct ms_xlpeer lp;            /* first: name, list, dead, accepted */
 	struct rdma_cm_id *id;
 	struct ibv_comp_channel *cch;
 	struct ibv_cq *cq;
 	unsigned cq_events;
-	bool qp_made, in_epoll, accepted, dead;
+	bool qp_made, in_epoll;
 	struct ms_rdma_buf rbuf[MS_RDMA_NRECV], sbuf[NSEND];
 	struct ms_rdma_buf *waiting[MS_RDMA_NRECV]; /* requests waiting for a send buffer */
 	uint32_t wlen[MS_RDMA_NRECV];
@@ -66,36 +65,24 @@ struct peer {
 };
 
 struct srv {
-	struct ms_xsrv pub;
-	struct ms_xsrv_cbs cbs;
+	struct ms_xloop l;              /* first: the shared loop */
 	struct rdma_event_channel *ech;
 	struct rdma_cm_id *lid;
 	struct ibv_context *verbs;
 	struct ibv_pd *pd;
 	unsigned rd_atom;               /* device max_qp_rd_atom */
-	int epfd, evfd;
-	int stop_req;                   /* __atomic; set by srv_stop */
-	pthread_mutex_t lock;           /* mrs, running */
-	struct ms_xsmr *mrs;
-	bool running;
-	pthread_t loop;
+	struct ms_xsmr *mrs;            /* under l.lock */
 	struct ms_rdma_place place;
 	char addr[80];
-	/* loop thread only: */
-	struct peer *peers, *zombies;
-	bool stopping;
-	uint64_t drain_end;
-	char *scratch;                  /* MS_CTRL_MAX control reply buffer */
 };
 
-static char tag_cm, tag_wake;           /* epoll data for the two special fds */
+static char tag_cm;                     /* epoll data of the rdma_cm channel */
 
-#define slog(s, ...) ms_xsrv_log(&(s)->cbs, __VA_ARGS__)
+#define slog(s, ...) ms_xloop_log(&(s)->l, __VA_ARGS__)
+#define peer_close(s, p, ...) \
+	ms_xloop_close_peer(&(s)->l, &((struct peer *)(p))->lp, __VA_ARGS__)
 
-static struct srv *to_srv(struct ms_xsrv *x)
-{
-	return ms_container_of(x, struct srv, pub);
-}
+MS_XLOOP_ACCESSORS(struct srv, struct peer)
 
 /* ------------------------------------------------------- registrations */
 
@@ -126,12 +113,12 @@ int ms_rdma_srv_reg_mr(struct ms_xsrv *x, void *addr, size_t len, unsigned acces
 		free(m);
 		return rc;
 	}
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->l.lock);
 	m->next = s->mrs;
 	if (s->mrs)
 		s->mrs->prev = m;
 	s->mrs = m;
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->l.lock);
 	desc->addr = (uintptr_t)addr;
 	desc->len = len;
 	desc->rkey = m->mr->rkey;
@@ -145,14 +132,14 @@ void ms_rdma_srv_dereg_mr(struct ms_xsrv *x, struct ms_xsmr *m)
 
 	if (!m)
 		return;
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->l.lock);
 	if (m->prev)
 		m->prev->next = m->next;
 	else
 		s->mrs = m->next;
 	if (m->next)
 		m->next->prev = m->prev;
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->l.lock);
 	/* The NIC stops honouring the rkey when this returns. */
 	ibv_dereg_mr(m->mr);
 	free(m);
@@ -198,39 +185,16 @@ static void peer_free_verbs(struct peer *p)
 	}
 }
 
-/* Log "peer NAME: <fmt>", disconnect and tear down (once). */
-static void peer_close(struct srv *s, struct peer *p, enum ms_log_level lvl, const char *fmt,
-		       ...) MS_PRINTF(4, 5);
-
-static void peer_close(struct srv *s, struct peer *p, enum ms_log_level lvl, const char *fmt,
-		       ...)
+/* The peer is closed (ms_xloop_close_peer): disconnect, tear down. */
+static void peer_teardown(struct ms_xloop *l, struct ms_xlpeer *lp)
 {
-	char msg[200];
-	va_list ap;
+	struct peer *p = to_peer(lp);
 
-	if (p->dead)
-		return;
-	p->dead = true;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	slog(s, lvl, "peer %s: %s", p->pub.name, msg);
 	if (p->in_epoll)
-		epoll_ctl(s->epfd, EPOLL_CTL_DEL, p->cch->fd, NULL);
+		epoll_ctl(l->epfd, EPOLL_CTL_DEL, p->cch->fd, NULL);
 	p->in_epoll = false;
 	rdma_disconnect(p->id);
 	peer_free_verbs(p);
-	if (p->prev)
-		p->prev->next = p->next;
-	else
-		s->peers = p->next;
-	if (p->next)
-		p->next->prev = p->prev;
-	/* Freed after the current batch of epoll events (which may name it). */
-	p->next = s->zombies;
-	s->zombies = p;
-	if (p->accepted && s->cbs.on_disconnect)
-		s->cbs.on_disconnect(s->cbs.ud, &p->pub);
 }
 
 static struct ms_rdma_buf *free_sbuf(struct peer *p)
@@ -259,27 +223,13 @@ static void handle_req(struct srv *s, struct peer *p, struct ms_rdma_buf *b, uin
 		p->wlen[p->nwait++] = byte_len;
 		return;
 	}
-	if (!s->cbs.on_ctrl) {
+	if (!s->l.cbs.on_ctrl) {
 		rc = ms_rdma_post_msg(p->id->qp, sb, MS_RMSG_RESP, NULL, 0);
 		goto repost;
 	}
-	if (!s->scratch && !(s->scratch = malloc(MS_CTRL_MAX))) {
-		peer_close(s, p, MS_LOG_ERROR, "out of memory for a control reply; disconnected");
+	if (ms_xloop_ctrl(&s->l, &p->lp, req, len, &rlen))
 		return;
-	}
-	rc = s->cbs.on_ctrl(s->cbs.ud, &p->pub, req, len, s->scratch, MS_CTRL_MAX, &rlen);
-	if (p->dead)
-		return;
-	if (rc < 0) {
-		peer_close(s, p, MS_LOG_WARN, "control request rejected (%s); disconnected",
-			   strerror(-rc));
-		return;
-	}
-	if (rlen > MS_CTRL_MAX) {
-		peer_close(s, p, MS_LOG_ERROR, "control reply over MS_CTRL_MAX; disconnected");
-		return;
-	}
-	rc = ms_rdma_post_msg(p->id->qp, sb, MS_RMSG_RESP, s->scratch, rlen);
+	rc = ms_rdma_post_msg(p->id->qp, sb, MS_RMSG_RESP, s->l.scratch, rlen);
 repost:
 	if (!rc)
 		rc = ms_rdma_post_recv(p->id->qp, b);
@@ -294,7 +244,7 @@ static void send_more(struct srv *s, struct peer *p)
 	struct ms_rdma_buf *sb;
 	struct note *n;
 
-	while (!p->dead && p->nwait && free_sbuf(p)) {
+	while (!p->lp.dead && p->nwait && free_sbuf(p)) {
 		struct ms_rdma_buf *b = p->waiting[0];
 		uint32_t bl = p->wlen[0];
 
@@ -303,7 +253,7 @@ static void send_more(struct srv *s, struct peer *p)
 		memmove(p->wlen, p->wlen + 1, p->nwait * sizeof(p->wlen[0]));
 		handle_req(s, p, b, bl);
 	}
-	while (!p->dead && (n = p->notes) && (sb = free_sbuf(p))) {
+	while (!p->lp.dead && (n = p->notes) && (sb = free_sbuf(p))) {
 		p->notes = n->next;
 		if (!p->notes)
 			p->notes_tail = &p->notes;
@@ -349,8 +299,8 @@ static void drain_cq(struct srv *s, struct peer *p)
 		peer_close(s, p, MS_LOG_ERROR, "cannot arm the completion queue; disconnected");
 		return;
 	}
-	while (!p->dead && (n = ibv_poll_cq(p->cq, MS_ARRAY_SIZE(wc), wc)) > 0)
-		for (int i = 0; i < n && !p->dead; i++)
+	while (!p->lp.dead && (n = ibv_poll_cq(p->cq, MS_ARRAY_SIZE(wc), wc)) > 0)
+		for (int i = 0; i < n && !p->lp.dead; i++)
 			on_wc(s, p, &wc[i]);
 }
 
@@ -369,7 +319,7 @@ static void on_cq_event(struct srv *s, struct peer *p)
 	 * connection established, before this side's ESTABLISHED event: the
 	 * engine must see on_connect first, so the CQ is left alone (and
 	 * unarmed) until then. */
-	if (p->accepted)
+	if (p->lp.accepted)
 		drain_cq(s, p);
 }
 
@@ -388,10 +338,10 @@ static void on_connect_request(struct srv *s, struct rdma_cm_id *id, const void 
 	ms_rdma_addr_str(rdma_get_peer_addr(id), name, sizeof(name));
 	if (pdata && plen >= sizeof(pr))
 		memcpy(&pr, pdata, sizeof(pr));
-	if (s->stopping || le32toh(pr.magic) != MS_RDMA_MAGIC ||
+	if (s->l.stopping || le32toh(pr.magic) != MS_RDMA_MAGIC ||
 	    le32toh(pr.version) != MS_RDMA_VERSION || id->verbs != s->verbs) {
 		slog(s, MS_LOG_WARN, "peer %s: %s; rejected", name,
-		     s->stopping ? "server stopping"
+		     s->l.stopping ? "server stopping"
 		     : le32toh(pr.magic) != MS_RDMA_MAGIC ? "not a memsync client (private data)"
 		     : id->verbs != s->verbs ? "arrived on another device"
 					     : "unsupported protocol version");
@@ -409,11 +359,8 @@ static void on_connect_request(struct srv *s, struct rdma_cm_id *id, const void 
 	p->id = id;
 	id->context = p;
 	p->notes_tail = &p->notes;
-	snprintf(p->pub.name, sizeof(p->pub.name), "%s", name);
-	p->next = s->peers;
-	if (s->peers)
-		s->peers->prev = p;
-	s->peers = p;
+	snprintf(p->lp.pub.name, sizeof(p->lp.pub.name), "%s", name);
+	ms_xloop_add_peer(&s->l, &p->lp);
 	p->cch = ibv_create_comp_channel(s->verbs);
 	p->cq = p->cch ? ibv_create_cq(s->verbs, 2 * (MS_RDMA_NRECV + NSEND) + 4, p, p->cch, 0)
 		       : NULL;
@@ -440,7 +387,7 @@ static void on_connect_request(struct srv *s, struct rdma_cm_id *id, const void 
 	if (rc)
 		goto fail;
 	ev.data.ptr = p;
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, p->cch->fd, &ev)) {
+	if (epoll_ctl(s->l.epfd, EPOLL_CTL_ADD, p->cch->fd, &ev)) {
 		rc = -errno;
 		goto fail;
 	}
@@ -462,17 +409,15 @@ fail:
 
 static void on_established(struct srv *s, struct peer *p)
 {
-	if (s->cbs.on_connect && s->cbs.on_connect(s->cbs.ud, &p->pub)) {
+	if (s->l.cbs.on_connect && s->l.cbs.on_connect(s->l.cbs.ud, &p->lp.pub)) {
 		peer_close(s, p, MS_LOG_INFO, "refused");
 		return;
 	}
-	p->accepted = true;
-	slog(s, MS_LOG_DEBUG, "peer %s: connected", p->pub.name);
+	p->lp.accepted = true;
+	slog(s, MS_LOG_DEBUG, "peer %s: connected", p->lp.pub.name);
 	/* requests that arrived before ESTABLISHED was seen */
 	drain_cq(s, p);
 }
-
-static void begin_stop(struct srv *s);
 
 static void on_cm_events(struct srv *s)
 {
@@ -515,7 +460,7 @@ static void on_cm_events(struct srv *s)
 			break;
 		case RDMA_CM_EVENT_DEVICE_REMOVAL:
 			slog(s, MS_LOG_ERROR, "rdma: device removed; stopping");
-			begin_stop(s);
+			ms_xloop_begin_stop(&s->l);
 			break;
 		default:
 			break;
@@ -525,112 +470,58 @@ static void on_cm_events(struct srv *s)
 
 /* ------------------------------------------------------------ the loop */
 
-static void begin_stop(struct srv *s)
+static bool can_run(struct ms_xloop *l)
 {
-	if (s->stopping)
-		return;
-	s->stopping = true;
-	s->drain_end = ms_now_ns() + DRAIN_NS;
+	return loop_srv(l)->lid != NULL;
+}
+
+static void on_start(struct ms_xloop *l)
+{
+	struct srv *s = loop_srv(l);
+	char msg[300];
+
+	ms_rdma_place_thread(&s->place, msg, sizeof(msg));
+	slog(s, MS_LOG_INFO, "%s", msg);
+}
+
+static void stop_listening(struct ms_xloop *l)
+{
+	struct srv *s = loop_srv(l);
+
 	/* New clients are refused at once: no listener any more. */
 	if (s->lid)
 		rdma_destroy_id(s->lid);
 	s->lid = NULL;
 }
 
-static void on_wake(struct srv *s)
+static void on_event(struct ms_xloop *l, void *d, uint32_t events)
 {
-	uint64_t v;
+	struct srv *s = loop_srv(l);
 
-	if (read(s->evfd, &v, sizeof(v)) < 0) {
-		/* EAGAIN: already consumed; nothing else can fail here */
-	}
-	if (__atomic_load_n(&s->stop_req, __ATOMIC_ACQUIRE))
-		begin_stop(s);
+	(void)events;
+	if (d == &tag_cm)
+		on_cm_events(s);
+	else if (!((struct peer *)d)->lp.dead)
+		on_cq_event(s, d);
 }
 
-/* Housekeeping after a batch of events; true when run() should return. */
-static bool after_batch(struct srv *s)
+/* While stopping: a peer goes once its replies are sent. */
+static void check_peer(struct ms_xloop *l, struct ms_xlpeer *lp)
 {
-	struct peer *p, *next;
-
-	if (s->stopping) {
-		for (p = s->peers; p; p = next) {
-			next = p->next;
-			if (!sends_busy(p))
-				peer_close(s, p, MS_LOG_DEBUG, "server stopping; disconnected");
-		}
-	}
-	while ((p = s->zombies)) {
-		s->zombies = p->next;
-		free(p);
-	}
-	return s->stopping && (!s->peers || ms_now_ns() >= s->drain_end);
+	if (l->stopping && !sends_busy(to_peer(lp)))
+		peer_close(loop_srv(l), to_peer(lp), MS_LOG_DEBUG,
+			   "server stopping; disconnected");
 }
 
-static int next_timeout(struct srv *s)
-{
-	uint64_t now = ms_now_ns();
-
-	if (!s->stopping)
-		return -1;
-	return s->drain_end <= now ? 0 : (int)((s->drain_end - now) / 1000000 + 1);
-}
-
-int ms_rdma_srv_run(struct ms_xsrv *x)
-{
-	struct srv *s = to_srv(x);
-	struct epoll_event evs[64];
-	struct peer *p;
-	char msg[300];
-	int n;
-
-	pthread_mutex_lock(&s->lock);
-	if (s->running || !s->lid) {
-		pthread_mutex_unlock(&s->lock);
-		return s->running ? -EBUSY : -EINVAL;
-	}
-	s->loop = pthread_self();
-	__atomic_store_n(&s->running, true, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&s->lock);
-	ms_rdma_place_thread(&s->place, msg, sizeof(msg));
-	slog(s, MS_LOG_INFO, "%s", msg);
-
-	for (;;) {
-		n = epoll_wait(s->epfd, evs, MS_ARRAY_SIZE(evs), next_timeout(s));
-		if (n < 0 && errno != EINTR) {
-			slog(s, MS_LOG_ERROR, "epoll_wait: %s; stopping", strerror(errno));
-			begin_stop(s);
-			s->drain_end = 0;
-		}
-		for (int i = 0; i < n; i++) {
-			void *d = evs[i].data.ptr;
-
-			if (d == &tag_wake)
-				on_wake(s);
-			else if (d == &tag_cm)
-				on_cm_events(s);
-			else if (!((struct peer *)d)->dead)
-				on_cq_event(s, d);
-		}
-		if (after_batch(s))
-			break;
-	}
-	while ((p = s->peers))
-		peer_close(s, p, MS_LOG_WARN,
-			   "server stopped before its replies were sent; disconnected");
-	after_batch(s);
-	pthread_mutex_lock(&s->lock);
-	__atomic_store_n(&s->running, false, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&s->lock);
-	return 0;
-}
-
-void ms_rdma_srv_stop(struct ms_xsrv *x)
-{
-	struct srv *s = to_srv(x);
-
-	ms_xsrv_request_stop(&s->stop_req, s->evfd);
-}
+static const struct ms_xloop_ops rdma_loop_ops = {
+	.can_run = can_run,
+	.on_start = on_start,
+	.stop_listening = stop_listening,
+	.on_event = on_event,
+	.check_peer = check_peer,
+	.teardown = peer_teardown,
+	.stopped_msg = "server stopped before its replies were sent; disconnected",
+};
 
 int ms_rdma_srv_notify(struct ms_xsrv *x, struct ms_xpeer *peer, const void *msg, size_t len)
 {
@@ -638,13 +529,12 @@ int ms_rdma_srv_notify(struct ms_xsrv *x, struct ms_xpeer *peer, const void *msg
 	struct peer *p;
 	struct note *n;
 
-	if (!peer || (len && !msg) || !__atomic_load_n(&s->running, __ATOMIC_ACQUIRE) ||
-	    !pthread_equal(pthread_self(), s->loop))
+	if (!peer || (len && !msg) || !ms_xloop_on_loop(&s->l))
 		return -EINVAL;
 	if (len > MS_CTRL_MAX)
 		return -EMSGSIZE;
-	p = ms_container_of(peer, struct peer, pub);
-	if (p->dead)
+	p = ms_container_of(peer, struct peer, lp.pub);
+	if (p->lp.dead)
 		return -ENOTCONN;
 	n = malloc(sizeof(*n) + len);
 	if (!n)
@@ -684,11 +574,10 @@ int ms_rdma_listen(const char *host, const char *port, const struct ms_xsrv_cbs 
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	s->pub.ops = &ms_rdma_ops;
-	if (cbs)
-		s->cbs = *cbs;
-	s->epfd = s->evfd = -1;
-	pthread_mutex_init(&s->lock, NULL);
+	s->l.epfd = s->l.evfd = -1;
+	rc = ms_xloop_init(&s->l, &ms_rdma_ops, &rdma_loop_ops, cbs, err, errlen);
+	if (rc)
+		goto fail;
 	snprintf(hp, sizeof(hp), "%s:%s", host, port);
 	s->ech = rdma_create_event_channel();
 	if (!s->ech) {
@@ -715,7 +604,7 @@ int ms_rdma_listen(const char *host, const char *port, const struct ms_xsrv_cbs 
 		snprintf(err, errlen, "cannot listen on %s: %s", hp, strerror(errno));
 		goto fail;
 	}
-	s->pub.port = be16toh(rdma_get_src_port(s->lid));
+	s->l.pub.port = be16toh(rdma_get_src_port(s->lid));
 	s->verbs = s->lid->verbs;
 	if (ibv_query_device(s->verbs, &da)) {
 		rc = -EIO;
@@ -733,13 +622,8 @@ int ms_rdma_listen(const char *host, const char *port, const struct ms_xsrv_cbs 
 		snprintf(err, errlen, "fcntl: %s", strerror(-rc));
 		goto fail;
 	}
-	s->epfd = epoll_create1(EPOLL_CLOEXEC);
-	s->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	ev.data.ptr = &tag_cm;
-	if (s->epfd < 0 || s->evfd < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->ech->fd, &ev))
-		goto fail_errno;
-	ev.data.ptr = &tag_wake;
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->evfd, &ev))
+	if (epoll_ctl(s->l.epfd, EPOLL_CTL_ADD, s->ech->fd, &ev))
 		goto fail_errno;
 	ms_rdma_place_init(&s->place, s->verbs);
 	ms_rdma_addr_str(rdma_get_local_addr(s->lid), s->addr, sizeof(s->addr));
@@ -747,23 +631,19 @@ int ms_rdma_listen(const char *host, const char *port, const struct ms_xsrv_cbs 
 	     "rdma: listening on %s via %s port %u; placement: NUMA node %d of %d (CPUs %s), %s",
 	     s->addr, ibv_get_device_name(s->verbs->device), s->lid->port_num, s->place.node,
 	     s->place.nnodes, s->place.cpus, s->place.how);
-	*out = &s->pub;
+	*out = &s->l.pub;
 	return 0;
 fail_errno:
 	rc = -errno;
 	snprintf(err, errlen, "cannot set up the server loop: %s", strerror(errno));
 fail:
-	if (s->epfd >= 0)
-		close(s->epfd);
-	if (s->evfd >= 0)
-		close(s->evfd);
 	if (s->pd)
 		ibv_dealloc_pd(s->pd);
 	if (s->lid)
 		rdma_destroy_id(s->lid);
 	if (s->ech)
 		rdma_destroy_event_channel(s->ech);
-	pthread_mutex_destroy(&s->lock);
+	ms_xloop_fini(&s->l);
 	free(s);
 	return rc;
 }
@@ -786,10 +666,7 @@ void ms_rdma_srv_close(struct ms_xsrv *x)
 	}
 	ibv_dealloc_pd(s->pd);
 	rdma_destroy_event_channel(s->ech);
-	close(s->epfd);
-	close(s->evfd);
+	ms_xloop_fini(&s->l);
 	ms_rdma_place_fini(&s->place);
-	free(s->scratch);
-	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

@@ -150,7 +150,7 @@ MS_EXPORT ms_client *ms_connect(const char *host, const char *port,
 	xo.max_io = o->max_io ? o->max_io : DEFAULT_MAX_IO;
 	xo.timeout_ms = c->timeout_ms;
 	ret = c->ops->connect(host, port, &xo, &c->x, xerr, sizeof(xerr));
-	if (ret && o->transport == MS_TRANSPORT_AUTO && strcmp(c->ops->name, "tcp") != 0) {
+	if (ret && o->transport == MS_TRANSPORT_AUTO && (c->ops->caps & MS_XCAP_DEVICE)) {
 		/* A device reaches the host, but the server does not take
 		 * RDMA there (a TCP-only server, say): TCP, and say why. */
 		snprintf(c->why, sizeof(c->why), "tcp: auto (rdma: %.300s)",
@@ -221,6 +221,11 @@ MS_EXPORT void ms_disconnect(ms_client *c)
 MS_EXPORT const char *ms_client_errmsg(const ms_client *c)
 {
 	return c ? c->errmsg : "";
+}
+
+unsigned ms_client_caps(const ms_client *c)
+{
+	return c->ops->caps;
 }
 
 MS_EXPORT const char *ms_client_transport(const ms_client *c)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "memsync.h"
+#include "transport.h"
 
 /* ms_pull() of [off, off+len), verified, that also reports, for each chunk
  * of the range (from off / chunk size on), the generation and the
@@ -55,5 +56,8 @@ struct ms_commit_res {
  */
 int ms_region_commit_pieces(ms_region *r, const struct ms_wpiece *p, size_t n,
 			    struct ms_commit_res *res);
+
+/* What c's transport can do: enum ms_xcap flags (transport.h). */
+unsigned ms_client_caps(const ms_client *c);
 
 #endif

@@ -316,7 +316,7 @@ static int map_choose_path(ms_map *m, char *err, size_t errlen)
 	 * receive copies anyway and anonymous pages are cheaper to fill */
 	m->zero_copy = m->mo.path != MS_MAP_PATH_COPY && (features & UFFD_FEATURE_MINOR_SHMEM) &&
 		       (m->mo.path == MS_MAP_PATH_ZERO_COPY ||
-			!strcmp(ms_client_transport(m->w[0].c), "rdma"));
+			(ms_client_caps(m->w[0].c) & MS_XCAP_DIRECT_PLACEMENT));
 	if ((unsigned)m->mo.path > MS_MAP_PATH_ZERO_COPY)
 		return map_err(err, errlen, -EINVAL, "lazy map: unknown map path %d",
 			       (int)m->mo.path);

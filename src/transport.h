@@ -113,8 +113,20 @@ struct ms_xsrv_cbs {
 	void (*log)(void *ud, enum ms_log_level lvl, const char *fmt, va_list ap);
 };
 
+/* What a transport can do (ms_transport_ops.caps): the engine asks these
+ * instead of comparing names. */
+enum ms_xcap {
+	/* the device places data directly in registered memory (no receive
+	 * copy by the CPU): zero-copy mappings pay off */
+	MS_XCAP_DIRECT_PLACEMENT = 1u << 0,
+	/* needs a device that AUTO probed for: when AUTO picked it and the
+	 * connection fails, the client falls back to TCP */
+	MS_XCAP_DEVICE = 1u << 1,
+};
+
 struct ms_transport_ops {
 	const char *name;
+	unsigned caps;                  /* enum ms_xcap flags */
 
 	/* ---- client ---- */
 	int (*connect)(const char *host, const char *port,
@@ -123,11 +135,17 @@ struct ms_transport_ops {
 	int (*reg_mr)(struct ms_xconn *c, void *addr, size_t len,
 		      struct ms_xmr **out);
 	void (*dereg_mr)(struct ms_xconn *c, struct ms_xmr *mr);
-	/* post n work requests; -EAGAIN (nothing posted) if they do not fit in
-	 * depth minus outstanding; -ENOTCONN after the peer went away */
+	/* post n work requests, all or nothing: -EAGAIN (nothing posted) if
+	 * they do not fit in depth minus outstanding; -ENOTCONN after the
+	 * peer went away; -EINVAL for a malformed batch */
 	int (*post)(struct ms_xconn *c, const struct ms_xwr *wrs, size_t n);
 	/* wait up to timeout_ms (-1 forever, 0 no wait) for completions;
-	 * returns how many were stored in wcs (<= max) or -errno */
+	 * returns how many were stored in wcs (<= max) or -errno.  After the
+	 * connection died every request still outstanding completes (flushed,
+	 * with its error status) and those completions are handed out first:
+	 * -ENOTCONN comes only once the connection is dead and nothing is
+	 * outstanding any more.  One implementation for both transports:
+	 * ms_xcore_poll() (src/xconn.c). */
 	int (*poll)(struct ms_xconn *c, struct ms_xwc *wcs, int max,
 		    int timeout_ms);
 	/* number of work requests outstanding */
@@ -162,7 +180,7 @@ struct ms_transport_ops {
 	void (*srv_close)(struct ms_xsrv *s);
 };
 
-/* ---- helpers both transports use ---- */
+/* ---- helpers both transports use (and src/xconn.h, src/xsrvloop.h) ---- */
 
 /* The completions a client connection holds until poll() hands them out:
  * a ring of cap (the queue depth) entries.  A work request counts as

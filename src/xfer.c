@@ -8,6 +8,13 @@
  * landed.  On the first error no new request is posted, but the ones in
  * flight are still reaped before returning: their buffers belong to the
  * caller.
+ *
+ * The cursor (next segment, offset inside it) moves only once post()
+ * accepted the batch: post() is all or nothing, so after -EAGAIN the same
+ * requests are cut again once completions made room, and after any other
+ * error nothing was posted and the error is returned.  A transport that
+ * answers -EAGAIN with nothing outstanding can never make room: that is
+ * returned too, instead of waiting for a completion that cannot come.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -29,35 +36,54 @@ struct run {
 	int err;
 };
 
+/* Cut and post up to the free queue depth.  The cursor advances only
+ * when post() took the batch. */
 static int post_some(struct run *r)
 {
 	const struct ms_xconn *c = r->c;
 	struct ms_xwr wrs[POLL_BATCH];
-	unsigned room = c->depth - c->ops->outstanding(r->c);
-	size_t k = 0;
+	unsigned out = c->ops->outstanding(r->c);
+	unsigned room = out < c->depth ? c->depth - out : 0;
+	size_t k = 0, seg = r->seg;
+	uint64_t seg_off = r->seg_off;
+	int ret;
 
-	while (k < MS_MIN(room, (unsigned)POLL_BATCH) && r->seg < r->n) {
-		const struct ms_seg *s = &r->segs[r->seg];
-		uint64_t len = MS_MIN(s->len - r->seg_off, (uint64_t)c->max_io);
+	while (k < MS_MIN(room, (unsigned)POLL_BATCH) && seg < r->n) {
+		const struct ms_seg *s = &r->segs[seg];
+		uint64_t len = MS_MIN(s->len - seg_off, (uint64_t)c->max_io);
+
+		if (!s->len) {          /* landed already (ms_xfer_run) */
+			seg++;
+			continue;
+		}
 
 		wrs[k++] = (struct ms_xwr){
 			.op = s->op,
-			.local = (char *)s->local + r->seg_off,
+			.local = (char *)s->local + seg_off,
 			.len = (uint32_t)len,
 			.lmr = s->lmr,
 			.remote = s->remote,
-			.roff = s->roff + r->seg_off,
-			.ctx = (void *)(uintptr_t)(r->seg + 1),
+			.roff = s->roff + seg_off,
+			.ctx = (void *)(uintptr_t)(seg + 1),
 		};
-		r->seg_off += len;
-		if (r->seg_off == s->len) {
-			r->seg++;
-			r->seg_off = 0;
+		seg_off += len;
+		if (seg_off == s->len) {
+			seg++;
+			seg_off = 0;
 		}
 	}
-	if (!k)
+	while (seg < r->n && !r->segs[seg].len)
+		seg++;
+	if (!k) {
+		r->seg = seg;           /* only empty segments were skipped */
 		return 0;
-	return r->c->ops->post(r->c, wrs, k);
+	}
+	ret = r->c->ops->post(r->c, wrs, k);
+	if (ret < 0)
+		return ret;             /* nothing posted: the cursor stays */
+	r->seg = seg;
+	r->seg_off = seg_off;
+	return 0;
 }
 
 static void reap(struct run *r, const struct ms_xwc *wc,
@@ -104,10 +130,11 @@ int ms_xfer_run(struct ms_xconn *c, const struct ms_seg *segs, size_t n,
 		if (!r.err) {
 			int ret = post_some(&r);
 
-			if (ret < 0 && ret != -EAGAIN)
+			/* -EAGAIN: wait for completions below, then cut the
+			 * same requests again; with nothing outstanding no
+			 * completion can make room, so it is an error */
+			if (ret < 0 && (ret != -EAGAIN || c->ops->outstanding(c) == 0))
 				r.err = ret;
-			while (r.seg < n && !segs[r.seg].len)
-				r.seg++;
 		}
 		if (c->ops->outstanding(c) == 0 && (r.err || r.seg >= n))
 			break;
