@@ -33,7 +33,8 @@ struct ms_wpiece {
 
 /* What ms_region_commit_stream() / ms_region_commit_pieces() did. */
 struct ms_commit_res {
-	uint64_t bytes;      /* sent (by every batch written, failed or not) */
+	uint64_t bytes;      /* written to the server, also when the call
+			      * failed after some batches */
 	uint64_t gen_first;  /* the generation of the commit's first message */
 	uint64_t gen_last;   /* ... and of its last: equal when one message named
 			      * every chunk piece (up to 16384 of them do), so
@@ -64,8 +65,9 @@ typedef int (*ms_fill_fn)(void *ud, struct ms_wpiece *p, size_t cap);
  *
  * The caller keeps the record of what is written and not committed: on
  * any failure (a fill's, a write's, the commit's) nothing of the stream
- * is recorded anywhere and nothing is committed (the caller sends the
- * same pieces again, or drops them); on success all of it is committed.
+ * is recorded anywhere and nothing is committed (but for the messages
+ * before a failed one, above; the caller sends the same pieces again, or
+ * drops them); on success all of it is committed.
  * Writes of ms_write() not synced yet stay pending for ms_sync() (minus
  * what the pieces overwrite).  res (may be NULL) is filled either way; a
  * stream of no pieces commits nothing.
@@ -73,7 +75,8 @@ typedef int (*ms_fill_fn)(void *ud, struct ms_wpiece *p, size_t cap);
 int ms_region_commit_stream(ms_region *r, ms_fill_fn fill, void *ud,
 			    struct ms_commit_res *res);
 
-/* ms_region_commit_stream() of the one batch p[0..n) (any n). */
+/* ms_region_commit_stream() of the pieces p[0..n) (any n: written
+ * MS_STREAM_PIECES at a time, committed at once). */
 int ms_region_commit_pieces(ms_region *r, const struct ms_wpiece *p, size_t n,
 			    struct ms_commit_res *res);
 
