@@ -32,28 +32,52 @@ struct ms_wpiece {
 	const uint8_t *hash;
 };
 
-/* What ms_region_commit_pieces() did. */
+/* What ms_region_commit_stream() / ms_region_commit_pieces() did. */
 struct ms_commit_res {
-	uint64_t bytes;      /* sent */
+	uint64_t bytes;      /* written to the server, also when the call
+			      * failed after some batches */
 	uint64_t gen_first;  /* the generation of the commit's first message */
 	uint64_t gen_last;   /* ... and of its last: equal when one message named
 			      * every chunk piece (up to 16384 of them do), so
 			      * that every piece's chunk now has gen_last */
-	bool sent;           /* the pieces were written: a failure came from
+	bool sent;           /* every batch was written: a failure came from
 			      * the commit (the server refused it) */
 };
 
+/* The source of a streamed commit: put the next batch in p[0..cap) and
+ * return how many pieces (not overlapping each other or any earlier
+ * batch's, inside the region), 0 at the end, or -errno to give up.  The
+ * batch's sources and hashes must stay valid until fill is called again
+ * (its writes have completed by then: a buffer may be reused). */
+typedef int (*ms_fill_fn)(void *ud, struct ms_wpiece *p, size_t cap);
+
+/* Pieces a fill is offered at once (its cap). */
+#define MS_STREAM_PIECES 8192
+
 /*
- * Write pieces p[0..n) (not overlapping, inside the region) as one
- * transfer and commit them: the server checks each chunk piece against its
- * hash and publishes them.  Sources inside an ms_mem registration use it;
- * others are registered for the call.  The caller keeps the record of
- * what is written and not committed: on failure nothing of the batch is
- * recorded anywhere (the caller sends the same pieces again, or drops
- * them), on success they are committed.  Writes of ms_write() not synced
- * yet stay pending for ms_sync() (minus what the pieces overwrite).
- * res (may be NULL) is filled either way; n == 0 commits nothing.
+ * Write the batches fill produces, each as one transfer as it comes, then
+ * commit every chunk piece of every batch at the end: one commit for the
+ * whole stream, so the server publishes all of it or none of it.  (A
+ * commit of more than MS_COMMIT_MAX_ENTS chunk pieces takes several COMMIT
+ * messages, each published on its own: res->gen_first != res->gen_last
+ * says so; a failure after the first would leave the first published.)
+ * The server checks each chunk piece against its hash.  Sources inside an
+ * ms_mem registration use it; others are registered for the call.
+ *
+ * The caller keeps the record of what is written and not committed: on
+ * any failure (a fill's, a write's, the commit's) nothing of the stream
+ * is recorded anywhere and nothing is committed (but for the messages
+ * before a failed one, above; the caller sends the same pieces again, or
+ * drops them); on success all of it is committed.
+ * Writes of ms_write() not synced yet stay pending for ms_sync() (minus
+ * what the pieces overwrite).  res (may be NULL) is filled either way; a
+ * stream of no pieces commits nothing.
  */
+int ms_region_commit_stream(ms_region *r, ms_fill_fn fill, void *ud,
+			    struct ms_commit_res *res);
+
+/* ms_region_commit_stream() of the pieces p[0..n) (any n: written
+ * MS_STREAM_PIECES at a time, committed at once). */
 int ms_region_commit_pieces(ms_region *r, const struct ms_wpiece *p, size_t n,
 			    struct ms_commit_res *res);
 

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * client_write.c - writes and commits: ms_write() + ms_sync() (writes
- * recorded until the caller commits them), ms_region_commit_pieces()
- * (write a batch and commit it in one call, for callers that keep their
- * own record of what is written, as the lazy mapper does) and ms_push()
- * (send the chunks that differ, then commit).
+ * recorded until the caller commits them), ms_region_commit_stream()
+ * (write batches as a caller produces them and commit them all at the
+ * end, for callers that keep their own record of what is written, as the
+ * lazy mapper does; ms_region_commit_pieces() is its one-array form) and
+ * ms_push() (send the chunks that differ, then commit them and what
+ * ms_write() left pending, in one commit).
  *
  * Every write goes through write_pieces(): one transfer for a batch of
  * pieces, then one commit entry (offset, length, hash of the bytes) per
@@ -197,38 +199,129 @@ static int commit_ents(ms_region *r, const struct ms_commit_ent *ents, size_t n,
 	return 0;
 }
 
-/* ms_region_commit_pieces, with the sources' registration when the caller
- * holds one that covers them all (hint), and progress. */
-static int commit_pieces(ms_region *r, const struct ms_wpiece *p, size_t n, struct ms_xmr *hint,
-			 const struct ms_xfer_opts *o, struct ms_commit_res *res)
+/* The commit entries of a stream, grown batch by batch. */
+struct ents {
+	struct ms_commit_ent *v;
+	size_t n, cap;
+};
+
+static int ents_reserve(ms_region *r, struct ents *e, size_t more)
+{
+	struct ms_commit_ent *v;
+	size_t cap = e->cap ? e->cap : 256;
+
+	if (e->n + more <= e->cap)
+		return 0;
+	while (cap < e->n + more)
+		cap *= 2;
+	v = realloc(e->v, cap * sizeof(*v));
+	if (!v)
+		return cl_err(r->c, -ENOMEM, "write: out of memory");
+	e->v = v;
+	e->cap = cap;
+	return 0;
+}
+
+/*
+ * ms_region_commit_stream, with the sources' registration when the caller
+ * holds one that covers them all (hint), progress, and (with_pending) the
+ * region's pending ms_write() entries named by the same commit, cleared
+ * once it succeeded (ms_push: its pieces and ms_write's leftovers are one
+ * commit).  Each batch is written as it comes; its commit entries join
+ * the stream's, and the one commit at the end names them all.  Nothing is
+ * recorded before that commit succeeds.
+ */
+static int commit_stream(ms_region *r, ms_fill_fn fill, void *ud, struct ms_xmr *hint,
+			 const struct ms_xfer_opts *o, bool with_pending,
+			 struct ms_commit_res *res)
 {
 	struct ms_commit_res s = { 0 };
-	struct ms_commit_ent *ents = NULL;
-	size_t nents = 0;
-	int ret;
+	struct ents e = { 0 };
+	struct ms_wpiece *p = NULL;
+	bool wrote = false;
+	uint64_t b;
+	size_t k;
+	int n, ret;
 
-	if ((ret = check_pieces(r, "write", p, n)) || !n)
+	/* the connection is checked once there is something to send: a
+	 * stream of nothing succeeds on a dead one (a map sync with nothing
+	 * written does) */
+	if ((ret = need_write(r, "write")))
 		goto out;
-	ents = malloc(MS_MAX(pieces_nents(r, p, n), (size_t)1) * sizeof(*ents));
-	if (!ents) {
+	p = malloc(MS_STREAM_PIECES * sizeof(*p));
+	if (!p) {
 		ret = cl_err(r->c, -ENOMEM, "write: out of memory");
 		goto out;
 	}
-	ret = write_pieces(r, p, n, hint, o, &s.bytes, ents, &nents);
-	s.sent = !ret;
-	if (!ret)
-		ret = commit_ents(r, ents, nents, &s.gen_first, &s.gen_last);
+	while ((n = fill(ud, p, MS_STREAM_PIECES)) > 0) {
+		if (n > MS_STREAM_PIECES) {
+			ret = cl_err(r->c, -EINVAL, "write: a batch of %d pieces, more than %d",
+				     n, MS_STREAM_PIECES);
+			goto out;
+		}
+		if ((ret = check_pieces(r, "write", p, (size_t)n)) ||
+		    (ret = ents_reserve(r, &e, pieces_nents(r, p, (size_t)n))))
+			goto out;
+		ret = write_pieces(r, p, (size_t)n, hint, o, &b, e.v + e.n, &k);
+		s.bytes += b;
+		if (ret)
+			goto out;
+		e.n += k;
+		wrote = true;
+	}
+	if (n < 0) {
+		ret = cl_err(r->c, n, "write: the source of the pieces failed: %s", strerror(-n));
+		goto out;
+	}
+	if (with_pending && r->npending) {
+		if ((ret = ents_reserve(r, &e, r->npending)))
+			goto out;
+		memcpy(e.v + e.n, r->pending, r->npending * sizeof(*e.v));
+		e.n += r->npending;
+	}
+	s.sent = wrote;
+	ret = commit_ents(r, e.v, e.n, &s.gen_first, &s.gen_last);
+	if (!ret && with_pending) {
+		r->npending = 0;
+		r->pend_end = 0;
+	}
 out:
-	free(ents);
+	free(p);
+	free(e.v);
 	if (res)
 		*res = s;
 	return ret;
 }
 
+int ms_region_commit_stream(ms_region *r, ms_fill_fn fill, void *ud,
+			    struct ms_commit_res *res)
+{
+	return commit_stream(r, fill, ud, NULL, NULL, false, res);
+}
+
+/* A fill that hands out an array's pieces, cap at a time. */
+struct arr_fill {
+	const struct ms_wpiece *p;
+	size_t n, next;
+};
+
+static int arr_fill(void *ud, struct ms_wpiece *p, size_t cap)
+{
+	struct arr_fill *a = ud;
+	size_t k = MS_MIN(cap, a->n - a->next);
+
+	if (k)
+		memcpy(p, a->p + a->next, k * sizeof(*p));
+	a->next += k;
+	return (int)k;
+}
+
 int ms_region_commit_pieces(ms_region *r, const struct ms_wpiece *p, size_t n,
 			    struct ms_commit_res *res)
 {
-	return commit_pieces(r, p, n, NULL, NULL, res);
+	struct arr_fill a = { .p = p, .n = n };
+
+	return commit_stream(r, arr_fill, &a, NULL, NULL, false, res);
 }
 
 MS_EXPORT int ms_write(ms_region *r, uint64_t off, const void *src, uint64_t len,
@@ -318,6 +411,7 @@ MS_EXPORT int ms_push(ms_region *r, uint64_t off, const void *src, uint64_t len,
 	struct cl_lmr l = { 0 };
 	struct ms_xfer_opts oc;
 	uint64_t c0, nch, poff, plen, t0 = ms_now_ns();
+	size_t np = 0;
 	int ret;
 
 	if ((ret = ms_opts_take(&oc, sizeof(oc), MS_XFER_OPTS_V1, o)))
@@ -359,7 +453,6 @@ MS_EXPORT int ms_push(ms_region *r, uint64_t off, const void *src, uint64_t len,
 	if (s.chunks_moved) {
 		uint64_t group = MS_MAX(1u, r->c->x->max_io / r->info.chunk_size);
 		uint64_t pos = 0, start, n, a, alen, b, blen;
-		size_t np = 0;
 
 		/* one registration of src for every piece */
 		if ((ret = cl_borrow(r->c, "push", src, len, &l)))
@@ -371,13 +464,14 @@ MS_EXPORT int ms_push(ms_region *r, uint64_t off, const void *src, uint64_t len,
 							   .len = b + blen - a,
 							   .hash = hashes[start] };
 		}
-		ret = commit_pieces(r, pieces, np, l.mr, o, &res);
-		s.bytes = res.bytes;
-		if (ret)
-			goto out;
 	}
-	/* and what ms_write() left to commit */
-	ret = ms_sync(r);
+	/* the pieces and what ms_write() left to commit, in one commit */
+	{
+		struct arr_fill a = { .p = pieces, .n = np };
+
+		ret = commit_stream(r, arr_fill, &a, l.mr, o, true, &res);
+		s.bytes = res.bytes;
+	}
 out:
 	cl_return(r->c, &l);
 	ms_chunkmap_free(&diff);

@@ -193,10 +193,9 @@ static int writable_setup(ms_map *m, char *err, size_t errlen)
 		return map_err(err, errlen, -errno, "lazy map: mmap: %s", strerror(errno));
 	}
 	m->ranges = calloc(256, sizeof(*m->ranges));
-	m->pieces = calloc(SYNC_PIECES, sizeof(*m->pieces));
 	m->phash = calloc(SYNC_PIECES, sizeof(*m->phash));
-	if (!m->ranges || !m->pieces || !m->phash ||
-	    ms_chunkmap_init(&m->pendpg, m->size / m->page))
+	if (!m->ranges || !m->phash || ms_chunkmap_init(&m->pendpg, m->size / m->page) ||
+	    ms_chunkmap_init(&m->sentpg, m->size / m->page))
 		return map_err(err, errlen, -ENOMEM, "lazy map: out of memory");
 	if (!ms_mem_register(m->sw.c, m->bounce, m->bouncelen))
 		return map_err(err, errlen, -errno, "lazy map: %s", ms_client_errmsg(m->sw.c));
@@ -612,8 +611,8 @@ MS_EXPORT void ms_map_close(ms_map *m)
 	map_worker_free(&m->sw);
 	ms_dirty_close(m->dirty);
 	ms_chunkmap_free(&m->pendpg);
+	ms_chunkmap_free(&m->sentpg);
 	free(m->ranges);
-	free(m->pieces);
 	free(m->phash);
 	if (m->bounce)
 		munmap(m->bounce, m->bouncelen);

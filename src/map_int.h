@@ -45,10 +45,15 @@
  * pending when any of its pages is): a sync pushes the pages (the server
  * rehashes a chunk from the leaves written, docs/protocol.md), so 1% of
  * the pages costs 1% of the bytes whatever the chunk size.  pendpg is
- * the one record of "written, not committed": each batch of a sync is
- * written and committed by one call (ms_region_commit_pieces), which keeps
- * nothing on the connection, and its pages leave pendpg only once it is
- * committed.  Sync and refresh run under sync_lk.
+ * the one record of "written, not committed".  One ms_map_sync is one
+ * commit however many batches it needs: ms_region_commit_stream() asks
+ * map_sync.c for batch after batch (pages snapshot-copied into the 16 MiB
+ * bounce buffer and hashed), writes each as it comes and commits them all
+ * at the end; it keeps nothing on the connection.  The pages a sync has
+ * written are noted in sentpg; only once the commit is in do exactly those
+ * leave pendpg (their chunks take the commit's generation); after a
+ * failure pendpg is unchanged and the next sync pushes them all again.
+ * Sync and refresh run under sync_lk.
  */
 #ifndef MS_MAP_INT_H
 #define MS_MAP_INT_H
@@ -75,7 +80,8 @@ enum { CH_ABSENT = 0, CH_FETCHING, CH_LOCAL, CH_FAILED };
 #define PREFETCH_CLAIM 16               /* order entries claimed at once */
 #define MAX_USE_REPORT 16384            /* chunks named by the use report */
 #define BOUNCE_BYTES (16u << 20)        /* sync: snapshot buffer */
-#define SYNC_PIECES 8192                /* sync: runs written in one batch */
+#define SYNC_PIECES 8192                /* sync: runs written in one batch
+					 * (at most MS_STREAM_PIECES) */
 #define SYNC_DEPTH 256                  /* sync: writes in flight */
 
 struct worker {
@@ -127,12 +133,15 @@ struct ms_map {
 	pthread_mutex_t sync_lk;
 	struct worker sw;    /* the sync connection (not a thread) */
 	struct ms_chunkmap pendpg; /* pages written, not committed yet */
+	struct ms_chunkmap sentpg; /* the running sync: pages of pendpg it has
+				    * written (not committed yet); empty
+				    * outside ms_map_sync */
 	uint8_t *bounce;
 	size_t bouncelen;
 	uint64_t maxrun;     /* chunks per ms_write */
 	struct ms_dirty_range *ranges;
-	struct ms_wpiece *pieces; /* sync: SYNC_PIECES of them */
-	uint8_t (*phash)[MS_HASH_LEN]; /* ... and their chunk hashes */
+	uint8_t (*phash)[MS_HASH_LEN]; /* sync: the chunk hashes of a batch's
+					* pieces, SYNC_PIECES of them */
 	pthread_t sync_th;
 	bool sync_started;
 	int sync_err;        /* last ms_map_sync() failure, 0 after a success */

@@ -2,7 +2,8 @@
 /*
  * map_sync.c - the lazy mapper's write-back: ms_map_sync() pushes the pages
  * written since the last sync (found by the dirty tracker, kept in pendpg
- * until committed), ms_map_refresh() drops the local chunks the server has
+ * until committed) in batches through the bounce buffer, all of them
+ * committed by one commit at the end, ms_map_refresh() drops the local chunks the server has
  * a newer generation of, and the background push calls ms_map_sync() every
  * sync_interval_ms.  Both run under sync_lk.  See map_int.h for the design.
  */
@@ -76,20 +77,90 @@ static bool chunk_pending(const ms_map *m, uint64_t c)
 	return ms_chunkmap_any(&m->pendpg, c * ppc, ppc);
 }
 
-/* After a commit of pieces[0..n): their chunks' generations are ours.  A
- * commit stamps every chunk it names with its generation, so one commit
- * message tells them all; a batch that needed several messages (not with
- * SYNC_PIECES pieces of one chunk each, but said here once) reads the
- * server's table instead. */
-static void learn_gens(ms_map *m, const struct ms_wpiece *pieces, size_t n,
-		       const struct ms_commit_res *res)
-{
-	uint64_t lo = UINT64_MAX, hi = 0, *g = NULL;
+/* One sync's walk over pendpg, carried from one fill to the next. */
+struct sync_walk {
+	ms_map *m;
+	const uint8_t *src;          /* the bytes: the view, or zero-copy's stage */
+	uint64_t pos;                /* the next page of pendpg to look at */
+	uint64_t last_c;             /* the chunk of the last piece */
+	uint64_t chunks;             /* distinct chunks in the pieces so far */
+	struct ms_map_sync_stats *s;
+};
 
-	for (size_t i = 0; i < n; i++) {
-		lo = MS_MIN(lo, pieces[i].off / m->chunk);
-		hi = MS_MAX(hi, (pieces[i].off + pieces[i].len - 1) / m->chunk);
+/*
+ * The fill of a sync's commit stream (ms_region_commit_stream): the next
+ * batch of pending pages, as many as the bounce buffer and phash hold.
+ * Each run of pages inside one chunk is one piece: snapshot-copied into
+ * the bounce buffer (the previous batch's writes have completed, so it is
+ * free again; later writes are found by the next collect) and hashed
+ * right after, while the bytes are in cache (the commit names that hash).
+ * The pages go into sentpg; pendpg is left alone until the commit is in.
+ */
+static int sync_fill(void *ud, struct ms_wpiece *p, size_t cap)
+{
+	struct sync_walk *w = ud;
+	ms_map *m = w->m;
+	uint64_t ppc = m->chunk / m->page, maxpg = m->bouncelen / m->page, first, n;
+	size_t np = 0, used = 0;
+
+	cap = MS_MIN(cap, (size_t)SYNC_PIECES);
+	while (ms_chunkmap_next_run(&m->pendpg, &w->pos, &first, &n, maxpg)) {
+		uint64_t k = MS_MIN(n, ppc - first % ppc), c = first / ppc;
+		uint64_t off = first * m->page, len = k * m->page;
+
+		w->pos = first + k;
+		/* only local chunks hold bytes to push (refresh never drops a
+		 * dirty one; this is a guard: such pages are dropped) */
+		if (atomic_load(&m->state[c]) != CH_LOCAL) {
+			for (uint64_t i = first; i < first + k; i++)
+				ms_chunkmap_clear(&m->pendpg, i);
+			continue;
+		}
+		/* a full bounce buffer (or piece list): this run starts the
+		 * next batch */
+		if (np && (used + len > m->bouncelen || np == cap)) {
+			w->pos = first;
+			break;
+		}
+		memcpy(m->bounce + used, w->src + off, len);
+		ms_chunk_hash(m->bounce + used, len, m->phash[np]);
+		p[np] = (struct ms_wpiece){ .off = off, .src = m->bounce + used, .len = len,
+					    .hash = m->phash[np] };
+		ms_chunkmap_set_range(&m->sentpg, first, k);
+		np++;
+		used += len;
+		w->s->runs++;
+		w->chunks += c != w->last_c;
+		w->last_c = c;
 	}
+	return (int)np;
+}
+
+/* The chunks that hold pages of sentpg, as [*lo, *hi]; false if none. */
+static bool sent_span(const ms_map *m, uint64_t *lo, uint64_t *hi)
+{
+	uint64_t pos = 0, first, n;
+
+	*lo = UINT64_MAX;
+	*hi = 0;
+	while (ms_chunkmap_next_run(&m->sentpg, &pos, &first, &n, 0)) {
+		*lo = MS_MIN(*lo, first * m->page / m->chunk);
+		*hi = (first + n - 1) * m->page / m->chunk;
+	}
+	return *lo != UINT64_MAX;
+}
+
+/* After the sync's commit: the chunks it pushed (those with a page in
+ * sentpg) have the generation it gave them.  A commit stamps every chunk
+ * it names with its generation, so when it took one message, that message
+ * tells them all; a commit that needed several messages (more chunk
+ * pieces than one names) reads the server's table instead. */
+static void learn_gens(ms_map *m, const struct ms_commit_res *res)
+{
+	uint64_t ppc = m->chunk / m->page, lo, hi, *g = NULL;
+
+	if (!sent_span(m, &lo, &hi))
+		return;
 	if (res->gen_first != res->gen_last) {
 		g = malloc((hi - lo + 1) * sizeof(*g));
 		if (!g || ms_chunk_generations(m->sw.r, lo, g, hi - lo + 1)) {
@@ -97,52 +168,39 @@ static void learn_gens(ms_map *m, const struct ms_wpiece *pieces, size_t n,
 			return;  /* a later refresh drops and pulls them again */
 		}
 	}
-	for (size_t i = 0; i < n; i++) {
-		uint64_t c = pieces[i].off / m->chunk;
-
-		m->gens[c] = g ? g[c - lo] : res->gen_last;
-	}
+	for (uint64_t c = lo; c <= hi; c++)
+		if (ms_chunkmap_any(&m->sentpg, c * ppc, ppc))
+			m->gens[c] = g ? g[c - lo] : res->gen_last;
 	free(g);
 }
 
-/* Push and commit the snapshots in pieces[0..n) (in the bounce buffer) as
- * one batch.  Committed: their pages are no longer pending and their
- * chunks take the commit's generation.  Failed: the mapping's sync error
- * is set and the pages stay pending, so the next sync pushes them again. */
-static int sync_batch(ms_map *m, const struct ms_wpiece *pieces, size_t n,
-		      struct ms_map_sync_stats *s)
+/* The pages of sentpg are committed: they leave pendpg, and sentpg. */
+static void settle_sent(ms_map *m)
 {
-	struct ms_commit_res res;
-	int ret;
+	uint64_t pos = 0, first, n;
 
-	if (!n)
-		return 0;
-	ret = ms_region_commit_pieces(m->sw.r, pieces, n, &res);
-	s->bytes += res.bytes;
-	if (ret) {
-		if (res.sent)
-			sync_fail(m, ret, "sync of '%s': commit failed, the chunks stay dirty: %s",
-				  m->name, ms_client_errmsg(m->sw.c));
-		else
-			sync_fail(m, ret, "sync of '%s': %s", m->name, ms_client_errmsg(m->sw.c));
-		return ret;
-	}
-	learn_gens(m, pieces, n, &res);
-	for (size_t i = 0; i < n; i++)
-		for (uint64_t p = pieces[i].off / m->page;
-		     p < (pieces[i].off + pieces[i].len) / m->page; p++)
-			ms_chunkmap_clear(&m->pendpg, p);
-	return 0;
+	while (ms_chunkmap_next_run(&m->sentpg, &pos, &first, &n, 0))
+		for (uint64_t i = first; i < first + n; i++)
+			ms_chunkmap_clear(&m->pendpg, i);
+	ms_chunkmap_clear_all(&m->sentpg);
 }
 
+/*
+ * One sync is one commit however many batches it takes: the pending pages
+ * are written batch by batch through the bounce buffer (sync_fill) and
+ * committed together at the end.  Committed: exactly the pages pushed
+ * leave pendpg and their chunks take the commit's generation.  Failed (a
+ * write or the commit): nothing is published or recorded, only the
+ * mapping's sync error is set; the pages stay pending and the next sync
+ * pushes them all again.
+ */
 MS_EXPORT int ms_map_sync(ms_map *m, struct ms_map_sync_stats *st)
 {
-	struct ms_wpiece *pieces = m->pieces;
-	size_t np = 0, used = 0;
 	struct ms_map_sync_stats s = { 0 };
-	uint64_t t0 = ms_now_ns(), pos = 0, first, n, queued = 0;
-	uint64_t ppc = m->chunk / m->page, maxpg = m->bouncelen / m->page, last_c = UINT64_MAX;
-	const uint8_t *src = m->zero_copy ? m->stage : m->addr;
+	struct sync_walk w = { .m = m, .src = m->zero_copy ? m->stage : m->addr,
+			       .last_c = UINT64_MAX, .s = &s };
+	struct ms_commit_res res;
+	uint64_t t0 = ms_now_ns();
 	int ret;
 
 	if (st)
@@ -156,43 +214,20 @@ MS_EXPORT int ms_map_sync(ms_map *m, struct ms_map_sync_stats *st)
 			  "local chunk will be pushed", m->name, strerror(-ret));
 		goto out;
 	}
-	while (ms_chunkmap_next_run(&m->pendpg, &pos, &first, &n, maxpg)) {
-		/* one piece per chunk: its hash is taken here, while the bytes
-		 * are in cache, and is the one the commit names */
-		uint64_t k = MS_MIN(n, ppc - first % ppc), c = first / ppc, off, len;
-
-		pos = first + k;
-		/* only local chunks hold bytes to push (refresh never drops a
-		 * dirty one; this is a guard) */
-		if (atomic_load(&m->state[c]) != CH_LOCAL) {
-			for (uint64_t i = first; i < first + k; i++)
-				ms_chunkmap_clear(&m->pendpg, i);
-			continue;
-		}
-		off = first * m->page;
-		len = k * m->page;
-		/* a full bounce buffer (or piece list) goes out as one batch */
-		if (used + len > m->bouncelen || np == SYNC_PIECES) {
-			if ((ret = sync_batch(m, pieces, np, &s)))
-				goto out;
-			s.chunks_pushed += queued;
-			used = np = 0;
-			queued = 0;
-		}
-		/* the snapshot: later writes are found by the next collect */
-		memcpy(m->bounce + used, src + off, len);
-		ms_chunk_hash(m->bounce + used, len, m->phash[np]);
-		pieces[np] = (struct ms_wpiece){ .off = off, .src = m->bounce + used, .len = len,
-						 .hash = m->phash[np] };
-		np++;
-		used += len;
-		s.runs++;
-		queued += c != last_c;
-		last_c = c;
-	}
-	if ((ret = sync_batch(m, pieces, np, &s)))
+	ret = ms_region_commit_stream(m->sw.r, sync_fill, &w, &res);
+	s.bytes = res.bytes;
+	if (ret) {
+		ms_chunkmap_clear_all(&m->sentpg);
+		if (res.sent)
+			sync_fail(m, ret, "sync of '%s': commit failed, the chunks stay dirty: %s",
+				  m->name, ms_client_errmsg(m->sw.c));
+		else
+			sync_fail(m, ret, "sync of '%s': %s", m->name, ms_client_errmsg(m->sw.c));
 		goto out;
-	s.chunks_pushed += queued;
+	}
+	learn_gens(m, &res);
+	settle_sent(m);
+	s.chunks_pushed = w.chunks;
 	pthread_mutex_lock(&m->lk);
 	m->sync_err = 0;
 	pthread_mutex_unlock(&m->lk);

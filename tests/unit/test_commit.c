@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_commit.c - ms_region_commit_pieces(), the one call that writes a
- * batch of pieces and commits it (the lazy mapper's sync and ms_push use
- * it), against an in-process TCP server on 127.0.0.1:
+ * test_commit.c - ms_region_commit_stream() (the one call that writes
+ * batches of pieces and commits them all at once: the lazy mapper's sync
+ * and ms_push use it) and its one-batch form ms_region_commit_pieces(),
+ * against an in-process TCP server on 127.0.0.1:
  *
  * - success: the server holds the bytes, and every piece's chunk has the
  *   generation the call reports (one commit message for the batch);
@@ -15,7 +16,17 @@
  *   anything is sent;
  * - ms_write()s pending on the region stay pending, minus what the pieces
  *   overwrite: the next ms_sync() commits only the rest;
- * - no pieces: nothing is committed.
+ * - no pieces: nothing is committed;
+ * - ms_region_commit_stream(): three batches from a fill that reuses one
+ *   buffer are one commit (the server's commit counter and the region's
+ *   generation move by one, every batch's chunks take that generation);
+ *   a fill that fails at its second batch, or a commit refused for a piece
+ *   of the last batch, publishes nothing of any batch (generations, commit
+ *   counter and bytes_committed unchanged, nothing left to ms_sync), and
+ *   the same stream again is one commit;
+ * - ms_push() of changed chunks with ms_write()s pending is one commit
+ *   (its pieces and the pending writes take the same generation), and
+ *   with nothing to send it commits the pending writes, once.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -251,6 +262,216 @@ static void test_empty(void)
 	ms_disconnect(c);
 }
 
+/* The server's counters for the region: commit messages accepted, its
+ * generation, bytes named by accepted commits. */
+struct srv_counts {
+	uint64_t commits, generation, committed;
+};
+
+static struct srv_counts srv_counts(void)
+{
+	struct ms_region_stat *st = NULL;
+	struct srv_counts k = { 0 };
+	size_t n = 0;
+
+	if (ms_server_stat(srv, "w", &st, &n) || n != 1)
+		tap_bail("server stat: %s", ms_server_errmsg(srv));
+	k = (struct srv_counts){ st[0].commits, st[0].generation, st[0].bytes_committed };
+	free(st);
+	return k;
+}
+
+/* A stream of NBATCH batches of BPIECES pieces, each a page of its own
+ * chunk (batch b, piece i: chunk 30 + 4 * b + i), all from one buffer the
+ * fill rewrites for each batch (the client has written the previous batch
+ * by then).  want[] keeps what each piece should leave on the server. */
+#define NBATCH 3
+#define BPIECES 4
+
+struct stream {
+	uint8_t buf[BPIECES * PAGE];
+	uint8_t hash[BPIECES][MS_HASH_LEN];
+	uint8_t want[NBATCH * BPIECES][PAGE];
+	int batch;
+	int fail_at;      /* the fill returns -EIO at this batch (-1: never) */
+	int spoil_at;     /* this batch's first piece names a wrong hash */
+};
+
+static uint64_t stream_chunk(int b, int i)
+{
+	return 30 + 4 * (uint64_t)b + (uint64_t)i;
+}
+
+static int stream_fill(void *ud, struct ms_wpiece *p, size_t cap)
+{
+	struct stream *st = ud;
+	int b = st->batch;
+
+	if (b == NBATCH)
+		return 0;
+	if (b == st->fail_at)
+		return -EIO;
+	if (cap < BPIECES)
+		return -ENOSPC;
+	fill(st->buf, sizeof(st->buf));
+	for (int i = 0; i < BPIECES; i++) {
+		uint8_t *src = st->buf + i * PAGE;
+
+		memcpy(st->want[b * BPIECES + i], src, PAGE);
+		ms_chunk_hash(src, PAGE, st->hash[i]);
+		if (b == st->spoil_at && i == 0)
+			st->hash[i][0] ^= 1;
+		p[i] = (struct ms_wpiece){ .off = stream_chunk(b, i) * CHUNK + PAGE, .src = src,
+					   .len = PAGE, .hash = st->hash[i] };
+	}
+	st->batch++;
+	return BPIECES;
+}
+
+static bool stream_landed(const struct stream *st)
+{
+	for (int b = 0; b < NBATCH; b++)
+		for (int i = 0; i < BPIECES; i++)
+			if (memcmp(mem + stream_chunk(b, i) * CHUNK + PAGE,
+				   st->want[b * BPIECES + i], PAGE))
+				return false;
+	return true;
+}
+
+static void test_stream(void)
+{
+	ms_client *c = conn();
+	ms_region *r = ms_open(c, "w", MS_MODE_WRITE);
+	static struct stream st;
+	struct ms_commit_res res;
+	struct srv_counts k0, k1;
+	uint64_t g[NCHUNKS];
+	bool stamped = true;
+
+	if (!r)
+		tap_bail("open: %s", ms_client_errmsg(c));
+	st = (struct stream){ .fail_at = -1, .spoil_at = -1 };
+	k0 = srv_counts();
+	is_int(ms_region_commit_stream(r, stream_fill, &st, &res), 0,
+	       "stream: %d batches committed (%s)", NBATCH, ms_client_errmsg(c));
+	k1 = srv_counts();
+	ok(res.sent && res.bytes == NBATCH * BPIECES * PAGE,
+	   "stream: every batch written, every byte once (%llu)",
+	   (unsigned long long)res.bytes);
+	is_int(k1.commits - k0.commits, 1, "stream: the server counted one commit");
+	is_int(k1.generation - k0.generation, 1, "stream: the region's generation moved by one");
+	ok(res.gen_first == res.gen_last && res.gen_last == k1.generation,
+	   "stream: one commit message, the region's new generation");
+	ok(stream_landed(&st), "stream: the server holds every batch's bytes");
+	gens_now(r, g);
+	for (int b = 0; b < NBATCH; b++)
+		for (int i = 0; i < BPIECES; i++)
+			stamped = stamped && g[stream_chunk(b, i)] == res.gen_last;
+	ok(stamped, "stream: every batch's chunks have that generation");
+	ms_disconnect(c);
+}
+
+/* A failure at a later batch (the fill's, or the commit refusing a piece
+ * of the last batch) publishes nothing of the earlier ones. */
+static void test_stream_fails(bool refuse)
+{
+	const char *what = refuse ? "stream, refused" : "stream, fill fails";
+	ms_client *c = conn();
+	ms_region *r = ms_open(c, "w", MS_MODE_WRITE);
+	static struct stream st;
+	struct ms_commit_res res;
+	struct srv_counts k0, k1;
+	uint64_t before[NCHUNKS], after[NCHUNKS];
+	int ret;
+
+	if (!r)
+		tap_bail("open: %s", ms_client_errmsg(c));
+	st = (struct stream){ .fail_at = refuse ? -1 : 1, .spoil_at = refuse ? NBATCH - 1 : -1 };
+	gens_now(r, before);
+	k0 = srv_counts();
+	ret = ms_region_commit_stream(r, stream_fill, &st, &res);
+	is_int(ret, -EIO, "%s: the stream fails (EIO): %s", what, ms_client_errmsg(c));
+	if (refuse)
+		ok(res.sent && res.bytes == NBATCH * BPIECES * PAGE,
+		   "%s: every batch had been written, the commit failed", what);
+	else
+		ok(!res.sent && res.bytes == BPIECES * PAGE &&
+			   strstr(ms_client_errmsg(c), "source of the pieces failed"),
+		   "%s: the first batch had been written, not committed: %s", what,
+		   ms_client_errmsg(c));
+	k1 = srv_counts();
+	gens_now(r, after);
+	ok(k1.commits == k0.commits && k1.generation == k0.generation &&
+		   k1.committed == k0.committed,
+	   "%s: the server accepted no commit (commits, generation, bytes_committed)", what);
+	ok(memcmp(before, after, sizeof(before)) == 0,
+	   "%s: no chunk of any batch was published (no generation moved)", what);
+	is_int(ms_sync(r), 0, "%s: an ms_sync() after it succeeds", what);
+	is_int(srv_counts().commits, k0.commits, "%s: ... and commits nothing", what);
+	/* the same stream again */
+	st.batch = 0;
+	st.fail_at = st.spoil_at = -1;
+	is_int(ms_region_commit_stream(r, stream_fill, &st, &res), 0,
+	       "%s: the stream again: committed", what);
+	k1 = srv_counts();
+	ok(k1.commits == k0.commits + 1 && k1.generation == k0.generation + 1,
+	   "%s: ... as one commit", what);
+	ok(stream_landed(&st), "%s: the server holds every batch's bytes", what);
+	ms_disconnect(c);
+}
+
+/* ms_push of changed chunks with ms_write()s pending: one commit names
+ * both. */
+static void test_push_one_commit(void)
+{
+	ms_client *c = conn();
+	ms_region *r = ms_open(c, "w", MS_MODE_WRITE);
+	static uint8_t w[CHUNK], img[3 * CHUNK];
+	struct ms_xfer_stats xs;
+	struct srv_counts k0, k1;
+	uint64_t g[NCHUNKS];
+
+	if (!r)
+		tap_bail("open: %s", ms_client_errmsg(c));
+	fill(w, sizeof(w));
+	memcpy(img, mem + 60 * CHUNK, sizeof(img));
+	img[5] ^= 1;                    /* chunk 60 and 62 differ, 61 not */
+	img[2 * CHUNK + 7] ^= 1;
+	is_int(ms_write(r, 50 * CHUNK, w, CHUNK, NULL, NULL), 0,
+	       "push: ms_write of chunk 50, not synced");
+	k0 = srv_counts();
+	is_int(ms_push(r, 60 * CHUNK, img, sizeof(img), NULL, &xs), 0, "push: chunks 60-62 (%s)",
+	       ms_client_errmsg(c));
+	k1 = srv_counts();
+	is_int(xs.chunks_moved, 2, "push: the two chunks that differ moved");
+	is_int(k1.commits - k0.commits, 1,
+	       "push: one commit for its pieces and the pending ms_write");
+	gens_now(r, g);
+	ok(g[50] == k1.generation && g[60] == k1.generation && g[62] == k1.generation &&
+		   g[61] < k1.generation,
+	   "push: chunks 50, 60 and 62 took the new generation %llu, 61 kept its own",
+	   (unsigned long long)k1.generation);
+	ok(memcmp(mem + 50 * CHUNK, w, CHUNK) == 0 &&
+		   memcmp(mem + 60 * CHUNK, img, sizeof(img)) == 0,
+	   "push: the server holds both");
+	is_int(ms_sync(r), 0, "push: an ms_sync() after it");
+	is_int(srv_counts().commits, k1.commits, "push: ... has nothing left to commit");
+	/* nothing differs, an ms_write pending: its one commit */
+	fill(w, sizeof(w));
+	is_int(ms_write(r, 51 * CHUNK, w, CHUNK, NULL, NULL), 0, "push: ms_write of chunk 51");
+	is_int(ms_push(r, 60 * CHUNK, img, sizeof(img), NULL, &xs), 0,
+	       "push: the same bytes again");
+	k0 = srv_counts();
+	ok(xs.chunks_moved == 0 && k0.commits == k1.commits + 1,
+	   "push: nothing moved, one commit (the pending ms_write)");
+	gens_now(r, g);
+	ok(g[51] == k0.generation && memcmp(mem + 51 * CHUNK, w, CHUNK) == 0,
+	   "push: chunk 51 committed");
+	is_int(ms_push(r, 60 * CHUNK, img, sizeof(img), NULL, &xs), 0, "push: once more");
+	is_int(srv_counts().commits, k0.commits, "push: nothing to send or commit: no commit");
+	ms_disconnect(c);
+}
+
 int main(void)
 {
 	struct ms_server_opts so = { .opts_size = sizeof(so), .host = "127.0.0.1", .port = "0",
@@ -279,6 +500,10 @@ int main(void)
 	test_rejected_before_send();
 	test_with_pending();
 	test_empty();
+	test_stream();
+	test_stream_fails(false);
+	test_stream_fails(true);
+	test_push_one_commit();
 
 	ms_server_destroy(srv);
 	return tap_done();

@@ -18,9 +18,13 @@
  * commit the server refuses (a thread keeps changing the page's bytes in
  * the server's memory, as a local application writing a shared region
  * would) fails the sync with EIO and leaves the page pending, and the next
- * sync pushes it; a sync larger than the bounce buffer (several batches,
- * each committed on its own) leaves nothing pending and every pushed
- * chunk with its commit's generation.
+ * sync pushes it; a sync larger than the bounce buffer (several batches)
+ * is one commit (the server's commit counter and the region's generation
+ * move by one), leaves nothing pending and every pushed chunk with the
+ * commit's generation; such a sync whose commit is refused for a page of
+ * its last batch publishes nothing of the earlier batch either (commit
+ * counter, generation, bytes_committed and every chunk's generation
+ * unchanged), and the next sync pushes every page of it again.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -73,6 +77,24 @@ static uint64_t committed(void)
 		v = st[0].bytes_committed;
 	free(st);
 	return v;
+}
+
+/* The server's region: commit messages accepted, generation, bytes
+ * named by accepted commits. */
+struct counts {
+	uint64_t commits, generation, committed;
+};
+
+static struct counts counts(void)
+{
+	struct ms_region_stat *st = NULL;
+	struct counts k = { 0 };
+	size_t n = 0;
+
+	if (ms_server_stat(srv, "w", &st, &n) == 0 && n == 1)
+		k = (struct counts){ st[0].commits, st[0].generation, st[0].bytes_committed };
+	free(st);
+	return k;
 }
 
 static uint64_t nlocal(const ms_map *m)
@@ -406,15 +428,17 @@ static void test_refused_commit(void)
 }
 
 /* A sync larger than the bounce buffer (16 MiB) goes out as several
- * batches, each written and committed on its own: every batch's pages
- * leave the pending map and its chunks take its commit's generation, so a
- * second sync pushes nothing and the writer's refresh drops nothing. */
+ * batches, written one after the other and committed together: one
+ * commit, every batch's pages leave the pending map and its chunks take
+ * that commit's generation, so a second sync pushes nothing and the
+ * writer's refresh drops nothing. */
 static void test_multi_batch(void)
 {
 	struct ms_map_opts mo = { .opts_size = sizeof(mo), .writable = true, .no_prefetch = true };
 	const uint64_t span = 20 * MiB;
 	struct ms_map_sync_stats st;
 	uint64_t c0, changed = 1;
+	struct counts k0, k1;
 	char err[512];
 	ms_map *m;
 	uint8_t *a;
@@ -426,8 +450,12 @@ static void test_multi_batch(void)
 	for (uint64_t off = 0; off < span; off += PAGE)
 		a[off + 9] ^= 0x3c;
 	c0 = committed();
+	k0 = counts();
 	is_int(ms_map_sync(m, &st), 0, "batches: a sync of %llu MiB written",
 	       (unsigned long long)(span / MiB));
+	k1 = counts();
+	is_int(k1.commits - k0.commits, 1, "batches: one commit for every batch");
+	is_int(k1.generation - k0.generation, 1, "batches: the region's generation moved by one");
 	is_int(st.chunks_pushed, span / CHUNK, "batches: every written chunk pushed once");
 	is_int(st.bytes, span, "batches: every written byte sent once");
 	is_int(committed() - c0, span, "batches: the server committed them all");
@@ -437,7 +465,99 @@ static void test_multi_batch(void)
 	   "batches: ... pushes nothing: no batch left its pages pending (%llu chunks)",
 	   (unsigned long long)st.chunks_pushed);
 	is_int(ms_map_refresh(m, &changed), 0, "batches: the writer's refresh");
-	is_int(changed, 0, "batches: ... drops nothing: every batch stamped its chunks");
+	is_int(changed, 0, "batches: ... drops nothing: the commit stamped every batch's chunks");
+	ms_map_close(m);
+}
+
+static uint64_t *gens_now(ms_region *r)
+{
+	uint64_t *g = calloc(NCHUNKS, sizeof(*g));
+
+	if (!g || ms_chunk_generations(r, 0, NCHUNKS, g))
+		tap_bail("cannot read the chunk generations");
+	return g;
+}
+
+/* The same sync of several batches, its commit refused for a page of the
+ * last batch (the spoiler rewrites it in the server's memory): nothing of
+ * the first batch is published either, and the pages stay pending. */
+static void test_multi_batch_refused(void)
+{
+	struct ms_map_opts mo = { .writable = true, .no_prefetch = true };
+	struct ms_client_opts co = { .transport = MS_TRANSPORT_TCP, .timeout_ms = 10000 };
+	const uint64_t span = 20 * MiB;
+	struct spoiler sp = { .off = 18 * MiB + 5 * PAGE };
+	struct ms_map_sync_stats st;
+	struct counts k0 = { 0 }, k1;
+	uint64_t *g0 = NULL, *g1, tries;
+	char err[512];
+	ms_client *c;
+	ms_region *r;
+	pthread_t th;
+	ms_map *m;
+	uint8_t *a;
+	int ret = 0;
+
+	m = map_it(&mo, err, sizeof(err));
+	if (!ok(m != NULL, "batches, refused: writable map opened%s%s", m ? "" : ": ",
+		m ? "" : err))
+		return;
+	c = ms_connect("127.0.0.1", port, &co, err, sizeof(err));
+	r = c ? ms_open(c, "w", MS_MODE_READ) : NULL;
+	if (!r)
+		tap_bail("batches, refused: a reader of the generations: %s",
+			 c ? ms_client_errmsg(c) : err);
+	a = ms_map_addr(m);
+	/* every chunk of the span is pulled (verified) before the spoiler
+	 * starts: the writes fault them in */
+	for (uint64_t off = 0; off < span; off += PAGE)
+		a[off + 9] ^= 0x3c;
+	if (pthread_create(&th, NULL, spoiler_main, &sp))
+		tap_bail("pthread_create");
+	for (tries = 0; tries < 10 && ret != -EIO; tries++) {
+		if (tries)      /* missed: every page written again */
+			for (uint64_t off = 0; off < span; off += PAGE)
+				a[off + 9] ^= 0x3c;
+		free(g0);
+		g0 = gens_now(r);
+		k0 = counts();
+		ret = ms_map_sync(m, &st);
+	}
+	atomic_store(&sp.stop, true);
+	pthread_join(th, NULL);
+	diag("batches, refused: the spoiler hit the window after %llu tries",
+	     (unsigned long long)tries);
+	if (!ok(ret == -EIO, "batches, refused: the sync fails (EIO): %d", ret))
+		goto out;
+	ok(st.bytes == span, "batches, refused: every batch had been written (%llu bytes)",
+	   (unsigned long long)st.bytes);
+	ok(strstr(ms_map_errmsg(m), "commit failed") && strstr(ms_map_errmsg(m), "stay dirty"),
+	   "batches, refused: ms_map_errmsg: %s", ms_map_errmsg(m));
+	k1 = counts();
+	ok(k1.commits == k0.commits && k1.generation == k0.generation &&
+		   k1.committed == k0.committed,
+	   "batches, refused: the server accepted no commit (commits, generation, "
+	   "bytes_committed unchanged)");
+	g1 = gens_now(r);
+	ok(memcmp(g0, g1, NCHUNKS * sizeof(*g0)) == 0,
+	   "batches, refused: no chunk of the first batch was published (no generation moved)");
+	free(g1);
+	/* the spoiler is gone: the next sync pushes every page again */
+	k0 = counts();
+	is_int(ms_map_sync(m, &st), 0, "batches, refused: the next sync succeeds");
+	k1 = counts();
+	ok(st.bytes == span && st.chunks_pushed == span / CHUNK,
+	   "batches, refused: ... it pushes every page of both batches again "
+	   "(%llu bytes, %llu chunks)",
+	   (unsigned long long)st.bytes, (unsigned long long)st.chunks_pushed);
+	ok(k1.commits == k0.commits + 1 && k1.generation == k0.generation + 1 &&
+		   k1.committed - k0.committed == span,
+	   "batches, refused: ... as one commit of all of it");
+	ok(memcmp(a, mem, span) == 0, "batches, refused: the server equals the mapping");
+	is_str(ms_map_errmsg(m), "", "batches, refused: the error is cleared");
+out:
+	free(g0);
+	ms_disconnect(c);
 	ms_map_close(m);
 }
 
@@ -512,6 +632,7 @@ int main(void)
 	test_background();
 	test_refused_commit();
 	test_multi_batch();
+	test_multi_batch_refused();
 	test_dropped_pte(false);
 	test_dropped_pte(true);
 
