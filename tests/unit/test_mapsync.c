@@ -473,7 +473,7 @@ static uint64_t *gens_now(ms_region *r)
 {
 	uint64_t *g = calloc(NCHUNKS, sizeof(*g));
 
-	if (!g || ms_chunk_generations(r, 0, NCHUNKS, g))
+	if (!g || ms_chunk_generations(r, 0, g, NCHUNKS))
 		tap_bail("cannot read the chunk generations");
 	return g;
 }
@@ -483,8 +483,9 @@ static uint64_t *gens_now(ms_region *r)
  * the first batch is published either, and the pages stay pending. */
 static void test_multi_batch_refused(void)
 {
-	struct ms_map_opts mo = { .writable = true, .no_prefetch = true };
-	struct ms_client_opts co = { .transport = MS_TRANSPORT_TCP, .timeout_ms = 10000 };
+	struct ms_map_opts mo = { .opts_size = sizeof(mo), .writable = true, .no_prefetch = true };
+	struct ms_client_opts co = { .opts_size = sizeof(co), .transport = MS_TRANSPORT_TCP,
+				     .timeout_ms = 10000 };
 	const uint64_t span = 20 * MiB;
 	struct spoiler sp = { .off = 18 * MiB + 5 * PAGE };
 	struct ms_map_sync_stats st;
