@@ -841,6 +841,7 @@ static int pending_add(ms_region *r, uint64_t off, uint64_t len,
 	}
 	r->pending[r->npending].off = off;
 	r->pending[r->npending].len = len;
+	r->pending[r->npending].flags = 0;
 	memcpy(r->pending[r->npending].hash, hash, MS_HASH_LEN);
 	r->npending++;
 	r->pend_end = MS_MAX(r->pend_end, off + len);
@@ -859,12 +860,12 @@ static void pending_supersede(ms_region *r, uint64_t off, uint64_t len)
 		return;
 	for (size_t i = 0; i < r->npending; i++) {
 		struct ms_commit_ent *e = &r->pending[i];
-		uint64_t elen = e->len & ~MS_COMMIT_NOVERIFY;
+		uint64_t elen = e->len;
 
 		if (e->off >= off && e->off + elen <= off + len)
 			continue;             /* fully rewritten: drop */
 		if (e->off < off + len && off < e->off + elen)
-			e->len |= MS_COMMIT_NOVERIFY;
+			e->flags |= MS_COMMIT_F_NOVERIFY;
 		r->pending[k++] = *e;
 	}
 	r->npending = k;
