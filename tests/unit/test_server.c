@@ -7,7 +7,7 @@
  * (ms_server_add_region on another thread: the region is hashed) and while
  * a large local commit rehashes a region (ms_export_commit), a remote STAT
  * and a 4 KiB pull of another region are answered within 50 ms.  Probes
- * run every 5 ms during the slow operation; the test checks that the
+ * run every 5 ms during the slow operation (at most 40); the test checks that the
  * operation was still running when several of them had been answered
  * (otherwise it proves nothing), and that every probe started meanwhile
  * took at most 50 ms.  With one server-wide lock around the slow work the
@@ -50,6 +50,7 @@
 #define PROBE_MS 50
 #define MIN_PROBES 3
 #define PROBE_GAP_US 5000   /* between probes: a client polling, not a flood */
+#define MAX_PROBES 40         /* per attempt: enough to see, few to wait on a CPU */
 #define ATTEMPTS 5
 
 static ms_client *connect_to(ms_server *s)
@@ -142,8 +143,9 @@ static void run_probes(ms_client *c, struct slow *w, struct probe_stats *ps)
 		tap_bail("pthread_create");
 	while (!__atomic_load_n(&w->started, __ATOMIC_ACQUIRE))
 		usleep(100);
-	/* bounded: the slow operation ends, or a probe fails */
-	while (!__atomic_load_n(&w->done, __ATOMIC_ACQUIRE) && !ps->err) {
+	/* bounded: the slow operation ends, a probe fails, or enough ran */
+	while (!__atomic_load_n(&w->done, __ATOMIC_ACQUIRE) && !ps->err &&
+	       ps->started < MAX_PROBES) {
 		uint64_t stat_ns = 0, pull_ns = 0;
 
 		ps->err = probe(c, dst, &stat_ns, &pull_ns);
