@@ -146,7 +146,9 @@ struct ms_msg_error {
 	char msg[MS_ERRMSG_MAX + 1];
 };
 
-/* Encoders: write into buf (cap bytes); return the length or -EMSGSIZE. */
+/* Encoders: write into buf (cap bytes); return the length or -EMSGSIZE
+ * (ms_enc_commit also -E2BIG over MS_COMMIT_MAX_ENTS entries, -EINVAL for
+ * a flag outside MS_COMMIT_F_ALL). */
 int ms_enc_hello(void *buf, size_t cap, const struct ms_msg_hello *m);
 int ms_enc_hello_ok(void *buf, size_t cap, const struct ms_msg_hello_ok *m);
 int ms_enc_open(void *buf, size_t cap, const struct ms_msg_open *m);
