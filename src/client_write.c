@@ -47,12 +47,12 @@ static void pending_supersede(ms_region *r, uint64_t off, uint64_t len)
 		return;
 	for (size_t i = 0; i < r->npending; i++) {
 		struct ms_commit_ent *e = &r->pending[i];
-		uint64_t elen = e->len & ~MS_COMMIT_NOVERIFY;
+		uint64_t elen = e->len;
 
 		if (e->off >= off && e->off + elen <= off + len)
 			continue;             /* fully rewritten: drop */
 		if (e->off < off + len && off < e->off + elen)
-			e->len |= MS_COMMIT_NOVERIFY;
+			e->flags |= MS_COMMIT_F_NOVERIFY;
 		r->pending[k++] = *e;
 	}
 	r->npending = k;
@@ -153,6 +153,7 @@ static int write_pieces(ms_region *r, const struct ms_wpiece *p, size_t n, struc
 			cl_chunk_piece(r, first + j, p[i].off, p[i].len, &poff, &plen);
 			ents[k].off = poff;
 			ents[k].len = plen;
+			ents[k].flags = 0;
 			if (p[i].hash)
 				memcpy(ents[k].hash, p[i].hash + j * MS_HASH_LEN, MS_HASH_LEN);
 			else

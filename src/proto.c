@@ -297,8 +297,12 @@ int ms_enc_commit(void *buf, size_t cap, const struct ms_msg_commit *m)
 	put_u32(&c, m->handle);
 	put_u32(&c, m->n);
 	for (uint32_t i = 0; i < m->n && !c.err; i++) {
+		if (m->ents[i].flags & ~MS_COMMIT_F_ALL)
+			return -EINVAL;
 		put_u64(&c, m->ents[i].off);
 		put_u64(&c, m->ents[i].len);
+		put_u32(&c, m->ents[i].flags);
+		put_u32(&c, 0);
 		put_bytes(&c, m->ents[i].hash, MS_HASH_LEN);
 	}
 	return enc_end(&c);
@@ -322,6 +326,9 @@ int ms_dec_commit(const void *buf, size_t len, struct ms_msg_commit *m,
 	for (uint32_t i = 0; i < m->n; i++) {
 		ents[i].off = get_u64(&c);
 		ents[i].len = get_u64(&c);
+		ents[i].flags = get_u32(&c);
+		if (get_u32(&c) != 0 || (ents[i].flags & ~MS_COMMIT_F_ALL))
+			return -EBADMSG;
 		get_bytes(&c, ents[i].hash, MS_HASH_LEN);
 	}
 	return dec_end(&c);

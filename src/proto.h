@@ -13,7 +13,7 @@
  *   OPEN   {name, mode}                          -> OPEN_OK  {handle, size, chunk, nchunks, gen,
  *                                                             data desc, meta desc, mode}
  *   CLOSE  {handle}                              -> CLOSE_OK {}
- *   COMMIT {handle, n, n x {off, len, hash}}     -> COMMIT_OK {generation}
+ *   COMMIT {handle, n, n x {off, len, flags, hash}} -> COMMIT_OK {generation}
  *   STAT   {name ("" = all)}                     -> STAT_OK  {n, n x region stat}
  *   HOT    {handle, max}                         -> HOT_OK   {handle, n, n x chunk}
  *   TOUCH  {handle, n, n x chunk}                -> TOUCH_OK {}
@@ -33,7 +33,9 @@
 #include "memsync.h"
 #include "transport.h"
 
-#define MS_PROTO_VERSION 1
+/* 2: COMMIT entries carry a flags field (version 1 hid NOVERIFY in bit 63
+ * of len).  A server refuses a HELLO of any other version. */
+#define MS_PROTO_VERSION 2
 #define MS_AGENT_MAX 63
 #define MS_ERRMSG_MAX 255
 
@@ -90,18 +92,23 @@ struct ms_msg_handle {          /* CLOSE */
 };
 
 /* A committed range.  The writer states the XXH3-128 of what it wrote;
- * the server checks it before publishing, unless len carries
- * MS_COMMIT_NOVERIFY (a later write overlapped this one, so the writer no
- * longer knows the range's content as a whole). */
-#define MS_COMMIT_NOVERIFY (1ull << 63)
+ * the server checks it before publishing, unless flags has
+ * MS_COMMIT_F_NOVERIFY (a later write overlapped this one, so the writer no
+ * longer knows the range's content as a whole).  On the wire: u64 off,
+ * u64 len, u32 flags, u32 reserved (0), 16 B hash. */
+#define MS_COMMIT_F_NOVERIFY (1u << 0)
+#define MS_COMMIT_F_ALL MS_COMMIT_F_NOVERIFY   /* every flag a decoder accepts */
 struct ms_commit_ent {
 	uint64_t off;
-	uint64_t len;       /* bytes, | MS_COMMIT_NOVERIFY */
+	uint64_t len;       /* bytes */
 	uint8_t hash[MS_HASH_LEN];
+	uint32_t flags;     /* MS_COMMIT_F_* */
 };
-#define MS_COMMIT_ENT_WIRE 32
-/* Entries per COMMIT message: header + fixed part + n * 32 <= MS_CTRL_MAX. */
+#define MS_COMMIT_ENT_WIRE 40
+/* Entries per COMMIT message: header + fixed part + n * 40 <= MS_CTRL_MAX. */
 #define MS_COMMIT_MAX_ENTS 16384
+_Static_assert(4 + 8 + (size_t)MS_COMMIT_MAX_ENTS * MS_COMMIT_ENT_WIRE <= MS_CTRL_MAX,
+	       "a full COMMIT fits in one control message");
 
 struct ms_msg_commit {
 	uint32_t handle;
@@ -139,7 +146,9 @@ struct ms_msg_error {
 	char msg[MS_ERRMSG_MAX + 1];
 };
 
-/* Encoders: write into buf (cap bytes); return the length or -EMSGSIZE. */
+/* Encoders: write into buf (cap bytes); return the length or -EMSGSIZE
+ * (ms_enc_commit also -E2BIG over MS_COMMIT_MAX_ENTS entries, -EINVAL for
+ * a flag outside MS_COMMIT_F_ALL). */
 int ms_enc_hello(void *buf, size_t cap, const struct ms_msg_hello *m);
 int ms_enc_hello_ok(void *buf, size_t cap, const struct ms_msg_hello_ok *m);
 int ms_enc_open(void *buf, size_t cap, const struct ms_msg_open *m);
@@ -164,7 +173,8 @@ int ms_dec_hello_ok(const void *buf, size_t len, struct ms_msg_hello_ok *m);
 int ms_dec_open(const void *buf, size_t len, struct ms_msg_open *m);
 int ms_dec_open_ok(const void *buf, size_t len, struct ms_msg_open_ok *m);
 int ms_dec_close(const void *buf, size_t len, struct ms_msg_handle *m);
-/* ents: storage for up to max entries; -E2BIG if the message has more */
+/* ents: storage for up to max entries; -E2BIG if the message has more;
+ * an unknown flag or a nonzero reserved field: -EBADMSG */
 int ms_dec_commit(const void *buf, size_t len, struct ms_msg_commit *m,
 		  struct ms_commit_ent *ents, size_t max);
 int ms_dec_gen(const void *buf, size_t len, enum ms_msg_type t, struct ms_msg_gen *m);

@@ -568,13 +568,62 @@ void ms_region_commit_chunk_hash(struct ms_rregion *r, uint64_t i, uint64_t gen,
 
 void ms_region_commit_end(struct ms_rregion *r, uint64_t gen)
 {
-	r->generation = gen;
+	__atomic_store_n(&r->generation, gen, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&r->lock);
 }
 
 void ms_region_commit_abort(struct ms_rregion *r)
 {
 	pthread_mutex_unlock(&r->lock);
+}
+
+int ms_region_commit(struct ms_rregion *r, const struct ms_commit_ent *ents, uint32_t n,
+		     bool *fresh, struct ms_commit_res *res)
+{
+	uint64_t gen, lo = UINT64_MAX, hi = 0;
+	int rc;
+
+	*res = (struct ms_commit_res){ 0 };
+	/* check everything before changing anything; the lock keeps a local
+	 * ms_export_commit() or another writer's commit out meanwhile */
+	gen = ms_region_commit_begin(r);
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t off = ents[i].off, len = ents[i].len;
+
+		fresh[i] = false;
+		rc = 0;
+		if (!len || off > r->size || len > r->size - off)
+			rc = -ERANGE;
+		else if (!(ents[i].flags & MS_COMMIT_F_NOVERIFY))
+			rc = ms_region_verify_range(r, off, len, ents[i].hash, &fresh[i]);
+		if (rc) {
+			ms_region_commit_abort(r);
+			res->bad = i;
+			return rc;
+		}
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t off = ents[i].off, len = ents[i].len;
+		int64_t whole = ents[i].flags & MS_COMMIT_F_NOVERIFY
+					? -1
+					: ms_region_whole_chunk(r, off, len);
+
+		if (whole >= 0)
+			/* verified above: the writer's hash is the chunk's */
+			ms_region_commit_chunk_hash(r, (uint64_t)whole, gen, ents[i].hash);
+		else
+			ms_region_commit_piece(r, off, len, gen, fresh[i]);
+		res->bytes += len;
+		lo = MS_MIN(lo, off);
+		hi = MS_MAX(hi, off + len);
+	}
+	/* file regions: durable before the generation is published; one
+	 * msync over the commit's span writes back only its dirty pages,
+	 * instead of a system call per entry */
+	res->sync_err = n ? ms_region_msync(r, lo, hi - lo) : 0;
+	ms_region_commit_end(r, gen);
+	res->generation = gen;
+	return 0;
 }
 
 int ms_region_commit_range(struct ms_rregion *r, uint64_t off, uint64_t len)

@@ -13,7 +13,12 @@
  * commit increments the region generation and sets every chunk it touched
  * to the new value, so "chunk.gen > G" means "changed since G".
  *
- * Locking: r->lock guards meta and generation; commit paths take it.
+ * Locking: r->lock guards meta, leaves, heat and generation; commit paths
+ * take it for their whole duration (verification included), so commits of
+ * one region are serialized.  Nothing else is taken while it is held, and
+ * readers that only need the generation read it without the lock
+ * (ms_region_generation), so a long commit delays nobody but the next
+ * commit, hot list or touch of the same region.
  */
 #ifndef MS_REGION_H
 #define MS_REGION_H
@@ -24,6 +29,7 @@
 
 #include "hash.h"
 #include "memsync.h"
+#include "proto.h"
 
 struct ms_meta_entry {
 	uint64_t gen_le;             /* little-endian */
@@ -50,7 +56,7 @@ struct ms_rregion {
 	uint32_t *heat;              /* per chunk: commits and reported uses
 				      * (saturating), for the hot-chunk list */
 	size_t meta_len;             /* mapping length (page multiple) */
-	uint64_t generation;
+	uint64_t generation;         /* written under lock, atomically */
 	pthread_mutex_t lock;
 };
 
@@ -96,6 +102,33 @@ void ms_region_commit_chunk_hash(struct ms_rregion *r, uint64_t i, uint64_t gen,
 				 const uint8_t hash[MS_HASH_LEN]);
 void ms_region_commit_end(struct ms_rregion *r, uint64_t gen);
 void ms_region_commit_abort(struct ms_rregion *r);
+
+/* The outcome of ms_region_commit(). */
+struct ms_commit_res {
+	uint64_t generation; /* published (0 when refused) */
+	uint64_t bytes;      /* bytes the entries name */
+	uint32_t bad;        /* on -ERANGE or -EIO: the entry refused */
+	int sync_err;        /* 0, or the -errno of a failed msync (file
+				backing): the commit stands, the pages were
+				not all written back */
+};
+
+/* A writer's commit, all or nothing: every entry must lie inside the
+ * region (-ERANGE) and, unless it has MS_COMMIT_F_NOVERIFY, hash to its
+ * hash in region memory (-EIO); res->bad names the first that does not,
+ * and nothing changes.  Then every touched chunk gets the new generation
+ * (a whole chunk takes the verified hash as is, a piece is rehashed from
+ * its leaves), a file region is msynced over the commit's span, and the
+ * generation is published.  fresh: caller storage for n flags (scratch).
+ * Holds r->lock throughout; costs what the entries name. */
+int ms_region_commit(struct ms_rregion *r, const struct ms_commit_ent *ents, uint32_t n,
+		     bool *fresh, struct ms_commit_res *res);
+
+/* The region's generation, without waiting for a commit in progress. */
+static inline uint64_t ms_region_generation(const struct ms_rregion *r)
+{
+	return __atomic_load_n(&r->generation, __ATOMIC_ACQUIRE);
+}
 
 /* Convenience: begin, commit the chunks touched by [off, off+len), msync
  * them for file backing, end.  0 or -ERANGE. */

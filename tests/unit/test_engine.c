@@ -362,7 +362,7 @@ static void test_readonly_key(void)
 	struct ms_msg_open om = { .name = "r1", .mode = MS_MODE_READ };
 	struct ms_msg_open_ok ok_;
 	struct ms_msg_commit cm = { 0 };
-	struct ms_commit_ent ent = { 0, 4096, { 0 } };
+	struct ms_commit_ent ent = { 0, 4096, { 0 }, 0 };
 	static uint8_t req[4096], resp[4096];
 	struct ms_xconn *x = NULL;
 	struct ms_xwc wc;

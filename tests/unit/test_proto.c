@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* test_proto.c - control messages round-trip, and every malformed form is
- * rejected without reading out of bounds. */
+/* test_proto.c - every control message type round-trips through its
+ * encoder and decoder, and every malformed form (truncated, trailing
+ * bytes, wrong type, bad counts, unknown flags) is rejected without
+ * reading out of bounds. */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "proto.h"
 #include "tap.h"
+#include "util.h"
 
 static uint8_t buf[MS_CTRL_MAX];
 
@@ -26,6 +31,31 @@ static uint8_t buf[MS_CTRL_MAX];
 		ok(bad == 0, "%s: every truncation rejected", #call);     \
 	} while (0)
 
+/* The valid message in buf (len bytes) with one byte more, or with the
+ * type of another message, must be rejected too. */
+#define CHECK_LENGTH_AND_TYPE(len, call)                                  \
+	do {                                                              \
+		size_t L = (size_t)(len) + 1;                             \
+		const void *B = buf;                                      \
+		uint8_t t0 = buf[0];                                      \
+		buf[len] = 0;                                             \
+		is_int(call, -EBADMSG, "%s: a trailing byte is rejected", #call); \
+		L = (size_t)(len);                                        \
+		buf[0] = (uint8_t)(t0 == MS_MSG_ERROR ? MS_MSG_HELLO : t0 + 1); \
+		is_int(call, -EBADMSG, "%s: another type is rejected", #call); \
+		buf[0] = t0;                                              \
+	} while (0)
+
+/* Field by field: the structs have padding that memcmp would compare. */
+static bool ents_eq(const struct ms_commit_ent *a, const struct ms_commit_ent *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i].off != b[i].off || a[i].len != b[i].len || a[i].flags != b[i].flags ||
+		    memcmp(a[i].hash, b[i].hash, MS_HASH_LEN) != 0)
+			return false;
+	return true;
+}
+
 int main(void)
 {
 	struct ms_msg_hello h = { .version = 1, .agent = "libmemsync/0.1.0" }, h2;
@@ -36,9 +66,9 @@ int main(void)
 		.meta = { 0x2000, 16384 * 32, 7 },
 	}, oo2;
 	struct ms_commit_ent ents[3] = {
-		{ 0, 65536, { 1, 2, 3 } },
-		{ 1 << 20, 4096 | MS_COMMIT_NOVERIFY, { 9 } },
-		{ 5, 7, { 0xff } },
+		{ 0, 65536, { 1, 2, 3 }, 0 },
+		{ 1 << 20, 4096, { 9 }, MS_COMMIT_F_NOVERIFY },
+		{ 5, 7, { 0xff }, 0 },
 	}, dents[3];
 	struct ms_msg_commit cm = { .handle = 1, .n = 3, .ents = ents }, cm2;
 	struct ms_region_stat st[2] = {
@@ -62,6 +92,43 @@ int main(void)
 	is_int(ms_dec_hello(buf, (size_t)len + 1, &h2), -EBADMSG, "trailing byte rejected");
 	is_int(ms_dec_open_ok(buf, (size_t)len, &oo2), -EBADMSG, "wrong type rejected");
 	is_int(ms_enc_hello(buf, 10, &h), -EMSGSIZE, "encode into a short buffer fails");
+	len = ms_enc_hello(buf, sizeof(buf), &h);
+	CHECK_LENGTH_AND_TYPE(len, ms_dec_hello(B, L, &h2));
+
+	{
+		struct ms_msg_hello_ok ho = { .version = MS_PROTO_VERSION, .max_io = 16u << 20 },
+				       ho2;
+
+		memset(ho.server_id, 0x5c, 16);
+		len = ms_enc_hello_ok(buf, sizeof(buf), &ho);
+		is_int(len, 4 + 4 + 16 + 4, "hello_ok has its documented size");
+		ok(ms_dec_hello_ok(buf, (size_t)len, &ho2) == 0 &&
+		   ho2.version == MS_PROTO_VERSION && ho2.max_io == 16u << 20 &&
+		   memcmp(ho2.server_id, ho.server_id, 16) == 0, "hello_ok round-trips");
+		CHECK_TRUNCATIONS(len, ms_dec_hello_ok(B, L, &ho2));
+		CHECK_LENGTH_AND_TYPE(len, ms_dec_hello_ok(B, L, &ho2));
+	}
+
+	{
+		struct ms_msg_open op = { .name = "vm0", .mode = MS_MODE_WRITE }, op2;
+
+		len = ms_enc_open(buf, sizeof(buf), &op);
+		ok(len == 4 + 2 + 3 + 4 && ms_dec_open(buf, (size_t)len, &op2) == 0 &&
+		   strcmp(op2.name, "vm0") == 0 && op2.mode == MS_MODE_WRITE,
+		   "open round-trips");
+		CHECK_TRUNCATIONS(len, ms_dec_open(B, L, &op2));
+		CHECK_LENGTH_AND_TYPE(len, ms_dec_open(B, L, &op2));
+	}
+
+	{
+		struct ms_msg_handle cl = { .handle = 63 }, cl2;
+
+		len = ms_enc_close(buf, sizeof(buf), &cl);
+		ok(len == 8 && ms_dec_close(buf, (size_t)len, &cl2) == 0 && cl2.handle == 63,
+		   "close round-trips");
+		CHECK_TRUNCATIONS(len, ms_dec_close(B, L, &cl2));
+		CHECK_LENGTH_AND_TYPE(len, ms_dec_close(B, L, &cl2));
+	}
 
 	len = ms_enc_open_ok(buf, sizeof(buf), &oo);
 	ok(len > 0 && ms_dec_open_ok(buf, (size_t)len, &oo2) == 0 &&
@@ -71,11 +138,52 @@ int main(void)
 	   memcmp(&oo2.data, &oo.data, sizeof(oo.data)) == 0 &&
 	   memcmp(&oo2.meta, &oo.meta, sizeof(oo.meta)) == 0, "open_ok round-trips");
 	CHECK_TRUNCATIONS(len, ms_dec_open_ok(B, L, &oo2));
+	CHECK_LENGTH_AND_TYPE(len, ms_dec_open_ok(B, L, &oo2));
 
 	len = ms_enc_commit(buf, sizeof(buf), &cm);
 	is_int(len, 4 + 8 + 3 * MS_COMMIT_ENT_WIRE, "commit has its documented size");
-	ok(ms_dec_commit(buf, (size_t)len, &cm2, dents, 3) == 0 && cm2.n == 3 &&
-	   memcmp(dents, ents, sizeof(ents)) == 0, "commit round-trips (NOVERIFY bit kept)");
+	memset(dents, 0xee, sizeof(dents));
+	ok(ms_dec_commit(buf, (size_t)len, &cm2, dents, 3) == 0 && cm2.handle == 1 &&
+	   cm2.n == 3 && cm2.ents == dents && ents_eq(dents, ents, 3),
+	   "commit round-trips (flags kept)");
+	ok(dents[1].flags == MS_COMMIT_F_NOVERIFY && dents[1].len == 4096 &&
+	   dents[0].flags == 0 && dents[2].flags == 0,
+	   "commit: NOVERIFY travels in the flags field, len is the length alone");
+	/* entry 1 starts after the 12-byte head and one 40-byte entry: off,
+	 * len, then flags at +16 and the reserved word at +20 */
+	is_int(buf[12 + 40 + 16], MS_COMMIT_F_NOVERIFY, "commit: flags are where documented");
+	buf[12 + 40 + 16] = 0x02;
+	is_int(ms_dec_commit(buf, (size_t)len, &cm2, dents, 3), -EBADMSG,
+	       "commit with an unknown flag is rejected");
+	buf[12 + 40 + 16] = MS_COMMIT_F_NOVERIFY;
+	buf[12 + 40 + 20] = 1;
+	is_int(ms_dec_commit(buf, (size_t)len, &cm2, dents, 3), -EBADMSG,
+	       "commit with a nonzero reserved field is rejected");
+	buf[12 + 40 + 20] = 0;
+	is_int(ms_dec_commit(buf, (size_t)len, &cm2, dents, 3), 0, "commit decodes again once fixed");
+	CHECK_LENGTH_AND_TYPE(len, ms_dec_commit(B, L, &cm2, dents, 3));
+	{
+		/* a whole 40-byte entry too many or too few */
+		is_int(ms_dec_commit(buf, (size_t)len - MS_COMMIT_ENT_WIRE, &cm2, dents, 3),
+		       -EBADMSG, "commit one entry shorter than its count is rejected");
+		memset(buf + len, 0, MS_COMMIT_ENT_WIRE);
+		is_int(ms_dec_commit(buf, (size_t)len + MS_COMMIT_ENT_WIRE, &cm2, dents, 4),
+		       -EBADMSG, "commit one entry longer than its count is rejected");
+		ents[0].flags = 0x80;
+		is_int(ms_enc_commit(buf, sizeof(buf), &cm), -EINVAL,
+		       "an unknown flag does not encode");
+		ents[0].flags = 0;
+		cm.n = MS_COMMIT_MAX_ENTS + 1;
+		is_int(ms_enc_commit(buf, sizeof(buf), &cm), -E2BIG,
+		       "more than MS_COMMIT_MAX_ENTS entries do not encode");
+		cm.n = 3;
+		struct ms_msg_commit none = { .handle = 9, .n = 0 };
+
+		len = ms_enc_commit(buf, sizeof(buf), &none);
+		ok(len == 12 && ms_dec_commit(buf, (size_t)len, &cm2, dents, 3) == 0 &&
+		   cm2.handle == 9 && cm2.n == 0, "an empty commit round-trips");
+		len = ms_enc_commit(buf, sizeof(buf), &cm);
+	}
 	is_int(ms_dec_commit(buf, (size_t)len, &cm2, dents, 2), -E2BIG,
 	       "commit with more entries than storage is refused");
 	/* lie about the count: more entries than bytes */
@@ -86,6 +194,54 @@ int main(void)
 	CHECK_TRUNCATIONS(len, ms_dec_commit(B, L, &cm2, dents, 3));
 
 	{
+		struct ms_msg_gen g = { .generation = 0x0102030405060708ull }, g2;
+
+		len = ms_enc_gen(buf, sizeof(buf), MS_MSG_COMMIT_OK, &g);
+		ok(len == 12 && ms_dec_gen(buf, (size_t)len, MS_MSG_COMMIT_OK, &g2) == 0 &&
+		   g2.generation == g.generation && buf[4] == 0x08 && buf[11] == 0x01,
+		   "commit_ok round-trips (generation little-endian)");
+		CHECK_TRUNCATIONS(len, ms_dec_gen(B, L, MS_MSG_COMMIT_OK, &g2));
+		CHECK_LENGTH_AND_TYPE(len, ms_dec_gen(B, L, MS_MSG_COMMIT_OK, &g2));
+		is_int(ms_dec_gen(buf, (size_t)len, MS_MSG_OPEN_OK, &g2), -EBADMSG,
+		       "commit_ok decoded as another type is rejected");
+	}
+
+	{
+		struct ms_msg_stat sq = { .name = "" }, sq2;
+
+		len = ms_enc_stat(buf, sizeof(buf), &sq);
+		ok(len == 6 && ms_dec_stat(buf, (size_t)len, &sq2) == 0 && sq2.name[0] == '\0',
+		   "stat of all regions round-trips");
+		snprintf(sq.name, sizeof(sq.name), "db");
+		len = ms_enc_stat(buf, sizeof(buf), &sq);
+		ok(len == 8 && ms_dec_stat(buf, (size_t)len, &sq2) == 0 &&
+		   strcmp(sq2.name, "db") == 0, "stat of one region round-trips");
+		CHECK_TRUNCATIONS(len, ms_dec_stat(B, L, &sq2));
+		CHECK_LENGTH_AND_TYPE(len, ms_dec_stat(B, L, &sq2));
+	}
+
+	{
+		static const enum ms_msg_type empties[] = {
+			MS_MSG_CLOSE_OK, MS_MSG_BYE, MS_MSG_BYE_OK, MS_MSG_TOUCH_OK,
+		};
+
+		for (size_t i = 0; i < MS_ARRAY_SIZE(empties); i++) {
+			enum ms_msg_type t = empties[i];
+
+			len = ms_enc_empty(buf, sizeof(buf), t);
+			ok(len == 4 && ms_msg_type(buf, (size_t)len) == (int)t &&
+			   ms_dec_empty(buf, (size_t)len, t) == 0, "%s (empty) round-trips",
+			   ms_msg_name(t));
+			is_int(ms_dec_empty(buf, 5, t), -EBADMSG, "%s with a body is rejected",
+			       ms_msg_name(t));
+			is_int(ms_dec_empty(buf, 3, t), -EBADMSG, "%s cut short is rejected",
+			       ms_msg_name(t));
+			is_int(ms_dec_empty(buf, (size_t)len, MS_MSG_HELLO_OK), -EBADMSG,
+			       "%s decoded as another type is rejected", ms_msg_name(t));
+		}
+	}
+
+	{
 		struct ms_msg_hot hq = { .handle = 4, .max = 100 }, hq2;
 		uint64_t idx[3] = { 7, 1ull << 40, 0 }, didx[3];
 		struct ms_msg_chunks ch = { .handle = 4, .n = 3, .idx = idx }, ch2;
@@ -94,6 +250,7 @@ int main(void)
 		ok(len == 12 && ms_dec_hot(buf, (size_t)len, &hq2) == 0 && hq2.handle == 4 &&
 		   hq2.max == 100, "hot round-trips");
 		CHECK_TRUNCATIONS(len, ms_dec_hot(B, L, &hq2));
+		CHECK_LENGTH_AND_TYPE(len, ms_dec_hot(B, L, &hq2));
 		hq.max = 0;
 		len = ms_enc_hot(buf, sizeof(buf), &hq);
 		is_int(ms_dec_hot(buf, (size_t)len, &hq2), -EBADMSG, "hot with max 0 is rejected");
@@ -115,6 +272,8 @@ int main(void)
 			       ms_msg_name(ty));
 			buf[8] = 3;
 			CHECK_TRUNCATIONS(len, ms_dec_chunks(B, L, (enum ms_msg_type)ty, &ch2, didx, 3));
+			CHECK_LENGTH_AND_TYPE(len, ms_dec_chunks(B, L, (enum ms_msg_type)ty, &ch2,
+								 didx, 3));
 		}
 		ch.n = MS_HOT_MAX + 1;
 		is_int(ms_enc_chunks(buf, sizeof(buf), MS_MSG_TOUCH, &ch), -E2BIG,
@@ -142,12 +301,32 @@ int main(void)
 		}
 		ok(bad == 0, "stat_ok: every truncation rejected");
 	}
+	dst = NULL;
+	buf[len] = 0;
+	is_int(ms_dec_stat_ok(buf, (size_t)len + 1, &dst, &n), -EBADMSG,
+	       "stat_ok with a trailing byte is rejected");
+	buf[4] = 3;     /* three regions claimed, two present */
+	is_int(ms_dec_stat_ok(buf, (size_t)len, &dst, &n), -EBADMSG,
+	       "stat_ok whose count exceeds its entries is rejected");
+	ok(dst == NULL, "a rejected stat_ok hands out no array");
+	len = ms_enc_stat_ok(buf, sizeof(buf), st, 0);
+	ok(len == 8 && ms_dec_stat_ok(buf, (size_t)len, &dst, &n) == 0 && n == 0,
+	   "stat_ok with no region round-trips");
+	free(dst);
+	dst = NULL;
+	is_int(ms_enc_stat_ok(buf, sizeof(buf), st, MS_STAT_MAX_REGIONS + 1), -E2BIG,
+	       "more than MS_STAT_MAX_REGIONS regions do not encode");
 
 	len = ms_enc_error(buf, sizeof(buf), -ENOENT, "unknown region '%s'", "nope");
 	ok(len > 0 && ms_dec_error(buf, (size_t)len, &e) == 0 && e.err == ENOENT &&
 	   strcmp(e.msg, "unknown region 'nope'") == 0, "error round-trips with errno and text");
 	buf[4] = 0; buf[5] = 0; buf[6] = 0; buf[7] = 0;
 	is_int(ms_dec_error(buf, (size_t)len, &e), -EBADMSG, "error with errno 0 rejected");
+	len = ms_enc_error(buf, sizeof(buf), EPROTONOSUPPORT, "x");
+	CHECK_TRUNCATIONS(len, ms_dec_error(B, L, &e));
+	CHECK_LENGTH_AND_TYPE(len, ms_dec_error(B, L, &e));
+	buf[4] = 0x00; buf[5] = 0x10;  /* 4096: beyond any errno */
+	is_int(ms_dec_error(buf, (size_t)len, &e), -EBADMSG, "error with errno 4096 rejected");
 
 	/* a string with an embedded NUL is malformed */
 	struct ms_msg_open om = { .name = "abc", .mode = 1 }, om2;

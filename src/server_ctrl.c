@@ -1,0 +1,461 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * server_ctrl.c - the control protocol on the server side: peers, write
+ * leases and the request handlers, called on the listeners' loop threads.
+ *
+ *  - a writer gets a writable registration of the data, with the
+ *    transport it came through, for as long as it holds the region's lease
+ *    (one writer per region, whatever its transport); closing or vanishing
+ *    revokes it;
+ *  - a commit is decoded here, its lease checked, and handed to
+ *    ms_region_commit(), which owns the rules (verify, then publish).
+ *
+ * A handler holds a lock only for a few loads and stores (server_int.h);
+ * the work proportional to a region (hashing, registering memory) runs
+ * with no server or export lock held, so one peer's commit or one write
+ * grant does not hold up another peer's HELLO, OPEN or STAT.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server_int.h"
+
+static void id_hex(const uint8_t id[16], char out[33])
+{
+	for (int i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", id[i]);
+}
+
+/* ------------------------------------------------------------- leases */
+
+/* Revoke p's write registration of e, if p holds the lease.  The
+ * registration is gone before the lease is: a next writer can never find
+ * the old one still granting writes. */
+static bool lease_release(struct ms_export *e, struct peer *p)
+{
+	struct listener *l = p->l;
+	struct ms_xsmr *mr = NULL;
+	uint64_t rd = 0, wr = 0;
+	bool held;
+
+	pthread_mutex_lock(&e->lock);
+	held = e->lease == p;
+	if (held && e->write_mr) {
+		mr = e->write_mr;
+		l->ops->srv_mr_stats(l->xs, mr, &rd, &wr);
+		e->revoked_read += rd;
+		e->revoked_written += wr;
+		e->write_mr = NULL;
+	}
+	pthread_mutex_unlock(&e->lock);
+	if (!held)
+		return false;
+	if (mr)
+		l->ops->srv_dereg_mr(l->xs, mr);
+	pthread_mutex_lock(&e->lock);
+	e->lease = NULL;
+	pthread_mutex_unlock(&e->lock);
+	return true;
+}
+
+/* Take e's lease for p and register e's memory writable with p's
+ * listener.  0, -EBUSY (holder's name in who) or the registration's
+ * error. */
+static int lease_take(struct ms_export *e, struct peer *p, char *who, size_t wholen)
+{
+	struct listener *l = p->l;
+	struct ms_xsmr *mr = NULL;
+	struct ms_rdesc desc;
+	int ret;
+
+	pthread_mutex_lock(&e->lock);
+	if (e->lease) {
+		/* the holder cannot be freed while it holds the lease */
+		snprintf(who, wholen, "%s", e->lease->xp->name);
+		pthread_mutex_unlock(&e->lock);
+		return -EBUSY;
+	}
+	e->lease = p;           /* reserved: others get EBUSY from here on */
+	pthread_mutex_unlock(&e->lock);
+	/* registering may pin the whole region: no lock held */
+	ret = l->ops->srv_reg_mr(l->xs, e->r->mem, e->r->size,
+				 MS_XACCESS_READ | MS_XACCESS_WRITE, &mr, &desc);
+	pthread_mutex_lock(&e->lock);
+	if (ret) {
+		e->lease = NULL;
+	} else {
+		e->write_mr = mr;
+		e->write_desc = desc;
+	}
+	pthread_mutex_unlock(&e->lock);
+	return ret;
+}
+
+static bool lease_held(struct ms_export *e, struct peer *p)
+{
+	bool held;
+
+	pthread_mutex_lock(&e->lock);
+	held = e->lease == p;
+	pthread_mutex_unlock(&e->lock);
+	return held;
+}
+
+static void close_slot(ms_server *s, struct peer *p, struct open_slot *o)
+{
+	struct ms_export *e = o->e;
+
+	if (o->mode == MS_MODE_WRITE && lease_release(e, p))
+		ms_srv_log(s, MS_LOG_INFO, "%s released the write lease of '%s'",
+			   p->xp->name, e->r->name);
+	pthread_mutex_lock(&e->lock);
+	e->clients--;
+	pthread_mutex_unlock(&e->lock);
+	o->e = NULL;
+}
+
+/* ------------------------------------------------------ control requests */
+
+typedef int (*handler_fn)(ms_server *s, struct peer *p, const void *req,
+			  size_t len, void *resp, size_t cap);
+
+static int h_hello(ms_server *s, struct peer *p, const void *req, size_t len,
+		   void *resp, size_t cap)
+{
+	struct ms_msg_hello h;
+	struct ms_msg_hello_ok ok = { .version = MS_PROTO_VERSION, .max_io = SERVER_MAX_IO };
+	char hex[33], other[sizeof(p->xp->name)] = "";
+
+	if (ms_dec_hello(req, len, &h))
+		return ms_enc_error(resp, cap, EBADMSG, "malformed HELLO");
+	if (p->hello)
+		return ms_enc_error(resp, cap, EPROTO, "HELLO sent twice");
+	if (h.version != MS_PROTO_VERSION)
+		return ms_enc_error(resp, cap, EPROTONOSUPPORT,
+				    "protocol version %u not supported (server speaks %d): "
+				    "client and server must run the same memsync protocol",
+				    h.version, MS_PROTO_VERSION);
+	id_hex(h.client_id, hex);
+	/* the check and the claim in one hold: two connections with one id,
+	 * through two listeners, cannot both pass */
+	pthread_mutex_lock(&s->lock);
+	for (struct peer *q = s->peers; q && !*other; q = q->next)
+		if (q != p && q->hello && memcmp(q->client_id, h.client_id, 16) == 0)
+			snprintf(other, sizeof(other), "%s", q->xp->name);
+	if (!*other) {
+		memcpy(p->client_id, h.client_id, 16);
+		p->hello = true;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (*other) {
+		ms_srv_log(s, MS_LOG_WARN,
+			   "%s: refused: client id %s is already connected from %s",
+			   p->xp->name, hex, other);
+		return ms_enc_error(resp, cap, EEXIST,
+				    "client id %s is already connected from %s", hex, other);
+	}
+	memcpy(ok.server_id, s->server_id, 16);
+	ms_srv_log(s, MS_LOG_DEBUG, "%s: hello from %s (client id %s)", p->xp->name,
+		   h.agent, hex);
+	return ms_enc_hello_ok(resp, cap, &ok);
+}
+
+static int h_open(ms_server *s, struct peer *p, const void *req, size_t len,
+		  void *resp, size_t cap)
+{
+	struct ms_msg_open m;
+	struct ms_msg_open_ok ok = { 0 };
+	struct ms_export *e;
+	struct open_slot *slot = NULL;
+	struct listener *l = p->l;
+	const struct xreg *xr;
+	char who[sizeof(p->xp->name)];
+	int ret;
+
+	if (ms_dec_open(req, len, &m))
+		return ms_enc_error(resp, cap, EBADMSG, "malformed OPEN");
+	if (m.mode != MS_MODE_READ && m.mode != MS_MODE_WRITE)
+		return ms_enc_error(resp, cap, EINVAL, "invalid open mode %u", m.mode);
+	e = ms_srv_find(s, m.name);
+	if (!e)
+		return ms_enc_error(resp, cap, ENOENT, "unknown region '%s'", m.name);
+	for (int i = 0; i < MAX_OPENS && !slot; i++)
+		if (!p->opens[i].e)
+			slot = &p->opens[i];
+	if (!slot)
+		return ms_enc_error(resp, cap, EMFILE,
+				    "too many open regions on one connection (%d)",
+				    MAX_OPENS);
+	xr = &e->reg[l - s->l];
+	ok.data = xr->data_desc;
+	if (m.mode == MS_MODE_WRITE) {
+		ret = lease_take(e, p, who, sizeof(who));
+		if (ret == -EBUSY)
+			return ms_enc_error(resp, cap, EBUSY,
+					    "region '%s' is being written by %s (one writer at a time)",
+					    m.name, who);
+		if (ret)
+			return ms_enc_error(resp, cap, -ret,
+					    "cannot grant write access to '%s': %s",
+					    m.name, strerror(-ret));
+		/* only this thread changes the lease or the registration
+		 * from here on, until it releases them */
+		ok.data = e->write_desc;
+		ms_srv_log(s, MS_LOG_INFO, "%s holds the write lease of '%s' (%s)",
+			   p->xp->name, m.name, l->ops->name);
+	}
+	slot->e = e;
+	slot->mode = (enum ms_mode)m.mode;
+	pthread_mutex_lock(&e->lock);
+	e->clients++;
+	pthread_mutex_unlock(&e->lock);
+	ok.handle = (uint32_t)(slot - p->opens);
+	ok.mode = m.mode;
+	ok.size = e->r->size;
+	ok.chunk_size = e->r->chunk_size;
+	ok.nchunks = e->r->nchunks;
+	ok.generation = ms_region_generation(e->r);
+	ok.meta = xr->meta_desc;
+	return ms_enc_open_ok(resp, cap, &ok);
+}
+
+static struct open_slot *get_slot(struct peer *p, uint32_t handle)
+{
+	if (handle >= MAX_OPENS || !p->opens[handle].e)
+		return NULL;
+	return &p->opens[handle];
+}
+
+static int h_close(ms_server *s, struct peer *p, const void *req, size_t len,
+		   void *resp, size_t cap)
+{
+	struct ms_msg_handle m;
+	struct open_slot *o;
+
+	if (ms_dec_close(req, len, &m))
+		return ms_enc_error(resp, cap, EBADMSG, "malformed CLOSE");
+	o = get_slot(p, m.handle);
+	if (!o)
+		return ms_enc_error(resp, cap, EBADF, "no open region with handle %u",
+				    m.handle);
+	close_slot(s, p, o);
+	return ms_enc_empty(resp, cap, MS_MSG_CLOSE_OK);
+}
+
+static int h_commit(ms_server *s, struct peer *p, const void *req, size_t len,
+		    void *resp, size_t cap)
+{
+	struct ms_msg_commit m;
+	struct ms_msg_gen g;
+	struct ms_commit_res res;
+	struct open_slot *o;
+	struct ms_rregion *r;
+	int ret;
+
+	ret = ms_dec_commit(req, len, &m, p->l->ents, MS_COMMIT_MAX_ENTS);
+	if (ret)
+		return ms_enc_error(resp, cap, -ret, "malformed COMMIT");
+	o = get_slot(p, m.handle);
+	if (!o)
+		return ms_enc_error(resp, cap, EBADF, "no open region with handle %u",
+				    m.handle);
+	r = o->e->r;
+	/* the lease is p's to give up, on this thread: it cannot go away
+	 * during the commit */
+	if (o->mode != MS_MODE_WRITE || !lease_held(o->e, p))
+		return ms_enc_error(resp, cap, EACCES,
+				    "commit to '%s' without its write lease", r->name);
+	ret = ms_region_commit(r, m.ents, m.n, p->l->fresh, &res);
+	if (ret == -ERANGE)
+		return ms_enc_error(resp, cap, ERANGE,
+				    "commit range [%llu, +%llu) is outside '%s' (%llu bytes)",
+				    (unsigned long long)m.ents[res.bad].off,
+				    (unsigned long long)m.ents[res.bad].len, r->name,
+				    (unsigned long long)r->size);
+	if (ret) {
+		ms_srv_log(s, MS_LOG_WARN,
+			   "%s: commit to '%s' refused: [%llu, +%llu) does not match its hash",
+			   p->xp->name, r->name, (unsigned long long)m.ents[res.bad].off,
+			   (unsigned long long)m.ents[res.bad].len);
+		return ms_enc_error(resp, cap, EIO,
+				    "commit refused: bytes [%llu, +%llu) of '%s' do not "
+				    "match the writer's hash (corrupted or overwritten in flight)",
+				    (unsigned long long)m.ents[res.bad].off,
+				    (unsigned long long)m.ents[res.bad].len, r->name);
+	}
+	if (res.sync_err)
+		ms_srv_log(s, MS_LOG_ERROR, "msync of '%s' failed: %s", r->name,
+			   strerror(-res.sync_err));
+	pthread_mutex_lock(&o->e->lock);
+	o->e->bytes_committed += res.bytes;
+	o->e->commits++;
+	pthread_mutex_unlock(&o->e->lock);
+	g.generation = res.generation;
+	ms_srv_log(s, MS_LOG_DEBUG, "%s: commit of %u range(s) to '%s': generation %llu",
+		   p->xp->name, m.n, r->name, (unsigned long long)g.generation);
+	return ms_enc_gen(resp, cap, MS_MSG_COMMIT_OK, &g);
+}
+
+static int h_hot(ms_server *s, struct peer *p, const void *req, size_t len,
+		 void *resp, size_t cap)
+{
+	struct ms_msg_hot m;
+	struct ms_msg_chunks out;
+	struct open_slot *o;
+	uint64_t *chunks = p->l->chunks;
+	int ret;
+
+	(void)s;
+	if (ms_dec_hot(req, len, &m))
+		return ms_enc_error(resp, cap, EBADMSG, "malformed HOT (max must be 1..%u)",
+				    MS_HOT_MAX);
+	o = get_slot(p, m.handle);
+	if (!o)
+		return ms_enc_error(resp, cap, EBADF, "no open region with handle %u",
+				    m.handle);
+	out = (struct ms_msg_chunks){ .handle = m.handle, .idx = chunks };
+	out.n = (uint32_t)ms_region_hot(o->e->r, chunks, m.max);
+	ret = ms_enc_chunks(resp, cap, MS_MSG_HOT_OK, &out);
+	return ret < 0 ? ms_enc_error(resp, cap, -ret, "hot list too large for one reply") : ret;
+}
+
+static int h_touch(ms_server *s, struct peer *p, const void *req, size_t len,
+		   void *resp, size_t cap)
+{
+	struct ms_msg_chunks m;
+	struct open_slot *o;
+	int ret;
+
+	(void)s;
+	ret = ms_dec_chunks(req, len, MS_MSG_TOUCH, &m, p->l->chunks, MS_HOT_MAX);
+	if (ret)
+		return ms_enc_error(resp, cap, -ret, "malformed TOUCH (at most %u chunks)",
+				    MS_HOT_MAX);
+	o = get_slot(p, m.handle);
+	if (!o)
+		return ms_enc_error(resp, cap, EBADF, "no open region with handle %u",
+				    m.handle);
+	if (ms_region_touch(o->e->r, m.idx, m.n))
+		return ms_enc_error(resp, cap, ERANGE,
+				    "TOUCH names a chunk outside '%s' (%llu chunks); nothing counted",
+				    o->e->r->name, (unsigned long long)o->e->r->nchunks);
+	return ms_enc_empty(resp, cap, MS_MSG_TOUCH_OK);
+}
+
+static int h_stat(ms_server *s, struct peer *p, const void *req, size_t len,
+		  void *resp, size_t cap)
+{
+	struct ms_msg_stat m;
+	struct ms_region_stat *st;
+	size_t n;
+	int ret;
+
+	(void)p;
+	if (ms_dec_stat(req, len, &m))
+		return ms_enc_error(resp, cap, EBADMSG, "malformed STAT");
+	ret = ms_srv_collect_stats(s, m.name, &st, &n);
+	if (ret == -ENOENT)
+		return ms_enc_error(resp, cap, ENOENT, "unknown region '%s'", m.name);
+	if (ret)
+		return ms_enc_error(resp, cap, -ret, "stat failed: %s", strerror(-ret));
+	ret = ms_enc_stat_ok(resp, cap, st, n);
+	free(st);
+	if (ret < 0)
+		return ms_enc_error(resp, cap, -ret, "too many regions for one reply");
+	return ret;
+}
+
+static void close_all(ms_server *s, struct peer *p)
+{
+	for (int i = 0; i < MAX_OPENS; i++)
+		if (p->opens[i].e)
+			close_slot(s, p, &p->opens[i]);
+}
+
+static int h_bye(ms_server *s, struct peer *p, const void *req, size_t len,
+		 void *resp, size_t cap)
+{
+	if (ms_dec_empty(req, len, MS_MSG_BYE))
+		return ms_enc_error(resp, cap, EBADMSG, "malformed BYE");
+	close_all(s, p);
+	return ms_enc_empty(resp, cap, MS_MSG_BYE_OK);
+}
+
+int ms_srv_on_ctrl(void *ud, struct ms_xpeer *xp, const void *req, size_t len,
+		   void *resp, size_t cap, size_t *resp_len)
+{
+	ms_server *s = ((struct listener *)ud)->srv;
+	struct peer *p = xp->eng;
+	int type = ms_msg_type(req, len);
+	handler_fn h = NULL;
+	int ret;
+
+	switch (type) {
+	case MS_MSG_HELLO: h = h_hello; break;
+	case MS_MSG_OPEN: h = h_open; break;
+	case MS_MSG_CLOSE: h = h_close; break;
+	case MS_MSG_COMMIT: h = h_commit; break;
+	case MS_MSG_STAT: h = h_stat; break;
+	case MS_MSG_BYE: h = h_bye; break;
+	case MS_MSG_HOT: h = h_hot; break;
+	case MS_MSG_TOUCH: h = h_touch; break;
+	default: break;
+	}
+	/* p->hello is written by this thread only */
+	if (!h) {
+		ms_srv_log(s, MS_LOG_WARN, "%s: unknown control message type %d", xp->name,
+			   type);
+		ret = ms_enc_error(resp, cap, EBADMSG, "unknown control message type %d", type);
+	} else if (!p->hello && type != MS_MSG_HELLO) {
+		ret = ms_enc_error(resp, cap, EPROTO, "%s before HELLO", ms_msg_name(type));
+	} else {
+		ret = h(s, p, req, len, resp, cap);
+	}
+	if (ret < 0)   /* could not even encode a reply: drop the peer */
+		return ret;
+	*resp_len = (size_t)ret;
+	return 0;
+}
+
+int ms_srv_on_connect(void *ud, struct ms_xpeer *xp)
+{
+	struct listener *l = ud;
+	ms_server *s = l->srv;
+	struct peer *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	p->xp = xp;
+	p->l = l;
+	xp->eng = p;
+	pthread_mutex_lock(&s->lock);
+	p->next = s->peers;
+	s->peers = p;
+	pthread_mutex_unlock(&s->lock);
+	ms_srv_log(s, MS_LOG_DEBUG, "%s connected (%s)", xp->name, l->ops->name);
+	return 0;
+}
+
+void ms_srv_on_disconnect(void *ud, struct ms_xpeer *xp)
+{
+	ms_server *s = ((struct listener *)ud)->srv;
+	struct peer *p = xp->eng;
+
+	if (!p)
+		return;
+	close_all(s, p);
+	pthread_mutex_lock(&s->lock);
+	for (struct peer **pp = &s->peers; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	ms_srv_log(s, MS_LOG_DEBUG, "%s disconnected", xp->name);
+	xp->eng = NULL;
+	free(p);
+}

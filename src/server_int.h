@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * server_int.h - what server.c (lifecycle, listeners, exports, the public
+ * API) and server_ctrl.c (peers, leases, the control handlers) share.
+ *
+ * Threads: every listener runs its transport's loop on a thread of its own
+ * and calls on_connect/on_ctrl/on_disconnect there, one at a time; the
+ * application calls the public API from any thread.
+ *
+ * Locking (no lock is ever taken while another is held):
+ *  - s->lock guards the export list, the peer list, every peer's hello
+ *    state and client id, and s->errmsg; it is held for a list walk or an
+ *    insertion, never across work on a region;
+ *  - e->lock guards an export's lease, write registration and counters;
+ *    it is held for a few loads and stores (registering and deregistering
+ *    the writer's memory happen outside it);
+ *  - r->lock (region.h) is held by a commit of that region for its whole
+ *    duration, and by nothing else that a reader of another region or a
+ *    STAT waits for.
+ * Everything else a handler reads is immutable once published: a region's
+ * name, size and memory, an export's read-only registrations.  Exports are
+ * only appended to the list while the server lives and are freed by
+ * ms_server_destroy() after every loop has stopped, so a pointer found in
+ * the list stays valid.  A peer's open handles are touched only by its own
+ * listener's thread.
+ */
+#ifndef MS_SERVER_INT_H
+#define MS_SERVER_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "memsync.h"
+#include "proto.h"
+#include "region.h"
+#include "transport.h"
+#include "util.h"
+
+#define MAX_OPENS 64          /* region handles per connection */
+#define SERVER_MAX_IO (16u << 20)
+#define MAX_LISTENERS 2       /* TCP and RDMA */
+
+/* One transport the server listens on, with its own loop thread. */
+struct listener {
+	struct ms_server *srv;
+	const struct ms_transport_ops *ops;
+	struct ms_xsrv *xs;
+	pthread_t thread;
+	bool thread_running;
+	/* decode storage of this listener's handlers: they run one at a
+	 * time on its loop thread, so no lock guards it */
+	struct ms_commit_ent *ents;   /* COMMIT entries */
+	bool *fresh;                  /* COMMIT: entry i's leaves are hashed */
+	uint64_t *chunks;             /* HOT / TOUCH lists */
+};
+
+/* A region's read-only registrations with one listener. */
+struct xreg {
+	struct ms_xsmr *data_mr, *meta_mr;
+	struct ms_rdesc data_desc, meta_desc;
+};
+
+struct ms_export {
+	struct ms_server *srv;
+	struct ms_rregion *r;
+	struct xreg reg[MAX_LISTENERS];  /* indexed like srv->l */
+	pthread_mutex_t lock;            /* the fields below, up to next */
+	struct peer *lease;           /* the writer, or NULL */
+	struct ms_xsmr *write_mr;     /* with the writer's listener; NULL
+				       * while it is being made or revoked */
+	struct ms_rdesc write_desc;
+	uint64_t revoked_read, revoked_written; /* from write MRs gone */
+	uint64_t bytes_committed;
+	uint32_t clients;
+	uint64_t commits;
+	struct ms_export *next;       /* s->lock */
+};
+
+struct open_slot {
+	struct ms_export *e;          /* NULL = free */
+	enum ms_mode mode;
+};
+
+struct peer {
+	struct ms_xpeer *xp;
+	struct listener *l;           /* the transport it came through */
+	bool hello;                   /* set under s->lock */
+	uint8_t client_id[16];        /* set under s->lock */
+	struct open_slot opens[MAX_OPENS];
+	struct peer *next;            /* s->lock */
+};
+
+struct ms_server {
+	struct listener l[MAX_LISTENERS];
+	unsigned nl;
+	char transport_name[16];      /* "tcp", "rdma" or "tcp+rdma" */
+	ms_log_fn log;
+	void *log_ud;
+	pthread_mutex_t lock;
+	struct ms_export *exports;
+	struct peer *peers;
+	uint8_t server_id[16];
+	pthread_t thread;
+	bool thread_running;
+	char errmsg[512];
+};
+
+/* server.c */
+MS_PRINTF(3, 4) void ms_srv_log(ms_server *s, enum ms_log_level lvl, const char *fmt, ...);
+/* The export named name, or NULL (takes s->lock). */
+struct ms_export *ms_srv_find(ms_server *s, const char *name);
+/* The export after e (the first one for NULL), or NULL (takes s->lock). */
+struct ms_export *ms_srv_next(ms_server *s, struct ms_export *e);
+/* Stat one region (name) or all ("") into a malloc'ed array. */
+int ms_srv_collect_stats(ms_server *s, const char *name, struct ms_region_stat **out,
+			 size_t *n);
+
+/* server_ctrl.c: the transport callbacks */
+int ms_srv_on_connect(void *ud, struct ms_xpeer *xp);
+int ms_srv_on_ctrl(void *ud, struct ms_xpeer *xp, const void *req, size_t len, void *resp,
+		   size_t cap, size_t *resp_len);
+void ms_srv_on_disconnect(void *ud, struct ms_xpeer *xp);
+
+#endif
