@@ -380,7 +380,7 @@ int main(void)
 {
 	struct ms_server_opts so = { .opts_size = sizeof(so), .host = "127.0.0.1", .port = "0",
 				     .transport = MS_TRANSPORT_TCP };
-	struct ms_export_opts small_o = { .name = "small", .size = MiB,
+	struct ms_export_opts small_o = { .opts_size = sizeof(small_o), .name = "small", .size = MiB,
 					  .backing = MS_BACKING_ANON, .no_mlock = true };
 	char err[256];
 	ms_server *s;
