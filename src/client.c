@@ -94,7 +94,7 @@ int cl_call(ms_client *c, const char *what, int reqlen, int want)
 }
 
 
-MS_EXPORT ms_client *ms_connect(const char *host, const char *port,
+ms_client *ms_connect(const char *host, const char *port,
 				const struct ms_client_opts *o, char *errmsg,
 				size_t errmsg_len)
 {
@@ -199,7 +199,7 @@ fail:
 	return NULL;
 }
 
-MS_EXPORT void ms_disconnect(ms_client *c)
+void ms_disconnect(ms_client *c)
 {
 	if (!c)
 		return;
@@ -218,7 +218,7 @@ MS_EXPORT void ms_disconnect(ms_client *c)
 	free(c);
 }
 
-MS_EXPORT const char *ms_client_errmsg(const ms_client *c)
+const char *ms_client_errmsg(const ms_client *c)
 {
 	return c ? c->errmsg : "";
 }
@@ -228,17 +228,17 @@ unsigned ms_client_caps(const ms_client *c)
 	return c->ops->caps;
 }
 
-MS_EXPORT const char *ms_client_transport(const ms_client *c)
+const char *ms_client_transport(const ms_client *c)
 {
 	return c->ops->name;
 }
 
-MS_EXPORT const char *ms_client_transport_why(const ms_client *c)
+const char *ms_client_transport_why(const ms_client *c)
 {
 	return c->why;
 }
 
-MS_EXPORT ms_region *ms_open(ms_client *c, const char *name, enum ms_mode mode)
+ms_region *ms_open(ms_client *c, const char *name, enum ms_mode mode)
 {
 	struct ms_msg_open m = { .mode = (uint32_t)mode };
 	struct ms_msg_open_ok ok;
@@ -289,12 +289,12 @@ MS_EXPORT ms_region *ms_open(ms_client *c, const char *name, enum ms_mode mode)
 	return r;
 }
 
-MS_EXPORT void ms_region_info(const ms_region *r, struct ms_region_info *out)
+void ms_region_info(const ms_region *r, struct ms_region_info *out)
 {
 	*out = r->info;
 }
 
-MS_EXPORT int ms_close(ms_region *r)
+int ms_close(ms_region *r)
 {
 	struct ms_msg_handle m;
 	ms_client *c;
@@ -325,7 +325,7 @@ MS_EXPORT int ms_close(ms_region *r)
 
 /* ------------------------------------------------ long-lived registrations */
 
-MS_EXPORT ms_mem *ms_mem_register(ms_client *c, void *addr, size_t len)
+ms_mem *ms_mem_register(ms_client *c, void *addr, size_t len)
 {
 	ms_mem *m;
 	int ret;
@@ -357,7 +357,7 @@ MS_EXPORT ms_mem *ms_mem_register(ms_client *c, void *addr, size_t len)
 	return m;
 }
 
-MS_EXPORT void ms_mem_unregister(ms_mem *m)
+void ms_mem_unregister(ms_mem *m)
 {
 	ms_client *c;
 
@@ -506,7 +506,7 @@ size_t cl_build_segs(const ms_region *r, const struct ms_chunkmap *map, uint64_t
 
 /* --------------------------------------------------------------- stat */
 
-MS_EXPORT int ms_hot_chunks(ms_region *r, uint64_t *out, size_t max, size_t *n)
+int ms_hot_chunks(ms_region *r, uint64_t *out, size_t max, size_t *n)
 {
 	ms_client *c = r->c;
 	struct ms_msg_hot m = { .handle = r->handle, .max = max };
@@ -532,7 +532,7 @@ MS_EXPORT int ms_hot_chunks(ms_region *r, uint64_t *out, size_t max, size_t *n)
 	return 0;
 }
 
-MS_EXPORT int ms_touch_chunks(ms_region *r, const uint64_t *idx, size_t n)
+int ms_touch_chunks(ms_region *r, const uint64_t *idx, size_t n)
 {
 	ms_client *c = r->c;
 	struct ms_msg_chunks m = { .handle = r->handle, .n = n, .idx = (uint64_t *)idx };
@@ -550,7 +550,7 @@ MS_EXPORT int ms_touch_chunks(ms_region *r, const uint64_t *idx, size_t n)
 	return len < 0 ? len : 0;
 }
 
-MS_EXPORT int ms_stat(ms_client *c, const char *name, struct ms_region_stat **out,
+int ms_stat(ms_client *c, const char *name, struct ms_region_stat **out,
 		      size_t *n)
 {
 	struct ms_msg_stat m = { .name = "" };

@@ -313,7 +313,7 @@ out:
 	return ret;
 }
 
-MS_EXPORT int ms_pull(ms_region *r, uint64_t off, void *dst, uint64_t len,
+int ms_pull(ms_region *r, uint64_t off, void *dst, uint64_t len,
 		      const struct ms_xfer_opts *o, struct ms_xfer_stats *st)
 {
 	struct ms_xfer_opts oc;
@@ -331,7 +331,7 @@ int ms_pull_gens(ms_region *r, uint64_t off, void *dst, uint64_t len,
 	return pull_impl(r, off, dst, len, NULL, NULL, gens, hashes);
 }
 
-MS_EXPORT int ms_chunk_generations(ms_region *r, uint64_t first, uint64_t *gens,
+int ms_chunk_generations(ms_region *r, uint64_t first, uint64_t *gens,
 				   size_t n)
 {
 	uint8_t *meta;

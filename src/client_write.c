@@ -325,7 +325,7 @@ int ms_region_commit_pieces(ms_region *r, const struct ms_wpiece *p, size_t n,
 	return commit_stream(r, arr_fill, &a, NULL, NULL, false, res);
 }
 
-MS_EXPORT int ms_write(ms_region *r, uint64_t off, const void *src, uint64_t len,
+int ms_write(ms_region *r, uint64_t off, const void *src, uint64_t len,
 		       const struct ms_xfer_opts *o, struct ms_xfer_stats *st)
 {
 	struct ms_wpiece piece = { .off = off, .src = src, .len = len };
@@ -360,7 +360,7 @@ out:
 	return ret;
 }
 
-MS_EXPORT int ms_sync(ms_region *r)
+int ms_sync(ms_region *r)
 {
 	int ret;
 
@@ -398,7 +398,7 @@ static int piece_differs(ms_region *r, uint64_t off, uint64_t len, const uint8_t
 	return ret;
 }
 
-MS_EXPORT int ms_push(ms_region *r, uint64_t off, const void *src, uint64_t len,
+int ms_push(ms_region *r, uint64_t off, const void *src, uint64_t len,
 		      const struct ms_xfer_opts *o, struct ms_xfer_stats *st)
 {
 	const uint8_t *s8 = src;

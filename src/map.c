@@ -479,7 +479,7 @@ static int map_start(ms_map *m, char *err, size_t errlen)
 	return 0;
 }
 
-MS_EXPORT ms_map *ms_map_open(const char *host, const char *port, const char *region,
+ms_map *ms_map_open(const char *host, const char *port, const char *region,
 			      const struct ms_client_opts *co,
 			      const struct ms_map_opts *mo, char *err, size_t errlen)
 {
@@ -513,27 +513,27 @@ fail:
 	return NULL;
 }
 
-MS_EXPORT void *ms_map_addr(const ms_map *m)
+void *ms_map_addr(const ms_map *m)
 {
 	return m->addr;
 }
 
-MS_EXPORT uint64_t ms_map_size(const ms_map *m)
+uint64_t ms_map_size(const ms_map *m)
 {
 	return m->size;
 }
 
-MS_EXPORT uint32_t ms_map_chunk_size(const ms_map *m)
+uint32_t ms_map_chunk_size(const ms_map *m)
 {
 	return m->chunk;
 }
 
-MS_EXPORT bool ms_map_zero_copy(const ms_map *m)
+bool ms_map_zero_copy(const ms_map *m)
 {
 	return m->zero_copy;
 }
 
-MS_EXPORT void ms_map_progress(const ms_map *m, uint64_t *chunks_local,
+void ms_map_progress(const ms_map *m, uint64_t *chunks_local,
 			       uint64_t *chunks_total)
 {
 	if (chunks_local)
@@ -542,14 +542,14 @@ MS_EXPORT void ms_map_progress(const ms_map *m, uint64_t *chunks_local,
 		*chunks_total = m->nchunks;
 }
 
-MS_EXPORT const char *ms_map_errmsg(const ms_map *m)
+const char *ms_map_errmsg(const ms_map *m)
 {
 	if (atomic_load(&((ms_map *)m)->err))
 		return m->errmsg;
 	return m->sync_err ? m->sync_errmsg : "";
 }
 
-MS_EXPORT int ms_map_wait(ms_map *m, int timeout_ms)
+int ms_map_wait(ms_map *m, int timeout_ms)
 {
 	struct timespec dl;
 	int ret = 0;
@@ -574,17 +574,17 @@ MS_EXPORT int ms_map_wait(ms_map *m, int timeout_ms)
 	return ret;
 }
 
-MS_EXPORT bool ms_map_writable(const ms_map *m)
+bool ms_map_writable(const ms_map *m)
 {
 	return m->writable;
 }
 
-MS_EXPORT const char *ms_map_dirty_mode(const ms_map *m)
+const char *ms_map_dirty_mode(const ms_map *m)
 {
 	return m->writable ? m->dirty_why : "";
 }
 
-MS_EXPORT void ms_map_close(ms_map *m)
+void ms_map_close(ms_map *m)
 {
 	uint64_t one = 1;
 

@@ -194,7 +194,7 @@ static void settle_sent(ms_map *m)
  * mapping's sync error is set; the pages stay pending and the next sync
  * pushes them all again.
  */
-MS_EXPORT int ms_map_sync(ms_map *m, struct ms_map_sync_stats *st)
+int ms_map_sync(ms_map *m, struct ms_map_sync_stats *st)
 {
 	struct ms_map_sync_stats s = { 0 };
 	struct sync_walk w = { .m = m, .src = m->zero_copy ? m->stage : m->addr,
@@ -260,7 +260,7 @@ static void drop_chunk(ms_map *m, uint64_t c)
 	map_uffd_wake(m, off, len);
 }
 
-MS_EXPORT int ms_map_refresh(ms_map *m, uint64_t *changed)
+int ms_map_refresh(ms_map *m, uint64_t *changed)
 {
 	uint64_t *now = NULL, pages, dropped = 0;
 	char cerr[512] = "";

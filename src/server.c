@@ -158,7 +158,7 @@ int ms_srv_collect_stats(ms_server *s, const char *name, struct ms_region_stat *
 
 /* --------------------------------------------------------- public API */
 
-MS_EXPORT const char *ms_version(void)
+const char *ms_version(void)
 {
 	return PACKAGE_VERSION;
 }
@@ -260,7 +260,7 @@ static int open_listeners(ms_server *s, const struct ms_server_opts *o)
 	return 0;
 }
 
-MS_EXPORT ms_server *ms_server_create(const struct ms_server_opts *o, char *errmsg,
+ms_server *ms_server_create(const struct ms_server_opts *o, char *errmsg,
 				      size_t errmsg_len)
 {
 	struct ms_server_opts oc;
@@ -302,17 +302,17 @@ fail:
 	return NULL;
 }
 
-MS_EXPORT uint16_t ms_server_port(const ms_server *s)
+uint16_t ms_server_port(const ms_server *s)
 {
 	return s->l[0].xs->port;
 }
 
-MS_EXPORT const char *ms_server_transport(const ms_server *s)
+const char *ms_server_transport(const ms_server *s)
 {
 	return s->transport_name;
 }
 
-MS_EXPORT const char *ms_server_errmsg(const ms_server *s)
+const char *ms_server_errmsg(const ms_server *s)
 {
 	return s ? s->errmsg : "";
 }
@@ -351,7 +351,7 @@ static int export_register(ms_server *s, struct ms_export *e, unsigned i)
 
 /* Build the whole export (map, pin, hash, register: the slow part) with
  * no lock held; then publish it, taking the server lock only to insert. */
-MS_EXPORT ms_export *ms_server_add_region(ms_server *s, const struct ms_export_opts *o)
+ms_export *ms_server_add_region(ms_server *s, const struct ms_export_opts *o)
 {
 	char err[sizeof(s->errmsg)] = "";
 	struct ms_export_opts oc;
@@ -414,22 +414,22 @@ MS_EXPORT ms_export *ms_server_add_region(ms_server *s, const struct ms_export_o
 	return e;
 }
 
-MS_EXPORT void *ms_export_mem(const ms_export *e)
+void *ms_export_mem(const ms_export *e)
 {
 	return e->r->mem;
 }
 
-MS_EXPORT uint64_t ms_export_size(const ms_export *e)
+uint64_t ms_export_size(const ms_export *e)
 {
 	return e->r->size;
 }
 
-MS_EXPORT int ms_export_fd(const ms_export *e)
+int ms_export_fd(const ms_export *e)
 {
 	return e->r->fd;
 }
 
-MS_EXPORT int ms_export_commit(ms_export *e, uint64_t off, uint64_t len)
+int ms_export_commit(ms_export *e, uint64_t off, uint64_t len)
 {
 	/* rehashing takes the region's lock only: peers of other regions,
 	 * and STAT of this one, do not wait for it */
@@ -444,7 +444,7 @@ MS_EXPORT int ms_export_commit(ms_export *e, uint64_t off, uint64_t len)
 	return ret;
 }
 
-MS_EXPORT int ms_export_touch(ms_export *e, uint64_t off, uint64_t len)
+int ms_export_touch(ms_export *e, uint64_t off, uint64_t len)
 {
 	uint64_t first, n, idx[256];
 	int ret = 0;
@@ -487,7 +487,7 @@ static void *listener_thread(void *arg)
 /* Every listener but the first runs in a thread of its own; the first in
  * the caller's.  When the first returns (ms_server_stop), the others are
  * stopped and joined. */
-MS_EXPORT int ms_server_run(ms_server *s)
+int ms_server_run(ms_server *s)
 {
 	int ret, err;
 
@@ -520,7 +520,7 @@ static void *run_thread(void *arg)
 	return NULL;
 }
 
-MS_EXPORT int ms_server_start(ms_server *s)
+int ms_server_start(ms_server *s)
 {
 	int ret;
 
@@ -533,13 +533,13 @@ MS_EXPORT int ms_server_start(ms_server *s)
 	return 0;
 }
 
-MS_EXPORT void ms_server_stop(ms_server *s)
+void ms_server_stop(ms_server *s)
 {
 	for (unsigned i = 0; i < s->nl; i++)
 		s->l[i].ops->srv_stop(s->l[i].xs);
 }
 
-MS_EXPORT void ms_server_destroy(ms_server *s)
+void ms_server_destroy(ms_server *s)
 {
 	if (!s)
 		return;
@@ -560,7 +560,7 @@ MS_EXPORT void ms_server_destroy(ms_server *s)
 	free(s);
 }
 
-MS_EXPORT int ms_server_stat(ms_server *s, const char *name,
+int ms_server_stat(ms_server *s, const char *name,
 			     struct ms_region_stat **out, size_t *n)
 {
 	return ms_srv_collect_stats(s, name ? name : "", out, n);

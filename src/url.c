@@ -20,7 +20,7 @@ static bool name_char(char c)
 	       c == '.' || c == '_' || c == '-';
 }
 
-MS_EXPORT bool ms_name_valid(const char *name)
+bool ms_name_valid(const char *name)
 {
 	size_t n;
 
@@ -34,7 +34,7 @@ MS_EXPORT bool ms_name_valid(const char *name)
 	return n > 0 && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
 }
 
-MS_EXPORT int ms_transport_parse(const char *s, enum ms_transport_kind *out)
+int ms_transport_parse(const char *s, enum ms_transport_kind *out)
 {
 	if (!s)
 		return -EINVAL;
@@ -106,7 +106,7 @@ static bool port_parse(const char *p, size_t n, char out[8])
 	return true;
 }
 
-MS_EXPORT int ms_url_parse(const char *s, bool allow_bare, struct ms_url *out)
+int ms_url_parse(const char *s, bool allow_bare, struct ms_url *out)
 {
 	struct ms_url u;
 	const char *p, *host, *hend, *end;

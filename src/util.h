@@ -7,7 +7,6 @@
 #include <stdint.h>
 #include <time.h>
 
-#define MS_EXPORT __attribute__((visibility("default")))
 #define MS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define ms_container_of(ptr, type, member) \
 	((type *)((char *)(ptr) - offsetof(type, member)))
