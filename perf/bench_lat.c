@@ -89,12 +89,8 @@ int main(int argc, char **argv)
 		case 'n':
 			xo.no_verify = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return bu_help_or_unknown(opt, usage);
 		}
 	}
 	if (optind != argc - 1 || ms_url_parse(argv[optind], false, &url) || !url.region[0]) {

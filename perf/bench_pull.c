@@ -243,12 +243,8 @@ int main(int argc, char **argv)
 			else
 				goto bad;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return bu_help_or_unknown(c, usage);
 		}
 	}
 	if (optind != argc) {

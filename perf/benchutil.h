@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * benchutil.h - what the benchmark programs in perf/ share (header only):
- * a monotonic clock, splitmix64 random numbers and data, and medians.
+ * a monotonic clock, splitmix64 random numbers and data, medians, and the
+ * end of an option switch.
  */
 #ifndef MS_PERF_BENCHUTIL_H
 #define MS_PERF_BENCHUTIL_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -75,6 +77,15 @@ static inline double bu_median_field(const void *samples, size_t stride, unsigne
 	for (unsigned i = 0; i < n; i++)
 		memcpy(&v[i], (const char *)samples + i * stride + field, sizeof(double));
 	return bu_median(v, n);
+}
+
+/* The end of every program's option switch: --help ('h') prints the usage
+ * on stdout and the program ends with 0; an option getopt did not know
+ * prints it on stderr and ends with 2.  Returns that exit status. */
+static inline int bu_help_or_unknown(int c, void (*usage)(FILE *))
+{
+	usage(c == 'h' ? stdout : stderr);
+	return c == 'h' ? 0 : 2;
 }
 
 #endif /* MS_PERF_BENCHUTIL_H */

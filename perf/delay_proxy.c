@@ -343,12 +343,8 @@ int main(int argc, char **argv)
 				goto bad;
 			spin_ns = (int64_t)q * 1000;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return bu_help_or_unknown(c, usage);
 		}
 	}
 	if (optind != argc || !have_listen || !have_to || !have_rtt)

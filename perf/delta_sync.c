@@ -542,12 +542,8 @@ int main(int argc, char **argv)
 		case 'D':
 			base_dir = optarg;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return bu_help_or_unknown(c, usage);
 		}
 	}
 	if (optind != argc)

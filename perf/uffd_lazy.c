@@ -350,12 +350,8 @@ int main(int argc, char **argv)
 			if (pu_parse_u64(optarg, 0, UINT64_MAX, &seed))
 				goto bad;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return bu_help_or_unknown(c, usage);
 		}
 	}
 	if (optind != argc || (serve && connect_to))

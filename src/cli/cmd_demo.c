@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "gen.h"
 #include "jsonw.h"
 #include "log.h"
 #include "progress.h"
@@ -38,23 +39,10 @@ struct demo_result {
 	uint64_t pull_diff_at, push_diff_at; /* first differing byte */
 };
 
-/* xorshift64*: fast, good enough for test data, and never yields 0, so
- * XOR-ing its output into a word always changes the word. */
-static uint64_t xs_next(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545f4914f6cdd1dull;
-}
-
 static void fill(uint64_t *w, uint64_t nwords, uint64_t seed)
 {
 	for (uint64_t i = 0; i < nwords; i++)
-		w[i] = xs_next(&seed);
+		w[i] = gen_next(&seed);
 }
 
 /* Offset of the first byte where a and b differ, or len when equal. */
@@ -72,33 +60,6 @@ static uint64_t first_diff(const unsigned char *a, const unsigned char *b, uint6
 				return i;
 	}
 	return len;
-}
-
-/* Change `want` distinct pages of buf, chosen uniformly by selection
- * sampling (Knuth's algorithm S: one pass, in page order, no table), and
- * return how many distinct chunks they touch. */
-static uint64_t dirty_pages(unsigned char *buf, uint64_t size, uint64_t page, uint32_t chunk,
-			    uint64_t want)
-{
-	uint64_t npages = size / page, seed = SEED_DIRTY, chunks = 0, last = UINT64_MAX;
-
-	for (uint64_t p = 0; p < npages && want; p++) {
-		uint64_t *w;
-
-		if (xs_next(&seed) % (npages - p) >= want)
-			continue;
-		want--;
-		w = (uint64_t *)(void *)(buf + p * page);
-		for (uint64_t i = 0; i < page / sizeof(*w); i++)
-			w[i] ^= xs_next(&seed);
-		/* a page may span several chunks when pages are larger */
-		for (uint64_t c = p * page / chunk; c <= ((p + 1) * page - 1) / chunk; c++) {
-			if (c != last)
-				chunks++;
-			last = c;
-		}
-	}
-	return chunks;
 }
 
 /* The server's log, at WARN and above (everything with -vv). */
@@ -272,7 +233,8 @@ int cmd_demo(const struct cli_opts *o, int argc, char **argv)
 	if (want == 0 && o->demo_dirty > 0)
 		want = 1;
 	d.dirty_pages = MS_MIN(want, d.npages);
-	d.dirty_chunks = dirty_pages(local, d.size, page, d.chunk_size, d.dirty_pages);
+	d.dirty_chunks = gen_dirty_pages(local, d.size, page, d.chunk_size, d.dirty_pages,
+					  SEED_DIRTY);
 
 	/* 3. push it back: only the changed chunks should travel */
 	r = cli_open(c, "demo", &u, MS_MODE_WRITE);

@@ -16,6 +16,7 @@
 #include <xxhash.h>
 
 #include "cli.h"
+#include "gen.h"
 #include "jsonw.h"
 #include "log.h"
 #include "units.h"
@@ -33,17 +34,6 @@ struct map_result {
 	char checksum[33];
 };
 
-static uint64_t xs_next(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545f4914f6cdd1dull;
-}
-
 /* Read one byte of every page, chunk by chunk, in order or shuffled. */
 static int touch(uint8_t *a, uint64_t size, uint32_t chunk, uint64_t page, bool random,
 		 uint64_t seed)
@@ -56,7 +46,7 @@ static int touch(uint8_t *a, uint64_t size, uint32_t chunk, uint64_t page, bool 
 	for (uint64_t i = 0; i < n; i++)
 		order[i] = i;
 	for (uint64_t i = n; random && i > 1; i--) {
-		uint64_t j = xs_next(&seed) % i, t = order[i - 1];
+		uint64_t j = gen_next(&seed) % i, t = order[i - 1];
 
 		order[i - 1] = order[j];
 		order[j] = t;
@@ -70,31 +60,6 @@ static int touch(uint8_t *a, uint64_t size, uint32_t chunk, uint64_t page, bool 
 	(void)sink;
 	free(order);
 	return 0;
-}
-
-/* Change `want` distinct pages chosen by selection sampling; returns the
- * number of distinct chunks they touch. */
-static uint64_t dirty(uint8_t *a, uint64_t size, uint64_t page, uint32_t chunk, uint64_t want,
-		      uint64_t seed)
-{
-	uint64_t npages = size / page, chunks = 0, last = UINT64_MAX;
-
-	for (uint64_t p = 0; p < npages && want; p++) {
-		uint64_t *w;
-
-		if (xs_next(&seed) % (npages - p) >= want)
-			continue;
-		want--;
-		w = (uint64_t *)(void *)(a + p * page);
-		for (uint64_t i = 0; i < page / sizeof(*w); i++)
-			w[i] ^= xs_next(&seed);
-		for (uint64_t c = p * page / chunk; c <= ((p + 1) * page - 1) / chunk; c++) {
-			if (c != last)
-				chunks++;
-			last = c;
-		}
-	}
-	return chunks;
 }
 
 static int print_json(const struct cli_opts *o, const struct ms_url *u,
@@ -219,7 +184,8 @@ int cmd_map(const struct cli_opts *o, int argc, char **argv)
 		uint64_t want = (uint64_t)((double)(r.size / page) * o->map_dirty / 100.0 + 0.5);
 
 		r.dirty_pages = want;
-		r.dirty_chunks = dirty(a, r.size, page, r.chunk, want, o->map_seed ^ 0x5eedull);
+		r.dirty_chunks = gen_dirty_pages(a, r.size, page, r.chunk, want,
+						 o->map_seed ^ 0x5eedull);
 	}
 	if (o->map_sync) {
 		t0 = ms_now_ns();

@@ -58,16 +58,7 @@ expect_status 0 "push of the same file after the restart"
 is "$(json_get "$OUT" '["chunks_moved"]' 2>&1)" 0 "the restarted daemon hashed the file: nothing moved"
 
 # 1% of 512 chunks: 5 chunks, bytes inverted so they certainly change.
-"$PY" - "$src" <<'EOF'
-import sys
-with open(sys.argv[1], "r+b") as f:
-    for idx, off, n in [(3, 100, 1000), (111, 0, 65536), (250, 65535, 1),
-                        (389, 40000, 20), (511, 7, 9)]:
-        f.seek(idx * 65536 + off)
-        b = f.read(n)
-        f.seek(idx * 65536 + off)
-        f.write(bytes(x ^ 0xFF for x in b))
-EOF
+invert_bytes "$src" 65536 3:100:1000 111:0:65536 250:65535:1 389:40000:20 511:7:9
 ms --json push "$src" "$F"
 expect_status 0 "push after changing 1% of the chunks"
 is "$(json_get "$OUT" '["chunks_moved"]' 2>&1)" 5 "the 5 changed chunks moved"

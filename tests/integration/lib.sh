@@ -440,6 +440,24 @@ file_size() {
 	stat -c %s -- "$1"
 }
 
+# invert_bytes FILE CHUNK IDX:OFF:N... - invert N bytes at offset OFF of
+# chunk IDX (chunks of CHUNK bytes) of FILE, in place, so they certainly
+# change; each piece stays inside its chunk.
+invert_bytes() {
+	"$PY" - "$@" <<'EOF'
+import sys
+path, chunk = sys.argv[1], int(sys.argv[2])
+with open(path, "r+b") as f:
+    for piece in sys.argv[3:]:
+        idx, off, n = (int(x) for x in piece.split(":"))
+        assert off + n <= chunk
+        f.seek(idx * chunk + off)
+        b = f.read(n)
+        f.seek(idx * chunk + off)
+        f.write(bytes(x ^ 0xFF for x in b))
+EOF
+}
+
 # --------------------------------------------------------------- setup
 _cleanup() {
 	local p

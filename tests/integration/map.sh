@@ -28,6 +28,16 @@ xxh() {
 	fi
 }
 
+# pulled_sum_is FILE SUM NAME - FILE's XXH3-128 is SUM (a skip without a
+# tool)
+pulled_sum_is() {
+	if [ -n "$want" ]; then
+		is "$(xxh "$1")" "$2" "$3"
+	else
+		skip "checksum of the pulled file" "no xxh128sum/xxhsum"
+	fi
+}
+
 jf() {
 	json_get "$OUT" "[\"$1\"]" 2>&1
 }
@@ -60,11 +70,7 @@ else
 fi
 ms -q pull "$M" "$SCRATCH/m.pull0"
 expect_status 0 "pull"
-if [ -n "$want" ]; then
-	is "$(xxh "$SCRATCH/m.pull0")" "$sum_seq" "the lazy read's checksum equals a pulled file's"
-else
-	skip "checksum of the pulled file" "no xxh128sum/xxhsum"
-fi
+pulled_sum_is "$SCRATCH/m.pull0" "$sum_seq" "the lazy read's checksum equals a pulled file's"
 ms --json map "$M" --no-prefetch
 expect_status 0 "map without touching"
 is "$(jf chunks_local)" 0 "untouched, without prefetch: nothing pulled"
@@ -96,11 +102,7 @@ bc1=$(stat_field m bytes_committed)
 is "$((bc1 - bc0))" "$want_bytes" "server: bytes_committed grew by exactly what was pushed"
 ms -q pull "$M" "$SCRATCH/m.pull1"
 expect_status 0 "pull after the sync"
-if [ -n "$want" ]; then
-	is "$(xxh "$SCRATCH/m.pull1")" "$sum_w" "the pulled region equals the writer's mapping"
-else
-	skip "checksum of the pulled file" "no xxh128sum/xxhsum"
-fi
+pulled_sum_is "$SCRATCH/m.pull1" "$sum_w" "the pulled region equals the writer's mapping"
 diffrc=0
 "$PY" - "$SCRATCH/m.pull0" "$SCRATCH/m.pull1" "$chunk" "$dchunks" <<'EOF' >"$SCRATCH/diff.out" 2>&1 || diffrc=$?
 import sys

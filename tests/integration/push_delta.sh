@@ -46,21 +46,10 @@ is "$(stat_field d generation)" "$gen1" "server: generation as the push reported
 check_pull "the first push"
 
 # ------------------------------------------------ change 10 chunks (1%)
-# chunk index, offset in the chunk, bytes changed (inside the chunk).  The
+# chunk index:offset in the chunk:bytes changed (inside the chunk).  The
 # bytes are inverted, so they certainly differ.
-"$PY" - "$src" <<'EOF'
-import sys
-changes = [(0, 0, 1), (97, 4095, 2), (203, 65535, 1), (311, 30000, 100),
-           (420, 12345, 5000), (512, 0, 65536), (640, 65000, 536),
-           (777, 1, 1), (901, 32768, 4096), (1023, 65535, 1)]
-with open(sys.argv[1], "r+b") as f:
-    for idx, off, n in changes:
-        assert off + n <= 65536
-        f.seek(idx * 65536 + off)
-        b = f.read(n)
-        f.seek(idx * 65536 + off)
-        f.write(bytes(x ^ 0xFF for x in b))
-EOF
+invert_bytes "$src" "$chunk" 0:0:1 97:4095:2 203:65535:1 311:30000:100 \
+	420:12345:5000 512:0:65536 640:65000:536 777:1:1 901:32768:4096 1023:65535:1
 ms --json push "$src" "$D"
 expect_status 0 "push after changing 10 chunks"
 is "$(json_int chunks_total)" 1024 "delta push: 1024 chunks considered"

@@ -3,7 +3,9 @@
  * fixture.h - the engine test fixture (header only): a real server on
  * 127.0.0.1 port 0 with named regions filled from a seeded xorshift,
  * clients connected to it, a count of open descriptors, and a log
- * callback that keeps the server's warnings so a test can assert them.
+ * callback that keeps the server's warnings so a test can assert them;
+ * and the two seeded generators the unit tests draw from (fx_next,
+ * fx_next_star).
  *
  *   static const struct fx_region regs[] = { { "r1", 8 << 20, 64 << 10 } };
  *   struct fx_server f;
@@ -67,6 +69,19 @@ __attribute__((unused)) static uint64_t fx_next(uint64_t *state)
 	x ^= x >> 7;
 	x ^= x << 17;
 	return *state = x;
+}
+
+/* xorshift64*: another fixed sequence, for tests that draw numbers
+ * rather than fill regions. */
+__attribute__((unused)) static uint64_t fx_next_star(uint64_t *state)
+{
+	uint64_t x = *state;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*state = x;
+	return x * 0x2545f4914f6cdd1dull;
 }
 
 /* Fill p (len bytes; a tail shorter than 8 bytes too) from *state. */

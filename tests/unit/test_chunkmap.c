@@ -6,6 +6,7 @@
 
 #include "chunkmap.h"
 #include "tap.h"
+#include "fixture.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -14,10 +15,7 @@ static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
 static uint64_t rnd(void)
 {
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dull;
+	return fx_next_star(&rng_state);
 }
 
 /* The obvious bit-by-bit next_run, to check the word-at-a-time one. */

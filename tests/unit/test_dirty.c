@@ -12,7 +12,6 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -26,6 +25,7 @@
 #include "chunkmap.h"
 #include "dirty.h"
 #include "tap.h"
+#include "fixture.h"
 #include "util.h"
 
 #define MIB (1ull << 20)
@@ -40,25 +40,7 @@ static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
 static uint64_t rnd(void)
 {
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dull;
-}
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		tap_bail("opendir /proc/self/fd: %s", strerror(errno));
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1;
+	return fx_next_star(&rng_state);
 }
 
 /* ------------------------------------------------------------- mappings */
@@ -255,7 +237,7 @@ static void test_kind(const char *kind)
 	if (!want || !prev)
 		tap_bail("out of memory");
 	map_open(&m, kind, REGION);
-	fds0 = count_fds();
+	fds0 = fx_count_fds();
 	/* written before open: must not count */
 	for (size_t p = 0; p < 64; p++)
 		touch(m.p, p * 97);
@@ -388,7 +370,7 @@ static void test_kind(const char *kind)
 
 	ms_dirty_close(u);
 	ms_dirty_close(h);
-	is_int(count_fds(), fds0, "%s: close releases every descriptor", kind);
+	is_int(fx_count_fds(), fds0, "%s: close releases every descriptor", kind);
 
 	/* after close, the range can be tracked again from scratch */
 	if (u) {

@@ -28,56 +28,37 @@
 
 #include "memsync.h"
 #include "tap.h"
+#include "fixture.h"
 
 #define MiB (1ull << 20)
 #define CHUNK (64u << 10)
 #define SIZE (64 * MiB)
 #define NCHUNKS (SIZE / CHUNK)
 
-static uint8_t *mem;          /* the server's region */
-static char port[8];
-
-static uint64_t rng = 0x2545f4914f6cdd1dull;
+/* r1, the region every case maps; its bytes come from this seed and the
+ * rest of the stream (f.rng) picks the random offsets. */
+static const struct fx_region r1 = { .name = "r1", .size = SIZE, .chunk_size = CHUNK,
+				     .no_mlock = true };
+static struct fx_server f;
+static uint8_t *mem;          /* the server's region (f.mem[0]) */
 
 static uint64_t next_rand(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return fx_next(&f.rng);
 }
 
-static void fill_random(void *p, size_t len)
+/* A server of its own for one region of 4 MiB named name: its bytes come
+ * from f's stream, as if it were one more region of f. */
+static void side_server_up(struct fx_server *g, const char *name)
 {
-	uint64_t *w = p;
+	const struct fx_region reg = { .name = name, .size = 4 * MiB, .chunk_size = CHUNK,
+				       .no_mlock = true };
 
-	for (size_t i = 0; i < len / 8; i++)
-		w[i] = next_rand();
+	fx_server_up(g, &reg, 1, f.rng);
+	f.rng = g->rng;
 }
 
-static ms_server *server_up(const char *name, uint64_t size, uint8_t **memp)
-{
-	struct ms_server_opts so = { .opts_size = sizeof(so), .host = "127.0.0.1", .port = "0",
-				     .transport = MS_TRANSPORT_TCP };
-	struct ms_export_opts eo = { .opts_size = sizeof(eo), .name = name, .size = size, .chunk_size = CHUNK,
-				     .no_mlock = true };
-	char err[256];
-	ms_server *s = ms_server_create(&so, err, sizeof(err));
-	ms_export *e;
-
-	if (!s)
-		tap_bail("server: %s", err);
-	e = ms_server_add_region(s, &eo);
-	if (!e)
-		tap_bail("add region: %s", ms_server_errmsg(s));
-	fill_random(ms_export_mem(e), size);
-	if (ms_export_commit(e, 0, size) || ms_server_start(s))
-		tap_bail("server start: %s", ms_server_errmsg(s));
-	*memp = ms_export_mem(e);
-	return s;
-}
-
-static ms_map *map_it(const char *name, const struct ms_map_opts *mo)
+static ms_map *map_at(const char *port, const char *name, const struct ms_map_opts *mo)
 {
 	struct ms_client_opts co = { .opts_size = sizeof(co), .transport = MS_TRANSPORT_TCP, .timeout_ms = 5000 };
 	char err[512];
@@ -86,6 +67,11 @@ static ms_map *map_it(const char *name, const struct ms_map_opts *mo)
 	if (!m)
 		diag("ms_map_open: %s", err);
 	return m;
+}
+
+static ms_map *map_it(const char *name, const struct ms_map_opts *mo)
+{
+	return map_at(f.port, name, mo);
 }
 
 static uint64_t nlocal(const ms_map *m)
@@ -317,27 +303,25 @@ static void test_failure_reported(bool force_copy)
 	const char *path = force_copy ? "copy" : "zero-copy";
 	struct ms_map_opts mo = { .opts_size = sizeof(mo), .no_prefetch = true, .path = force_copy ? MS_MAP_PATH_COPY : MS_MAP_PATH_ZERO_COPY };
 	struct sigaction sa = { .sa_handler = on_sigbus }, old;
-	char saved[8];
+	struct fx_server g;
 	uint8_t *smem;
-	ms_server *s = server_up("gone", 4 * MiB, &smem);
 	volatile int got_bus = 0;
 	volatile uint8_t v = 0;
 	ms_map *m;
 	uint8_t *a;
 
-	memcpy(saved, port, sizeof(saved));
-	snprintf(port, sizeof(port), "%u", ms_server_port(s));
-	m = map_it("gone", &mo);
-	memcpy(port, saved, sizeof(saved));
+	side_server_up(&g, "gone");
+	smem = g.mem[0];
+	m = map_at(g.port, "gone", &mo);
 	if (!ok(m != NULL, "%s: map a region that will go away", path)) {
-		ms_server_destroy(s);
+		fx_server_down(&g);
 		return;
 	}
 	a = ms_map_addr(m);
 	ok(memcmp(a, smem, CHUNK) == 0, "%s: chunk 0 arrives", path);
 	uint8_t b100 = smem[100];
 
-	ms_server_destroy(s);     /* unmaps smem */
+	fx_server_down(&g);       /* unmaps smem */
 	sigaction(SIGBUS, &sa, &old);
 	if (sigsetjmp(jb, 1) == 0)
 		v = a[10 * CHUNK];
@@ -371,10 +355,10 @@ static void test_sigbus_child(bool force_copy, bool no_poison)
 	fflush(stdout);
 	srv = fork();
 	if (srv == 0) {
-		uint8_t *smem;
-		ms_server *s = server_up("doomed", 4 * MiB, &smem);
+		struct fx_server g;
 
-		snprintf(pbuf, sizeof(pbuf), "%u", ms_server_port(s));
+		side_server_up(&g, "doomed");
+		snprintf(pbuf, sizeof(pbuf), "%s", g.port);
 		if (write(p_port[1], pbuf, sizeof(pbuf)) != sizeof(pbuf))
 			_exit(2);
 		pause();
@@ -442,7 +426,7 @@ static void test_mem_register(void)
 {
 	struct ms_client_opts co = { .opts_size = sizeof(co), .transport = MS_TRANSPORT_TCP };
 	char err[256];
-	ms_client *c = ms_connect("127.0.0.1", port, &co, err, sizeof(err));
+	ms_client *c = ms_connect("127.0.0.1", f.port, &co, err, sizeof(err));
 	ms_region *r = c ? ms_open(c, "r1", MS_MODE_READ) : NULL;
 	uint8_t *buf = malloc(4 * CHUNK), *other = malloc(CHUNK);
 	ms_mem *reg;
@@ -480,28 +464,28 @@ static void test_bad_args(void)
 	char err[256];
 	ms_map *m;
 
-	m = ms_map_open("127.0.0.1", port, "nope", NULL, NULL, err, sizeof(err));
+	m = ms_map_open("127.0.0.1", f.port, "nope", NULL, NULL, err, sizeof(err));
 	ok(!m && errno == ENOENT, "unknown region: NULL, ENOENT");
 	ok(strstr(err, "unknown region 'nope'") != NULL, "message: %s", err);
-	m = ms_map_open("127.0.0.1", port, NULL, NULL, NULL, err, sizeof(err));
+	m = ms_map_open("127.0.0.1", f.port, NULL, NULL, NULL, err, sizeof(err));
 	ok(!m && errno == EINVAL && strstr(err, "invalid region name"), "NULL region: %s",
 	   err);
-	m = ms_map_open(NULL, port, "r1", NULL, NULL, err, sizeof(err));
+	m = ms_map_open(NULL, f.port, "r1", NULL, NULL, err, sizeof(err));
 	ok(!m && errno == EINVAL && strstr(err, "invalid server address"),
 	   "NULL host: %s", err);
-	m = ms_map_open("127.0.0.1", port, "../x", NULL, NULL, err, sizeof(err));
+	m = ms_map_open("127.0.0.1", f.port, "../x", NULL, NULL, err, sizeof(err));
 	ok(!m && errno == EINVAL, "bad region name: %s", err);
 	m = ms_map_open("127.0.0.1", "1", "r1", NULL, NULL, err, sizeof(err));
 	ok(!m && errno == ECONNREFUSED && *err, "nobody listening: %s", err);
 	{
 		struct ms_map_opts bad = { .opts_size = sizeof(bad), .path = (enum ms_map_path)7 };
 
-		m = ms_map_open("127.0.0.1", port, "r1", NULL, &bad, err, sizeof(err));
+		m = ms_map_open("127.0.0.1", f.port, "r1", NULL, &bad, err, sizeof(err));
 		ok(!m && errno == EINVAL && strstr(err, "unknown map path"),
 		   "a map path that is none of the three: %s", err);
 	}
 	/* over TCP the receive copies anyway: anonymous pages by default */
-	m = ms_map_open("127.0.0.1", port, "r1", NULL, NULL, err, sizeof(err));
+	m = ms_map_open("127.0.0.1", f.port, "r1", NULL, NULL, err, sizeof(err));
 	ok(m && !ms_map_zero_copy(m), "over TCP the default is the copy path");
 	ms_map_close(m);
 	ms_map_close(NULL);
@@ -527,7 +511,7 @@ static void test_hot(ms_server *s)
 	size_t n = 99;
 	char err[256];
 	ms_export *e = ms_server_add_region(s, &eo);
-	ms_client *c = ms_connect("127.0.0.1", port, &co, err, sizeof(err));
+	ms_client *c = ms_connect("127.0.0.1", f.port, &co, err, sizeof(err));
 	ms_region *r = c ? ms_open(c, "hot", MS_MODE_WRITE) : NULL;
 	uint64_t k = 0, misplaced = 0;
 	int rc;
@@ -560,7 +544,7 @@ static void test_hot(ms_server *s)
 	{
 		struct ms_map_opts wo = { .opts_size = sizeof(wo), .writable = true, .no_prefetch = true };
 
-		m = ms_map_open("127.0.0.1", port, "hot", NULL, &wo, err, sizeof(err));
+		m = ms_map_open("127.0.0.1", f.port, "hot", NULL, &wo, err, sizeof(err));
 		ok(m != NULL, "hot: a writable mapping with default client options%s%s",
 		   m ? "" : ": ", m ? "" : err);
 		ms_map_close(m);
@@ -607,15 +591,13 @@ out:
 
 int main(void)
 {
-	ms_server *s;
-
 	/* the fork tests first, while this process has no thread */
 	test_sigbus_child(false, false);
 	test_sigbus_child(true, false);
 	test_sigbus_child(false, true);
 
-	s = server_up("r1", SIZE, &mem);
-	snprintf(port, sizeof(port), "%u", ms_server_port(s));
+	fx_server_up(&f, &r1, 1, 0x2545f4914f6cdd1dull);
+	mem = f.mem[0];
 
 	test_bad_args();
 	test_mem_register();
@@ -628,8 +610,8 @@ int main(void)
 	}
 	test_prefetch(false, 3);
 	test_priority(false, true);
-	test_hot(s);
+	test_hot(f.s);
 
-	ms_server_destroy(s);
+	fx_server_down(&f);
 	return tap_done();
 }

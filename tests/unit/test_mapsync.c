@@ -37,6 +37,7 @@
 
 #include "memsync.h"
 #include "tap.h"
+#include "fixture.h"
 
 #define MiB (1ull << 20)
 #define CHUNK (64u << 10)
@@ -45,26 +46,25 @@
 #define PAGE 4096u
 #define NPAGES (SIZE / PAGE)
 
-static ms_server *srv;
-static ms_export *exp_;
-static uint8_t *mem;          /* the server's region */
-static char port[8];
-
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
+/* w, the region every case maps, filled from FX_SEED; the rest of the
+ * stream (f.rng) picks the pages to write. */
+static const struct fx_region w = { .name = "w", .size = SIZE, .chunk_size = CHUNK,
+				    .no_mlock = true };
+static struct fx_server f;
+static ms_server *srv;        /* f.s */
+static ms_export *exp_;       /* f.e[0] */
+static uint8_t *mem;          /* the server's region (f.mem[0]) */
 
 static uint64_t next_rand(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return fx_next(&f.rng);
 }
 
 static ms_map *map_it(const struct ms_map_opts *mo, char *err, size_t errlen)
 {
 	struct ms_client_opts co = { .opts_size = sizeof(co), .transport = MS_TRANSPORT_TCP, .timeout_ms = 10000 };
 
-	return ms_map_open("127.0.0.1", port, "w", &co, mo, err, errlen);
+	return ms_map_open("127.0.0.1", f.port, "w", &co, mo, err, errlen);
 }
 
 static uint64_t committed(void)
@@ -484,8 +484,6 @@ static uint64_t *gens_now(ms_region *r)
 static void test_multi_batch_refused(void)
 {
 	struct ms_map_opts mo = { .opts_size = sizeof(mo), .writable = true, .no_prefetch = true };
-	struct ms_client_opts co = { .opts_size = sizeof(co), .transport = MS_TRANSPORT_TCP,
-				     .timeout_ms = 10000 };
 	const uint64_t span = 20 * MiB;
 	struct spoiler sp = { .off = 18 * MiB + 5 * PAGE };
 	struct ms_map_sync_stats st;
@@ -503,11 +501,11 @@ static void test_multi_batch_refused(void)
 	if (!ok(m != NULL, "batches, refused: writable map opened%s%s", m ? "" : ": ",
 		m ? "" : err))
 		return;
-	c = ms_connect("127.0.0.1", port, &co, err, sizeof(err));
+	c = fx_connect(&f, NULL);
 	r = c ? ms_open(c, "w", MS_MODE_READ) : NULL;
 	if (!r)
 		tap_bail("batches, refused: a reader of the generations: %s",
-			 c ? ms_client_errmsg(c) : err);
+			 c ? ms_client_errmsg(c) : "cannot connect");
 	a = ms_map_addr(m);
 	/* every chunk of the span is pulled (verified) before the spoiler
 	 * starts: the writes fault them in */
@@ -604,28 +602,11 @@ static void test_dropped_pte(bool force_copy)
 
 int main(void)
 {
-	struct ms_server_opts so = { .opts_size = sizeof(so), .host = "127.0.0.1", .port = "0",
-				     .transport = MS_TRANSPORT_TCP };
-	struct ms_export_opts eo = { .opts_size = sizeof(eo), .name = "w", .size = SIZE, .chunk_size = CHUNK,
-				     .no_mlock = true };
-	char err[256];
-
 	alarm(600);     /* a fault loop or hang fails the test instead */
-	srv = ms_server_create(&so, err, sizeof(err));
-	if (!srv)
-		tap_bail("server: %s", err);
-	exp_ = ms_server_add_region(srv, &eo);
-	if (!exp_)
-		tap_bail("add region: %s", ms_server_errmsg(srv));
-	mem = ms_export_mem(exp_);
-	for (uint64_t i = 0; i < SIZE / 8; i++) {
-		uint64_t v = next_rand();
-
-		memcpy(mem + i * 8, &v, 8);
-	}
-	if (ms_export_commit(exp_, 0, SIZE) || ms_server_start(srv))
-		tap_bail("server start: %s", ms_server_errmsg(srv));
-	snprintf(port, sizeof(port), "%u", ms_server_port(srv));
+	fx_server_up(&f, &w, 1, FX_SEED);
+	srv = f.s;
+	exp_ = f.e[0];
+	mem = f.mem[0];
 
 	for (int fc = 0; fc < 2; fc++)
 		for (int fh = 0; fh < 2; fh++)
@@ -637,6 +618,6 @@ int main(void)
 	test_dropped_pte(false);
 	test_dropped_pte(true);
 
-	ms_server_destroy(srv);
+	fx_server_down(&f);
 	return tap_done();
 }

@@ -18,6 +18,7 @@
 #include <rdma/rdma_cma.h>
 
 #include "memsync.h"
+#include "fixture.h"
 #include "proto.h"
 #include "rdma.h"
 
@@ -104,20 +105,14 @@ static void rdma_setup(const char *addr, const char *src)
 #define MiB (1ull << 20)
 #define CHUNK (64u << 10)
 
-static void log_cb(void *ud, enum ms_log_level lvl, const char *msg)
-{
-	if (lvl <= MS_LOG_INFO)
-		diag("server: %s", msg);
-}
-
-static ms_client *connect_to(ms_server *s, enum ms_transport_kind kind)
+/* A client with the given transport choice (AUTO too, which the fixture's
+ * fx_connect cannot ask for). */
+static ms_client *connect_kind(const struct fx_server *f, enum ms_transport_kind kind)
 {
 	struct ms_client_opts o = { .opts_size = sizeof(o), .transport = kind, .timeout_ms = 20000 };
-	char port[8], err[256];
-	ms_client *c;
+	char err[256];
+	ms_client *c = ms_connect(SRV_ADDR, f->port, &o, err, sizeof(err));
 
-	snprintf(port, sizeof(port), "%u", ms_server_port(s));
-	c = ms_connect(SRV_ADDR, port, &o, err, sizeof(err));
 	if (!c)
 		diag("connect: %s", err);
 	return c;
@@ -125,16 +120,13 @@ static ms_client *connect_to(ms_server *s, enum ms_transport_kind kind)
 
 static void test_engine(void)
 {
-	struct ms_server_opts so = { .opts_size = sizeof(so), .host = SRV_ADDR, .port = "0",
-				     .transport = MS_TRANSPORT_RDMA, .log = log_cb };
 	const uint64_t size = 4 * MiB;
-	struct ms_export_opts eo = { .opts_size = sizeof(eo), .name = "r1", .size = size,
-				     .chunk_size = CHUNK };
+	const struct fx_region r1 = { .name = "r1", .size = size, .chunk_size = CHUNK };
+	struct fx_server f = { .transport = MS_TRANSPORT_RDMA, .host = SRV_ADDR };
 	struct ms_xfer_stats st;
 	struct ms_region_info info;
 	char err[256];
 	uint8_t *local, *mem;
-	ms_server *s;
 	ms_export *e;
 	ms_client *c, *c2;
 	ms_region *r, *w;
@@ -142,19 +134,13 @@ static void test_engine(void)
 	int ret;
 
 	diag("---- engine over RDMA: server %s", SRV_ADDR);
-	s = ms_server_create(&so, err, sizeof(err));
-	if (!s)
-		tap_bail("server: %s", err);
-	is_str(ms_server_transport(s), "rdma", "engine: server transport is rdma");
-	e = ms_server_add_region(s, &eo);
-	if (!e)
-		tap_bail("add region: %s", ms_server_errmsg(s));
-	mem = ms_export_mem(e);
-	fill((char *)mem, size, 5);
-	ms_export_commit(e, 0, size);
-	is_int(ms_server_start(s), 0, "engine: server started");
+	fx_server_up_with(&f, &r1, 1, FX_SEED);
+	is_str(ms_server_transport(f.s), "rdma", "engine: server transport is rdma");
+	e = f.e[0];
+	mem = f.mem[0];
+	ok(ms_server_port(f.s) != 0, "engine: server started (port %s)", f.port);
 
-	c = connect_to(s, MS_TRANSPORT_AUTO);
+	c = connect_kind(&f, MS_TRANSPORT_AUTO);
 	if (!c)
 		tap_bail("cannot connect");
 	is_str(ms_client_transport(c), "rdma", "engine: auto picks rdma for %s", SRV_ADDR);
@@ -182,7 +168,7 @@ static void test_engine(void)
 	   "engine: write on a read handle: -EACCES");
 	w = ms_open(c, "r1", MS_MODE_WRITE);
 	ok(w != NULL, "engine: open r1 for writing (lease)");
-	c2 = connect_to(s, MS_TRANSPORT_RDMA);
+	c2 = fx_connect(&f, NULL);
 	ok(c2 && ms_open(c2, "r1", MS_MODE_WRITE) == NULL && errno == EBUSY,
 	   "engine: second writer: EBUSY");
 	if (!w)
@@ -207,6 +193,7 @@ static void test_engine(void)
 	ok(w != NULL, "engine: lease free after close");
 	ms_close(w);
 	ms_disconnect(c2);
+	is_int(fx_warnings(&f), 0, "engine: the server logged no warning so far");
 
 	/* the raw transport with the read-only grant: the NIC refuses a WRITE */
 	{
@@ -218,13 +205,11 @@ static void test_engine(void)
 		uint8_t *before = malloc(CHUNK), junk[4096];
 		struct ms_xconn *x = NULL;
 		struct ms_xmr *lmr;
-		char port[8];
 		size_t rlen;
 		int rc;
 
 		memcpy(before, mem, CHUNK);
-		snprintf(port, sizeof(port), "%u", ms_server_port(s));
-		if (T->connect(SRV_ADDR, port, &xo, &x, err, sizeof(err)))
+		if (T->connect(SRV_ADDR, f.port, &xo, &x, err, sizeof(err)))
 			tap_bail("raw connect: %s", err);
 		T->call(x, req, (size_t)ms_enc_hello(req, sizeof(req), &h), resp, sizeof(resp),
 			&rlen, 5000);
@@ -241,7 +226,7 @@ static void test_engine(void)
 	}
 
 	/* the server goes away under a connected client: errors, no hang */
-	ms_server_destroy(s);
+	fx_server_down(&f);
 	ret = ms_pull(r, 0, local, size, NULL, NULL);
 	ok(ret < 0, "engine: pull after the server died fails (%d: %s)", ret,
 	   ms_client_errmsg(c));
