@@ -211,13 +211,15 @@ static int ents_reserve(ms_region *r, struct ents *e, size_t more)
 	struct ms_commit_ent *v;
 	size_t cap = e->cap ? e->cap : 256;
 
-	if (e->n + more <= e->cap)
+	if (e->v && e->n + more <= e->cap)
 		return 0;
 	while (cap < e->n + more)
 		cap *= 2;
 	v = realloc(e->v, cap * sizeof(*v));
-	if (!v)
-		return cl_err(r->c, -ENOMEM, "write: out of memory");
+	if (!v) {
+		(void)cl_err(r->c, -ENOMEM, "write: out of memory");
+		return -ENOMEM;   /* said here, so the analyzer sees it is not 0 */
+	}
 	e->v = v;
 	e->cap = cap;
 	return 0;
