@@ -71,6 +71,10 @@ struct peer {
 	struct ms_xsmr *rx_mr;          /* RX_WRITE: the target registration */
 	int rx_status;                  /* RX_DROP: status of the reply */
 	char *ctrl;                     /* RX_CTRL: the payload */
+	uint64_t ctrl_id;               /* the request a deferred reply answers */
+	char *held;                     /* a control request waiting for it */
+	size_t held_len;
+	uint64_t held_id;
 	struct tx_ent *txh, *txt;
 	unsigned txn;
 	size_t txbytes;
@@ -126,7 +130,7 @@ static void peer_set_events(struct srv *s, struct peer *p)
 {
 	struct epoll_event ev = { .data.ptr = p };
 	bool paused = p->txn >= TX_MAX_ENTRIES || p->txbytes >= TX_MAX_BYTES ||
-		      (s->l.stopping && p->rx == RX_HDR);
+		      ((s->l.stopping || p->held) && p->rx == RX_HDR);
 
 	ev.events = (paused ? 0 : EPOLLIN) | (p->txh ? EPOLLOUT : 0);
 	if (p->lp.dead || ev.events == p->ev)
@@ -152,6 +156,8 @@ static void peer_teardown(struct ms_xloop *l, struct ms_xlpeer *lp)
 	p->txt = NULL;
 	free(p->ctrl);
 	p->ctrl = NULL;
+	free(p->held);
+	p->held = NULL;
 }
 
 static int tx_push(struct peer *p, const struct ms_frame *f, char *data, size_t dlen,
@@ -242,19 +248,32 @@ static void reply(struct srv *s, struct peer *p, uint8_t type, int status, char 
 		peer_close(s, p, MS_LOG_ERROR, "out of memory for a response; disconnected");
 }
 
-static void handle_ctrl(struct srv *s, struct peer *p)
+static void ctrl_reply(struct srv *s, struct peer *p, uint64_t id, int status, char *data,
+		       size_t dlen)
+{
+	struct ms_frame f = { .type = MS_F_CTRL_RESP, .status = status, .id = id,
+			      .plen = (uint32_t)dlen };
+
+	if (tx_push(p, &f, data, dlen, NULL, data != NULL))
+		peer_close(s, p, MS_LOG_ERROR, "out of memory for a response; disconnected");
+}
+
+/* Run one control request (ctrl is malloc'ed; this frees it). */
+static void run_ctrl(struct srv *s, struct peer *p, char *ctrl, size_t len, uint64_t id)
 {
 	size_t rlen = 0;
 	char *copy;
 	int rc;
 
 	if (!s->l.cbs.on_ctrl) {
-		reply(s, p, MS_F_CTRL_RESP, -EOPNOTSUPP, NULL, 0, NULL, false);
+		free(ctrl);
+		ctrl_reply(s, p, id, -EOPNOTSUPP, NULL, 0);
 		return;
 	}
-	rc = ms_xloop_ctrl(&s->l, &p->lp, p->ctrl, p->req.plen, &rlen);
-	free(p->ctrl);
-	p->ctrl = NULL;
+	rc = ms_xloop_ctrl(&s->l, &p->lp, ctrl, len, &rlen);
+	free(ctrl);
+	if (rc == 1)
+		p->ctrl_id = id;        /* answered by send_reply */
 	if (rc)
 		return;
 	copy = malloc(rlen ? rlen : 1);
@@ -263,7 +282,24 @@ static void handle_ctrl(struct srv *s, struct peer *p)
 		return;
 	}
 	memcpy(copy, s->l.scratch, rlen);
-	reply(s, p, MS_F_CTRL_RESP, 0, copy, rlen, NULL, true);
+	ctrl_reply(s, p, id, 0, copy, rlen);
+}
+
+/* A control request has arrived.  While a reply is deferred it waits (the
+ * receiver pauses at the next header until it ran); READs and WRITEs
+ * before it were served. */
+static void handle_ctrl(struct srv *s, struct peer *p)
+{
+	char *ctrl = p->ctrl;
+
+	p->ctrl = NULL;
+	if (p->lp.deferred) {
+		p->held = ctrl;
+		p->held_len = p->req.plen;
+		p->held_id = p->req.id;
+		return;
+	}
+	run_ctrl(s, p, ctrl, p->req.plen, p->req.id);
 }
 
 /* A payload (or an empty one) has arrived in full: answer it. */
@@ -335,7 +371,7 @@ static void handle_hdr(struct srv *s, struct peer *p)
 static bool rx_paused(struct srv *s, struct peer *p)
 {
 	return p->lp.dead || p->broken || p->txn >= TX_MAX_ENTRIES ||
-	       p->txbytes >= TX_MAX_BYTES || (s->l.stopping && p->rx == RX_HDR);
+	       p->txbytes >= TX_MAX_BYTES || ((s->l.stopping || p->held) && p->rx == RX_HDR);
 }
 
 /* Whole input that peer_rx() would act on sits in buf (a partial header
@@ -601,8 +637,25 @@ static void check_peer(struct ms_xloop *l, struct ms_xlpeer *lp)
 
 	if (p->broken)
 		peer_close(s, p, MS_LOG_ERROR, "out of memory or epoll failure; disconnected");
-	else if (l->stopping && !p->txh && p->rx == RX_HDR)
+	else if (l->stopping && !p->txh && p->rx == RX_HDR && !p->lp.deferred && !p->held)
 		peer_close(s, p, MS_LOG_DEBUG, "server stopping; disconnected");
+}
+
+/* The engine's deferred reply (ms_xloop_reply): send it, then run the
+ * control request that waited for it and parse what it held back. */
+static void send_reply(struct ms_xloop *l, struct ms_xlpeer *lp, char *data, size_t len)
+{
+	struct srv *s = loop_srv(l);
+	struct peer *p = to_peer(lp);
+	char *held = p->held;
+
+	ctrl_reply(s, p, p->ctrl_id, 0, data, len);
+	if (held && !p->lp.dead) {
+		p->held = NULL;
+		run_ctrl(s, p, held, p->held_len, p->held_id);
+	}
+	if (!p->lp.dead)
+		on_peer_event(s, p, 0);
 }
 
 static const struct ms_xloop_ops tcp_loop_ops = {
@@ -613,6 +666,7 @@ static const struct ms_xloop_ops tcp_loop_ops = {
 	.teardown = peer_teardown,
 	.on_timer = on_timer,
 	.on_queue = process_dq,
+	.send_reply = send_reply,
 	.stopped_msg = "server stopped before its responses were sent; disconnected",
 };
 
