@@ -8,7 +8,9 @@
  *    (one writer per region, whatever its transport); closing or vanishing
  *    revokes it;
  *  - a commit is decoded here, its lease checked, and handed to
- *    ms_region_commit(), which owns the rules (verify, then publish).
+ *    ms_region_commit(), which owns the rules (verify, then publish); a
+ *    remote one runs on the commit worker (server_work.c), answered later
+ *    through srv_reply, so the loop thread goes on serving others.
  *
  * A handler holds a lock only for a few loads and stores (server_int.h);
  * the work proportional to a region (hashing, registering memory) runs

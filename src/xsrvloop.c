@@ -204,8 +204,11 @@ static void take_replies(struct ms_xloop *l)
 	pthread_mutex_unlock(&l->rq_lock);
 	for (; p; p = next) {
 		next = p->rq_next;
-		if (!p->deferred)       /* srv_reply without a deferral: ignored */
+		if (!p->deferred) {     /* srv_reply without a deferral: ignored */
+			free(p->rdata);
+			p->rdata = NULL;
 			continue;
+		}
 		p->deferred = false;
 		if (p->dead) {
 			/* Closed while the engine worked: the reply is dropped
