@@ -17,6 +17,12 @@
  * registration that may be in use: detach_mr() below gives queued
  * responses a private copy of its bytes and turns a WRITE being received
  * into a discarded one answered -EACCES.
+ *
+ * A control request the engine answers later (MS_XCTRL_LATER) gets a
+ * placeholder in the response queue, filled by send_reply: the READs and
+ * WRITEs after it are served meanwhile (their responses queue behind it,
+ * for the client reads responses in request order), a next control
+ * request is held, and the receiver pauses at the header after it.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -54,6 +60,9 @@ struct tx_ent {
 	size_t dlen;
 	struct ms_xsmr *mr;             /* data lies in mr's memory */
 	bool owned;                     /* data is malloc'ed */
+	bool pending;                   /* the place of a deferred control reply:
+					 * not sent (nor anything after it) until
+					 * send_reply fills it */
 	size_t done;                    /* bytes of header + data sent */
 };
 
@@ -72,6 +81,7 @@ struct peer {
 	int rx_status;                  /* RX_DROP: status of the reply */
 	char *ctrl;                     /* RX_CTRL: the payload */
 	uint64_t ctrl_id;               /* the request a deferred reply answers */
+	struct tx_ent *dslot;           /* its place in the response queue */
 	char *held;                     /* a control request waiting for it */
 	size_t held_len;
 	uint64_t held_id;
@@ -132,7 +142,7 @@ static void peer_set_events(struct srv *s, struct peer *p)
 	bool paused = p->txn >= TX_MAX_ENTRIES || p->txbytes >= TX_MAX_BYTES ||
 		      ((s->l.stopping || p->held) && p->rx == RX_HDR);
 
-	ev.events = (paused ? 0 : EPOLLIN) | (p->txh ? EPOLLOUT : 0);
+	ev.events = (paused ? 0 : EPOLLIN) | (p->txh && !p->txh->pending ? EPOLLOUT : 0);
 	if (p->lp.dead || ev.events == p->ev)
 		return;
 	if (epoll_ctl(s->l.epfd, EPOLL_CTL_MOD, p->fd, &ev) == 0)
@@ -176,6 +186,7 @@ static int tx_push(struct peer *p, const struct ms_frame *f, char *data, size_t 
 	e->dlen = dlen;
 	e->mr = mr;
 	e->owned = owned;
+	e->pending = false;
 	e->done = 0;
 	if (p->txt)
 		p->txt->next = e;
@@ -196,9 +207,9 @@ static void peer_tx(struct srv *s, struct peer *p)
 	size_t rem;
 	int cnt;
 
-	while (p->txh && !p->lp.dead) {
+	while (p->txh && !p->txh->pending && !p->lp.dead) {
 		cnt = 0;
-		for (e = p->txh; e && cnt + 2 <= TX_IOV; e = e->next) {
+		for (e = p->txh; e && !e->pending && cnt + 2 <= TX_IOV; e = e->next) {
 			if (e->done < MS_FRAME_HDR)
 				iov[cnt++] = (struct iovec){ e->hdr + e->done,
 							     MS_FRAME_HDR - e->done };
@@ -272,8 +283,21 @@ static void run_ctrl(struct srv *s, struct peer *p, char *ctrl, size_t len, uint
 	}
 	rc = ms_xloop_ctrl(&s->l, &p->lp, ctrl, len, &rlen);
 	free(ctrl);
-	if (rc == 1)
-		p->ctrl_id = id;        /* answered by send_reply */
+	if (rc == 1) {
+		/* Answered by send_reply.  Its place in the queue keeps the
+		 * responses in request order (the client needs that): the
+		 * READs and WRITEs after it are served, their responses wait
+		 * behind it. */
+		struct ms_frame f = { .type = MS_F_CTRL_RESP, .id = id };
+
+		p->ctrl_id = id;
+		if (tx_push(p, &f, NULL, 0, NULL, false)) {
+			peer_close(s, p, MS_LOG_ERROR, "out of memory for a response; disconnected");
+			return;
+		}
+		p->txt->pending = true;
+		p->dslot = p->txt;
+	}
 	if (rc)
 		return;
 	copy = malloc(rlen ? rlen : 1);
@@ -287,7 +311,8 @@ static void run_ctrl(struct srv *s, struct peer *p, char *ctrl, size_t len, uint
 
 /* A control request has arrived.  While a reply is deferred it waits (the
  * receiver pauses at the next header until it ran); READs and WRITEs
- * before it were served. */
+ * before it were served (their responses queued behind the deferred
+ * reply's place). */
 static void handle_ctrl(struct srv *s, struct peer *p)
 {
 	char *ctrl = p->ctrl;
@@ -492,6 +517,7 @@ static void detach_mr(struct ms_xloop *l, struct ms_xsmr *m)
 			e->mr = NULL;
 		}
 		if (p->broken) {
+			p->dslot = NULL;
 			while ((e = p->txh)) {
 				p->txh = e->next;
 				tx_free(e);
@@ -647,9 +673,21 @@ static void send_reply(struct ms_xloop *l, struct ms_xlpeer *lp, char *data, siz
 {
 	struct srv *s = loop_srv(l);
 	struct peer *p = to_peer(lp);
+	struct ms_frame f = { .type = MS_F_CTRL_RESP, .id = p->ctrl_id, .plen = (uint32_t)len };
+	struct tx_ent *e = p->dslot;
 	char *held = p->held;
 
-	ctrl_reply(s, p, p->ctrl_id, 0, data, len);
+	p->dslot = NULL;
+	if (!e) {               /* the queue was dropped (broken): closing */
+		free(data);
+		return;
+	}
+	ms_frame_encode(&f, e->hdr);
+	e->data = data;
+	e->dlen = len;
+	e->owned = true;
+	e->pending = false;
+	p->txbytes += len;
 	if (held && !p->lp.dead) {
 		p->held = NULL;
 		run_ctrl(s, p, held, p->held_len, p->held_id);
