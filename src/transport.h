@@ -115,7 +115,9 @@ struct ms_xsrv_cbs {
 	 * request, from any thread, even if the peer has gone meanwhile.
 	 * Until then the transport holds back the peer's further control
 	 * requests (per-peer order is kept) but keeps serving its data path
-	 * and every other peer; the peer struct stays valid and
+	 * (TCP: later READs and WRITEs are carried out, their responses
+	 * queued behind the owed reply, in request order) and every other
+	 * peer; the peer struct stays valid and
 	 * on_disconnect for it is postponed until srv_reply was called, so
 	 * the engine may use peer and peer->eng until that call (and not
 	 * after it). */
