@@ -62,6 +62,10 @@ struct peer {
 	uint32_t wlen[MS_RDMA_NRECV];
 	unsigned nwait;
 	struct note *notes, **notes_tail;
+	struct ms_rdma_buf *dbuf;       /* the request a deferred reply answers
+					 * (reposted once it is sent) */
+	char *dreply;                   /* that reply, waiting for a send buffer */
+	size_t dlen;
 };
 
 struct srv {
@@ -183,6 +187,8 @@ static void peer_free_verbs(struct peer *p)
 		p->notes = n->next;
 		free(n);
 	}
+	free(p->dreply);
+	p->dreply = NULL;
 }
 
 /* The peer is closed (ms_xloop_close_peer): disconnect, tear down. */
@@ -218,7 +224,8 @@ static void handle_req(struct srv *s, struct peer *p, struct ms_rdma_buf *b, uin
 		peer_close(s, p, MS_LOG_WARN, "malformed control message; disconnected");
 		return;
 	}
-	if (!sb) {
+	if (!sb || p->lp.deferred || p->dreply) {
+		/* no send buffer, or the reply before it is not sent yet */
 		p->waiting[p->nwait] = b;
 		p->wlen[p->nwait++] = byte_len;
 		return;
@@ -227,7 +234,10 @@ static void handle_req(struct srv *s, struct peer *p, struct ms_rdma_buf *b, uin
 		rc = ms_rdma_post_msg(p->id->qp, sb, MS_RMSG_RESP, NULL, 0);
 		goto repost;
 	}
-	if (ms_xloop_ctrl(&s->l, &p->lp, req, len, &rlen))
+	rc = ms_xloop_ctrl(&s->l, &p->lp, req, len, &rlen);
+	if (rc == 1)
+		p->dbuf = b;            /* answered by send_reply */
+	if (rc)
 		return;
 	rc = ms_rdma_post_msg(p->id->qp, sb, MS_RMSG_RESP, s->l.scratch, rlen);
 repost:
@@ -243,8 +253,21 @@ static void send_more(struct srv *s, struct peer *p)
 {
 	struct ms_rdma_buf *sb;
 	struct note *n;
+	int rc;
 
-	while (!p->lp.dead && p->nwait && free_sbuf(p)) {
+	if (!p->lp.dead && p->dreply && (sb = free_sbuf(p))) {
+		rc = ms_rdma_post_msg(p->id->qp, sb, MS_RMSG_RESP, p->dreply, p->dlen);
+		free(p->dreply);
+		p->dreply = NULL;
+		if (!rc)
+			rc = ms_rdma_post_recv(p->id->qp, p->dbuf);
+		p->dbuf = NULL;
+		if (rc)
+			peer_close(s, p, MS_LOG_INFO,
+				   "cannot post to the queue pair (%s); disconnected",
+				   strerror(-rc));
+	}
+	while (!p->lp.dead && p->nwait && free_sbuf(p) && !p->lp.deferred && !p->dreply) {
 		struct ms_rdma_buf *b = p->waiting[0];
 		uint32_t bl = p->wlen[0];
 
@@ -268,7 +291,7 @@ static bool sends_busy(struct peer *p)
 	for (int i = 0; i < NSEND; i++)
 		if (p->sbuf[i].busy)
 			return true;
-	return p->nwait || p->notes;
+	return p->nwait || p->notes || p->lp.deferred || p->dreply;
 }
 
 static void on_wc(struct srv *s, struct peer *p, const struct ibv_wc *wc)
@@ -513,6 +536,17 @@ static void check_peer(struct ms_xloop *l, struct ms_xlpeer *lp)
 			   "server stopping; disconnected");
 }
 
+/* The engine's deferred reply (ms_xloop_reply): send it when a send
+ * buffer is free, then the requests that waited. */
+static void send_reply(struct ms_xloop *l, struct ms_xlpeer *lp, char *data, size_t len)
+{
+	struct peer *p = to_peer(lp);
+
+	p->dreply = data;
+	p->dlen = len;
+	send_more(loop_srv(l), p);
+}
+
 static const struct ms_xloop_ops rdma_loop_ops = {
 	.can_run = can_run,
 	.on_start = on_start,
@@ -520,6 +554,7 @@ static const struct ms_xloop_ops rdma_loop_ops = {
 	.on_event = on_event,
 	.check_peer = check_peer,
 	.teardown = peer_teardown,
+	.send_reply = send_reply,
 	.stopped_msg = "server stopped before its replies were sent; disconnected",
 };
 

@@ -282,6 +282,7 @@ ms_server *ms_server_create(const struct ms_server_opts *o, char *errmsg,
 	s->log = o->log;
 	s->log_ud = o->log_ud;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->wlock, NULL);
 	if (getrandom(s->server_id, sizeof(s->server_id), 0) != sizeof(s->server_id)) {
 		ret = -errno;
 		snprintf(s->errmsg, sizeof(s->errmsg), "getrandom: %s", strerror(errno));
@@ -297,6 +298,7 @@ fail:
 		snprintf(errmsg, errmsg_len, "%s", s->errmsg);
 	close_listeners(s);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->wlock);
 	free(s);
 	errno = -ret;
 	return NULL;
@@ -547,8 +549,9 @@ void ms_server_destroy(ms_server *s)
 		ms_server_stop(s);
 		pthread_join(s->thread, NULL);
 	}
-	/* srv_run has disconnected every peer; now nothing references the
-	 * registrations */
+	/* srv_run has disconnected every peer (after the worker answered
+	 * every commit); now nothing references the registrations */
+	ms_srv_worker_fini(s);
 	while (s->exports) {
 		struct ms_export *e = s->exports;
 
@@ -557,6 +560,7 @@ void ms_server_destroy(ms_server *s)
 	}
 	close_listeners(s);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->wlock);
 	free(s);
 }
 

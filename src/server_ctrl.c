@@ -8,7 +8,9 @@
  *    (one writer per region, whatever its transport); closing or vanishing
  *    revokes it;
  *  - a commit is decoded here, its lease checked, and handed to
- *    ms_region_commit(), which owns the rules (verify, then publish).
+ *    ms_region_commit(), which owns the rules (verify, then publish); a
+ *    remote one runs on the commit worker (server_work.c), answered later
+ *    through srv_reply, so the loop thread goes on serving others.
  *
  * A handler holds a lock only for a few loads and stores (server_int.h);
  * the work proportional to a region (hashing, registering memory) runs
@@ -245,8 +247,8 @@ static int h_close(ms_server *s, struct peer *p, const void *req, size_t len,
 	return ms_enc_empty(resp, cap, MS_MSG_CLOSE_OK);
 }
 
-static int h_commit(ms_server *s, struct peer *p, const void *req, size_t len,
-		    void *resp, size_t cap)
+int ms_srv_commit(ms_server *s, struct peer *p, const void *req, size_t len, void *resp,
+		  size_t cap, struct ms_commit_ent *ents, bool *fresh)
 {
 	struct ms_msg_commit m;
 	struct ms_msg_gen g;
@@ -255,7 +257,7 @@ static int h_commit(ms_server *s, struct peer *p, const void *req, size_t len,
 	struct ms_rregion *r;
 	int ret;
 
-	ret = ms_dec_commit(req, len, &m, p->l->ents, MS_COMMIT_MAX_ENTS);
+	ret = ms_dec_commit(req, len, &m, ents, MS_COMMIT_MAX_ENTS);
 	if (ret)
 		return ms_enc_error(resp, cap, -ret, "malformed COMMIT");
 	o = get_slot(p, m.handle);
@@ -263,12 +265,12 @@ static int h_commit(ms_server *s, struct peer *p, const void *req, size_t len,
 		return ms_enc_error(resp, cap, EBADF, "no open region with handle %u",
 				    m.handle);
 	r = o->e->r;
-	/* the lease is p's to give up, on this thread: it cannot go away
-	 * during the commit */
+	/* the lease is p's to give up, and p's on_disconnect waits for the
+	 * end of this commit (server_int.h): it cannot go away meanwhile */
 	if (o->mode != MS_MODE_WRITE || !lease_held(o->e, p))
 		return ms_enc_error(resp, cap, EACCES,
 				    "commit to '%s' without its write lease", r->name);
-	ret = ms_region_commit(r, m.ents, m.n, p->l->fresh, &res);
+	ret = ms_region_commit(r, m.ents, m.n, fresh, &res);
 	if (ret == -ERANGE)
 		return ms_enc_error(resp, cap, ERANGE,
 				    "commit range [%llu, +%llu) is outside '%s' (%llu bytes)",
@@ -297,6 +299,13 @@ static int h_commit(ms_server *s, struct peer *p, const void *req, size_t len,
 	ms_srv_log(s, MS_LOG_DEBUG, "%s: commit of %u range(s) to '%s': generation %llu",
 		   p->xp->name, m.n, r->name, (unsigned long long)g.generation);
 	return ms_enc_gen(resp, cap, MS_MSG_COMMIT_OK, &g);
+}
+
+/* Inline, on the loop thread: when no worker can take the commit. */
+static int h_commit(ms_server *s, struct peer *p, const void *req, size_t len,
+		    void *resp, size_t cap)
+{
+	return ms_srv_commit(s, p, req, len, resp, cap, p->l->ents, p->l->fresh);
 }
 
 static int h_hot(ms_server *s, struct peer *p, const void *req, size_t len,
@@ -411,6 +420,9 @@ int ms_srv_on_ctrl(void *ud, struct ms_xpeer *xp, const void *req, size_t len,
 		ret = ms_enc_error(resp, cap, EBADMSG, "unknown control message type %d", type);
 	} else if (!p->hello && type != MS_MSG_HELLO) {
 		ret = ms_enc_error(resp, cap, EPROTO, "%s before HELLO", ms_msg_name(type));
+	} else if (type == MS_MSG_COMMIT && !ms_srv_defer_commit(s, p, req, len)) {
+		/* verified on the worker, answered through srv_reply */
+		return MS_XCTRL_LATER;
 	} else {
 		ret = h(s, p, req, len, resp, cap);
 	}

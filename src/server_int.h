@@ -5,7 +5,23 @@
  *
  * Threads: every listener runs its transport's loop on a thread of its own
  * and calls on_connect/on_ctrl/on_disconnect there, one at a time; the
- * application calls the public API from any thread.
+ * application calls the public API from any thread.  A remote COMMIT,
+ * whose verification reads every committed byte (about a second per GiB),
+ * is not run on the loop: on_ctrl queues it for the server's commit
+ * worker (server_work.c, one thread, started on the first commit) and
+ * returns MS_XCTRL_LATER; the worker verifies and publishes it and
+ * answers through the transport's srv_reply.  The loop meanwhile serves
+ * every other peer and the committer's data path; the committer's next
+ * control request waits for the reply (transport.h).
+ *
+ * Commit and disconnect: while its commit is queued or running, a peer's
+ * on_disconnect is postponed by the transport until the worker has called
+ * srv_reply, and no other handler runs for that peer; so the worker may
+ * use the peer (its opens, its lease) without a lock, and a writer that
+ * vanishes mid-commit does not lose its lease under the commit: the
+ * commit completes as a whole (verified and published, or refused and
+ * nothing published, under r->lock) and only then does on_disconnect
+ * release the lease.  A region is never half-published.
  *
  * Locking (no lock is ever taken while another is held):
  *  - s->lock guards the export list, the peer list, every peer's hello
@@ -104,6 +120,8 @@ struct ms_server {
 	pthread_t thread;
 	bool thread_running;
 	char errmsg[512];
+	struct srv_worker *worker;    /* commit worker, NULL until needed */
+	pthread_mutex_t wlock;        /* creating the worker */
 };
 
 /* server.c */
@@ -115,6 +133,17 @@ struct ms_export *ms_srv_next(ms_server *s, struct ms_export *e);
 /* Stat one region (name) or all ("") into a malloc'ed array. */
 int ms_srv_collect_stats(ms_server *s, const char *name, struct ms_region_stat **out,
 			 size_t *n);
+
+/* server_work.c: the commit worker.  Queue a COMMIT (req is copied) for
+ * p: 0, or -errno when no worker can take it (the caller then verifies
+ * inline).  Stop and join the worker (after every loop has returned). */
+int ms_srv_defer_commit(ms_server *s, struct peer *p, const void *req, size_t len);
+void ms_srv_worker_fini(ms_server *s);
+
+/* server_ctrl.c: a COMMIT for p, decoded into ents/fresh (room for
+ * MS_COMMIT_MAX_ENTS), verified, published; the reply's length or -errno */
+int ms_srv_commit(ms_server *s, struct peer *p, const void *req, size_t len, void *resp,
+		  size_t cap, struct ms_commit_ent *ents, bool *fresh);
 
 /* server_ctrl.c: the transport callbacks */
 int ms_srv_on_connect(void *ud, struct ms_xpeer *xp);

@@ -98,13 +98,29 @@ struct ms_xopts {
 /* Control messages are opaque to the transport, at most this large. */
 #define MS_CTRL_MAX (1u << 20)
 
+/* on_ctrl's "reply later" (see ms_xsrv_cbs.on_ctrl and srv_reply). */
+#define MS_XCTRL_LATER 1
+
 struct ms_xsrv_cbs {
 	void *ud;
 	/* a peer connected; may set peer->eng.  Non-zero refuses the peer. */
 	int (*on_connect)(void *ud, struct ms_xpeer *peer);
 	/* a control request; write the reply (<= cap bytes) into resp and its
 	 * length into *resp_len.  Return 0 to send it; -errno closes the peer
-	 * (for protocol violations only: ordinary errors are replies). */
+	 * (for protocol violations only: ordinary errors are replies).
+	 *
+	 * Or return MS_XCTRL_LATER to answer later (long work on another
+	 * thread): req is only valid during the call, so copy what is
+	 * needed.  The engine then MUST call srv_reply exactly once for this
+	 * request, from any thread, even if the peer has gone meanwhile.
+	 * Until then the transport holds back the peer's further control
+	 * requests (per-peer order is kept) but keeps serving its data path
+	 * (TCP: later READs and WRITEs are carried out, their responses
+	 * queued behind the owed reply, in request order) and every other
+	 * peer; the peer struct stays valid and
+	 * on_disconnect for it is postponed until srv_reply was called, so
+	 * the engine may use peer and peer->eng until that call (and not
+	 * after it). */
 	int (*on_ctrl)(void *ud, struct ms_xpeer *peer, const void *req,
 		       size_t len, void *resp, size_t cap, size_t *resp_len);
 	/* the peer is gone (bye, close, error); called exactly once per peer
@@ -174,6 +190,14 @@ struct ms_transport_ops {
 	int (*srv_run)(struct ms_xsrv *s);
 	/* async-signal-safe, thread-safe */
 	void (*srv_stop)(struct ms_xsrv *s);
+	/* the deferred reply to the control request whose on_ctrl returned
+	 * MS_XCTRL_LATER; thread-safe.  The reply is copied and sent by the
+	 * loop (dropped if the peer is gone: its postponed on_disconnect
+	 * runs then).  The call ends the engine's hold on peer even when it
+	 * fails (-ENOMEM, -EMSGSIZE: the peer is then disconnected).
+	 * srv_run does not return while a reply is owed. */
+	int (*srv_reply)(struct ms_xsrv *s, struct ms_xpeer *peer, const void *resp,
+			 size_t len);
 	/* unsolicited message to one peer (from the loop thread) */
 	int (*srv_notify)(struct ms_xsrv *s, struct ms_xpeer *peer,
 			  const void *msg, size_t len);

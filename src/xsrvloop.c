@@ -9,6 +9,16 @@
  * returns when none is left or DRAIN_NS has passed, closing the rest.
  * Peers closed during a batch of epoll events stay allocated until the
  * batch is over, for a later event of the same batch may name them.
+ *
+ * Deferred replies: when on_ctrl returns MS_XCTRL_LATER the peer is marked
+ * deferred and the engine answers later with srv_reply (any thread),
+ * which queues the reply on l->rq and wakes the loop; the loop hands it to
+ * the driver's send_reply.  A deferred peer that is closed meanwhile is
+ * torn down (socket or queue pair gone) but kept allocated "in limbo":
+ * its on_disconnect is postponed until the engine's reply arrives (and is
+ * dropped), so the engine never sees on_disconnect while it still works
+ * for the peer, and the transport never frees a peer the engine will name
+ * in srv_reply.  srv_run does not return while a peer is in limbo.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -16,6 +26,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -40,6 +51,7 @@ int ms_xloop_init(struct ms_xloop *l, const struct ms_transport_ops *ops,
 	if (cbs)
 		l->cbs = *cbs;
 	pthread_mutex_init(&l->lock, NULL);
+	pthread_mutex_init(&l->rq_lock, NULL);
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	l->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (l->epfd >= 0 && l->evfd >= 0 && !epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->evfd, &ev))
@@ -59,6 +71,7 @@ void ms_xloop_fini(struct ms_xloop *l)
 	free(l->scratch);
 	l->scratch = NULL;
 	pthread_mutex_destroy(&l->lock);
+	pthread_mutex_destroy(&l->rq_lock);
 }
 
 bool ms_xloop_on_loop(struct ms_xloop *l)
@@ -111,6 +124,13 @@ void ms_xloop_close_peer(struct ms_xloop *l, struct ms_xlpeer *p, enum ms_log_le
 		l->peers = p->next;
 	if (p->next)
 		p->next->prev = p->prev;
+	if (p->deferred) {
+		/* The engine still works for it: on_disconnect and the free
+		 * wait for its reply (take_replies). */
+		p->next = p->prev = NULL;
+		l->limbo++;
+		return;
+	}
 	/* Freed after the current batch of epoll events (which may name it). */
 	p->next = l->zombies;
 	l->zombies = p;
@@ -132,7 +152,13 @@ int ms_xloop_ctrl(struct ms_xloop *l, struct ms_xlpeer *p, const void *req, size
 	rc = l->cbs.on_ctrl(l->cbs.ud, &p->pub, req, len, l->scratch, MS_CTRL_MAX, rlen);
 	if (p->dead)
 		return -1;
-	if (rc < 0) {
+	if (rc == MS_XCTRL_LATER && l->lops->send_reply) {
+		p->deferred = true;
+		return 1;
+	}
+	if (rc < 0 || rc == MS_XCTRL_LATER) {
+		if (rc == MS_XCTRL_LATER)
+			rc = -EOPNOTSUPP;
 		ms_xloop_close_peer(l, p, MS_LOG_WARN,
 				    "control request rejected (%s); disconnected", strerror(-rc));
 		return -1;
@@ -143,6 +169,65 @@ int ms_xloop_ctrl(struct ms_xloop *l, struct ms_xlpeer *p, const void *req, size
 		return -1;
 	}
 	return 0;
+}
+
+int ms_xloop_reply(struct ms_xsrv *x, struct ms_xpeer *peer, const void *resp, size_t len)
+{
+	struct ms_xloop *l = (struct ms_xloop *)x;  /* pub is the first member */
+	struct ms_xlpeer *p = ms_container_of(peer, struct ms_xlpeer, pub);
+	char *copy = len <= MS_CTRL_MAX ? malloc(len ? len : 1) : NULL;
+	int rc = copy ? 0 : len > MS_CTRL_MAX ? -EMSGSIZE : -ENOMEM;
+
+	if (copy && len)
+		memcpy(copy, resp, len);
+	/* Queued even on failure: the loop must learn that the engine is
+	 * done with the peer (it then closes it). */
+	pthread_mutex_lock(&l->rq_lock);
+	p->rdata = copy;
+	p->rlen = len;
+	p->rerr = rc;
+	p->rq_next = l->rq;
+	l->rq = p;
+	pthread_mutex_unlock(&l->rq_lock);
+	ms_xloop_wake(l);
+	return rc;
+}
+
+/* Deliver the deferred replies srv_reply queued (loop thread). */
+static void take_replies(struct ms_xloop *l)
+{
+	struct ms_xlpeer *p, *next;
+
+	pthread_mutex_lock(&l->rq_lock);
+	p = l->rq;
+	l->rq = NULL;
+	pthread_mutex_unlock(&l->rq_lock);
+	for (; p; p = next) {
+		next = p->rq_next;
+		if (!p->deferred) {     /* srv_reply without a deferral: ignored */
+			free(p->rdata);
+			p->rdata = NULL;
+			continue;
+		}
+		p->deferred = false;
+		if (p->dead) {
+			/* Closed while the engine worked: the reply is dropped
+			 * and the postponed on_disconnect runs now. */
+			free(p->rdata);
+			l->limbo--;
+			p->next = l->zombies;
+			l->zombies = p;
+			if (p->accepted && l->cbs.on_disconnect)
+				l->cbs.on_disconnect(l->cbs.ud, &p->pub);
+		} else if (p->rerr) {
+			ms_xloop_close_peer(l, p, MS_LOG_ERROR,
+					    "deferred control reply failed (%s); disconnected",
+					    strerror(-p->rerr));
+		} else {
+			l->lops->send_reply(l, p, p->rdata, p->rlen);
+		}
+		p->rdata = NULL;
+	}
 }
 
 void ms_xloop_begin_stop(struct ms_xloop *l)
@@ -163,6 +248,7 @@ static void on_wake(struct ms_xloop *l)
 	}
 	if (__atomic_load_n(&l->stop_req, __ATOMIC_ACQUIRE))
 		ms_xloop_begin_stop(l);
+	take_replies(l);
 	if (l->lops->on_queue)
 		l->lops->on_queue(l);
 }
@@ -238,6 +324,15 @@ int ms_xloop_run(struct ms_xsrv *x)
 	}
 	while (l->peers)
 		ms_xloop_close_peer(l, l->peers, MS_LOG_WARN, "%s", l->lops->stopped_msg);
+	/* The engine owes replies to peers in limbo: on_disconnect for
+	 * them must still run before srv_run returns. */
+	while (l->limbo) {
+		struct pollfd pfd = { .fd = l->evfd, .events = POLLIN };
+
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			break;
+		on_wake(l);
+	}
 	after_batch(l);
 	if (l->lops->on_queue)
 		l->lops->on_queue(l);

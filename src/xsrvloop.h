@@ -28,8 +28,16 @@
 struct ms_xlpeer {
 	struct ms_xpeer pub;
 	struct ms_xlpeer *next, *prev;  /* l->peers, or l->zombies (next only) */
-	bool dead;                      /* closed: on the zombie list */
+	bool dead;                      /* closed: on the zombie list (or,
+					 * while deferred, waiting for its reply) */
 	bool accepted;                  /* on_connect took it */
+	bool deferred;                  /* loop thread: the engine owes a reply
+					 * (on_ctrl returned MS_XCTRL_LATER) */
+	/* under l->rq_lock: a deferred reply handed over by srv_reply */
+	struct ms_xlpeer *rq_next;
+	char *rdata;
+	size_t rlen;
+	int rerr;
 };
 
 struct ms_xloop;
@@ -54,6 +62,10 @@ struct ms_xloop_ops {
 	/* work other threads queued, on every wakeup and when the loop ends
 	 * (may be NULL) */
 	void (*on_queue)(struct ms_xloop *l);
+	/* send a deferred control reply to a live peer (loop thread): data
+	 * is malloc'ed and the driver's to free; it then serves the control
+	 * requests that waited.  NULL when the driver never defers. */
+	void (*send_reply)(struct ms_xloop *l, struct ms_xlpeer *p, char *data, size_t len);
 	/* the last words to peers still there when the drain time is over */
 	const char *stopped_msg;
 };
@@ -73,6 +85,10 @@ struct ms_xloop {
 	bool attention;                 /* a peer needs check_peer() after this batch */
 	uint64_t drain_end, timer;
 	char *scratch;                  /* MS_CTRL_MAX control reply buffer */
+	unsigned limbo;                 /* closed peers whose reply is owed */
+	/* deferred replies queued by srv_reply (any thread) */
+	pthread_mutex_t rq_lock;
+	struct ms_xlpeer *rq;
 };
 
 #define ms_xloop_log(l, ...) ms_xsrv_log(&(l)->cbs, __VA_ARGS__)
@@ -118,6 +134,9 @@ static inline void ms_xloop_timer(struct ms_xloop *l, uint64_t ns)
 	l->timer = ns;
 }
 
+/* srv_reply of both drivers: thread-safe, see transport.h. */
+int ms_xloop_reply(struct ms_xsrv *x, struct ms_xpeer *peer, const void *resp, size_t len);
+
 void ms_xloop_add_peer(struct ms_xloop *l, struct ms_xlpeer *p);
 
 /* Log "peer NAME: <fmt>", tear down, unlink, on_disconnect if accepted;
@@ -126,8 +145,11 @@ void ms_xloop_close_peer(struct ms_xloop *l, struct ms_xlpeer *p, enum ms_log_le
 			 const char *fmt, ...) MS_PRINTF(4, 5);
 
 /* Hand a control request to the engine: 0 with the reply in l->scratch
- * (*rlen bytes), or -1 when the peer was closed (out of memory, a
- * rejected request, an oversized reply: each logged). */
+ * (*rlen bytes), 1 when the engine will answer later (p->deferred is set;
+ * the reply comes through the driver's send_reply, and until then the
+ * driver holds back p's further control requests), or -1 when the peer
+ * was closed (out of memory, a rejected request, an oversized reply: each
+ * logged). */
 int ms_xloop_ctrl(struct ms_xloop *l, struct ms_xlpeer *p, const void *req, size_t len,
 		  size_t *rlen);
 

@@ -17,6 +17,12 @@
  * registration that may be in use: detach_mr() below gives queued
  * responses a private copy of its bytes and turns a WRITE being received
  * into a discarded one answered -EACCES.
+ *
+ * A control request the engine answers later (MS_XCTRL_LATER) gets a
+ * placeholder in the response queue, filled by send_reply: the READs and
+ * WRITEs after it are served meanwhile (their responses queue behind it,
+ * for the client reads responses in request order), a next control
+ * request is held, and the receiver pauses at the header after it.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -54,6 +60,9 @@ struct tx_ent {
 	size_t dlen;
 	struct ms_xsmr *mr;             /* data lies in mr's memory */
 	bool owned;                     /* data is malloc'ed */
+	bool pending;                   /* the place of a deferred control reply:
+					 * not sent (nor anything after it) until
+					 * send_reply fills it */
 	size_t done;                    /* bytes of header + data sent */
 };
 
@@ -71,6 +80,11 @@ struct peer {
 	struct ms_xsmr *rx_mr;          /* RX_WRITE: the target registration */
 	int rx_status;                  /* RX_DROP: status of the reply */
 	char *ctrl;                     /* RX_CTRL: the payload */
+	uint64_t ctrl_id;               /* the request a deferred reply answers */
+	struct tx_ent *dslot;           /* its place in the response queue */
+	char *held;                     /* a control request waiting for it */
+	size_t held_len;
+	uint64_t held_id;
 	struct tx_ent *txh, *txt;
 	unsigned txn;
 	size_t txbytes;
@@ -126,9 +140,9 @@ static void peer_set_events(struct srv *s, struct peer *p)
 {
 	struct epoll_event ev = { .data.ptr = p };
 	bool paused = p->txn >= TX_MAX_ENTRIES || p->txbytes >= TX_MAX_BYTES ||
-		      (s->l.stopping && p->rx == RX_HDR);
+		      ((s->l.stopping || p->held) && p->rx == RX_HDR);
 
-	ev.events = (paused ? 0 : EPOLLIN) | (p->txh ? EPOLLOUT : 0);
+	ev.events = (paused ? 0 : EPOLLIN) | (p->txh && !p->txh->pending ? EPOLLOUT : 0);
 	if (p->lp.dead || ev.events == p->ev)
 		return;
 	if (epoll_ctl(s->l.epfd, EPOLL_CTL_MOD, p->fd, &ev) == 0)
@@ -152,6 +166,8 @@ static void peer_teardown(struct ms_xloop *l, struct ms_xlpeer *lp)
 	p->txt = NULL;
 	free(p->ctrl);
 	p->ctrl = NULL;
+	free(p->held);
+	p->held = NULL;
 }
 
 static int tx_push(struct peer *p, const struct ms_frame *f, char *data, size_t dlen,
@@ -170,6 +186,7 @@ static int tx_push(struct peer *p, const struct ms_frame *f, char *data, size_t 
 	e->dlen = dlen;
 	e->mr = mr;
 	e->owned = owned;
+	e->pending = false;
 	e->done = 0;
 	if (p->txt)
 		p->txt->next = e;
@@ -190,9 +207,9 @@ static void peer_tx(struct srv *s, struct peer *p)
 	size_t rem;
 	int cnt;
 
-	while (p->txh && !p->lp.dead) {
+	while (p->txh && !p->txh->pending && !p->lp.dead) {
 		cnt = 0;
-		for (e = p->txh; e && cnt + 2 <= TX_IOV; e = e->next) {
+		for (e = p->txh; e && !e->pending && cnt + 2 <= TX_IOV; e = e->next) {
 			if (e->done < MS_FRAME_HDR)
 				iov[cnt++] = (struct iovec){ e->hdr + e->done,
 							     MS_FRAME_HDR - e->done };
@@ -242,19 +259,45 @@ static void reply(struct srv *s, struct peer *p, uint8_t type, int status, char 
 		peer_close(s, p, MS_LOG_ERROR, "out of memory for a response; disconnected");
 }
 
-static void handle_ctrl(struct srv *s, struct peer *p)
+static void ctrl_reply(struct srv *s, struct peer *p, uint64_t id, int status, char *data,
+		       size_t dlen)
+{
+	struct ms_frame f = { .type = MS_F_CTRL_RESP, .status = status, .id = id,
+			      .plen = (uint32_t)dlen };
+
+	if (tx_push(p, &f, data, dlen, NULL, data != NULL))
+		peer_close(s, p, MS_LOG_ERROR, "out of memory for a response; disconnected");
+}
+
+/* Run one control request (ctrl is malloc'ed; this frees it). */
+static void run_ctrl(struct srv *s, struct peer *p, char *ctrl, size_t len, uint64_t id)
 {
 	size_t rlen = 0;
 	char *copy;
 	int rc;
 
 	if (!s->l.cbs.on_ctrl) {
-		reply(s, p, MS_F_CTRL_RESP, -EOPNOTSUPP, NULL, 0, NULL, false);
+		free(ctrl);
+		ctrl_reply(s, p, id, -EOPNOTSUPP, NULL, 0);
 		return;
 	}
-	rc = ms_xloop_ctrl(&s->l, &p->lp, p->ctrl, p->req.plen, &rlen);
-	free(p->ctrl);
-	p->ctrl = NULL;
+	rc = ms_xloop_ctrl(&s->l, &p->lp, ctrl, len, &rlen);
+	free(ctrl);
+	if (rc == 1) {
+		/* Answered by send_reply.  Its place in the queue keeps the
+		 * responses in request order (the client needs that): the
+		 * READs and WRITEs after it are served, their responses wait
+		 * behind it. */
+		struct ms_frame f = { .type = MS_F_CTRL_RESP, .id = id };
+
+		p->ctrl_id = id;
+		if (tx_push(p, &f, NULL, 0, NULL, false)) {
+			peer_close(s, p, MS_LOG_ERROR, "out of memory for a response; disconnected");
+			return;
+		}
+		p->txt->pending = true;
+		p->dslot = p->txt;
+	}
 	if (rc)
 		return;
 	copy = malloc(rlen ? rlen : 1);
@@ -263,7 +306,25 @@ static void handle_ctrl(struct srv *s, struct peer *p)
 		return;
 	}
 	memcpy(copy, s->l.scratch, rlen);
-	reply(s, p, MS_F_CTRL_RESP, 0, copy, rlen, NULL, true);
+	ctrl_reply(s, p, id, 0, copy, rlen);
+}
+
+/* A control request has arrived.  While a reply is deferred it waits (the
+ * receiver pauses at the next header until it ran); READs and WRITEs
+ * before it were served (their responses queued behind the deferred
+ * reply's place). */
+static void handle_ctrl(struct srv *s, struct peer *p)
+{
+	char *ctrl = p->ctrl;
+
+	p->ctrl = NULL;
+	if (p->lp.deferred) {
+		p->held = ctrl;
+		p->held_len = p->req.plen;
+		p->held_id = p->req.id;
+		return;
+	}
+	run_ctrl(s, p, ctrl, p->req.plen, p->req.id);
 }
 
 /* A payload (or an empty one) has arrived in full: answer it. */
@@ -335,7 +396,7 @@ static void handle_hdr(struct srv *s, struct peer *p)
 static bool rx_paused(struct srv *s, struct peer *p)
 {
 	return p->lp.dead || p->broken || p->txn >= TX_MAX_ENTRIES ||
-	       p->txbytes >= TX_MAX_BYTES || (s->l.stopping && p->rx == RX_HDR);
+	       p->txbytes >= TX_MAX_BYTES || ((s->l.stopping || p->held) && p->rx == RX_HDR);
 }
 
 /* Whole input that peer_rx() would act on sits in buf (a partial header
@@ -456,6 +517,7 @@ static void detach_mr(struct ms_xloop *l, struct ms_xsmr *m)
 			e->mr = NULL;
 		}
 		if (p->broken) {
+			p->dslot = NULL;
 			while ((e = p->txh)) {
 				p->txh = e->next;
 				tx_free(e);
@@ -601,8 +663,37 @@ static void check_peer(struct ms_xloop *l, struct ms_xlpeer *lp)
 
 	if (p->broken)
 		peer_close(s, p, MS_LOG_ERROR, "out of memory or epoll failure; disconnected");
-	else if (l->stopping && !p->txh && p->rx == RX_HDR)
+	else if (l->stopping && !p->txh && p->rx == RX_HDR && !p->lp.deferred && !p->held)
 		peer_close(s, p, MS_LOG_DEBUG, "server stopping; disconnected");
+}
+
+/* The engine's deferred reply (ms_xloop_reply): send it, then run the
+ * control request that waited for it and parse what it held back. */
+static void send_reply(struct ms_xloop *l, struct ms_xlpeer *lp, char *data, size_t len)
+{
+	struct srv *s = loop_srv(l);
+	struct peer *p = to_peer(lp);
+	struct ms_frame f = { .type = MS_F_CTRL_RESP, .id = p->ctrl_id, .plen = (uint32_t)len };
+	struct tx_ent *e = p->dslot;
+	char *held = p->held;
+
+	p->dslot = NULL;
+	if (!e) {               /* the queue was dropped (broken): closing */
+		free(data);
+		return;
+	}
+	ms_frame_encode(&f, e->hdr);
+	e->data = data;
+	e->dlen = len;
+	e->owned = true;
+	e->pending = false;
+	p->txbytes += len;
+	if (held && !p->lp.dead) {
+		p->held = NULL;
+		run_ctrl(s, p, held, p->held_len, p->held_id);
+	}
+	if (!p->lp.dead)
+		on_peer_event(s, p, 0);
 }
 
 static const struct ms_xloop_ops tcp_loop_ops = {
@@ -613,6 +704,7 @@ static const struct ms_xloop_ops tcp_loop_ops = {
 	.teardown = peer_teardown,
 	.on_timer = on_timer,
 	.on_queue = process_dq,
+	.send_reply = send_reply,
 	.stopped_msg = "server stopped before its responses were sent; disconnected",
 };
 

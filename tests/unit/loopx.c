@@ -56,6 +56,9 @@ struct conn {
 	int refs;
 	enum { C_CONNECTING, C_UP, C_DEAD } st;
 	bool accepted, bye, queued;
+	bool deferred;                  /* on_ctrl answered MS_XCTRL_LATER */
+	bool owed_end;                  /* ended while deferred: on_disconnect waits */
+	struct conn *enext;             /* s->ended */
 	int timeout_ms;
 	void (*on_notify)(void *ud, const void *msg, size_t len);
 	void *notify_ud;
@@ -76,6 +79,8 @@ struct srv {
 	struct srv *next;               /* listeners */
 	pthread_cond_t cv;
 	struct conn *work, *peers;
+	struct conn *ended;             /* deferred replies came for ended peers */
+	unsigned limbo;                 /* ended peers whose reply is owed */
 	struct ms_xsmr *mrs;
 	uint64_t next_key;
 	bool stop, running, ran;
@@ -411,7 +416,8 @@ static void lx_close(struct ms_xconn *x)
 	if (!x)
 		return;
 	pthread_mutex_lock(&lx_lock);
-	if (c->st == C_UP) {
+	if (c->s) {             /* the server still holds it (even after a
+				 * timed-out call): it ends it, as on a close */
 		c->bye = true;
 		kick(c);
 	}
@@ -443,6 +449,12 @@ static void peer_end(struct srv *s, struct conn *c)
 	c->st = C_DEAD;
 	c->s = NULL;
 	pthread_cond_broadcast(&c->cv);
+	if (c->deferred) {
+		/* on_disconnect once the engine has replied (lx_srv_reply) */
+		c->owed_end = true;
+		s->limbo++;
+		return;
+	}
 	if (c->accepted && s->cbs.on_disconnect) {
 		pthread_mutex_unlock(&lx_lock);
 		s->cbs.on_disconnect(s->cbs.ud, &c->peer);
@@ -474,7 +486,7 @@ static void serve(struct srv *s, struct conn *c)
 		peer_end(s, c);
 		return;
 	}
-	if (!c->has_req)
+	if (!c->has_req || c->deferred)   /* a request waits for the reply before it */
 		return;
 	c->has_req = false;
 	pthread_mutex_unlock(&lx_lock);
@@ -482,6 +494,11 @@ static void serve(struct srv *s, struct conn *c)
 		rc = s->cbs.on_ctrl(s->cbs.ud, &c->peer, c->req, c->req_len, s->scratch,
 				    MS_CTRL_MAX, &rlen);
 	pthread_mutex_lock(&lx_lock);
+	if (rc == MS_XCTRL_LATER) {
+		c->deferred = true;
+		c->refs++;              /* kept for lx_srv_reply */
+		return;
+	}
 	if (rc < 0) {
 		ms_xsrv_log(&s->cbs, MS_LOG_WARN, "peer %s: control request rejected (%s)",
 			    c->peer.name, strerror(-rc));
@@ -495,6 +512,25 @@ static void serve(struct srv *s, struct conn *c)
 	c->resp_len = rlen;
 	c->has_resp = true;
 	pthread_cond_broadcast(&c->cv);
+}
+
+/* Postponed on_disconnects of peers whose deferred reply came (lx_lock
+ * held). */
+static void serve_ended(struct srv *s)
+{
+	struct conn *c;
+
+	while ((c = s->ended)) {
+		s->ended = c->enext;
+		s->limbo--;
+		if (c->accepted && s->cbs.on_disconnect) {
+			pthread_mutex_unlock(&lx_lock);
+			s->cbs.on_disconnect(s->cbs.ud, &c->peer);
+			pthread_mutex_lock(&lx_lock);
+		}
+		conn_put(c);            /* the server's */
+		conn_put(c);            /* the deferral's */
+	}
 }
 
 static int lx_srv_run(struct ms_xsrv *x)
@@ -515,12 +551,15 @@ static int lx_srv_run(struct ms_xsrv *x)
 			c->queued = false;
 			serve(s, c);
 		}
+		serve_ended(s);
 		if (s->stop)
 			break;
 		pthread_cond_wait(&s->cv, &lx_lock);
 	}
 	while (s->peers)
 		peer_end(s, s->peers);
+	for (serve_ended(s); s->limbo; serve_ended(s))
+		pthread_cond_wait(&s->cv, &lx_lock);
 	s->running = false;
 	pthread_mutex_unlock(&lx_lock);
 	return 0;
@@ -562,6 +601,43 @@ static int lx_srv_notify(struct ms_xsrv *x, struct ms_xpeer *peer, const void *m
 	c->notes_tail = &n->next;
 	pthread_cond_broadcast(&c->cv);
 	pthread_mutex_unlock(&lx_lock);
+	return 0;
+}
+
+static int lx_srv_reply(struct ms_xsrv *x, struct ms_xpeer *peer, const void *resp, size_t len)
+{
+	struct srv *s = (struct srv *)x;
+	struct conn *c = (struct conn *)((char *)peer - offsetof(struct conn, peer));
+	char *copy = malloc(len ? len : 1);
+
+	if (!copy)
+		return -ENOMEM;
+	if (len)
+		memcpy(copy, resp, len);
+	pthread_mutex_lock(&lx_lock);
+	if (!c->deferred) {
+		pthread_mutex_unlock(&lx_lock);
+		free(copy);
+		return -EINVAL;
+	}
+	c->deferred = false;
+	if (c->owed_end) {
+		c->enext = s->ended;
+		s->ended = c;
+		pthread_cond_signal(&s->cv);
+	} else {
+		free(c->resp);
+		c->resp = copy;
+		copy = NULL;
+		c->resp_len = len;
+		c->has_resp = true;
+		pthread_cond_broadcast(&c->cv);
+		if (c->has_req || c->bye)
+			kick(c);
+		conn_put(c);            /* the deferral's; the server still has one */
+	}
+	pthread_mutex_unlock(&lx_lock);
+	free(copy);
 	return 0;
 }
 
@@ -707,6 +783,7 @@ const struct ms_transport_ops ms_loopx_ops = {
 	.srv_mr_stats = lx_srv_mr_stats,
 	.srv_run = lx_srv_run,
 	.srv_stop = lx_srv_stop,
+	.srv_reply = lx_srv_reply,
 	.srv_notify = lx_srv_notify,
 	.srv_close = lx_srv_close,
 };

@@ -11,11 +11,7 @@
  * operation was still running when several of them had been answered
  * (otherwise it proves nothing), and that every probe started meanwhile
  * took at most 50 ms.  With one server-wide lock around the slow work the
- * first probe waits for the whole operation.  (A commit received over the
- * network is verified on its listener's loop thread, which answers that
- * transport's requests in order: it holds up no other listener and no
- * other thread, but the requests queued behind it on its own transport
- * wait.  docs/protocol.md says so.)
+ * first probe waits for the whole operation.
  *
  * The slow thread runs at a lower priority (nice 10) so that on a loaded
  * machine with few cores the probes measure waiting on locks, not waiting
@@ -26,6 +22,17 @@
  * so each case gets up to 5 attempts and passes when one attempt passes
  * whole; a lock held across the slow work fails every attempt (every
  * probe started during it waits for all of it).  MS_STALL_MIB sets the size of the large region (default 1024).
+ *
+ * The remote case: a client holding the write lease of another large
+ * region (MS_STALL_REMOTE_MIB, default MS_STALL_MIB: verifying 1 GiB takes
+ * about 100 ms here, 256 MiB too little to see; it is written over TCP
+ * before each attempt) commits all of it with ms_write + ms_sync, so the server
+ * verifies every byte; the probes go through the same TCP listener.  The
+ * server verifies remote commits on its commit worker (server_int.h), so
+ * the listener keeps answering.  Then a writer vanishes while its commit
+ * is being verified: the server stays up and serves the others, the
+ * commit completes as a whole (generation and bytes checked) and only
+ * then is the writer's lease released.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* gettid */
@@ -39,6 +46,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "hash.h"
 #include "memsync.h"
 #include "proto.h"
 #include "tap.h"
@@ -68,13 +76,16 @@ static ms_client *connect_to(ms_server *s)
 
 /* ----------------------------------------------------------- stall test */
 
-enum slow_kind { SLOW_ADD, SLOW_COMMIT };
+enum slow_kind { SLOW_ADD, SLOW_COMMIT, SLOW_RCOMMIT };
 
 struct slow {
 	enum slow_kind kind;
 	char name[MS_NAME_MAX + 1];
 	ms_server *s;
 	ms_export *big;               /* SLOW_COMMIT: the region to rehash */
+	ms_region *wr;                /* SLOW_RCOMMIT: a client's write open... */
+	uint8_t *src;                 /* ...written whole from src before each attempt */
+	uint64_t size;
 	struct ms_export_opts opts;   /* SLOW_ADD */
 	int started, done;            /* __atomic */
 	uint64_t t0, t1;
@@ -93,8 +104,10 @@ static void *slow_main(void *arg)
 	if (w->kind == SLOW_ADD) {
 		w->big = ms_server_add_region(w->s, &w->opts);
 		w->ret = w->big ? 0 : -errno;
-	} else {
+	} else if (w->kind == SLOW_COMMIT) {
 		w->ret = ms_export_commit(w->big, 0, ms_export_size(w->big));
+	} else {
+		w->ret = ms_sync(w->wr);        /* the server verifies every byte */
 	}
 	w->t1 = ms_now_ns();
 	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
@@ -186,6 +199,13 @@ static int stall_case(const char *what, ms_client *c, struct slow *w)
 			snprintf(w->name, sizeof(w->name), "%.8s-%d", tmpl.name, attempt);
 			w->opts.name = w->name;
 		}
+		if (w->kind == SLOW_RCOMMIT) {
+			/* new bytes each attempt, written before the probes:
+			 * they measure the commit alone */
+			memset(w->src, 0x30 + attempt, w->size);
+			if (ms_write(w->wr, 0, w->src, w->size, NULL, NULL))
+				tap_bail("remote write of the large region failed");
+		}
 		run_probes(c, w, &ps);
 		diag("%s, attempt %d: took %.1f ms; %u probes started during it, %u answered "
 		     "before it ended; max STAT %.2f ms, max open+pull(4 KiB)+close %.2f ms",
@@ -248,6 +268,121 @@ static void *test_stall(ms_server *s, ms_client *c, uint64_t *len)
 	   (unsigned long long)size);
 	free(st);
 	return mem;
+}
+
+/* A remote writer commits a whole large region (ms_write + ms_sync over
+ * TCP): the server verifies it on its commit worker while the probes go
+ * through the same listener.  Returns the region ("bigw"). */
+static ms_export *test_remote_commit(ms_server *s, ms_client *c, uint64_t size)
+{
+	struct ms_export_opts o = { .opts_size = sizeof(o), .name = "bigw", .size = size,
+				    .backing = MS_BACKING_ANON, .no_mlock = true };
+	struct ms_region_stat *st = NULL;
+	ms_client *cw = connect_to(s);
+	struct slow w = { .kind = SLOW_RCOMMIT, .s = s, .size = size };
+	ms_export *e = ms_server_add_region(s, &o);
+	size_t n = 0;
+	int commits;
+
+	if (!e)
+		tap_bail("add bigw: %s", ms_server_errmsg(s));
+	w.wr = ms_open(cw, "bigw", MS_MODE_WRITE);
+	w.src = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!w.wr || w.src == MAP_FAILED)
+		tap_bail("remote writer: %s", strerror(errno));
+	commits = stall_case("committing a large region over TCP", c, &w);
+	ok(ms_server_stat(s, "bigw", &st, &n) == 0 && n == 1 &&
+	   st[0].generation == 1 + (uint64_t)commits && st[0].commits == (uint64_t)commits &&
+	   st[0].bytes_committed == commits * size,
+	   "each remote commit is published (%d commit(s) of %llu bytes)", commits,
+	   (unsigned long long)size);
+	ok(memcmp(ms_export_mem(e), w.src, size) == 0,
+	   "the region holds the last commit's bytes");
+	free(st);
+	ms_close(w.wr);
+	ms_disconnect(cw);
+	munmap(w.src, size);
+	return e;
+}
+
+static uint64_t generation_of(ms_server *s, const char *name)
+{
+	struct ms_region_stat *st = NULL;
+	size_t n = 0;
+	uint64_t g = 0;
+
+	if (ms_server_stat(s, name, &st, &n) == 0 && n == 1)
+		g = st[0].generation;
+	free(st);
+	return g;
+}
+
+/* The writer of "bigw" vanishes (closes its socket) while the server
+ * verifies its commit: the server stays up and serves others, the commit
+ * completes as a whole (its peer's lease is released only after it,
+ * server_int.h) and the lease is free again. */
+static void test_commit_vanish(ms_server *s, ms_client *c, ms_export *e, uint64_t size)
+{
+	const struct ms_transport_ops *t = &ms_tcp_ops;
+	struct ms_xopts xo = { .depth = 4, .max_io = 1 << 20, .timeout_ms = 5000 };
+	struct ms_msg_hello h = { .version = MS_PROTO_VERSION, .agent = "vanish" };
+	struct ms_msg_open om = { .name = "bigw", .mode = MS_MODE_WRITE };
+	struct ms_commit_ent ent = { .off = 0, .len = size };
+	struct ms_msg_commit cm = { .n = 1, .ents = &ent };
+	static uint8_t req[4096], resp[4096];
+	struct ms_msg_open_ok oo;
+	struct ms_xconn *x = NULL;
+	uint64_t stat_ns, pull_ns, g0, g1;
+	uint8_t dst[4096], *src;
+	ms_region *r = NULL;
+	char port[8], err[256];
+	struct ms_xwc wc;
+	size_t rlen = 0;
+	int rc;
+
+	src = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (src == MAP_FAILED)
+		tap_bail("mmap: %s", strerror(errno));
+	memset(src, 0x99, size);
+	ms_chunk_hash(src, size, ent.hash);
+	snprintf(port, sizeof(port), "%u", ms_server_port(s));
+	if (t->connect("127.0.0.1", port, &xo, &x, err, sizeof(err)))
+		tap_bail("raw connect: %s", err);
+	t->call(x, req, (size_t)ms_enc_hello(req, sizeof(req), &h), resp, sizeof(resp), &rlen,
+		5000);
+	t->call(x, req, (size_t)ms_enc_open(req, sizeof(req), &om), resp, sizeof(resp), &rlen,
+		5000);
+	if (ms_dec_open_ok(resp, rlen, &oo))
+		tap_bail("raw: write open of bigw failed");
+	for (uint64_t off = 0; off < size; off += 1 << 20) {
+		struct ms_xwr wr = { .op = MS_XOP_WRITE, .local = src + off, .len = 1 << 20,
+				     .remote = &oo.data, .roff = off, .ctx = src };
+
+		if (t->post(x, &wr, 1) || t->poll(x, &wc, 1, 5000) != 1 || wc.status)
+			tap_bail("raw: write failed");
+	}
+	g0 = generation_of(s, "bigw");
+	cm.handle = oo.handle;
+	rc = t->call(x, req, (size_t)ms_enc_commit(req, sizeof(req), &cm), resp, sizeof(resp),
+		     &rlen, 20);
+	g1 = generation_of(s, "bigw");
+	t->close(x);            /* the writer vanishes */
+	is_int(rc, -ETIMEDOUT, "vanishing writer: its commit was not answered within 20 ms");
+	ok(g1 == g0, "vanishing writer: the commit was still being verified when it left");
+	ok(probe(c, dst, &stat_ns, &pull_ns) == 0 && !memcmp(dst, "small region", 12),
+	   "vanishing writer: other clients are served (STAT, pull)");
+	/* bounded: the lease comes free once the commit is over */
+	for (int i = 0; i < 500 && !r; i++) {
+		r = ms_open(c, "bigw", MS_MODE_WRITE);
+		if (!r)
+			usleep(20000);
+	}
+	ok(r != NULL, "vanishing writer: its lease is released after the commit");
+	ms_close(r);
+	ok(generation_of(s, "bigw") == g0 + 1 && memcmp(ms_export_mem(e), src, size) == 0,
+	   "vanishing writer: the commit was published whole (generation %llu -> %llu)",
+	   (unsigned long long)g0, (unsigned long long)generation_of(s, "bigw"));
+	munmap(src, size);
 }
 
 /* --------------------------------------------------- protocol version */
@@ -386,7 +521,8 @@ int main(void)
 	ms_server *s;
 	ms_export *small;
 	ms_client *c;
-	uint64_t big_len = 0;
+	uint64_t big_len = 0, remote;
+	const char *env;
 	void *big_mem;
 
 	s = ms_server_create(&so, err, sizeof(err));
@@ -405,6 +541,9 @@ int main(void)
 	test_noverify(s, small);
 	test_twin_adds(s);
 	big_mem = test_stall(s, c, &big_len);
+	env = getenv("MS_STALL_REMOTE_MIB");
+	remote = env ? strtoull(env, NULL, 10) * MiB : big_len;
+	test_commit_vanish(s, c, test_remote_commit(s, c, remote), remote);
 
 	ms_disconnect(c);
 	ms_server_destroy(s);

@@ -405,6 +405,95 @@ static void tc_vanish(struct tsrv *t, const char *what)
 	free(dst);
 }
 
+struct later_call {
+	struct ms_xconn *c;
+	int tmo, rc;
+	bool done;                      /* __atomic */
+	char resp[16];
+	size_t rlen;
+};
+
+static void *later_main(void *arg)
+{
+	struct later_call *lc = arg;
+
+	lc->rc = T->call(lc->c, "later", 5, lc->resp, sizeof(lc->resp), &lc->rlen, lc->tmo);
+	__atomic_store_n(&lc->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Wait (bounded) for the server to defer a "later" request. */
+static struct ms_xpeer *later_peer(struct tsrv *t)
+{
+	struct ms_xpeer *p = NULL;
+
+	for (int i = 0; i < 500 && !(p = __atomic_exchange_n(&t->later, NULL, __ATOMIC_ACQ_REL));
+	     i++)
+		usleep(10000);
+	return p;
+}
+
+/* A reply the engine gives later (MS_XCTRL_LATER, srv_reply): other peers
+ * are served meanwhile; a peer that goes while its reply is owed gets
+ * on_disconnect once, after the reply. */
+static void tc_later(struct tsrv *t, const char *what)
+{
+	struct later_call lc = { .tmo = 10000 };
+	struct ms_xconn *c2;
+	struct ms_xpeer *peer;
+	struct ms_xmr *lmr;
+	char buf[64], resp[16];
+	size_t rlen = 0;
+	pthread_t th;
+	int before;
+
+	settle(t);
+	lc.c = cli(t, 4, 0, 0);
+	c2 = cli(t, 4, 0, 0);
+	lmr = lreg(c2, buf, sizeof(buf));
+	pthread_create(&th, NULL, later_main, &lc);
+	peer = later_peer(t);
+	ok(peer != NULL, "%s: the server deferred a reply", what);
+	if (!peer)
+		tap_bail("no deferred request");
+	is_int(T->call(c2, "echo", 4, resp, sizeof(resp), &rlen, 5000), 0,
+	       "%s: another peer's call is answered meanwhile", what);
+	ok(rlen == 4 && !memcmp(resp, "echo", 4), "%s: with its own reply", what);
+	is_int(io1(c2, MS_XOP_READ, buf, lmr, 64, &dA, 0), 0, "%s: and its reads served", what);
+	ok(!__atomic_load_n(&lc.done, __ATOMIC_ACQUIRE), "%s: the deferred call still waits",
+	   what);
+	is_int(T->srv_reply(t->s, peer, "done", 4), 0, "%s: srv_reply from another thread", what);
+	pthread_join(th, NULL);
+	is_int(lc.rc, 0, "%s: the deferred call returns", what);
+	ok(lc.rlen == 4 && !memcmp(lc.resp, "done", 4), "%s: with the deferred reply", what);
+	is_int(T->call(lc.c, "next", 4, resp, sizeof(resp), &rlen, 5000), 0,
+	       "%s: the same peer's next call is served", what);
+	ok(rlen == 4 && !memcmp(resp, "next", 4), "%s: in order", what);
+
+	/* the caller vanishes while its reply is owed */
+	before = __atomic_load_n(&t->disconnects, __ATOMIC_RELAXED);
+	lc.tmo = 300;
+	later_main(&lc);
+	is_int(lc.rc, -ETIMEDOUT, "%s: a deferred call can time out", what);
+	peer = later_peer(t);
+	ok(peer != NULL, "%s: (deferred again)", what);
+	T->close(lc.c);
+	usleep(300000);
+	is_int(__atomic_load_n(&t->disconnects, __ATOMIC_RELAXED), before,
+	       "%s: a peer gone with a reply owed: no on_disconnect yet", what);
+	is_int(io1(c2, MS_XOP_READ, buf, lmr, 64, &dA, 0), 0, "%s: others still served", what);
+	if (peer)
+		is_int(T->srv_reply(t->s, peer, "late", 4), 0, "%s: the late reply is taken",
+		       what);
+	for (int i = 0; i < 100 && __atomic_load_n(&t->disconnects, __ATOMIC_RELAXED) == before;
+	     i++)
+		usleep(20000);
+	usleep(100000);         /* a second on_disconnect would come now */
+	is_int(__atomic_load_n(&t->disconnects, __ATOMIC_RELAXED), before + 1,
+	       "%s: on_disconnect once, after the reply", what);
+	T->close(c2);
+}
+
 static void tc_errors(struct tsrv *t, const char *what)
 {
 	struct ms_xsrv *s2 = NULL;
@@ -459,6 +548,7 @@ void xs_pass(const char *what)
 	if (X.extra)
 		X.extra(t, what);
 	tc_vanish(t, what);
+	tc_later(t, what);
 	tc_errors(t, what);
 	T->srv_mr_stats(t->s, mA, &rd, &wr);
 	if (HAS(XC_SRV_COUNTS))

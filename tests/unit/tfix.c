@@ -90,6 +90,11 @@ static int t_ctrl(void *ud, struct ms_xpeer *peer, const void *req, size_t len, 
 		*resp_len = cap;
 		return 0;
 	}
+	if (len == 5 && !memcmp(req, "later", 5)) {
+		/* the test answers it with srv_reply */
+		__atomic_store_n(&t->later, peer, __ATOMIC_RELEASE);
+		return MS_XCTRL_LATER;
+	}
 	if (len == 5 && !memcmp(req, "dereg", 5)) {
 		T->srv_dereg_mr(t->s, t->dereg_target);
 		t->dereg_target = NULL;

@@ -71,6 +71,8 @@ struct tsrv {
 	int connects, disconnects;      /* __atomic */
 	int refuse;
 	struct ms_xsmr *dereg_target;   /* "dereg" control request */
+	struct ms_xpeer *later;         /* __atomic: the peer of the last "later"
+					 * request, whose reply is deferred */
 };
 
 /* The regions every pass serves: A read-only, B read-write (X.rsz bytes). */

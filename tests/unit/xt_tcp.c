@@ -6,6 +6,7 @@
  * revoked with responses queued, timeouts, stop with stuck clients, speed.
  * Included by test_transport.c (-DTEST_TRANSPORT).
  */
+#include <poll.h>
 #include <sys/socket.h>
 
 #include "frame.h"
@@ -483,12 +484,70 @@ static void test_speed(struct tsrv *t)
 	munmap(dst, len);
 }
 
+/* One response frame and its payload (at most cap bytes); 0 or -1. */
+static int raw_resp(int fd, struct ms_frame *f, char *buf, size_t cap)
+{
+	uint8_t h[MS_FRAME_HDR];
+
+	if (ms_sock_recv_all(fd, h, sizeof(h), 5000, NULL) ||
+	    ms_frame_decode(h, sizeof(h), MS_FRAME_ACCEPT_CLIENT, 1u << 20, f, NULL, 0) ||
+	    f->plen > cap || (f->plen && ms_sock_recv_all(fd, buf, f->plen, 5000, NULL)))
+		return -1;
+	return 0;
+}
+
+/* A pipelining client whose control reply is deferred: its WRITE after
+ * the control request lands meanwhile, nothing overtakes the owed reply,
+ * its next control request waits for it, and the responses come in
+ * request order once the reply is given. */
+static void test_later_pipelined(struct tsrv *t)
+{
+	int fd = raw_connect(t);
+	struct ms_frame f1 = { .type = MS_F_CTRL_REQ, .id = 1, .plen = 5 },
+			f2 = { .type = MS_F_WRITE_REQ, .id = 2, .key = dB.rkey, .addr = 8192,
+			       .len = 4096, .plen = 4096 },
+			f3 = { .type = MS_F_CTRL_REQ, .id = 3, .plen = 4 },
+			f4 = { .type = MS_F_READ_REQ, .id = 4, .key = dA.rkey, .len = 4096 }, r;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct ms_xpeer *peer;
+	char buf[4096], data[4096];
+	bool landed = false;
+
+	memset(data, 0x6c, sizeof(data));
+	raw_send_frame(fd, &f1);
+	raw_send(fd, "later", 5);
+	raw_send_frame(fd, &f2);
+	raw_send(fd, data, sizeof(data));
+	raw_send_frame(fd, &f3);
+	raw_send(fd, "echo", 4);
+	raw_send_frame(fd, &f4);
+	peer = later_peer(t);
+	ok(peer != NULL, "pipelined: the first control request is deferred");
+	for (int i = 0; i < 250 && !(landed = !memcmp(B + 8192, data, 4096)); i++)
+		usleep(20000);
+	ok(landed, "pipelined: the WRITE after it lands while the reply is owed");
+	is_int(poll(&pfd, 1, 100), 0, "pipelined: no response overtakes the owed reply");
+	if (peer)
+		T->srv_reply(t->s, peer, "done", 4);
+	ok(!raw_resp(fd, &r, buf, sizeof(buf)) && r.type == MS_F_CTRL_RESP && r.id == 1 &&
+	   r.plen == 4 && !memcmp(buf, "done", 4), "pipelined: the deferred reply comes first");
+	ok(!raw_resp(fd, &r, buf, sizeof(buf)) && r.type == MS_F_WRITE_RESP && r.id == 2 &&
+	   !r.status, "pipelined: then the WRITE's");
+	ok(!raw_resp(fd, &r, buf, sizeof(buf)) && r.type == MS_F_CTRL_RESP && r.id == 3 &&
+	   r.plen == 4 && !memcmp(buf, "echo", 4),
+	   "pipelined: then the control request that waited for it");
+	ok(!raw_resp(fd, &r, buf, sizeof(buf)) && r.type == MS_F_READ_RESP && r.id == 4 &&
+	   !r.status && !memcmp(buf, A, 4096), "pipelined: then the READ after that");
+	close(fd);
+}
+
 static void tcp_extra(struct tsrv *t, const char *what)
 {
 	(void)what;
 	test_raw(t);
 	test_greedy(t);
 	test_greedy_small(t);
+	test_later_pipelined(t);
 	test_dereg_inflight(t);
 	test_errors(t);
 	test_timeouts();
