@@ -317,6 +317,33 @@ static uint64_t generation_of(ms_server *s, const char *name)
 	return g;
 }
 
+/* A raw TCP connection that said HELLO (as agent) and opened region name
+ * for writing: the test speaks the protocol itself from here on. */
+static struct ms_xconn *raw_writer(ms_server *s, const char *agent, const char *name,
+				   struct ms_msg_open_ok *oo)
+{
+	struct ms_xopts xo = { .depth = 4, .max_io = 1 << 20, .timeout_ms = 5000 };
+	struct ms_msg_hello h = { .version = MS_PROTO_VERSION };
+	struct ms_msg_open om = { .mode = MS_MODE_WRITE };
+	static uint8_t req[4096], resp[4096];
+	struct ms_xconn *x = NULL;
+	char port[8], err[256];
+	size_t rlen = 0;
+
+	snprintf(h.agent, sizeof(h.agent), "%s", agent);
+	snprintf(om.name, sizeof(om.name), "%s", name);
+	snprintf(port, sizeof(port), "%u", ms_server_port(s));
+	if (ms_tcp_ops.connect("127.0.0.1", port, &xo, &x, err, sizeof(err)))
+		tap_bail("raw connect: %s", err);
+	ms_tcp_ops.call(x, req, (size_t)ms_enc_hello(req, sizeof(req), &h), resp, sizeof(resp),
+			&rlen, 5000);
+	ms_tcp_ops.call(x, req, (size_t)ms_enc_open(req, sizeof(req), &om), resp, sizeof(resp),
+			&rlen, 5000);
+	if (ms_dec_open_ok(resp, rlen, oo))
+		tap_bail("raw: write open of %s failed", name);
+	return x;
+}
+
 /* The writer of "bigw" vanishes (closes its socket) while the server
  * verifies its commit: the server stays up and serves others, the commit
  * completes as a whole (its peer's lease is released only after it,
@@ -324,9 +351,6 @@ static uint64_t generation_of(ms_server *s, const char *name)
 static void test_commit_vanish(ms_server *s, ms_client *c, ms_export *e, uint64_t size)
 {
 	const struct ms_transport_ops *t = &ms_tcp_ops;
-	struct ms_xopts xo = { .depth = 4, .max_io = 1 << 20, .timeout_ms = 5000 };
-	struct ms_msg_hello h = { .version = MS_PROTO_VERSION, .agent = "vanish" };
-	struct ms_msg_open om = { .name = "bigw", .mode = MS_MODE_WRITE };
 	struct ms_commit_ent ent = { .off = 0, .len = size };
 	struct ms_msg_commit cm = { .n = 1, .ents = &ent };
 	static uint8_t req[4096], resp[4096];
@@ -335,7 +359,6 @@ static void test_commit_vanish(ms_server *s, ms_client *c, ms_export *e, uint64_
 	uint64_t stat_ns, pull_ns, g0, g1;
 	uint8_t dst[4096], *src;
 	ms_region *r = NULL;
-	char port[8], err[256];
 	struct ms_xwc wc;
 	size_t rlen = 0;
 	int rc;
@@ -345,15 +368,7 @@ static void test_commit_vanish(ms_server *s, ms_client *c, ms_export *e, uint64_
 		tap_bail("mmap: %s", strerror(errno));
 	memset(src, 0x99, size);
 	ms_chunk_hash(src, size, ent.hash);
-	snprintf(port, sizeof(port), "%u", ms_server_port(s));
-	if (t->connect("127.0.0.1", port, &xo, &x, err, sizeof(err)))
-		tap_bail("raw connect: %s", err);
-	t->call(x, req, (size_t)ms_enc_hello(req, sizeof(req), &h), resp, sizeof(resp), &rlen,
-		5000);
-	t->call(x, req, (size_t)ms_enc_open(req, sizeof(req), &om), resp, sizeof(resp), &rlen,
-		5000);
-	if (ms_dec_open_ok(resp, rlen, &oo))
-		tap_bail("raw: write open of bigw failed");
+	x = raw_writer(s, "vanish", "bigw", &oo);
 	for (uint64_t off = 0; off < size; off += 1 << 20) {
 		struct ms_xwr wr = { .op = MS_XOP_WRITE, .local = src + off, .len = 1 << 20,
 				     .remote = &oo.data, .roff = off, .ctx = src };
@@ -422,9 +437,6 @@ static void test_old_version(ms_server *s)
 static void test_noverify(ms_server *s, ms_export *small)
 {
 	const struct ms_transport_ops *t = &ms_tcp_ops;
-	struct ms_xopts xo = { .depth = 4, .max_io = 1 << 20, .timeout_ms = 5000 };
-	struct ms_msg_hello h = { .version = MS_PROTO_VERSION, .agent = "raw" };
-	struct ms_msg_open om = { .name = "small", .mode = MS_MODE_WRITE };
 	struct ms_msg_open_ok oo;
 	struct ms_commit_ent ent = { .off = 4096, .len = 4096 };
 	struct ms_msg_commit cm = { .n = 1, .ents = &ent };
@@ -433,18 +445,9 @@ static void test_noverify(ms_server *s, ms_export *small)
 	static uint8_t req[4096], resp[4096], data[4096];
 	struct ms_xconn *x = NULL;
 	struct ms_xwc wc;
-	char port[8], err[256];
 	size_t rlen = 0;
 
-	snprintf(port, sizeof(port), "%u", ms_server_port(s));
-	if (t->connect("127.0.0.1", port, &xo, &x, err, sizeof(err)))
-		tap_bail("raw connect: %s", err);
-	t->call(x, req, (size_t)ms_enc_hello(req, sizeof(req), &h), resp, sizeof(resp), &rlen,
-		5000);
-	t->call(x, req, (size_t)ms_enc_open(req, sizeof(req), &om), resp, sizeof(resp), &rlen,
-		5000);
-	if (ms_dec_open_ok(resp, rlen, &oo))
-		tap_bail("raw: write open failed");
+	x = raw_writer(s, "raw", "small", &oo);
 	memset(data, 0x77, sizeof(data));
 	struct ms_xwr wr = { .op = MS_XOP_WRITE, .local = data, .len = sizeof(data),
 			     .remote = &oo.data, .roff = 4096, .ctx = data };
