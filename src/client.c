@@ -38,6 +38,17 @@ int cl_err(ms_client *c, int err, const char *fmt, ...)
 	return err;
 }
 
+int cl_xfer_opts(ms_client *c, const char *what, const struct ms_xfer_opts *o,
+		 struct ms_xfer_opts *out)
+{
+	int ret = ms_opts_take(out, sizeof(*out), MS_XFER_OPTS_V1, o);
+
+	if (ret)
+		return cl_err(c, ret, "%s: transfer options not valid (opts_size %zu)", what,
+			      o->opts_size);
+	return 0;
+}
+
 int cl_connected(ms_client *c, const char *what)
 {
 	if (!c->x)

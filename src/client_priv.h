@@ -66,6 +66,12 @@ int cl_err(ms_client *c, int err, const char *fmt, ...) MS_PRINTF(3, 4);
  * -ENOTCONN with errmsg "<what>: not connected to host:port". */
 int cl_connected(ms_client *c, const char *what);
 
+/* The caller's transfer options o (NULL: defaults) as this library's
+ * struct in *out (opts.h); -EINVAL/-EOPNOTSUPP with errmsg "<what>:
+ * transfer options not valid (opts_size N)". */
+int cl_xfer_opts(ms_client *c, const char *what, const struct ms_xfer_opts *o,
+		 struct ms_xfer_opts *out);
+
 /* One control round trip of the request in c->msg (reqlen bytes, or a
  * -errno from its encoder): the reply length, or -errno with errmsg set;
  * an ERROR reply becomes its errno and message. */

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "client_priv.h"
-#include "opts.h"
 
 #define PULL_ROUNDS 5
 #define META_BUF_MAX (1u << 20)  /* metadata reads up to this reuse one registration */
@@ -317,11 +316,10 @@ int ms_pull(ms_region *r, uint64_t off, void *dst, uint64_t len,
 		      const struct ms_xfer_opts *o, struct ms_xfer_stats *st)
 {
 	struct ms_xfer_opts oc;
-	int ret = ms_opts_take(&oc, sizeof(oc), MS_XFER_OPTS_V1, o);
+	int ret = cl_xfer_opts(r->c, "pull", o, &oc);
 
 	if (ret)
-		return cl_err(r->c, ret, "pull: transfer options not valid (opts_size %zu)",
-			      o->opts_size);
+		return ret;
 	return pull_impl(r, off, dst, len, &oc, st, NULL, NULL);
 }
 

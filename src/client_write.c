@@ -17,7 +17,6 @@
 #include <string.h>
 
 #include "client_priv.h"
-#include "opts.h"
 
 static int pending_add(ms_region *r, const struct ms_commit_ent *e)
 {
@@ -338,9 +337,8 @@ int ms_write(ms_region *r, uint64_t off, const void *src, uint64_t len,
 	size_t nents = 0;
 	int ret;
 
-	if ((ret = ms_opts_take(&oc, sizeof(oc), MS_XFER_OPTS_V1, o)))
-		return cl_err(r->c, ret, "write: transfer options not valid (opts_size %zu)",
-			      o->opts_size);
+	if ((ret = cl_xfer_opts(r->c, "write", o, &oc)))
+		return ret;
 	o = &oc;
 	if ((ret = check_pieces(r, "write", &piece, 1)))
 		return ret;
@@ -417,9 +415,8 @@ int ms_push(ms_region *r, uint64_t off, const void *src, uint64_t len,
 	size_t np = 0;
 	int ret;
 
-	if ((ret = ms_opts_take(&oc, sizeof(oc), MS_XFER_OPTS_V1, o)))
-		return cl_err(r->c, ret, "push: transfer options not valid (opts_size %zu)",
-			      o->opts_size);
+	if ((ret = cl_xfer_opts(r->c, "push", o, &oc)))
+		return ret;
 	o = &oc;
 	if ((ret = check_pieces(r, "push", &whole, 1)))
 		return ret;
