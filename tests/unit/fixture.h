@@ -29,6 +29,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "memsync.h"
@@ -241,6 +242,25 @@ __attribute__((unused)) static void fx_server_down(struct fx_server *f)
 	ms_server_destroy(f->s);
 	f->s = NULL;
 	pthread_mutex_destroy(&f->lk);
+}
+
+/* What the server says of region name: commit messages accepted, its
+ * generation, bytes named by accepted commits (all 0 when the stat
+ * fails). */
+struct fx_counts {
+	uint64_t commits, generation, committed;
+};
+
+static inline struct fx_counts fx_counts(ms_server *s, const char *name)
+{
+	struct ms_region_stat *st = NULL;
+	struct fx_counts k = { 0 };
+	size_t n = 0;
+
+	if (ms_server_stat(s, name, &st, &n) == 0 && n == 1)
+		k = (struct fx_counts){ st[0].commits, st[0].generation, st[0].bytes_committed };
+	free(st);
+	return k;
 }
 
 #endif /* MS_TEST_FIXTURE_H */

@@ -37,6 +37,7 @@
 #include "hash.h"
 #include "memsync.h"
 #include "tap.h"
+#include "fixture.h"
 
 #define CHUNK (64u << 10)
 #define NCHUNKS 64u
@@ -262,25 +263,6 @@ static void test_empty(void)
 	ms_disconnect(c);
 }
 
-/* The server's counters for the region: commit messages accepted, its
- * generation, bytes named by accepted commits. */
-struct srv_counts {
-	uint64_t commits, generation, committed;
-};
-
-static struct srv_counts srv_counts(void)
-{
-	struct ms_region_stat *st = NULL;
-	struct srv_counts k = { 0 };
-	size_t n = 0;
-
-	if (ms_server_stat(srv, "w", &st, &n) || n != 1)
-		tap_bail("server stat: %s", ms_server_errmsg(srv));
-	k = (struct srv_counts){ st[0].commits, st[0].generation, st[0].bytes_committed };
-	free(st);
-	return k;
-}
-
 /* A stream of NBATCH batches of BPIECES pieces, each a page of its own
  * chunk (batch b, piece i: chunk 30 + 4 * b + i), all from one buffer the
  * fill rewrites for each batch (the client has written the previous batch
@@ -344,17 +326,17 @@ static void test_stream(void)
 	ms_region *r = ms_open(c, "w", MS_MODE_WRITE);
 	static struct stream st;
 	struct ms_commit_res res;
-	struct srv_counts k0, k1;
+	struct fx_counts k0, k1;
 	uint64_t g[NCHUNKS];
 	bool stamped = true;
 
 	if (!r)
 		tap_bail("open: %s", ms_client_errmsg(c));
 	st = (struct stream){ .fail_at = -1, .spoil_at = -1 };
-	k0 = srv_counts();
+	k0 = fx_counts(srv, "w");
 	is_int(ms_region_commit_stream(r, stream_fill, &st, &res), 0,
 	       "stream: %d batches committed (%s)", NBATCH, ms_client_errmsg(c));
-	k1 = srv_counts();
+	k1 = fx_counts(srv, "w");
 	ok(res.sent && res.bytes == NBATCH * BPIECES * PAGE,
 	   "stream: every batch written, every byte once (%llu)",
 	   (unsigned long long)res.bytes);
@@ -380,7 +362,7 @@ static void test_stream_fails(bool refuse)
 	ms_region *r = ms_open(c, "w", MS_MODE_WRITE);
 	static struct stream st;
 	struct ms_commit_res res;
-	struct srv_counts k0, k1;
+	struct fx_counts k0, k1;
 	uint64_t before[NCHUNKS], after[NCHUNKS];
 	int ret;
 
@@ -388,7 +370,7 @@ static void test_stream_fails(bool refuse)
 		tap_bail("open: %s", ms_client_errmsg(c));
 	st = (struct stream){ .fail_at = refuse ? -1 : 1, .spoil_at = refuse ? NBATCH - 1 : -1 };
 	gens_now(r, before);
-	k0 = srv_counts();
+	k0 = fx_counts(srv, "w");
 	ret = ms_region_commit_stream(r, stream_fill, &st, &res);
 	is_int(ret, -EIO, "%s: the stream fails (EIO): %s", what, ms_client_errmsg(c));
 	if (refuse)
@@ -399,7 +381,7 @@ static void test_stream_fails(bool refuse)
 			   strstr(ms_client_errmsg(c), "source of the pieces failed"),
 		   "%s: the first batch had been written, not committed: %s", what,
 		   ms_client_errmsg(c));
-	k1 = srv_counts();
+	k1 = fx_counts(srv, "w");
 	gens_now(r, after);
 	ok(k1.commits == k0.commits && k1.generation == k0.generation &&
 		   k1.committed == k0.committed,
@@ -407,13 +389,13 @@ static void test_stream_fails(bool refuse)
 	ok(memcmp(before, after, sizeof(before)) == 0,
 	   "%s: no chunk of any batch was published (no generation moved)", what);
 	is_int(ms_sync(r), 0, "%s: an ms_sync() after it succeeds", what);
-	is_int(srv_counts().commits, k0.commits, "%s: ... and commits nothing", what);
+	is_int(fx_counts(srv, "w").commits, k0.commits, "%s: ... and commits nothing", what);
 	/* the same stream again */
 	st.batch = 0;
 	st.fail_at = st.spoil_at = -1;
 	is_int(ms_region_commit_stream(r, stream_fill, &st, &res), 0,
 	       "%s: the stream again: committed", what);
-	k1 = srv_counts();
+	k1 = fx_counts(srv, "w");
 	ok(k1.commits == k0.commits + 1 && k1.generation == k0.generation + 1,
 	   "%s: ... as one commit", what);
 	ok(stream_landed(&st), "%s: the server holds every batch's bytes", what);
@@ -428,7 +410,7 @@ static void test_push_one_commit(void)
 	ms_region *r = ms_open(c, "w", MS_MODE_WRITE);
 	static uint8_t w[CHUNK], img[3 * CHUNK];
 	struct ms_xfer_stats xs;
-	struct srv_counts k0, k1;
+	struct fx_counts k0, k1;
 	uint64_t g[NCHUNKS];
 
 	if (!r)
@@ -439,10 +421,10 @@ static void test_push_one_commit(void)
 	img[2 * CHUNK + 7] ^= 1;
 	is_int(ms_write(r, 50 * CHUNK, w, CHUNK, NULL, NULL), 0,
 	       "push: ms_write of chunk 50, not synced");
-	k0 = srv_counts();
+	k0 = fx_counts(srv, "w");
 	is_int(ms_push(r, 60 * CHUNK, img, sizeof(img), NULL, &xs), 0, "push: chunks 60-62 (%s)",
 	       ms_client_errmsg(c));
-	k1 = srv_counts();
+	k1 = fx_counts(srv, "w");
 	is_int(xs.chunks_moved, 2, "push: the two chunks that differ moved");
 	is_int(k1.commits - k0.commits, 1,
 	       "push: one commit for its pieces and the pending ms_write");
@@ -455,20 +437,20 @@ static void test_push_one_commit(void)
 		   memcmp(mem + 60 * CHUNK, img, sizeof(img)) == 0,
 	   "push: the server holds both");
 	is_int(ms_sync(r), 0, "push: an ms_sync() after it");
-	is_int(srv_counts().commits, k1.commits, "push: ... has nothing left to commit");
+	is_int(fx_counts(srv, "w").commits, k1.commits, "push: ... has nothing left to commit");
 	/* nothing differs, an ms_write pending: its one commit */
 	fill(w, sizeof(w));
 	is_int(ms_write(r, 51 * CHUNK, w, CHUNK, NULL, NULL), 0, "push: ms_write of chunk 51");
 	is_int(ms_push(r, 60 * CHUNK, img, sizeof(img), NULL, &xs), 0,
 	       "push: the same bytes again");
-	k0 = srv_counts();
+	k0 = fx_counts(srv, "w");
 	ok(xs.chunks_moved == 0 && k0.commits == k1.commits + 1,
 	   "push: nothing moved, one commit (the pending ms_write)");
 	gens_now(r, g);
 	ok(g[51] == k0.generation && memcmp(mem + 51 * CHUNK, w, CHUNK) == 0,
 	   "push: chunk 51 committed");
 	is_int(ms_push(r, 60 * CHUNK, img, sizeof(img), NULL, &xs), 0, "push: once more");
-	is_int(srv_counts().commits, k0.commits, "push: nothing to send or commit: no commit");
+	is_int(fx_counts(srv, "w").commits, k0.commits, "push: nothing to send or commit: no commit");
 	ms_disconnect(c);
 }
 

@@ -67,36 +67,6 @@ static ms_map *map_it(const struct ms_map_opts *mo, char *err, size_t errlen)
 	return ms_map_open("127.0.0.1", f.port, "w", &co, mo, err, errlen);
 }
 
-static uint64_t committed(void)
-{
-	struct ms_region_stat *st = NULL;
-	size_t n = 0;
-	uint64_t v = 0;
-
-	if (ms_server_stat(srv, "w", &st, &n) == 0 && n == 1)
-		v = st[0].bytes_committed;
-	free(st);
-	return v;
-}
-
-/* The server's region: commit messages accepted, generation, bytes
- * named by accepted commits. */
-struct counts {
-	uint64_t commits, generation, committed;
-};
-
-static struct counts counts(void)
-{
-	struct ms_region_stat *st = NULL;
-	struct counts k = { 0 };
-	size_t n = 0;
-
-	if (ms_server_stat(srv, "w", &st, &n) == 0 && n == 1)
-		k = (struct counts){ st[0].commits, st[0].generation, st[0].bytes_committed };
-	free(st);
-	return k;
-}
-
 static uint64_t nlocal(const ms_map *m)
 {
 	uint64_t n;
@@ -219,9 +189,9 @@ static void test_writer(bool force_copy, bool force_hash)
 
 	/* 1% of the pages, at random */
 	nch = write_pages(a, npages, chunks);
-	c0 = committed();
+	c0 = fx_counts(srv, "w").committed;
 	ret = ms_map_sync(m, &st);
-	c1 = committed();
+	c1 = fx_counts(srv, "w").committed;
 	is_int(ret, 0, "%s: ms_map_sync after writing 1%% of the pages", what);
 	is_int(st.chunks_pushed, nch, "%s: exactly the %llu written chunks were pushed", what,
 	       (unsigned long long)nch);
@@ -254,7 +224,7 @@ static void test_writer(bool force_copy, bool force_hash)
 	ok(ret == 0 && st.chunks_pushed == 0 && st.bytes == 0 && st.pages_dirty == 0,
 	   "%s: a second sync with no writes pushes nothing (%llu chunks, %llu pages)",
 	   what, (unsigned long long)st.chunks_pushed, (unsigned long long)st.pages_dirty);
-	is_int(committed(), c1, "%s: and commits nothing", what);
+	is_int(fx_counts(srv, "w").committed, c1, "%s: and commits nothing", what);
 
 	/* the reader follows */
 	ret = ms_map_refresh(rd, &changed);
@@ -399,7 +369,7 @@ static void test_refused_commit(void)
 	 * short: try until the spoiler hits it (bounded) */
 	for (tries = 0; tries < 50 && ret != -EIO; tries++) {
 		a[sp.off + 5] ^= 0x5a;
-		c0 = committed();
+		c0 = fx_counts(srv, "w").committed;
 		ret = ms_map_sync(m, &st);
 	}
 	atomic_store(&sp.stop, true);
@@ -414,7 +384,7 @@ static void test_refused_commit(void)
 	ok(strstr(ms_map_errmsg(m), "commit failed") && strstr(ms_map_errmsg(m), "stay dirty"),
 	   "ms_map_errmsg says the commit failed and the pages stay dirty: %s",
 	   ms_map_errmsg(m));
-	is_int(committed(), c0, "the server committed nothing");
+	is_int(fx_counts(srv, "w").committed, c0, "the server committed nothing");
 	/* nothing new written: the pending page goes out again */
 	ret = ms_map_sync(m, &st);
 	is_int(ret, 0, "the next sync succeeds");
@@ -438,7 +408,7 @@ static void test_multi_batch(void)
 	const uint64_t span = 20 * MiB;
 	struct ms_map_sync_stats st;
 	uint64_t c0, changed = 1;
-	struct counts k0, k1;
+	struct fx_counts k0, k1;
 	char err[512];
 	ms_map *m;
 	uint8_t *a;
@@ -449,16 +419,16 @@ static void test_multi_batch(void)
 	a = ms_map_addr(m);
 	for (uint64_t off = 0; off < span; off += PAGE)
 		a[off + 9] ^= 0x3c;
-	c0 = committed();
-	k0 = counts();
+	c0 = fx_counts(srv, "w").committed;
+	k0 = fx_counts(srv, "w");
 	is_int(ms_map_sync(m, &st), 0, "batches: a sync of %llu MiB written",
 	       (unsigned long long)(span / MiB));
-	k1 = counts();
+	k1 = fx_counts(srv, "w");
 	is_int(k1.commits - k0.commits, 1, "batches: one commit for every batch");
 	is_int(k1.generation - k0.generation, 1, "batches: the region's generation moved by one");
 	is_int(st.chunks_pushed, span / CHUNK, "batches: every written chunk pushed once");
 	is_int(st.bytes, span, "batches: every written byte sent once");
-	is_int(committed() - c0, span, "batches: the server committed them all");
+	is_int(fx_counts(srv, "w").committed - c0, span, "batches: the server committed them all");
 	ok(memcmp(a, mem, span) == 0, "batches: the server equals the mapping");
 	is_int(ms_map_sync(m, &st), 0, "batches: a second sync");
 	ok(st.chunks_pushed == 0 && st.bytes == 0,
@@ -487,7 +457,7 @@ static void test_multi_batch_refused(void)
 	const uint64_t span = 20 * MiB;
 	struct spoiler sp = { .off = 18 * MiB + 5 * PAGE };
 	struct ms_map_sync_stats st;
-	struct counts k0 = { 0 }, k1;
+	struct fx_counts k0 = { 0 }, k1;
 	uint64_t *g0 = NULL, *g1, tries;
 	char err[512];
 	ms_client *c;
@@ -519,7 +489,7 @@ static void test_multi_batch_refused(void)
 				a[off + 9] ^= 0x3c;
 		free(g0);
 		g0 = gens_now(r);
-		k0 = counts();
+		k0 = fx_counts(srv, "w");
 		ret = ms_map_sync(m, &st);
 	}
 	atomic_store(&sp.stop, true);
@@ -532,7 +502,7 @@ static void test_multi_batch_refused(void)
 	   (unsigned long long)st.bytes);
 	ok(strstr(ms_map_errmsg(m), "commit failed") && strstr(ms_map_errmsg(m), "stay dirty"),
 	   "batches, refused: ms_map_errmsg: %s", ms_map_errmsg(m));
-	k1 = counts();
+	k1 = fx_counts(srv, "w");
 	ok(k1.commits == k0.commits && k1.generation == k0.generation &&
 		   k1.committed == k0.committed,
 	   "batches, refused: the server accepted no commit (commits, generation, "
@@ -542,9 +512,9 @@ static void test_multi_batch_refused(void)
 	   "batches, refused: no chunk of the first batch was published (no generation moved)");
 	free(g1);
 	/* the spoiler is gone: the next sync pushes every page again */
-	k0 = counts();
+	k0 = fx_counts(srv, "w");
 	is_int(ms_map_sync(m, &st), 0, "batches, refused: the next sync succeeds");
-	k1 = counts();
+	k1 = fx_counts(srv, "w");
 	ok(st.bytes == span && st.chunks_pushed == span / CHUNK,
 	   "batches, refused: ... it pushes every page of both batches again "
 	   "(%llu bytes, %llu chunks)",
