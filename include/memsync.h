@@ -140,10 +140,59 @@ enum ms_mode {
 	MS_MODE_WRITE = 2, /* read + write; takes the region's write lease */
 };
 
+/* How a region takes a writer's bytes (ms_export_opts.commit). */
+enum ms_commit_mode {
+	/* writes land in a staging area of the writer's lease; the commit
+	 * verifies and applies them all or nothing: an interrupted writer
+	 * leaves the region at its last commit (the default) */
+	MS_COMMIT_ATOMIC = 0,
+	/* writes land in the region itself: fastest; an interrupted writer
+	 * leaves chunks unreadable until the next push */
+	MS_COMMIT_DIRECT = 1,
+};
+/* "atomic" | "direct"; ms_commit_mode_parse: 0 or -EINVAL */
+const char *ms_commit_mode_name(enum ms_commit_mode m);
+int ms_commit_mode_parse(const char *s, enum ms_commit_mode *out);
+
+/* A region's write lease (ms_lease_get, ms_lease_break). */
+enum ms_lease_state {
+	MS_LEASE_FREE = 0,      /* nobody holds it */
+	MS_LEASE_HELD = 1,      /* holder has it at epoch */
+	MS_LEASE_HANDOVER = 2,  /* handed over: only client_id may take it,
+				   at epoch + 1, until expires_ms */
+};
+struct ms_lease_info {
+	enum ms_lease_state state;
+	uint64_t epoch;          /* the holder's, else the last one granted */
+	int64_t expires_ms;      /* ms until it lapses, -1 when free */
+	uint32_t ttl_ms;         /* the server's lease time to live */
+	char holder[64];         /* the holder's address, "" unless held */
+	uint8_t client_id[16];   /* the holder's client id, or the handover's
+				    target; zero when free */
+};
+
 /* Open a region by name: returns a region handle.  NULL + errno: ENOENT
- * unknown region, EBUSY the write lease is held by another client, EINVAL
- * bad name. */
+ * unknown region, EBUSY the write lease is held by another client (or
+ * handed over to another), EINVAL bad name.
+ *
+ * MS_MODE_WRITE takes the region's write lease: a new epoch (a fencing
+ * token that grows with every grant).  The server refuses the writes,
+ * commits and renewals of an epoch that is no longer the lease's with
+ * ESTALE ("fenced: ...").  A lease lapses unless renewed within its
+ * time to live (ms_region_info.lease_ttl_ms): the library renews it on
+ * its own while the handle is used (writes, syncs, pushes); a writer idle
+ * longer than that calls ms_lease_renew(). */
 ms_region *ms_open(ms_client *c, const char *name, enum ms_mode mode);
+
+struct ms_open_opts {
+	size_t opts_size;       /* sizeof(struct ms_open_opts); see the top */
+	/* MS_MODE_WRITE: resume a lease: grant it only if no lease was
+	 * granted after this epoch (else ESTALE, "fenced"); 0 = any */
+	uint64_t expect_epoch;
+};
+/* ms_open with options (NULL: ms_open). */
+ms_region *ms_open_with(ms_client *c, const char *name, enum ms_mode mode,
+			const struct ms_open_opts *o);
 /* Close a region handle: releases the lease.  Pending (uncommitted) writes
  * are dropped from the commit list; call ms_sync() first to keep them. */
 int ms_close(ms_region *r);
@@ -155,6 +204,12 @@ struct ms_region_info {
 	uint64_t nchunks;
 	uint64_t generation; /* the region's generation when opened or last synced */
 	enum ms_mode mode;
+	/* MS_MODE_WRITE: */
+	uint64_t epoch;          /* the lease's epoch */
+	uint32_t lease_ttl_ms;   /* it lapses unless renewed within this */
+	enum ms_commit_mode commit_mode;
+	uint64_t stage_limit;    /* atomic: bytes one commit can stage; a push
+				    of more is split into several commits */
 };
 void ms_region_info(const ms_region *r, struct ms_region_info *out);
 
@@ -174,6 +229,9 @@ struct ms_xfer_stats {
 	uint64_t chunks_moved;   /* chunks read or written */
 	uint64_t chunks_retried; /* pull: chunks re-read after a concurrent commit */
 	uint64_t ns;             /* wall time */
+	uint64_t commits;        /* push: commits it took; more than 1 when it
+				    outgrew the lease's staging limit, and
+				    then it was not atomic as a whole */
 };
 
 /* Pull [off, off+len) of the region into dst.  off and len need not be
@@ -252,8 +310,33 @@ struct ms_region_stat {
 				    0, the NIC places them) */
 	uint64_t bytes_committed; /* named by accepted commits, on any
 				     transport: what writers changed */
-	uint64_t commits;
+	uint64_t commits;        /* commits applied */
+	uint64_t commits_refused;   /* refused (bad hash, range, stale epoch) */
+	uint64_t commits_abandoned; /* writers that vanished, lapsed or were
+				       fenced with staged, uncommitted data */
+	struct ms_lease_info lease;
+	enum ms_commit_mode commit_mode;
 };
+
+/* The write lease of region name as the server sees it: 0 or -errno
+ * (ENOENT unknown region). */
+int ms_lease_get(ms_client *c, const char *name, struct ms_lease_info *out);
+/* Break the write lease of region name (an operator's action, logged by
+ * the server): its holder is fenced at once (its staging area discarded,
+ * its writes and commits refused) and the next writer gets a new epoch.
+ * *was (may be NULL) gets the lease as it was. */
+int ms_lease_break(ms_client *c, const char *name, struct ms_lease_info *was);
+/* Renew r's lease now (the library renews on its own while r is used):
+ * 0, or -ESTALE when it was fenced (lapsed, broken or handed over). */
+int ms_lease_renew(ms_region *r);
+/* Hand r's lease to the client with client_id (ms_client_opts): from now
+ * on only that client may take it, at epoch + 1 (*new_epoch), until the
+ * lease's time to live passes; r can no longer write (uncommitted writes
+ * are dropped: sync first).  No moment exists in which nobody or two
+ * clients may write. */
+int ms_lease_handover(ms_region *r, const uint8_t client_id[16], uint64_t *new_epoch);
+/* This connection's client id (what a handover names). */
+void ms_client_id(const ms_client *c, uint8_t out[16]);
 
 /* Stat all regions of the server (name NULL) or one.  On success *out is a
  * malloc'ed array of *n entries, to be freed with free(). */
@@ -430,6 +513,8 @@ struct ms_server_opts {
 	enum ms_transport_kind transport;
 	ms_log_fn log;               /* may be NULL */
 	void *log_ud;
+	unsigned lease_ttl_ms;       /* write leases lapse unless renewed within
+					this; 0 = 10 s */
 };
 
 /* Create a server and bind its listener.  NULL + errno on failure
@@ -453,6 +538,8 @@ struct ms_export_opts {
 	const char *path;    /* MS_BACKING_FILE */
 	void *user_mem;      /* MS_BACKING_USER: page aligned, size bytes */
 	bool no_mlock;       /* do not pin (tests of huge regions only) */
+	enum ms_commit_mode commit; /* MS_COMMIT_ATOMIC by default */
+	uint64_t stage_limit; /* atomic: staging bytes per lease; 0 = size */
 };
 
 /* Add a region and return its export (thread-safe, also while the server

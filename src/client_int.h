@@ -36,12 +36,15 @@ struct ms_wpiece {
 struct ms_commit_res {
 	uint64_t bytes;      /* written to the server, also when the call
 			      * failed after some batches */
-	uint64_t gen_first;  /* the generation of the commit's first message */
-	uint64_t gen_last;   /* ... and of its last: equal when one message named
-			      * every chunk piece (up to 16384 of them do), so
-			      * that every piece's chunk now has gen_last */
+	uint64_t gen_first;  /* the generation of the first commit */
+	uint64_t gen_last;   /* ... and of the last: equal unless the stream
+			      * was split (commits > 1), so that every piece's
+			      * chunk now has gen_last */
 	bool sent;           /* every batch was written: a failure came from
 			      * the commit (the server refused it) */
+	unsigned commits;    /* commits it took: 1, or more when an atomic
+			      * stream outgrew the lease's staging limit
+			      * (then it was not atomic as a whole) */
 };
 
 /* The source of a streamed commit: put the next batch in p[0..cap) and

@@ -107,19 +107,28 @@ static void fill_stat(ms_server *s, struct ms_export *e, struct ms_region_stat *
 		st->bytes_read += rd;
 		st->bytes_written += wr;
 	}
+	st->commit_mode = e->mode;
+	ms_lease_info_of(e, &st->lease);
 	pthread_mutex_lock(&e->lock);
 	st->clients = e->clients;
-	st->write_leased = e->lease != NULL;
+	st->write_leased = e->lease.holder != NULL;
 	st->bytes_read += e->revoked_read;
 	st->bytes_written += e->revoked_written;
-	if (e->write_mr && e->lease) {
+	if (e->lease.write_mr && e->lease.l) {
 		rd = wr = 0;
-		e->lease->l->ops->srv_mr_stats(e->lease->l->xs, e->write_mr, &rd, &wr);
+		e->lease.l->ops->srv_mr_stats(e->lease.l->xs, e->lease.write_mr, &rd, &wr);
 		st->bytes_read += rd;
+		st->bytes_written += wr;
+	}
+	for (unsigned i = 0; i < e->lease.nseg && e->lease.l; i++) {
+		rd = wr = 0;
+		e->lease.l->ops->srv_mr_stats(e->lease.l->xs, e->lease.seg[i].mr, &rd, &wr);
 		st->bytes_written += wr;
 	}
 	st->bytes_committed = e->bytes_committed;
 	st->commits = e->commits;
+	st->commits_refused = e->refused;
+	st->commits_abandoned = e->abandoned;
 	pthread_mutex_unlock(&e->lock);
 }
 
@@ -166,10 +175,8 @@ const char *ms_version(void)
 static void free_scratch(struct listener *l)
 {
 	free(l->ents);
-	free(l->fresh);
 	free(l->chunks);
 	l->ents = NULL;
-	l->fresh = NULL;
 	l->chunks = NULL;
 }
 
@@ -200,9 +207,8 @@ static int add_listener(ms_server *s, const struct ms_transport_ops *ops, const 
 	cbs.ud = l;
 	*err = '\0';
 	l->ents = malloc(MS_COMMIT_MAX_ENTS * sizeof(*l->ents));
-	l->fresh = malloc(MS_COMMIT_MAX_ENTS * sizeof(*l->fresh));
 	l->chunks = malloc(MS_HOT_MAX * sizeof(*l->chunks));
-	ret = l->ents && l->fresh && l->chunks ? 0 : -ENOMEM;
+	ret = l->ents && l->chunks ? 0 : -ENOMEM;
 	if (!ret)
 		ret = ops->listen(host, port, &cbs, &l->xs, err, errlen);
 	if (ret) {
@@ -281,6 +287,7 @@ ms_server *ms_server_create(const struct ms_server_opts *o, char *errmsg,
 		return NULL;
 	s->log = o->log;
 	s->log_ud = o->log_ud;
+	s->lease_ttl_ms = o->lease_ttl_ms ? o->lease_ttl_ms : 10000;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->wlock, NULL);
 	if (getrandom(s->server_id, sizeof(s->server_id), 0) != sizeof(s->server_id)) {
@@ -289,6 +296,9 @@ ms_server *ms_server_create(const struct ms_server_opts *o, char *errmsg,
 		goto fail;
 	}
 	ret = open_listeners(s, o);
+	if (!ret && (ret = ms_lease_timer_start(s)))
+		snprintf(s->errmsg, sizeof(s->errmsg), "cannot start the lease timer: %s",
+			 strerror(-ret));
 	if (ret)
 		goto fail;
 	return s;
@@ -323,8 +333,10 @@ const char *ms_server_errmsg(const ms_server *s)
  * loop has stopped. */
 static void export_free(ms_server *s, struct ms_export *e)
 {
-	if (e->write_mr && e->lease)
-		e->lease->l->ops->srv_dereg_mr(e->lease->l->xs, e->write_mr);
+	/* every peer is gone, so no lease is held; a lease's leftovers */
+	if (e->lease.holder)
+		ms_lease_release(e, e->lease.holder);
+	free(e->lease.more);
 	for (unsigned i = 0; i < s->nl; i++) {
 		if (e->reg[i].meta_mr)
 			s->l[i].ops->srv_dereg_mr(s->l[i].xs, e->reg[i].meta_mr);
@@ -377,6 +389,15 @@ ms_export *ms_server_add_region(ms_server *s, const struct ms_export_opts *o)
 	if (!e)
 		return NULL;
 	e->srv = s;
+	e->mode = o->commit;
+	e->stage_limit = o->stage_limit ? o->stage_limit : o->size;
+	if ((unsigned)o->commit > MS_COMMIT_DIRECT) {
+		set_errmsg(s, "region '%s': unknown commit mode %d", o->name ? o->name : "",
+			   (int)o->commit);
+		free(e);
+		errno = EINVAL;
+		return NULL;
+	}
 	ret = -pthread_mutex_init(&e->lock, NULL);
 	if (ret) {
 		free(e);
@@ -552,6 +573,7 @@ void ms_server_destroy(ms_server *s)
 	/* srv_run has disconnected every peer (after the worker answered
 	 * every commit); now nothing references the registrations */
 	ms_srv_worker_fini(s);
+	ms_lease_timer_stop(s);
 	while (s->exports) {
 		struct ms_export *e = s->exports;
 

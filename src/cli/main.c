@@ -135,6 +135,7 @@ static const struct {
 	{ "stat", cmd_stat },
 	{ "demo", cmd_demo },
 	{ "map", cmd_map },
+	{ "lease", cmd_lease },
 };
 
 static void usage(FILE *f)
@@ -153,6 +154,8 @@ static void usage(FILE *f)
 		"  cat URL --offset N --length N\n"
 		"                        write bytes [N, N+length) of a region to stdout\n"
 		"  stat URL|HOST:PORT    show the regions of a server (or one region)\n"
+		"  lease URL             show who holds the region's write lease (epoch, expiry)\n"
+		"  lease break URL       fence the lease's holder at once (operator action)\n"
 		"  demo [--size SIZE] [--chunk SIZE] [--dirty PERCENT]\n"
 		"                        pull, change and push a generated region through an\n"
 		"                        in-process server and verify the result\n"

@@ -93,6 +93,23 @@ static int region_option(const char *spec, const char *opt, size_t n, struct msd
 		r->no_mlock = true;
 		return 0;
 	}
+	if (n > 7 && memcmp(opt, "commit=", 7) == 0) {
+		memcpy(val, opt + 7, MS_MIN(n - 7, sizeof(val) - 1));
+		val[MS_MIN(n - 7, sizeof(val) - 1)] = '\0';
+		if (ms_commit_mode_parse(val, &r->commit))
+			return fail(err, errlen, "invalid region '%s': commit mode '%s' is not "
+				    "atomic or direct", spec, val);
+		return 0;
+	}
+	if (n > 6 && memcmp(opt, "stage=", 6) == 0) {
+		memcpy(val, opt + 6, MS_MIN(n - 6, sizeof(val) - 1));
+		val[MS_MIN(n - 6, sizeof(val) - 1)] = '\0';
+		if (ms_parse_size(val, &v) < 0 || v == 0)
+			return fail(err, errlen, "invalid region '%s': bad staging limit '%s'",
+				    spec, val);
+		r->stage_limit = v;
+		return 0;
+	}
 	if (n > 6 && memcmp(opt, "chunk=", 6) == 0) {
 		if (*have_chunk)
 			return fail(err, errlen, "invalid region '%s': chunk size given twice",
@@ -110,7 +127,8 @@ static int region_option(const char *spec, const char *opt, size_t n, struct msd
 		return 0;
 	}
 	return fail(err, errlen, "invalid region '%s': unknown option '%.*s' (anon, memfd, "
-		    "file=PATH, chunk=SIZE, nolock)", spec, (int)MS_MIN(n, 200u), opt);
+		    "file=PATH, chunk=SIZE, nolock, commit=atomic|direct, stage=SIZE)", spec,
+		    (int)MS_MIN(n, 200u), opt);
 }
 
 int msd_parse_region(const char *spec, struct msd_region *out, char *err, size_t errlen)
@@ -276,6 +294,16 @@ int msd_config_set(struct msd_config *c, const char *key, const char *value, cha
 		if (ms_log_parse_level(value, &c->log_level) < 0)
 			return fail(err, errlen, "invalid log level '%s' (error, warn, info or "
 				    "debug)", value);
+		return 0;
+	}
+	if (strcmp(key, "lease-ttl") == 0) {
+		char *end;
+		double secs = strtod(value, &end);
+
+		if (!*value || *end || !(secs >= 0.05 && secs <= 86400))
+			return fail(err, errlen, "invalid lease time to live '%s' (seconds, "
+				    "0.05 to 86400)", value);
+		c->lease_ttl_ms = (unsigned)(secs * 1000 + 0.5);
 		return 0;
 	}
 	if (strcmp(key, "port-file") == 0) {

@@ -24,6 +24,8 @@ struct msd_region {
 	enum ms_backing backing; /* anon, memfd or file */
 	char *path;              /* file backing: malloc'ed; else NULL */
 	bool no_mlock;
+	enum ms_commit_mode commit; /* commit=atomic (default) | direct */
+	uint64_t stage_limit;    /* stage=SIZE; 0 = the region's size */
 };
 
 struct msd_config {
@@ -32,6 +34,7 @@ struct msd_config {
 	enum ms_transport_kind transport;
 	enum ms_log_level log_level;
 	char *port_file;         /* malloc'ed or NULL */
+	unsigned lease_ttl_ms;   /* lease-ttl SECONDS; 0 = the library's 10 s */
 	struct msd_region *regions;
 	size_t nregions;
 };

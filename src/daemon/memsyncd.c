@@ -43,6 +43,7 @@ enum {
 	OPT_LOG_LEVEL,
 	OPT_PORT_FILE,
 	OPT_VERSION,
+	OPT_LEASE_TTL,
 };
 
 static const struct option long_opts[] = {
@@ -53,6 +54,7 @@ static const struct option long_opts[] = {
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "port-file", required_argument, NULL, OPT_PORT_FILE },
+	{ "lease-ttl", required_argument, NULL, OPT_LEASE_TTL },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -70,7 +72,10 @@ static void usage(FILE *f)
 		"                                 port 0 picks a free one)\n"
 		"      --region NAME:SIZE[:OPT[,OPT]...]\n"
 		"                                 export a region (repeatable); OPT is anon\n"
-		"                                 (default), memfd, file=PATH, chunk=SIZE, nolock\n"
+		"                                 (default), memfd, file=PATH, chunk=SIZE, nolock,\n"
+		"                                 commit=atomic|direct, stage=SIZE\n"
+		"      --lease-ttl SECONDS        a write lease lapses unless renewed within\n"
+		"                                 this (default 10)\n"
 		"      --config FILE              read \"KEY VALUE\" lines (KEY = an option name)\n"
 		"      --transport auto|tcp|rdma  transport (default auto)\n"
 		"      --log-level LEVEL          error, warn, info (default) or debug\n"
@@ -174,6 +179,8 @@ static int add_regions(ms_server *s, const struct msd_config *cfg)
 			.backing = r->backing,
 			.path = r->path,
 			.no_mlock = r->no_mlock,
+			.commit = r->commit,
+			.stage_limit = r->stage_limit,
 		};
 		char size_s[32], chunk_s[32], where[4200] = "";
 		ms_export *e = ms_server_add_region(s, &eo);
@@ -196,12 +203,12 @@ static int add_regions(ms_server *s, const struct msd_config *cfg)
 				 ms_export_fd(e));
 		else if (r->backing == MS_BACKING_FILE)
 			snprintf(where, sizeof(where), " %s", r->path);
-		ms_info("region %s: %s, %s%s, chunk %s%s", r->name,
+		ms_info("region %s: %s, %s%s, chunk %s, %s commits%s", r->name,
 			ms_format_size(ms_export_size(e), size_s, sizeof(size_s)),
 			ms_backing_name(r->backing), where,
 			ms_format_size(r->chunk_size ? r->chunk_size : MS_CHUNK_DEFAULT, chunk_s,
 				       sizeof(chunk_s)),
-			r->no_mlock ? ", not pinned" : "");
+			ms_commit_mode_name(r->commit), r->no_mlock ? ", not pinned" : "");
 	}
 	return 0;
 }
@@ -214,6 +221,7 @@ static int serve(const struct msd_config *cfg)
 		.port = cfg->port,
 		.transport = cfg->transport,
 		.log = ms_log_sink,
+		.lease_ttl_ms = cfg->lease_ttl_ms,
 	};
 	char msg[512] = "", hb[300];
 	const char *host = host_label(cfg->host, hb, sizeof(hb));
@@ -322,6 +330,7 @@ int main(int argc, char **argv)
 		case OPT_TRANSPORT: key = "transport"; break;
 		case OPT_LOG_LEVEL: key = "log-level"; break;
 		case OPT_PORT_FILE: key = "port-file"; break;
+		case OPT_LEASE_TTL: key = "lease-ttl"; break;
 		case ':':
 			free(set);
 			return usage_error("option '%s' requires an argument", argv[optind - 1]);
