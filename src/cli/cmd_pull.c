@@ -176,6 +176,9 @@ static int check_target(const char *path, bool *direct)
 	} else if (errno != ENOENT) {
 		cli_error("pull", "cannot write '%s': %s", path, strerror(errno));
 		return CLI_EXIT_FAIL;
+	} else if (lstat(path, &sb) == 0) {
+		cli_error("pull", "'%s' is a symbolic link to nothing", path);
+		return CLI_EXIT_FAIL;
 	}
 	/* a new file, or a regular file replaced: the temporary file goes
 	 * into the directory (of the file a symbolic link names) */

@@ -8,7 +8,8 @@
 # over an existing FILE (unknown region, server killed mid-pull) leaves it
 # byte for byte; `pull URL DIR/` and `pull URL DIR` write DIR/REGION; a
 # pull keeps the mode of the file it replaces and replaces the file a
-# symbolic link names; `map` exits 1 with the mapping's reason when its
+# symbolic link names (a link to nothing is refused); a FIFO and stdout
+# are still written in place; `map` exits 1 with the mapping's reason when its
 # region does not exist or its server is killed under a read.
 #
 # A pull "while data flows": --queue-depth 1 --max-io 4K makes a 256 MiB
@@ -121,6 +122,10 @@ expect_status 0 "pull into a symbolic link"
 [ -L "$SCRATCH/r/link.img" ]
 is "$?" 0 "the symbolic link stays a link"
 same_file "$SCRATCH/small.src" "$SCRATCH/r/target.img" "the file it names has the region's bytes"
+ln -s nowhere "$SCRATCH/r/dangling"
+ms pull "$SMALL" "$SCRATCH/r/dangling"
+expect_status 1 "pull into a symbolic link to nothing fails"
+like "$ERR" "^memsync: pull: .*symbolic link to nothing" "it says why"
 ms -q pull "$(url zero)" "$SCRATCH/r/zero.img"
 expect_status 0 "pull of a region of zeros"
 is "$(file_size "$SCRATCH/r/zero.img")" 65536 "it has the region's size"
