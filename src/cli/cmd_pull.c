@@ -348,6 +348,8 @@ int cmd_pull(const struct cli_opts *o, int argc, char **argv)
 	rc = cli_parse_url("pull", argv[0], false, true, &u);
 	if (rc)
 		return rc;
+	if (!argv[1][0])
+		return cli_usage_error("pull", "FILE is empty");
 	to_stdout = strcmp(argv[1], "-") == 0;
 	if (to_stdout && o->json)
 		return cli_usage_error("pull", "--json needs a FILE: stdout carries the region");

@@ -149,6 +149,9 @@ ms pull "$SMALL" "$SCRATCH/dir/"
 expect_status 1 "pull URL DIR/ where DIR/REGION is a directory fails"
 like "$ERR" "is a directory" "the error says so"
 
+ms pull "$SMALL" ""
+expect_status 2 "pull into an empty FILE name: usage error"
+
 # -------------------------------------------------- stdout and pipes
 ms pull "$SMALL" -
 expect_status 0 "pull to stdout still streams"
