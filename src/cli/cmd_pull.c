@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * cmd_pull.c - `memsync pull URL FILE|-`: replicate a whole region into a
- * file (through a shared mapping, so the data lands in the page cache
- * without a copy) or onto stdout (in windows).  Also the windowed pull the
- * cat command shares and the JSON object of pull and push.
+ * cmd_pull.c - `memsync pull URL FILE|DIR/|-`: replicate a whole region
+ * into a file (through a shared mapping, so the data lands in the page
+ * cache without a copy) or onto stdout (in windows).  A regular file is
+ * replaced whole or not at all (replace.h: a temporary file renamed over it
+ * when complete, removed on failure or SIGINT/SIGTERM/SIGHUP); a device or
+ * a pipe is written in place.  Also the windowed pull the cat command
+ * shares and the JSON object of pull and push.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -130,9 +133,10 @@ static int target_path(const char *arg, const char *region, char **out)
 
 	*out = NULL;
 	if (slash || (stat(arg, &sb) == 0 && S_ISDIR(sb.st_mode))) {
-		if (stat(arg, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-			cli_error("pull", "cannot write into '%s': %s", arg,
-				  strerror(errno ? errno : ENOTDIR));
+		int e = stat(arg, &sb) < 0 ? errno : S_ISDIR(sb.st_mode) ? 0 : ENOTDIR;
+
+		if (e) {
+			cli_error("pull", "cannot write into '%s': %s", arg, strerror(e));
 			return CLI_EXIT_FAIL;
 		}
 		if (asprintf(out, "%s%s%s", arg, slash ? "" : "/", region) < 0)

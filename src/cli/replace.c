@@ -185,7 +185,7 @@ int replace_begin(struct replace *rp, const char *path, const char *cmd, const c
 	ret = resolve(rp, path, &sb);
 	if (ret)
 		goto fail;
-	*what = "create a temporary file in";
+	*what = "create a temporary file next to";
 	ret = create_tmp(rp);
 	if (ret)
 		goto fail;

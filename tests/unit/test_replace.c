@@ -151,7 +151,7 @@ static void test_commit_abort(void)
 
 	ret = replace_begin(&rp, in_dir("no-such-dir/f"), "test", &what);
 	is_int(ret, -ENOENT, "begin in a missing directory: -ENOENT");
-	is_str(what, "create a temporary file in", "the failed step is named");
+	is_str(what, "create a temporary file next to", "the failed step is named");
 }
 
 /* A child with a pending replacement raises sig: its exit status, its
