@@ -36,6 +36,7 @@ temps() {
 }
 
 # clients_at_least REGION N - the running daemon reports N or more clients
+# shellcheck disable=SC2317 # called through wait_for
 clients_at_least() {
 	local n
 	n=$(stat_field "$1" clients) || return 1
@@ -43,6 +44,7 @@ clients_at_least() {
 }
 
 # tmp_exists DIR - a pull's temporary file is in DIR
+# shellcheck disable=SC2317 # called through wait_for
 tmp_exists() {
 	[ "$(temps "$1")" -gt 0 ]
 }
