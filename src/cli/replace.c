@@ -42,6 +42,7 @@ static char sig_msg[PATH_MAX + 128];
 static size_t sig_msglen;
 static volatile sig_atomic_t sig_armed;
 static struct sigaction sig_old[sizeof(sigs) / sizeof(sigs[0])];
+static bool sig_caught[sizeof(sigs) / sizeof(sigs[0])];
 
 static void on_signal(int sig)
 {
@@ -76,8 +77,13 @@ static void arm(const struct replace *rp, const char *cmd, const char *shown)
 		     rp->existed ? "left unchanged" : "not created");
 	sig_msglen = n < 0 ? 0 : (size_t)n < sizeof(sig_msg) ? (size_t)n : sizeof(sig_msg) - 1;
 	sig_armed = 1;
+	/* a signal ignored when we started stays ignored (nohup, or a
+	 * background job of a shell without job control): whoever started us
+	 * asked not to be interrupted by it */
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, &sig_old[i]);
+		sig_caught[i] = sigaction(sigs[i], NULL, &sig_old[i]) == 0 &&
+				sig_old[i].sa_handler != SIG_IGN &&
+				sigaction(sigs[i], &sa, NULL) == 0;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
@@ -88,7 +94,8 @@ static void disarm_blocked(void)
 		return;
 	sig_armed = 0;
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sig_old[i], NULL);
+		if (sig_caught[i])
+			sigaction(sigs[i], &sig_old[i], NULL);
 }
 
 char *replace_tmp_name(const char *path, const char *suffix)

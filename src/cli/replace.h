@@ -10,7 +10,9 @@
  *
  * While a replacement is pending, SIGINT, SIGTERM and SIGHUP remove the
  * temporary file, print one line on stderr and exit 128 + the signal
- * number (130, 143, 129).  Only one replacement may be pending at a time.
+ * number (130, 143, 129); a signal that was ignored when the replacement
+ * began (nohup) stays ignored.  Only one replacement may be pending at a
+ * time.
  */
 #ifndef MS_CLI_REPLACE_H
 #define MS_CLI_REPLACE_H

@@ -30,6 +30,18 @@ rand_file "$SCRATCH/small.src" $((4 * MiB))
 ms -q push --all "$SCRATCH/small.src" "$SMALL"
 expect_status 0 "push 4 MiB into small"
 
+# A background command of a shell without job control starts with SIGINT
+# ignored, and a pull keeps a signal ignored at its start ignored (as nohup
+# wants): the pulls signalled below get the default actions back.
+if env --default-signal=INT true 2>/dev/null; then
+	DEFSIG=(env '--default-signal=INT,TERM,HUP')
+else
+	DEFSIG=("$PY" -c 'import os, signal, sys
+for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(s, signal.SIG_DFL)
+os.execvp(sys.argv[1], sys.argv[1:])')
+fi
+
 # temps DIR - the temporary files of pulls left in DIR
 temps() {
 	find "$1" -maxdepth 1 -name '.*.memsync-*' | wc -l
@@ -54,7 +66,7 @@ tmp_exists() {
 interrupt() {
 	local sig=$1 want=$2 name=$3 target=$4 dir p
 	dir=$(dirname "$target")
-	"${MSC[@]}" -q "${SLOWPULL[@]}" pull "$BIG" "$target" \
+	"${DEFSIG[@]}" "${MSC[@]}" -q "${SLOWPULL[@]}" pull "$BIG" "$target" \
 		</dev/null >/dev/null 2>"$SCRATCH/int.err" &
 	p=$!
 	track "$p"
@@ -98,6 +110,28 @@ if interrupt INT 130 "SIGINT during a pull over an existing file" "$SCRATCH/i3/o
 	same_file "$SCRATCH/old.ref" "$SCRATCH/i3/old.img" \
 		"SIGINT during a pull: the existing file keeps its content byte for byte"
 	like "$SCRATCH/int.err" "left unchanged" "SIGINT: the message says the file is unchanged"
+fi
+
+# A pull started with SIGHUP ignored (nohup) is not ended by it.
+mkdir "$SCRATCH/h"
+nohup "${MSC[@]}" -q "${SLOWPULL[@]}" pull "$BIG" "$SCRATCH/h/big" \
+	</dev/null >/dev/null 2>"$SCRATCH/hup.err" &
+hp=$!
+track "$hp"
+if wait_for 30 tmp_exists "$SCRATCH/h" && alive "$hp"; then
+	kill -HUP "$hp"
+	if wait_exit "$hp" 60; then
+		is "$WSTATUS" 0 "a pull with SIGHUP ignored (nohup) goes on after SIGHUP"
+		is "$(file_size "$SCRATCH/h/big" 2>&1)" $((256 * MiB)) "and writes the region"
+		is "$(temps "$SCRATCH/h")" 0 "no temporary file left"
+		rm -f "$SCRATCH/h/big"
+	else
+		fail "a pull with SIGHUP ignored (nohup) goes on after SIGHUP" "still running 60 s later"
+		kill_wait "$hp"
+	fi
+else
+	kill_wait "$hp"
+	skip "a pull with SIGHUP ignored (nohup) goes on after SIGHUP" "the pull ended first"
 fi
 
 # ------------------------------------------------------ failed pulls

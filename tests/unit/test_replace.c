@@ -6,8 +6,8 @@
  * byte for byte and no temporary file; a symbolic link replaces the file
  * it names; a dangling link is refused; SIGINT, SIGTERM and SIGHUP in a
  * pending replacement (in a child) remove the temporary file, print one
- * line and exit 128 + the signal; after a commit the handlers are the
- * ones the process had before.
+ * line and exit 128 + the signal, an ignored one stays ignored; after a
+ * commit the handlers are the ones the process had before.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -154,9 +154,9 @@ static void test_commit_abort(void)
 	is_str(what, "create a temporary file next to", "the failed step is named");
 }
 
-/* A child with a pending replacement raises sig: its exit status, its
- * stderr in err. */
-static int interrupted(int sig, const char *target, char *err, size_t errlen)
+/* A child with a pending replacement raises sig (ignored there first when
+ * ignore): its exit status (97 when it went on), its stderr in err. */
+static int interrupted(int sig, bool ignore, const char *target, char *err, size_t errlen)
 {
 	int pfd[2], status = -1;
 	pid_t pid;
@@ -172,12 +172,16 @@ static int interrupted(int sig, const char *target, char *err, size_t errlen)
 
 		dup2(pfd[1], STDERR_FILENO);
 		close(pfd[0]);
+		/* whatever the test inherited (make run in the background
+		 * ignores SIGINT) */
+		signal(sig, ignore ? SIG_IGN : SIG_DFL);
 		if (replace_begin(&rp, target, "test", &what))
 			_exit(99);
 		if (write(rp.fd, "partial", 7) != 7)
 			_exit(98);
 		raise(sig);
-		_exit(97);   /* the handler exits first */
+		replace_abort(&rp);     /* an ignored signal: it goes on */
+		_exit(97);
 	}
 	close(pfd[1]);
 	n = read(pfd[0], err, errlen - 1);
@@ -199,7 +203,8 @@ static void test_signals(void)
 
 	is_int(write_file(in_dir("s1"), "old", 0644), 0, "an existing file");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		is_int(interrupted(cases[i].sig, in_dir("s1"), err, sizeof(err)), cases[i].want,
+		is_int(interrupted(cases[i].sig, false, in_dir("s1"), err, sizeof(err)),
+		       cases[i].want,
 		       "%s in a pending replacement: exit %d", cases[i].name, cases[i].want);
 		snprintf(want, sizeof(want), "memsync: test: interrupted; '%s' left unchanged\n",
 			 in_dir("s1"));
@@ -208,31 +213,42 @@ static void test_signals(void)
 		       cases[i].name);
 		is_int(temps(), 0, "%s: no temporary file left", cases[i].name);
 	}
-	is_int(interrupted(SIGINT, in_dir("s2"), err, sizeof(err)), 130,
+	is_int(interrupted(SIGINT, false, in_dir("s2"), err, sizeof(err)), 130,
 	       "SIGINT in a pending replacement of a new file: exit 130");
 	snprintf(want, sizeof(want), "memsync: test: interrupted; '%s' not created\n", in_dir("s2"));
 	is_str(err, want, "the line says the file was not created");
 	ok(access(in_dir("s2"), F_OK) < 0, "and it was not");
 	is_int(temps(), 0, "no temporary file left");
+	is_int(interrupted(SIGHUP, true, in_dir("s1"), err, sizeof(err)), 97,
+	       "SIGHUP ignored when the replacement began (nohup): it stays ignored");
+	is_str(err, "", "and nothing is printed");
+	is_str(content(in_dir("s1")), "old", "the aborted replacement left the file as it was");
+	is_int(temps(), 0, "no temporary file left");
+}
+
+static void own_handler(int sig)
+{
+	(void)sig;
 }
 
 /* After a commit the process has its old handlers back. */
 static void test_handlers_restored(void)
 {
-	struct sigaction sa = { .sa_handler = SIG_IGN }, got;
+	struct sigaction sa = { .sa_handler = own_handler }, got;
 	struct replace rp;
 	const char *what;
 
 	sigaction(SIGTERM, &sa, NULL);
 	if (replace_begin(&rp, in_dir("h1"), "test", &what) == 0) {
 		sigaction(SIGTERM, NULL, &got);
-		ok(got.sa_handler != SIG_IGN, "pending: SIGTERM has the handler");
+		ok(got.sa_handler != own_handler && got.sa_handler != SIG_DFL &&
+		   got.sa_handler != SIG_IGN, "pending: SIGTERM has the replacement's handler");
 		is_int(replace_commit(&rp, &what), 0, "commit");
 	} else {
 		ok(0, "begin");
 	}
 	sigaction(SIGTERM, NULL, &got);
-	ok(got.sa_handler == SIG_IGN, "after the commit: the handler SIGTERM had before");
+	ok(got.sa_handler == own_handler, "after the commit: the handler SIGTERM had before");
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGTERM, &sa, NULL);
 }
