@@ -265,6 +265,12 @@ static void reload(struct daemon *d)
 	free(nc.port_file);
 	nc.port_file = d->cfg.port_file;
 	d->cfg.port_file = NULL;
+	/* a log file dropped from the configuration stays in use (standard
+	 * error is that file now) and is reopened by the next SIGHUP */
+	if (!nc.log_file) {
+		nc.log_file = d->cfg.log_file;
+		d->cfg.log_file = NULL;
+	}
 	msd_config_free(&d->cfg);
 	d->cfg = nc;
 }
