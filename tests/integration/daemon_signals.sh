@@ -37,10 +37,22 @@ reloads=0
 hup() {
 	reloads=$((reloads + 1))
 	kill -HUP "$DPID"
-	wait_for 20 reloaded "$reloads"
+	wait_for 20 reloaded "$reloads" || diag "no end of reload $reloads in the log within 20 s"
 }
+# shellcheck disable=SC2317 # called through wait_for
 reloaded() {
 	[ "$(grep -cE 'reload: done|nothing changed' "$L" 2>/dev/null)" -ge "$1" ]
+}
+
+# holds NAME CMD [ARGS...] - pass when CMD succeeds
+holds() {
+	local name=$1
+	shift
+	if "$@"; then
+		pass "$name"
+	else
+		fail "$name"
+	fi
 }
 
 # held_pull REGION OUT - `memsync pull URL -` into a pipe that is not read
@@ -110,7 +122,7 @@ is "$(cat "$SCRATCH/held.rc" 2>&1)" 0 "the pull of the region in use completes"
 same_file "$SCRATCH/big.src" "$SCRATCH/big.out" "the region in use kept its bytes"
 ms -q pull "$(url keep)" "$SCRATCH/keep.out"
 like "$ERR" "unknown region 'keep'" "the dropped idle region is gone (unknown region)"
-[ -f "$SCRATCH/keep.img" ] && pass "its backing file stays" || fail "its backing file stays"
+holds "its backing file stays" test -f "$SCRATCH/keep.img"
 
 # ------------------------------------------- dropping a region in use
 held_pull new "$SCRATCH/new.out" || fail "a pull of new is in flight"
@@ -172,7 +184,7 @@ else
 	diag_file "$L" 20
 fi
 like "$L" "INFO: state: 1 region" "SIGUSR1: the state is logged at INFO"
-daemon_alive && pass "SIGUSR1 leaves the daemon running" || fail "SIGUSR1 leaves the daemon running"
+holds "SIGUSR1 leaves the daemon running" daemon_alive
 ms -q pull "$(url big)" "$SCRATCH/big2.out"
 expect_status 0 "pull after SIGUSR1"
 same_file "$SCRATCH/big2.src" "$SCRATCH/big2.out" "the daemon serves the bytes pushed after SIGUSR1"
@@ -186,8 +198,7 @@ RUN_TIMEOUT=10 run "$MEMSYNCD" --listen "$HOST:0" --region "a:1M:file=$SCRATCH/s
 	--region "b:1M:file=$SCRATCH/./same.img"
 is "$RC" 1 "two regions on one file: memsyncd does not start (exit 1)"
 like "$ERR" "regions 'a' and 'b' are backed by the same file" "the error names both regions"
-[ ! -e "$SCRATCH/same.img" ] && pass "two regions on one file: no file left behind" ||
-	fail "two regions on one file: no file left behind"
+holds "two regions on one file: no file left behind" test ! -e "$SCRATCH/same.img"
 
 ln -s "$SCRATCH/link-target.img" "$SCRATCH/link.img"
 rand_file "$SCRATCH/link-target.img" $MiB
@@ -204,8 +215,7 @@ RUN_TIMEOUT=10 run "$MEMSYNCD" --listen "$HOST:0" --region "pre:1M:file=$SCRATCH
 is "$RC" 1 "a region that cannot be created: memsyncd does not start (exit 1)"
 like "$ERR" "region 'second'.*no-such-dir" "the error names the region that failed and why"
 like "$ERR" "not started: region 'second' \(3 of 3\)" "the error says the start failed at that region"
-[ ! -e "$SCRATCH/first.img" ] && pass "the file created for the 1st region is removed" ||
-	fail "the file created for the 1st region is removed"
+holds "the file created for the 1st region is removed" test ! -e "$SCRATCH/first.img"
 same_file "$SCRATCH/pre.orig" "$SCRATCH/pre.img" "a file that existed before is left as it was"
 
 done_testing
