@@ -43,7 +43,10 @@
  * Removing an export (ms_server_unexport) keeps that promise with a grace
  * lock, s->gp: every control handler runs with it read-held (the wrapper
  * around on_ctrl), and so does every walk of the list from an application
- * thread (ms_server_stat, the final msync).  A removal takes an idle
+ * thread (ms_server_stat, the final msync).  Any other thread that finds
+ * or walks exports (a timer, say) must read-hold it too while it uses
+ * what it found, unless it holds a client's open (e->clients counts it),
+ * as the commit worker does.  A removal takes an idle
  * export (no client, no lease) out of the list under s->lock, so no find
  * or walk can return it any more, then write-locks s->gp for an instant
  * with no other lock held: every handler that found the export before
