@@ -573,6 +573,14 @@ void ms_server_destroy(ms_server *s);
 int ms_server_stat(ms_server *s, const char *name, struct ms_region_stat **out,
 		   size_t *n);
 
+/* Remove an idle region (thread-safe, also while the server runs; do not
+ * add a region of the same name at the same time): 0, -ENOENT when there
+ * is none, -EBUSY when a client has it open or holds its write lease (it
+ * then stays as it was).  Waits for the control requests in flight; an
+ * OPEN after it sees an unknown region.  Its ms_export is invalid once
+ * this returns 0; a file region's file stays. */
+int ms_server_unexport(ms_server *s, const char *name);
+
 #ifdef __cplusplus
 }
 #endif

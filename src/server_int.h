@@ -39,6 +39,23 @@
  * ms_server_destroy() after every loop has stopped, so a pointer found in
  * the list stays valid.  A peer's open handles are touched only by its own
  * listener's thread.
+ *
+ * Removing an export (ms_server_unexport) keeps that promise with a grace
+ * lock, s->gp: every control handler runs with it read-held (the wrapper
+ * around on_ctrl), and so does every walk of the list from an application
+ * thread (ms_server_stat, the final msync).  Any other thread that finds
+ * or walks exports (a timer, say) must read-hold it too while it uses
+ * what it found, unless it holds a client's open (e->clients counts it),
+ * as the commit worker does.  A removal takes an idle
+ * export (no client, no lease) out of the list under s->lock, so no find
+ * or walk can return it any more, then write-locks s->gp for an instant
+ * with no other lock held: every handler that found the export before
+ * has returned.  If one of them opened it meanwhile, the export goes back
+ * into the list (-EBUSY); otherwise its registrations and region are
+ * destroyed, and the struct itself stays on s->graveyard until
+ * ms_server_destroy(), so a stale pointer still reaches a live e->lock.
+ * s->gp is the outermost lock: a handler takes the others under it, and
+ * it is never taken while another lock is held.
  */
 #ifndef MS_SERVER_INT_H
 #define MS_SERVER_INT_H
@@ -128,6 +145,7 @@ struct ms_export {
 	uint32_t clients;
 	uint64_t commits, refused, abandoned;
 	struct ms_export *next;       /* s->lock */
+	struct ms_export *grave_next; /* s->lock: on s->graveyard */
 };
 
 struct open_slot {
@@ -161,6 +179,9 @@ struct ms_server {
 	pthread_mutex_t wlock;        /* creating the worker */
 	uint32_t lease_ttl_ms;
 	struct lease_timer *timer;    /* lapses leases (server_lease.c) */
+	pthread_rwlock_t gp;          /* grace lock: see the top */
+	pthread_mutex_t ulock;        /* one ms_server_unexport at a time */
+	struct ms_export *graveyard;  /* s->lock: removed, freed at destroy */
 };
 
 /* server.c */

@@ -650,8 +650,9 @@ struct lease_timer {
 	bool stop;
 };
 
-/* Lapse what is due in e. */
-static void lapse(struct ms_export *e, uint64_t now)
+/* What is due in e: its handover lapses here; true when its holder's
+ * lease lapsed (fenced by the caller, outside the grace lock). */
+static bool lapse_due(struct ms_export *e, uint64_t now)
 {
 	struct lease *ls = &e->lease;
 	bool due, gone = false;
@@ -663,12 +664,33 @@ static void lapse(struct ms_export *e, uint64_t now)
 		gone = true;
 	}
 	pthread_mutex_unlock(&e->lock);
-	if (due)
-		ms_lease_fence(e, FENCE_LAPSED, NULL);
 	if (gone)
 		ms_srv_log(e->srv, MS_LOG_WARN,
 			   "'%s': the handover of the write lease lapsed: nobody took it",
 			   e->r->name);
+	return due;
+}
+
+#define LAPSE_BATCH 64
+
+static void lapse_all(ms_server *s)
+{
+	struct ms_export *due[LAPSE_BATCH];
+	size_t n = 0;
+
+	/* walks the exports: under the grace lock (server_int.h) */
+	pthread_rwlock_rdlock(&s->gp);
+	for (struct ms_export *e = ms_srv_next(s, NULL); e && n < LAPSE_BATCH;
+	     e = ms_srv_next(s, e))
+		if (lapse_due(e, ms_srv_now_ns()))
+			due[n++] = e;
+	pthread_rwlock_unlock(&s->gp);
+	/* fencing waits for the listeners (srv_dereg_mr), which may wait for
+	 * the grace lock: not under it.  Each export stays: its holder's open
+	 * counts as a client, and a fence of a lease that is gone meanwhile
+	 * does nothing */
+	for (size_t i = 0; i < n; i++)
+		ms_lease_fence(due[i], FENCE_LAPSED, NULL);
 }
 
 static void *timer_main(void *arg)
@@ -688,8 +710,7 @@ static void *timer_main(void *arg)
 		if (t->stop)
 			break;
 		pthread_mutex_unlock(&t->lock);
-		for (struct ms_export *e = ms_srv_next(t->s, NULL); e; e = ms_srv_next(t->s, e))
-			lapse(e, ms_srv_now_ns());
+		lapse_all(t->s);
 		pthread_mutex_lock(&t->lock);
 	}
 	pthread_mutex_unlock(&t->lock);
