@@ -42,9 +42,14 @@ static void pend_all_local(ms_map *m)
 }
 
 /* Move what the tracker saw written into pendpg; *pages gets the pages.
- * Called with sync_lk held. */
+ * Only pages of local chunks: a chunk that is not local holds no write of
+ * the application (a write to it waits for the fetch), and one dropped by
+ * a refresh on the copy path reads as written (its anonymous pages are
+ * gone, write protection with them) until it is fetched again: noted
+ * pending, they would be pushed once it is.  Called with sync_lk held. */
 static int collect(ms_map *m, uint64_t *pages)
 {
+	uint64_t ppc = m->chunk / m->page;
 	bool more;
 	int ret;
 
@@ -58,12 +63,19 @@ static int collect(ms_map *m, uint64_t *pages)
 			return ret;
 		}
 		for (size_t i = 0; i < n; i++) {
-			uint64_t p0 = m->ranges[i].off / m->page;
-			uint64_t np = ms_div_round_up(m->ranges[i].off + m->ranges[i].len,
-						      m->page) - p0;
+			uint64_t p = m->ranges[i].off / m->page;
+			uint64_t end = ms_div_round_up(m->ranges[i].off + m->ranges[i].len,
+						       m->page);
 
-			*pages += np;
-			ms_chunkmap_set_range(&m->pendpg, p0, np);
+			while (p < end) {
+				uint64_t c = p / ppc, k = MS_MIN(end, (c + 1) * ppc) - p;
+
+				if (atomic_load(&m->state[c]) == CH_LOCAL) {
+					*pages += k;
+					ms_chunkmap_set_range(&m->pendpg, p, k);
+				}
+				p += k;
+			}
 		}
 	} while (more);
 	return 0;
