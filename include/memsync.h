@@ -283,10 +283,11 @@ int ms_stat(ms_client *c, const char *name, struct ms_region_stat **out,
  * memfd path anyway.
  *
  * Failures: when a pull fails (server gone and not back within
- * reconnect_timeout_ms, verification failure) the mapping is marked failed.  Chunks already local stay readable; an
- * access to any chunk that is not local raises SIGBUS in the accessing
- * thread (never a hang), ms_map_wait() returns the error and
- * ms_map_errmsg() explains it.  Prefetching stops.
+ * reconnect_timeout_ms, verification failure) the mapping is marked
+ * failed.  Chunks already local stay readable; an access to any chunk that
+ * is not local raises SIGBUS in the accessing thread (never a hang),
+ * ms_map_wait() returns the error and ms_map_errmsg() explains it.
+ * Prefetching stops.
  *
  * Each handling thread has its own connection (the client is not thread
  * safe): a mapping holds fault_threads + prefetch_threads connections,
@@ -417,11 +418,11 @@ struct ms_map_sync_stats {
  * rehashes the chunks from the pages written); returns when the
  * server holds them.  Concurrent calls (and the background thread) are
  * serialised.  -EACCES for a read-only mapping; when the server refuses
- * the commit (its verification fails) or the connection fails (and does
- * not come back within reconnect_timeout_ms: else the sync is repeated on
- * the new connection), the error
- * (message in ms_map_errmsg() while no fault failed the mapping) and the
- * chunks stay dirty for the next sync.  st may be NULL. */
+ * the commit (its verification fails) or the connection fails and does
+ * not come back within reconnect_timeout_ms (when it does, the sync is
+ * repeated on the new connection), the error (message in ms_map_errmsg()
+ * while no fault failed the mapping) and the chunks stay dirty for the
+ * next sync.  st may be NULL. */
 int ms_map_sync(ms_map *m, struct ms_map_sync_stats *st);
 
 /* Follow the server: read its per-chunk generation table and drop every
