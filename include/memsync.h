@@ -432,7 +432,8 @@ int ms_map_sync(ms_map *m, struct ms_map_sync_stats *st);
  * written locally and not synced is never dropped: if any changed chunk is
  * dirty, nothing is dropped and the result is -EBUSY (ms_map_sync() first).
  * On a read-only mapping local writes to changed chunks are lost.  Not
- * for use while the application writes to chunks that may change. */
+ * for use while the application writes to chunks that may change.  A
+ * dead connection is connected again first (reconnect_timeout_ms). */
 int ms_map_refresh(ms_map *m, uint64_t *changed);
 
 /* ------------------------------------------------------------------ */
