@@ -173,13 +173,15 @@ static void backoff(ms_map *m, long ms)
  * with backoff until *deadline (ms_now_ns() time; 0: the outage starts
  * now, and *deadline is set to now + reconnect_timeout_ms, so a caller
  * that loses the connection again keeps the first deadline), then follow
- * what the server changed meanwhile (map_regen).  The caller holds
+ * what the server changed meanwhile (map_regen: the chunks it drops are
+ * added to *dropped, which may be NULL).  The caller holds
  * sync_lk when w is the sync connection.  0 once w is usable again;
  * -ETIMEDOUT when the time ran out, -ECANCELED when the mapping is being
  * closed (or, for a handling thread, failed meanwhile), or the -errno of
  * a refusal (ms_client_reconnect's fatal ones); why says what happened.
  */
-int map_reconnect(ms_map *m, struct worker *w, uint64_t *deadline, char *why, size_t whylen)
+int map_reconnect(ms_map *m, struct worker *w, uint64_t *deadline, uint64_t *dropped,
+		  char *why, size_t whylen)
 {
 	long delay = RECONNECT_FIRST_MS, left;
 	bool fatal;
@@ -196,7 +198,7 @@ int map_reconnect(ms_map *m, struct worker *w, uint64_t *deadline, char *why, si
 		ret = ms_client_reconnect(w->c, &w->co, (int)MS_MAX(left, 1L), &fatal, why,
 					  whylen);
 		if (!ret) {
-			ret = map_regen(m, w, w == &m->sw);
+			ret = map_regen(m, w, w == &m->sw, dropped);
 			if (!ret)
 				return 0;
 			fatal = ms_client_connected(w->c);

@@ -189,7 +189,7 @@ static int pull(struct worker *w, uint64_t first, uint64_t off, uint8_t *dst, ui
 	while ((ret = ms_pull_gens(w->r, off, dst, len, w->gens, w->hashes)) &&
 	       map_conn_lost(m, w)) {
 		snprintf(lost, sizeof(lost), "%s", ms_client_errmsg(w->c));
-		rc = map_reconnect(m, w, &deadline, why, sizeof(why));
+		rc = map_reconnect(m, w, &deadline, NULL, why, sizeof(why));
 		if (rc) {
 			map_fail(m, rc == -ETIMEDOUT || rc == -ECANCELED ? ret : rc,
 				 "lazy map of '%s': chunk %llu: %s; reconnecting: %s", m->name,

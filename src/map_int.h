@@ -192,7 +192,8 @@ int map_worker_connect(ms_map *m, struct worker *w, const struct ms_client_opts 
 		       enum ms_mode mode, char *err, size_t errlen);
 void map_worker_free(struct worker *w);
 bool map_conn_lost(const ms_map *m, const struct worker *w);
-int map_reconnect(ms_map *m, struct worker *w, uint64_t *deadline, char *why, size_t whylen);
+int map_reconnect(ms_map *m, struct worker *w, uint64_t *deadline, uint64_t *dropped,
+		  char *why, size_t whylen);
 
 /* map_fault.c: the fault and prefetch threads, and what they share */
 void *map_fault_main(void *arg);
@@ -203,6 +204,6 @@ void map_uffd_wake(ms_map *m, uint64_t off, uint64_t len);
 /* map_sync.c: the background push (sync_interval_ms), and what a
  * reconnect does to the local chunks (locked: the caller holds sync_lk) */
 void *map_sync_main(void *arg);
-int map_regen(ms_map *m, struct worker *w, bool locked);
+int map_regen(ms_map *m, struct worker *w, bool locked, uint64_t *dropped);
 
 #endif

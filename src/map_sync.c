@@ -233,7 +233,7 @@ int ms_map_sync(ms_map *m, struct ms_map_sync_stats *st)
 		 * again (pendpg is unchanged) */
 		ms_chunkmap_clear_all(&m->sentpg);
 		snprintf(lost, sizeof(lost), "%s", ms_client_errmsg(m->sw.c));
-		rc = map_reconnect(m, &m->sw, &deadline, why, sizeof(why));
+		rc = map_reconnect(m, &m->sw, &deadline, NULL, why, sizeof(why));
 		if (rc) {
 			ret = rc == -ETIMEDOUT || rc == -ECANCELED ? ret : rc;
 			sync_fail(m, ret, "sync of '%s': %s; reconnecting: %s", m->name, lost, why);
@@ -322,12 +322,12 @@ static uint64_t drop_stale(ms_map *m, const uint64_t *now, bool keep_pending)
  * server serving other bytes).  Read its generation table over w and drop
  * every local chunk whose generation moved, as a refresh does, except the
  * chunks with pages written locally and not committed: those stay, and
- * the next sync pushes them.  0, or -errno (the table read failed: w's
- * errmsg says why).
+ * the next sync pushes them; *dropped (may be NULL) grows by the number
+ * dropped.  0, or -errno (the table read failed: w's errmsg says why).
  */
-int map_regen(ms_map *m, struct worker *w, bool locked)
+int map_regen(ms_map *m, struct worker *w, bool locked, uint64_t *dropped)
 {
-	uint64_t *now = malloc(m->nchunks * sizeof(*now)), pages;
+	uint64_t *now = malloc(m->nchunks * sizeof(*now)), pages, n;
 	int ret;
 
 	if (!now)
@@ -341,7 +341,9 @@ int map_regen(ms_map *m, struct worker *w, bool locked)
 		 * (the next sync reports it) */
 		if (m->writable)
 			(void)collect(m, &pages);
-		drop_stale(m, now, true);
+		n = drop_stale(m, now, true);
+		if (dropped)
+			*dropped += n;
 	}
 	if (!locked)
 		pthread_mutex_unlock(&m->sync_lk);
@@ -375,7 +377,7 @@ int ms_map_refresh(ms_map *m, uint64_t *changed)
 	while ((ret = ms_chunk_generations(m->sw.r, 0, now, m->nchunks)) &&
 	       map_conn_lost(m, &m->sw)) {
 		snprintf(lost, sizeof(lost), "%s", ms_client_errmsg(m->sw.c));
-		rc = map_reconnect(m, &m->sw, &deadline, cerr, sizeof(cerr));
+		rc = map_reconnect(m, &m->sw, &deadline, &dropped, cerr, sizeof(cerr));
 		if (rc) {
 			ret = rc == -ETIMEDOUT || rc == -ECANCELED ? ret : rc;
 			sync_fail(m, ret, "refresh of '%s': %s; reconnecting: %s", m->name, lost,
@@ -399,7 +401,7 @@ int ms_map_refresh(ms_map *m, uint64_t *changed)
 		ret = -EBUSY;
 		goto out;
 	}
-	dropped = drop_stale(m, now, false);
+	dropped += drop_stale(m, now, false);
 out:
 	pthread_mutex_unlock(&m->sync_lk);
 	free(now);

@@ -387,14 +387,16 @@ static void *restart_main(void *arg)
  * chunks it never touched: the reads wait and see the right bytes.  Then
  * (stopped again) with chunk 5, which the mapping holds, rewritten and
  * committed: touching an absent chunk reconnects, the mapping drops chunk
- * 5 (exactly it) and reads its new bytes.
+ * 5 (exactly it) and reads its new bytes.  Then a third time under
+ * ms_map_refresh(), which reconnects its own connection and counts the
+ * chunks dropped.
  */
 static void test_restart(bool force_copy)
 {
 	struct ms_map_opts mo = { .opts_size = sizeof(mo), .no_prefetch = true, .path = force_copy ? MS_MAP_PATH_COPY : MS_MAP_PATH_ZERO_COPY,
 				  .reconnect_timeout_ms = 20000 };
 	const char *path = force_copy ? "copy" : "zero-copy";
-	uint64_t half = 2 * MiB, seed = f.rng;
+	uint64_t half = 2 * MiB, seed = f.rng, changed = 99;
 	uint8_t *want = malloc(4 * MiB);
 	struct fx_server g;
 	struct restart rs = { .g = &g, .seed = seed };
@@ -436,6 +438,22 @@ static void test_restart(bool force_copy)
 	ok(a[5 * CHUNK] == 0xa5 && a[6 * CHUNK - 1] == 0xa5,
 	   "%s, restart: chunk 5 reads its new bytes", path);
 	ok(memcmp(a, g.mem[0], 4 * MiB) == 0, "%s, restart: the mapping equals the new server",
+	   path);
+
+	/* a refresh reconnects its own connection: opened here, before a
+	 * third server, whose chunk 5 is the first bytes again and chunk 6
+	 * new */
+	ok(ms_map_refresh(m, &changed) == 0 && changed == 0,
+	   "%s, restart: a refresh (its connection opened) finds nothing changed", path);
+	fx_server_down(&g);
+	back_up(&g, rs.port, seed);
+	memset(g.mem[0] + 6 * CHUNK, 0x5a, CHUNK);
+	ok(ms_export_commit(g.e[0], 6 * CHUNK, CHUNK) == 0,
+	   "%s, restart: a third server, chunk 6 changed", path);
+	is_int(ms_map_refresh(m, &changed), 0, "%s, restart: the next refresh reconnects%s%s",
+	       path, ms_map_errmsg(m)[0] ? ": " : "", ms_map_errmsg(m));
+	is_int(changed, 2, "%s, restart: and drops exactly chunks 5 and 6", path);
+	ok(memcmp(a, g.mem[0], 4 * MiB) == 0, "%s, restart: the mapping equals the third server",
 	   path);
 	ms_map_close(m);
 	fx_server_down(&g);
