@@ -365,11 +365,12 @@ int ms_stat(ms_client *c, const char *name, struct ms_region_stat **out,
  * ones (measurements: docs/lazy-map.md); MS_MAP_PATH_ZERO_COPY picks the
  * memfd path anyway.
  *
- * Failures: when a pull fails (server gone, verification failure, timeout)
- * the mapping is marked failed.  Chunks already local stay readable; an
- * access to any chunk that is not local raises SIGBUS in the accessing
- * thread (never a hang), ms_map_wait() returns the error and
- * ms_map_errmsg() explains it.  Prefetching stops.
+ * Failures: when a pull fails (server gone and not back within
+ * reconnect_timeout_ms, verification failure) the mapping is marked
+ * failed.  Chunks already local stay readable; an access to any chunk that
+ * is not local raises SIGBUS in the accessing thread (never a hang),
+ * ms_map_wait() returns the error and ms_map_errmsg() explains it.
+ * Prefetching stops.
  *
  * Each handling thread has its own connection (the client is not thread
  * safe): a mapping holds fault_threads + prefetch_threads connections,
@@ -387,7 +388,18 @@ int ms_stat(ms_client *c, const char *name, struct ms_region_stat **out,
  * PAGEMAP_SCAN reads the written pages back and protects them again), or,
  * where the kernel cannot, by hashing the local chunks (ms_map_dirty_mode()
  * says which and why).  ms_map_sync() pushes the written chunks and
- * commits them. */
+ * commits them.
+ *
+ * A connection that dies (the server restarted, a timeout) is connected
+ * again by the thread that found it dead, retrying until
+ * reconnect_timeout_ms has passed; faults wait meanwhile.  Back, the
+ * mapping opens the region again in its mode (a writable one takes the
+ * write lease again), reads the server's generation table and drops the
+ * local chunks the server changed meanwhile (as ms_map_refresh() does),
+ * except chunks written locally and not synced: they are pushed by the
+ * next sync.  The region gone or resized, the lease taken by another
+ * writer, or no connection within the timeout: the mapping fails as
+ * above (faults on absent chunks get SIGBUS). */
 
 typedef struct ms_map ms_map;
 
@@ -428,7 +440,15 @@ struct ms_map_opts {
 	bool no_use_report;        /* do not tell the server, at close, which
 				      chunks were faulted (in fault order): by
 				      default they gain heat in its hot list */
+	/* a connection that dies is connected again (attempts 50 ms apart,
+	 * doubling to 1 s) for up to this long, faults waiting meanwhile;
+	 * only then does the mapping fail (see above).  0 = the default
+	 * (5000 ms); MS_MAP_NO_RECONNECT (any negative value) = never: the
+	 * first dead connection fails the mapping */
+	int reconnect_timeout_ms;
 };
+
+#define MS_MAP_NO_RECONNECT (-1)
 
 /* Connect to host:port, open the region read-only and map it.  NULL + errno
  * on failure and a message in err: ENOENT unknown region, EINVAL bad
@@ -481,9 +501,11 @@ struct ms_map_sync_stats {
  * rehashes the chunks from the pages written); returns when the
  * server holds them.  Concurrent calls (and the background thread) are
  * serialised.  -EACCES for a read-only mapping; when the server refuses
- * the commit (its verification fails) or the connection fails, the error
- * (message in ms_map_errmsg() while no fault failed the mapping) and the
- * chunks stay dirty for the next sync.  st may be NULL. */
+ * the commit (its verification fails) or the connection fails and does
+ * not come back within reconnect_timeout_ms (when it does, the sync is
+ * repeated on the new connection), the error (message in ms_map_errmsg()
+ * while no fault failed the mapping) and the chunks stay dirty for the
+ * next sync.  st may be NULL. */
 int ms_map_sync(ms_map *m, struct ms_map_sync_stats *st);
 
 /* Follow the server: read its per-chunk generation table and drop every
@@ -493,7 +515,8 @@ int ms_map_sync(ms_map *m, struct ms_map_sync_stats *st);
  * written locally and not synced is never dropped: if any changed chunk is
  * dirty, nothing is dropped and the result is -EBUSY (ms_map_sync() first).
  * On a read-only mapping local writes to changed chunks are lost.  Not
- * for use while the application writes to chunks that may change. */
+ * for use while the application writes to chunks that may change.  A
+ * dead connection is connected again first (reconnect_timeout_ms). */
 int ms_map_refresh(ms_map *m, uint64_t *changed);
 
 /* ------------------------------------------------------------------ */

@@ -59,7 +59,7 @@ int cl_connected(ms_client *c, const char *what)
 
 /* The connection can no longer be trusted (timeout, transport failure):
  * close it so nothing lands in caller memory any more. */
-static void cl_kill(ms_client *c)
+void cl_kill(ms_client *c)
 {
 	if (c->x) {
 		c->ops->close(c->x);

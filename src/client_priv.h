@@ -68,6 +68,10 @@ struct ms_mem {
 /* Set c's errmsg; returns err. */
 int cl_err(ms_client *c, int err, const char *fmt, ...) MS_PRINTF(3, 4);
 
+/* Close c's connection (when it has one) and forget the registrations it
+ * took with it; c->x is NULL after. */
+void cl_kill(ms_client *c);
+
 /* The one "not connected" guard: 0 while c has a connection, else
  * -ENOTCONN with errmsg "<what>: not connected to host:port". */
 int cl_connected(ms_client *c, const char *what);
