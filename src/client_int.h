@@ -84,6 +84,11 @@ int ms_region_commit_stream(ms_region *r, ms_fill_fn fill, void *ud,
 int ms_region_commit_pieces(ms_region *r, const struct ms_wpiece *p, size_t n,
 			    struct ms_commit_res *res);
 
+/* Renew r's write lease when a third of its time to live has passed
+ * since the last renewal or commit (a writable mapping's keeper); 0 for
+ * a read-only handle or a dead connection. */
+int ms_region_lease_tick(ms_region *r);
+
 /* What c's transport can do: enum ms_xcap flags (transport.h). */
 unsigned ms_client_caps(const ms_client *c);
 

@@ -44,6 +44,11 @@ int cl_lease_tick(ms_region *r)
 	return ms_lease_renew(r);
 }
 
+int ms_region_lease_tick(ms_region *r)
+{
+	return cl_lease_tick(r);
+}
+
 /* ------------------------------------------------------------ staging */
 
 static int stage_more(ms_region *r, uint64_t need)

@@ -67,16 +67,20 @@ static int reregister(ms_client *c)
 
 /*
  * The write lease again, for r (opened MS_MODE_WRITE on the dead
- * connection).  This is where a fenced lease is told apart: once leases
- * carry epochs, the re-open passes r's epoch and the server answers ESTALE
- * ("fenced") when another writer was granted the lease meanwhile.  Here it
- * is a plain MS_MODE_WRITE open: EBUSY (another client holds the lease
- * now) is fatal, as is any refusal the server answers with; NULL with
+ * connection).  This is where a fenced lease is told apart: the re-open
+ * passes r's epoch and the server answers ESTALE ("fenced") when another
+ * writer was granted the lease meanwhile, EBUSY when one holds it now;
+ * both are fatal, as is any refusal the server answers with; NULL with
  * errno and c's errmsg set.
  */
 static ms_region *reopen_write(ms_client *c, const ms_region *r)
 {
-	return ms_open(c, r->info.name, MS_MODE_WRITE);
+	/* the lease again, only if no other writer took it meanwhile: else
+	 * ESTALE, "fenced" (what was written since the last commit would
+	 * overwrite that writer's) */
+	struct ms_open_opts oo = { .opts_size = sizeof(oo), .expect_epoch = r->info.epoch };
+
+	return ms_open_with(c, r->info.name, MS_MODE_WRITE, &oo);
 }
 
 /* Open r again on c's new connection and take the new handle and
@@ -113,6 +117,15 @@ static int reopen(ms_client *c, ms_region *r, bool *fatal)
 	r->data = nr->data;
 	r->meta = nr->meta;
 	r->info.generation = nr->info.generation;
+	/* a new lease (epoch + 1) with staging areas of its own */
+	r->info.epoch = nr->info.epoch;
+	r->info.lease_ttl_ms = nr->info.lease_ttl_ms;
+	r->info.commit_mode = nr->info.commit_mode;
+	r->info.stage_limit = nr->info.stage_limit;
+	r->renewed_ns = nr->renewed_ns;
+	r->nstage = 0;
+	r->staged = 0;
+	r->scur = 0;
 	/* written on the old connection, never committed: forgotten */
 	r->npending = 0;
 	r->pend_end = 0;

@@ -540,7 +540,8 @@ static int map_start(ms_map *m, char *err, size_t errlen)
 				       strerror(-ret));
 		w->started = true;
 	}
-	if (m->writable && m->mo.sync_interval_ms) {
+	/* writable: syncs every sync_interval_ms, and keeps the lease */
+	if (m->writable) {
 		ret = -pthread_create(&m->sync_th, NULL, map_sync_main, m);
 		if (ret)
 			return map_err(err, errlen, ret, "lazy map: pthread_create: %s",

@@ -415,19 +415,39 @@ out:
 void *map_sync_main(void *arg)
 {
 	ms_map *m = arg;
+	uint64_t last_sync = ms_now_ns();
 
 	pthread_mutex_lock(&m->lk);
 	while (!atomic_load(&m->stop)) {
+		struct ms_region_info info;
 		struct timespec ts;
+		long wait_ms;
 
-		ms_deadline_ms(&ts, (long)m->mo.sync_interval_ms);
+		/* the lease is kept alive between syncs (a mapping written to
+		 * without a sync for longer than the lease's time to live
+		 * would lose it): wake at a quarter of it at least */
+		ms_region_info(m->sw.r, &info);
+		wait_ms = (long)MS_MAX(info.lease_ttl_ms / 4, 20u);
+		if (m->mo.sync_interval_ms)
+			wait_ms = MS_MIN(wait_ms, (long)m->mo.sync_interval_ms);
+		ms_deadline_ms(&ts, wait_ms);
 		while (!atomic_load(&m->stop) &&
 		       pthread_cond_timedwait(&m->cv, &m->lk, &ts) != ETIMEDOUT)
 			;
 		if (atomic_load(&m->stop))
 			break;
 		pthread_mutex_unlock(&m->lk);
-		(void)ms_map_sync(m, NULL);   /* failures: ms_map_errmsg/wait */
+		if (m->mo.sync_interval_ms &&
+		    ms_now_ns() - last_sync >= (uint64_t)m->mo.sync_interval_ms * 1000000u) {
+			(void)ms_map_sync(m, NULL);   /* failures: ms_map_errmsg/wait */
+			last_sync = ms_now_ns();
+		} else {
+			/* a refusal ("fenced") shows at the next sync */
+			pthread_mutex_lock(&m->sync_lk);
+			if (m->sw.r)
+				(void)ms_region_lease_tick(m->sw.r);
+			pthread_mutex_unlock(&m->sync_lk);
+		}
 		pthread_mutex_lock(&m->lk);
 	}
 	pthread_mutex_unlock(&m->lk);

@@ -136,13 +136,18 @@ int ms_lease_take(struct ms_export *e, struct peer *p, uint64_t expect_epoch, ch
 		pthread_mutex_unlock(&e->lock);
 		return -EBUSY;
 	}
-	if (expect_epoch && expect_epoch != ls->epoch) {
+	/* resuming: refused when a lease was granted after expect_epoch.  A
+	 * server that restarted with a region whose epochs are not kept
+	 * (anon, memfd) knows no epoch that high: the grant goes on above it,
+	 * so epochs never go back for the writer */
+	if (expect_epoch && expect_epoch < ls->epoch) {
 		snprintf(msg, msglen, "fenced: region '%s' was written by epoch %llu since epoch %llu",
 			 e->r->name, (unsigned long long)ls->epoch,
 			 (unsigned long long)expect_epoch);
 		pthread_mutex_unlock(&e->lock);
 		return -ESTALE;
 	}
+	ls->epoch = MS_MAX(ls->epoch, expect_epoch);
 	epoch = ++ls->epoch;
 	ls->holder = p;     /* reserved: others get EBUSY from here on */
 	ls->l = l;
@@ -381,6 +386,8 @@ void ms_lease_apply_end(struct ms_export *e, bool ok)
 
 	pthread_mutex_lock(&e->lock);
 	ls->applying = false;
+	/* the commit renews, counted from its end: it may have taken long */
+	ls->expires_ns = ms_srv_now_ns() + ttl_ns(e);
 	ls->nmore = 0;
 	ls->cycle = false;  /* applied or refused: either way nothing is pending */
 	if (!ok)

@@ -51,7 +51,10 @@ struct fx_server {
 	/* set before fx_server_up_with(), or left zero for the defaults */
 	enum ms_transport_kind transport; /* AUTO (0) means TCP here */
 	const char *host;                 /* NULL = 127.0.0.1 */
-	unsigned lease_ttl_ms;            /* 0 = the server's default */
+	unsigned lease_ttl_ms;            /* 0 = 60 s: tests that hold a write
+					   * lease idle on a loaded machine
+					   * must not lose it; lease tests set
+					   * their own */
 	const char *want_port;            /* NULL = any free port (a server
 					   * restarted on a port it had) */
 	/* filled by fx_server_up() */
@@ -168,7 +171,7 @@ __attribute__((unused)) static void fx_server_up_with(struct fx_server *f,
 		.transport = f->transport ? f->transport : MS_TRANSPORT_TCP,
 		.log = fx_log_cb,
 		.log_ud = f,
-		.lease_ttl_ms = f->lease_ttl_ms,
+		.lease_ttl_ms = f->lease_ttl_ms ? f->lease_ttl_ms : 60000,
 	};
 	char err[256];
 	int ret;

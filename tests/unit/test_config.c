@@ -61,6 +61,19 @@ static void region_ok(void)
 	       "largest chunk size");
 	is_int(r.chunk_size, 16 << 20, "chunk 16 MiB");
 	msd_region_free(&r);
+
+	is_int(msd_parse_region("db:1G:file=/d,commit=direct,stage=64M", &r, err, sizeof(err)), 0,
+	       "commit mode and staging limit parse");
+	ok(r.commit == MS_COMMIT_DIRECT && r.stage_limit == 64u << 20, "direct, 64 MiB staging");
+	msd_region_free(&r);
+	is_int(msd_parse_region("db:1G", &r, err, sizeof(err)), 0, "no commit option");
+	ok(r.commit == MS_COMMIT_ATOMIC && r.stage_limit == 0, "atomic by default, no limit");
+	msd_region_free(&r);
+	is_int(msd_parse_region("db:1G:commit=fast", &r, err, sizeof(err)), -EINVAL,
+	       "an unknown commit mode is refused");
+	ok(strstr(err, "'fast' is not atomic or direct") != NULL, "...saying so: %s", err);
+	is_int(msd_parse_region("db:1G:stage=0", &r, err, sizeof(err)), -EINVAL,
+	       "a zero staging limit is refused");
 }
 
 static void region_bad(const char *spec, const char *want)
@@ -123,15 +136,16 @@ static void region_errors(void)
 	region_bad("vm0:1G:chunk=32M", "invalid region 'vm0:1G:chunk=32M': chunk size '32M' is "
 		   "not a power of two between 4K and 16M");
 	region_bad("vm0:1G:chunk=", "invalid region 'vm0:1G:chunk=': unknown option 'chunk=' "
-		   "(anon, memfd, file=PATH, chunk=SIZE, nolock)");
+		   "(anon, memfd, file=PATH, chunk=SIZE, nolock, commit=atomic|direct, stage=SIZE)");
 	region_bad("vm0:1G:chunk=64K,chunk=64K", "invalid region 'vm0:1G:chunk=64K,chunk=64K': "
 		   "chunk size given twice");
 	region_bad("vm0:1G:bogus", "invalid region 'vm0:1G:bogus': unknown option 'bogus' "
-		   "(anon, memfd, file=PATH, chunk=SIZE, nolock)");
+		   "(anon, memfd, file=PATH, chunk=SIZE, nolock, commit=atomic|direct, stage=SIZE)");
 	region_bad("vm0:1G:anonx", "invalid region 'vm0:1G:anonx': unknown option 'anonx' "
-		   "(anon, memfd, file=PATH, chunk=SIZE, nolock)");
+		   "(anon, memfd, file=PATH, chunk=SIZE, nolock, commit=atomic|direct, stage=SIZE)");
 	region_bad("vm0:1G:filex=/a", "invalid region 'vm0:1G:filex=/a': unknown option "
-		   "'filex=/a' (anon, memfd, file=PATH, chunk=SIZE, nolock)");
+		   "'filex=/a' (anon, memfd, file=PATH, chunk=SIZE, nolock, commit=atomic|direct, "
+		   "stage=SIZE)");
 }
 
 /* ------------------------------------------------------------- listen */
@@ -192,6 +206,13 @@ static void set_tests(void)
 	is_int(c.log_level, MS_LOG_INFO, "default log level");
 	ok(c.port_file == NULL && c.nregions == 0, "no port file, no regions");
 
+	is_int(msd_config_set(&c, "lease-ttl", "1.5", err, sizeof(err)), 0, "set lease-ttl");
+	is_int(c.lease_ttl_ms, 1500, "lease-ttl is in seconds");
+	is_int(msd_config_set(&c, "lease-ttl", "0", err, sizeof(err)), -EINVAL,
+	       "a lease-ttl of 0 is refused");
+	is_int(msd_config_set(&c, "lease-ttl", "10x", err, sizeof(err)), -EINVAL,
+	       "a lease-ttl with junk is refused");
+	is_int(c.lease_ttl_ms, 1500, "and leaves the value as it was");
 	is_int(msd_config_set(&c, "listen", "0.0.0.0:0", err, sizeof(err)), 0, "set listen");
 	ok(strcmp(c.host, "0.0.0.0") == 0 && strcmp(c.port, "0") == 0, "listen applied");
 	is_int(msd_config_set(&c, "listen", "nope", err, sizeof(err)), -EINVAL,
@@ -313,7 +334,7 @@ static void file_tests(void)
 		 "bad region");
 	file_bad("region vm0:1G:bogus\n",
 		 "t.conf:1: invalid region 'vm0:1G:bogus': unknown option 'bogus' (anon, memfd, "
-		 "file=PATH, chunk=SIZE, nolock)", "bad region option");
+		 "file=PATH, chunk=SIZE, nolock, commit=atomic|direct, stage=SIZE)", "bad region option");
 	file_bad("region a:4K\n\n# x\nregion a:8K\n", "t.conf:4: region 'a' is defined twice",
 		 "duplicate region");
 	file_bad("log-level info\ntransport udp\n",
@@ -373,7 +394,8 @@ static void load_tests(void)
 	fclose(f);
 	is_int(msd_config_load(&c, path, err, sizeof(err)), -EINVAL, "load: bad line");
 	snprintf(want, sizeof(want), "%s:3: invalid region 'vm1:1M:nolock,x': unknown option "
-		 "'x' (anon, memfd, file=PATH, chunk=SIZE, nolock)", path);
+		 "'x' (anon, memfd, file=PATH, chunk=SIZE, nolock, commit=atomic|direct, "
+		 "stage=SIZE)", path);
 	is_str(err, want, "load: message names the path and line");
 	msd_config_free(&c);
 

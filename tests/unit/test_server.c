@@ -534,7 +534,10 @@ static void srv_log(void *ud, enum ms_log_level l, const char *m)
 
 int main(void)
 {
-	struct ms_server_opts so = { .opts_size = sizeof(so), .host = "127.0.0.1", .port = "0", .log = srv_log,
+	/* leases of a minute: the writers here wait idle through the probes
+	 * of a loaded machine, and leases are not what this tests */
+	struct ms_server_opts so = { .opts_size = sizeof(so), .host = "127.0.0.1", .port = "0",
+				     .log = srv_log, .lease_ttl_ms = 60000,
 				     .transport = MS_TRANSPORT_TCP };
 	struct ms_export_opts small_o = { .opts_size = sizeof(small_o), .name = "small", .size = MiB,
 					  .backing = MS_BACKING_ANON, .no_mlock = true,
