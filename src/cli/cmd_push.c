@@ -87,10 +87,27 @@ int cmd_push(const struct cli_opts *o, int argc, char **argv)
 
 	progress_init(&p, "push", size, !o->quiet && !o->json);
 	t0 = ms_now_ns();
+	ms_region_info(r, &ri);
 	if (o->all) {
-		rc = ms_write(r, 0, map, size, &xo, &st);
-		if (rc == 0)
-			rc = ms_sync(r);
+		/* one commit, unless the lease's staging cannot hold it all:
+		 * then one commit per staging limit (each atomic) */
+		uint64_t step = ri.commit_mode == MS_COMMIT_ATOMIC && ri.stage_limit
+					? ri.stage_limit : size;
+		struct ms_xfer_stats s1;
+
+		memset(&st, 0, sizeof(st));
+		rc = 0;
+		for (uint64_t off = 0; off < size && rc == 0; off += step) {
+			uint64_t n = MS_MIN(step, size - off);
+
+			rc = ms_write(r, off, (const uint8_t *)map + off, n, &xo, &s1);
+			if (rc == 0)
+				rc = ms_sync(r);
+			st.bytes += s1.bytes;
+			st.chunks_total += s1.chunks_total;
+			st.chunks_moved += s1.chunks_moved;
+			st.commits += rc == 0;
+		}
 	} else {
 		rc = ms_push(r, 0, map, size, &xo, &st);
 	}
@@ -108,6 +125,11 @@ int cmd_push(const struct cli_opts *o, int argc, char **argv)
 				   ri.generation);
 		goto out;
 	}
+	if (st.commits > 1)
+		fprintf(stderr, "memsync: push: warning: %s did not fit the write lease's staging "
+			"(%s): it was split into %llu commits, each atomic, not atomic as a "
+			"whole\n", path, ms_format_size(ri.stage_limit, a, sizeof(a)),
+			(unsigned long long)st.commits);
 	if (!o->quiet)
 		fprintf(stderr, "pushed %s: %llu of %llu chunks %s, %s sent in %.2f s over %s, "
 			"generation %llu\n", ri.name, (unsigned long long)st.chunks_moved,
