@@ -30,6 +30,7 @@
 #include "hash.h"
 #include "memsync.h"
 #include "proto.h"
+#include "region_hold.h"
 
 struct ms_meta_entry {
 	uint64_t gen_le;             /* little-endian */
@@ -58,6 +59,7 @@ struct ms_rregion {
 	size_t meta_len;             /* mapping length (page multiple) */
 	uint64_t generation;         /* written under lock, atomically */
 	pthread_mutex_t lock;
+	struct ms_rhold hold;        /* readers' holds on commits (region_hold.h) */
 };
 
 /* Validate options, map the backing (creating/extending a file to size),

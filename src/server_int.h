@@ -96,6 +96,7 @@ struct ms_export {
 struct open_slot {
 	struct ms_export *e;          /* NULL = free */
 	enum ms_mode mode;
+	struct ms_hold *hold;         /* server_hold.c; NULL until a HOLD */
 };
 
 struct peer {
@@ -144,6 +145,15 @@ void ms_srv_worker_fini(ms_server *s);
  * MS_COMMIT_MAX_ENTS), verified, published; the reply's length or -errno */
 int ms_srv_commit(ms_server *s, struct peer *p, const void *req, size_t len, void *resp,
 		  size_t cap, struct ms_commit_ent *ents, bool *fresh);
+
+/* server_hold.c: the HOLD and RELEASE handlers (on the peer's loop
+ * thread, like the others), and the end of a slot's hold when it closes
+ * (CLOSE, BYE, disconnect) */
+int ms_srv_h_hold(ms_server *s, struct peer *p, const void *req, size_t len, void *resp,
+		  size_t cap);
+int ms_srv_h_release(ms_server *s, struct peer *p, const void *req, size_t len, void *resp,
+		     size_t cap);
+void ms_srv_hold_drop(ms_server *s, struct peer *p, struct open_slot *o);
 
 /* server_ctrl.c: the transport callbacks */
 int ms_srv_on_connect(void *ud, struct ms_xpeer *xp);
