@@ -15,6 +15,9 @@
  *    expire: an expired hold stays listed until released);
  *  - a HOLD with a bad handle, a malformed one, one before HELLO and a
  *    RELEASE without a hold get clear errors and change nothing;
+ *  - consistent pulls with no writer: an unaligned one (confirmed under a
+ *    hold) is exact; a change made without a commit is EIO, even under
+ *    holds;
  *  - starve: a writer commits full-region versions without pause (every
  *    byte of version v is v, v = 1, 2, 3, ...) while readers pull the whole
  *    region again and again: every pull succeeds (no EIO), every
@@ -327,6 +330,37 @@ static void test_hold_bad(struct fx_server *f)
 	ms_tcp_ops.close(x);
 }
 
+/* Consistent pulls with no writer: an unaligned one is confirmed under a
+ * hold and equals the region; a change made without a commit fails with
+ * EIO even under holds, saying so; no hold is left either way. */
+static void test_consistent_quiet(struct fx_server *f)
+{
+	struct ms_xfer_opts o = { .opts_size = sizeof(o), .consistent = true };
+	ms_client *c = fx_connect(f, NULL);
+	ms_region *r = c ? ms_open(c, "gate", MS_MODE_READ) : NULL;
+	uint64_t off = CHUNK / 2 + 3, len = 5 * CHUNK + 11;
+	uint8_t *buf = malloc(regs[0].size);
+
+	if (!r || !buf)
+		tap_bail("open gate");
+	ok(ms_pull(r, off, buf, len, &o, NULL) == 0 && memcmp(buf, f->mem[0] + off, len) == 0,
+	   "quiet: an unaligned consistent pull equals the region");
+	ok(ms_pull(r, 0, buf, regs[0].size, &o, NULL) == 0 &&
+		   memcmp(buf, f->mem[0], regs[0].size) == 0,
+	   "quiet: a whole consistent pull equals the region");
+	is_int((int)ms_region_holds(region_of(f, 0)), 0, "quiet: no hold is left");
+	f->mem[0][3 * CHUNK + 5] ^= 0x5a;
+	is_int(ms_pull(r, 0, buf, regs[0].size, &o, NULL), -EIO,
+	       "quiet: an uncommitted change fails the pull (EIO)");
+	ok(strstr(ms_client_errmsg(c), "chunk 3") && strstr(ms_client_errmsg(c), "held"),
+	   "quiet: ... naming the chunk and the holds (%s)", ms_client_errmsg(c));
+	is_int((int)ms_region_holds(region_of(f, 0)), 0, "quiet: no hold is left after it");
+	f->mem[0][3 * CHUNK + 5] ^= 0x5a;
+	ms_close(r);
+	ms_disconnect(c);
+	free(buf);
+}
+
 /* ---------------------------------------------------------------- starve */
 
 struct starve {
@@ -512,6 +546,7 @@ int main(void)
 	test_hold_bad(&f);
 	test_hold_disconnect(&f);
 	test_hold_expires(&f);
+	test_consistent_quiet(&f);
 	test_starve(&f);
 	is_int(fx_warnings(&f), 0, "no server warnings");
 	fx_server_down(&f);
