@@ -15,7 +15,8 @@
  *
  * Locking: r->lock guards meta, leaves, heat and generation; commit paths
  * take it for their whole duration (verification included), so commits of
- * one region are serialized.  Nothing else is taken while it is held, and
+ * one region are serialized.  Right after taking it a commit passes the
+ * hold gate (region_hold.h), which lets r->lock go while it waits.  Nothing else is taken while it is held, and
  * readers that only need the generation read it without the lock
  * (ms_region_generation), so a long commit delays nobody but the next
  * commit, hot list or touch of the same region.

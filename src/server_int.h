@@ -23,7 +23,9 @@
  * nothing published, under r->lock) and only then does on_disconnect
  * release the lease.  A region is never half-published.
  *
- * Locking (no lock is ever taken while another is held):
+ * Locking (no lock is ever taken while another is held, but for a
+ * region's hold lock, a leaf the commit gate takes under r->lock for a
+ * list walk: region_hold.h):
  *  - s->lock guards the export list, the peer list, every peer's hello
  *    state and client id, and s->errmsg; it is held for a list walk or an
  *    insertion, never across work on a region;
