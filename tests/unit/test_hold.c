@@ -198,33 +198,48 @@ static void *commit_main(void *arg)
 	return NULL;
 }
 
-/* A HOLD keeps a (local) commit out until its RELEASE. */
+/* A HOLD keeps a (local) commit out until its RELEASE.  The check that
+ * the commit waited means something only when the hold was still in force
+ * at the release (RELEASE_OK says so): on a machine too loaded to release
+ * within the hold, the case runs again (3 attempts). */
 static void test_hold_release(struct fx_server *f)
 {
-	struct committer k = { .e = f->e[0] };
-	struct ms_msg_hold_ok h, rl;
-	uint64_t g0 = fx_counts(f->s, "gate").generation;
+	struct ms_msg_hold_ok h = { 0 }, rl = { 0 };
 	uint32_t handle = 0;
 	struct ms_xconn *x = raw_open(f, "gate", true, &handle);
-	pthread_t th;
+	uint64_t g0 = 0;
+	bool waited = false, applied = false;
+	int hret = -1, rret = -1;
 
-	is_int(raw_hold(x, handle, 1000, &h, NULL, 0), 0, "hold: HOLD answered");
+	for (int attempt = 1; attempt <= 3; attempt++) {
+		struct committer k = { .e = f->e[0] };
+		pthread_t th;
+
+		g0 = fx_counts(f->s, "gate").generation;
+		hret = raw_hold(x, handle, MS_HOLD_MAX_MS, &h, NULL, 0);
+		if (hret)
+			break;
+		if (pthread_create(&th, NULL, commit_main, &k))
+			tap_bail("pthread_create");
+		usleep(100 * 1000);   /* well inside the hold */
+		waited = !atomic_load(&k.done) && fx_counts(f->s, "gate").generation == g0;
+		rret = raw_hold(x, handle, 0, &rl, NULL, 0);
+		pthread_join(th, NULL);
+		applied = k.ret == 0 && fx_counts(f->s, "gate").generation == g0 + 1;
+		if (rret || (rl.flags & MS_HOLD_F_INTACT))
+			break;
+		diag("hold: the hold expired before its release (a loaded machine); again");
+	}
+	is_int(hret, 0, "hold: HOLD answered");
 	ok(h.flags & MS_HOLD_F_SETTLED, "hold: settled at once (no commit under way)");
-	ok(h.generation == g0 && h.ms > 0 && h.ms <= 1000,
+	ok(h.generation == g0 && h.ms > 0 && h.ms <= MS_HOLD_MAX_MS,
 	   "hold: HOLD_OK has the generation (%llu) and the time granted (%u ms)",
 	   (unsigned long long)h.generation, h.ms);
-	is_int((int)ms_region_holds(region_of(f, 0)), 1, "hold: the region lists it");
-	if (pthread_create(&th, NULL, commit_main, &k))
-		tap_bail("pthread_create");
-	usleep(100 * 1000);   /* well inside the hold */
-	ok(!atomic_load(&k.done) && fx_counts(f->s, "gate").generation == g0,
-	   "hold: a commit waits while the hold is on");
-	is_int(raw_hold(x, handle, 0, &rl, NULL, 0), 0, "hold: RELEASE answered");
+	is_int(rret, 0, "hold: RELEASE answered");
 	ok((rl.flags & MS_HOLD_F_INTACT) && rl.generation == g0,
 	   "hold: RELEASE_OK says intact, generation unchanged");
-	pthread_join(th, NULL);
-	ok(k.ret == 0 && fx_counts(f->s, "gate").generation == g0 + 1,
-	   "hold: the commit is applied after the release");
+	ok(waited, "hold: a commit waits while the hold is on");
+	ok(applied, "hold: the commit is applied after the release");
 	is_int((int)ms_region_holds(region_of(f, 0)), 0, "hold: nothing listed after it");
 	ms_tcp_ops.close(x);
 }
@@ -235,19 +250,23 @@ static void test_hold_expires(struct fx_server *f)
 	struct ms_msg_hold_ok h, rl;
 	uint32_t handle = 0;
 	struct ms_xconn *x = raw_open(f, "gate", true, &handle);
-	uint64_t g0 = fx_counts(f->s, "gate").generation, t0, ms;
+	uint64_t g0 = fx_counts(f->s, "gate").generation, t0, t1, since_hold, since_commit;
 
+	t0 = ms_now_ns();
 	is_int(raw_hold(x, handle, 60000, &h, NULL, 0), 0, "expiry: a HOLD of 60 s is answered");
 	ok(h.ms <= MS_HOLD_MAX_MS && h.ms >= MS_HOLD_MAX_MS - 100,
 	   "expiry: it is granted the cap (%u ms of at most %u)", h.ms, MS_HOLD_MAX_MS);
-	t0 = ms_now_ns();
+	t1 = ms_now_ns();
 	is_int(ms_export_commit(f->e[0], 0, 4096), 0, "expiry: a commit under the hold succeeds");
-	ms = (ms_now_ns() - t0) / 1000000;
-	/* the upper bound is what the issue asks for; the lower one shows
-	 * that the hold did keep the commit out */
-	ok(ms >= MS_HOLD_MAX_MS / 2 && ms <= MS_HOLD_MAX_MS + 1500,
-	   "expiry: the commit waited for the hold, not beyond its cap (%llu ms)",
-	   (unsigned long long)ms);
+	since_hold = (ms_now_ns() - t0) / 1000000;
+	since_commit = (ms_now_ns() - t1) / 1000000;
+	/* the hold was granted after t0, for h.ms: the commit cannot end
+	 * sooner (it did keep the commit out); the upper bound is what the
+	 * issue asks for, with room for a loaded machine */
+	ok(since_hold >= h.ms, "expiry: the commit waited for the hold (%llu ms since the HOLD)",
+	   (unsigned long long)since_hold);
+	ok(since_commit <= MS_HOLD_MAX_MS + 1500,
+	   "expiry: ... not beyond the cap (%llu ms)", (unsigned long long)since_commit);
 	is_int((int)ms_region_holds(region_of(f, 0)), 1,
 	       "expiry: the hold was not released, it expired");
 	is_int(raw_hold(x, handle, 0, &rl, NULL, 0), 0, "expiry: the late RELEASE is answered");
