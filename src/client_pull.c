@@ -31,7 +31,8 @@
 #define PULL_ROUNDS 5
 #define CONSISTENT_ROUNDS 3      /* optimistic rounds of a consistent pull */
 #define HOLD_TRIES 3             /* holds a pull takes before it gives up */
-#define HOLD_SETTLE_MS 10000     /* asking again until a hold is in force */
+#define HOLD_SETTLE_MS 30000     /* asking again until a hold is in force (a
+				 * commit being applied may take seconds) */
 #define META_BUF_MAX (1u << 20)  /* metadata reads up to this reuse one registration */
 #define META_SEG UINT64_MAX      /* seg_first[] of the metadata segment */
 #define GENS_BATCH (1u << 15)    /* entries per read of ms_chunk_generations (1 MiB) */
@@ -389,9 +390,20 @@ static int pull_hold(struct pull *p)
 			again = pull_round(p, &bytes);
 			p->progress_base += bytes;
 		}
+		if (stale < 0 || again < 0) {
+			/* the failure's message stays; a live connection
+			 * still gives the hold back */
+			ret = (int)(stale < 0 ? stale : again);
+			if (r->c->x) {
+				char msg[sizeof(r->c->errmsg)];
+
+				memcpy(msg, r->c->errmsg, sizeof(msg));
+				(void)cl_release(r, &rel);
+				memcpy(r->c->errmsg, msg, sizeof(msg));
+			}
+			return ret;
+		}
 		rret = cl_release(r, &rel);
-		if (stale < 0 || again < 0)
-			return (int)(stale < 0 ? stale : again);
 		if (rret)
 			return rret;
 		if (again == 0 && (!p->consistent ||
