@@ -105,14 +105,16 @@ bool ms_region_release(struct ms_rregion *r, struct ms_hold *x, uint64_t *gen)
 	bool intact = false;
 
 	pthread_mutex_lock(&h->lock);
+	/* the generation while the hold is still on: a commit it kept out
+	 * may publish the next one as soon as it is off */
+	if (gen)
+		*gen = ms_region_generation(r);
 	if (x->linked) {
 		intact = x->until_ns > ms_now_ns();
 		unlink_hold(h, x);
 		pthread_cond_broadcast(&h->cv);
 	}
 	pthread_mutex_unlock(&h->lock);
-	if (gen)
-		*gen = ms_region_generation(r);
 	return intact;
 }
 

@@ -67,7 +67,8 @@ struct ms_hold_res {
 void ms_region_hold(struct ms_rregion *r, struct ms_hold *h, uint32_t ms,
 		    struct ms_hold_res *res);
 /* Take h off r (a no-op when it is not on).  Returns true when h was on
- * and still in force (it had not expired); *gen gets the generation. */
+ * and still in force (it had not expired); *gen gets the generation as it
+ * was before h came off. */
 bool ms_region_release(struct ms_rregion *r, struct ms_hold *h, uint64_t *gen);
 /* The commit gate: with r->lock held, wait while a hold is in force
  * (dropping r->lock meanwhile); returns with r->lock held. */
