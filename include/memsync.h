@@ -221,6 +221,12 @@ struct ms_xfer_opts {
 	ms_progress_fn progress; /* may be NULL */
 	void *progress_ud;
 	bool no_verify;          /* pull: skip the per-chunk XXH3-128 check */
+	/* pull: return the range as of ONE commit, never chunks of two (a
+	 * pull that meets a commit asks the server to hold commits for a
+	 * moment and re-reads what changed).  Without it each chunk is
+	 * verified on its own and chunks may come from different commits.
+	 * Ignored with no_verify. */
+	bool consistent;
 };
 
 struct ms_xfer_stats {
@@ -237,8 +243,12 @@ struct ms_xfer_stats {
 /* Pull [off, off+len) of the region into dst.  off and len need not be
  * chunk aligned; every chunk that is read whole is verified against the
  * server's committed XXH3-128 (unless no_verify), and chunks that changed
- * during the read are read again.  -ERANGE when the range is outside the
- * region, -EIO on a verification failure that persists. */
+ * during the read are read again; when commits keep coming, the pull asks
+ * the server to hold them for a moment (at most 2 s) and reads what is
+ * left meanwhile, so it completes under a steady writer.  With
+ * o->consistent the whole range is as of one commit.  -ERANGE when the
+ * range is outside the region, -EIO on a verification failure that
+ * persists while commits are held (bytes changed without a commit). */
 int ms_pull(ms_region *r, uint64_t off, void *dst, uint64_t len,
 	    const struct ms_xfer_opts *o, struct ms_xfer_stats *st);
 
@@ -575,7 +585,8 @@ uint64_t ms_export_size(const ms_export *e);
 /* The memfd or file descriptor behind the export's region, -1 for anon/user. */
 int ms_export_fd(const ms_export *e);
 /* The application changed [off, off+len) directly: rehash those chunks and
- * bump their generations so readers see the change. */
+ * bump their generations so readers see the change.  Waits while a reader
+ * holds the region's commits (a pull under a steady writer; 2 s at most). */
 int ms_export_commit(ms_export *e, uint64_t off, uint64_t len);
 /* The application uses [off, off+len): its chunks gain heat in the
  * region's hot-chunk list (ms_hot_chunks), which lazy mappings can

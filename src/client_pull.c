@@ -6,15 +6,33 @@
  * A round reads the table, the chunks still to do and the table again (a
  * seqlock): a chunk is good when its generation did not move and its
  * bytes hash to the committed value; the others go to the next round, up
- * to PULL_ROUNDS of them.
+ * to PULL_ROUNDS of them.  What is still left then is read under a hold
+ * (HOLD ... RELEASE, region_hold.h): the server applies no commit
+ * meanwhile, so commits that keep coming cannot starve the pull.
+ *
+ * A consistent pull (ms_xfer_opts.consistent) returns the range as of one
+ * commit.  A first round that reads every chunk whole and finds each one
+ * verified and the table unchanged is such a copy (a commit lands all its
+ * bytes before it stamps a generation, so a chunk it changed either shows
+ * its new generation or fails its hash); otherwise, after a few rounds,
+ * the pull takes a hold, reads the table and re-reads every chunk whose
+ * generation differs from the one its bytes were verified against: with
+ * no commit applied during the hold, every chunk is then as of the
+ * generation the hold reported (docs/design.md, "Reads under a steady
+ * writer").
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "client_priv.h"
 
 #define PULL_ROUNDS 5
+#define CONSISTENT_ROUNDS 3      /* optimistic rounds of a consistent pull */
+#define HOLD_TRIES 3             /* holds a pull takes before it gives up */
+#define HOLD_SETTLE_MS 30000     /* asking again until a hold is in force (a
+				 * commit being applied may take seconds) */
 #define META_BUF_MAX (1u << 20)  /* metadata reads up to this reuse one registration */
 #define META_SEG UINT64_MAX      /* seg_first[] of the metadata segment */
 #define GENS_BATCH (1u << 15)    /* entries per read of ms_chunk_generations (1 MiB) */
@@ -96,6 +114,9 @@ struct pull {
 	uint64_t off, len, c0, nch, group;
 	bool whole;                    /* every chunk of the range is whole */
 	bool no_verify;
+	bool consistent;               /* ms_xfer_opts.consistent */
+	uint64_t *acc;                 /* per chunk: the generation its bytes
+					* were verified against */
 	uint8_t *meta1, *meta2;        /* the table before and after the data */
 	const uint8_t *meta;           /* entries for c0.. of this round */
 	struct ms_chunkmap todo;       /* chunks still to read */
@@ -162,6 +183,7 @@ static int pull_setup(struct pull *p, ms_region *r, uint64_t off, void *dst, uin
 	p->whole = off % r->info.chunk_size == 0 &&
 		   (len % r->info.chunk_size == 0 || off + len == r->info.size);
 	p->no_verify = o->no_verify;
+	p->consistent = o->consistent && !o->no_verify;
 	p->progress = o->progress;
 	p->progress_ud = o->progress_ud;
 	p->progress_total = len;
@@ -169,7 +191,8 @@ static int pull_setup(struct pull *p, ms_region *r, uint64_t off, void *dst, uin
 	p->meta2 = malloc(p->nch * MS_META_ENTRY_SIZE);
 	p->segs = malloc((p->nch + 1) * sizeof(*p->segs));
 	p->seg_first = malloc((p->nch + 1) * sizeof(*p->seg_first));
-	if (!p->meta1 || !p->meta2 || !p->segs || !p->seg_first ||
+	p->acc = calloc(p->nch, sizeof(*p->acc));
+	if (!p->meta1 || !p->meta2 || !p->segs || !p->seg_first || !p->acc ||
 	    ms_chunkmap_init(&p->todo, p->nch) || ms_chunkmap_init(&p->bad, p->nch))
 		return cl_err(c, -ENOMEM, "pull: out of memory");
 	if ((ret = cl_borrow(c, "pull", dst, len, &p->lmr)))
@@ -189,6 +212,7 @@ static void pull_free(struct pull *p)
 	free(p->meta2);
 	free(p->segs);
 	free(p->seg_first);
+	free(p->acc);
 }
 
 /* One round: read the chunks still to do and verify them.  Returns how
@@ -259,6 +283,7 @@ static int64_t pull_round(struct pull *p, uint64_t *bytes)
 		}
 		if (ms_chunkmap_test(&p->todo, i)) {
 			/* good in this round: these are its values */
+			p->acc[i] = ms_meta_gen(p->meta1, i);
 			if (p->gens)
 				p->gens[i] = ms_meta_gen(p->meta1, i);
 			if (p->hashes)
@@ -270,40 +295,170 @@ static int64_t pull_round(struct pull *p, uint64_t *bytes)
 	return (int64_t)again;
 }
 
+/* ---------------------------------------------------------------- holds */
+
+/* RELEASE the hold of r: 0 with *ok, or -errno. */
+static int cl_release(ms_region *r, struct ms_msg_hold_ok *ok)
+{
+	ms_client *c = r->c;
+	struct ms_msg_handle m = { .handle = r->handle };
+	int len = cl_call(c, "release", ms_enc_release(c->msg, MS_CTRL_MAX, &m),
+			  MS_MSG_RELEASE_OK);
+
+	if (len < 0)
+		return len;
+	if (ms_dec_hold_ok(c->resp, (size_t)len, MS_MSG_RELEASE_OK, ok))
+		return cl_err(c, -EPROTO, "release: malformed RELEASE_OK from %s:%s", c->host,
+			      c->port);
+	return 0;
+}
+
+/* HOLD the commits of r until the hold is in force with no commit being
+ * applied (the server says "settled"), asking again while a commit is
+ * applied or waits to be: 0 with *gen, the generation every chunk is at
+ * until the hold ends, or -errno. */
+static int cl_hold(ms_region *r, uint64_t *gen)
+{
+	ms_client *c = r->c;
+	struct ms_msg_hold m = { .handle = r->handle, .ms = MS_HOLD_MAX_MS };
+	struct ms_msg_hold_ok ok, rel;
+	uint64_t deadline = ms_now_ns() + HOLD_SETTLE_MS * 1000000ull;
+	long pause_ns = 100000;
+	int len;
+
+	for (;;) {
+		len = cl_call(c, "hold", ms_enc_hold(c->msg, MS_CTRL_MAX, &m), MS_MSG_HOLD_OK);
+		if (len < 0)
+			return len;
+		if (ms_dec_hold_ok(c->resp, (size_t)len, MS_MSG_HOLD_OK, &ok))
+			return cl_err(c, -EPROTO, "hold: malformed HOLD_OK from %s:%s", c->host,
+				      c->port);
+		if (ok.flags & MS_HOLD_F_SETTLED) {
+			*gen = ok.generation;
+			return 0;
+		}
+		if (ms_now_ns() > deadline) {
+			if (ok.ms)
+				(void)cl_release(r, &rel);
+			return cl_err(c, -ETIMEDOUT,
+				      "pull: the server did not hold the commits of region '%s' "
+				      "within %d s", r->info.name, HOLD_SETTLE_MS / 1000);
+		}
+		nanosleep(&(struct timespec){ .tv_nsec = pause_ns }, NULL);
+		pause_ns = MS_MIN(pause_ns * 2, 20000000L);
+	}
+}
+
+/* Under a hold: the chunks whose generation moved since their bytes were
+ * verified go back to todo.  Returns how many, or -errno. */
+static int64_t pull_stale(struct pull *p)
+{
+	int64_t n = 0;
+	int ret = cl_read_meta(p->r, p->c0, p->nch, p->meta2);
+
+	if (ret)
+		return ret;
+	for (uint64_t i = 0; i < p->nch; i++) {
+		if (!ms_chunkmap_test(&p->todo, i) && p->acc[i] != ms_meta_gen(p->meta2, i)) {
+			ms_chunkmap_set(&p->todo, i);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Read what is left (and, for a consistent pull, what changed) under a
+ * hold; a hold that expired before the release, or a commit published
+ * meanwhile, makes a consistent pull take another. */
+static int pull_hold(struct pull *p)
+{
+	ms_region *r = p->r;
+	uint64_t pos = 0, first = 0, n = 0;
+
+	for (int t = 0; t < HOLD_TRIES; t++) {
+		struct ms_msg_hold_ok rel = { 0 };
+		uint64_t gen, bytes = 0;
+		int64_t again = 0, stale = 0;
+		int ret = cl_hold(r, &gen), rret;
+
+		if (ret)
+			return ret;
+		if (p->consistent)
+			stale = pull_stale(p);
+		if (stale >= 0 && ms_chunkmap_count(&p->todo)) {
+			p->s.chunks_retried += ms_chunkmap_count(&p->todo);
+			again = pull_round(p, &bytes);
+			p->progress_base += bytes;
+		}
+		if (stale < 0 || again < 0) {
+			/* the failure's message stays; a live connection
+			 * still gives the hold back */
+			ret = (int)(stale < 0 ? stale : again);
+			if (r->c->x) {
+				char msg[sizeof(r->c->errmsg)];
+
+				memcpy(msg, r->c->errmsg, sizeof(msg));
+				(void)cl_release(r, &rel);
+				memcpy(r->c->errmsg, msg, sizeof(msg));
+			}
+			return ret;
+		}
+		rret = cl_release(r, &rel);
+		if (rret)
+			return rret;
+		if (again == 0 && (!p->consistent ||
+				   ((rel.flags & MS_HOLD_F_INTACT) && rel.generation == gen)))
+			return 0;
+	}
+	if (!ms_chunkmap_count(&p->todo))
+		return cl_err(r->c, -ETIMEDOUT,
+			      "pull: region '%s' changed during each of %d holds: reading it "
+			      "took longer than a hold lasts (%u ms)",
+			      r->info.name, HOLD_TRIES, MS_HOLD_MAX_MS);
+	ms_chunkmap_next_run(&p->todo, &pos, &first, &n, 1);
+	return cl_err(r->c, -EIO,
+		      "pull: %llu chunk(s) of region '%s' (first: chunk %llu) do not match their "
+		      "committed hash even while its commits were held (%d holds); is the region "
+		      "written in place (commit=direct) or changed without a commit?",
+		      (unsigned long long)ms_chunkmap_count(&p->todo), r->info.name,
+		      (unsigned long long)(p->c0 + first), HOLD_TRIES);
+}
+
 static int pull_impl(ms_region *r, uint64_t off, void *dst, uint64_t len,
 		     const struct ms_xfer_opts *o, struct ms_xfer_stats *st,
 		     uint64_t *gens, uint8_t *hashes)
 {
 	static const struct ms_xfer_opts def;
 	struct pull p = { .gens = gens, .hashes = hashes };
-	uint64_t t0 = ms_now_ns(), first, n, pos = 0;
-	int ret;
+	uint64_t t0 = ms_now_ns();
+	int ret, rounds;
 
 	/* a call refused at once leaves *st alone */
 	if ((ret = cl_check_range(r, "pull", off, len)) || (ret = cl_connected(r->c, "pull")))
 		return ret;
 	ret = pull_setup(&p, r, off, dst, len, o ? o : &def);
-	for (int round = 0; !ret && round < PULL_ROUNDS; round++) {
+	rounds = p.consistent ? CONSISTENT_ROUNDS : PULL_ROUNDS;
+	for (int round = 0; !ret && round < rounds; round++) {
 		uint64_t bytes;
 		int64_t again = pull_round(&p, &bytes);
 
-		if (again <= 0) {
+		if (again < 0) {
 			ret = (int)again;
 			goto out;
 		}
+		/* a first round that read and verified every chunk whole is
+		 * one commit's copy; later rounds mix rounds, which a
+		 * consistent pull checks under a hold */
+		if (again == 0 && (!p.consistent || (round == 0 && p.whole)))
+			goto out;
+		if (again == 0)
+			break;
 		p.s.chunks_retried += (uint64_t)again;
 		p.progress_base += bytes;
 		p.progress_total += (uint64_t)again * r->info.chunk_size;
 	}
-	if (ret)
-		goto out;
-	ms_chunkmap_next_run(&p.todo, &pos, &first, &n, 1);
-	ret = cl_err(r->c, -EIO,
-		     "pull: %llu chunk(s) of region '%s' (first: chunk %llu) do not match "
-		     "their committed hash after %d reads; is the region being changed "
-		     "without a commit?",
-		     (unsigned long long)ms_chunkmap_count(&p.todo), r->info.name,
-		     (unsigned long long)(p.c0 + first), PULL_ROUNDS);
+	if (!ret)
+		ret = pull_hold(&p);
 out:
 	pull_free(&p);
 	p.s.ns = ms_now_ns() - t0;

@@ -416,7 +416,80 @@ const char *ms_msg_name(int type)
 	case MS_MSG_LEASE_BREAK: return "LEASE_BREAK";
 	case MS_MSG_HANDOVER: return "HANDOVER";
 	case MS_MSG_HANDOVER_OK: return "HANDOVER_OK";
+	case MS_MSG_HOLD: return "HOLD";
+	case MS_MSG_HOLD_OK: return "HOLD_OK";
+	case MS_MSG_RELEASE: return "RELEASE";
+	case MS_MSG_RELEASE_OK: return "RELEASE_OK";
 	case MS_MSG_ERROR: return "ERROR";
 	default: return "UNKNOWN";
 	}
+}
+
+/* ------------------------------------------------ HOLD and RELEASE */
+
+int ms_enc_hold(void *buf, size_t cap, const struct ms_msg_hold *m)
+{
+	struct cur c = enc_begin(buf, cap, MS_MSG_HOLD);
+
+	put_u32(&c, m->handle);
+	put_u32(&c, m->ms);
+	return enc_end(&c);
+}
+
+int ms_dec_hold(const void *buf, size_t len, struct ms_msg_hold *m)
+{
+	struct cur c = dec_begin(buf, len, MS_MSG_HOLD);
+
+	m->handle = get_u32(&c);
+	m->ms = get_u32(&c);
+	if (!c.err && m->ms == 0)
+		return -EBADMSG;
+	return dec_end(&c);
+}
+
+static bool hold_ok_type(enum ms_msg_type t)
+{
+	return t == MS_MSG_HOLD_OK || t == MS_MSG_RELEASE_OK;
+}
+
+int ms_enc_hold_ok(void *buf, size_t cap, enum ms_msg_type t, const struct ms_msg_hold_ok *m)
+{
+	struct cur c = enc_begin(buf, cap, t);
+
+	if (!hold_ok_type(t) || (m->flags & ~MS_HOLD_F_ALL))
+		return -EINVAL;
+	put_u64(&c, m->generation);
+	put_u32(&c, m->ms);
+	put_u32(&c, m->flags);
+	return enc_end(&c);
+}
+
+int ms_dec_hold_ok(const void *buf, size_t len, enum ms_msg_type t, struct ms_msg_hold_ok *m)
+{
+	struct cur c = dec_begin(buf, len, t);
+
+	if (!hold_ok_type(t))
+		return -EBADMSG;
+	m->generation = get_u64(&c);
+	m->ms = get_u32(&c);
+	m->flags = get_u32(&c);
+	if (!c.err && (m->flags & ~MS_HOLD_F_ALL))
+		return -EBADMSG;
+	return dec_end(&c);
+}
+
+int ms_enc_release(void *buf, size_t cap, const struct ms_msg_handle *m)
+{
+	struct cur c = enc_begin(buf, cap, MS_MSG_RELEASE);
+
+	put_u32(&c, m->handle);
+	return enc_end(&c);
+}
+
+int ms_dec_release(const void *buf, size_t len, struct ms_msg_handle *m)
+{
+	struct cur c = dec_begin(buf, len, MS_MSG_RELEASE);
+
+	m->handle = get_u32(&c);
+	return dec_end(&c);
 }

@@ -26,6 +26,8 @@
  *   HOT    {handle, max}                         -> HOT_OK   {handle, n, n x chunk}
  *   TOUCH  {handle, n, n x chunk}                -> TOUCH_OK {}
  *   BYE    {}                                    -> BYE_OK   {}
+ *   HOLD   {handle, ms}                          -> HOLD_OK  {generation, ms, flags}
+ *   RELEASE {handle}                             -> RELEASE_OK {generation, ms, flags}
  * Any request may be answered by ERROR {errno, message}.
  */
 #ifndef MS_PROTO_H
@@ -75,6 +77,10 @@ enum ms_msg_type {
 	MS_MSG_LEASE_BREAK = 23,
 	MS_MSG_HANDOVER = 25,
 	MS_MSG_HANDOVER_OK = 26,
+	MS_MSG_HOLD = 40,
+	MS_MSG_HOLD_OK = 41,
+	MS_MSG_RELEASE = 42,
+	MS_MSG_RELEASE_OK = 43,
 	MS_MSG_ERROR = 100,
 };
 
@@ -279,6 +285,42 @@ int ms_enc_handover(void *buf, size_t cap, const struct ms_msg_handover *m);
 int ms_dec_handover(const void *buf, size_t len, struct ms_msg_handover *m);
 
 const char *ms_msg_name(int type);
+
+/* HOLD: the sender asks that no commit of the region behind handle be
+ * applied for ms milliseconds (1..UINT32_MAX; the server caps it), so that
+ * what it reads meanwhile is as of one commit (docs/protocol.md). */
+/* The longest a server keeps a hold, from its first grant, renewals
+ * included (a longer HOLD is granted this much). */
+#define MS_HOLD_MAX_MS 2000u
+struct ms_msg_hold {
+	uint32_t handle;
+	uint32_t ms;                /* nonzero */
+};
+
+/* HOLD_OK and RELEASE_OK: the region's generation, and
+ *  - HOLD_OK: how long the hold is in force (0: not placed), flags
+ *    MS_HOLD_F_SETTLED when it is placed and no commit is being applied;
+ *  - RELEASE_OK: how long it was held, flags MS_HOLD_F_INTACT when it had
+ *    not expired (so no commit was applied while it was on). */
+#define MS_HOLD_F_SETTLED (1u << 0)
+#define MS_HOLD_F_INTACT (1u << 1)
+#define MS_HOLD_F_ALL (MS_HOLD_F_SETTLED | MS_HOLD_F_INTACT)
+struct ms_msg_hold_ok {
+	uint64_t generation;
+	uint32_t ms;
+	uint32_t flags;             /* MS_HOLD_F_* */
+};
+
+int ms_enc_hold(void *buf, size_t cap, const struct ms_msg_hold *m);
+/* ms == 0: -EBADMSG */
+int ms_dec_hold(const void *buf, size_t len, struct ms_msg_hold *m);
+/* t: MS_MSG_HOLD_OK or MS_MSG_RELEASE_OK; a flag outside MS_HOLD_F_ALL:
+ * -EINVAL (encode), -EBADMSG (decode) */
+int ms_enc_hold_ok(void *buf, size_t cap, enum ms_msg_type t, const struct ms_msg_hold_ok *m);
+int ms_dec_hold_ok(const void *buf, size_t len, enum ms_msg_type t, struct ms_msg_hold_ok *m);
+/* RELEASE {handle} */
+int ms_enc_release(void *buf, size_t cap, const struct ms_msg_handle *m);
+int ms_dec_release(const void *buf, size_t len, struct ms_msg_handle *m);
 
 /* The metadata table a server registers read-only for each region: one
  * entry per chunk, u64 generation (little-endian), XXH3-128 (canonical),

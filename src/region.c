@@ -414,6 +414,11 @@ int ms_region_create(const struct ms_export_opts *o, struct ms_rregion **out, ch
 			  strerror(rc));
 		goto fail;
 	}
+	if ((rc = ms_rhold_init(&r->hold))) {
+		pthread_mutex_destroy(&r->lock);
+		rc = fail(err, errlen, -rc, "region '%s': hold lock: %s", r->name, strerror(-rc));
+		goto fail;
+	}
 	hash_all(r, o->backing == MS_BACKING_ANON || o->backing == MS_BACKING_MEMFD);
 	*out = r;
 	return 0;
@@ -519,5 +524,6 @@ void ms_region_destroy(struct ms_rregion *r)
 	free(r->heat);
 	free(r->path);
 	pthread_mutex_destroy(&r->lock);
+	ms_rhold_fini(&r->hold);
 	free(r);
 }

@@ -15,7 +15,8 @@
  *
  * Locking: r->lock guards meta, leaves, heat and generation; commit paths
  * take it for their whole duration (verification included), so commits of
- * one region are serialized.  Nothing else is taken while it is held, and
+ * one region are serialized.  Right after taking it a commit passes the
+ * hold gate (region_hold.h), which lets r->lock go while it waits.  Nothing else is taken while it is held, and
  * readers that only need the generation read it without the lock
  * (ms_region_generation), so a long commit delays nobody but the next
  * commit, hot list or touch of the same region.
@@ -30,6 +31,7 @@
 #include "hash.h"
 #include "memsync.h"
 #include "proto.h"
+#include "region_hold.h"
 
 struct ms_meta_entry {
 	uint64_t gen_le;             /* little-endian */
@@ -58,6 +60,7 @@ struct ms_rregion {
 	size_t meta_len;             /* mapping length (page multiple) */
 	uint64_t generation;         /* written under lock, atomically */
 	pthread_mutex_t lock;
+	struct ms_rhold hold;        /* readers' holds on commits (region_hold.h) */
 };
 
 /* Validate options, map the backing (creating/extending a file to size),

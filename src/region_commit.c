@@ -61,6 +61,7 @@ int ms_region_verify_bytes(const struct ms_rregion *r, uint64_t off, uint64_t le
 uint64_t ms_region_commit_begin(struct ms_rregion *r)
 {
 	pthread_mutex_lock(&r->lock);
+	ms_region_wait_hold(r);   /* readers' holds (region_hold.c) */
 	return r->generation + 1;
 }
 

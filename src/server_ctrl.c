@@ -36,6 +36,7 @@ static void close_slot(ms_server *s, struct peer *p, struct open_slot *o)
 {
 	struct ms_export *e = o->e;
 
+	ms_srv_hold_drop(s, p, o);
 	if (o->mode == MS_MODE_WRITE && ms_lease_release(e, p))
 		ms_srv_log(s, MS_LOG_INFO, "%s released the write lease of '%s'",
 			   p->xp->name, e->r->name);
@@ -288,6 +289,8 @@ int ms_srv_on_ctrl(void *ud, struct ms_xpeer *xp, const void *req, size_t len,
 	case MS_MSG_LEASE: h = ms_srv_h_lease; break;
 	case MS_MSG_LEASE_BREAK: h = ms_srv_h_lease_break; break;
 	case MS_MSG_HANDOVER: h = ms_srv_h_handover; break;
+	case MS_MSG_HOLD: h = ms_srv_h_hold; break;
+	case MS_MSG_RELEASE: h = ms_srv_h_release; break;
 	default: break;
 	}
 	/* p->hello is written by this thread only */

@@ -23,7 +23,9 @@
  * nothing published, under r->lock) and only then does on_disconnect
  * release the lease.  A region is never half-published.
  *
- * Locking (no lock is ever taken while another is held):
+ * Locking (no lock is ever taken while another is held, but for a
+ * region's hold lock, a leaf the commit gate takes under r->lock for a
+ * list walk: region_hold.h):
  *  - s->lock guards the export list, the peer list, every peer's hello
  *    state and client id, and s->errmsg; it is held for a list walk or an
  *    insertion, never across work on a region;
@@ -151,6 +153,7 @@ struct ms_export {
 struct open_slot {
 	struct ms_export *e;          /* NULL = free */
 	enum ms_mode mode;
+	struct ms_hold *hold;         /* server_hold.c; NULL until a HOLD */
 };
 
 struct peer {
@@ -252,6 +255,15 @@ int ms_lease_timer_start(ms_server *s);
 void ms_lease_timer_stop(ms_server *s);
 /* The open slot handle of p (server_ctrl.c) */
 struct open_slot *ms_srv_slot(struct peer *p, uint32_t handle);
+
+/* server_hold.c: the HOLD and RELEASE handlers (on the peer's loop
+ * thread, like the others), and the end of a slot's hold when it closes
+ * (CLOSE, BYE, disconnect) */
+int ms_srv_h_hold(ms_server *s, struct peer *p, const void *req, size_t len, void *resp,
+		  size_t cap);
+int ms_srv_h_release(ms_server *s, struct peer *p, const void *req, size_t len, void *resp,
+		     size_t cap);
+void ms_srv_hold_drop(ms_server *s, struct peer *p, struct open_slot *o);
 
 /* server_ctrl.c: the transport callbacks */
 int ms_srv_on_connect(void *ud, struct ms_xpeer *xp);

@@ -44,6 +44,7 @@ int cli_pull_to_fd(ms_client *c, ms_region *r, const char *cmd, uint64_t off, ui
 		.progress = p ? progress_cb : NULL,
 		.progress_ud = p,
 		.no_verify = no_verify,
+		.consistent = true,   /* each window as of one commit (issue 10) */
 	};
 	uint64_t done = 0;
 	ms_mem *reg;
@@ -210,7 +211,7 @@ static int pull_mapped(ms_client *c, ms_region *r, const struct cli_opts *o, int
 {
 	struct progress p;
 	struct ms_xfer_opts xo = { .opts_size = sizeof(xo), .progress = progress_cb,
-				   .progress_ud = &p, .no_verify = o->no_verify };
+				   .progress_ud = &p, .no_verify = o->no_verify, .consistent = true };
 	uint64_t t0;
 	void *map;
 	int rc;
