@@ -10,8 +10,9 @@
  * - expiry (ttl 300 ms): an idle writer's lease lapses, another writer
  *   takes it at epoch + 1 and commits; the idle one is fenced (ESTALE,
  *   "fenced: ...") and its staged bytes are counted abandoned;
- * - renewal: ms_lease_renew keeps a lease past its ttl, and so does a
- *   push whose transfer outlasts the ttl (renewed from its progress);
+ * - renewal: ms_lease_renew every 100 ms keeps a lease (ttl 300 ms) for
+ *   a second, and a push whose transfer outlasts the ttl (1 s there: it
+ *   naps in its progress callback) keeps it, renewed from its progress;
  * - break: the holder is fenced at once (a commit refused with ESTALE, a
  *   write into its revoked staging refused) and the next writer gets
  *   epoch + 1;
