@@ -534,8 +534,10 @@ static void srv_log(void *ud, enum ms_log_level l, const char *m)
 
 int main(void)
 {
+	/* a long ttl: the remote writer holds its lease idle while it fills
+	 * 1 GiB before each attempt (18 s on a loaded 2-core host) */
 	struct ms_server_opts so = { .opts_size = sizeof(so), .host = "127.0.0.1", .port = "0", .log = srv_log,
-				     .transport = MS_TRANSPORT_TCP };
+				     .transport = MS_TRANSPORT_TCP, .lease_ttl_ms = 300000 };
 	struct ms_export_opts small_o = { .opts_size = sizeof(small_o), .name = "small", .size = MiB,
 					  .backing = MS_BACKING_ANON, .no_mlock = true,
 					  .commit = MS_COMMIT_DIRECT };
