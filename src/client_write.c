@@ -333,6 +333,7 @@ static int write_batch(ms_region *r, const struct ms_wpiece *p, size_t n, struct
 		if (ret == -E2BIG && e->n) {
 			if ((ret = commit_part(r, e, pend_in, s)))
 				return ret;
+			r->c->errmsg[0] = '\0';    /* handled: the stream goes on */
 			continue;
 		}
 		if (ret == -E2BIG && take > 1) {
@@ -548,6 +549,9 @@ int ms_push(ms_region *r, uint64_t off, const void *src, uint64_t len,
 	 * that covers a chunk only partly (at most the first and the last)
 	 * is compared byte for byte with what the server holds */
 	for (uint64_t i = 0; i < nch; i++) {
+		/* hashing a large source takes time: keep the lease meanwhile */
+		if (i % 1024 == 0 && (ret = cl_lease_tick(r)))
+			goto out;
 		cl_chunk_piece(r, c0 + i, off, len, &poff, &plen);
 		ms_chunk_hash(s8 + (poff - off), plen, hashes[i]);
 		if (cl_chunk_whole(r, c0 + i, plen)) {
