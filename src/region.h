@@ -30,6 +30,7 @@
 #include "hash.h"
 #include "memsync.h"
 #include "proto.h"
+#include "region_store.h"
 
 struct ms_meta_entry {
 	uint64_t gen_le;             /* little-endian */
@@ -58,13 +59,24 @@ struct ms_rregion {
 	size_t meta_len;             /* mapping length (page multiple) */
 	uint64_t generation;         /* written under lock, atomically */
 	pthread_mutex_t lock;
+	struct ms_rstore *store;     /* file backing: FILE.msmeta and
+				      * FILE.msjournal (region_store.h) */
+	struct ms_rstore_start start; /* what opening the store found: the
+				      * caller logs it (replay, changed chunks) */
 };
 
-/* Validate options, map the backing (creating/extending a file to size),
- * pin it (mlock; on failure the message names RLIMIT_MEMLOCK and its
- * current value) and hash every chunk.  0 or -errno with a message in err.
+/* Validate options, map the backing (creating/extending a file to size
+ * and reserving its blocks), pin it (mlock; on failure the message names
+ * RLIMIT_MEMLOCK and its current value) and hash every chunk.  A file
+ * region then opens its store (region_store.h): generations, hashes and
+ * epoch come back from FILE.msmeta, a journaled commit is replayed, and
+ * r->start says what was found.  0 or -errno with a message in err.
  * -EINVAL bad name/size/chunk size/backing options, -ENOMEM/-EPERM pinning,
- * file errors as open/ftruncate/mmap report them. */
+ * -EBUSY a file already backing another region (or process), -ENOSPC a
+ * file that does not fit on its filesystem ("no space left on device"),
+ * file errors as open/ftruncate/mmap report them.  A failed create leaves
+ * nothing behind: files it created are removed, a file it extended is
+ * cut back. */
 int ms_region_create(const struct ms_export_opts *o, struct ms_rregion **out,
 		     char *err, size_t errlen);
 /* msync (file backing), munlock, unmap, close, free.  NULL is a no-op. */
