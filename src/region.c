@@ -672,6 +672,9 @@ int ms_region_commit(struct ms_rregion *r, const struct ms_commit_ent *ents, uin
 	 * msync over the commit's span writes back only its dirty pages,
 	 * instead of a system call per entry */
 	res->sync_err = n ? ms_region_msync(r, lo, hi - lo) : 0;
+	/* and the chunks' generations and hashes (FILE.msmeta) */
+	if (!res->sync_err && r->store)
+		res->sync_err = ms_rstore_applied(r->store, r, gen, ents, n);
 	ms_region_commit_end(r, gen);
 	res->generation = gen;
 	return 0;
