@@ -39,6 +39,7 @@ struct ms_rstore {
 	uint64_t size, nchunks;
 	uint32_t chunk_size;
 	uint64_t jgen;          /* generation of the record in the journal, 0: none */
+	uint8_t jid[MS_HASH_LEN]; /* and what it names (ents_id) */
 	pthread_mutex_t hlock;  /* gen, epoch and the header write */
 	uint64_t gen, epoch;
 	char err[512];
@@ -279,6 +280,25 @@ out:
 	return rc;
 }
 
+/* What a commit names (offsets, lengths, hashes): applied() tells the
+ * record of its own commit from one of a commit that failed after
+ * journaling and had the same generation. */
+static void ents_id(const struct ms_commit_ent *ents, uint32_t n, uint8_t out[MS_HASH_LEN])
+{
+	uint8_t acc[2 * MS_HASH_LEN] = { 0 };
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t e[8 + 8 + MS_HASH_LEN];
+
+		put64(e, ents[i].off);
+		put64(e + 8, ents[i].len);
+		memcpy(e + 16, ents[i].hash, MS_HASH_LEN);
+		ms_hash128(e, sizeof(e), acc + MS_HASH_LEN);
+		ms_hash128(acc, sizeof(acc), acc);
+	}
+	memcpy(out, acc, MS_HASH_LEN);
+}
+
 static int journal_truncate(struct ms_rstore *st, bool sync)
 {
 	if (ftruncate(st->jfd, 0) != 0 || (sync && fdatasync(st->jfd) != 0)) {
@@ -360,6 +380,7 @@ int ms_rstore_journal(struct ms_rstore *st, uint64_t gen, uint64_t epoch,
 		goto undo;
 	}
 	st->jgen = gen;
+	ents_id(ents, n, st->jid);
 	goto out;
 undo:
 	/* the error to report is rc's; a truncate failing too changes
@@ -375,12 +396,17 @@ out:
 int ms_rstore_applied(struct ms_rstore *st, const struct ms_rregion *r, uint64_t gen,
 		      const struct ms_commit_ent *ents, uint32_t n)
 {
+	uint8_t id[MS_HASH_LEN];
 	int rc = 0;
 
-	/* a record of another commit (journaled, never applied) must not
+	/* a record of another commit (journaled, then failed) must not
 	 * outlive this one's msmeta: it would be replayed over it */
-	if (st->jgen && st->jgen != gen && (rc = journal_truncate(st, true)) != 0)
-		return rc;
+	if (st->jgen) {
+		ents_id(ents, n, id);
+		if ((st->jgen != gen || !ms_hash_eq(id, st->jid)) &&
+		    (rc = journal_truncate(st, true)) != 0)
+			return rc;
+	}
 	for (uint32_t i = 0; i < n && !rc; i++) {
 		uint64_t first, cnt;
 

@@ -192,6 +192,24 @@ static void test_replay(void)
 		   meta_matches_memory(r) && r->start.changed == 0,
 	   "replaying over bytes already applied: the same region, generation 5");
 	ms_region_destroy(r);
+
+	/* a commit journaled and then refused (no applied) at generation 6;
+	 * the next commit, local and not journaled, gets generation 6 too:
+	 * the old record must never be replayed over it */
+	r = open_ok(img, RSIZE, CS);
+	fill(a, sizeof(a), 8);
+	is_int(commit(r, &e, 1, src, false, false), 0, "a commit journaled, then refused");
+	memset((char *)r->mem + 5 * CS, 0x11, CS);
+	is_int(ms_region_commit_range(r, 5 * CS, CS), 0, "a local commit of chunk 5 follows");
+	ok(r->generation == 6 && fsize(tpath(tmpdir, "p.img", ".msjournal")) == 0,
+	   "  at the same generation (6): the refused commit's record is gone");
+	memcpy(want, r->mem, RSIZE);
+	ms_region_destroy(r);
+	r = open_ok(img, RSIZE, CS);
+	ok(!r->start.replayed && !r->start.changed && r->generation == 6 &&
+		   memcmp(r->mem, want, RSIZE) == 0 && gen_of(r, 5) == 6,
+	   "reopened: the local commit stands, nothing replayed");
+	ms_region_destroy(r);
 }
 
 /* The journal cut at every byte of a record (and one byte flipped) is
@@ -258,12 +276,13 @@ static void test_outside_change(void)
 	r = open_ok(img, RSIZE, CS);
 	ok(r->start.changed == 1 && r->start.first_changed == 3,
 	   "a chunk modified outside memsync is counted (chunk 3)");
-	ok(gen_of(r, 3) == 6 && r->generation == 6, "  it gets a new generation (6)");
-	ok(gen_of(r, 5) == 5 && gen_of(r, 0) == 2 && gen_of(r, 4) == 1 && meta_matches_memory(r),
+	ok(gen_of(r, 3) == 7 && r->generation == 7, "  it gets a new generation (7)");
+	ok(gen_of(r, 5) == 6 && gen_of(r, 6) == 5 && gen_of(r, 0) == 2 && gen_of(r, 4) == 1 &&
+		   meta_matches_memory(r),
 	   "  the others keep theirs");
 	ms_region_destroy(r);
 	r = open_ok(img, RSIZE, CS);
-	ok(r->start.changed == 0 && r->generation == 6 && gen_of(r, 3) == 6,
+	ok(r->start.changed == 0 && r->generation == 7 && gen_of(r, 3) == 7,
 	   "the next start finds nothing changed");
 	ms_region_destroy(r);
 }
@@ -282,7 +301,7 @@ static void test_epoch_and_geometry(void)
 	is_int(create(img, RSIZE, CS, &r2, err, sizeof(err)), -EBUSY,
 	       "a second region on the same file: -EBUSY");
 	ok(strstr(err, "already backs another region") != NULL, "  says why: %s", err);
-	ok(r->generation == 6 && meta_matches_memory(r), "  the first region is untouched");
+	ok(r->generation == 7 && meta_matches_memory(r), "  the first region is untouched");
 	ms_region_destroy(r);
 
 	r = open_ok(img, RSIZE, CS);
@@ -291,8 +310,8 @@ static void test_epoch_and_geometry(void)
 	r = open_ok(img, RSIZE, 2 * CS);
 	ok(r->start.fresh && ms_rstore_epoch(r->store) == 42,
 	   "another chunk size: the table starts again, the epoch is kept");
-	ok(r->generation == 7 && gen_of(r, 0) == 7 && gen_of(r, 7) == 7 && meta_matches_memory(r),
-	   "  every chunk one generation past the old table (7)");
+	ok(r->generation == 8 && gen_of(r, 0) == 8 && gen_of(r, 7) == 8 && meta_matches_memory(r),
+	   "  every chunk one generation past the old table (8)");
 	ms_region_destroy(r);
 	is_int(fsize(tpath(tmpdir, "p.img", ".msmeta")), MS_RSTORE_HDR + 8 * 32,
 	       "  msmeta rewritten for 8 chunks");
