@@ -140,10 +140,59 @@ enum ms_mode {
 	MS_MODE_WRITE = 2, /* read + write; takes the region's write lease */
 };
 
+/* How a region takes a writer's bytes (ms_export_opts.commit). */
+enum ms_commit_mode {
+	/* writes land in a staging area of the writer's lease; the commit
+	 * verifies and applies them all or nothing: an interrupted writer
+	 * leaves the region at its last commit (the default) */
+	MS_COMMIT_ATOMIC = 0,
+	/* writes land in the region itself: fastest; an interrupted writer
+	 * leaves chunks unreadable until the next push */
+	MS_COMMIT_DIRECT = 1,
+};
+/* "atomic" | "direct"; ms_commit_mode_parse: 0 or -EINVAL */
+const char *ms_commit_mode_name(enum ms_commit_mode m);
+int ms_commit_mode_parse(const char *s, enum ms_commit_mode *out);
+
+/* A region's write lease (ms_lease_get, ms_lease_break). */
+enum ms_lease_state {
+	MS_LEASE_FREE = 0,      /* nobody holds it */
+	MS_LEASE_HELD = 1,      /* holder has it at epoch */
+	MS_LEASE_HANDOVER = 2,  /* handed over: only client_id may take it,
+				   at epoch + 1, until expires_ms */
+};
+struct ms_lease_info {
+	enum ms_lease_state state;
+	uint64_t epoch;          /* the holder's, else the last one granted */
+	int64_t expires_ms;      /* ms until it lapses, -1 when free */
+	uint32_t ttl_ms;         /* the server's lease time to live */
+	char holder[64];         /* the holder's address, "" unless held */
+	uint8_t client_id[16];   /* the holder's client id, or the handover's
+				    target; zero when free */
+};
+
 /* Open a region by name: returns a region handle.  NULL + errno: ENOENT
- * unknown region, EBUSY the write lease is held by another client, EINVAL
- * bad name. */
+ * unknown region, EBUSY the write lease is held by another client (or
+ * handed over to another), EINVAL bad name.
+ *
+ * MS_MODE_WRITE takes the region's write lease: a new epoch (a fencing
+ * token that grows with every grant).  The server refuses the writes,
+ * commits and renewals of an epoch that is no longer the lease's with
+ * ESTALE ("fenced: ...").  A lease lapses unless renewed within its
+ * time to live (ms_region_info.lease_ttl_ms): the library renews it on
+ * its own while the handle is used (writes, syncs, pushes); a writer idle
+ * longer than that calls ms_lease_renew(). */
 ms_region *ms_open(ms_client *c, const char *name, enum ms_mode mode);
+
+struct ms_open_opts {
+	size_t opts_size;       /* sizeof(struct ms_open_opts); see the top */
+	/* MS_MODE_WRITE: resume a lease: grant it only if no lease was
+	 * granted after this epoch (else ESTALE, "fenced"); 0 = any */
+	uint64_t expect_epoch;
+};
+/* ms_open with options (NULL: ms_open). */
+ms_region *ms_open_with(ms_client *c, const char *name, enum ms_mode mode,
+			const struct ms_open_opts *o);
 /* Close a region handle: releases the lease.  Pending (uncommitted) writes
  * are dropped from the commit list; call ms_sync() first to keep them. */
 int ms_close(ms_region *r);
@@ -155,6 +204,12 @@ struct ms_region_info {
 	uint64_t nchunks;
 	uint64_t generation; /* the region's generation when opened or last synced */
 	enum ms_mode mode;
+	/* MS_MODE_WRITE: */
+	uint64_t epoch;          /* the lease's epoch */
+	uint32_t lease_ttl_ms;   /* it lapses unless renewed within this */
+	enum ms_commit_mode commit_mode;
+	uint64_t stage_limit;    /* atomic: bytes one commit can stage; a push
+				    of more is split into several commits */
 };
 void ms_region_info(const ms_region *r, struct ms_region_info *out);
 
@@ -174,6 +229,9 @@ struct ms_xfer_stats {
 	uint64_t chunks_moved;   /* chunks read or written */
 	uint64_t chunks_retried; /* pull: chunks re-read after a concurrent commit */
 	uint64_t ns;             /* wall time */
+	uint64_t commits;        /* push: commits it took; more than 1 when it
+				    outgrew the lease's staging limit, and
+				    then it was not atomic as a whole */
 };
 
 /* Pull [off, off+len) of the region into dst.  off and len need not be
@@ -252,8 +310,33 @@ struct ms_region_stat {
 				    0, the NIC places them) */
 	uint64_t bytes_committed; /* named by accepted commits, on any
 				     transport: what writers changed */
-	uint64_t commits;
+	uint64_t commits;        /* commits applied */
+	uint64_t commits_refused;   /* refused (bad hash, range, stale epoch) */
+	uint64_t commits_abandoned; /* writers that vanished, lapsed or were
+				       fenced with staged, uncommitted data */
+	struct ms_lease_info lease;
+	enum ms_commit_mode commit_mode;
 };
+
+/* The write lease of region name as the server sees it: 0 or -errno
+ * (ENOENT unknown region). */
+int ms_lease_get(ms_client *c, const char *name, struct ms_lease_info *out);
+/* Break the write lease of region name (an operator's action, logged by
+ * the server): its holder is fenced at once (its staging area discarded,
+ * its writes and commits refused) and the next writer gets a new epoch.
+ * *was (may be NULL) gets the lease as it was. */
+int ms_lease_break(ms_client *c, const char *name, struct ms_lease_info *was);
+/* Renew r's lease now (the library renews on its own while r is used):
+ * 0, or -ESTALE when it was fenced (lapsed, broken or handed over). */
+int ms_lease_renew(ms_region *r);
+/* Hand r's lease to the client with client_id (ms_client_opts): from now
+ * on only that client may take it, at epoch + 1 (*new_epoch), until the
+ * lease's time to live passes; r can no longer write (uncommitted writes
+ * are dropped: sync first).  No moment exists in which nobody or two
+ * clients may write. */
+int ms_lease_handover(ms_region *r, const uint8_t client_id[16], uint64_t *new_epoch);
+/* This connection's client id (what a handover names). */
+void ms_client_id(const ms_client *c, uint8_t out[16]);
 
 /* Stat all regions of the server (name NULL) or one.  On success *out is a
  * malloc'ed array of *n entries, to be freed with free(). */
@@ -282,11 +365,12 @@ int ms_stat(ms_client *c, const char *name, struct ms_region_stat **out,
  * ones (measurements: docs/lazy-map.md); MS_MAP_PATH_ZERO_COPY picks the
  * memfd path anyway.
  *
- * Failures: when a pull fails (server gone, verification failure, timeout)
- * the mapping is marked failed.  Chunks already local stay readable; an
- * access to any chunk that is not local raises SIGBUS in the accessing
- * thread (never a hang), ms_map_wait() returns the error and
- * ms_map_errmsg() explains it.  Prefetching stops.
+ * Failures: when a pull fails (server gone and not back within
+ * reconnect_timeout_ms, verification failure) the mapping is marked
+ * failed.  Chunks already local stay readable; an access to any chunk that
+ * is not local raises SIGBUS in the accessing thread (never a hang),
+ * ms_map_wait() returns the error and ms_map_errmsg() explains it.
+ * Prefetching stops.
  *
  * Each handling thread has its own connection (the client is not thread
  * safe): a mapping holds fault_threads + prefetch_threads connections,
@@ -304,7 +388,18 @@ int ms_stat(ms_client *c, const char *name, struct ms_region_stat **out,
  * PAGEMAP_SCAN reads the written pages back and protects them again), or,
  * where the kernel cannot, by hashing the local chunks (ms_map_dirty_mode()
  * says which and why).  ms_map_sync() pushes the written chunks and
- * commits them. */
+ * commits them.
+ *
+ * A connection that dies (the server restarted, a timeout) is connected
+ * again by the thread that found it dead, retrying until
+ * reconnect_timeout_ms has passed; faults wait meanwhile.  Back, the
+ * mapping opens the region again in its mode (a writable one takes the
+ * write lease again), reads the server's generation table and drops the
+ * local chunks the server changed meanwhile (as ms_map_refresh() does),
+ * except chunks written locally and not synced: they are pushed by the
+ * next sync.  The region gone or resized, the lease taken by another
+ * writer, or no connection within the timeout: the mapping fails as
+ * above (faults on absent chunks get SIGBUS). */
 
 typedef struct ms_map ms_map;
 
@@ -345,7 +440,15 @@ struct ms_map_opts {
 	bool no_use_report;        /* do not tell the server, at close, which
 				      chunks were faulted (in fault order): by
 				      default they gain heat in its hot list */
+	/* a connection that dies is connected again (attempts 50 ms apart,
+	 * doubling to 1 s) for up to this long, faults waiting meanwhile;
+	 * only then does the mapping fail (see above).  0 = the default
+	 * (5000 ms); MS_MAP_NO_RECONNECT (any negative value) = never: the
+	 * first dead connection fails the mapping */
+	int reconnect_timeout_ms;
 };
+
+#define MS_MAP_NO_RECONNECT (-1)
 
 /* Connect to host:port, open the region read-only and map it.  NULL + errno
  * on failure and a message in err: ENOENT unknown region, EINVAL bad
@@ -398,9 +501,11 @@ struct ms_map_sync_stats {
  * rehashes the chunks from the pages written); returns when the
  * server holds them.  Concurrent calls (and the background thread) are
  * serialised.  -EACCES for a read-only mapping; when the server refuses
- * the commit (its verification fails) or the connection fails, the error
- * (message in ms_map_errmsg() while no fault failed the mapping) and the
- * chunks stay dirty for the next sync.  st may be NULL. */
+ * the commit (its verification fails) or the connection fails and does
+ * not come back within reconnect_timeout_ms (when it does, the sync is
+ * repeated on the new connection), the error (message in ms_map_errmsg()
+ * while no fault failed the mapping) and the chunks stay dirty for the
+ * next sync.  st may be NULL. */
 int ms_map_sync(ms_map *m, struct ms_map_sync_stats *st);
 
 /* Follow the server: read its per-chunk generation table and drop every
@@ -410,7 +515,8 @@ int ms_map_sync(ms_map *m, struct ms_map_sync_stats *st);
  * written locally and not synced is never dropped: if any changed chunk is
  * dirty, nothing is dropped and the result is -EBUSY (ms_map_sync() first).
  * On a read-only mapping local writes to changed chunks are lost.  Not
- * for use while the application writes to chunks that may change. */
+ * for use while the application writes to chunks that may change.  A
+ * dead connection is connected again first (reconnect_timeout_ms). */
 int ms_map_refresh(ms_map *m, uint64_t *changed);
 
 /* ------------------------------------------------------------------ */
@@ -430,6 +536,8 @@ struct ms_server_opts {
 	enum ms_transport_kind transport;
 	ms_log_fn log;               /* may be NULL */
 	void *log_ud;
+	unsigned lease_ttl_ms;       /* write leases lapse unless renewed within
+					this; 0 = 10 s */
 };
 
 /* Create a server and bind its listener.  NULL + errno on failure
@@ -453,6 +561,8 @@ struct ms_export_opts {
 	const char *path;    /* MS_BACKING_FILE */
 	void *user_mem;      /* MS_BACKING_USER: page aligned, size bytes */
 	bool no_mlock;       /* do not pin (tests of huge regions only) */
+	enum ms_commit_mode commit; /* MS_COMMIT_ATOMIC by default */
+	uint64_t stage_limit; /* atomic: staging bytes per lease; 0 = size */
 };
 
 /* Add a region and return its export (thread-safe, also while the server
@@ -485,6 +595,14 @@ void ms_server_destroy(ms_server *s);
 /* Local statistics, like ms_stat() but without a connection. */
 int ms_server_stat(ms_server *s, const char *name, struct ms_region_stat **out,
 		   size_t *n);
+
+/* Remove an idle region (thread-safe, also while the server runs; do not
+ * add a region of the same name at the same time): 0, -ENOENT when there
+ * is none, -EBUSY when a client has it open or holds its write lease (it
+ * then stays as it was).  Waits for the control requests in flight; an
+ * OPEN after it sees an unknown region.  Its ms_export is invalid once
+ * this returns 0; a file region's file stays. */
+int ms_server_unexport(ms_server *s, const char *name);
 
 #ifdef __cplusplus
 }

@@ -59,7 +59,7 @@ int cl_connected(ms_client *c, const char *what)
 
 /* The connection can no longer be trusted (timeout, transport failure):
  * close it so nothing lands in caller memory any more. */
-static void cl_kill(ms_client *c)
+void cl_kill(ms_client *c)
 {
 	if (c->x) {
 		c->ops->close(c->x);
@@ -251,10 +251,24 @@ const char *ms_client_transport_why(const ms_client *c)
 
 ms_region *ms_open(ms_client *c, const char *name, enum ms_mode mode)
 {
+	return ms_open_with(c, name, mode, NULL);
+}
+
+ms_region *ms_open_with(ms_client *c, const char *name, enum ms_mode mode,
+			const struct ms_open_opts *o)
+{
 	struct ms_msg_open m = { .mode = (uint32_t)mode };
 	struct ms_msg_open_ok ok;
+	struct ms_open_opts oc;
 	ms_region *r;
 	int len;
+
+	if ((len = ms_opts_take(&oc, sizeof(oc), MS_OPEN_OPTS_V1, o))) {
+		errno = -cl_err(c, len, "open: options not valid (opts_size %zu)",
+				o ? o->opts_size : 0);
+		return NULL;
+	}
+	m.expect_epoch = oc.expect_epoch;
 
 	if (!name || !ms_name_valid(name)) {
 		errno = -cl_err(c, -EINVAL, "invalid region name '%s'",
@@ -275,7 +289,8 @@ ms_region *ms_open(ms_client *c, const char *name, enum ms_mode mode)
 	    !ms_is_pow2(ok.chunk_size) ||
 	    ok.nchunks != ms_div_round_up(ok.size, ok.chunk_size) ||
 	    ok.data.len < ok.size ||
-	    ok.meta.len < ok.nchunks * MS_META_ENTRY_SIZE) {
+	    ok.meta.len < ok.nchunks * MS_META_ENTRY_SIZE || ok.commit_mode > MS_COMMIT_DIRECT ||
+	    (mode == MS_MODE_WRITE && (!ok.epoch || !ok.lease_ttl_ms))) {
 		errno = -cl_err(c, -EPROTO, "malformed OPEN reply from %s:%s",
 				c->host, c->port);
 		return NULL;
@@ -293,6 +308,11 @@ ms_region *ms_open(ms_client *c, const char *name, enum ms_mode mode)
 	r->info.nchunks = ok.nchunks;
 	r->info.generation = ok.generation;
 	r->info.mode = mode;
+	r->info.commit_mode = (enum ms_commit_mode)ok.commit_mode;
+	r->info.epoch = ok.epoch;
+	r->info.lease_ttl_ms = ok.lease_ttl_ms;
+	r->info.stage_limit = ok.stage_limit;
+	r->renewed_ns = ms_now_ns();
 	r->data = ok.data;
 	r->meta = ok.meta;
 	r->next = c->regions;

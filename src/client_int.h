@@ -36,12 +36,15 @@ struct ms_wpiece {
 struct ms_commit_res {
 	uint64_t bytes;      /* written to the server, also when the call
 			      * failed after some batches */
-	uint64_t gen_first;  /* the generation of the commit's first message */
-	uint64_t gen_last;   /* ... and of its last: equal when one message named
-			      * every chunk piece (up to 16384 of them do), so
-			      * that every piece's chunk now has gen_last */
+	uint64_t gen_first;  /* the generation of the first commit */
+	uint64_t gen_last;   /* ... and of the last: equal unless the stream
+			      * was split (commits > 1), so that every piece's
+			      * chunk now has gen_last */
 	bool sent;           /* every batch was written: a failure came from
 			      * the commit (the server refused it) */
+	unsigned commits;    /* commits it took: 1, or more when an atomic
+			      * stream outgrew the lease's staging limit
+			      * (then it was not atomic as a whole) */
 };
 
 /* The source of a streamed commit: put the next batch in p[0..cap) and
@@ -83,5 +86,30 @@ int ms_region_commit_pieces(ms_region *r, const struct ms_wpiece *p, size_t n,
 
 /* What c's transport can do: enum ms_xcap flags (transport.h). */
 unsigned ms_client_caps(const ms_client *c);
+
+/* client_reconnect.c */
+
+/* Does c have a connection?  false once a transport failure (or a timeout)
+ * closed it: every call then fails with ENOTCONN until a reconnect. */
+bool ms_client_connected(const ms_client *c);
+
+/*
+ * One attempt to connect c again, in place, after its connection died:
+ * connect with the options co (NULL: defaults; the client's own id and
+ * the transport it had), HELLO, register every ms_mem_register() buffer
+ * again and open every region handle of c again in its mode, so the
+ * client and its ms_region handles are usable as before.  timeout_ms > 0
+ * bounds the connect (the client keeps its own timeout for later calls).
+ * Uncommitted ms_write()s of the old connection are forgotten.
+ *
+ * 0, or -errno with c's errmsg (and err) set and *fatal true when trying
+ * again cannot help: the server answered the open with a refusal (the
+ * region is gone: ENOENT; another writer holds the lease: EBUSY) or the
+ * region's size or chunk size changed (ESTALE); otherwise (nobody
+ * listening, the connection died again) a later attempt may succeed.
+ * Either way c is left without a connection (ms_client_connected false).
+ */
+int ms_client_reconnect(ms_client *c, const struct ms_client_opts *co, int timeout_ms,
+			bool *fatal, char *err, size_t errlen);
 
 #endif

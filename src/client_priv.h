@@ -46,6 +46,12 @@ struct ms_region {
 	uint8_t *mbuf;                  /* metadata reads land here, registered */
 	size_t mbuf_cap;                /* once (NULL mr once the connection died) */
 	struct ms_xmr *mbuf_mr;
+	/* the write lease (client_lease.c) */
+	uint64_t renewed_ns;            /* last renewal or commit */
+	struct ms_stage_seg stage[MS_STAGE_MAX_SEGS]; /* atomic: staging areas */
+	unsigned nstage;
+	uint64_t staged;                /* their bytes */
+	uint64_t scur;                  /* next free staging offset */
 	struct ms_region *next;
 };
 
@@ -61,6 +67,10 @@ struct ms_mem {
 
 /* Set c's errmsg; returns err. */
 int cl_err(ms_client *c, int err, const char *fmt, ...) MS_PRINTF(3, 4);
+
+/* Close c's connection (when it has one) and forget the registrations it
+ * took with it; c->x is NULL after. */
+void cl_kill(ms_client *c);
 
 /* The one "not connected" guard: 0 while c has a connection, else
  * -ENOTCONN with errmsg "<what>: not connected to host:port". */
@@ -113,6 +123,20 @@ bool cl_chunk_whole(const ms_region *r, uint64_t i, uint64_t plen);
 size_t cl_build_segs(const ms_region *r, const struct ms_chunkmap *map, uint64_t c0,
 		     uint64_t off, uint64_t len, uint64_t group, enum ms_xop op, uint8_t *base,
 		     struct ms_xmr *mr, struct ms_seg *segs, uint64_t *seg_first);
+
+/* client_lease.c: renew r's lease when a third of its time to live has
+ * passed since the last renewal or commit (0 for a read-only handle). */
+int cl_lease_tick(ms_region *r);
+/* Staging of an atomic commit: len bytes at *soff, inside the staging
+ * area *desc at offset *roff.  -E2BIG (errmsg set) past the lease's
+ * staging limit: commit what is staged and call cl_stage_reset first. */
+int cl_stage_alloc(ms_region *r, uint64_t len, uint64_t *soff, const struct ms_rdesc **desc,
+		   uint64_t *roff);
+/* Bytes still free for staging before the limit (what cl_stage_alloc can
+ * give at most, ignoring the alignment it adds). */
+uint64_t cl_stage_room(const ms_region *r);
+/* The commit that used the staging areas is done: start over at 0. */
+void cl_stage_reset(ms_region *r);
 
 /* client_pull.c: read the metadata entries of chunks [c0, c0+n) into buf. */
 int cl_read_meta(ms_region *r, uint64_t c0, uint64_t n, void *buf);

@@ -35,26 +35,56 @@ static int pending_add(ms_region *r, const struct ms_commit_ent *e)
 }
 
 /* A new write over [off, off+len): pending entries inside it are replaced
- * by the new ones; entries it overlaps only partly can no longer be
- * verified as a whole, so they are committed unverified. */
-static void pending_supersede(ms_region *r, uint64_t off, uint64_t len)
+ * by the new ones.  Direct mode: entries it overlaps only partly can no
+ * longer be verified as a whole (the region holds the new bytes there),
+ * so they are committed unverified.  Atomic mode: each entry keeps its
+ * own staged bytes, so one that overlaps the new write is cut down to
+ * what lies outside it (at most two parts, unverified: the server cannot
+ * check the writer's hash of the whole against a part); the new write
+ * wins whichever commit carries it. */
+static int pending_supersede(ms_region *r, uint64_t off, uint64_t len)
 {
-	size_t k = 0;
+	bool atomic = r->info.commit_mode == MS_COMMIT_ATOMIC;
+	size_t k = 0, n = r->npending;
 
 	/* writes in ascending order (a map sync, a push) overlap nothing */
 	if (off >= r->pend_end)
-		return;
-	for (size_t i = 0; i < r->npending; i++) {
-		struct ms_commit_ent *e = &r->pending[i];
-		uint64_t elen = e->len;
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		struct ms_commit_ent e = r->pending[i];
+		uint64_t end = e.off + e.len;
 
-		if (e->off >= off && e->off + elen <= off + len)
+		if (e.off >= off && end <= off + len)
 			continue;             /* fully rewritten: drop */
-		if (e->off < off + len && off < e->off + elen)
-			e->flags |= MS_COMMIT_F_NOVERIFY;
-		r->pending[k++] = *e;
+		if (e.off < off + len && off < end) {
+			e.flags |= MS_COMMIT_F_NOVERIFY;
+			if (atomic && e.off < off && end > off + len) {
+				/* the new write is inside: keep the right part
+				 * as an entry of its own (appended; the list is
+				 * walked to n only) */
+				struct ms_commit_ent right = e;
+				int ret;
+
+				right.soff += off + len - e.off;
+				right.off = off + len;
+				right.len = end - (off + len);
+				if ((ret = pending_add(r, &right)))
+					return ret;
+				e.len = off - e.off;
+			} else if (atomic && e.off < off) {
+				e.len = off - e.off;          /* keep the left part */
+			} else if (atomic) {
+				e.soff += off + len - e.off;  /* keep the right part */
+				e.len = end - (off + len);
+				e.off = off + len;
+			}
+		}
+		r->pending[k++] = e;
 	}
-	r->npending = k;
+	/* entries appended by splits follow the kept ones */
+	memmove(r->pending + k, r->pending + n, (r->npending - n) * sizeof(*r->pending));
+	r->npending = k + (r->npending - n);
+	return 0;
 }
 
 static int need_write(ms_region *r, const char *what)
@@ -80,6 +110,7 @@ static int check_pieces(ms_region *r, const char *what, const struct ms_wpiece *
 }
 
 struct wprog {
+	ms_region *r;
 	ms_progress_fn fn;
 	void *ud;
 };
@@ -88,6 +119,10 @@ static void write_progress(void *ud, uint64_t done, uint64_t total)
 {
 	struct wprog *w = ud;
 
+	/* a long transfer keeps the lease: the renewal is a control call,
+	 * which keeps the data moving while it waits (transport.h); a
+	 * refusal shows at the commit, as "fenced" */
+	(void)cl_lease_tick(w->r);
 	if (w->fn)
 		w->fn(w->ud, done, total);
 }
@@ -116,34 +151,46 @@ static int write_pieces(ms_region *r, const struct ms_wpiece *p, size_t n, struc
 			const struct ms_xfer_opts *o, uint64_t *bytes,
 			struct ms_commit_ent *ents, size_t *nents)
 {
-	struct wprog wp = { o ? o->progress : NULL, o ? o->progress_ud : NULL };
+	bool atomic = r->info.commit_mode == MS_COMMIT_ATOMIC;
+	struct wprog wp = { r, o ? o->progress : NULL, o ? o->progress_ud : NULL };
 	struct ms_xfer_cb cb = { .progress = write_progress, .ud = &wp };
 	ms_client *c = r->c;
 	struct cl_lmr *lmr = calloc(n, sizeof(*lmr));
 	struct ms_seg *segs = calloc(n, sizeof(*segs));
-	uint64_t first, nch, poff, plen;
+	uint64_t *soff = calloc(n, sizeof(*soff));
+	uint64_t first, nch, poff, plen, scur0 = r->scur;
 	size_t k = 0;
 	int ret = 0;
 
 	*bytes = 0;
 	*nents = 0;
-	if (!segs || !lmr) {
+	if (!segs || !lmr || !soff) {
 		ret = cl_err(c, -ENOMEM, "write: out of memory");
 		goto out;
 	}
+	if ((ret = cl_lease_tick(r)))
+		goto out;
 	for (size_t i = 0; i < n; i++) {
+		const struct ms_rdesc *remote = &r->data;
+		uint64_t roff = p[i].off;
+
 		if (hint)
 			lmr[i].mr = hint;
 		else if ((ret = cl_borrow(c, "write", p[i].src, p[i].len, &lmr[i])))
 			goto out;
+		/* atomic: into the lease's staging, never the region */
+		if (atomic && (ret = cl_stage_alloc(r, p[i].len, &soff[i], &remote, &roff)))
+			goto out;
 		segs[i] = (struct ms_seg){ .op = MS_XOP_WRITE, .local = (void *)p[i].src,
-					   .len = p[i].len, .lmr = lmr[i].mr, .remote = &r->data,
-					   .roff = p[i].off };
-		pending_supersede(r, p[i].off, p[i].len);
+					   .len = p[i].len, .lmr = lmr[i].mr, .remote = remote,
+					   .roff = roff };
+		if ((ret = pending_supersede(r, p[i].off, p[i].len)))
+			goto out;
 	}
 	ret = cl_run(c, "write", segs, n, &cb, bytes);
 	if (ret)
 		goto out;
+	scur0 = r->scur;     /* written: the staging it took stays taken */
 	for (size_t i = 0; i < n; i++) {
 		const uint8_t *src = p[i].src;
 
@@ -152,6 +199,7 @@ static int write_pieces(ms_region *r, const struct ms_wpiece *p, size_t n, struc
 			cl_chunk_piece(r, first + j, p[i].off, p[i].len, &poff, &plen);
 			ents[k].off = poff;
 			ents[k].len = plen;
+			ents[k].soff = atomic ? soff[i] + (poff - p[i].off) : 0;
 			ents[k].flags = 0;
 			if (p[i].hash)
 				memcpy(ents[k].hash, p[i].hash + j * MS_HASH_LEN, MS_HASH_LEN);
@@ -161,41 +209,58 @@ static int write_pieces(ms_region *r, const struct ms_wpiece *p, size_t n, struc
 	}
 	*nents = k;
 out:
+	/* a batch that was not written gives its staging back */
+	r->scur = scur0;
 	for (size_t i = 0; lmr && i < n; i++)
 		cl_return(c, &lmr[i]);
 	free(lmr);
 	free(segs);
+	free(soff);
 	return ret;
 }
 
-/* Commit ents[0..n) in messages of up to MS_COMMIT_MAX_ENTS entries; *g0
- * and *g1 (may be NULL) get the first and the last message's generation. */
+/* Commit ents[0..n) as one commit, in messages of up to
+ * MS_COMMIT_MAX_ENTS entries (all but the last flagged MORE: the server
+ * applies them together with the last); *gen (may be NULL) gets its
+ * generation.  Atomic mode: the staging it used is free again after. */
 static int commit_ents(ms_region *r, const struct ms_commit_ent *ents, size_t n,
-		       uint64_t *g0, uint64_t *g1)
+		       uint64_t *gen)
 {
 	ms_client *c = r->c;
+	size_t done = 0;
+	int ret;
 
-	for (size_t done = 0; done < n;) {
+	if (!n)
+		return 0;
+	if ((ret = cl_lease_tick(r)))
+		return ret;
+	do {
 		struct ms_msg_commit m = {
 			.handle = r->handle,
+			.epoch = r->info.epoch,
 			.n = (uint32_t)MS_MIN(n - done, (size_t)MS_COMMIT_MAX_ENTS),
 			.ents = (struct ms_commit_ent *)ents + done,
 		};
 		struct ms_msg_gen g;
-		int len = cl_call(c, "commit", ms_enc_commit(c->msg, MS_CTRL_MAX, &m),
-				  MS_MSG_COMMIT_OK);
+		int len;
 
+		if (done + m.n < n)
+			m.flags = MS_COMMITMSG_MORE;
+		len = cl_call(c, "commit", ms_enc_commit(c->msg, MS_CTRL_MAX, &m),
+			      MS_MSG_COMMIT_OK);
 		if (len < 0)
 			return len;
 		if (ms_dec_gen(c->resp, (size_t)len, MS_MSG_COMMIT_OK, &g))
 			return cl_err(c, -EPROTO, "commit: malformed reply");
-		r->info.generation = g.generation;
-		if (!done && g0)
-			*g0 = g.generation;
-		if (g1)
-			*g1 = g.generation;
 		done += m.n;
-	}
+		if (done == n) {
+			r->info.generation = g.generation;
+			if (gen)
+				*gen = g.generation;
+		}
+	} while (done < n);
+	r->renewed_ns = ms_now_ns();     /* a commit renews the lease */
+	cl_stage_reset(r);
 	return 0;
 }
 
@@ -224,14 +289,74 @@ static int ents_reserve(ms_region *r, struct ents *e, size_t more)
 	return 0;
 }
 
+/* Commit what e holds (the whole stream, or the part of it that fits the
+ * lease's staging limit when it outgrew it) and count it in s. */
+static int commit_part(ms_region *r, struct ents *e, bool *pend_in, struct ms_commit_res *s)
+{
+	uint64_t g = 0;
+	int ret;
+
+	if (!e->n)
+		return 0;
+	if ((ret = commit_ents(r, e->v, e->n, &g)))
+		return ret;
+	if (!s->commits++)
+		s->gen_first = g;
+	s->gen_last = g;
+	e->n = 0;
+	if (*pend_in) {
+		/* the pending ms_write() entries went with it */
+		r->npending = 0;
+		r->pend_end = 0;
+		*pend_in = false;
+	}
+	return 0;
+}
+
+/* Write pieces p[0..n) and add their entries to e.  Atomic mode, past the
+ * staging limit: commit what e holds first and go on (the stream is then
+ * no longer atomic as a whole), halving batches that do not fit at all. */
+static int write_batch(ms_region *r, const struct ms_wpiece *p, size_t n, struct ms_xmr *hint,
+		       const struct ms_xfer_opts *o, struct ents *e, bool *pend_in,
+		       struct ms_commit_res *s)
+{
+	size_t done = 0, take = n, k;
+	uint64_t b;
+	int ret;
+
+	while (done < n) {
+		take = MS_MIN(take, n - done);
+		if ((ret = check_pieces(r, "write", p + done, take)) ||
+		    (ret = ents_reserve(r, e, pieces_nents(r, p + done, take))))
+			return ret;
+		ret = write_pieces(r, p + done, take, hint, o, &b, e->v + e->n, &k);
+		s->bytes += b;
+		if (ret == -E2BIG && e->n) {
+			if ((ret = commit_part(r, e, pend_in, s)))
+				return ret;
+			continue;
+		}
+		if (ret == -E2BIG && take > 1) {
+			take /= 2;
+			continue;
+		}
+		if (ret)
+			return ret;
+		e->n += k;
+		done += take;
+	}
+	return 0;
+}
+
 /*
  * ms_region_commit_stream, with the sources' registration when the caller
  * holds one that covers them all (hint), progress, and (with_pending) the
- * region's pending ms_write() entries named by the same commit, cleared
- * once it succeeded (ms_push: its pieces and ms_write's leftovers are one
- * commit).  Each batch is written as it comes; its commit entries join
- * the stream's, and the one commit at the end names them all.  Nothing is
- * recorded before that commit succeeds.
+ * region's pending ms_write() entries named by the same commit, first,
+ * cleared once it succeeded (ms_push: ms_write's leftovers and its pieces
+ * are one commit, the pieces applied last).  Each batch is written as it
+ * comes; its commit entries join the stream's, and the one commit at the
+ * end names them all (several only past an atomic lease's staging
+ * limit).  Nothing is recorded before a commit succeeds.
  */
 static int commit_stream(ms_region *r, ms_fill_fn fill, void *ud, struct ms_xmr *hint,
 			 const struct ms_xfer_opts *o, bool with_pending,
@@ -240,9 +365,7 @@ static int commit_stream(ms_region *r, ms_fill_fn fill, void *ud, struct ms_xmr 
 	struct ms_commit_res s = { 0 };
 	struct ents e = { 0 };
 	struct ms_wpiece *p = NULL;
-	bool wrote = false;
-	uint64_t b;
-	size_t k;
+	bool wrote = false, pend_in = false;
 	int n, ret;
 
 	/* the connection is checked once there is something to send: a
@@ -255,38 +378,29 @@ static int commit_stream(ms_region *r, ms_fill_fn fill, void *ud, struct ms_xmr 
 		ret = cl_err(r->c, -ENOMEM, "write: out of memory");
 		goto out;
 	}
+	if (with_pending && r->npending) {
+		if ((ret = ents_reserve(r, &e, r->npending)))
+			goto out;
+		memcpy(e.v, r->pending, r->npending * sizeof(*e.v));
+		e.n = r->npending;
+		pend_in = true;
+	}
 	while ((n = fill(ud, p, MS_STREAM_PIECES)) > 0) {
 		if (n > MS_STREAM_PIECES) {
 			ret = cl_err(r->c, -EINVAL, "write: a batch of %d pieces, more than %d",
 				     n, MS_STREAM_PIECES);
 			goto out;
 		}
-		if ((ret = check_pieces(r, "write", p, (size_t)n)) ||
-		    (ret = ents_reserve(r, &e, pieces_nents(r, p, (size_t)n))))
+		if ((ret = write_batch(r, p, (size_t)n, hint, o, &e, &pend_in, &s)))
 			goto out;
-		ret = write_pieces(r, p, (size_t)n, hint, o, &b, e.v + e.n, &k);
-		s.bytes += b;
-		if (ret)
-			goto out;
-		e.n += k;
 		wrote = true;
 	}
 	if (n < 0) {
 		ret = cl_err(r->c, n, "write: the source of the pieces failed: %s", strerror(-n));
 		goto out;
 	}
-	if (with_pending && r->npending) {
-		if ((ret = ents_reserve(r, &e, r->npending)))
-			goto out;
-		memcpy(e.v + e.n, r->pending, r->npending * sizeof(*e.v));
-		e.n += r->npending;
-	}
 	s.sent = wrote;
-	ret = commit_ents(r, e.v, e.n, &s.gen_first, &s.gen_last);
-	if (!ret && with_pending) {
-		r->npending = 0;
-		r->pend_end = 0;
-	}
+	ret = commit_part(r, &e, &pend_in, &s);
 out:
 	free(p);
 	free(e.v);
@@ -366,7 +480,7 @@ int ms_sync(ms_region *r)
 
 	if ((ret = need_write(r, "sync")))
 		return ret;
-	ret = commit_ents(r, r->pending, r->npending, NULL, NULL);
+	ret = commit_ents(r, r->pending, r->npending, NULL);
 	if (ret)
 		return ret;
 	r->npending = 0;
@@ -471,6 +585,7 @@ int ms_push(ms_region *r, uint64_t off, const void *src, uint64_t len,
 
 		ret = commit_stream(r, arr_fill, &a, l.mr, o, true, &res);
 		s.bytes = res.bytes;
+		s.commits = res.commits;
 	}
 out:
 	cl_return(r->c, &l);

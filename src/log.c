@@ -9,6 +9,7 @@
 #define _GNU_SOURCE /* program_invocation_short_name */
 #endif
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -129,6 +130,22 @@ void ms_log(enum ms_log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	ms_vlog(level, fmt, ap);
 	va_end(ap);
+}
+
+int ms_log_open(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	/* dup2 replaces standard error in one step: a line written by
+	 * another thread meanwhile goes to one file or the other */
+	if (fd != STDERR_FILENO && dup2(fd, STDERR_FILENO) < 0)
+		ret = -errno;
+	if (fd != STDERR_FILENO)
+		close(fd);
+	return ret;
 }
 
 void ms_log_sink(void *ud, enum ms_log_level level, const char *msg)

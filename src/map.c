@@ -108,6 +108,7 @@ int map_worker_connect(ms_map *m, struct worker *w, const struct ms_client_opts 
 	char cerr[384] = "";
 
 	w->m = m;
+	w->co = *co;
 	w->c = ms_connect(m->host, m->port, co, cerr, sizeof(cerr));
 	if (!w->c)
 		return map_err(err, errlen, -errno, "lazy map of '%s': %s", m->name, cerr);
@@ -148,6 +149,74 @@ static int worker_setup(ms_map *m, struct worker *w, char *err, size_t errlen)
 	if (!ms_mem_register(w->c, where, len))
 		return map_err(err, errlen, -errno, "lazy map: %s", ms_client_errmsg(w->c));
 	return 0;
+}
+
+bool map_conn_lost(const ms_map *m, const struct worker *w)
+{
+	return m->rc_ms >= 0 && w->c && !ms_client_connected(w->c);
+}
+
+/* Sleep ms on m->cv, or less when the mapping is being closed. */
+static void backoff(ms_map *m, long ms)
+{
+	struct timespec ts;
+
+	ms_deadline_ms(&ts, ms);
+	pthread_mutex_lock(&m->lk);
+	while (!atomic_load(&m->stop) && pthread_cond_timedwait(&m->cv, &m->lk, &ts) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&m->lk);
+}
+
+/*
+ * w's connection died (map_conn_lost): connect it again, in place, trying
+ * with backoff until *deadline (ms_now_ns() time; 0: the outage starts
+ * now, and *deadline is set to now + reconnect_timeout_ms, so a caller
+ * that loses the connection again keeps the first deadline), then follow
+ * what the server changed meanwhile (map_regen: the chunks it drops are
+ * added to *dropped, which may be NULL).  The caller holds
+ * sync_lk when w is the sync connection.  0 once w is usable again;
+ * -ETIMEDOUT when the time ran out, -ECANCELED when the mapping is being
+ * closed (or, for a handling thread, failed meanwhile), or the -errno of
+ * a refusal (ms_client_reconnect's fatal ones); why says what happened.
+ */
+int map_reconnect(ms_map *m, struct worker *w, uint64_t *deadline, uint64_t *dropped,
+		  char *why, size_t whylen)
+{
+	long delay = RECONNECT_FIRST_MS, left;
+	bool fatal;
+	int ret;
+
+	if (!*deadline)
+		*deadline = ms_now_ns() + (uint64_t)MS_MAX(m->rc_ms, 0L) * 1000000u;
+	for (;;) {
+		if (atomic_load(&m->stop) || (w != &m->sw && atomic_load(&m->err)))
+			return map_err(why, whylen, -ECANCELED, "%s",
+				       atomic_load(&m->stop) ? "the mapping is being closed" :
+							       "the mapping failed meanwhile");
+		left = ms_left(*deadline);
+		ret = ms_client_reconnect(w->c, &w->co, (int)MS_MAX(left, 1L), &fatal, why,
+					  whylen);
+		if (!ret) {
+			ret = map_regen(m, w, w == &m->sw, dropped);
+			if (!ret)
+				return 0;
+			fatal = ms_client_connected(w->c);
+			map_err(why, whylen, 0, "after reconnecting: %s", ms_client_errmsg(w->c));
+		}
+		if (fatal)
+			return ret;
+		left = ms_left(*deadline);
+		if (left <= 0) {
+			size_t n = why ? strlen(why) : 0;
+
+			if (why && n < whylen)
+				snprintf(why + n, whylen - n, " (not back within %ld ms)", m->rc_ms);
+			return -ETIMEDOUT;
+		}
+		backoff(m, MS_MIN(delay, left));
+		delay = MS_MIN(delay * 2, (long)RECONNECT_MAX_MS);
+	}
 }
 
 void map_worker_free(struct worker *w)
@@ -240,6 +309,8 @@ static ms_map *map_new(const char *host, const char *port, const char *region,
 		return NULL;
 	}
 	m->writable = m->mo.writable;
+	m->rc_ms = m->mo.reconnect_timeout_ms < 0 ? -1 :
+		   m->mo.reconnect_timeout_ms ? m->mo.reconnect_timeout_ms : DEFAULT_RECONNECT_MS;
 	snprintf(m->host, sizeof(m->host), "%s", host);
 	snprintf(m->port, sizeof(m->port), "%s", port);
 	snprintf(m->name, sizeof(m->name), "%s", region);
@@ -269,12 +340,12 @@ static ms_map *map_new(const char *host, const char *port, const char *region,
 
 /* The first connection tells the region's geometry; a writer takes the
  * write lease on a second one. */
-static int map_connect(ms_map *m, const struct ms_client_opts *co, char *err, size_t errlen)
+static int map_connect(ms_map *m, char *err, size_t errlen)
 {
 	struct ms_region_info info;
 	int ret;
 
-	ret = map_worker_connect(m, &m->w[0], co, MS_MODE_READ, err, errlen);
+	ret = map_worker_connect(m, &m->w[0], &m->co, MS_MODE_READ, err, errlen);
 	if (ret)
 		return ret;
 	ms_region_info(m->w[0].r, &info);
@@ -432,7 +503,7 @@ static int map_register(ms_map *m, char *err, size_t errlen)
 
 /* The chunk tables, the prefetch order, write-back, and every worker's
  * connection and landing area. */
-static int map_prepare(ms_map *m, const struct ms_client_opts *co, char *err, size_t errlen)
+static int map_prepare(ms_map *m, char *err, size_t errlen)
 {
 	int ret;
 
@@ -446,7 +517,7 @@ static int map_prepare(ms_map *m, const struct ms_client_opts *co, char *err, si
 	if (m->writable && (ret = writable_setup(m, err, errlen)))
 		return ret;
 	for (unsigned i = 0; i < m->nw; i++) {
-		if (i && (ret = map_worker_connect(m, &m->w[i], co, MS_MODE_READ, err, errlen)))
+		if (i && (ret = map_worker_connect(m, &m->w[i], &m->co, MS_MODE_READ, err, errlen)))
 			return ret;
 		if ((ret = worker_setup(m, &m->w[i], err, errlen)))
 			return ret;
@@ -493,7 +564,7 @@ ms_map *ms_map_open(const char *host, const char *port, const char *region,
 		return NULL;
 	/* each phase leaves what it built in m: ms_map_close() takes down a
 	 * mapping built in part as well as a whole one */
-	if ((ret = map_connect(m, co, err, errlen)))
+	if ((ret = map_connect(m, err, errlen)))
 		goto fail;
 	if ((ret = map_choose_path(m, err, errlen)))
 		goto fail;
@@ -501,7 +572,7 @@ ms_map *ms_map_open(const char *host, const char *port, const char *region,
 		goto fail;
 	if ((ret = map_register(m, err, errlen)))
 		goto fail;
-	if ((ret = map_prepare(m, co, err, errlen)))
+	if ((ret = map_prepare(m, err, errlen)))
 		goto fail;
 	if ((ret = map_start(m, err, errlen)))
 		goto fail;

@@ -175,6 +175,34 @@ static void refault(ms_map *m, uint64_t addr)
 	map_uffd_wake(m, off, m->page);
 }
 
+/* Pull [off, off+len) (from chunk first on) into dst.  A connection found
+ * dead is connected again and the pull repeated (the chunks stay FETCHING:
+ * faults on them wait) until the reconnect timeout; a failure then, or
+ * any other, fails the mapping. */
+static int pull(struct worker *w, uint64_t first, uint64_t off, uint8_t *dst, uint64_t len)
+{
+	ms_map *m = w->m;
+	uint64_t deadline = 0;
+	char lost[512], why[512];
+	int ret, rc;
+
+	while ((ret = ms_pull_gens(w->r, off, dst, len, w->gens, w->hashes)) &&
+	       map_conn_lost(m, w)) {
+		snprintf(lost, sizeof(lost), "%s", ms_client_errmsg(w->c));
+		rc = map_reconnect(m, w, &deadline, NULL, why, sizeof(why));
+		if (rc) {
+			map_fail(m, rc == -ETIMEDOUT || rc == -ECANCELED ? ret : rc,
+				 "lazy map of '%s': chunk %llu: %s; reconnecting: %s", m->name,
+				 (unsigned long long)first, lost, why);
+			return ret;
+		}
+	}
+	if (ret)
+		map_fail(m, ret, "lazy map of '%s': chunk %llu: %s", m->name,
+			 (unsigned long long)first, ms_client_errmsg(w->c));
+	return ret;
+}
+
 /* Chunks [first, first+n) are ours (state FETCHING): pull, map, publish. */
 static int fetch(struct worker *w, uint64_t first, uint64_t n)
 {
@@ -189,11 +217,8 @@ static int fetch(struct worker *w, uint64_t first, uint64_t n)
 	 * one fault per page inside the transport's receive */
 	if (m->zero_copy)
 		(void)madvise(dst, len, MADV_POPULATE_WRITE);
-	ret = ms_pull_gens(w->r, off, dst, len, w->gens, w->hashes);
-	if (ret)
-		map_fail(m, ret, "lazy map of '%s': chunk %llu: %s", m->name,
-			 (unsigned long long)first, ms_client_errmsg(w->c));
-	else if ((ret = resolve(m, off, len, dst)))
+	ret = pull(w, first, off, dst, len);
+	if (!ret && (ret = resolve(m, off, len, dst)))
 		map_fail(m, ret, "lazy map of '%s': cannot map chunk %llu: %s", m->name,
 			 (unsigned long long)first, strerror(-ret));
 	if (ret) {

@@ -54,6 +54,19 @@
  * leave pendpg (their chunks take the commit's generation); after a
  * failure pendpg is unchanged and the next sync pushes them all again.
  * Sync and refresh run under sync_lk.
+ *
+ * Reconnection (reconnect_timeout_ms): every connection belongs to one
+ * thread, so the thread whose pull, sync or refresh finds its connection
+ * dead (ms_client_connected) connects it again itself (map_reconnect:
+ * ms_client_reconnect, client_reconnect.c, with backoff from 50 ms
+ * doubling to 1 s, until the deadline the outage started), while the
+ * chunks it claimed stay FETCHING: faults on them wait in the kernel, and
+ * the other threads meet their own dead connections and do the same.
+ * Each successful reconnect then reads the generation table again and
+ * drops the local chunks the server changed meanwhile, unless pages of
+ * them are pending (map_regen, under sync_lk), before the pull or sync is
+ * repeated.  Past the deadline, or when the server refuses the region
+ * (gone, resized, the lease someone else's), the failure is today's.
  */
 #ifndef MS_MAP_INT_H
 #define MS_MAP_INT_H
@@ -83,6 +96,9 @@ enum { CH_ABSENT = 0, CH_FETCHING, CH_LOCAL, CH_FAILED };
 #define SYNC_PIECES 8192                /* sync: runs written in one batch
 					 * (at most MS_STREAM_PIECES) */
 #define SYNC_DEPTH 256                  /* sync: writes in flight */
+#define DEFAULT_RECONNECT_MS 5000       /* reconnect_timeout_ms 0 */
+#define RECONNECT_FIRST_MS 50           /* backoff between attempts: */
+#define RECONNECT_MAX_MS 1000           /* doubling up to this */
 
 struct worker {
 	ms_map *m;
@@ -90,6 +106,7 @@ struct worker {
 	bool started, prefetch;
 	ms_client *c;
 	ms_region *r;
+	struct ms_client_opts co; /* what c connected with (reconnects too) */
 	uint8_t *buf;        /* copy path: where pulls land */
 	size_t buflen;
 	uint64_t *gens;      /* per chunk of a fetch: its generation and */
@@ -99,6 +116,7 @@ struct worker {
 struct ms_map {
 	char host[256], port[8], name[MS_NAME_MAX + 1];
 	struct ms_map_opts mo;
+	long rc_ms;          /* reconnect for this long; < 0: never */
 	uint64_t size, nchunks;
 	uint32_t chunk;
 	size_t page;
@@ -173,6 +191,9 @@ int map_err(char *err, size_t errlen, int ret, const char *fmt, ...) MS_PRINTF(4
 int map_worker_connect(ms_map *m, struct worker *w, const struct ms_client_opts *co,
 		       enum ms_mode mode, char *err, size_t errlen);
 void map_worker_free(struct worker *w);
+bool map_conn_lost(const ms_map *m, const struct worker *w);
+int map_reconnect(ms_map *m, struct worker *w, uint64_t *deadline, uint64_t *dropped,
+		  char *why, size_t whylen);
 
 /* map_fault.c: the fault and prefetch threads, and what they share */
 void *map_fault_main(void *arg);
@@ -180,7 +201,9 @@ void *map_prefetch_main(void *arg);
 void map_notify(ms_map *m);
 void map_uffd_wake(ms_map *m, uint64_t off, uint64_t len);
 
-/* map_sync.c: the background push (sync_interval_ms) */
+/* map_sync.c: the background push (sync_interval_ms), and what a
+ * reconnect does to the local chunks (locked: the caller holds sync_lk) */
 void *map_sync_main(void *arg);
+int map_regen(ms_map *m, struct worker *w, bool locked, uint64_t *dropped);
 
 #endif

@@ -42,9 +42,14 @@ static void pend_all_local(ms_map *m)
 }
 
 /* Move what the tracker saw written into pendpg; *pages gets the pages.
- * Called with sync_lk held. */
+ * Only pages of local chunks: a chunk that is not local holds no write of
+ * the application (a write to it waits for the fetch), and one dropped by
+ * a refresh on the copy path reads as written (its anonymous pages are
+ * gone, write protection with them) until it is fetched again: noted
+ * pending, they would be pushed once it is.  Called with sync_lk held. */
 static int collect(ms_map *m, uint64_t *pages)
 {
+	uint64_t ppc = m->chunk / m->page;
 	bool more;
 	int ret;
 
@@ -58,12 +63,19 @@ static int collect(ms_map *m, uint64_t *pages)
 			return ret;
 		}
 		for (size_t i = 0; i < n; i++) {
-			uint64_t p0 = m->ranges[i].off / m->page;
-			uint64_t np = ms_div_round_up(m->ranges[i].off + m->ranges[i].len,
-						      m->page) - p0;
+			uint64_t p = m->ranges[i].off / m->page;
+			uint64_t end = ms_div_round_up(m->ranges[i].off + m->ranges[i].len,
+						       m->page);
 
-			*pages += np;
-			ms_chunkmap_set_range(&m->pendpg, p0, np);
+			while (p < end) {
+				uint64_t c = p / ppc, k = MS_MIN(end, (c + 1) * ppc) - p;
+
+				if (atomic_load(&m->state[c]) == CH_LOCAL) {
+					*pages += k;
+					ms_chunkmap_set_range(&m->pendpg, p, k);
+				}
+				p += k;
+			}
 		}
 	} while (more);
 	return 0;
@@ -200,8 +212,9 @@ int ms_map_sync(ms_map *m, struct ms_map_sync_stats *st)
 	struct sync_walk w = { .m = m, .src = m->zero_copy ? m->stage : m->addr,
 			       .last_c = UINT64_MAX, .s = &s };
 	struct ms_commit_res res;
-	uint64_t t0 = ms_now_ns();
-	int ret;
+	uint64_t t0 = ms_now_ns(), deadline = 0;
+	char lost[512], why[512];
+	int ret, rc;
 
 	if (st)
 		memset(st, 0, sizeof(*st));
@@ -214,7 +227,21 @@ int ms_map_sync(ms_map *m, struct ms_map_sync_stats *st)
 			  "local chunk will be pushed", m->name, strerror(-ret));
 		goto out;
 	}
-	ret = ms_region_commit_stream(m->sw.r, sync_fill, &w, &res);
+	while ((ret = ms_region_commit_stream(m->sw.r, sync_fill, &w, &res)) &&
+	       map_conn_lost(m, &m->sw)) {
+		/* nothing of it is committed: on a new connection, all of it
+		 * again (pendpg is unchanged) */
+		ms_chunkmap_clear_all(&m->sentpg);
+		snprintf(lost, sizeof(lost), "%s", ms_client_errmsg(m->sw.c));
+		rc = map_reconnect(m, &m->sw, &deadline, NULL, why, sizeof(why));
+		if (rc) {
+			ret = rc == -ETIMEDOUT || rc == -ECANCELED ? ret : rc;
+			sync_fail(m, ret, "sync of '%s': %s; reconnecting: %s", m->name, lost, why);
+			goto out;
+		}
+		w = (struct sync_walk){ .m = m, .src = w.src, .last_c = UINT64_MAX, .s = &s };
+		s.runs = 0;
+	}
 	s.bytes = res.bytes;
 	if (ret) {
 		ms_chunkmap_clear_all(&m->sentpg);
@@ -260,12 +287,76 @@ static void drop_chunk(ms_map *m, uint64_t c)
 	map_uffd_wake(m, off, len);
 }
 
+/* Does a local chunk need to go, the server's generation of it being g?
+ * keep_pending: not when pages of it are written and not committed. */
+static bool stale(const ms_map *m, uint64_t c, uint64_t g, bool keep_pending)
+{
+	return atomic_load(&m->state[c]) == CH_LOCAL && g != m->gens[c] &&
+	       !(keep_pending && m->writable && chunk_pending(m, c));
+}
+
+/* Drop the local chunks stale() says, and wake the threads waiting for
+ * progress; the number dropped. */
+static uint64_t drop_stale(ms_map *m, const uint64_t *now, bool keep_pending)
+{
+	uint64_t dropped = 0;
+
+	for (uint64_t i = 0; i < m->nchunks; i++) {
+		uint8_t st = CH_LOCAL;
+
+		if (!stale(m, i, now[i], keep_pending))
+			continue;
+		if (!atomic_compare_exchange_strong(&m->state[i], &st, CH_FETCHING))
+			continue;
+		drop_chunk(m, i);
+		dropped++;
+	}
+	if (dropped)
+		map_notify(m);
+	return dropped;
+}
+
+/*
+ * After w's connection came back: the server may have changed chunks
+ * while the mapping was away (another writer's commits, a restarted
+ * server serving other bytes).  Read its generation table over w and drop
+ * every local chunk whose generation moved, as a refresh does, except the
+ * chunks with pages written locally and not committed: those stay, and
+ * the next sync pushes them; *dropped (may be NULL) grows by the number
+ * dropped.  0, or -errno (the table read failed: w's errmsg says why).
+ */
+int map_regen(ms_map *m, struct worker *w, bool locked, uint64_t *dropped)
+{
+	uint64_t *now = malloc(m->nchunks * sizeof(*now)), pages, n;
+	int ret;
+
+	if (!now)
+		return -ENOMEM;
+	if (!locked)
+		pthread_mutex_lock(&m->sync_lk);
+	ret = ms_chunk_generations(w->r, 0, now, m->nchunks);
+	if (!ret) {
+		/* what the application wrote is pending before anything is
+		 * dropped; a tracker failure marks every local chunk pending
+		 * (the next sync reports it) */
+		if (m->writable)
+			(void)collect(m, &pages);
+		n = drop_stale(m, now, true);
+		if (dropped)
+			*dropped += n;
+	}
+	if (!locked)
+		pthread_mutex_unlock(&m->sync_lk);
+	free(now);
+	return ret;
+}
+
 int ms_map_refresh(ms_map *m, uint64_t *changed)
 {
-	uint64_t *now = NULL, pages, dropped = 0;
-	char cerr[512] = "";
+	uint64_t *now = NULL, pages, dropped = 0, deadline = 0;
+	char cerr[512] = "", lost[512];
 	bool busy = false;
-	int ret = 0;
+	int ret = 0, rc;
 
 	if (changed)
 		*changed = 0;
@@ -283,7 +374,17 @@ int ms_map_refresh(ms_map *m, uint64_t *changed)
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = ms_chunk_generations(m->sw.r, 0, now, m->nchunks);
+	while ((ret = ms_chunk_generations(m->sw.r, 0, now, m->nchunks)) &&
+	       map_conn_lost(m, &m->sw)) {
+		snprintf(lost, sizeof(lost), "%s", ms_client_errmsg(m->sw.c));
+		rc = map_reconnect(m, &m->sw, &deadline, &dropped, cerr, sizeof(cerr));
+		if (rc) {
+			ret = rc == -ETIMEDOUT || rc == -ECANCELED ? ret : rc;
+			sync_fail(m, ret, "refresh of '%s': %s; reconnecting: %s", m->name, lost,
+				  cerr);
+			goto out;
+		}
+	}
 	if (ret) {
 		sync_fail(m, ret, "refresh of '%s': %s", m->name, ms_client_errmsg(m->sw.c));
 		goto out;
@@ -294,25 +395,13 @@ int ms_map_refresh(ms_map *m, uint64_t *changed)
 		goto out;
 	}
 	for (uint64_t i = 0; m->writable && i < m->nchunks; i++)
-		if (atomic_load(&m->state[i]) == CH_LOCAL && now[i] != m->gens[i] &&
-		    chunk_pending(m, i))
+		if (stale(m, i, now[i], false) && chunk_pending(m, i))
 			busy = true;
 	if (busy) {
 		ret = -EBUSY;
 		goto out;
 	}
-	for (uint64_t i = 0; i < m->nchunks; i++) {
-		uint8_t st = CH_LOCAL;
-
-		if (atomic_load(&m->state[i]) != CH_LOCAL || now[i] == m->gens[i])
-			continue;
-		if (!atomic_compare_exchange_strong(&m->state[i], &st, CH_FETCHING))
-			continue;
-		drop_chunk(m, i);
-		dropped++;
-	}
-	if (dropped)
-		map_notify(m);
+	dropped += drop_stale(m, now, false);
 out:
 	pthread_mutex_unlock(&m->sync_lk);
 	free(now);

@@ -32,6 +32,7 @@
 #define MS_MAP_OPTS_V1 MS_OPTS_UPTO(struct ms_map_opts, no_use_report)
 #define MS_SERVER_OPTS_V1 MS_OPTS_UPTO(struct ms_server_opts, log_ud)
 #define MS_EXPORT_OPTS_V1 MS_OPTS_UPTO(struct ms_export_opts, no_mlock)
+#define MS_OPEN_OPTS_V1 MS_OPTS_UPTO(struct ms_open_opts, expect_epoch)
 
 /* Fill dst (dst_size bytes, an options struct of this library) from the
  * caller's src: every default for a NULL src; -EINVAL for an opts_size

@@ -15,151 +15,7 @@
 #include <string.h>
 
 #include "proto.h"
-
-struct cur {
-	uint8_t *w;        /* encoding */
-	const uint8_t *r;  /* decoding */
-	size_t len, pos;
-	int err;
-};
-
-/* Claim n bytes at the cursor; false (and the error latched) if they do
- * not fit. */
-static bool cur_room(struct cur *c, size_t n)
-{
-	if (c->err || n > c->len - c->pos) {
-		if (!c->err)
-			c->err = c->w ? -EMSGSIZE : -EBADMSG;
-		return false;
-	}
-	return true;
-}
-
-static void put_bytes(struct cur *c, const void *p, size_t n)
-{
-	if (!cur_room(c, n))
-		return;
-	if (n)
-		memcpy(c->w + c->pos, p, n);
-	c->pos += n;
-}
-
-static void put_u16(struct cur *c, uint16_t v)
-{
-	v = htole16(v);
-	put_bytes(c, &v, 2);
-}
-
-static void put_u32(struct cur *c, uint32_t v)
-{
-	v = htole32(v);
-	put_bytes(c, &v, 4);
-}
-
-static void put_u64(struct cur *c, uint64_t v)
-{
-	v = htole64(v);
-	put_bytes(c, &v, 8);
-}
-
-static void put_str(struct cur *c, const char *s, size_t max)
-{
-	size_t n = strnlen(s, max + 1);
-
-	if (n > max) {
-		if (!c->err)
-			c->err = -EINVAL;
-		return;
-	}
-	put_u16(c, (uint16_t)n);
-	put_bytes(c, s, n);
-}
-
-static void get_bytes(struct cur *c, void *p, size_t n)
-{
-	if (!cur_room(c, n)) {
-		memset(p, 0, n);
-		return;
-	}
-	if (n)
-		memcpy(p, c->r + c->pos, n);
-	c->pos += n;
-}
-
-static uint16_t get_u16(struct cur *c)
-{
-	uint16_t v;
-
-	get_bytes(c, &v, 2);
-	return le16toh(v);
-}
-
-static uint32_t get_u32(struct cur *c)
-{
-	uint32_t v;
-
-	get_bytes(c, &v, 4);
-	return le32toh(v);
-}
-
-static uint64_t get_u64(struct cur *c)
-{
-	uint64_t v;
-
-	get_bytes(c, &v, 8);
-	return le64toh(v);
-}
-
-/* A string of at most max bytes with no NUL inside, into out[max + 1]. */
-static void get_str(struct cur *c, char *out, size_t max)
-{
-	uint16_t n = get_u16(c);
-
-	out[0] = '\0';
-	if (c->err)
-		return;
-	if (n > max) {
-		c->err = -EBADMSG;
-		return;
-	}
-	get_bytes(c, out, n);
-	out[c->err ? 0 : n] = '\0';
-	if (!c->err && strlen(out) != n)
-		c->err = -EBADMSG;
-}
-
-static struct cur enc_begin(void *buf, size_t cap, enum ms_msg_type t)
-{
-	struct cur c = { .w = buf, .len = cap };
-
-	put_u16(&c, (uint16_t)t);
-	put_u16(&c, 0);
-	return c;
-}
-
-static int enc_end(struct cur *c)
-{
-	return c->err ? c->err : (int)c->pos;
-}
-
-static struct cur dec_begin(const void *buf, size_t len, enum ms_msg_type t)
-{
-	struct cur c = { .r = buf, .len = len };
-
-	if (ms_msg_type(buf, len) != (int)t)
-		c.err = -EBADMSG;
-	c.pos = 4;
-	if (len < 4)
-		c.pos = len;
-	return c;
-}
-
-static int dec_end(struct cur *c)
-{
-	if (c->err)
-		return -EBADMSG;
-	return c->pos == c->len ? 0 : -EBADMSG;
-}
+#include "proto_cur.h"
 
 int ms_msg_type(const void *buf, size_t len)
 {
@@ -168,20 +24,6 @@ int ms_msg_type(const void *buf, size_t len)
 	if (len < 4 || p[2] || p[3])
 		return -EBADMSG;
 	return p[0] | (p[1] << 8);
-}
-
-static void put_rdesc(struct cur *c, const struct ms_rdesc *d)
-{
-	put_u64(c, d->addr);
-	put_u64(c, d->len);
-	put_u64(c, d->rkey);
-}
-
-static void get_rdesc(struct cur *c, struct ms_rdesc *d)
-{
-	d->addr = get_u64(c);
-	d->len = get_u64(c);
-	d->rkey = get_u64(c);
 }
 
 int ms_enc_hello(void *buf, size_t cap, const struct ms_msg_hello *m)
@@ -230,6 +72,7 @@ int ms_enc_open(void *buf, size_t cap, const struct ms_msg_open *m)
 
 	put_str(&c, m->name, MS_NAME_MAX);
 	put_u32(&c, m->mode);
+	put_u64(&c, m->expect_epoch);
 	return enc_end(&c);
 }
 
@@ -239,6 +82,7 @@ int ms_dec_open(const void *buf, size_t len, struct ms_msg_open *m)
 
 	get_str(&c, m->name, MS_NAME_MAX);
 	m->mode = get_u32(&c);
+	m->expect_epoch = get_u64(&c);
 	return dec_end(&c);
 }
 
@@ -254,6 +98,10 @@ int ms_enc_open_ok(void *buf, size_t cap, const struct ms_msg_open_ok *m)
 	put_u64(&c, m->generation);
 	put_rdesc(&c, &m->data);
 	put_rdesc(&c, &m->meta);
+	put_u64(&c, m->epoch);
+	put_u32(&c, m->lease_ttl_ms);
+	put_u32(&c, m->commit_mode);
+	put_u64(&c, m->stage_limit);
 	return enc_end(&c);
 }
 
@@ -269,6 +117,10 @@ int ms_dec_open_ok(const void *buf, size_t len, struct ms_msg_open_ok *m)
 	m->generation = get_u64(&c);
 	get_rdesc(&c, &m->data);
 	get_rdesc(&c, &m->meta);
+	m->epoch = get_u64(&c);
+	m->lease_ttl_ms = get_u32(&c);
+	m->commit_mode = get_u32(&c);
+	m->stage_limit = get_u64(&c);
 	return dec_end(&c);
 }
 
@@ -294,13 +146,18 @@ int ms_enc_commit(void *buf, size_t cap, const struct ms_msg_commit *m)
 
 	if (m->n > MS_COMMIT_MAX_ENTS)
 		return -E2BIG;
+	if (m->flags & ~MS_COMMITMSG_ALL)
+		return -EINVAL;
 	put_u32(&c, m->handle);
+	put_u32(&c, m->flags);
+	put_u64(&c, m->epoch);
 	put_u32(&c, m->n);
 	for (uint32_t i = 0; i < m->n && !c.err; i++) {
 		if (m->ents[i].flags & ~MS_COMMIT_F_ALL)
 			return -EINVAL;
 		put_u64(&c, m->ents[i].off);
 		put_u64(&c, m->ents[i].len);
+		put_u64(&c, m->ents[i].soff);
 		put_u32(&c, m->ents[i].flags);
 		put_u32(&c, 0);
 		put_bytes(&c, m->ents[i].hash, MS_HASH_LEN);
@@ -314,9 +171,11 @@ int ms_dec_commit(const void *buf, size_t len, struct ms_msg_commit *m,
 	struct cur c = dec_begin(buf, len, MS_MSG_COMMIT);
 
 	m->handle = get_u32(&c);
+	m->flags = get_u32(&c);
+	m->epoch = get_u64(&c);
 	m->n = get_u32(&c);
 	m->ents = ents;
-	if (c.err)
+	if (c.err || (m->flags & ~MS_COMMITMSG_ALL))
 		return -EBADMSG;
 	/* the count must match the bytes that follow, before anything else */
 	if ((uint64_t)m->n * MS_COMMIT_ENT_WIRE != len - c.pos)
@@ -326,6 +185,7 @@ int ms_dec_commit(const void *buf, size_t len, struct ms_msg_commit *m,
 	for (uint32_t i = 0; i < m->n; i++) {
 		ents[i].off = get_u64(&c);
 		ents[i].len = get_u64(&c);
+		ents[i].soff = get_u64(&c);
 		ents[i].flags = get_u32(&c);
 		if (get_u32(&c) != 0 || (ents[i].flags & ~MS_COMMIT_F_ALL))
 			return -EBADMSG;
@@ -438,6 +298,10 @@ int ms_enc_stat_ok(void *buf, size_t cap, const struct ms_region_stat *st, size_
 		put_u64(&c, st[i].bytes_written);
 		put_u64(&c, st[i].bytes_committed);
 		put_u64(&c, st[i].commits);
+		put_u64(&c, st[i].commits_refused);
+		put_u64(&c, st[i].commits_abandoned);
+		put_u32(&c, (uint32_t)st[i].commit_mode);
+		ms_put_lease(&c, &st[i].lease);
 	}
 	return enc_end(&c);
 }
@@ -471,6 +335,10 @@ int ms_dec_stat_ok(const void *buf, size_t len, struct ms_region_stat **out, siz
 		st[i].bytes_written = get_u64(&c);
 		st[i].bytes_committed = get_u64(&c);
 		st[i].commits = get_u64(&c);
+		st[i].commits_refused = get_u64(&c);
+		st[i].commits_abandoned = get_u64(&c);
+		st[i].commit_mode = (enum ms_commit_mode)get_u32(&c);
+		ms_get_lease(&c, &st[i].lease);
 	}
 	if (dec_end(&c)) {
 		free(st);
@@ -539,6 +407,15 @@ const char *ms_msg_name(int type)
 	case MS_MSG_STAT_OK: return "STAT_OK";
 	case MS_MSG_BYE: return "BYE";
 	case MS_MSG_BYE_OK: return "BYE_OK";
+	case MS_MSG_STAGE: return "STAGE";
+	case MS_MSG_STAGE_OK: return "STAGE_OK";
+	case MS_MSG_RENEW: return "RENEW";
+	case MS_MSG_RENEW_OK: return "RENEW_OK";
+	case MS_MSG_LEASE: return "LEASE";
+	case MS_MSG_LEASE_OK: return "LEASE_OK";
+	case MS_MSG_LEASE_BREAK: return "LEASE_BREAK";
+	case MS_MSG_HANDOVER: return "HANDOVER";
+	case MS_MSG_HANDOVER_OK: return "HANDOVER_OK";
 	case MS_MSG_ERROR: return "ERROR";
 	default: return "UNKNOWN";
 	}

@@ -10,10 +10,18 @@
  *
  * Requests and replies:
  *   HELLO  {version, client_id[16], agent}      -> HELLO_OK {version, server_id[16], max_io}
- *   OPEN   {name, mode}                          -> OPEN_OK  {handle, size, chunk, nchunks, gen,
- *                                                             data desc, meta desc, mode}
+ *   OPEN   {name, mode, expect_epoch}            -> OPEN_OK  {handle, size, chunk, nchunks, gen,
+ *                                                             data desc, meta desc, mode,
+ *                                                             epoch, ttl, commit mode,
+ *                                                             stage limit}
  *   CLOSE  {handle}                              -> CLOSE_OK {}
- *   COMMIT {handle, n, n x {off, len, flags, hash}} -> COMMIT_OK {generation}
+ *   STAGE  {handle, epoch, need}                 -> STAGE_OK {n, n x {base, desc}}
+ *   COMMIT {handle, flags, epoch, n, n x {off, len, soff, flags, hash}}
+ *                                                -> COMMIT_OK {generation}
+ *   RENEW  {handle, epoch}                       -> RENEW_OK {ttl}
+ *   LEASE  {name}                                -> LEASE_OK {lease info}
+ *   LEASE_BREAK {name}                           -> LEASE_OK {the lease as it was}
+ *   HANDOVER {handle, epoch, client id}          -> HANDOVER_OK {epoch granted to the target}
  *   STAT   {name ("" = all)}                     -> STAT_OK  {n, n x region stat}
  *   HOT    {handle, max}                         -> HOT_OK   {handle, n, n x chunk}
  *   TOUCH  {handle, n, n x chunk}                -> TOUCH_OK {}
@@ -34,8 +42,10 @@
 #include "transport.h"
 
 /* 2: COMMIT entries carry a flags field (version 1 hid NOVERIFY in bit 63
- * of len).  A server refuses a HELLO of any other version. */
-#define MS_PROTO_VERSION 2
+ * of len).  3: staging areas (STAGE, entries name their staged bytes),
+ * lease epochs (OPEN, COMMIT, RENEW), lease messages, multi-message
+ * commits.  A server refuses a HELLO of any other version. */
+#define MS_PROTO_VERSION 3
 #define MS_AGENT_MAX 63
 #define MS_ERRMSG_MAX 255
 
@@ -56,6 +66,15 @@ enum ms_msg_type {
 	MS_MSG_HOT_OK = 14,
 	MS_MSG_TOUCH = 15,
 	MS_MSG_TOUCH_OK = 16,
+	MS_MSG_STAGE = 17,
+	MS_MSG_STAGE_OK = 18,
+	MS_MSG_RENEW = 19,
+	MS_MSG_RENEW_OK = 20,
+	MS_MSG_LEASE = 21,
+	MS_MSG_LEASE_OK = 22,
+	MS_MSG_LEASE_BREAK = 23,
+	MS_MSG_HANDOVER = 25,
+	MS_MSG_HANDOVER_OK = 26,
 	MS_MSG_ERROR = 100,
 };
 
@@ -74,6 +93,8 @@ struct ms_msg_hello_ok {
 struct ms_msg_open {
 	char name[MS_NAME_MAX + 1];
 	uint32_t mode;  /* enum ms_mode */
+	uint64_t expect_epoch; /* WRITE: 0, or grant only if no other lease
+				  came after this epoch (a writer resuming) */
 };
 
 struct ms_msg_open_ok {
@@ -83,37 +104,86 @@ struct ms_msg_open_ok {
 	uint32_t chunk_size;
 	uint64_t nchunks;
 	uint64_t generation;
-	struct ms_rdesc data;
+	struct ms_rdesc data;         /* read-only; writable in direct mode */
 	struct ms_rdesc meta;
+	uint64_t epoch;               /* WRITE: the lease's epoch */
+	uint32_t lease_ttl_ms;        /* WRITE: renew within this */
+	uint32_t commit_mode;         /* enum ms_commit_mode */
+	uint64_t stage_limit;         /* WRITE, atomic: staging bytes per commit */
 };
 
 struct ms_msg_handle {          /* CLOSE */
 	uint32_t handle;
 };
 
-/* A committed range.  The writer states the XXH3-128 of what it wrote;
- * the server checks it before publishing, unless flags has
- * MS_COMMIT_F_NOVERIFY (a later write overlapped this one, so the writer no
- * longer knows the range's content as a whole).  On the wire: u64 off,
- * u64 len, u32 flags, u32 reserved (0), 16 B hash. */
+/* A committed range [off, off+len) of the region.  In atomic mode its
+ * bytes are in the writer's staging area at soff (the staging areas'
+ * offsets, STAGE); in direct mode they are in the region already and soff
+ * is 0.  The writer states the XXH3-128 of those bytes; the server checks
+ * it before publishing, unless flags has MS_COMMIT_F_NOVERIFY (direct
+ * mode: a later write overlapped this one, so the writer no longer knows
+ * the range's content as a whole).  On the wire: u64 off, u64 len, u64
+ * soff, u32 flags, u32 reserved (0), 16 B hash. */
 #define MS_COMMIT_F_NOVERIFY (1u << 0)
 #define MS_COMMIT_F_ALL MS_COMMIT_F_NOVERIFY   /* every flag a decoder accepts */
 struct ms_commit_ent {
 	uint64_t off;
 	uint64_t len;       /* bytes */
+	uint64_t soff;      /* atomic mode: where the bytes are staged */
 	uint8_t hash[MS_HASH_LEN];
 	uint32_t flags;     /* MS_COMMIT_F_* */
 };
-#define MS_COMMIT_ENT_WIRE 40
-/* Entries per COMMIT message: header + fixed part + n * 40 <= MS_CTRL_MAX. */
+#define MS_COMMIT_ENT_WIRE 48
+#define MS_COMMIT_HDR_WIRE 24    /* type, handle, flags, epoch, n */
+/* Entries per COMMIT message: header + n * 48 <= MS_CTRL_MAX. */
 #define MS_COMMIT_MAX_ENTS 16384
-_Static_assert(4 + 8 + (size_t)MS_COMMIT_MAX_ENTS * MS_COMMIT_ENT_WIRE <= MS_CTRL_MAX,
+_Static_assert(MS_COMMIT_HDR_WIRE + (size_t)MS_COMMIT_MAX_ENTS * MS_COMMIT_ENT_WIRE <=
+		       MS_CTRL_MAX,
 	       "a full COMMIT fits in one control message");
+
+/* COMMIT message flags: MORE = more entries of the same commit follow in
+ * further COMMIT messages; the commit is applied (all of it, or nothing)
+ * with the last one.  A message with MORE is answered with generation 0. */
+#define MS_COMMITMSG_MORE (1u << 0)
+#define MS_COMMITMSG_ALL MS_COMMITMSG_MORE
 
 struct ms_msg_commit {
 	uint32_t handle;
+	uint32_t flags;              /* MS_COMMITMSG_* */
+	uint64_t epoch;              /* the writer's lease epoch */
 	uint32_t n;
 	struct ms_commit_ent *ents;  /* encode: caller's; decode: points into caller storage */
+};
+
+/* STAGE: the writer needs staging areas of at least need bytes in all
+ * (its offsets 0..need); STAGE_OK lists every area it has, each with the
+ * staging offset it starts at (base).  Areas never move. */
+#define MS_STAGE_MAX_SEGS 64
+struct ms_msg_stage {
+	uint32_t handle;
+	uint64_t epoch;
+	uint64_t need;
+};
+
+struct ms_stage_seg {
+	uint64_t base;
+	struct ms_rdesc desc;
+};
+
+struct ms_msg_stage_ok {
+	uint32_t n;
+	struct ms_stage_seg seg[MS_STAGE_MAX_SEGS];
+};
+
+struct ms_msg_renew {           /* RENEW */
+	uint32_t handle;
+	uint64_t epoch;
+};
+
+struct ms_msg_handover {        /* HANDOVER */
+	uint32_t handle;
+	uint64_t epoch;
+	uint8_t client_id[16];      /* the client that gets the lease */
 };
 
 struct ms_msg_gen {             /* COMMIT_OK */
@@ -188,6 +258,25 @@ int ms_dec_chunks(const void *buf, size_t len, enum ms_msg_type t, struct ms_msg
 		  uint64_t *idx, size_t max);
 int ms_dec_empty(const void *buf, size_t len, enum ms_msg_type t);
 int ms_dec_error(const void *buf, size_t len, struct ms_msg_error *m);
+
+/* Staging and leases (proto_lease.c). */
+int ms_enc_stage(void *buf, size_t cap, const struct ms_msg_stage *m);
+int ms_dec_stage(const void *buf, size_t len, struct ms_msg_stage *m);
+int ms_enc_stage_ok(void *buf, size_t cap, const struct ms_msg_stage_ok *m);
+/* n > MS_STAGE_MAX_SEGS: -EBADMSG */
+int ms_dec_stage_ok(const void *buf, size_t len, struct ms_msg_stage_ok *m);
+int ms_enc_renew(void *buf, size_t cap, const struct ms_msg_renew *m);
+int ms_dec_renew(const void *buf, size_t len, struct ms_msg_renew *m);
+int ms_enc_renew_ok(void *buf, size_t cap, uint32_t ttl_ms);
+int ms_dec_renew_ok(const void *buf, size_t len, uint32_t *ttl_ms);
+/* LEASE and LEASE_BREAK carry a region name (t says which) */
+int ms_enc_lease(void *buf, size_t cap, enum ms_msg_type t, const char *name);
+int ms_dec_lease(const void *buf, size_t len, enum ms_msg_type t, char name[MS_NAME_MAX + 1]);
+int ms_enc_lease_ok(void *buf, size_t cap, const struct ms_lease_info *li);
+/* an unknown state: -EBADMSG */
+int ms_dec_lease_ok(const void *buf, size_t len, struct ms_lease_info *li);
+int ms_enc_handover(void *buf, size_t cap, const struct ms_msg_handover *m);
+int ms_dec_handover(const void *buf, size_t len, struct ms_msg_handover *m);
 
 const char *ms_msg_name(int type);
 

@@ -88,7 +88,7 @@ static uint64_t page_size(void)
 	return (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-static uint64_t chunk_len(const struct ms_rregion *r, uint64_t i)
+uint64_t ms_region_chunk_len(const struct ms_rregion *r, uint64_t i)
 {
 	uint64_t off = i * r->chunk_size;
 
@@ -96,7 +96,7 @@ static uint64_t chunk_len(const struct ms_rregion *r, uint64_t i)
 }
 
 /* Rehash the leaves of every MS_LEAF block [off, off+len) touches. */
-static void hash_leaves(struct ms_rregion *r, uint64_t off, uint64_t len)
+void ms_region_rehash_leaves(struct ms_rregion *r, uint64_t off, uint64_t len)
 {
 	uint64_t lo = off / MS_LEAF, hi = ms_div_round_up(off + len, MS_LEAF);
 
@@ -106,10 +106,10 @@ static void hash_leaves(struct ms_rregion *r, uint64_t off, uint64_t len)
 }
 
 /* Chunk i's hash from its leaves (which must be current). */
-static void root_from_leaves(struct ms_rregion *r, uint64_t i, uint8_t out[MS_HASH_LEN])
+void ms_region_chunk_root(struct ms_rregion *r, uint64_t i, uint8_t out[MS_HASH_LEN])
 {
 	ms_hash_from_leaves(r->leaves + i * (r->chunk_size / MS_LEAF),
-			    ms_div_round_up(chunk_len(r, i), MS_LEAF), out);
+			    ms_div_round_up(ms_region_chunk_len(r, i), MS_LEAF), out);
 }
 
 /* Pin [p, p+len).  On failure the message names RLIMIT_MEMLOCK, the usual
@@ -345,7 +345,7 @@ static void hash_all(struct ms_rregion *r, bool zero)
 		for (uint64_t i = 0; i < r->nleaves; i++)
 			memcpy(r->leaves[i], i == last ? tail : full, MS_HASH_LEN);
 	} else {
-		hash_leaves(r, 0, r->size);
+		ms_region_rehash_leaves(r, 0, r->size);
 	}
 	for (uint64_t i = 0; i < r->nchunks; i++) {
 		struct ms_meta_entry *m = &r->meta[i];
@@ -355,7 +355,7 @@ static void hash_all(struct ms_rregion *r, bool zero)
 		if (zero && i && i != r->nchunks - 1)
 			memcpy(m->hash, r->meta[i - 1].hash, MS_HASH_LEN);
 		else
-			root_from_leaves(r, i, m->hash);
+			ms_region_chunk_root(r, i, m->hash);
 	}
 }
 
@@ -490,26 +490,7 @@ int ms_region_msync(struct ms_rregion *r, uint64_t off, uint64_t len)
 	return 0;
 }
 
-int ms_region_verify_range(struct ms_rregion *r, uint64_t off, uint64_t len,
-			   const uint8_t hash[MS_HASH_LEN], bool *leaves_fresh)
-{
-	const char *p = (const char *)r->mem + off;
-	uint8_t h[MS_HASH_LEN];
-
-	*leaves_fresh = false;
-	if (len == 0 || off > r->size || len > r->size - off)
-		return -ERANGE;
-	/* a range of whole leaves: hashing it computes its leaves too */
-	if (off % MS_LEAF == 0 && (len % MS_LEAF == 0 || off + len == r->size)) {
-		ms_chunk_hash_leaves(p, len, r->leaves + off / MS_LEAF, h);
-		*leaves_fresh = true;
-	} else {
-		ms_chunk_hash(p, len, h);
-	}
-	return ms_hash_eq(h, hash) ? 0 : -EIO;
-}
-
-static void heat_add(struct ms_rregion *r, uint64_t i)
+void ms_region_heat_add(struct ms_rregion *r, uint64_t i)
 {
 	if (r->heat[i] != UINT32_MAX)
 		r->heat[i]++;
@@ -522,7 +503,7 @@ int ms_region_touch(struct ms_rregion *r, const uint64_t *idx, size_t n)
 			return -ERANGE;
 	pthread_mutex_lock(&r->lock);
 	for (size_t k = 0; k < n; k++)
-		heat_add(r, idx[k]);
+		ms_region_heat_add(r, idx[k]);
 	pthread_mutex_unlock(&r->lock);
 	return 0;
 }
@@ -566,137 +547,6 @@ size_t ms_region_hot(struct ms_rregion *r, uint64_t *out, size_t max)
 		out[k] = e[k].i;
 	free(e);
 	return n;
-}
-
-uint64_t ms_region_commit_begin(struct ms_rregion *r)
-{
-	pthread_mutex_lock(&r->lock);
-	return r->generation + 1;
-}
-
-void ms_region_commit_piece(struct ms_rregion *r, uint64_t off, uint64_t len, uint64_t gen,
-			    bool leaves_fresh)
-{
-	uint64_t first, n;
-
-	if (len == 0 || off > r->size || len > r->size - off)
-		return;
-	if (!leaves_fresh)
-		hash_leaves(r, off, len);
-	ms_chunk_span(off, len, r->chunk_size, &first, &n);
-	for (uint64_t i = first; i < first + n; i++) {
-		struct ms_meta_entry *m = &r->meta[i];
-
-		heat_add(r, i);
-		root_from_leaves(r, i, m->hash);
-		/* the hash before the generation: a reader that sees the new
-		 * generation (acquire) also sees the new hash */
-		__atomic_store_n(&m->gen_le, htole64(gen), __ATOMIC_RELEASE);
-	}
-}
-
-int64_t ms_region_whole_chunk(const struct ms_rregion *r, uint64_t off, uint64_t len)
-{
-	uint64_t i = off / r->chunk_size;
-
-	if (off % r->chunk_size || i >= r->nchunks || len != chunk_len(r, i))
-		return -1;
-	return (int64_t)i;
-}
-
-void ms_region_commit_chunk_hash(struct ms_rregion *r, uint64_t i, uint64_t gen,
-				 const uint8_t hash[MS_HASH_LEN])
-{
-	struct ms_meta_entry *m;
-
-	if (i >= r->nchunks)
-		return;
-	m = &r->meta[i];
-	heat_add(r, i);
-	memcpy(m->hash, hash, MS_HASH_LEN);
-	__atomic_store_n(&m->gen_le, htole64(gen), __ATOMIC_RELEASE);
-}
-
-void ms_region_commit_end(struct ms_rregion *r, uint64_t gen)
-{
-	__atomic_store_n(&r->generation, gen, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&r->lock);
-}
-
-void ms_region_commit_abort(struct ms_rregion *r)
-{
-	pthread_mutex_unlock(&r->lock);
-}
-
-int ms_region_commit(struct ms_rregion *r, const struct ms_commit_ent *ents, uint32_t n,
-		     bool *fresh, struct ms_commit_res *res)
-{
-	uint64_t gen, lo = UINT64_MAX, hi = 0;
-	int rc;
-
-	*res = (struct ms_commit_res){ 0 };
-	/* check everything before changing anything; the lock keeps a local
-	 * ms_export_commit() or another writer's commit out meanwhile */
-	gen = ms_region_commit_begin(r);
-	for (uint32_t i = 0; i < n; i++) {
-		uint64_t off = ents[i].off, len = ents[i].len;
-
-		fresh[i] = false;
-		rc = 0;
-		if (!len || off > r->size || len > r->size - off)
-			rc = -ERANGE;
-		else if (!(ents[i].flags & MS_COMMIT_F_NOVERIFY))
-			rc = ms_region_verify_range(r, off, len, ents[i].hash, &fresh[i]);
-		if (rc) {
-			ms_region_commit_abort(r);
-			res->bad = i;
-			return rc;
-		}
-	}
-	for (uint32_t i = 0; i < n; i++) {
-		uint64_t off = ents[i].off, len = ents[i].len;
-		int64_t whole = ents[i].flags & MS_COMMIT_F_NOVERIFY
-					? -1
-					: ms_region_whole_chunk(r, off, len);
-
-		if (whole >= 0)
-			/* verified above: the writer's hash is the chunk's */
-			ms_region_commit_chunk_hash(r, (uint64_t)whole, gen, ents[i].hash);
-		else
-			ms_region_commit_piece(r, off, len, gen, fresh[i]);
-		res->bytes += len;
-		lo = MS_MIN(lo, off);
-		hi = MS_MAX(hi, off + len);
-	}
-	/* file regions: durable before the generation is published; one
-	 * msync over the commit's span writes back only its dirty pages,
-	 * instead of a system call per entry */
-	res->sync_err = n ? ms_region_msync(r, lo, hi - lo) : 0;
-	/* and the chunks' generations and hashes (FILE.msmeta) */
-	if (!res->sync_err && r->store)
-		res->sync_err = ms_rstore_applied(r->store, r, gen, ents, n);
-	ms_region_commit_end(r, gen);
-	res->generation = gen;
-	return 0;
-}
-
-int ms_region_commit_range(struct ms_rregion *r, uint64_t off, uint64_t len)
-{
-	uint64_t gen;
-	int rc;
-
-	if (len == 0 || off > r->size || len > r->size - off)
-		return -ERANGE;
-	gen = ms_region_commit_begin(r);
-	ms_region_commit_piece(r, off, len, gen, false);
-	/* durable before visible: write file pages back before publishing,
-	 * then the chunks' generations and hashes (FILE.msmeta) */
-	rc = ms_region_msync(r, off, len);
-	if (!rc && r->store)
-		rc = ms_rstore_applied(r->store, r, gen,
-				       &(struct ms_commit_ent){ .off = off, .len = len }, 1);
-	ms_region_commit_end(r, gen);
-	return rc;
 }
 
 void ms_region_destroy(struct ms_rregion *r)

@@ -85,33 +85,43 @@ void ms_region_destroy(struct ms_rregion *r);
 /* Write back a file region's pages (MS_SYNC).  0 for other backings. */
 int ms_region_msync(struct ms_rregion *r, uint64_t off, uint64_t len);
 
-/* A writer claims it wrote [off, off+len) with chunk hash `hash`
- * (ms_chunk_hash of those bytes): verify it against region memory (-EIO on
- * mismatch, -ERANGE outside the region).  Call between
- * ms_region_commit_begin() and _end()/_abort().  Changes no chunk hash or
- * generation; when the range is made of whole leaves it refreshes their
- * leaf hashes on the way (they describe region memory, which holds those
- * bytes either way) and sets *leaves_fresh. */
-int ms_region_verify_range(struct ms_rregion *r, uint64_t off, uint64_t len,
-			   const uint8_t hash[MS_HASH_LEN], bool *leaves_fresh);
+/* Leaf and chunk hashing shared by region.c and region_commit.c. */
+uint64_t ms_region_chunk_len(const struct ms_rregion *r, uint64_t i);
+/* Rehash the leaves of every MS_LEAF block [off, off+len) touches. */
+void ms_region_rehash_leaves(struct ms_rregion *r, uint64_t off, uint64_t len);
+/* Chunk i's hash from its leaves (which must be current). */
+void ms_region_chunk_root(struct ms_rregion *r, uint64_t i, uint8_t out[MS_HASH_LEN]);
+void ms_region_heat_add(struct ms_rregion *r, uint64_t i);
+
+/* ---- commits (region_commit.c) ---- */
+
+/* Do the n_leaves(len) leaves of a range at off stand for it exactly (it
+ * starts on a leaf and ends on one or at the region's end)? */
+bool ms_region_leaf_aligned(const struct ms_rregion *r, uint64_t off, uint64_t len);
+
+/* Do bytes p[0..len), meant for [off, off+len) of r, hash to hash?  0,
+ * -EIO on mismatch, -ERANGE outside the region.  When the range is leaf
+ * aligned and leaves is not NULL, its leaves are stored there (room for
+ * ms_div_round_up(len, MS_LEAF)) and *fresh is set.  Changes nothing in
+ * r: a refused commit leaves even the leaf hashes as they were. */
+int ms_region_verify_bytes(const struct ms_rregion *r, uint64_t off, uint64_t len,
+			   const void *p, const uint8_t hash[MS_HASH_LEN],
+			   uint8_t (*leaves)[MS_HASH_LEN], bool *fresh);
 
 /* Start a commit: returns the new generation (region generation + 1) and
  * takes r->lock; the calls below may follow, then ms_region_commit_end()
  * publishes the generation and unlocks (ms_region_commit_abort() unlocks
  * without a new generation). */
 uint64_t ms_region_commit_begin(struct ms_rregion *r);
-/* [off, off+len) was written: rehash its leaves (unless leaves_fresh),
- * then every chunk it touches from its leaves, and set their generation
- * to gen.  Costs the bytes written, not the chunks. */
+/* [off, off+len) was written: install its leaves (leaves, when not NULL:
+ * they describe the bytes now there) or rehash them, then every chunk it
+ * touches from its leaves, and set their generation to gen.  Costs the
+ * bytes written, not the chunks. */
 void ms_region_commit_piece(struct ms_rregion *r, uint64_t off, uint64_t len, uint64_t gen,
-			    bool leaves_fresh);
+			    const uint8_t (*leaves)[MS_HASH_LEN]);
 /* If [off, off+len) is exactly chunk i (the last one may be short), return
  * i; else -1. */
 int64_t ms_region_whole_chunk(const struct ms_rregion *r, uint64_t off, uint64_t len);
-/* Chunk i's bytes are known to hash to hash (verified just now, which
- * refreshed its leaves): set its hash and generation without hashing. */
-void ms_region_commit_chunk_hash(struct ms_rregion *r, uint64_t i, uint64_t gen,
-				 const uint8_t hash[MS_HASH_LEN]);
 void ms_region_commit_end(struct ms_rregion *r, uint64_t gen);
 void ms_region_commit_abort(struct ms_rregion *r);
 
@@ -119,22 +129,42 @@ void ms_region_commit_abort(struct ms_rregion *r);
 struct ms_commit_res {
 	uint64_t generation; /* published (0 when refused) */
 	uint64_t bytes;      /* bytes the entries name */
-	uint32_t bad;        /* on -ERANGE or -EIO: the entry refused */
-	int sync_err;        /* 0, or the -errno of a failed msync (file
-				backing): the commit stands, the pages were
-				not all written back */
+	uint32_t bad;        /* on -ERANGE, -EIO or -EFAULT: the entry refused */
+	int sync_err;        /* 0, or the -errno of a failed write-back (file
+				backing): published in memory, not durable;
+				the server answers the commit with an error */
+	bool journal_err;    /* refused because its journal record could
+				not be written (ms_rstore_errmsg(r->store)
+				says why: "no space left on device"...) */
 };
 
-/* A writer's commit, all or nothing: every entry must lie inside the
- * region (-ERANGE) and, unless it has MS_COMMIT_F_NOVERIFY, hash to its
- * hash in region memory (-EIO); res->bad names the first that does not,
- * and nothing changes.  Then every touched chunk gets the new generation
- * (a whole chunk takes the verified hash as is, a piece is rehashed from
- * its leaves), a file region is msynced over the commit's span, and the
- * generation is published.  fresh: caller storage for n flags (scratch).
- * Holds r->lock throughout; costs what the entries name. */
+/* Where an atomic commit's bytes are: the writer's staging areas.  at()
+ * returns the staged bytes [soff, soff+len), or NULL unless they lie
+ * inside one staging area. */
+struct ms_stage_src {
+	const void *(*at)(void *ud, uint64_t soff, uint64_t len);
+	void *ud;
+};
+
+/*
+ * A writer's commit, all or nothing.  Every entry must lie inside the
+ * region (-ERANGE), its staged bytes inside a staging area (src, atomic
+ * mode; -EFAULT) and, unless it has MS_COMMIT_F_NOVERIFY, hash to its
+ * hash (-EIO); res->bad names the first that does not, and nothing
+ * changes (region bytes, leaves, hashes, generations).
+ *
+ * Atomic (src != NULL): each entry's staged bytes are hashed once
+ * (verification, which also yields their leaves), then copied into the
+ * region in entry order (a later entry wins where two overlap).  Direct
+ * (src == NULL): the bytes are in the region already and are verified
+ * there.  Then every touched chunk gets the new generation, a file region
+ * is written back over the commit's span (a failure is left in
+ * res->sync_err), and the generation is published.  Holds
+ * r->lock throughout; costs what the entries name.  -ENOMEM for the
+ * scratch of the leaves.
+ */
 int ms_region_commit(struct ms_rregion *r, const struct ms_commit_ent *ents, uint32_t n,
-		     bool *fresh, struct ms_commit_res *res);
+		     const struct ms_stage_src *src, struct ms_commit_res *res);
 
 /* The region's generation, without waiting for a commit in progress. */
 static inline uint64_t ms_region_generation(const struct ms_rregion *r)

@@ -107,19 +107,28 @@ static void fill_stat(ms_server *s, struct ms_export *e, struct ms_region_stat *
 		st->bytes_read += rd;
 		st->bytes_written += wr;
 	}
+	st->commit_mode = e->mode;
+	ms_lease_info_of(e, &st->lease);
 	pthread_mutex_lock(&e->lock);
 	st->clients = e->clients;
-	st->write_leased = e->lease != NULL;
+	st->write_leased = e->lease.holder != NULL;
 	st->bytes_read += e->revoked_read;
 	st->bytes_written += e->revoked_written;
-	if (e->write_mr && e->lease) {
+	if (e->lease.write_mr && e->lease.l) {
 		rd = wr = 0;
-		e->lease->l->ops->srv_mr_stats(e->lease->l->xs, e->write_mr, &rd, &wr);
+		e->lease.l->ops->srv_mr_stats(e->lease.l->xs, e->lease.write_mr, &rd, &wr);
 		st->bytes_read += rd;
+		st->bytes_written += wr;
+	}
+	for (unsigned i = 0; i < e->lease.nseg && e->lease.l; i++) {
+		rd = wr = 0;
+		e->lease.l->ops->srv_mr_stats(e->lease.l->xs, e->lease.seg[i].mr, &rd, &wr);
 		st->bytes_written += wr;
 	}
 	st->bytes_committed = e->bytes_committed;
 	st->commits = e->commits;
+	st->commits_refused = e->refused;
+	st->commits_abandoned = e->abandoned;
 	pthread_mutex_unlock(&e->lock);
 }
 
@@ -166,10 +175,8 @@ const char *ms_version(void)
 static void free_scratch(struct listener *l)
 {
 	free(l->ents);
-	free(l->fresh);
 	free(l->chunks);
 	l->ents = NULL;
-	l->fresh = NULL;
 	l->chunks = NULL;
 }
 
@@ -182,13 +189,17 @@ static void close_listeners(ms_server *s)
 	s->nl = 0;
 }
 
+static int gp_init(pthread_rwlock_t *gp);
+static int on_ctrl_gp(void *ud, struct ms_xpeer *xp, const void *req, size_t len, void *resp,
+		      size_t cap, size_t *resp_len);
+
 /* Listen on ops at host:port as listener number s->nl. */
 static int add_listener(ms_server *s, const struct ms_transport_ops *ops, const char *host,
 			const char *port, char *err, size_t errlen)
 {
 	struct ms_xsrv_cbs cbs = {
 		.on_connect = ms_srv_on_connect,
-		.on_ctrl = ms_srv_on_ctrl,
+		.on_ctrl = on_ctrl_gp,
 		.on_disconnect = ms_srv_on_disconnect,
 		.log = xlog,
 	};
@@ -200,9 +211,8 @@ static int add_listener(ms_server *s, const struct ms_transport_ops *ops, const 
 	cbs.ud = l;
 	*err = '\0';
 	l->ents = malloc(MS_COMMIT_MAX_ENTS * sizeof(*l->ents));
-	l->fresh = malloc(MS_COMMIT_MAX_ENTS * sizeof(*l->fresh));
 	l->chunks = malloc(MS_HOT_MAX * sizeof(*l->chunks));
-	ret = l->ents && l->fresh && l->chunks ? 0 : -ENOMEM;
+	ret = l->ents && l->chunks ? 0 : -ENOMEM;
 	if (!ret)
 		ret = ops->listen(host, port, &cbs, &l->xs, err, errlen);
 	if (ret) {
@@ -281,14 +291,25 @@ ms_server *ms_server_create(const struct ms_server_opts *o, char *errmsg,
 		return NULL;
 	s->log = o->log;
 	s->log_ud = o->log_ud;
+	s->lease_ttl_ms = o->lease_ttl_ms ? o->lease_ttl_ms : 10000;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->wlock, NULL);
+	pthread_mutex_init(&s->ulock, NULL);
+	ret = gp_init(&s->gp);
+	if (ret) {
+		snprintf(s->errmsg, sizeof(s->errmsg), "rwlock: %s", strerror(-ret));
+		pthread_mutex_destroy(&s->ulock);
+		goto fail_nogp;
+	}
 	if (getrandom(s->server_id, sizeof(s->server_id), 0) != sizeof(s->server_id)) {
 		ret = -errno;
 		snprintf(s->errmsg, sizeof(s->errmsg), "getrandom: %s", strerror(errno));
 		goto fail;
 	}
 	ret = open_listeners(s, o);
+	if (!ret && (ret = ms_lease_timer_start(s)))
+		snprintf(s->errmsg, sizeof(s->errmsg), "cannot start the lease timer: %s",
+			 strerror(-ret));
 	if (ret)
 		goto fail;
 	return s;
@@ -297,6 +318,9 @@ fail:
 	if (errmsg && errmsg_len)
 		snprintf(errmsg, errmsg_len, "%s", s->errmsg);
 	close_listeners(s);
+	pthread_rwlock_destroy(&s->gp);
+	pthread_mutex_destroy(&s->ulock);
+fail_nogp:
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->wlock);
 	free(s);
@@ -323,8 +347,10 @@ const char *ms_server_errmsg(const ms_server *s)
  * loop has stopped. */
 static void export_free(ms_server *s, struct ms_export *e)
 {
-	if (e->write_mr && e->lease)
-		e->lease->l->ops->srv_dereg_mr(e->lease->l->xs, e->write_mr);
+	/* every peer is gone, so no lease is held; a lease's leftovers */
+	if (e->lease.holder)
+		ms_lease_release(e, e->lease.holder);
+	free(e->lease.more);
 	for (unsigned i = 0; i < s->nl; i++) {
 		if (e->reg[i].meta_mr)
 			s->l[i].ops->srv_dereg_mr(s->l[i].xs, e->reg[i].meta_mr);
@@ -403,6 +429,15 @@ ms_export *ms_server_add_region(ms_server *s, const struct ms_export_opts *o)
 	if (!e)
 		return NULL;
 	e->srv = s;
+	e->mode = o->commit;
+	e->stage_limit = o->stage_limit ? o->stage_limit : o->size;
+	if ((unsigned)o->commit > MS_COMMIT_DIRECT) {
+		set_errmsg(s, "region '%s': unknown commit mode %d", o->name ? o->name : "",
+			   (int)o->commit);
+		free(e);
+		errno = EINVAL;
+		return NULL;
+	}
 	ret = -pthread_mutex_init(&e->lock, NULL);
 	if (ret) {
 		free(e);
@@ -492,8 +527,108 @@ int ms_export_touch(ms_export *e, uint64_t off, uint64_t len)
 	return ret;
 }
 
+/* ------------------------------------------- removing an export (server_int.h) */
+
+/* The grace lock: writer-preferring, so that a removal waiting for the
+ * handlers in flight is not starved by the next ones. */
+static int gp_init(pthread_rwlock_t *gp)
+{
+	pthread_rwlockattr_t a;
+	int ret = pthread_rwlockattr_init(&a);
+
+	if (ret)
+		return -ret;
+	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	ret = pthread_rwlock_init(gp, &a);
+	pthread_rwlockattr_destroy(&a);
+	return -ret;
+}
+
+/* Every control handler runs with the grace lock read-held. */
+static int on_ctrl_gp(void *ud, struct ms_xpeer *xp, const void *req, size_t len, void *resp,
+		      size_t cap, size_t *resp_len)
+{
+	ms_server *s = ((struct listener *)ud)->srv;
+	int ret;
+
+	pthread_rwlock_rdlock(&s->gp);
+	ret = ms_srv_on_ctrl(ud, xp, req, len, resp, cap, resp_len);
+	pthread_rwlock_unlock(&s->gp);
+	return ret;
+}
+
+static bool export_busy(struct ms_export *e)
+{
+	bool busy;
+
+	pthread_mutex_lock(&e->lock);
+	busy = e->clients || e->lease.holder || e->lease.reserved;
+	pthread_mutex_unlock(&e->lock);
+	return busy;
+}
+
+int ms_server_unexport(ms_server *s, const char *name)
+{
+	struct ms_export **pp, *e = NULL;
+	size_t pos = 0;
+	int ret = 0;
+
+	if (!name)
+		return -EINVAL;
+	pthread_mutex_lock(&s->ulock);
+	/* only unexport takes exports out of the list, one at a time: e
+	 * stays in it between these steps */
+	e = ms_srv_find(s, name);
+	if (!e || export_busy(e)) {
+		ret = e ? -EBUSY : -ENOENT;
+		goto out;
+	}
+	/* out of the list: no find or walk returns it from now on */
+	pthread_mutex_lock(&s->lock);
+	for (pp = &s->exports; *pp != e; pp = &(*pp)->next)
+		pos++;
+	*pp = e->next;
+	pthread_mutex_unlock(&s->lock);
+	/* wait for every handler (and stat walk) that may have found e */
+	pthread_rwlock_wrlock(&s->gp);
+	pthread_rwlock_unlock(&s->gp);
+	/* an OPEN that found it just before has counted itself by now */
+	ret = export_busy(e) ? -EBUSY : 0;
+	pthread_mutex_lock(&s->lock);
+	if (ret) {
+		/* it stays as it was, where it was */
+		pp = &s->exports;
+		for (size_t i = 0; i < pos && *pp; i++)
+			pp = &(*pp)->next;
+		e->next = *pp;
+		*pp = e;
+	} else {
+		e->grave_next = s->graveyard;
+		s->graveyard = e;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (ret)
+		goto out;
+	/* nothing reaches e's registrations or region any more; e itself
+	 * (its lock) stays until ms_server_destroy */
+	for (unsigned i = 0; i < s->nl; i++) {
+		if (e->reg[i].meta_mr)
+			s->l[i].ops->srv_dereg_mr(s->l[i].xs, e->reg[i].meta_mr);
+		if (e->reg[i].data_mr)
+			s->l[i].ops->srv_dereg_mr(s->l[i].xs, e->reg[i].data_mr);
+		e->reg[i] = (struct xreg){ 0 };
+	}
+	ms_srv_log(s, MS_LOG_DEBUG, "region '%s' removed", name);
+	ms_region_destroy(e->r);
+	e->r = NULL;
+out:
+	pthread_mutex_unlock(&s->ulock);
+	return ret;
+}
+
 static void msync_all(ms_server *s)
 {
+	pthread_rwlock_rdlock(&s->gp);
 	for (struct ms_export *e = ms_srv_next(s, NULL); e; e = ms_srv_next(s, e)) {
 		int ret = ms_region_msync(e->r, 0, e->r->size);
 
@@ -501,6 +636,7 @@ static void msync_all(ms_server *s)
 			ms_srv_log(s, MS_LOG_ERROR, "msync of '%s' failed: %s", e->r->name,
 			     strerror(-ret));
 	}
+	pthread_rwlock_unlock(&s->gp);
 }
 
 static void *listener_thread(void *arg)
@@ -579,13 +715,23 @@ void ms_server_destroy(ms_server *s)
 	/* srv_run has disconnected every peer (after the worker answered
 	 * every commit); now nothing references the registrations */
 	ms_srv_worker_fini(s);
+	ms_lease_timer_stop(s);
 	while (s->exports) {
 		struct ms_export *e = s->exports;
 
 		s->exports = e->next;
 		export_free(s, e);
 	}
+	while (s->graveyard) {
+		struct ms_export *e = s->graveyard;
+
+		s->graveyard = e->grave_next;
+		pthread_mutex_destroy(&e->lock);
+		free(e);
+	}
 	close_listeners(s);
+	pthread_rwlock_destroy(&s->gp);
+	pthread_mutex_destroy(&s->ulock);
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->wlock);
 	free(s);
@@ -594,5 +740,10 @@ void ms_server_destroy(ms_server *s)
 int ms_server_stat(ms_server *s, const char *name,
 			     struct ms_region_stat **out, size_t *n)
 {
-	return ms_srv_collect_stats(s, name ? name : "", out, n);
+	int ret;
+
+	pthread_rwlock_rdlock(&s->gp);   /* walks the exports: server_int.h */
+	ret = ms_srv_collect_stats(s, name ? name : "", out, n);
+	pthread_rwlock_unlock(&s->gp);
+	return ret;
 }

@@ -3,10 +3,11 @@
  * server_ctrl.c - the control protocol on the server side: peers, write
  * leases and the request handlers, called on the listeners' loop threads.
  *
- *  - a writer gets a writable registration of the data, with the
- *    transport it came through, for as long as it holds the region's lease
- *    (one writer per region, whatever its transport); closing or vanishing
- *    revokes it;
+ *  - a writer takes the region's lease (one writer per region, whatever
+ *    its transport) with a new epoch; its write access (staging areas,
+ *    or the region itself in direct mode) lives as long as the lease
+ *    (server_lease.c: renewals, lapses, breaks, handovers); closing or
+ *    vanishing revokes it;
  *  - a commit is decoded here, its lease checked, and handed to
  *    ms_region_commit(), which owns the rules (verify, then publish); a
  *    remote one runs on the commit worker (server_work.c), answered later
@@ -31,86 +32,11 @@ static void id_hex(const uint8_t id[16], char out[33])
 		snprintf(out + 2 * i, 3, "%02x", id[i]);
 }
 
-/* ------------------------------------------------------------- leases */
-
-/* Revoke p's write registration of e, if p holds the lease.  The
- * registration is gone before the lease is: a next writer can never find
- * the old one still granting writes. */
-static bool lease_release(struct ms_export *e, struct peer *p)
-{
-	struct listener *l = p->l;
-	struct ms_xsmr *mr = NULL;
-	uint64_t rd = 0, wr = 0;
-	bool held;
-
-	pthread_mutex_lock(&e->lock);
-	held = e->lease == p;
-	if (held && e->write_mr) {
-		mr = e->write_mr;
-		l->ops->srv_mr_stats(l->xs, mr, &rd, &wr);
-		e->revoked_read += rd;
-		e->revoked_written += wr;
-		e->write_mr = NULL;
-	}
-	pthread_mutex_unlock(&e->lock);
-	if (!held)
-		return false;
-	if (mr)
-		l->ops->srv_dereg_mr(l->xs, mr);
-	pthread_mutex_lock(&e->lock);
-	e->lease = NULL;
-	pthread_mutex_unlock(&e->lock);
-	return true;
-}
-
-/* Take e's lease for p and register e's memory writable with p's
- * listener.  0, -EBUSY (holder's name in who) or the registration's
- * error. */
-static int lease_take(struct ms_export *e, struct peer *p, char *who, size_t wholen)
-{
-	struct listener *l = p->l;
-	struct ms_xsmr *mr = NULL;
-	struct ms_rdesc desc;
-	int ret;
-
-	pthread_mutex_lock(&e->lock);
-	if (e->lease) {
-		/* the holder cannot be freed while it holds the lease */
-		snprintf(who, wholen, "%s", e->lease->xp->name);
-		pthread_mutex_unlock(&e->lock);
-		return -EBUSY;
-	}
-	e->lease = p;           /* reserved: others get EBUSY from here on */
-	pthread_mutex_unlock(&e->lock);
-	/* registering may pin the whole region: no lock held */
-	ret = l->ops->srv_reg_mr(l->xs, e->r->mem, e->r->size,
-				 MS_XACCESS_READ | MS_XACCESS_WRITE, &mr, &desc);
-	pthread_mutex_lock(&e->lock);
-	if (ret) {
-		e->lease = NULL;
-	} else {
-		e->write_mr = mr;
-		e->write_desc = desc;
-	}
-	pthread_mutex_unlock(&e->lock);
-	return ret;
-}
-
-static bool lease_held(struct ms_export *e, struct peer *p)
-{
-	bool held;
-
-	pthread_mutex_lock(&e->lock);
-	held = e->lease == p;
-	pthread_mutex_unlock(&e->lock);
-	return held;
-}
-
 static void close_slot(ms_server *s, struct peer *p, struct open_slot *o)
 {
 	struct ms_export *e = o->e;
 
-	if (o->mode == MS_MODE_WRITE && lease_release(e, p))
+	if (o->mode == MS_MODE_WRITE && ms_lease_release(e, p))
 		ms_srv_log(s, MS_LOG_INFO, "%s released the write lease of '%s'",
 			   p->xp->name, e->r->name);
 	pthread_mutex_lock(&e->lock);
@@ -174,7 +100,7 @@ static int h_open(ms_server *s, struct peer *p, const void *req, size_t len,
 	struct open_slot *slot = NULL;
 	struct listener *l = p->l;
 	const struct xreg *xr;
-	char who[sizeof(p->xp->name)];
+	char msg[MS_ERRMSG_MAX + 1];
 	int ret;
 
 	if (ms_dec_open(req, len, &m))
@@ -193,21 +119,21 @@ static int h_open(ms_server *s, struct peer *p, const void *req, size_t len,
 				    MAX_OPENS);
 	xr = &e->reg[l - s->l];
 	ok.data = xr->data_desc;
+	ok.commit_mode = (uint32_t)e->mode;
 	if (m.mode == MS_MODE_WRITE) {
-		ret = lease_take(e, p, who, sizeof(who));
-		if (ret == -EBUSY)
-			return ms_enc_error(resp, cap, EBUSY,
-					    "region '%s' is being written by %s (one writer at a time)",
-					    m.name, who);
+		struct ms_lease_info li;
+
+		ret = ms_lease_take(e, p, m.expect_epoch, msg, sizeof(msg));
 		if (ret)
-			return ms_enc_error(resp, cap, -ret,
-					    "cannot grant write access to '%s': %s",
-					    m.name, strerror(-ret));
-		/* only this thread changes the lease or the registration
-		 * from here on, until it releases them */
-		ok.data = e->write_desc;
-		ms_srv_log(s, MS_LOG_INFO, "%s holds the write lease of '%s' (%s)",
-			   p->xp->name, m.name, l->ops->name);
+			return ms_enc_error(resp, cap, -ret, "%s", msg);
+		if (e->mode == MS_COMMIT_DIRECT)
+			ok.data = ms_lease_write_desc(e);
+		ms_lease_info_of(e, &li);
+		ok.epoch = li.epoch;
+		ok.lease_ttl_ms = s->lease_ttl_ms;
+		ok.stage_limit = e->mode == MS_COMMIT_ATOMIC ? e->stage_limit : 0;
+		ms_srv_log(s, MS_LOG_INFO, "%s holds the write lease of '%s' (%s, epoch %llu)",
+			   p->xp->name, m.name, l->ops->name, (unsigned long long)li.epoch);
 	}
 	slot->e = e;
 	slot->mode = (enum ms_mode)m.mode;
@@ -224,7 +150,7 @@ static int h_open(ms_server *s, struct peer *p, const void *req, size_t len,
 	return ms_enc_open_ok(resp, cap, &ok);
 }
 
-static struct open_slot *get_slot(struct peer *p, uint32_t handle)
+struct open_slot *ms_srv_slot(struct peer *p, uint32_t handle)
 {
 	if (handle >= MAX_OPENS || !p->opens[handle].e)
 		return NULL;
@@ -239,7 +165,7 @@ static int h_close(ms_server *s, struct peer *p, const void *req, size_t len,
 
 	if (ms_dec_close(req, len, &m))
 		return ms_enc_error(resp, cap, EBADMSG, "malformed CLOSE");
-	o = get_slot(p, m.handle);
+	o = ms_srv_slot(p, m.handle);
 	if (!o)
 		return ms_enc_error(resp, cap, EBADF, "no open region with handle %u",
 				    m.handle);
@@ -247,65 +173,11 @@ static int h_close(ms_server *s, struct peer *p, const void *req, size_t len,
 	return ms_enc_empty(resp, cap, MS_MSG_CLOSE_OK);
 }
 
-int ms_srv_commit(ms_server *s, struct peer *p, const void *req, size_t len, void *resp,
-		  size_t cap, struct ms_commit_ent *ents, bool *fresh)
-{
-	struct ms_msg_commit m;
-	struct ms_msg_gen g;
-	struct ms_commit_res res;
-	struct open_slot *o;
-	struct ms_rregion *r;
-	int ret;
-
-	ret = ms_dec_commit(req, len, &m, ents, MS_COMMIT_MAX_ENTS);
-	if (ret)
-		return ms_enc_error(resp, cap, -ret, "malformed COMMIT");
-	o = get_slot(p, m.handle);
-	if (!o)
-		return ms_enc_error(resp, cap, EBADF, "no open region with handle %u",
-				    m.handle);
-	r = o->e->r;
-	/* the lease is p's to give up, and p's on_disconnect waits for the
-	 * end of this commit (server_int.h): it cannot go away meanwhile */
-	if (o->mode != MS_MODE_WRITE || !lease_held(o->e, p))
-		return ms_enc_error(resp, cap, EACCES,
-				    "commit to '%s' without its write lease", r->name);
-	ret = ms_region_commit(r, m.ents, m.n, fresh, &res);
-	if (ret == -ERANGE)
-		return ms_enc_error(resp, cap, ERANGE,
-				    "commit range [%llu, +%llu) is outside '%s' (%llu bytes)",
-				    (unsigned long long)m.ents[res.bad].off,
-				    (unsigned long long)m.ents[res.bad].len, r->name,
-				    (unsigned long long)r->size);
-	if (ret) {
-		ms_srv_log(s, MS_LOG_WARN,
-			   "%s: commit to '%s' refused: [%llu, +%llu) does not match its hash",
-			   p->xp->name, r->name, (unsigned long long)m.ents[res.bad].off,
-			   (unsigned long long)m.ents[res.bad].len);
-		return ms_enc_error(resp, cap, EIO,
-				    "commit refused: bytes [%llu, +%llu) of '%s' do not "
-				    "match the writer's hash (corrupted or overwritten in flight)",
-				    (unsigned long long)m.ents[res.bad].off,
-				    (unsigned long long)m.ents[res.bad].len, r->name);
-	}
-	if (res.sync_err)
-		ms_srv_log(s, MS_LOG_ERROR, "msync of '%s' failed: %s", r->name,
-			   strerror(-res.sync_err));
-	pthread_mutex_lock(&o->e->lock);
-	o->e->bytes_committed += res.bytes;
-	o->e->commits++;
-	pthread_mutex_unlock(&o->e->lock);
-	g.generation = res.generation;
-	ms_srv_log(s, MS_LOG_DEBUG, "%s: commit of %u range(s) to '%s': generation %llu",
-		   p->xp->name, m.n, r->name, (unsigned long long)g.generation);
-	return ms_enc_gen(resp, cap, MS_MSG_COMMIT_OK, &g);
-}
-
 /* Inline, on the loop thread: when no worker can take the commit. */
 static int h_commit(ms_server *s, struct peer *p, const void *req, size_t len,
 		    void *resp, size_t cap)
 {
-	return ms_srv_commit(s, p, req, len, resp, cap, p->l->ents, p->l->fresh);
+	return ms_srv_commit(s, p, req, len, resp, cap, p->l->ents);
 }
 
 static int h_hot(ms_server *s, struct peer *p, const void *req, size_t len,
@@ -321,7 +193,7 @@ static int h_hot(ms_server *s, struct peer *p, const void *req, size_t len,
 	if (ms_dec_hot(req, len, &m))
 		return ms_enc_error(resp, cap, EBADMSG, "malformed HOT (max must be 1..%u)",
 				    MS_HOT_MAX);
-	o = get_slot(p, m.handle);
+	o = ms_srv_slot(p, m.handle);
 	if (!o)
 		return ms_enc_error(resp, cap, EBADF, "no open region with handle %u",
 				    m.handle);
@@ -343,7 +215,7 @@ static int h_touch(ms_server *s, struct peer *p, const void *req, size_t len,
 	if (ret)
 		return ms_enc_error(resp, cap, -ret, "malformed TOUCH (at most %u chunks)",
 				    MS_HOT_MAX);
-	o = get_slot(p, m.handle);
+	o = ms_srv_slot(p, m.handle);
 	if (!o)
 		return ms_enc_error(resp, cap, EBADF, "no open region with handle %u",
 				    m.handle);
@@ -411,6 +283,11 @@ int ms_srv_on_ctrl(void *ud, struct ms_xpeer *xp, const void *req, size_t len,
 	case MS_MSG_BYE: h = h_bye; break;
 	case MS_MSG_HOT: h = h_hot; break;
 	case MS_MSG_TOUCH: h = h_touch; break;
+	case MS_MSG_STAGE: h = ms_srv_h_stage; break;
+	case MS_MSG_RENEW: h = ms_srv_h_renew; break;
+	case MS_MSG_LEASE: h = ms_srv_h_lease; break;
+	case MS_MSG_LEASE_BREAK: h = ms_srv_h_lease_break; break;
+	case MS_MSG_HANDOVER: h = ms_srv_h_handover; break;
 	default: break;
 	}
 	/* p->hello is written by this thread only */

@@ -39,6 +39,23 @@
  * ms_server_destroy() after every loop has stopped, so a pointer found in
  * the list stays valid.  A peer's open handles are touched only by its own
  * listener's thread.
+ *
+ * Removing an export (ms_server_unexport) keeps that promise with a grace
+ * lock, s->gp: every control handler runs with it read-held (the wrapper
+ * around on_ctrl), and so does every walk of the list from an application
+ * thread (ms_server_stat, the final msync).  Any other thread that finds
+ * or walks exports (a timer, say) must read-hold it too while it uses
+ * what it found, unless it holds a client's open (e->clients counts it),
+ * as the commit worker does.  A removal takes an idle
+ * export (no client, no lease) out of the list under s->lock, so no find
+ * or walk can return it any more, then write-locks s->gp for an instant
+ * with no other lock held: every handler that found the export before
+ * has returned.  If one of them opened it meanwhile, the export goes back
+ * into the list (-EBUSY); otherwise its registrations and region are
+ * destroyed, and the struct itself stays on s->graveyard until
+ * ms_server_destroy(), so a stale pointer still reaches a live e->lock.
+ * s->gp is the outermost lock: a handler takes the others under it, and
+ * it is never taken while another lock is held.
  */
 #ifndef MS_SERVER_INT_H
 #define MS_SERVER_INT_H
@@ -67,7 +84,6 @@ struct listener {
 	/* decode storage of this listener's handlers: they run one at a
 	 * time on its loop thread, so no lock guards it */
 	struct ms_commit_ent *ents;   /* COMMIT entries */
-	bool *fresh;                  /* COMMIT: entry i's leaves are hashed */
 	uint64_t *chunks;             /* HOT / TOUCH lists */
 };
 
@@ -77,20 +93,59 @@ struct xreg {
 	struct ms_rdesc data_desc, meta_desc;
 };
 
+/* One staging area of a lease: anonymous memory registered writable for
+ * the holder's listener, at staging offsets [base, base+len). */
+struct stage_seg {
+	void *mem;
+	size_t len;
+	uint64_t base;
+	struct ms_xsmr *mr;
+	struct ms_rdesc desc;
+};
+
+/* Why a holder lost its lease (for the "fenced" message). */
+enum fence_why { FENCE_NONE = 0, FENCE_LAPSED, FENCE_BROKEN, FENCE_HANDED_OVER };
+
+/* A region's write lease (server_lease.c), under its export's lock. */
+struct lease {
+	struct peer *holder;          /* NULL: nobody may write */
+	struct listener *l;           /* the holder's (its registrations') */
+	uint64_t epoch;               /* the last epoch granted */
+	uint64_t expires_ns;          /* CLOCK_MONOTONIC; renewals move it */
+	char holder_name[64];
+	uint8_t holder_id[16];
+	bool reserved;                /* handed over: only reserved_for may */
+	uint8_t reserved_for[16];     /* take it, until reserved_until_ns */
+	uint64_t reserved_until_ns;
+	enum fence_why why;           /* how the last holder lost it */
+	/* the holder's write access: the region itself (direct mode) or
+	 * its staging areas (atomic) */
+	struct ms_xsmr *write_mr;     /* direct */
+	struct ms_rdesc write_desc;
+	struct stage_seg seg[MS_STAGE_MAX_SEGS];
+	unsigned nseg;
+	uint64_t staged;              /* bytes of all staging areas */
+	bool cycle;                   /* written to since the last commit */
+	bool applying;                /* the holder's commit is being applied */
+	bool fence_pending;           /* fence it once that is done */
+	struct ms_commit_ent *more;   /* entries of MORE messages so far */
+	uint32_t nmore, capmore;
+};
+
 struct ms_export {
 	struct ms_server *srv;
 	struct ms_rregion *r;
 	struct xreg reg[MAX_LISTENERS];  /* indexed like srv->l */
+	enum ms_commit_mode mode;        /* immutable */
+	uint64_t stage_limit;            /* immutable */
 	pthread_mutex_t lock;            /* the fields below, up to next */
-	struct peer *lease;           /* the writer, or NULL */
-	struct ms_xsmr *write_mr;     /* with the writer's listener; NULL
-				       * while it is being made or revoked */
-	struct ms_rdesc write_desc;
+	struct lease lease;
 	uint64_t revoked_read, revoked_written; /* from write MRs gone */
 	uint64_t bytes_committed;
 	uint32_t clients;
-	uint64_t commits;
+	uint64_t commits, refused, abandoned;
 	struct ms_export *next;       /* s->lock */
+	struct ms_export *grave_next; /* s->lock: on s->graveyard */
 };
 
 struct open_slot {
@@ -122,6 +177,11 @@ struct ms_server {
 	char errmsg[512];
 	struct srv_worker *worker;    /* commit worker, NULL until needed */
 	pthread_mutex_t wlock;        /* creating the worker */
+	uint32_t lease_ttl_ms;
+	struct lease_timer *timer;    /* lapses leases (server_lease.c) */
+	pthread_rwlock_t gp;          /* grace lock: see the top */
+	pthread_mutex_t ulock;        /* one ms_server_unexport at a time */
+	struct ms_export *graveyard;  /* s->lock: removed, freed at destroy */
 };
 
 /* server.c */
@@ -140,10 +200,58 @@ int ms_srv_collect_stats(ms_server *s, const char *name, struct ms_region_stat *
 int ms_srv_defer_commit(ms_server *s, struct peer *p, const void *req, size_t len);
 void ms_srv_worker_fini(ms_server *s);
 
-/* server_ctrl.c: a COMMIT for p, decoded into ents/fresh (room for
- * MS_COMMIT_MAX_ENTS), verified, published; the reply's length or -errno */
+/* server_work.c: a COMMIT for p, decoded into ents (room for
+ * MS_COMMIT_MAX_ENTS), checked against p's lease, verified, applied and
+ * published; the reply's length or -errno */
 int ms_srv_commit(ms_server *s, struct peer *p, const void *req, size_t len, void *resp,
-		  size_t cap, struct ms_commit_ent *ents, bool *fresh);
+		  size_t cap, struct ms_commit_ent *ents);
+
+/* server_lease.c: write leases, their staging areas and the fence.
+ * Every function takes e->lock itself; registering and freeing memory
+ * happen outside it. */
+uint64_t ms_srv_now_ns(void);
+/* OPEN for writing: take e's lease for p (a new epoch); in direct mode
+ * also register the region writable.  0, or -EBUSY/-ESTALE with the
+ * reason in msg, or a registration's error. */
+int ms_lease_take(struct ms_export *e, struct peer *p, uint64_t expect_epoch, char *msg,
+		  size_t msglen);
+/* p closes e or goes away: release its lease if it holds it (true). */
+bool ms_lease_release(struct ms_export *e, struct peer *p);
+/* Is p e's holder at epoch?  If not, the ESTALE message in msg. */
+bool ms_lease_check(struct ms_export *e, struct peer *p, uint64_t epoch, char *msg,
+		    size_t msglen);
+/* Fence e's holder (lapsed, broken, handed over): its access is revoked
+ * and its staging discarded before this returns, unless its commit is
+ * being applied (then right after that commit). */
+void ms_lease_fence(struct ms_export *e, enum fence_why why, const char *by);
+void ms_lease_info_of(struct ms_export *e, struct ms_lease_info *li);
+/* The region's write descriptor for its holder (direct mode). */
+struct ms_rdesc ms_lease_write_desc(struct ms_export *e);
+/* Request handlers: reply length or -errno (as handler_fn). */
+int ms_srv_h_stage(ms_server *s, struct peer *p, const void *req, size_t len, void *resp,
+		   size_t cap);
+int ms_srv_h_renew(ms_server *s, struct peer *p, const void *req, size_t len, void *resp,
+		   size_t cap);
+int ms_srv_h_lease(ms_server *s, struct peer *p, const void *req, size_t len, void *resp,
+		   size_t cap);
+int ms_srv_h_lease_break(ms_server *s, struct peer *p, const void *req, size_t len,
+			 void *resp, size_t cap);
+int ms_srv_h_handover(ms_server *s, struct peer *p, const void *req, size_t len, void *resp,
+		      size_t cap);
+/* The commit path's part: start applying (holder at epoch, entries of
+ * MORE messages joined: all and nall, owned by the lease until
+ * ms_lease_apply_end); the stage view for ms_region_commit. */
+int ms_lease_apply_begin(struct ms_export *e, struct peer *p, uint64_t epoch,
+			 const struct ms_commit_ent *ents, uint32_t n, bool more,
+			 const struct ms_commit_ent **all, uint32_t *nall, char *msg,
+			 size_t msglen);
+void ms_lease_apply_end(struct ms_export *e, bool ok);
+struct ms_stage_src ms_lease_stage_src(struct ms_export *e);
+/* Start and stop the timer that lapses unrenewed leases. */
+int ms_lease_timer_start(ms_server *s);
+void ms_lease_timer_stop(ms_server *s);
+/* The open slot handle of p (server_ctrl.c) */
+struct open_slot *ms_srv_slot(struct peer *p, uint32_t handle);
 
 /* server_ctrl.c: the transport callbacks */
 int ms_srv_on_connect(void *ud, struct ms_xpeer *xp);

@@ -17,6 +17,110 @@
 
 #include "server_int.h"
 
+/* ------------------------------------------------------------ commits */
+
+/* The reply to a refused commit (ret from ms_region_commit). */
+static int refused(ms_server *s, struct peer *p, struct ms_rregion *r,
+		   const struct ms_commit_ent *all, const struct ms_commit_res *res, int ret,
+		   void *resp, size_t cap)
+{
+	const struct ms_commit_ent *b = &all[res->bad];
+	unsigned long long off = b->off, len = b->len, soff = b->soff;
+
+	switch (ret) {
+	case -ERANGE:
+		return ms_enc_error(resp, cap, ERANGE,
+				    "commit range [%llu, +%llu) is outside '%s' (%llu bytes)", off,
+				    len, r->name, (unsigned long long)r->size);
+	case -EFAULT:
+		return ms_enc_error(resp, cap, EFAULT,
+				    "commit range [%llu, +%llu) of '%s' names staged bytes at %llu "
+				    "outside the writer's staging areas", off, len, r->name, soff);
+	case -EIO:
+		ms_srv_log(s, MS_LOG_WARN,
+			   "%s: commit to '%s' refused: [%llu, +%llu) does not match its hash",
+			   p->xp->name, r->name, off, len);
+		return ms_enc_error(resp, cap, EIO,
+				    "commit refused: bytes [%llu, +%llu) of '%s' do not match the "
+				    "writer's hash (corrupted or overwritten in flight)",
+				    off, len, r->name);
+	default:
+		if (res->journal_err) {
+			ms_srv_log(s, MS_LOG_ERROR, "%s: commit to '%s' refused: %s", p->xp->name,
+				   r->name, ms_rstore_errmsg(r->store));
+			return ms_enc_error(resp, cap, -ret,
+					    "commit to '%s' refused, nothing changed: %s", r->name,
+					    ms_rstore_errmsg(r->store));
+		}
+		return ms_enc_error(resp, cap, -ret, "commit to '%s' failed: %s", r->name,
+				    strerror(-ret));
+	}
+}
+
+int ms_srv_commit(ms_server *s, struct peer *p, const void *req, size_t len, void *resp,
+		  size_t cap, struct ms_commit_ent *ents)
+{
+	const struct ms_commit_ent *all = NULL;
+	struct ms_msg_commit m;
+	struct ms_msg_gen g = { 0 };
+	struct ms_commit_res res;
+	struct ms_stage_src src;
+	struct open_slot *o;
+	struct ms_export *e;
+	struct ms_rregion *r;
+	char msg[MS_ERRMSG_MAX + 1];
+	uint32_t n = 0;
+	int ret;
+
+	ret = ms_dec_commit(req, len, &m, ents, MS_COMMIT_MAX_ENTS);
+	if (ret)
+		return ms_enc_error(resp, cap, -ret, "malformed COMMIT");
+	o = ms_srv_slot(p, m.handle);
+	if (!o)
+		return ms_enc_error(resp, cap, EBADF, "no open region with handle %u", m.handle);
+	e = o->e;
+	r = e->r;
+	if (o->mode != MS_MODE_WRITE)
+		return ms_enc_error(resp, cap, EACCES, "commit to '%s' without its write lease",
+				    r->name);
+	/* the lease is p's to give up, and p's on_disconnect waits for the
+	 * end of this commit (server_int.h); a fence waits for its apply */
+	ret = ms_lease_apply_begin(e, p, m.epoch, m.ents, m.n, m.flags & MS_COMMITMSG_MORE, &all,
+				   &n, msg, sizeof(msg));
+	if (ret == 1)                    /* MORE: stored, answered at once */
+		return ms_enc_gen(resp, cap, MS_MSG_COMMIT_OK, &g);
+	if (ret < 0) {
+		if (ret == -ESTALE)
+			ms_srv_log(s, MS_LOG_WARN, "%s: commit refused: %s", p->xp->name, msg);
+		return ms_enc_error(resp, cap, -ret, "%s", msg);
+	}
+	src = ms_lease_stage_src(e);
+	ret = ms_region_commit(r, all, n, e->mode == MS_COMMIT_ATOMIC ? &src : NULL, &res);
+	if (ret) {
+		int rl = refused(s, p, r, all, &res, ret, resp, cap);
+
+		ms_lease_apply_end(e, false);
+		return rl;
+	}
+	ms_lease_apply_end(e, true);
+	pthread_mutex_lock(&e->lock);
+	e->bytes_committed += res.bytes;
+	e->commits++;
+	pthread_mutex_unlock(&e->lock);
+	if (res.sync_err) {
+		ms_srv_log(s, MS_LOG_ERROR, "'%s': writing generation %llu back to %s failed: %s",
+			   r->name, (unsigned long long)res.generation, r->path ? r->path : "?",
+			   strerror(-res.sync_err));
+		return ms_enc_error(resp, cap, -res.sync_err,
+				    "commit to '%s' is not durable: writing it back to its file "
+				    "failed: %s", r->name, strerror(-res.sync_err));
+	}
+	g.generation = res.generation;
+	ms_srv_log(s, MS_LOG_DEBUG, "%s: commit of %u range(s) to '%s': generation %llu",
+		   p->xp->name, n, r->name, (unsigned long long)g.generation);
+	return ms_enc_gen(resp, cap, MS_MSG_COMMIT_OK, &g);
+}
+
 #define RESP_CAP 4096         /* a COMMIT's reply: a generation or an error */
 
 struct job {
@@ -35,7 +139,6 @@ struct srv_worker {
 	bool stop;
 	/* the worker thread's own decode and reply storage */
 	struct ms_commit_ent *ents;
-	bool *fresh;
 	char resp[RESP_CAP];
 };
 
@@ -44,8 +147,7 @@ static void run_job(struct srv_worker *w, struct job *j)
 	struct peer *p = j->p;
 	int ret;
 
-	ret = ms_srv_commit(w->srv, p, j->req, j->len, w->resp, sizeof(w->resp), w->ents,
-			    w->fresh);
+	ret = ms_srv_commit(w->srv, p, j->req, j->len, w->resp, sizeof(w->resp), w->ents);
 	if (ret < 0)
 		ret = ms_enc_error(w->resp, sizeof(w->resp), -ret, "commit reply failed: %s",
 				   strerror(-ret));
@@ -84,7 +186,6 @@ static void worker_free(struct srv_worker *w)
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->lock);
 	free(w->ents);
-	free(w->fresh);
 	free(w);
 }
 
@@ -103,8 +204,7 @@ static struct srv_worker *worker_get(ms_server *s)
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	w->ents = malloc(MS_COMMIT_MAX_ENTS * sizeof(*w->ents));
-	w->fresh = malloc(MS_COMMIT_MAX_ENTS * sizeof(*w->fresh));
-	if (!w->ents || !w->fresh || pthread_create(&w->thread, NULL, worker_main, w)) {
+	if (!w->ents || pthread_create(&w->thread, NULL, worker_main, w)) {
 		worker_free(w);
 		return NULL;
 	}

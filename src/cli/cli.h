@@ -64,6 +64,11 @@ int cmd_cat(const struct cli_opts *o, int argc, char **argv);
 int cmd_stat(const struct cli_opts *o, int argc, char **argv);
 int cmd_demo(const struct cli_opts *o, int argc, char **argv);
 int cmd_map(const struct cli_opts *o, int argc, char **argv);
+int cmd_lease(const struct cli_opts *o, int argc, char **argv);
+
+/* The "lease" object of --json output (stat, lease). */
+struct jsonw;
+void cli_json_lease(struct jsonw *w, const struct ms_lease_info *l);
 
 /* "memsync: CMD: message" on stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) MS_PRINTF(2, 3);

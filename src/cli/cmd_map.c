@@ -9,6 +9,8 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,15 +36,28 @@ struct map_result {
 	char checksum[33];
 };
 
-/* Read one byte of every page, chunk by chunk, in order or shuffled. */
-static int touch(uint8_t *a, uint64_t size, uint32_t chunk, uint64_t page, bool random,
-		 uint64_t seed)
+/* Read one byte of every page, chunk by chunk, in the order given. */
+static void touch(const uint8_t *a, uint64_t size, uint32_t chunk, uint64_t page,
+		  const uint64_t *order, uint64_t n)
 {
-	uint64_t n = ms_div_round_up(size, chunk), *order = malloc(n * sizeof(*order));
 	volatile uint8_t sink = 0;
 
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t off = order[i] * chunk, end = MS_MIN(off + chunk, size);
+
+		for (; off < end; off += page)
+			sink ^= a[off];
+	}
+	(void)sink;
+}
+
+/* The chunk order of --touch: 0..n-1, shuffled when random.  NULL on ENOMEM. */
+static uint64_t *touch_order(uint64_t n, bool random, uint64_t seed)
+{
+	uint64_t *order = malloc(MS_MAX(n, 1) * sizeof(*order));
+
 	if (!order)
-		return -ENOMEM;
+		return NULL;
 	for (uint64_t i = 0; i < n; i++)
 		order[i] = i;
 	for (uint64_t i = n; random && i > 1; i--) {
@@ -51,15 +66,96 @@ static int touch(uint8_t *a, uint64_t size, uint32_t chunk, uint64_t page, bool 
 		order[i - 1] = order[j];
 		order[j] = t;
 	}
-	for (uint64_t i = 0; i < n; i++) {
-		uint64_t off = order[i] * chunk, end = MS_MIN(off + chunk, size);
+	return order;
+}
 
-		for (; off < end; off += page)
-			sink ^= a[off];
+/*
+ * A failed mapping raises SIGBUS in the thread that touches a chunk that
+ * is not local (include/memsync.h): without a handler that ends the
+ * process with no word of the cause.  Each step that touches the mapping
+ * (read, change, checksum) runs under guarded(): a SIGBUS at an address
+ * inside the mapping jumps back out of the step, which then fails with
+ * -EFAULT, and the command reports ms_map_errmsg() and exits 1.  Only our
+ * own code runs under the guard, never a library call (whose locks a jump
+ * would leave held), and it allocates nothing, so the jump leaks nothing.
+ * A SIGBUS elsewhere is not ours: the handler restores the default action
+ * and returns, and the access raises it again.
+ */
+static sigjmp_buf bus_jmp;
+static volatile sig_atomic_t bus_armed;
+static uintptr_t bus_lo, bus_hi;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	uintptr_t a = (uintptr_t)si->si_addr;
+
+	(void)uc;
+	if (bus_armed && a >= bus_lo && a < bus_hi) {
+		bus_armed = 0;
+		siglongjmp(bus_jmp, 1);
 	}
-	(void)sink;
-	free(order);
+	signal(sig, SIG_DFL);
+}
+
+struct step {
+	const char *name;
+	void (*fn)(struct step *s);
+	uint8_t *a;
+	uint64_t size, page, want, seed, result;
+	uint32_t chunk;
+	const uint64_t *order;
+	char *checksum;          /* 33 bytes */
+};
+
+/* Run s->fn(s) with the SIGBUS guard; 0 or -EFAULT (the mapping failed). */
+static int guarded(struct step *s)
+{
+	struct sigaction sa = { .sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO }, old;
+
+	bus_lo = (uintptr_t)s->a;
+	bus_hi = bus_lo + s->size;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, &old) < 0)
+		return -errno;
+	if (sigsetjmp(bus_jmp, 1)) {
+		sigaction(SIGBUS, &old, NULL);
+		return -EFAULT;
+	}
+	bus_armed = 1;
+	s->fn(s);
+	bus_armed = 0;
+	sigaction(SIGBUS, &old, NULL);
 	return 0;
+}
+
+static void step_touch(struct step *s)
+{
+	touch(s->a, s->size, s->chunk, s->page, s->order, ms_div_round_up(s->size, s->chunk));
+}
+
+static void step_dirty(struct step *s)
+{
+	s->result = gen_dirty_pages(s->a, s->size, s->page, s->chunk, s->want, s->seed);
+}
+
+static void step_checksum(struct step *s)
+{
+	XXH128_canonical_t c;
+
+	XXH128_canonicalFromHash(&c, XXH3_128bits(s->a, s->size));
+	for (int i = 0; i < 16; i++)
+		snprintf(s->checksum + 2 * i, 3, "%02x", c.digest[i]);
+}
+
+/* The message of a step that failed: the mapping's reason. */
+static void step_failed(ms_map *m, const struct step *s, int ret)
+{
+	if (ret == -EFAULT && *ms_map_errmsg(m))
+		cli_error("map", "%s: %s", s->name, ms_map_errmsg(m));
+	else if (ret == -EFAULT)
+		cli_error("map", "%s: the mapping failed (SIGBUS)", s->name);
+	else
+		cli_error("map", "%s: %s", s->name, strerror(-ret));
 }
 
 static int print_json(const struct cli_opts *o, const struct ms_url *u,
@@ -141,10 +237,10 @@ int cmd_map(const struct cli_opts *o, int argc, char **argv)
 	struct map_result r = { 0 };
 	struct ms_client_opts co;
 	struct ms_url u;
+	struct step s;
 	char err[512] = "";
-	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), t0;
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), t0, *order = NULL;
 	ms_map *m;
-	uint8_t *a;
 	int rc, ret;
 
 	if (argc != 1)
@@ -160,7 +256,6 @@ int cmd_map(const struct cli_opts *o, int argc, char **argv)
 		cli_error("map", "%s", err[0] ? err : strerror(errno));
 		return CLI_EXIT_FAIL;
 	}
-	a = ms_map_addr(m);
 	r.size = ms_map_size(m);
 	r.chunk = ms_map_chunk_size(m);
 	r.zero_copy = ms_map_zero_copy(m);
@@ -168,24 +263,40 @@ int cmd_map(const struct cli_opts *o, int argc, char **argv)
 	ms_map_progress(m, &r.local_open, &r.nchunks);
 	ms_dbg("mapped %s: %s path, dirty tracking: %s", u.region,
 	       r.zero_copy ? "zero-copy" : "copy", o->map_write ? r.dirty_mode : "none");
+	s = (struct step){ .a = ms_map_addr(m), .size = r.size, .page = page, .chunk = r.chunk,
+			   .checksum = r.checksum };
 	rc = CLI_EXIT_FAIL;
 
 	if (o->map_touch) {
+		order = touch_order(r.nchunks, o->map_touch == 2, o->map_seed);
+		if (!order) {
+			cli_error("map", "touch: %s", strerror(ENOMEM));
+			goto out;
+		}
+		s.name = "touch";
+		s.fn = step_touch;
+		s.order = order;
 		t0 = ms_now_ns();
-		ret = touch(a, r.size, r.chunk, page, o->map_touch == 2, o->map_seed);
+		ret = guarded(&s);
 		r.touch_secs = cli_seconds(ms_now_ns() - t0);
 		if (ret) {
-			cli_error("map", "touch: %s", strerror(-ret));
+			step_failed(m, &s, ret);
 			goto out;
 		}
 		ms_map_progress(m, &r.local_touched, NULL);
 	}
 	if (o->map_have_dirty) {
-		uint64_t want = (uint64_t)((double)(r.size / page) * o->map_dirty / 100.0 + 0.5);
-
-		r.dirty_pages = want;
-		r.dirty_chunks = gen_dirty_pages(a, r.size, page, r.chunk, want,
-						 o->map_seed ^ 0x5eedull);
+		s.name = "dirty";
+		s.fn = step_dirty;
+		s.want = (uint64_t)((double)(r.size / page) * o->map_dirty / 100.0 + 0.5);
+		s.seed = o->map_seed ^ 0x5eedull;
+		r.dirty_pages = s.want;
+		ret = guarded(&s);
+		if (ret) {
+			step_failed(m, &s, ret);
+			goto out;
+		}
+		r.dirty_chunks = s.result;
 	}
 	if (o->map_sync) {
 		t0 = ms_now_ns();
@@ -206,14 +317,16 @@ int cmd_map(const struct cli_opts *o, int argc, char **argv)
 		}
 	}
 	if (o->map_touch) {
-		XXH128_canonical_t c;
-
-		XXH128_canonicalFromHash(&c, XXH3_128bits(a, r.size));
-		for (int i = 0; i < 16; i++)
-			snprintf(r.checksum + 2 * i, 3, "%02x", c.digest[i]);
+		s.name = "checksum";
+		s.fn = step_checksum;
+		ret = guarded(&s);
+		if (ret) {
+			step_failed(m, &s, ret);
+			goto out;
+		}
 	}
-	/* every access above returned, so nothing failed silently; a failed
-	 * mapping would have raised SIGBUS */
+	/* every access above returned, so nothing failed under them; the
+	 * background prefetch may still have failed */
 	if (*ms_map_errmsg(m)) {
 		cli_error("map", "%s", ms_map_errmsg(m));
 		goto out;
@@ -227,6 +340,7 @@ int cmd_map(const struct cli_opts *o, int argc, char **argv)
 		rc = fflush(stdout) ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 	}
 out:
+	free(order);
 	ms_map_close(m);
 	return rc;
 }

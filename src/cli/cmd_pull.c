@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * cmd_pull.c - `memsync pull URL FILE|-`: replicate a whole region into a
- * file (through a shared mapping, so the data lands in the page cache
- * without a copy) or onto stdout (in windows).  Also the windowed pull the
- * cat command shares and the JSON object of pull and push.
+ * cmd_pull.c - `memsync pull URL FILE|DIR/|-`: replicate a whole region
+ * into a file (through a shared mapping, so the data lands in the page
+ * cache without a copy) or onto stdout (in windows).  A regular file is
+ * replaced whole or not at all (replace.h: a temporary file renamed over it
+ * when complete, removed on failure or SIGINT/SIGTERM/SIGHUP); a device or
+ * a pipe is written in place.  Also the windowed pull the cat command
+ * shares and the JSON object of pull and push.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +22,7 @@
 #include "jsonw.h"
 #include "log.h"
 #include "progress.h"
+#include "replace.h"
 #include "units.h"
 
 static void add_stats(struct ms_xfer_stats *sum, const struct ms_xfer_stats *st)
@@ -118,40 +122,81 @@ int cli_json_xfer(const char *command, const char *region, const char *transport
 	return CLI_EXIT_OK;
 }
 
+/* The file a pull writes: FILE, or DIR/REGION when FILE is an existing
+ * directory or ends in '/'.  malloc'ed into *out; 0 or CLI_EXIT_FAIL
+ * (printed). */
+static int target_path(const char *arg, const char *region, char **out)
+{
+	size_t n = strlen(arg);
+	struct stat sb;
+	bool slash = n > 0 && arg[n - 1] == '/';
+
+	*out = NULL;
+	if (slash || (stat(arg, &sb) == 0 && S_ISDIR(sb.st_mode))) {
+		int e = stat(arg, &sb) < 0 ? errno : S_ISDIR(sb.st_mode) ? 0 : ENOTDIR;
+
+		if (e) {
+			cli_error("pull", "cannot write into '%s': %s", arg, strerror(e));
+			return CLI_EXIT_FAIL;
+		}
+		if (asprintf(out, "%s%s%s", arg, slash ? "" : "/", region) < 0)
+			*out = NULL;
+	} else {
+		*out = strdup(arg);
+	}
+	if (!*out) {
+		cli_error("pull", "%s", strerror(ENOMEM));
+		return CLI_EXIT_FAIL;
+	}
+	return 0;
+}
+
 /* Catch the common local mistakes (a directory, no permission) before
- * anything is fetched; the open() later stays the final word.  *existed
- * tells whether the file was there before we started. */
-static int check_target(const char *path, bool *existed)
+ * anything is fetched; the open() later stays the final word.  *direct:
+ * the target exists and is not a regular file (a device, a pipe): it is
+ * written in place, it cannot be replaced by a rename. */
+static int check_target(const char *path, bool *direct)
 {
 	struct stat sb;
-	char *copy, *dir;
+	bool exists;
+	char *copy;
 	int rc = 0;
 
-	*existed = false;
-	if (stat(path, &sb) == 0) {
-		*existed = true;
+	*direct = false;
+	exists = stat(path, &sb) == 0;
+	if (exists) {
 		if (S_ISDIR(sb.st_mode)) {
 			cli_error("pull", "'%s' is a directory", path);
 			return CLI_EXIT_FAIL;
 		}
+		/* a file we could not write is not replaced either */
 		if (access(path, W_OK) < 0) {
 			cli_error("pull", "cannot write '%s': %s", path, strerror(errno));
 			return CLI_EXIT_FAIL;
 		}
-		return 0;
+		*direct = !S_ISREG(sb.st_mode);
+		if (*direct)
+			return 0;
+	} else if (errno != ENOENT) {
+		cli_error("pull", "cannot write '%s': %s", path, strerror(errno));
+		return CLI_EXIT_FAIL;
+	} else if (lstat(path, &sb) == 0) {
+		cli_error("pull", "'%s' is a symbolic link to nothing", path);
+		return CLI_EXIT_FAIL;
 	}
-	if (errno != ENOENT) {
+	/* a new file, or a regular file replaced: the temporary file goes
+	 * into the directory (of the file a symbolic link names) */
+	copy = exists ? realpath(path, NULL) : strdup(path);
+	if (!copy) {
 		cli_error("pull", "cannot write '%s': %s", path, strerror(errno));
 		return CLI_EXIT_FAIL;
 	}
-	copy = strdup(path);
-	if (!copy) {
-		cli_error("pull", "%s", strerror(errno));
-		return CLI_EXIT_FAIL;
-	}
-	dir = dirname(copy);
-	if (access(dir, W_OK | X_OK) < 0) {
-		cli_error("pull", "cannot create '%s': %s", path, strerror(errno));
+	if (access(dirname(copy), W_OK | X_OK) < 0) {
+		if (exists)
+			cli_error("pull", "cannot replace '%s': its directory: %s", path,
+				  strerror(errno));
+		else
+			cli_error("pull", "cannot create '%s': %s", path, strerror(errno));
 		rc = CLI_EXIT_FAIL;
 	}
 	free(copy);
@@ -201,30 +246,121 @@ static int pull_mapped(ms_client *c, ms_region *r, const struct cli_opts *o, int
 	return 0;
 }
 
+/* The summary line or the JSON object of a completed pull. */
+static int pull_report(const struct cli_opts *o, ms_client *c, ms_region *r,
+		       const struct ms_xfer_stats *st, uint64_t ns)
+{
+	struct ms_region_info ri;
+	char sz[32], rate[32];
+	double secs = cli_seconds(ns);
+
+	ms_region_info(r, &ri);
+	if (o->json)
+		return cli_json_xfer("pull", ri.name, ms_client_transport(c), st, secs,
+				     ri.generation);
+	if (o->quiet)
+		return CLI_EXIT_OK;
+	fprintf(stderr, "pulled %s: %s in %.2f s (%s) over %s, %llu chunks %s", ri.name,
+		ms_format_size(ri.size, sz, sizeof(sz)), secs,
+		ms_format_rate((double)st->bytes / secs, rate, sizeof(rate)),
+		ms_client_transport(c), (unsigned long long)st->chunks_total,
+		o->no_verify ? "(not verified)" : "verified");
+	if (st->chunks_retried)
+		fprintf(stderr, ", %llu re-read after concurrent commits",
+			(unsigned long long)st->chunks_retried);
+	fputc('\n', stderr);
+	return CLI_EXIT_OK;
+}
+
+/* Stream the region to fd (stdout, a device, a pipe).  0 or CLI_EXIT_FAIL
+ * (printed). */
+static int pull_stream(const struct cli_opts *o, ms_client *c, ms_region *r, uint64_t size,
+		       int fd, const char *name, struct ms_xfer_stats *st, uint64_t *ns)
+{
+	struct progress p;
+	uint64_t t0 = ms_now_ns();
+
+	progress_init(&p, "pull", size, !o->quiet && !o->json &&
+		      !(fd == STDOUT_FILENO && isatty(STDOUT_FILENO)));
+	if (cli_pull_to_fd(c, r, "pull", 0, size, o->no_verify, fd, name, &p, st))
+		return CLI_EXIT_FAIL;
+	progress_end(&p);
+	*ns = ms_now_ns() - t0;
+	return 0;
+}
+
+/* A regular file, new or replaced whole (replace.h): FILE keeps its old
+ * content unless the pull completed.  0 or CLI_EXIT_FAIL (printed). */
+static int pull_replace(const struct cli_opts *o, ms_client *c, ms_region *r, uint64_t size,
+			const char *path, struct ms_xfer_stats *st, uint64_t *ns)
+{
+	struct replace rp;
+	const char *what;
+	int ret;
+
+	ret = replace_begin(&rp, path, "pull", &what);
+	if (ret) {
+		cli_error("pull", "cannot %s '%s': %s", what, path, strerror(-ret));
+		return CLI_EXIT_FAIL;
+	}
+	if (size > 0 && pull_mapped(c, r, o, rp.fd, path, size, st, ns)) {
+		replace_abort(&rp);
+		return CLI_EXIT_FAIL;
+	}
+	ret = replace_commit(&rp, &what);
+	if (ret) {
+		cli_error("pull", "cannot %s '%s': %s", what, path, strerror(-ret));
+		replace_abort(&rp);
+		return CLI_EXIT_FAIL;
+	}
+	return 0;
+}
+
+/* A device or a pipe named as FILE: written in place, as it cannot be
+ * replaced.  0 or CLI_EXIT_FAIL (printed). */
+static int pull_direct(const struct cli_opts *o, ms_client *c, ms_region *r, uint64_t size,
+		       const char *path, struct ms_xfer_stats *st, uint64_t *ns)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC), rc;   /* as before: a FIFO opens at once */
+
+	if (fd < 0) {
+		cli_error("pull", "cannot open '%s': %s", path, strerror(errno));
+		return CLI_EXIT_FAIL;
+	}
+	rc = pull_stream(o, c, r, size, fd, path, st, ns);
+	if (close(fd) < 0 && rc == 0) {
+		cli_error("pull", "cannot write '%s': %s", path, strerror(errno));
+		rc = CLI_EXIT_FAIL;
+	}
+	return rc;
+}
+
 int cmd_pull(const struct cli_opts *o, int argc, char **argv)
 {
 	struct ms_xfer_stats st = { 0 };
 	struct ms_region_info ri;
 	struct ms_url u;
-	struct stat sb;
-	const char *path;
-	bool to_stdout, existed = false, created = false;
+	char *path = NULL;
+	bool to_stdout, direct = false;
 	ms_client *c = NULL;
 	ms_region *r = NULL;
 	uint64_t ns = 0;
-	int fd = -1, rc;
+	int rc;
 
 	if (argc != 2)
-		return cli_usage_error("pull", "expected URL and FILE (or - for stdout)");
+		return cli_usage_error("pull", "expected URL and FILE, DIR/ or - (stdout)");
 	rc = cli_parse_url("pull", argv[0], false, true, &u);
 	if (rc)
 		return rc;
-	path = argv[1];
-	to_stdout = strcmp(path, "-") == 0;
+	if (!argv[1][0])
+		return cli_usage_error("pull", "FILE is empty");
+	to_stdout = strcmp(argv[1], "-") == 0;
 	if (to_stdout && o->json)
 		return cli_usage_error("pull", "--json needs a FILE: stdout carries the region");
-	if (!to_stdout && check_target(path, &existed))
+	if (!to_stdout && (target_path(argv[1], u.region, &path) || check_target(path, &direct))) {
+		free(path);
 		return CLI_EXIT_FAIL;
+	}
 
 	rc = CLI_EXIT_FAIL;
 	c = cli_connect(o, "pull", &u);
@@ -235,74 +371,16 @@ int cmd_pull(const struct cli_opts *o, int argc, char **argv)
 		goto out;
 	ms_region_info(r, &ri);
 
-	if (to_stdout) {
-		fd = STDOUT_FILENO;
-	} else {
-		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (fd < 0) {
-			cli_error("pull", "cannot open '%s': %s", path, strerror(errno));
-			goto out;
-		}
-		created = !existed;
-		if (fstat(fd, &sb) < 0) {
-			cli_error("pull", "cannot stat '%s': %s", path, strerror(errno));
-			goto out;
-		}
-	}
-
-	if (!to_stdout && S_ISREG(sb.st_mode) && ri.size > 0) {
-		if (pull_mapped(c, r, o, fd, path, ri.size, &st, &ns))
-			goto out;
-	} else {
-		/* stdout, or a device or pipe given as FILE: stream it */
-		struct progress p;
-		uint64_t t0 = ms_now_ns();
-
-		progress_init(&p, "pull", ri.size, !o->quiet && !o->json &&
-			      !(to_stdout && isatty(STDOUT_FILENO)));
-		if (cli_pull_to_fd(c, r, "pull", 0, ri.size, o->no_verify, fd,
-				   to_stdout ? "stdout" : path, &p, &st))
-			goto out;
-		progress_end(&p);
-		ns = ms_now_ns() - t0;
-	}
-	if (!to_stdout) {
-		int fd2 = fd;
-
-		fd = -1;
-		if (close(fd2) < 0) {
-			cli_error("pull", "cannot write '%s': %s", path, strerror(errno));
-			goto out;
-		}
-	}
-	created = false; /* complete: keep it */
-	ms_region_info(r, &ri);
-
-	if (o->json) {
-		rc = cli_json_xfer("pull", ri.name, ms_client_transport(c), &st, cli_seconds(ns),
-				   ri.generation);
-	} else {
-		if (!o->quiet) {
-			char sz[32], rate[32];
-			double secs = cli_seconds(ns);
-
-			fprintf(stderr, "pulled %s: %s in %.2f s (%s) over %s, %llu chunks %s",
-				ri.name, ms_format_size(ri.size, sz, sizeof(sz)), secs,
-				ms_format_rate((double)st.bytes / secs, rate, sizeof(rate)),
-				ms_client_transport(c), (unsigned long long)st.chunks_total,
-				o->no_verify ? "(not verified)" : "verified");
-			if (st.chunks_retried)
-				fprintf(stderr, ", %llu re-read after concurrent commits",
-					(unsigned long long)st.chunks_retried);
-			fputc('\n', stderr);
-		}
-		rc = CLI_EXIT_OK;
-	}
+	if (to_stdout)
+		rc = pull_stream(o, c, r, ri.size, STDOUT_FILENO, "stdout", &st, &ns);
+	else if (direct)
+		rc = pull_direct(o, c, r, ri.size, path, &st, &ns);
+	else
+		rc = pull_replace(o, c, r, ri.size, path, &st, &ns);
+	if (rc == 0)
+		rc = pull_report(o, c, r, &st, ns);
 out:
-	if (fd >= 0 && fd != STDOUT_FILENO)
-		close(fd);
-	if (created && unlink(path) < 0)
-		ms_warn("cannot remove the incomplete '%s': %s", path, strerror(errno));
+	free(path);
 	if (r)
 		ms_close(r);
 	if (c)

@@ -13,17 +13,29 @@
 #include "jsonw.h"
 #include "units.h"
 
-#define NCOLS 11
+#define NCOLS 15
 #define CELL (MS_NAME_MAX + 1) /* a region name is the widest cell */
 
 static const char *const header[NCOLS] = {
-	"REGION", "BACKING", "SIZE", "CHUNK", "GENERATION",
-	"CLIENTS", "LEASE", "READ", "WRITTEN", "COMMITTED", "COMMITS",
+	"REGION", "BACKING", "SIZE", "CHUNK", "GENERATION", "CLIENTS", "LEASE", "EPOCH",
+	"EXPIRES", "READ", "WRITTEN", "COMMITTED", "COMMITS", "REFUSED", "ABANDONED",
 };
 /* numbers are right-aligned, words left-aligned */
 static const bool right[NCOLS] = {
-	false, false, true, true, true, true, false, true, true, true, true,
+	false, false, true, true, true, true, false, true,
+	true, true, true, true, true, true, true,
 };
+
+/* "-" when free, the holder's address, or "handover" */
+static void lease_cell(const struct ms_lease_info *l, char *out, size_t len)
+{
+	if (l->state == MS_LEASE_HELD)
+		snprintf(out, len, "%s", l->holder);
+	else if (l->state == MS_LEASE_HANDOVER)
+		snprintf(out, len, "handover");
+	else
+		snprintf(out, len, "-");
+}
 
 static void row_cells(const struct ms_region_stat *s, char cell[NCOLS][CELL])
 {
@@ -33,11 +45,18 @@ static void row_cells(const struct ms_region_stat *s, char cell[NCOLS][CELL])
 	ms_format_size(s->chunk_size, cell[3], CELL);
 	snprintf(cell[4], CELL, "%" PRIu64, s->generation);
 	snprintf(cell[5], CELL, "%" PRIu32, s->clients);
-	snprintf(cell[6], CELL, "%s", s->write_leased ? "write" : "-");
-	ms_format_size(s->bytes_read, cell[7], CELL);
-	ms_format_size(s->bytes_written, cell[8], CELL);
-	ms_format_size(s->bytes_committed, cell[9], CELL);
-	snprintf(cell[10], CELL, "%" PRIu64, s->commits);
+	lease_cell(&s->lease, cell[6], CELL);
+	snprintf(cell[7], CELL, "%" PRIu64, s->lease.epoch);
+	if (s->lease.expires_ms >= 0)
+		snprintf(cell[8], CELL, "%.1fs", (double)s->lease.expires_ms / 1000);
+	else
+		snprintf(cell[8], CELL, "-");
+	ms_format_size(s->bytes_read, cell[9], CELL);
+	ms_format_size(s->bytes_written, cell[10], CELL);
+	ms_format_size(s->bytes_committed, cell[11], CELL);
+	snprintf(cell[12], CELL, "%" PRIu64, s->commits);
+	snprintf(cell[13], CELL, "%" PRIu64, s->commits_refused);
+	snprintf(cell[14], CELL, "%" PRIu64, s->commits_abandoned);
 }
 
 static void print_row(const char *const *cells, const int *width)
@@ -108,6 +127,10 @@ static int print_json(const struct ms_region_stat *s, size_t n)
 		jw_kv_uint(&w, "bytes_written", s[k].bytes_written);
 		jw_kv_uint(&w, "bytes_committed", s[k].bytes_committed);
 		jw_kv_uint(&w, "commits", s[k].commits);
+		jw_kv_uint(&w, "commits_refused", s[k].commits_refused);
+		jw_kv_uint(&w, "commits_abandoned", s[k].commits_abandoned);
+		jw_kv_str(&w, "commit_mode", ms_commit_mode_name(s[k].commit_mode));
+		cli_json_lease(&w, &s[k].lease);
 		jw_obj_end(&w);
 	}
 	jw_arr_end(&w);

@@ -135,6 +135,7 @@ static const struct {
 	{ "stat", cmd_stat },
 	{ "demo", cmd_demo },
 	{ "map", cmd_map },
+	{ "lease", cmd_lease },
 };
 
 static void usage(FILE *f)
@@ -145,7 +146,8 @@ static void usage(FILE *f)
 		"Replicate memory regions exported by memsyncd.\n"
 		"\n"
 		"Commands:\n"
-		"  pull URL FILE|-       copy a whole region into FILE (\"-\" = stdout)\n"
+		"  pull URL FILE|DIR/|-  copy a whole region into FILE, DIR/REGION or\n"
+		"                        stdout (\"-\"); FILE is replaced only when complete\n"
 		"      --no-verify         skip the per-chunk XXH3-128 check\n"
 		"  push FILE URL         make the region's first size(FILE) bytes equal FILE,\n"
 		"                        sending only changed chunks, then commit\n"
@@ -153,6 +155,8 @@ static void usage(FILE *f)
 		"  cat URL --offset N --length N\n"
 		"                        write bytes [N, N+length) of a region to stdout\n"
 		"  stat URL|HOST:PORT    show the regions of a server (or one region)\n"
+		"  lease URL             show who holds the region's write lease (epoch, expiry)\n"
+		"  lease break URL       fence the lease's holder at once (operator action)\n"
 		"  demo [--size SIZE] [--chunk SIZE] [--dirty PERCENT]\n"
 		"                        pull, change and push a generated region through an\n"
 		"                        in-process server and verify the result\n"

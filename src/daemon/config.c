@@ -53,6 +53,7 @@ void msd_config_free(struct msd_config *c)
 		msd_region_free(&c->regions[i]);
 	free(c->regions);
 	free(c->port_file);
+	free(c->log_file);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -93,6 +94,23 @@ static int region_option(const char *spec, const char *opt, size_t n, struct msd
 		r->no_mlock = true;
 		return 0;
 	}
+	if (n > 7 && memcmp(opt, "commit=", 7) == 0) {
+		memcpy(val, opt + 7, MS_MIN(n - 7, sizeof(val) - 1));
+		val[MS_MIN(n - 7, sizeof(val) - 1)] = '\0';
+		if (ms_commit_mode_parse(val, &r->commit))
+			return fail(err, errlen, "invalid region '%s': commit mode '%s' is not "
+				    "atomic or direct", spec, val);
+		return 0;
+	}
+	if (n > 6 && memcmp(opt, "stage=", 6) == 0) {
+		memcpy(val, opt + 6, MS_MIN(n - 6, sizeof(val) - 1));
+		val[MS_MIN(n - 6, sizeof(val) - 1)] = '\0';
+		if (ms_parse_size(val, &v) < 0 || v == 0)
+			return fail(err, errlen, "invalid region '%s': bad staging limit '%s'",
+				    spec, val);
+		r->stage_limit = v;
+		return 0;
+	}
 	if (n > 6 && memcmp(opt, "chunk=", 6) == 0) {
 		if (*have_chunk)
 			return fail(err, errlen, "invalid region '%s': chunk size given twice",
@@ -110,7 +128,8 @@ static int region_option(const char *spec, const char *opt, size_t n, struct msd
 		return 0;
 	}
 	return fail(err, errlen, "invalid region '%s': unknown option '%.*s' (anon, memfd, "
-		    "file=PATH, chunk=SIZE, nolock)", spec, (int)MS_MIN(n, 200u), opt);
+		    "file=PATH, chunk=SIZE, nolock, commit=atomic|direct, stage=SIZE)", spec,
+		    (int)MS_MIN(n, 200u), opt);
 }
 
 int msd_parse_region(const char *spec, struct msd_region *out, char *err, size_t errlen)
@@ -177,6 +196,75 @@ int msd_parse_region(const char *spec, struct msd_region *out, char *err, size_t
 	}
 	*out = r;
 	return 0;
+}
+
+int msd_region_copy(struct msd_region *dst, const struct msd_region *src)
+{
+	*dst = *src;
+	dst->path = NULL;
+	if (src->path && !(dst->path = strdup(src->path)))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Append ", WHAT A -> B" to buf at *n (clamped at len). */
+static void diff_add(char *buf, size_t len, size_t *n, const char *what, const char *a,
+		     const char *b)
+{
+	int k;
+
+	if (*n >= len)
+		return;
+	k = snprintf(buf + *n, len - *n, "%s%s %s -> %s", *n ? ", " : "", what, a, b);
+	*n = k < 0 ? len : MS_MIN(*n + (size_t)k, len);
+}
+
+int msd_region_diff(const struct msd_region *a, const struct msd_region *b, char *buf,
+		    size_t len)
+{
+	uint32_t ca = a->chunk_size ? a->chunk_size : MS_CHUNK_DEFAULT;
+	uint32_t cb = b->chunk_size ? b->chunk_size : MS_CHUNK_DEFAULT;
+	char x[32], y[32];
+	size_t n = 0;
+	int diffs = 0;
+
+	if (len)
+		buf[0] = '\0';
+	if (a->size != b->size) {
+		diff_add(buf, len, &n, "size", ms_format_size(a->size, x, sizeof(x)),
+			 ms_format_size(b->size, y, sizeof(y)));
+		diffs++;
+	}
+	if (ca != cb) {
+		diff_add(buf, len, &n, "chunk", ms_format_size(ca, x, sizeof(x)),
+			 ms_format_size(cb, y, sizeof(y)));
+		diffs++;
+	}
+	if (a->commit != b->commit) {
+		diff_add(buf, len, &n, "commit", ms_commit_mode_name(a->commit),
+			 ms_commit_mode_name(b->commit));
+		diffs++;
+	}
+	if (a->stage_limit != b->stage_limit) {
+		diff_add(buf, len, &n, "stage", ms_format_size(a->stage_limit, x, sizeof(x)),
+			 ms_format_size(b->stage_limit, y, sizeof(y)));
+		diffs++;
+	}
+	if (a->backing != b->backing) {
+		diff_add(buf, len, &n, "backing", ms_backing_name(a->backing),
+			 ms_backing_name(b->backing));
+		diffs++;
+	} else if (a->backing == MS_BACKING_FILE &&
+		   strcmp(a->path ? a->path : "", b->path ? b->path : "") != 0) {
+		diff_add(buf, len, &n, "file", a->path ? a->path : "", b->path ? b->path : "");
+		diffs++;
+	}
+	if (a->no_mlock != b->no_mlock) {
+		diff_add(buf, len, &n, "nolock", a->no_mlock ? "on" : "off",
+			 b->no_mlock ? "on" : "off");
+		diffs++;
+	}
+	return diffs;
 }
 
 int msd_parse_listen(const char *s, char host[256], char port[8], char *err, size_t errlen)
@@ -278,22 +366,34 @@ int msd_config_set(struct msd_config *c, const char *key, const char *value, cha
 				    "debug)", value);
 		return 0;
 	}
-	if (strcmp(key, "port-file") == 0) {
+	if (strcmp(key, "lease-ttl") == 0) {
+		char *end;
+		double secs = strtod(value, &end);
+
+		if (!*value || *end || !(secs >= 0.05 && secs <= 86400))
+			return fail(err, errlen, "invalid lease time to live '%s' (seconds, "
+				    "0.05 to 86400)", value);
+		c->lease_ttl_ms = (unsigned)(secs * 1000 + 0.5);
+		return 0;
+	}
+	if (strcmp(key, "port-file") == 0 || strcmp(key, "log-file") == 0) {
+		char **dst = key[0] == 'p' ? &c->port_file : &c->log_file;
 		char *dup;
 
 		if (!*value)
-			return fail(err, errlen, "empty port file name");
+			return fail(err, errlen, "empty %s name", key[0] == 'p' ? "port file" :
+				    "log file");
 		dup = strdup(value);
 		if (!dup)
 			return fail(err, errlen, "out of memory");
-		free(c->port_file);
-		c->port_file = dup;
+		free(*dst);
+		*dst = dup;
 		return 0;
 	}
 	if (strcmp(key, "config") == 0)
 		return fail(err, errlen, "'config' cannot be used inside a config file");
 	return fail(err, errlen, "unknown key '%s' (listen, region, transport, log-level, "
-		    "port-file)", key);
+		    "port-file, log-file)", key);
 }
 
 /* Cut a comment off: a '#' that starts a word. */

@@ -24,6 +24,8 @@ struct msd_region {
 	enum ms_backing backing; /* anon, memfd or file */
 	char *path;              /* file backing: malloc'ed; else NULL */
 	bool no_mlock;
+	enum ms_commit_mode commit; /* commit=atomic (default) | direct */
+	uint64_t stage_limit;    /* stage=SIZE; 0 = the region's size */
 };
 
 struct msd_config {
@@ -32,6 +34,8 @@ struct msd_config {
 	enum ms_transport_kind transport;
 	enum ms_log_level log_level;
 	char *port_file;         /* malloc'ed or NULL */
+	unsigned lease_ttl_ms;   /* lease-ttl SECONDS; 0 = the library's 10 s */
+	char *log_file;          /* malloc'ed or NULL (standard error) */
 	struct msd_region *regions;
 	size_t nregions;
 };
@@ -45,13 +49,20 @@ void msd_config_free(struct msd_config *c);
  * (free out->path later, or use msd_region_free). */
 int msd_parse_region(const char *spec, struct msd_region *out, char *err, size_t errlen);
 void msd_region_free(struct msd_region *r);
+/* A deep copy (the path too): 0 or -ENOMEM. */
+int msd_region_copy(struct msd_region *dst, const struct msd_region *src);
+/* How b's definition differs from a's, e.g. "size 4M -> 8M, chunk 64K ->
+ * 1M", into buf (names are not compared; chunk 0 is the default size).
+ * Returns the number of differences, 0 when they define the same region. */
+int msd_region_diff(const struct msd_region *a, const struct msd_region *b, char *buf,
+		    size_t len);
 
 /* "HOST:PORT" with PORT 0..65535 (0 = ephemeral); HOST may be a bracketed
  * IPv6 address ("[::1]:7400"), which is stored without the brackets. */
 int msd_parse_listen(const char *s, char host[256], char port[8], char *err, size_t errlen);
 
 /* Apply one setting by its long option name ("listen", "region",
- * "transport", "log-level", "port-file"); regions are appended and a name
+ * "transport", "log-level", "port-file", "log-file"); regions are appended and a name
  * used twice is an error.  0 or -EINVAL with a message. */
 int msd_config_set(struct msd_config *c, const char *key, const char *value, char *err,
 		   size_t errlen);

@@ -7,19 +7,30 @@
  * command line wins for single values, and regions from both are served.
  * Nothing a client does makes the daemon exit: only a signal, or a failure
  * while starting up.
+ *
+ * Signals: HUP, USR1, TERM and INT are blocked in every thread from the
+ * start and read from a signalfd by the main thread, which does all the
+ * work (reload, state, shutdown) while the server's loops run on a thread
+ * of their own; no code runs in a signal handler.  SIGPIPE is ignored.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "log.h"
+#include "regset.h"
 #include "units.h"
 
 #ifndef PACKAGE_VERSION
@@ -31,9 +42,23 @@
 
 #define EXIT_USAGE 2
 
-/* Read by the signal handler: set once before the handlers go in. */
-static ms_server *volatile g_server;
-static volatile sig_atomic_t g_signal;
+/* A setting from the command line, applied over the config file's. */
+struct setting {
+	const char *key;
+	const char *val;
+};
+
+struct daemon {
+	const char *config;          /* --config FILE, or NULL */
+	const struct setting *set;   /* the command line's settings */
+	size_t nset;
+	struct msd_config cfg;       /* in effect */
+	ms_server *srv;
+	struct msd_regset rs;
+	int sfd;                     /* signalfd of the signals below */
+	int evfd;                    /* the server's loop has returned */
+	int run_rc;
+};
 
 enum {
 	OPT_LISTEN = 256,
@@ -42,6 +67,8 @@ enum {
 	OPT_TRANSPORT,
 	OPT_LOG_LEVEL,
 	OPT_PORT_FILE,
+	OPT_LEASE_TTL,
+	OPT_LOG_FILE,
 	OPT_VERSION,
 };
 
@@ -53,6 +80,8 @@ static const struct option long_opts[] = {
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "port-file", required_argument, NULL, OPT_PORT_FILE },
+	{ "lease-ttl", required_argument, NULL, OPT_LEASE_TTL },
+	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -70,17 +99,22 @@ static void usage(FILE *f)
 		"                                 port 0 picks a free one)\n"
 		"      --region NAME:SIZE[:OPT[,OPT]...]\n"
 		"                                 export a region (repeatable); OPT is anon\n"
-		"                                 (default), memfd, file=PATH, chunk=SIZE, nolock\n"
+		"                                 (default), memfd, file=PATH, chunk=SIZE, nolock,\n"
+		"                                 commit=atomic|direct, stage=SIZE\n"
+		"      --lease-ttl SECONDS        a write lease lapses unless renewed within\n"
+		"                                 this (default 10)\n"
 		"      --config FILE              read \"KEY VALUE\" lines (KEY = an option name)\n"
 		"      --transport auto|tcp|rdma  transport (default auto)\n"
 		"      --log-level LEVEL          error, warn, info (default) or debug\n"
 		"  -v, --verbose                  same as --log-level debug\n"
 		"      --port-file FILE           write the bound port there once listening\n"
+		"      --log-file FILE            log to FILE (appending) instead of stderr\n"
 		"  -h, --help                     show this help and exit\n"
 		"      --version                  show the version and exit\n"
 		"\n"
 		"Example: memsyncd --region vm0:1G --region app:64M:memfd,chunk=1M\n"
-		"SIGTERM or SIGINT stops the daemon cleanly (exit status 0).\n",
+		"SIGTERM or SIGINT stops the daemon cleanly (exit status 0); SIGHUP re-reads\n"
+		"the config file and reopens the log; SIGUSR1 logs the state.\n",
 		MSD_DEFAULT_HOST, MS_DEFAULT_PORT);
 }
 
@@ -98,18 +132,21 @@ static int usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-static void on_signal(int sig)
+/* The signals the main loop reads (blocked everywhere). */
+static void loop_signals(sigset_t *set)
 {
-	ms_server *s = g_server;
-
-	g_signal = sig;
-	if (s)
-		ms_server_stop(s);
+	sigemptyset(set);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
 }
 
-static int install_signals(void)
+/* Before any thread exists, so that every thread inherits the mask. */
+static int block_signals(void)
 {
 	struct sigaction sa;
+	sigset_t set;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
@@ -117,15 +154,22 @@ static int install_signals(void)
 	/* a client that goes away mid-reply must not kill the daemon */
 	if (sigaction(SIGPIPE, &sa, NULL) < 0)
 		return -errno;
-	sa.sa_handler = on_signal;
-	/* SA_RESETHAND: a second signal while shutting down hangs stops
-	 * the process the default way */
-	sa.sa_flags = SA_RESTART | SA_RESETHAND;
-	sigaddset(&sa.sa_mask, SIGTERM);
-	sigaddset(&sa.sa_mask, SIGINT);
-	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
-		return -errno;
-	return 0;
+	loop_signals(&set);
+	return -pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+/* Shutting down: a second SIGTERM or SIGINT ends the process the default
+ * way (it would otherwise wait in the signalfd). */
+static void unblock_stop_signals(void)
+{
+	sigset_t set;
+
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
 /* Write the port atomically (temporary file + rename) so that a reader
@@ -162,129 +206,222 @@ static const char *host_label(const char *host, char *buf, size_t len)
 	return host;
 }
 
-static int add_regions(ms_server *s, const struct msd_config *cfg)
+/* The configuration: the config file's settings, then the command line's
+ * over them.  0, or -1 with a message in err. */
+static int build_config(struct msd_config *cfg, const char *config, const struct setting *set,
+			size_t nset, char *err, size_t errlen)
 {
-	for (size_t i = 0; i < cfg->nregions; i++) {
-		const struct msd_region *r = &cfg->regions[i];
-		struct ms_export_opts eo = {
-			.opts_size = sizeof(eo),
-			.name = r->name,
-			.size = r->size,
-			.chunk_size = r->chunk_size,
-			.backing = r->backing,
-			.path = r->path,
-			.no_mlock = r->no_mlock,
-		};
-		char size_s[32], chunk_s[32], where[4200] = "";
-		ms_export *e = ms_server_add_region(s, &eo);
+	msd_config_init(cfg);
+	if (config && msd_config_load(cfg, config, err, errlen) < 0)
+		goto fail;
+	for (size_t i = 0; i < nset; i++)
+		if (msd_config_set(cfg, set[i].key, set[i].val, err, errlen) < 0)
+			goto fail;
+	return 0;
+fail:
+	msd_config_free(cfg);
+	return -1;
+}
 
-		if (!e) {
-			const char *msg = ms_server_errmsg(s);
+static bool str_differs(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") != 0;
+}
 
-			int err = errno;
+/* SIGHUP: reopen the log, re-read the configuration, apply what can
+ * change while running (log level and file, regions). */
+static void reload(struct daemon *d)
+{
+	struct msd_config nc;
+	char err[1024];
+	int rc;
 
-			/* the library's messages usually name the region */
-			if (msg && msg[0] && strstr(msg, r->name))
-				ms_err("%s", msg);
-			else
-				ms_err("cannot export region '%s': %s", r->name,
-				       msg && msg[0] ? msg : strerror(err));
-			return -1;
+	if (d->cfg.log_file) {
+		rc = ms_log_open(d->cfg.log_file);
+		if (rc < 0)
+			ms_err("reload: cannot reopen the log file '%s': %s", d->cfg.log_file,
+			       strerror(-rc));
+	}
+	ms_info("SIGHUP received: reloading %s", d->config ? d->config :
+		"(no config file: the command line only)");
+	if (build_config(&nc, d->config, d->set, d->nset, err, sizeof(err)) < 0) {
+		ms_err("reload: %s; nothing changed", err);
+		return;
+	}
+	if (nc.log_file && str_differs(nc.log_file, d->cfg.log_file)) {
+		rc = ms_log_open(nc.log_file);
+		if (rc < 0)
+			ms_err("reload: cannot open the log file '%s': %s", nc.log_file,
+			       strerror(-rc));
+		else
+			ms_info("reload: logging to '%s'", nc.log_file);
+	}
+	if (strcmp(nc.host, d->cfg.host) || strcmp(nc.port, d->cfg.port) ||
+	    nc.transport != d->cfg.transport || str_differs(nc.port_file, d->cfg.port_file))
+		ms_warn("reload: listen, transport and port-file take effect at the next "
+			"start only");
+	ms_log_set_level(nc.log_level);
+	msd_regset_reload(&d->rs, &nc);
+	/* what was asked for is in effect now, but for the address and the
+	 * port file, which stay as they were */
+	memcpy(nc.host, d->cfg.host, sizeof(nc.host));
+	memcpy(nc.port, d->cfg.port, sizeof(nc.port));
+	nc.transport = d->cfg.transport;
+	free(nc.port_file);
+	nc.port_file = d->cfg.port_file;
+	d->cfg.port_file = NULL;
+	/* a log file dropped from the configuration stays in use (standard
+	 * error is that file now) and is reopened by the next SIGHUP */
+	if (!nc.log_file) {
+		nc.log_file = d->cfg.log_file;
+		d->cfg.log_file = NULL;
+	}
+	msd_config_free(&d->cfg);
+	d->cfg = nc;
+}
+
+static void *run_thread(void *arg)
+{
+	struct daemon *d = arg;
+
+	d->run_rc = ms_server_run(d->srv);
+	if (write(d->evfd, &(uint64_t){ 1 }, 8) < 0) {
+		/* cannot happen on a fresh eventfd; the main loop would wait
+		 * for a signal then */
+	}
+	return NULL;
+}
+
+/* Serve until a stop signal or the server's end; 0, or -1 when the server
+ * failed. */
+static int main_loop(struct daemon *d)
+{
+	struct pollfd pf[2] = { { .fd = d->sfd, .events = POLLIN },
+				{ .fd = d->evfd, .events = POLLIN } };
+	struct signalfd_siginfo si;
+	pthread_t thread;
+	int err;
+
+	err = pthread_create(&thread, NULL, run_thread, d);
+	if (err) {
+		ms_err("cannot start the server thread: %s", strerror(err));
+		return -1;
+	}
+	for (;;) {
+		if (poll(pf, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			ms_err("poll: %s", strerror(errno));
+			ms_server_stop(d->srv);
+			break;
 		}
-		if (r->backing == MS_BACKING_MEMFD)
-			snprintf(where, sizeof(where), " /proc/%ld/fd/%d", (long)getpid(),
-				 ms_export_fd(e));
-		else if (r->backing == MS_BACKING_FILE)
-			snprintf(where, sizeof(where), " %s", r->path);
-		ms_info("region %s: %s, %s%s, chunk %s%s", r->name,
-			ms_format_size(ms_export_size(e), size_s, sizeof(size_s)),
-			ms_backing_name(r->backing), where,
-			ms_format_size(r->chunk_size ? r->chunk_size : MS_CHUNK_DEFAULT, chunk_s,
-				       sizeof(chunk_s)),
-			r->no_mlock ? ", not pinned" : "");
+		if (pf[1].revents)
+			break;          /* the server's loop returned by itself */
+		if (!pf[0].revents)
+			continue;
+		if (read(d->sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+			continue;
+		if (si.ssi_signo == SIGHUP) {
+			reload(d);
+		} else if (si.ssi_signo == SIGUSR1) {
+			ms_info("SIGUSR1 received: state follows");
+			msd_regset_log_state(&d->rs);
+		} else {
+			ms_info("%s received, shutting down", strsignal((int)si.ssi_signo));
+			unblock_stop_signals();
+			ms_server_stop(d->srv);
+			break;
+		}
+	}
+	pthread_join(thread, NULL);
+	if (d->run_rc < 0) {
+		const char *m = ms_server_errmsg(d->srv);
+
+		ms_err("server failed: %s", m && m[0] ? m : strerror(-d->run_rc));
+		return -1;
 	}
 	return 0;
 }
 
-static int serve(const struct msd_config *cfg)
+static int serve(struct daemon *d)
 {
+	const struct msd_config *cfg = &d->cfg;
 	struct ms_server_opts so = {
 		.opts_size = sizeof(so),
 		.host = cfg->host,
 		.port = cfg->port,
 		.transport = cfg->transport,
 		.log = ms_log_sink,
+		.lease_ttl_ms = cfg->lease_ttl_ms,
 	};
 	char msg[512] = "", hb[300];
 	const char *host = host_label(cfg->host, hb, sizeof(hb));
-	ms_server *s;
+	sigset_t set;
 	unsigned port;
-	int rc, err;
+	int rc = 1, err;
 
-	s = ms_server_create(&so, msg, sizeof(msg));
-	if (!s) {
+	loop_signals(&set);
+	d->sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	d->evfd = eventfd(0, EFD_CLOEXEC);
+	if (d->sfd < 0 || d->evfd < 0) {
+		ms_err("cannot set up the signal handling: %s", strerror(errno));
+		goto out_fds;
+	}
+	d->srv = ms_server_create(&so, msg, sizeof(msg));
+	if (!d->srv) {
 		err = errno;
 		if (err == EADDRINUSE || err == EADDRNOTAVAIL || err == EACCES || !msg[0])
 			ms_err("cannot listen on %s:%s: %s", host, cfg->port, strerror(err));
 		else
 			ms_err("%s", msg);
-		return 1;
+		goto out_fds;
 	}
-	g_server = s;
-	rc = install_signals();
-	if (rc < 0) {
-		ms_err("cannot install signal handlers: %s", strerror(-rc));
-		goto fail;
-	}
-	if (add_regions(s, cfg) < 0)
-		goto fail;
+	msd_regset_init(&d->rs, d->srv);
+	if (msd_regset_start(&d->rs, cfg) < 0)
+		goto out;
 	if (cfg->nregions == 0)
 		ms_warn("no regions configured (see --region)");
 
-	port = ms_server_port(s);
-	ms_info("listening on %s:%u (%s)", host, port, ms_server_transport(s));
+	port = ms_server_port(d->srv);
+	ms_info("listening on %s:%u (%s)", host, port, ms_server_transport(d->srv));
 	if (cfg->port_file) {
-		rc = write_port_file(cfg->port_file, port);
-		if (rc < 0) {
+		err = write_port_file(cfg->port_file, port);
+		if (err < 0) {
 			ms_err("cannot write the port file '%s': %s", cfg->port_file,
-			       strerror(-rc));
-			goto fail;
+			       strerror(-err));
+			goto out;
 		}
 	}
-
-	/* a signal that came before run() started must still stop it */
-	rc = g_signal ? 0 : ms_server_run(s);
-	if (g_signal)
-		ms_info("%s received, shutting down", strsignal(g_signal));
-	if (rc < 0) {
-		const char *m = ms_server_errmsg(s);
-
-		ms_err("server failed: %s", m && m[0] ? m : strerror(-rc));
-		goto fail;
-	}
-	g_server = NULL;
-	ms_server_destroy(s);
-	ms_info("stopped");
-	return 0;
-fail:
-	g_server = NULL;
-	ms_server_destroy(s);
-	return 1;
+	/* a signal that came before the loop started waits in the signalfd */
+	if (main_loop(d) == 0)
+		rc = 0;
+out:
+	ms_server_destroy(d->srv);
+	msd_regset_free(&d->rs);
+	if (rc == 0)
+		ms_info("stopped");
+out_fds:
+	if (d->sfd >= 0)
+		close(d->sfd);
+	if (d->evfd >= 0)
+		close(d->evfd);
+	return rc;
 }
-
 int main(int argc, char **argv)
 {
-	struct msd_config cfg;
-	struct {
-		const char *key;
-		const char *val;
-	} *set;
+	struct daemon d = { .sfd = -1, .evfd = -1 };
+	struct setting *set;
 	size_t nset = 0;
 	const char *config = NULL;
 	char err[1024];
 	int c, rc;
 
 	ms_log_init("memsyncd", MS_LOG_INFO);
+	rc = block_signals();
+	if (rc < 0) {
+		fprintf(stderr, "memsyncd: cannot block signals: %s\n", strerror(-rc));
+		return 1;
+	}
 	set = calloc((size_t)argc + 1, sizeof(*set));
 	if (!set) {
 		perror("memsyncd");
@@ -322,6 +459,8 @@ int main(int argc, char **argv)
 		case OPT_TRANSPORT: key = "transport"; break;
 		case OPT_LOG_LEVEL: key = "log-level"; break;
 		case OPT_PORT_FILE: key = "port-file"; break;
+		case OPT_LEASE_TTL: key = "lease-ttl"; break;
+		case OPT_LOG_FILE: key = "log-file"; break;
 		case ':':
 			free(set);
 			return usage_error("option '%s' requires an argument", argv[optind - 1]);
@@ -340,20 +479,26 @@ int main(int argc, char **argv)
 		return rc;
 	}
 
-	msd_config_init(&cfg);
 	rc = 0;
-	if (config && msd_config_load(&cfg, config, err, sizeof(err)) < 0)
-		rc = usage_error("%s", err);
-	for (size_t i = 0; rc == 0 && i < nset; i++) {
-		if (msd_config_set(&cfg, set[i].key, set[i].val, err, sizeof(err)) < 0) {
-			rc = usage_error("%s", err);
+	if (build_config(&d.cfg, config, set, nset, err, sizeof(err)) < 0) {
+		free(set);
+		return usage_error("%s", err);
+	}
+	d.config = config;
+	d.set = set;
+	d.nset = nset;
+	ms_log_set_level(d.cfg.log_level);
+	if (d.cfg.log_file) {
+		rc = ms_log_open(d.cfg.log_file);
+		if (rc < 0) {
+			fprintf(stderr, "memsyncd: cannot open the log file '%s': %s\n",
+				d.cfg.log_file, strerror(-rc));
+			rc = 1;
 		}
 	}
+	if (rc == 0)
+		rc = serve(&d);
+	msd_config_free(&d.cfg);
 	free(set);
-	if (rc == 0) {
-		ms_log_set_level(cfg.log_level);
-		rc = serve(&cfg);
-	}
-	msd_config_free(&cfg);
 	return rc;
 }

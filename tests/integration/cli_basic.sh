@@ -141,7 +141,7 @@ EOF
 
 ms stat "$hp"
 expect_status 0 "stat HOST:PORT (table)"
-like "$OUT" "^ *REGION +BACKING +SIZE +CHUNK +GENERATION +CLIENTS +LEASE +READ +WRITTEN +COMMITTED +COMMITS" \
+like "$OUT" "^ *REGION +BACKING +SIZE +CHUNK +GENERATION +CLIENTS +LEASE +EPOCH +EXPIRES +READ +WRITTEN +COMMITTED +COMMITS +REFUSED +ABANDONED" \
 	"stat table has the header of the spec"
 for name in a b c; do
 	like "$OUT" "^ *$name +" "stat table lists region $name"

@@ -18,7 +18,9 @@
  *
  * The server is TCP unless f.transport is set to something else before
  * fx_server_up_with() (the RDMA tests set MS_TRANSPORT_RDMA and their own
- * host).  Include tap.h first.
+ * host), on a free port unless f.want_port is set (a server restarted on
+ * the port an earlier one had: the listener uses SO_REUSEADDR).  Include
+ * tap.h first.
  */
 #ifndef MS_TEST_FIXTURE_H
 #define MS_TEST_FIXTURE_H
@@ -42,12 +44,16 @@ struct fx_region {
 	uint64_t size;
 	uint32_t chunk_size; /* 0 = the default */
 	bool no_mlock;
+	enum ms_commit_mode commit; /* MS_COMMIT_ATOMIC (0) by default */
 };
 
 struct fx_server {
 	/* set before fx_server_up_with(), or left zero for the defaults */
 	enum ms_transport_kind transport; /* AUTO (0) means TCP here */
 	const char *host;                 /* NULL = 127.0.0.1 */
+	unsigned lease_ttl_ms;            /* 0 = the server's default */
+	const char *want_port;            /* NULL = any free port (a server
+					   * restarted on a port it had) */
 	/* filled by fx_server_up() */
 	ms_server *s;
 	char port[8];
@@ -158,10 +164,11 @@ __attribute__((unused)) static void fx_server_up_with(struct fx_server *f,
 	struct ms_server_opts so = {
 		.opts_size = sizeof(so),
 		.host = f->host ? f->host : "127.0.0.1",
-		.port = "0",
+		.port = f->want_port ? f->want_port : "0",
 		.transport = f->transport ? f->transport : MS_TRANSPORT_TCP,
 		.log = fx_log_cb,
 		.log_ud = f,
+		.lease_ttl_ms = f->lease_ttl_ms,
 	};
 	char err[256];
 	int ret;
@@ -180,7 +187,8 @@ __attribute__((unused)) static void fx_server_up_with(struct fx_server *f,
 		struct ms_export_opts eo = { .opts_size = sizeof(eo), .name = regs[i].name,
 					     .size = regs[i].size,
 					     .chunk_size = regs[i].chunk_size,
-					     .no_mlock = regs[i].no_mlock };
+					     .no_mlock = regs[i].no_mlock,
+					     .commit = regs[i].commit };
 
 		f->e[i] = ms_server_add_region(f->s, &eo);
 		if (!f->e[i])

@@ -227,7 +227,8 @@ static void set_tests(void)
 	   strcmp(c.regions[1].name, "b") == 0 && c.regions[1].backing == MS_BACKING_MEMFD,
 	   "regions in order");
 	is_int(msd_config_set(&c, "frobnicate", "1", err, sizeof(err)), -EINVAL, "unknown key");
-	is_str(err, "unknown key 'frobnicate' (listen, region, transport, log-level, port-file)",
+	is_str(err, "unknown key 'frobnicate' (listen, region, transport, log-level, port-file, "
+	       "log-file)",
 	       "unknown key message");
 	is_int(msd_config_set(&c, "config", "x.conf", err, sizeof(err)), -EINVAL,
 	       "no nested config");
@@ -302,7 +303,7 @@ static void file_tests(void)
 
 	file_bad("listen 127.0.0.1:7400\nbogus 1\n",
 		 "t.conf:2: unknown key 'bogus' (listen, region, transport, log-level, "
-		 "port-file)", "unknown key");
+		 "port-file, log-file)", "unknown key");
 	file_bad("\n\nregion\n", "t.conf:3: 'region' needs a value (KEY VALUE)",
 		 "missing value");
 	file_bad("# c\nregion   # just a comment\n",
@@ -329,7 +330,7 @@ static void file_tests(void)
 		 "nested config");
 	file_bad("--listen 127.0.0.1:1\n",
 		 "t.conf:1: unknown key '--listen' (listen, region, transport, log-level, "
-		 "port-file)", "key with dashes");
+		 "port-file, log-file)", "key with dashes");
 	file_bad("listen=127.0.0.1:1\n", "t.conf:1: 'listen=127.0.0.1:1' needs a value "
 		 "(KEY VALUE)", "KEY=VALUE form");
 
@@ -390,6 +391,73 @@ static void load_tests(void)
 	rmdir(dir);
 }
 
+/* log-file: a setting like port-file, kept by msd_config_free's care */
+static void log_file_tests(void)
+{
+	struct msd_config c;
+
+	msd_config_init(&c);
+	ok(c.log_file == NULL, "no log file by default (standard error)");
+	is_int(msd_config_set(&c, "log-file", "/var/log/a.log", err, sizeof(err)), 0,
+	       "set the log file");
+	is_int(msd_config_set(&c, "log-file", "/var/log/b.log", err, sizeof(err)), 0,
+	       "set it again");
+	is_str(c.log_file, "/var/log/b.log", "the last log file wins");
+	is_int(msd_config_set(&c, "log-file", "", err, sizeof(err)), -EINVAL,
+	       "an empty log file name is refused");
+	is_str(err, "empty log file name", "empty log file message");
+	is_str(c.log_file, "/var/log/b.log", "a refused log file changes nothing");
+	msd_config_free(&c);
+	ok(c.log_file == NULL, "free resets the log file");
+}
+
+/* region_pair A B WANT DIFF - msd_region_diff of two specs */
+static void region_pair(const char *a, const char *b, int want, const char *diff)
+{
+	struct msd_region ra, rb;
+	char buf[512];
+
+	if (msd_parse_region(a, &ra, err, sizeof(err)) || msd_parse_region(b, &rb, err, sizeof(err)))
+		tap_bail("region_pair: %s", err);
+	is_int(msd_region_diff(&ra, &rb, buf, sizeof(buf)), want, "%s vs %s: %d difference(s)", a,
+	       b, want);
+	is_str(buf, diff, "%s vs %s: described", a, b);
+	msd_region_free(&ra);
+	msd_region_free(&rb);
+}
+
+static void diff_tests(void)
+{
+	struct msd_region r, c;
+	char small[16];
+
+	region_pair("a:4M", "a:4M", 0, "");
+	region_pair("a:4M", "b:4M:anon,chunk=64K", 0, "");   /* names and defaults aside */
+	region_pair("a:4M", "a:8M", 1, "size 4.00 MiB -> 8.00 MiB");
+	region_pair("a:4M", "a:4M:chunk=4K", 1, "chunk 64.0 KiB -> 4.00 KiB");
+	region_pair("a:4M", "a:4M:memfd", 1, "backing anon -> memfd");
+	region_pair("a:4M:file=/x", "a:4M:file=/y", 1, "file /x -> /y");
+	region_pair("a:4M", "a:4M:nolock", 1, "nolock off -> on");
+	region_pair("a:4M:file=/x", "a:8M:memfd,chunk=1M,nolock", 4,
+		    "size 4.00 MiB -> 8.00 MiB, chunk 64.0 KiB -> 1.00 MiB, backing file -> memfd, "
+		    "nolock off -> on");
+
+	/* a short buffer is cut, the count stays right */
+	if (msd_parse_region("a:4M:file=/x", &r, err, sizeof(err)) ||
+	    msd_parse_region("a:8M:nolock", &c, err, sizeof(err)))
+		tap_bail("diff_tests: %s", err);
+	is_int(msd_region_diff(&r, &c, small, sizeof(small)), 3, "short buffer: 3 differences");
+	is_int((int)strlen(small), (int)sizeof(small) - 1, "short buffer: cut, terminated");
+	msd_region_free(&c);
+
+	is_int(msd_region_copy(&c, &r), 0, "copy a file region");
+	ok(c.path != r.path && strcmp(c.path, r.path) == 0, "the copy has its own path");
+	is_int(msd_region_diff(&r, &c, small, sizeof(small)), 0, "the copy defines the same region");
+	msd_region_free(&r);
+	is_str(c.path, "/x", "the copy outlives the original");
+	msd_region_free(&c);
+}
+
 int main(void)
 {
 	region_ok();
@@ -398,6 +466,8 @@ int main(void)
 	set_tests();
 	file_tests();
 	load_tests();
+	log_file_tests();
+	diff_tests();
 	is_str(ms_backing_name(MS_BACKING_MEMFD), "memfd", "backing names");
 	return tap_done();
 }

@@ -34,6 +34,7 @@
 static const struct fx_region regions[] = {
 	{ .name = "r1", .size = SIZE, .chunk_size = CHUNK },
 	{ .name = "small", .size = 12288, .chunk_size = 8192 },
+	{ .name = "d1", .size = 4 * CHUNK, .chunk_size = CHUNK, .commit = MS_COMMIT_DIRECT },
 };
 #define NREGIONS (sizeof(regions) / sizeof(regions[0]))
 
@@ -268,30 +269,59 @@ static void test_commit_verify(void)
 	uint64_t gen;
 
 	up(&f);
-	mem = f.mem[0];
+	/* direct mode ("d1"): the writes land in the region before the
+	 * commit, so a scribble over them is caught by its hash */
+	mem = f.mem[2];
 	memcpy(local, mem, 2 * CHUNK);
 	c = fx_connect(&f, NULL);
-	w = c ? ms_open(c, "r1", MS_MODE_WRITE) : NULL;
+	w = c ? ms_open(c, "d1", MS_MODE_WRITE) : NULL;
 	if (!w)
-		tap_bail("open r1 for writing");
+		tap_bail("open d1 for writing");
 	ms_region_info(w, &info);
 	gen = info.generation;
+	ok(info.commit_mode == MS_COMMIT_DIRECT, "d1 commits in direct mode");
 	local[0] ^= 0x11;
 	is_int(ms_write(w, 0, local, CHUNK, NULL, NULL), 0, "write a chunk");
 	mem[10] ^= 0x77;   /* someone else scribbles over it before the commit */
 	is_int(ms_sync(w), -EIO, "commit of bytes that do not match: -EIO");
 	ok(strstr(ms_client_errmsg(c), "do not match") != NULL, "message: %s",
 	   ms_client_errmsg(c));
-	ok(ms_server_stat(f.s, "r1", &sst, &nst) == 0 && nst == 1 && sst[0].generation == gen,
-	   "refused commit leaves the generation alone");
+	ok(ms_server_stat(f.s, "d1", &sst, &nst) == 0 && nst == 1 && sst[0].generation == gen &&
+	   sst[0].commits_refused == 1, "refused commit leaves the generation alone, counted");
 	free(sst);
 	/* overlapping writes: the earlier range can no longer be verified, the
 	 * later one can; both are committed */
 	ms_close(w);
-	w = ms_open(c, "r1", MS_MODE_WRITE);
+	w = ms_open(c, "d1", MS_MODE_WRITE);
 	ok(w && ms_write(w, 0, local, 2 * CHUNK, NULL, NULL) == 0 &&
 	   ms_write(w, 100, local + 100, 50, NULL, NULL) == 0 && ms_sync(w) == 0 &&
 	   memcmp(mem, local, 2 * CHUNK) == 0, "overlapping writes commit");
+	ms_close(w);
+
+	/* atomic mode ("r1"): the writes wait in the lease's staging, so a
+	 * scribble in the region meanwhile is simply overwritten by the
+	 * commit, and overlapping writes apply in order */
+	mem = f.mem[0];
+	memcpy(local, mem, 2 * CHUNK);
+	w = ms_open(c, "r1", MS_MODE_WRITE);
+	if (!w)
+		tap_bail("open r1 for writing");
+	ms_region_info(w, &info);
+	ok(info.commit_mode == MS_COMMIT_ATOMIC && info.epoch >= 1 && info.lease_ttl_ms > 0,
+	   "r1 commits atomically (epoch %llu, ttl %u ms)", (unsigned long long)info.epoch,
+	   info.lease_ttl_ms);
+	local[0] ^= 0x11;
+	is_int(ms_write(w, 0, local, CHUNK, NULL, NULL), 0, "atomic: write a chunk");
+	ok(mem[0] != local[0], "atomic: the region does not hold the write before its commit");
+	mem[10] ^= 0x77;
+	is_int(ms_sync(w), 0, "atomic: the commit applies the staged bytes (%s)",
+	       ms_client_errmsg(c));
+	ok(memcmp(mem, local, CHUNK) == 0, "atomic: the region holds the writer's bytes");
+	local[5000] ^= 1;
+	local[100] ^= 2;
+	ok(ms_write(w, 0, local, 2 * CHUNK, NULL, NULL) == 0 &&
+	   ms_write(w, 100, local + 100, 50, NULL, NULL) == 0 && ms_sync(w) == 0 &&
+	   memcmp(mem, local, 2 * CHUNK) == 0, "atomic: overlapping writes commit in order");
 	ms_close(w);
 	ms_disconnect(c);
 	free(local);
@@ -340,7 +370,7 @@ static void test_client_id(void)
 	c3 = fx_connect(&f, id);
 	ok(c3 != NULL, "client with a fixed id");
 	ok(fx_connect(&f, id) == NULL && errno == EEXIST, "same id again: EEXIST");
-	ok(c3 && ms_stat(c3, NULL, &all, &nall) == 0 && nall == 2,
+	ok(c3 && ms_stat(c3, NULL, &all, &nall) == 0 && nall == NREGIONS,
 	   "the first connection with that id still works");
 	free(all);
 	ms_disconnect(c3);
@@ -362,7 +392,7 @@ static void test_readonly_key(void)
 	struct ms_msg_open om = { .name = "r1", .mode = MS_MODE_READ };
 	struct ms_msg_open_ok ok_;
 	struct ms_msg_commit cm = { 0 };
-	struct ms_commit_ent ent = { 0, 4096, { 0 }, 0 };
+	struct ms_commit_ent ent = { .off = 0, .len = 4096 };
 	static uint8_t req[4096], resp[4096];
 	struct ms_xconn *x = NULL;
 	struct ms_xwc wc;

@@ -11,9 +11,13 @@
  * follows a caller priority (on_local sequence); 4 threads faulting on
  * overlapping chunks; a write to an absent chunk; the server going away
  * while a child process has the region mapped: touching an absent chunk
- * kills the child with SIGBUS (bounded wait, never a hang), with
- * UFFDIO_POISON and with the fallback; in-process, the failure is reported
- * by ms_map_wait()/ms_map_errmsg(); bad arguments.
+ * kills the child with SIGBUS (bounded wait, never a hang: the child
+ * reconnects for 300 ms first), with UFFDIO_POISON and with the fallback;
+ * in-process, the failure is reported by ms_map_wait()/ms_map_errmsg(),
+ * without reconnection (MS_MAP_NO_RECONNECT: at once) and after
+ * reconnecting for 300 ms; a server restarted on the same port under a
+ * mapping: faults wait for it and read the right bytes, and a chunk the
+ * new server changed is dropped and read again; bad arguments.
  */
 #include <errno.h>
 #include <poll.h>
@@ -297,11 +301,15 @@ static void on_sigbus(int sig)
 }
 
 /* In-process: the server goes away, an absent chunk raises SIGBUS (caught
- * here), the error is reported. */
-static void test_failure_reported(bool force_copy)
+ * here), the error is reported: at once without reconnection (rc_ms
+ * MS_MAP_NO_RECONNECT, today's behaviour), or once reconnecting for rc_ms
+ * found nobody. */
+static void test_failure_reported(bool force_copy, int rc_ms)
 {
 	const char *path = force_copy ? "copy" : "zero-copy";
-	struct ms_map_opts mo = { .opts_size = sizeof(mo), .no_prefetch = true, .path = force_copy ? MS_MAP_PATH_COPY : MS_MAP_PATH_ZERO_COPY };
+	struct ms_map_opts mo = { .opts_size = sizeof(mo), .no_prefetch = true, .path = force_copy ? MS_MAP_PATH_COPY : MS_MAP_PATH_ZERO_COPY,
+				  .reconnect_timeout_ms = rc_ms };
+	char not_back[64];
 	struct sigaction sa = { .sa_handler = on_sigbus }, old;
 	struct fx_server g;
 	uint8_t *smem;
@@ -336,7 +344,120 @@ static void test_failure_reported(bool force_copy)
 	   ret);
 	ok(strstr(ms_map_errmsg(m), "chunk 10") != NULL, "%s: message: %s", path,
 	   ms_map_errmsg(m));
+	snprintf(not_back, sizeof(not_back), "not back within %d ms", rc_ms);
+	if (rc_ms < 0)
+		ok(!strstr(ms_map_errmsg(m), "reconnect"), "%s: no reconnection tried", path);
+	else
+		ok(strstr(ms_map_errmsg(m), not_back) != NULL,
+		   "%s: it failed after trying to reconnect for %d ms", path, rc_ms);
 	ms_map_close(m);
+}
+
+/* ---------------------------------------------- reconnection: restarts */
+
+struct restart {
+	struct fx_server *g;
+	char port[8];
+	uint64_t seed;
+};
+
+/* A server of region "back" (4 MiB) on port, its bytes from seed. */
+static void back_up(struct fx_server *g, const char *port, uint64_t seed)
+{
+	const struct fx_region reg = { .name = "back", .size = 4 * MiB, .chunk_size = CHUNK,
+				       .no_mlock = true };
+
+	memset(g, 0, sizeof(*g));
+	g->want_port = port;
+	fx_server_up_with(g, &reg, 1, seed);
+}
+
+static void *restart_main(void *arg)
+{
+	struct restart *r = arg;
+
+	usleep(200 * 1000);
+	back_up(r->g, r->port, r->seed);
+	return NULL;
+}
+
+/*
+ * The server of a lazy mapping stops and comes back on the same port.
+ * First serving the same bytes, 200 ms later, while the application reads
+ * chunks it never touched: the reads wait and see the right bytes.  Then
+ * (stopped again) with chunk 5, which the mapping holds, rewritten and
+ * committed: touching an absent chunk reconnects, the mapping drops chunk
+ * 5 (exactly it) and reads its new bytes.  Then a third time under
+ * ms_map_refresh(), which reconnects its own connection and counts the
+ * chunks dropped.
+ */
+static void test_restart(bool force_copy)
+{
+	struct ms_map_opts mo = { .opts_size = sizeof(mo), .no_prefetch = true, .path = force_copy ? MS_MAP_PATH_COPY : MS_MAP_PATH_ZERO_COPY,
+				  .reconnect_timeout_ms = 20000 };
+	const char *path = force_copy ? "copy" : "zero-copy";
+	uint64_t half = 2 * MiB, seed = f.rng, changed = 99;
+	uint8_t *want = malloc(4 * MiB);
+	struct fx_server g;
+	struct restart rs = { .g = &g, .seed = seed };
+	volatile uint8_t v;
+	pthread_t th;
+	ms_map *m;
+	uint8_t *a;
+
+	side_server_up(&g, "back");
+	memcpy(want, g.mem[0], 4 * MiB);
+	snprintf(rs.port, sizeof(rs.port), "%s", g.port);
+	m = map_at(g.port, "back", &mo);
+	if (!ok(m != NULL, "%s, restart: map opened", path)) {
+		fx_server_down(&g);
+		free(want);
+		return;
+	}
+	a = ms_map_addr(m);
+	ok(memcmp(a, want, CHUNK) == 0 && memcmp(a + 5 * CHUNK, want + 5 * CHUNK, CHUNK) == 0,
+	   "%s, restart: chunks 0 and 5 local before the server stops", path);
+	fx_server_down(&g);
+	pthread_create(&th, NULL, restart_main, &rs);
+	ok(memcmp(a + CHUNK, want + CHUNK, half - CHUNK) == 0,
+	   "%s, restart: chunks faulted while the server was away and after it came back "
+	   "equal the region byte for byte", path);
+	pthread_join(th, NULL);
+	is_int(nlocal(m), half / CHUNK, "%s, restart: the first half is local", path);
+	is_str(ms_map_errmsg(m), "", "%s, restart: no failure", path);
+
+	fx_server_down(&g);
+	back_up(&g, rs.port, seed);
+	memset(g.mem[0] + 5 * CHUNK, 0xa5, CHUNK);
+	ok(ms_export_commit(g.e[0], 5 * CHUNK, CHUNK) == 0,
+	   "%s, restart: the new server changes chunk 5 (a new generation)", path);
+	v = a[half + 3 * CHUNK];
+	ok(v == want[half + 3 * CHUNK] && nlocal(m) == half / CHUNK,
+	   "%s, restart: touching an absent chunk reconnected and dropped exactly chunk 5 "
+	   "(%llu local)", path, (unsigned long long)nlocal(m));
+	ok(a[5 * CHUNK] == 0xa5 && a[6 * CHUNK - 1] == 0xa5,
+	   "%s, restart: chunk 5 reads its new bytes", path);
+	ok(memcmp(a, g.mem[0], 4 * MiB) == 0, "%s, restart: the mapping equals the new server",
+	   path);
+
+	/* a refresh reconnects its own connection: opened here, before a
+	 * third server, whose chunk 5 is the first bytes again and chunk 6
+	 * new */
+	ok(ms_map_refresh(m, &changed) == 0 && changed == 0,
+	   "%s, restart: a refresh (its connection opened) finds nothing changed", path);
+	fx_server_down(&g);
+	back_up(&g, rs.port, seed);
+	memset(g.mem[0] + 6 * CHUNK, 0x5a, CHUNK);
+	ok(ms_export_commit(g.e[0], 6 * CHUNK, CHUNK) == 0,
+	   "%s, restart: a third server, chunk 6 changed", path);
+	is_int(ms_map_refresh(m, &changed), 0, "%s, restart: the next refresh reconnects%s%s",
+	       path, ms_map_errmsg(m)[0] ? ": " : "", ms_map_errmsg(m));
+	is_int(changed, 2, "%s, restart: and drops exactly chunks 5 and 6", path);
+	ok(memcmp(a, g.mem[0], 4 * MiB) == 0, "%s, restart: the mapping equals the third server",
+	   path);
+	ms_map_close(m);
+	fx_server_down(&g);
+	free(want);
 }
 
 /* Before any thread exists: a server in one child, a mapper in another;
@@ -370,7 +491,8 @@ static void test_sigbus_child(bool force_copy, bool no_poison)
 	cli = fork();
 	if (cli == 0) {
 		struct ms_client_opts co = { .opts_size = sizeof(co), .transport = MS_TRANSPORT_TCP, .timeout_ms = 5000 };
-		struct ms_map_opts mo = { .opts_size = sizeof(mo), .no_prefetch = true, .path = force_copy ? MS_MAP_PATH_COPY : MS_MAP_PATH_ZERO_COPY };
+		struct ms_map_opts mo = { .opts_size = sizeof(mo), .no_prefetch = true, .path = force_copy ? MS_MAP_PATH_COPY : MS_MAP_PATH_ZERO_COPY,
+					  .reconnect_timeout_ms = 300 };
 		struct sigaction dfl = { .sa_handler = SIG_DFL };
 		char err[256], c = 0;
 		ms_map *m;
@@ -606,7 +728,9 @@ int main(void)
 		test_concurrent(fc);
 		test_prefetch(fc, 1);
 		test_priority(fc, false);
-		test_failure_reported(fc);
+		test_failure_reported(fc, MS_MAP_NO_RECONNECT);
+		test_failure_reported(fc, 300);
+		test_restart(fc);
 	}
 	test_prefetch(false, 3);
 	test_priority(false, true);

@@ -24,7 +24,12 @@
  * commit's generation; such a sync whose commit is refused for a page of
  * its last batch publishes nothing of the earlier batch either (commit
  * counter, generation, bytes_committed and every chunk's generation
- * unchanged), and the next sync pushes every page of it again.
+ * unchanged), and the next sync pushes every page of it again.  A
+ * writable mapping whose server restarts on the same port reconnects at
+ * the next sync: it takes the lease again, keeps its written page of a
+ * chunk the server changed meanwhile (and pushes it), drops a clean
+ * changed chunk; with another writer holding the lease it fails with
+ * EBUSY and succeeds once that writer is gone.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -570,6 +575,100 @@ static void test_dropped_pte(bool force_copy)
 	ms_map_close(m);
 }
 
+/* ------------------------------------- a writable mapping reconnects */
+
+/* A server of region "ws" (4 MiB) on port (NULL: a free one), its bytes
+ * from seed. */
+static void ws_up(struct fx_server *g, const char *port, uint64_t seed)
+{
+	const struct fx_region reg = { .name = "ws", .size = 4 * MiB, .chunk_size = CHUNK,
+				       .no_mlock = true };
+
+	memset(g, 0, sizeof(*g));
+	g->want_port = port;
+	fx_server_up_with(g, &reg, 1, seed);
+}
+
+/*
+ * The server of a writable mapping restarts on the same port, and chunks
+ * 2 and 9 of it change meanwhile (another writer).  The mapping holds both;
+ * a page of chunk 2 is written locally and not synced.  ms_map_sync
+ * reconnects, takes the lease again, keeps chunk 2 (pending), drops chunk
+ * 9 and pushes the page: the written page wins on the server, chunk 9
+ * reads its new bytes, the rest equals the server.  Restarted again, with
+ * another writer holding the lease when the mapping comes back: the sync
+ * fails with EBUSY and the written page stays pending; once that writer
+ * closes, the next sync reconnects and pushes it.
+ */
+static void test_reconnect(bool force_copy)
+{
+	struct ms_map_opts mo = { .opts_size = sizeof(mo), .writable = true, .no_prefetch = true,
+				  .path = force_copy ? MS_MAP_PATH_COPY : MS_MAP_PATH_ZERO_COPY,
+				  .reconnect_timeout_ms = 10000 };
+	struct ms_client_opts co = { .opts_size = sizeof(co), .transport = MS_TRANSPORT_TCP,
+				     .timeout_ms = 10000 };
+	const char *what = force_copy ? "copy" : "zero-copy";
+	const uint64_t p2 = 2 * CHUNK + 3 * PAGE, tail = 3 * CHUNK, p20 = 20 * CHUNK + 5;
+	struct ms_map_sync_stats st;
+	uint64_t seed = f.rng;
+	char port[8], err[512];
+	struct fx_server g;
+	ms_client *c2;
+	ms_region *r2;
+	ms_map *m;
+	uint8_t *a;
+
+	ws_up(&g, NULL, seed);
+	f.rng = g.rng;
+	snprintf(port, sizeof(port), "%s", g.port);
+	m = ms_map_open("127.0.0.1", port, "ws", &co, &mo, err, sizeof(err));
+	if (!ok(m != NULL, "reconnect, %s: writable map opened%s%s", what, m ? "" : ": ",
+		m ? "" : err)) {
+		fx_server_down(&g);
+		return;
+	}
+	a = ms_map_addr(m);
+	a[p2 + 100] = 0x11;            /* chunk 2: written, not synced */
+	ok(a[9 * CHUNK] == g.mem[0][9 * CHUNK], "reconnect, %s: chunk 9 local", what);
+	fx_server_down(&g);
+	ws_up(&g, port, seed);
+	memset(g.mem[0] + 2 * CHUNK, 0x77, CHUNK);
+	memset(g.mem[0] + 9 * CHUNK, 0x3c, CHUNK);
+	ok(ms_export_commit(g.e[0], 2 * CHUNK, CHUNK) == 0 &&
+	   ms_export_commit(g.e[0], 9 * CHUNK, CHUNK) == 0,
+	   "reconnect, %s: the restarted server's chunks 2 and 9 change", what);
+	is_int(ms_map_sync(m, &st), 0, "reconnect, %s: ms_map_sync reconnects and commits%s%s",
+	       what, ms_map_errmsg(m)[0] ? ": " : "", ms_map_errmsg(m));
+	is_int(st.chunks_pushed, 1, "reconnect, %s: it pushed the written chunk", what);
+	ok(a[p2 + 100] == 0x11 && memcmp(g.mem[0] + p2, a + p2, PAGE) == 0,
+	   "reconnect, %s: the written page was kept and wins on the server", what);
+	ok(a[9 * CHUNK] == 0x3c && a[10 * CHUNK - 1] == 0x3c,
+	   "reconnect, %s: chunk 9 was dropped and reads the server's new bytes", what);
+	ok(memcmp(a, g.mem[0], 2 * CHUNK) == 0 &&
+	   memcmp(a + tail, g.mem[0] + tail, 4 * MiB - tail) == 0,
+	   "reconnect, %s: the rest of the mapping equals the server byte for byte", what);
+
+	a[p20] ^= 0xff;
+	fx_server_down(&g);
+	ws_up(&g, port, seed);
+	c2 = fx_connect(&g, NULL);
+	r2 = c2 ? ms_open(c2, "ws", MS_MODE_WRITE) : NULL;
+	ok(r2 != NULL, "reconnect, %s: another writer takes the lease first", what);
+	is_int(ms_map_sync(m, NULL), -EBUSY, "reconnect, %s: the sync cannot take it: EBUSY",
+	       what);
+	ok(strstr(ms_map_errmsg(m), "reconnecting") && strstr(ms_map_errmsg(m), "written by"),
+	   "reconnect, %s: it says so: %s", what, ms_map_errmsg(m));
+	ms_close(r2);
+	is_int(ms_map_sync(m, &st), 0, "reconnect, %s: that writer gone, the next sync succeeds",
+	       what);
+	ok(st.chunks_pushed == 1 && g.mem[0][p20] == a[p20],
+	   "reconnect, %s: it pushed the page the failed sync kept pending (and nothing "
+	   "else: %llu chunk)", what, (unsigned long long)st.chunks_pushed);
+	ms_disconnect(c2);
+	ms_map_close(m);
+	fx_server_down(&g);
+}
+
 int main(void)
 {
 	alarm(600);     /* a fault loop or hang fails the test instead */
@@ -587,6 +686,8 @@ int main(void)
 	test_multi_batch_refused();
 	test_dropped_pte(false);
 	test_dropped_pte(true);
+	test_reconnect(false);
+	test_reconnect(true);
 
 	fx_server_down(&f);
 	return tap_done();

@@ -51,6 +51,7 @@ static bool ents_eq(const struct ms_commit_ent *a, const struct ms_commit_ent *b
 {
 	for (size_t i = 0; i < n; i++)
 		if (a[i].off != b[i].off || a[i].len != b[i].len || a[i].flags != b[i].flags ||
+		    a[i].soff != b[i].soff ||
 		    memcmp(a[i].hash, b[i].hash, MS_HASH_LEN) != 0)
 			return false;
 	return true;
@@ -64,13 +65,16 @@ int main(void)
 		.chunk_size = 65536, .nchunks = 16384, .generation = 42,
 		.data = { 0x1000, 1ull << 30, 0xdeadbeefcafef00dull },
 		.meta = { 0x2000, 16384 * 32, 7 },
+		.epoch = 9, .lease_ttl_ms = 10000, .commit_mode = MS_COMMIT_DIRECT,
+		.stage_limit = 1ull << 33,
 	}, oo2;
 	struct ms_commit_ent ents[3] = {
-		{ 0, 65536, { 1, 2, 3 }, 0 },
-		{ 1 << 20, 4096, { 9 }, MS_COMMIT_F_NOVERIFY },
-		{ 5, 7, { 0xff }, 0 },
+		{ .off = 0, .len = 65536, .soff = 128, .hash = { 1, 2, 3 } },
+		{ .off = 1 << 20, .len = 4096, .hash = { 9 }, .flags = MS_COMMIT_F_NOVERIFY },
+		{ .off = 5, .len = 7, .soff = 1ull << 40, .hash = { 0xff } },
 	}, dents[3];
-	struct ms_msg_commit cm = { .handle = 1, .n = 3, .ents = ents }, cm2;
+	struct ms_msg_commit cm = { .handle = 1, .flags = MS_COMMITMSG_MORE,
+				    .epoch = 0x1122334455667788ull, .n = 3, .ents = ents }, cm2;
 	struct ms_region_stat st[2] = {
 		{ .name = "vm0", .backing = MS_BACKING_ANON, .size = 1 << 20, .chunk_size = 4096,
 		  .generation = 9, .clients = 2, .write_leased = true, .bytes_read = 11,
@@ -110,12 +114,13 @@ int main(void)
 	}
 
 	{
-		struct ms_msg_open op = { .name = "vm0", .mode = MS_MODE_WRITE }, op2;
+		struct ms_msg_open op = { .name = "vm0", .mode = MS_MODE_WRITE, .expect_epoch = 77 },
+				   op2;
 
 		len = ms_enc_open(buf, sizeof(buf), &op);
-		ok(len == 4 + 2 + 3 + 4 && ms_dec_open(buf, (size_t)len, &op2) == 0 &&
-		   strcmp(op2.name, "vm0") == 0 && op2.mode == MS_MODE_WRITE,
-		   "open round-trips");
+		ok(len == 4 + 2 + 3 + 4 + 8 && ms_dec_open(buf, (size_t)len, &op2) == 0 &&
+		   strcmp(op2.name, "vm0") == 0 && op2.mode == MS_MODE_WRITE &&
+		   op2.expect_epoch == 77, "open round-trips (with the epoch to resume)");
 		CHECK_TRUNCATIONS(len, ms_dec_open(B, L, &op2));
 		CHECK_LENGTH_AND_TYPE(len, ms_dec_open(B, L, &op2));
 	}
@@ -136,34 +141,41 @@ int main(void)
 	   oo2.chunk_size == oo.chunk_size && oo2.nchunks == oo.nchunks &&
 	   oo2.generation == oo.generation &&
 	   memcmp(&oo2.data, &oo.data, sizeof(oo.data)) == 0 &&
-	   memcmp(&oo2.meta, &oo.meta, sizeof(oo.meta)) == 0, "open_ok round-trips");
+	   memcmp(&oo2.meta, &oo.meta, sizeof(oo.meta)) == 0 && oo2.epoch == 9 &&
+	   oo2.lease_ttl_ms == 10000 && oo2.commit_mode == MS_COMMIT_DIRECT &&
+	   oo2.stage_limit == 1ull << 33, "open_ok round-trips");
 	CHECK_TRUNCATIONS(len, ms_dec_open_ok(B, L, &oo2));
 	CHECK_LENGTH_AND_TYPE(len, ms_dec_open_ok(B, L, &oo2));
 
 	len = ms_enc_commit(buf, sizeof(buf), &cm);
-	is_int(len, 4 + 8 + 3 * MS_COMMIT_ENT_WIRE, "commit has its documented size");
+	is_int(len, MS_COMMIT_HDR_WIRE + 3 * MS_COMMIT_ENT_WIRE, "commit has its documented size");
 	memset(dents, 0xee, sizeof(dents));
 	ok(ms_dec_commit(buf, (size_t)len, &cm2, dents, 3) == 0 && cm2.handle == 1 &&
-	   cm2.n == 3 && cm2.ents == dents && ents_eq(dents, ents, 3),
-	   "commit round-trips (flags kept)");
+	   cm2.n == 3 && cm2.ents == dents && ents_eq(dents, ents, 3) &&
+	   cm2.epoch == cm.epoch && cm2.flags == MS_COMMITMSG_MORE,
+	   "commit round-trips (epoch, MORE, staging offsets and flags kept)");
+	buf[8] = 0x04;
+	is_int(ms_dec_commit(buf, (size_t)len, &cm2, dents, 3), -EBADMSG,
+	       "commit with an unknown message flag is rejected");
+	buf[8] = MS_COMMITMSG_MORE;
 	ok(dents[1].flags == MS_COMMIT_F_NOVERIFY && dents[1].len == 4096 &&
 	   dents[0].flags == 0 && dents[2].flags == 0,
 	   "commit: NOVERIFY travels in the flags field, len is the length alone");
-	/* entry 1 starts after the 12-byte head and one 40-byte entry: off,
-	 * len, then flags at +16 and the reserved word at +20 */
-	is_int(buf[12 + 40 + 16], MS_COMMIT_F_NOVERIFY, "commit: flags are where documented");
-	buf[12 + 40 + 16] = 0x02;
+	/* entry 1 starts after the 24-byte head and one 48-byte entry: off,
+	 * len, soff, then flags at +24 and the reserved word at +28 */
+	is_int(buf[24 + 48 + 24], MS_COMMIT_F_NOVERIFY, "commit: flags are where documented");
+	buf[24 + 48 + 24] = 0x02;
 	is_int(ms_dec_commit(buf, (size_t)len, &cm2, dents, 3), -EBADMSG,
 	       "commit with an unknown flag is rejected");
-	buf[12 + 40 + 16] = MS_COMMIT_F_NOVERIFY;
-	buf[12 + 40 + 20] = 1;
+	buf[24 + 48 + 24] = MS_COMMIT_F_NOVERIFY;
+	buf[24 + 48 + 28] = 1;
 	is_int(ms_dec_commit(buf, (size_t)len, &cm2, dents, 3), -EBADMSG,
 	       "commit with a nonzero reserved field is rejected");
-	buf[12 + 40 + 20] = 0;
+	buf[24 + 48 + 28] = 0;
 	is_int(ms_dec_commit(buf, (size_t)len, &cm2, dents, 3), 0, "commit decodes again once fixed");
 	CHECK_LENGTH_AND_TYPE(len, ms_dec_commit(B, L, &cm2, dents, 3));
 	{
-		/* a whole 40-byte entry too many or too few */
+		/* a whole 48-byte entry too many or too few */
 		is_int(ms_dec_commit(buf, (size_t)len - MS_COMMIT_ENT_WIRE, &cm2, dents, 3),
 		       -EBADMSG, "commit one entry shorter than its count is rejected");
 		memset(buf + len, 0, MS_COMMIT_ENT_WIRE);
@@ -180,17 +192,17 @@ int main(void)
 		struct ms_msg_commit none = { .handle = 9, .n = 0 };
 
 		len = ms_enc_commit(buf, sizeof(buf), &none);
-		ok(len == 12 && ms_dec_commit(buf, (size_t)len, &cm2, dents, 3) == 0 &&
+		ok(len == MS_COMMIT_HDR_WIRE && ms_dec_commit(buf, (size_t)len, &cm2, dents, 3) == 0 &&
 		   cm2.handle == 9 && cm2.n == 0, "an empty commit round-trips");
 		len = ms_enc_commit(buf, sizeof(buf), &cm);
 	}
 	is_int(ms_dec_commit(buf, (size_t)len, &cm2, dents, 2), -E2BIG,
 	       "commit with more entries than storage is refused");
 	/* lie about the count: more entries than bytes */
-	buf[8] = 200;
+	buf[20] = 200;
 	is_int(ms_dec_commit(buf, (size_t)len, &cm2, dents, 3), -EBADMSG,
 	       "commit whose count disagrees with its length is rejected");
-	buf[8] = 3;
+	buf[20] = 3;
 	CHECK_TRUNCATIONS(len, ms_dec_commit(B, L, &cm2, dents, 3));
 
 	{
@@ -327,6 +339,68 @@ int main(void)
 	CHECK_LENGTH_AND_TYPE(len, ms_dec_error(B, L, &e));
 	buf[4] = 0x00; buf[5] = 0x10;  /* 4096: beyond any errno */
 	is_int(ms_dec_error(buf, (size_t)len, &e), -EBADMSG, "error with errno 4096 rejected");
+
+	{
+		/* staging and lease messages */
+		struct ms_msg_stage sg = { .handle = 2, .epoch = 5, .need = 3u << 20 }, sg2;
+		struct ms_msg_stage_ok so = { .n = 2 }, so2;
+		struct ms_msg_renew rn = { .handle = 4, .epoch = 6 }, rn2;
+		struct ms_msg_handover hv = { .handle = 1, .epoch = 8, .client_id = { 1, 2, 3 } }, hv2;
+		struct ms_lease_info li = { .state = MS_LEASE_HELD, .epoch = 12, .expires_ms = 9500,
+					    .ttl_ms = 10000, .holder = "10.0.0.1:4444",
+					    .client_id = { 0xaa } }, li2;
+		char nm[MS_NAME_MAX + 1];
+		uint32_t ttl;
+
+		so.seg[0] = (struct ms_stage_seg){ 0, { 0, 1u << 20, 0x77 } };
+		so.seg[1] = (struct ms_stage_seg){ 1u << 20, { 0, 2u << 20, 0x78 } };
+		len = ms_enc_stage(buf, sizeof(buf), &sg);
+		ok(len > 0 && ms_dec_stage(buf, (size_t)len, &sg2) == 0 && sg2.handle == 2 &&
+		   sg2.epoch == 5 && sg2.need == 3u << 20, "stage round-trips");
+		CHECK_TRUNCATIONS(len, ms_dec_stage(B, L, &sg2));
+		CHECK_LENGTH_AND_TYPE(len, ms_dec_stage(B, L, &sg2));
+		len = ms_enc_stage_ok(buf, sizeof(buf), &so);
+		ok(len > 0 && ms_dec_stage_ok(buf, (size_t)len, &so2) == 0 && so2.n == 2 &&
+		   so2.seg[1].base == 1u << 20 && so2.seg[1].desc.rkey == 0x78 &&
+		   so2.seg[0].desc.len == 1u << 20, "stage_ok round-trips");
+		CHECK_TRUNCATIONS(len, ms_dec_stage_ok(B, L, &so2));
+		buf[4] = MS_STAGE_MAX_SEGS + 1;
+		is_int(ms_dec_stage_ok(buf, (size_t)len, &so2), -EBADMSG,
+		       "stage_ok with more areas than allowed is rejected");
+		so.n = MS_STAGE_MAX_SEGS + 1;
+		is_int(ms_enc_stage_ok(buf, sizeof(buf), &so), -E2BIG, "... and does not encode");
+		len = ms_enc_renew(buf, sizeof(buf), &rn);
+		ok(len > 0 && ms_dec_renew(buf, (size_t)len, &rn2) == 0 && rn2.handle == 4 &&
+		   rn2.epoch == 6, "renew round-trips");
+		CHECK_TRUNCATIONS(len, ms_dec_renew(B, L, &rn2));
+		len = ms_enc_renew_ok(buf, sizeof(buf), 2500);
+		ok(len > 0 && ms_dec_renew_ok(buf, (size_t)len, &ttl) == 0 && ttl == 2500,
+		   "renew_ok round-trips");
+		len = ms_enc_handover(buf, sizeof(buf), &hv);
+		ok(len > 0 && ms_dec_handover(buf, (size_t)len, &hv2) == 0 && hv2.epoch == 8 &&
+		   memcmp(hv2.client_id, hv.client_id, 16) == 0, "handover round-trips");
+		CHECK_TRUNCATIONS(len, ms_dec_handover(B, L, &hv2));
+		len = ms_enc_lease(buf, sizeof(buf), MS_MSG_LEASE_BREAK, "db");
+		ok(len > 0 && ms_dec_lease(buf, (size_t)len, MS_MSG_LEASE_BREAK, nm) == 0 &&
+		   strcmp(nm, "db") == 0, "lease break round-trips");
+		is_int(ms_dec_lease(buf, (size_t)len, MS_MSG_LEASE, nm), -EBADMSG,
+		       "a lease break is not a lease query");
+		is_int(ms_enc_lease(buf, sizeof(buf), MS_MSG_STAT, "db"), -EINVAL,
+		       "a lease request of another type does not encode");
+		len = ms_enc_lease_ok(buf, sizeof(buf), &li);
+		ok(len > 0 && ms_dec_lease_ok(buf, (size_t)len, &li2) == 0 &&
+		   li2.state == MS_LEASE_HELD && li2.epoch == 12 && li2.expires_ms == 9500 &&
+		   li2.ttl_ms == 10000 && strcmp(li2.holder, li.holder) == 0 &&
+		   li2.client_id[0] == 0xaa, "lease_ok round-trips");
+		CHECK_TRUNCATIONS(len, ms_dec_lease_ok(B, L, &li2));
+		buf[4] = 7;                 /* an unknown state */
+		is_int(ms_dec_lease_ok(buf, (size_t)len, &li2), -EBADMSG,
+		       "lease_ok with an unknown state is rejected");
+		li.expires_ms = -1;
+		len = ms_enc_lease_ok(buf, sizeof(buf), &li);
+		ok(ms_dec_lease_ok(buf, (size_t)len, &li2) == 0 && li2.expires_ms == -1,
+		   "a lease that never lapses keeps -1");
+	}
 
 	/* a string with an embedded NUL is malformed */
 	struct ms_msg_open om = { .name = "abc", .mode = 1 }, om2;

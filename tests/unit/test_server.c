@@ -83,7 +83,8 @@ struct slow {
 	char name[MS_NAME_MAX + 1];
 	ms_server *s;
 	ms_export *big;               /* SLOW_COMMIT: the region to rehash */
-	ms_region *wr;                /* SLOW_RCOMMIT: a client's write open... */
+	ms_client *cw;                /* SLOW_RCOMMIT: a client... */
+	ms_region *wr;                /* ...its write open... */
 	uint8_t *src;                 /* ...written whole from src before each attempt */
 	uint64_t size;
 	struct ms_export_opts opts;   /* SLOW_ADD */
@@ -108,6 +109,8 @@ static void *slow_main(void *arg)
 		w->ret = ms_export_commit(w->big, 0, ms_export_size(w->big));
 	} else {
 		w->ret = ms_sync(w->wr);        /* the server verifies every byte */
+		if (w->ret)
+			diag("the remote commit failed: %s", ms_client_errmsg(w->cw));
 	}
 	w->t1 = ms_now_ns();
 	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
@@ -203,8 +206,11 @@ static int stall_case(const char *what, ms_client *c, struct slow *w)
 			/* new bytes each attempt, written before the probes:
 			 * they measure the commit alone */
 			memset(w->src, 0x30 + attempt, w->size);
-			if (ms_write(w->wr, 0, w->src, w->size, NULL, NULL))
-				tap_bail("remote write of the large region failed");
+			int rc = ms_write(w->wr, 0, w->src, w->size, NULL, NULL);
+
+			if (rc)
+				tap_bail("remote write of the large region failed: %s",
+					 ms_client_errmsg(w->cw));
 		}
 		run_probes(c, w, &ps);
 		diag("%s, attempt %d: took %.1f ms; %u probes started during it, %u answered "
@@ -275,11 +281,13 @@ static void *test_stall(ms_server *s, ms_client *c, uint64_t *len)
  * through the same listener.  Returns the region ("bigw"). */
 static ms_export *test_remote_commit(ms_server *s, ms_client *c, uint64_t size)
 {
+	/* direct mode: the raw writers below WRITE into the region itself */
 	struct ms_export_opts o = { .opts_size = sizeof(o), .name = "bigw", .size = size,
-				    .backing = MS_BACKING_ANON, .no_mlock = true };
+				    .backing = MS_BACKING_ANON, .no_mlock = true,
+				    .commit = MS_COMMIT_DIRECT };
 	struct ms_region_stat *st = NULL;
 	ms_client *cw = connect_to(s);
-	struct slow w = { .kind = SLOW_RCOMMIT, .s = s, .size = size };
+	struct slow w = { .kind = SLOW_RCOMMIT, .s = s, .cw = cw, .size = size };
 	ms_export *e = ms_server_add_region(s, &o);
 	size_t n = 0;
 	int commits;
@@ -378,6 +386,7 @@ static void test_commit_vanish(ms_server *s, ms_client *c, ms_export *e, uint64_
 	}
 	g0 = generation_of(s, "bigw");
 	cm.handle = oo.handle;
+	cm.epoch = oo.epoch;
 	rc = t->call(x, req, (size_t)ms_enc_commit(req, sizeof(req), &cm), resp, sizeof(resp),
 		     &rlen, 20);
 	g1 = generation_of(s, "bigw");
@@ -413,7 +422,7 @@ static void test_old_version(ms_server *s)
 	char port[8], err[256];
 	size_t rlen = 0;
 
-	is_int(MS_PROTO_VERSION, 2, "the protocol is at version 2 (commit flags field)");
+	is_int(MS_PROTO_VERSION, 3, "the protocol is at version 3 (staging, lease epochs)");
 	snprintf(port, sizeof(port), "%u", ms_server_port(s));
 	if (t->connect("127.0.0.1", port, &xo, &x, err, sizeof(err)))
 		tap_bail("raw connect: %s", err);
@@ -421,12 +430,12 @@ static void test_old_version(ms_server *s)
 		       &rlen, 5000), 0, "raw: a version 1 HELLO is answered");
 	ok(ms_dec_error(resp, rlen, &me) == 0 && me.err == EPROTONOSUPPORT,
 	   "a version 1 peer is refused with EPROTONOSUPPORT");
-	ok(strstr(me.msg, "version 1 not supported") && strstr(me.msg, "speaks 2"),
+	ok(strstr(me.msg, "version 1 not supported") && strstr(me.msg, "speaks 3"),
 	   "the refusal names both versions: %s", me.msg);
 	h.version = MS_PROTO_VERSION;
 	t->call(x, req, (size_t)ms_enc_hello(req, sizeof(req), &h), resp, sizeof(resp), &rlen,
 		5000);
-	is_int(ms_msg_type(resp, rlen), MS_MSG_HELLO_OK, "the same peer at version 2 is accepted");
+	is_int(ms_msg_type(resp, rlen), MS_MSG_HELLO_OK, "the same peer at version 3 is accepted");
 	t->close(x);
 }
 
@@ -454,6 +463,7 @@ static void test_noverify(ms_server *s, ms_export *small)
 	if (t->post(x, &wr, 1) || t->poll(x, &wc, 1, 5000) != 1 || wc.status)
 		tap_bail("raw: write failed");
 	cm.handle = oo.handle;
+	cm.epoch = oo.epoch;
 	memset(ent.hash, 0x11, sizeof(ent.hash));   /* not the bytes' hash */
 	t->call(x, req, (size_t)ms_enc_commit(req, sizeof(req), &cm), resp, sizeof(resp), &rlen,
 		5000);
@@ -514,12 +524,21 @@ static void test_twin_adds(ms_server *s)
 	free(st);
 }
 
+/* The server's warnings and errors, in the test's output. */
+static void srv_log(void *ud, enum ms_log_level l, const char *m)
+{
+	(void)ud;
+	if (l <= MS_LOG_WARN)
+		diag("server: %s", m);
+}
+
 int main(void)
 {
-	struct ms_server_opts so = { .opts_size = sizeof(so), .host = "127.0.0.1", .port = "0",
+	struct ms_server_opts so = { .opts_size = sizeof(so), .host = "127.0.0.1", .port = "0", .log = srv_log,
 				     .transport = MS_TRANSPORT_TCP };
 	struct ms_export_opts small_o = { .opts_size = sizeof(small_o), .name = "small", .size = MiB,
-					  .backing = MS_BACKING_ANON, .no_mlock = true };
+					  .backing = MS_BACKING_ANON, .no_mlock = true,
+					  .commit = MS_COMMIT_DIRECT };
 	char err[256];
 	ms_server *s;
 	ms_export *small;
