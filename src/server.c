@@ -445,6 +445,8 @@ ms_export *ms_server_add_region(ms_server *s, const struct ms_export_opts *o)
 		return NULL;
 	}
 	ret = ms_region_create(o, &e->r, err, sizeof(err));
+	if (!ret && e->r->store)
+		e->lease.epoch = ms_rstore_epoch(e->r->store); /* epochs go on */
 	for (unsigned i = 0; i < s->nl && !ret; i++) {
 		ret = export_register(s, e, i);
 		if (ret)

@@ -38,6 +38,8 @@ ms -q push "$src" "$F"
 expect_status 0 "push a change to chunk 7"
 gen=$(stat_field f generation)
 check "the region's generation moved ($gen)" test "$gen" -gt 1
+ms lease "$F"
+like "$OUT" "no writer \(last epoch 2\)" "two pushes, two lease epochs"
 stop_daemon TERM
 is "$DSTATUS" 0 "memsyncd exits 0 on SIGTERM"
 
@@ -45,8 +47,12 @@ start_daemon_or_bail "${regions[@]}"
 F=$(url f)
 is "$(stat_field f generation)" "$gen" "after a restart the region is at the same generation"
 unlike "$DLOG" "WARN" "no warning: every chunk matches its persisted hash"
+ms lease "$F"
+like "$OUT" "no writer \(last epoch 2\)" "the lease epoch survives a restart"
 ms --json push "$src" "$F"
 is "$(json_get "$OUT" '["chunks_moved"]' 2>&1)" 0 "an unchanged push moves nothing"
+ms lease "$F"
+like "$OUT" "no writer \(last epoch 3\)" "the next writer gets the next epoch, never one granted before"
 stop_daemon TERM
 
 # ---------------------------------------------- changed behind its back
@@ -64,7 +70,17 @@ stop_daemon TERM
 # ------------------------------------------------ two regions, one file
 run "$MEMSYNCD" --listen "$HOST:0" --region "a:8M:file=$img" --region "b:8M:file=$img"
 isnt "$RC" 0 "two regions on one file: memsyncd refuses to start"
-like "$ERR" "region 'b': '$img' already backs another region" "and says why"
+like "$ERR" "same file|already backs another region" "and says why"
+# a second daemon on the file of a running one (the file's lock)
+start_daemon_or_bail "${regions[@]}"
+first=$DPID
+ln "$img" "$SCRATCH/hard.img"
+run "$MEMSYNCD" --listen "$HOST:0" --region "g:8M:file=$SCRATCH/hard.img"
+isnt "$RC" 0 "a second memsyncd on the same file (a hard link) is refused"
+like "$ERR" "region 'g': '$SCRATCH/hard.img' already backs another region" "and says why"
+check "the first daemon runs on" alive "$first"
+stop_daemon TERM
+rm -f "$SCRATCH/hard.img"
 
 # ------------------------------------------------------------ full disks
 # refused DIR SIZE WHAT - a nolock region of SIZE on DIR's filesystem
@@ -76,12 +92,37 @@ refused() {
 	is "$(ls -A "$1")" "" "$3: no file is left behind"
 }
 
+# full_push DIR - a push whose journal does not fit fails, says why, and
+# leaves the region as it was
+full_push() {
+	local t=$1/s.img
+	start_daemon_or_bail --region "s:2M:file=$t"
+	rand_file "$SCRATCH/s1" $((2 * MiB))
+	rand_file "$SCRATCH/s2" $((2 * MiB))
+	ms -q push "$SCRATCH/s1" "$(url s)"
+	expect_status 0 "a push into a region on a small filesystem"
+	head -c $((16 * MiB)) /dev/zero >"$1/filler" 2>/dev/null
+	ms push "$SCRATCH/s2" "$(url s)"
+	isnt "$RC" 0 "a push into a full filesystem fails"
+	like "$ERR" "no space left on device" "  and says why: $(head -c 300 "$ERR")"
+	like "$DLOG" "s.img.msjournal': no space left on device" "  the daemon logs it, naming the journal"
+	ms -q pull "$(url s)" "$SCRATCH/s.out"
+	expect_status 0 "  a verified pull after it"
+	same_file "$SCRATCH/s1" "$SCRATCH/s.out" "  returns the region as it was"
+	rm -f "$1/filler"
+	ms -q push "$SCRATCH/s2" "$(url s)"
+	expect_status 0 "with space again, the push goes through"
+	stop_daemon TERM
+	rm -f "$t" "$t.msmeta" "$t.msjournal"
+}
+
 if [ -z "${MS_DURABLE_NS:-}" ]; then
 	skip "full disks" "not root, or no mount namespace (unshare -m)"
 else
 	mkdir -p "$SCRATCH/tmpfs"
 	if mount -t tmpfs -o size=8m tmpfs "$SCRATCH/tmpfs" 2>/dev/null; then
 		refused "$SCRATCH/tmpfs" 16M "tmpfs of 8 MiB"
+		full_push "$SCRATCH/tmpfs"
 		umount "$SCRATCH/tmpfs"
 	else
 		skip "tmpfs of 8 MiB" "mount -t tmpfs failed"
