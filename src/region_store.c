@@ -249,7 +249,7 @@ static int parse_record(const struct ms_rstore *st, const uint8_t *p, uint64_t f
 	rec->epoch = get64(p + 24);
 	rec->total = get64(p + 32);
 	hlen = MS_RSTORE_HDR + (uint64_t)rec->n * ENT_LEN;
-	if (rec->n > MS_COMMIT_MAX_ENTS || rec->total > flen || hlen > flen - rec->total ||
+	if (rec->total > flen || hlen > flen - rec->total ||
 	    SUM_LEN > flen - rec->total - hlen)
 		return -EBADMSG;
 	rec->ents = p + MS_RSTORE_HDR;
@@ -319,8 +319,7 @@ int ms_rstore_journal(struct ms_rstore *st, uint64_t gen, uint64_t epoch,
 	uint8_t *h = NULL, sum[SUM_LEN];
 	int rc, e;
 
-	if (n > MS_COMMIT_MAX_ENTS)
-		return -EINVAL;
+	/* no limit on n: one commit may gather many COMMIT messages */
 	for (uint32_t i = 0; i < n; i++) {
 		if (!ents[i].len || ents[i].off > st->size || ents[i].len > st->size - ents[i].off)
 			return -ERANGE;
