@@ -15,12 +15,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "chunkmap.h"
 #include "region.h"
+#include "region_store.h"
 #include "util.h"
 
 static const char *const backing_names[] = {
@@ -186,6 +189,31 @@ struct file_undo {
 	off_t old_size;
 };
 
+/* Reserve the file's blocks before mapping it: a store into a mapped page
+ * that has no block behind it is a SIGBUS, not an error. */
+static int reserve_file(struct ms_rregion *r, const char *path, char *err, size_t errlen)
+{
+	char a[32], b[32] = "unknown";
+	struct statvfs vfs;
+	int e;
+
+	/* what was free before: a reservation that fails may take some */
+	if (fstatvfs(r->fd, &vfs) == 0)
+		fmt_size((uint64_t)vfs.f_bavail * vfs.f_frsize, b, sizeof(b));
+	e = posix_fallocate(r->fd, 0, (off_t)r->size);
+	/* EINVAL/EOPNOTSUPP: a filesystem that cannot reserve; go on */
+	if (e == 0 || e == EINVAL || e == EOPNOTSUPP)
+		return 0;
+	if (e != ENOSPC && e != EDQUOT)
+		return fail(err, errlen, e, "region '%s': reserve %s for '%s': %s", r->name,
+			    fmt_size(r->size, a, sizeof(a)), path, strerror(e));
+	return fail(err, errlen, ENOSPC,
+		    "region '%s': '%s' does not fit on its filesystem: %s (the region needs "
+		    "%s, %s free)",
+		    r->name, path, e == ENOSPC ? "no space left on device" : "disk quota exceeded",
+		    fmt_size(r->size, a, sizeof(a)), b);
+}
+
 static int map_file(struct ms_rregion *r, const char *path, struct file_undo *u, char *err,
 		    size_t errlen)
 {
@@ -209,6 +237,16 @@ static int map_file(struct ms_rregion *r, const char *path, struct file_undo *u,
 	if (r->fd < 0)
 		return fail(err, errlen, errno, "region '%s': open '%s': %s", r->name, path,
 			    strerror(errno));
+	/* one region per file, in this process or any other: two would
+	 * overwrite each other's bytes and FILE.msmeta */
+	if (flock(r->fd, LOCK_EX | LOCK_NB) != 0) {
+		e = errno == EWOULDBLOCK ? EBUSY : errno;
+		u->created = false; /* someone else's, whatever open said */
+		return fail(err, errlen, e,
+			    "region '%s': '%s' already backs another region (of this or another "
+			    "process)%s%s",
+			    r->name, path, e == EBUSY ? "" : ": ", e == EBUSY ? "" : strerror(e));
+	}
 	if (fstat(r->fd, &st) != 0)
 		return fail(err, errlen, errno, "region '%s': stat '%s': %s", r->name, path,
 			    strerror(errno));
@@ -223,13 +261,17 @@ static int map_file(struct ms_rregion *r, const char *path, struct file_undo *u,
 			    path, fmt_size((uint64_t)st.st_size, a, sizeof(a)),
 			    fmt_size(r->size, b, sizeof(b)));
 	if ((uint64_t)st.st_size < r->size) {
-		if (ftruncate(r->fd, (off_t)r->size) != 0)
-			return fail(err, errlen, errno, "region '%s': extend '%s' to %s: %s",
-				    r->name, path, fmt_size(r->size, a, sizeof(a)),
-				    strerror(errno));
+		/* noted before the change: a reservation that fails half
+		 * way may already have made the file longer */
 		u->extended = true;
 		u->old_size = st.st_size;
 	}
+	e = reserve_file(r, path, err, errlen);
+	if (e)
+		return e;
+	if ((uint64_t)st.st_size < r->size && ftruncate(r->fd, (off_t)r->size) != 0)
+		return fail(err, errlen, errno, "region '%s': extend '%s' to %s: %s", r->name,
+			    path, fmt_size(r->size, a, sizeof(a)), strerror(errno));
 	r->mem = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
 	if (r->mem == MAP_FAILED) {
 		e = errno;
@@ -420,6 +462,15 @@ int ms_region_create(const struct ms_export_opts *o, struct ms_rregion **out, ch
 		goto fail;
 	}
 	hash_all(r, o->backing == MS_BACKING_ANON || o->backing == MS_BACKING_MEMFD);
+	if (o->backing == MS_BACKING_FILE) {
+		/* last: it removes what it created when it fails, and nothing
+		 * after it can fail */
+		rc = ms_rstore_open(r, &r->store, &r->start, err, errlen);
+		if (rc) {
+			pthread_mutex_destroy(&r->lock);
+			goto fail;
+		}
+	}
 	*out = r;
 	return 0;
 
@@ -518,6 +569,7 @@ void ms_region_destroy(struct ms_rregion *r)
 	if (r->owns_mem)
 		munmap(r->mem, r->size);
 	munmap(r->meta, r->meta_len);
+	ms_rstore_close(r->store);
 	if (r->fd >= 0)
 		close(r->fd);
 	free(r->leaves);

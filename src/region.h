@@ -32,6 +32,7 @@
 #include "memsync.h"
 #include "proto.h"
 #include "region_hold.h"
+#include "region_store.h"
 
 struct ms_meta_entry {
 	uint64_t gen_le;             /* little-endian */
@@ -61,13 +62,24 @@ struct ms_rregion {
 	uint64_t generation;         /* written under lock, atomically */
 	pthread_mutex_t lock;
 	struct ms_rhold hold;        /* readers' holds on commits (region_hold.h) */
+	struct ms_rstore *store;     /* file backing: FILE.msmeta and
+				      * FILE.msjournal (region_store.h) */
+	struct ms_rstore_start start; /* what opening the store found: the
+				      * caller logs it (replay, changed chunks) */
 };
 
-/* Validate options, map the backing (creating/extending a file to size),
- * pin it (mlock; on failure the message names RLIMIT_MEMLOCK and its
- * current value) and hash every chunk.  0 or -errno with a message in err.
+/* Validate options, map the backing (creating/extending a file to size
+ * and reserving its blocks), pin it (mlock; on failure the message names
+ * RLIMIT_MEMLOCK and its current value) and hash every chunk.  A file
+ * region then opens its store (region_store.h): generations, hashes and
+ * epoch come back from FILE.msmeta, a journaled commit is replayed, and
+ * r->start says what was found.  0 or -errno with a message in err.
  * -EINVAL bad name/size/chunk size/backing options, -ENOMEM/-EPERM pinning,
- * file errors as open/ftruncate/mmap report them. */
+ * -EBUSY a file already backing another region (or process), -ENOSPC a
+ * file that does not fit on its filesystem ("no space left on device"),
+ * file errors as open/ftruncate/mmap report them.  A failed create leaves
+ * nothing behind: files it created are removed, a file it extended is
+ * cut back. */
 int ms_region_create(const struct ms_export_opts *o, struct ms_rregion **out,
 		     char *err, size_t errlen);
 /* msync (file backing), munlock, unmap, close, free.  NULL is a no-op. */
@@ -124,6 +136,9 @@ struct ms_commit_res {
 	int sync_err;        /* 0, or the -errno of a failed write-back (file
 				backing): published in memory, not durable;
 				the server answers the commit with an error */
+	bool journal_err;    /* refused because its journal record could
+				not be written (ms_rstore_errmsg(r->store)
+				says why: "no space left on device"...) */
 };
 
 /* Where an atomic commit's bytes are: the writer's staging areas.  at()

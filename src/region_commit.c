@@ -14,6 +14,7 @@
 
 #include "chunkmap.h"
 #include "region.h"
+#include "region_store.h"
 #include "util.h"
 
 const char *ms_commit_mode_name(enum ms_commit_mode m)
@@ -193,6 +194,19 @@ int ms_region_commit(struct ms_rregion *r, const struct ms_commit_ent *ents, uin
 			goto out;
 		}
 	}
+	/* a file region: the staged bytes are made durable in its journal
+	 * before the region changes, so that a crash while applying them is
+	 * replayed at start (region_store.h); a full disk refuses the commit
+	 * here, with nothing changed */
+	if (r->store && src) {
+		rc = ms_rstore_journal(r->store, gen, ms_rstore_epoch(r->store), ents, n,
+				       (const void *const *)s.src);
+		if (rc) {
+			ms_region_commit_abort(r);
+			res->journal_err = true;
+			goto out;
+		}
+	}
 	/* apply in entry order: where two entries overlap the later one
 	 * wins, and each chunk's hash is computed by the last entry that
 	 * touches it, from leaves that are final by then */
@@ -212,6 +226,10 @@ int ms_region_commit(struct ms_rregion *r, const struct ms_commit_ent *ents, uin
 	 * msync over the commit's span writes back only its dirty pages,
 	 * instead of a system call per entry */
 	res->sync_err = n ? ms_region_msync(r, lo, hi - lo) : 0;
+	/* then the chunks' hashes and generations (FILE.msmeta), which
+	 * retires the journal's record */
+	if (!res->sync_err && r->store)
+		res->sync_err = ms_rstore_applied(r->store, r, gen, ents, n);
 	ms_region_commit_end(r, gen);
 	res->generation = gen;
 	rc = 0;
@@ -229,8 +247,12 @@ int ms_region_commit_range(struct ms_rregion *r, uint64_t off, uint64_t len)
 		return -ERANGE;
 	gen = ms_region_commit_begin(r);
 	ms_region_commit_piece(r, off, len, gen, NULL);
-	/* durable before visible: write file pages back before publishing */
+	/* durable before visible: write file pages back before publishing,
+	 * then the chunks' generations and hashes (FILE.msmeta) */
 	rc = ms_region_msync(r, off, len);
+	if (!rc && r->store)
+		rc = ms_rstore_applied(r->store, r, gen,
+				       &(struct ms_commit_ent){ .off = off, .len = len }, 1);
 	ms_region_commit_end(r, gen);
 	return rc;
 }

@@ -377,6 +377,32 @@ static int export_register(ms_server *s, struct ms_export *e, unsigned i)
 	return ret;
 }
 
+/* What a file region's store found at start (region_store.h). */
+static void log_start(ms_server *s, const struct ms_rregion *r)
+{
+	const struct ms_rstore_start *st = &r->start;
+
+	if (st->discarded)
+		ms_srv_log(s, MS_LOG_INFO,
+			   "region '%s': dropped an incomplete journal record in '%s"
+			   MS_RSTORE_JOURNAL_SUFFIX "' (a commit never acknowledged)",
+			   r->name, r->path);
+	if (st->replayed)
+		ms_srv_log(s, MS_LOG_INFO,
+			   "region '%s': replayed the journaled commit of generation %llu "
+			   "(%llu piece(s)) from '%s" MS_RSTORE_JOURNAL_SUFFIX "'",
+			   r->name, (unsigned long long)st->replay_gen,
+			   (unsigned long long)st->replayed, r->path);
+	if (st->changed)
+		ms_srv_log(s, MS_LOG_WARN,
+			   "region '%s': %llu chunk(s) of '%s' (first: chunk %llu) do not match "
+			   "their committed hash (changed outside memsync, or torn by a crash "
+			   "in direct mode): they are served at generation %llu",
+			   r->name, (unsigned long long)st->changed, r->path,
+			   (unsigned long long)st->first_changed,
+			   (unsigned long long)r->generation);
+}
+
 /* Build the whole export (map, pin, hash, register: the slow part) with
  * no lock held; then publish it, taking the server lock only to insert. */
 ms_export *ms_server_add_region(ms_server *s, const struct ms_export_opts *o)
@@ -419,6 +445,8 @@ ms_export *ms_server_add_region(ms_server *s, const struct ms_export_opts *o)
 		return NULL;
 	}
 	ret = ms_region_create(o, &e->r, err, sizeof(err));
+	if (!ret && e->r->store)
+		e->lease.epoch = ms_rstore_epoch(e->r->store); /* epochs go on */
 	for (unsigned i = 0; i < s->nl && !ret; i++) {
 		ret = export_register(s, e, i);
 		if (ret)
@@ -447,6 +475,7 @@ ms_export *ms_server_add_region(ms_server *s, const struct ms_export_opts *o)
 		errno = -ret;
 		return NULL;
 	}
+	log_start(s, e->r);
 	ms_srv_log(s, MS_LOG_DEBUG, "region '%s' registered", e->r->name);
 	return e;
 }

@@ -157,6 +157,17 @@ int ms_lease_take(struct ms_export *e, struct peer *p, uint64_t expect_epoch, ch
 	snprintf(ls->holder_name, sizeof(ls->holder_name), "%s", p->xp->name);
 	memcpy(ls->holder_id, p->client_id, 16);
 	pthread_mutex_unlock(&e->lock);
+	/* a file region's epoch is durable before the grant is answered: a
+	 * restarted server never grants an epoch twice (region_store.h) */
+	if (e->r->store && (ret = ms_rstore_set_epoch(e->r->store, epoch)) != 0) {
+		pthread_mutex_lock(&e->lock);
+		if (ls->holder == p && ls->epoch == epoch)
+			ls->holder = NULL;
+		pthread_mutex_unlock(&e->lock);
+		snprintf(msg, msglen, "cannot grant the write lease of '%s': %s", e->r->name,
+			 ms_rstore_errmsg(e->r->store));
+		return ret;
+	}
 	if (e->mode != MS_COMMIT_DIRECT)
 		return 0;
 	/* registering may pin the whole region: no lock held */

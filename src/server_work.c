@@ -45,6 +45,13 @@ static int refused(ms_server *s, struct peer *p, struct ms_rregion *r,
 				    "writer's hash (corrupted or overwritten in flight)",
 				    off, len, r->name);
 	default:
+		if (res->journal_err) {
+			ms_srv_log(s, MS_LOG_ERROR, "%s: commit to '%s' refused: %s", p->xp->name,
+				   r->name, ms_rstore_errmsg(r->store));
+			return ms_enc_error(resp, cap, -ret,
+					    "commit to '%s' refused, nothing changed: %s", r->name,
+					    ms_rstore_errmsg(r->store));
+		}
 		return ms_enc_error(resp, cap, -ret, "commit to '%s' failed: %s", r->name,
 				    strerror(-ret));
 	}

@@ -48,6 +48,11 @@ static int verify(struct ms_rregion *r, uint64_t off, uint64_t len, const uint8_
 	return ms_region_verify_bytes(r, off, len, (const char *)r->mem + off, h, NULL, NULL);
 }
 
+static uint64_t r_nchunks_of(uint64_t size)
+{
+	return ms_div_round_up(size, MS_CHUNK_DEFAULT);
+}
+
 static bool all_gens(const struct ms_rregion *r, uint64_t g)
 {
 	for (uint64_t i = 0; i < r->nchunks; i++)
@@ -362,8 +367,19 @@ static void test_file(void)
 	if (rc)
 		tap_bail("%s", err);
 	ok(memcmp(r->mem, want, size) == 0, "region memory holds the file's content");
-	ok(r->generation == 1 && meta_matches_memory(r), "and the file's content is hashed");
+	ok(meta_matches_memory(r), "and the file's content is hashed");
+	/* the committed half keeps its generation (FILE.msmeta); the half
+	 * written without a commit is new to the region: one generation on */
+	ok(!r->start.fresh && gen_of(r, 0) == 2 && gen_of(r, r->nchunks / 2 - 1) == 2 &&
+		   gen_of(r, r->nchunks / 2) == 3 && gen_of(r, r->nchunks - 1) == 3 &&
+		   r->generation == 3,
+	   "the committed half keeps generation 2, the uncommitted half gets 3");
+	is_int(r->start.changed, r->nchunks / 2, "the uncommitted chunks are counted as changed");
+	is_int(r->start.first_changed, r->nchunks / 2, "  from the first of them on");
 	ms_region_destroy(r);
+	is_int(file_size(tmp_path("region.img.msmeta")), 64 + r_nchunks_of(size) * 32,
+	       "FILE.msmeta holds a header and an entry per chunk");
+	is_int(file_size(tmp_path("region.img.msjournal")), 0, "FILE.msjournal is empty");
 
 	/* a smaller file is extended, keeping its bytes */
 	snprintf(path, sizeof(path), "%s", tmp_path("small.img"));
@@ -612,8 +628,15 @@ static void cleanup(void)
 	static const char *const files[] = { "region.img", "small.img", "large.img",
 					     "pin.img" };
 
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char side[64];
+
 		unlink(tmp_path(files[i]));
+		snprintf(side, sizeof(side), "%s.msmeta", files[i]);
+		unlink(tmp_path(side));
+		snprintf(side, sizeof(side), "%s.msjournal", files[i]);
+		unlink(tmp_path(side));
+	}
 	if (rmdir(tmpdir) != 0)
 		diag("rmdir %s: %s", tmpdir, strerror(errno));
 }
