@@ -59,8 +59,8 @@
 #define READERS 3           /* two consistent, one default */
 
 static const struct fx_region regs[] = {
-	{ "gate", 1 << 20, CHUNK, true },
-	{ "busy", SIZE, CHUNK, true },
+	{ .name = "gate", .size = 1 << 20, .chunk_size = CHUNK, .no_mlock = true },
+	{ .name = "busy", .size = SIZE, .chunk_size = CHUNK, .no_mlock = true },
 };
 
 static uint8_t req[4096], resp[4096];
