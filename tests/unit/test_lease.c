@@ -168,15 +168,15 @@ static void t_epochs(struct fx_server *f)
 	ms_region_info(r, &ri);
 	e1 = ri.epoch;
 	ok(e1 > 0, "epochs: a write open has an epoch (%llu)", (unsigned long long)e1);
-	is_int(ri.lease_ttl_ms, 10000, "epochs: the default ttl is 10 s");
+	is_int(ri.lease_ttl_ms, 60000, "epochs: the fixture's default ttl (60 s) is told");
 	is_int(ri.commit_mode, MS_COMMIT_ATOMIC, "epochs: atomic by default");
 	is_int(ri.stage_limit, ri.size, "epochs: the staging limit defaults to the size");
 	is_int(ms_lease_get(b, "big", &li), 0, "epochs: lease get");
 	is_int(li.state, MS_LEASE_HELD, "epochs: the lease is held");
 	is_int(li.epoch, e1, "epochs: at the holder's epoch");
-	ok(li.expires_ms > 0 && li.expires_ms <= 10000, "epochs: expiring within the ttl (%lld ms)",
+	ok(li.expires_ms > 0 && li.expires_ms <= 60000, "epochs: expiring within the ttl (%lld ms)",
 	   (long long)li.expires_ms);
-	is_int(li.ttl_ms, 10000, "epochs: ttl shown");
+	is_int(li.ttl_ms, 60000, "epochs: ttl shown");
 	ok(li.holder[0] != '\0', "epochs: holder named (%s)", li.holder);
 	ms_client_id(a, ida);
 	ok(!memcmp(li.client_id, ida, 16), "epochs: the holder's client id");
