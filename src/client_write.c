@@ -188,6 +188,12 @@ static int write_pieces(ms_region *r, const struct ms_wpiece *p, size_t n, struc
 			goto out;
 	}
 	ret = cl_run(c, "write", segs, n, &cb, bytes);
+	if (ret == -EACCES && c->x && ms_lease_renew(r) == -ESTALE) {
+		/* the key was revoked because the lease was fenced: say that
+		 * (the renewal's "fenced: ..." message), not "key not granted" */
+		ret = -ESTALE;
+		goto out;
+	}
 	if (ret)
 		goto out;
 	scur0 = r->scur;     /* written: the staging it took stays taken */
