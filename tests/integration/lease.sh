@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # lease.sh - fenced write leases (issue #10), with a daemon whose leases
-# lapse after 1 s (memsyncd --lease-ttl 1):
+# lapse after 1 s (memsyncd --lease-ttl 1; times MS_TEST_SLOWDOWN in the
+# emulated rxe guest), 32 MiB regions:
 #  (a) a writer stopped with SIGSTOP in the middle of a slow push, past the
 #      TTL: its lease lapses (memsync lease shows no holder), a second
 #      writer pushes other content at the next epoch, and the first one,
@@ -23,7 +24,7 @@
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-size=$((64 * MiB))
+size=$((32 * MiB))
 
 # slow_push FILE URL TAG - start a push --all that takes seconds (one 4 KiB
 # write in flight); sets SP (its pid), its stderr in $SCRATCH/TAG.err
@@ -135,7 +136,9 @@ for v in A0 A1 A2 B0 B1; do
 done
 
 # ============================================ (a) a writer stopped past the TTL
-start_daemon_or_bail --lease-ttl 1 --log-level info --region a:64M
+# 1 s on the host; in the emulated rxe guest every bound scales (SLOW)
+ttl=$((1 * SLOW))
+start_daemon_or_bail --lease-ttl "$ttl" --log-level info --region a:32M
 D1LOG=$DLOG
 A=$(url a)
 
@@ -145,7 +148,7 @@ commits0=$(counter a commits)
 refused0=$(counter a commits_refused)
 abandoned0=$(counter a commits_abandoned)
 lease_get a
-is "$(lease_field ttl_ms)" 1000 "(a) memsync lease: ttl 1000 ms (--lease-ttl 1)"
+is "$(lease_field ttl_ms)" $((ttl * 1000)) "(a) memsync lease: ttl $((ttl * 1000)) ms (--lease-ttl $ttl)"
 
 slow_push "$SCRATCH/A1.img" "$A" w1
 w1=$SP
@@ -208,7 +211,7 @@ unlike "$D1LOG" "AddressSanitizer|runtime error|LeakSanitizer" "(a) memsyncd log
 
 # ====================================== (b) lease break of a stopped writer
 # A TTL far longer than the test: only the break can end this lease.
-start_daemon_or_bail --lease-ttl $((600 * SLOW)) --log-level info --region b:64M
+start_daemon_or_bail --lease-ttl $((600 * SLOW)) --log-level info --region b:32M
 B=$(url b)
 ms -q push "$SCRATCH/B0.img" "$B"
 expect_status 0 "(b) setup: push B0"
