@@ -60,40 +60,77 @@ lease_is() {
 	lease_get "$1" && [ "$(lease_field state)" = "$2" ]
 }
 
-now_ms() {
-	echo $(($(date +%s%N) / 1000000))
-}
-
 # sleep_ms N
 sleep_ms() {
 	sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"
 }
 
-# timed_slow_push FILE URL WHAT - a whole slow push, in the foreground; sets
-# HALF (half of the milliseconds it took): a later slow push of the same
-# size is in the middle of its transfer after HALF ms.  No polling of the
-# server, which is slower than the push on a loaded host.
-HALF=0
-timed_slow_push() {
-	local t0
-	t0=$(now_ms)
-	run "${MSC[@]}" -q --queue-depth 1 --max-io 4K push --all "$1" "$2"
-	HALF=$((($(now_ms) - t0) / 2))
-	expect_status 0 "$3 ($((2 * HALF)) ms)"
+# lease_span REGION EPOCH - from the daemon's log ($DLOG): the milliseconds
+# from the grant of REGION's lease at EPOCH to its release
+lease_span() {
+	"$PY" - "$DLOG" "$1" "$2" <<'EOF2'
+import datetime, re, sys
+log, region, epoch = sys.argv[1:4]
+t0 = None
+for line in open(log):
+    m = re.match(r"(\S+Z) ", line)
+    if not m:
+        continue
+    t = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%fZ")
+    if t0 is None and "holds the write lease of '%s' (" % region in line \
+            and line.rstrip().endswith("epoch %s)" % epoch):
+        t0 = t
+    elif t0 is not None and "released the write lease of '%s'" % region in line:
+        print(int((t - t0).total_seconds() * 1000))
+        break
+else:
+    sys.exit("lease_span: no grant and release of epoch %s" % epoch)
+EOF2
 }
 
-# stop_mid_push TAG - slow_push is running: after HALF ms, SIGSTOP it.
-# Returns 1 (after failing a check) when it ended before that.
+# granted REGION EPOCH - for wait_for: the daemon logged the grant
+# shellcheck disable=SC2317 # called through wait_for
+granted() {
+	grep -q "holds the write lease of '$1' (.*epoch $2)\$" "$DLOG"
+}
+
+# timed_slow_push FILE REGION WHAT - a whole slow push into REGION, in the
+# foreground; sets HALF to half the time it held the lease (the daemon's
+# log says): a later slow push of the same size is in the middle of its
+# transfer HALF ms after its grant.
+HALF=0
+timed_slow_push() {
+	local epoch
+	run "${MSC[@]}" -q --queue-depth 1 --max-io 4K push --all "$1" "$(url "$2")"
+	expect_status 0 "$3"
+	lease_get "$2"
+	epoch=$(lease_field epoch)
+	HALF=$(($(lease_span "$2" "$epoch") / 2))
+	[ "$HALF" -gt 0 ] 2>/dev/null || HALF=0
+	diag "a slow push held the lease of '$2' for $((2 * HALF)) ms"
+}
+
+# stop_mid_push TAG REGION EPOCH - slow_push is running: once the daemon
+# granted it the lease at EPOCH, wait HALF ms more and SIGSTOP it.  Returns
+# 1 (after failing a check) when it was not caught in the middle.
 stop_mid_push() {
+	if ! wait_for 30 granted "$2" "$3"; then
+		fail "the slow push ($1) gets the lease at epoch $3"
+		diag_file "$SCRATCH/$1.err"
+		return 1
+	fi
 	sleep_ms "$HALF"
 	kill -STOP "$SP" 2>/dev/null
-	if wait_for 5 stopped "$SP"; then
-		pass "the slow push ($1) is stopped after $HALF ms, in the middle"
-		return 0
+	if ! wait_for 5 stopped "$SP"; then
+		fail "the slow push ($1) is stopped in the middle" "it ended within $HALF ms"
+		diag_file "$SCRATCH/$1.err"
+		return 1
 	fi
-	fail "the slow push ($1) is stopped in the middle" "it ended within $HALF ms"
-	diag_file "$SCRATCH/$1.err"
-	return 1
+	if grep -q "released the write lease of '$2'" <(sed -n "/holds the write lease of '$2' (.*epoch $3)\$/,\$p" "$DLOG"); then
+		fail "the slow push ($1) is stopped in the middle" "it released the lease first"
+		return 1
+	fi
+	pass "the slow push ($1) is stopped $HALF ms after its grant, holding the lease"
 }
 
 # expect_fenced PID TAG WHAT - continue the stopped writer PID: it must fail,
@@ -106,27 +143,29 @@ expect_fenced() {
 		return
 	fi
 	isnt "$WSTATUS" 0 "$3: the continued writer fails (exit $WSTATUS)"
-	like_todo "$SCRATCH/$2.err" "fenced" "$3: the continued writer says it was fenced" \
-		"$FENCED_TODO"
+	fenced_msg "$SCRATCH/$2.err" "$3: the continued writer says it was fenced"
 }
 
 # A known product bug, kept as a TAP TODO (an expected failure that the TAP
-# driver reports as XFAIL; once fixed it shows as XPASS, which fails `make
-# check` until this marker goes): a writer fenced in the middle of a
+# driver reports as XFAIL) when that exact message shows: a writer fenced in the middle of a
 # transfer fails at its next WRITE with "refused access (key not granted)"
 # (cl_run's message for -EACCES), not "fenced: ...": the renewal that would
 # say so (cl_lease_tick in write_progress) has its result ignored, and the
 # transfer never reaches the commit, whose refusal would.
 FENCED_TODO="a writer fenced mid-transfer says 'refused access (key not granted)'"
 
-# like_todo FILE ERE NAME REASON - like(), as a TAP TODO check
-like_todo() {
+# fenced_msg FILE NAME - FILE (a fenced writer's stderr) says "fenced"; the
+# known bug's message is a TAP TODO (XFAIL), anything else fails
+fenced_msg() {
 	_tap_n=$((_tap_n + 1))
-	if grep -qiE -- "$2" "$1"; then
-		printf 'ok %d - %s # TODO %s\n' "$_tap_n" "$3" "$4"
+	if grep -qi "fenced" "$1"; then
+		printf 'ok %d - %s\n' "$_tap_n" "$2"
+	elif grep -qi "refused access (key not granted)" "$1"; then
+		printf 'not ok %d - %s # TODO %s\n' "$_tap_n" "$2" "$FENCED_TODO"
+		diag "${1##*/}: $(head -n 3 "$1")"
 	else
-		printf 'not ok %d - %s # TODO %s\n' "$_tap_n" "$3" "$4"
-		diag "no line of ${1##*/} matches /$2/:" "$(head -n 3 "$1")"
+		_tap_n=$((_tap_n - 1))
+		fail "$2" "no line of ${1##*/} matches /fenced/:" "$(head -n 3 "$1")"
 	fi
 }
 
@@ -154,7 +193,7 @@ start_daemon_or_bail --lease-ttl "$ttl" --log-level info --region a:32M
 D1LOG=$DLOG
 A=$(url a)
 
-timed_slow_push "$SCRATCH/A0.img" "$A" "(a) setup: a slow push of A0"
+timed_slow_push "$SCRATCH/A0.img" a "(a) setup: a slow push of A0"
 commits0=$(counter a commits)
 refused0=$(counter a commits_refused)
 abandoned0=$(counter a commits_abandoned)
@@ -165,7 +204,7 @@ EPOCH=$(($(lease_field epoch) + 1))
 
 slow_push "$SCRATCH/A1.img" "$A" w1
 w1=$SP
-if stop_mid_push w1; then
+if stop_mid_push w1 a "$EPOCH"; then
 	# past the TTL: the lease lapses though its holder's connection is open
 	if wait_for 10 lease_is a free; then
 		pass "(a) the stopped writer's lease lapsed past the TTL"
@@ -228,16 +267,17 @@ unlike "$D1LOG" "AddressSanitizer|runtime error|LeakSanitizer" "(a) memsyncd log
 # A TTL far longer than the test: only the break can end this lease.
 start_daemon_or_bail --lease-ttl $((600 * SLOW)) --log-level info --region b:32M
 B=$(url b)
-timed_slow_push "$SCRATCH/B0.img" "$B" "(b) setup: a slow push of B0"
+timed_slow_push "$SCRATCH/B0.img" b "(b) setup: a slow push of B0"
+EPOCH=$(($(lease_field epoch) + 1))
 commits0=$(counter b commits)
 abandoned0=$(counter b commits_abandoned)
 
 slow_push "$SCRATCH/B1.img" "$B" w2
 w2=$SP
-if stop_mid_push w2; then
+if stop_mid_push w2 b "$EPOCH"; then
 	lease_get b
 	is "$(lease_field state)" held "(b) the stopped writer holds the lease"
-	EPOCH=$(lease_field epoch)
+	is "$(lease_field epoch)" "$EPOCH" "(b) at epoch $EPOCH"
 	HOLDER_NAME=$(lease_field holder)
 	ms lease "$B"
 	expect_status 0 "(b) memsync lease while the writer is stopped"
