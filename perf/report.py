@@ -20,7 +20,7 @@ import sys
 HEADLINE = [
     "pull_tcp_vs_raw_tcp", "ttfb_lazy_vs_tcp_rtt", "lazy_seq_vs_uffd_baseline",
     "push_1pct_vs_delta_sync", "push_1pct_vs_rsync", "push_1pct_bytes_vs_rsync",
-    "atomic_vs_direct_push", "atomic_vs_direct_push_1pct", "atomic_vs_direct_push_held_lease",
+    "push_1pct_atomic_vs_direct", "atomic_vs_direct_push", "atomic_vs_direct_push_1pct", "atomic_vs_direct_push_held_lease",
     "server_cpu_s_per_gib_atomic_vs_direct",
     "rdma_pull_vs_ib_read_bw", "rdma_push_vs_ib_write_bw", "rdma_server_cpu_vs_tcp",
     "rdma_atomic_vs_direct_push", "migration_downtime_vs_stop_and_copy",
