@@ -99,7 +99,8 @@ static double median(const struct sample *s, unsigned n, size_t field)
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench_sync [--size SIZE] [--runs N] [--chunk SIZE] "
-			"[--json PATH] [--no-copy] [--no-zero-copy] [--seed N]\n");
+			"[--json PATH] [--no-copy] [--no-zero-copy] [--seed N]\n"
+			"                  [--commit atomic|direct (atomic, the default)]\n");
 	exit(2);
 }
 
@@ -126,6 +127,7 @@ int main(int argc, char **argv)
 		{ "no-copy", no_argument, NULL, 'n' },
 		{ "no-zero-copy", no_argument, NULL, 'z' },
 		{ "seed", required_argument, NULL, 'S' },
+		{ "commit", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct sample smp[M_N][NFRAC][MAX_RUNS];
@@ -134,6 +136,7 @@ int main(int argc, char **argv)
 	uint64_t size = 1ull << 30, chunk = MS_CHUNK_DEFAULT, v;
 	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE), npages, nchunks, seed = 0x853c49e6748fea9bull;
 	unsigned runs = 5;
+	enum ms_commit_mode commit = MS_COMMIT_ATOMIC;
 	const char *json = PERF_OUT_DIR "/sync.json";
 	uint32_t *perm = NULL;
 	uint16_t *poff = NULL;
@@ -175,6 +178,10 @@ int main(int argc, char **argv)
 		case 'S':
 			seed = strtoull(optarg, NULL, 0);
 			break;
+		case 'C':
+			if (ms_commit_mode_parse(optarg, &commit))
+				usage();
+			break;
 		default:
 			usage();
 		}
@@ -205,7 +212,8 @@ int main(int argc, char **argv)
 	t0 = ms_now_ns();
 	for (int k = 0; k < M_N; k++) {
 		struct ms_export_opts eo = { .opts_size = sizeof(eo), .name = rname[k], .size = size,
-					     .chunk_size = (uint32_t)chunk, .no_mlock = true };
+					     .chunk_size = (uint32_t)chunk, .no_mlock = true,
+					     .commit = commit };
 
 		if (!mt[k].on)
 			continue;
@@ -383,12 +391,14 @@ int main(int argc, char **argv)
 						memcmp(w->mem, w->srv, size) ? "differ from" : "equal");
 					failed[m][fi] = true;
 				}
-				printf("{\"bench\":\"memsync_sync\",\"method\":\"%s\",\"run\":%u,"
+				printf("{\"bench\":\"memsync_sync\",\"commit\":\"%s\","
+				       "\"method\":\"%s\",\"run\":%u,"
 				       "\"dirty_fraction\":%g,\"pages_written\":%llu,"
 				       "\"chunks_expected\":%llu,\"chunks_pushed\":%llu,"
 				       "\"bytes_sent\":%llu,\"ms\":%.3f,\"write_ms\":%.3f,"
 				       "\"verified\":%s}\n",
-				       mname[m], run + 1, fractions[fi], (unsigned long long)k,
+				       ms_commit_mode_name(commit), mname[m], run + 1, fractions[fi],
+				       (unsigned long long)k,
 				       (unsigned long long)nwant, (unsigned long long)x->chunks,
 				       (unsigned long long)x->bytes, x->op_ms, x->write_ms,
 				       x->ok ? "true" : "false");

@@ -20,8 +20,10 @@ import sys
 HEADLINE = [
     "pull_tcp_vs_raw_tcp", "ttfb_lazy_vs_tcp_rtt", "lazy_seq_vs_uffd_baseline",
     "push_1pct_vs_delta_sync", "push_1pct_vs_rsync", "push_1pct_bytes_vs_rsync",
+    "push_1pct_atomic_vs_direct", "atomic_vs_direct_push", "atomic_vs_direct_push_1pct", "atomic_vs_direct_push_held_lease",
+    "server_cpu_s_per_gib_atomic_vs_direct",
     "rdma_pull_vs_ib_read_bw", "rdma_push_vs_ib_write_bw", "rdma_server_cpu_vs_tcp",
-    "migration_downtime_vs_stop_and_copy",
+    "rdma_atomic_vs_direct_push", "migration_downtime_vs_stop_and_copy",
 ]
 
 MiB, GiB = 1 << 20, 1 << 30
@@ -145,6 +147,15 @@ def rdma_metrics_from_json(path):
                     "peer": "ib_read_lat", "better": "lower", "goal": None, "goal_text": "",
                     "goal_met": None, "ratio": None, "value": None, "peer_value": None,
                     "note": "not measured: perf/bench-rdma does not run ib_read_lat (yet)"})
+    cm = (d.get("commit") or {}).get("rdma") or {}
+    for dk, tag in (("all", ""), ("0.01", "_1pct")):
+        mk("rdma_atomic_vs_direct_push" + tag,
+           "push of %s over RDMA (rxe0) into a commit=atomic region vs a commit=direct one "
+           "(perf/bench_push, %s region, opened for each push)" %
+           ("every chunk" if dk == "all" else "1% of the pages",
+            fmt_size((d.get("commit") or {}).get("region_bytes", 0))),
+           (cm.get("atomic") or {}).get(dk), (cm.get("direct") or {}).get(dk), "commit_direct",
+           "B/s", "higher", None, "", "")
     cpu = d.get("cpu") or {}
     r, t = cpu.get("rdma") or {}, cpu.get("tcp") or {}
     e = {"name": "rdma_server_cpu_vs_tcp",
