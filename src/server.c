@@ -351,6 +351,7 @@ static void export_free(ms_server *s, struct ms_export *e)
 	if (e->lease.holder)
 		ms_lease_release(e, e->lease.holder);
 	free(e->lease.more);
+	ms_lease_pool_free(e);
 	for (unsigned i = 0; i < s->nl; i++) {
 		if (e->reg[i].meta_mr)
 			s->l[i].ops->srv_dereg_mr(s->l[i].xs, e->reg[i].meta_mr);
@@ -620,6 +621,7 @@ int ms_server_unexport(ms_server *s, const char *name)
 			s->l[i].ops->srv_dereg_mr(s->l[i].xs, e->reg[i].data_mr);
 		e->reg[i] = (struct xreg){ 0 };
 	}
+	ms_lease_pool_free(e);   /* no lease: nothing uses the pool */
 	ms_srv_log(s, MS_LOG_DEBUG, "region '%s' removed", name);
 	ms_region_destroy(e->r);
 	e->r = NULL;

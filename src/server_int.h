@@ -142,6 +142,10 @@ struct ms_export {
 	uint64_t stage_limit;            /* immutable */
 	pthread_mutex_t lock;            /* the fields below, up to next */
 	struct lease lease;
+	/* staging memory of leases gone, unregistered, kept for the next
+	 * lease (its pages are faulted in already): taken in order */
+	struct stage_seg pool[MS_STAGE_MAX_SEGS];
+	unsigned npool;
 	uint64_t revoked_read, revoked_written; /* from write MRs gone */
 	uint64_t bytes_committed;
 	uint32_t clients;
@@ -227,6 +231,8 @@ bool ms_lease_check(struct ms_export *e, struct peer *p, uint64_t epoch, char *m
  * and its staging discarded before this returns, unless its commit is
  * being applied (then right after that commit). */
 void ms_lease_fence(struct ms_export *e, enum fence_why why, const char *by);
+/* Unmap e's pool of staging memory (the export is going away). */
+void ms_lease_pool_free(struct ms_export *e);
 void ms_lease_info_of(struct ms_export *e, struct ms_lease_info *li);
 /* The region's write descriptor for its holder (direct mode). */
 struct ms_rdesc ms_lease_write_desc(struct ms_export *e);

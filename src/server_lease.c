@@ -97,17 +97,34 @@ static void detach_locked(struct ms_export *e, struct access *a)
 	ls->nmore = ls->capmore = 0;
 }
 
-/* No lock held: revoke and free what detach_locked took. */
-static void access_free(struct access *a)
+/* No lock held: revoke what detach_locked took.  The staging memory
+ * goes back to e's pool (registered write-only, it holds nothing the
+ * next writer could read), so the next lease does not fault its pages in
+ * again; what does not fit is unmapped. */
+static void access_free(struct ms_export *e, struct access *a)
 {
+	unsigned kept = 0;
+
 	if (a->write_mr)
 		a->l->ops->srv_dereg_mr(a->l->xs, a->write_mr);
-	for (unsigned i = 0; i < a->nseg; i++) {
+	for (unsigned i = 0; i < a->nseg; i++)
 		if (a->seg[i].mr)
 			a->l->ops->srv_dereg_mr(a->l->xs, a->seg[i].mr);
+	pthread_mutex_lock(&e->lock);
+	for (; kept < a->nseg && e->npool < MS_STAGE_MAX_SEGS; kept++)
+		e->pool[e->npool++] = (struct stage_seg){ .mem = a->seg[kept].mem,
+							  .len = a->seg[kept].len };
+	pthread_mutex_unlock(&e->lock);
+	for (unsigned i = kept; i < a->nseg; i++)
 		munmap(a->seg[i].mem, a->seg[i].len);
-	}
 	free(a->more);
+}
+
+void ms_lease_pool_free(struct ms_export *e)
+{
+	for (unsigned i = 0; i < e->npool; i++)
+		munmap(e->pool[i].mem, e->pool[i].len);
+	e->npool = 0;
 }
 
 int ms_lease_take(struct ms_export *e, struct peer *p, uint64_t expect_epoch, char *msg,
@@ -232,7 +249,7 @@ bool ms_lease_release(struct ms_export *e, struct peer *p)
 	detach_locked(e, &a);
 	pthread_mutex_unlock(&e->lock);
 	/* the registration is gone before anyone can use what it granted */
-	access_free(&a);
+	access_free(e, &a);
 	log_abandoned(e, &a, who, "left");
 	return true;
 }
@@ -298,7 +315,7 @@ void ms_lease_fence(struct ms_export *e, enum fence_why why, const char *by)
 	epoch = ls->epoch;
 	detach_locked(e, &a);
 	pthread_mutex_unlock(&e->lock);
-	access_free(&a);
+	access_free(e, &a);
 	ms_srv_log(e->srv, why == FENCE_HANDED_OVER ? MS_LOG_INFO : MS_LOG_WARN,
 		   "'%s': write lease of %s (epoch %llu) %s%s%s: fenced", e->r->name, who,
 		   (unsigned long long)epoch, why_text(why), by ? " by " : "", by ? by : "");
@@ -445,20 +462,35 @@ static int stage_grow(struct ms_export *e, struct peer *p, uint64_t epoch, uint6
 
 	pthread_mutex_lock(&e->lock);
 	have = ls->staged;
-	pthread_mutex_unlock(&e->lock);
-	/* grow geometrically: a push of n bytes makes O(log n) areas */
-	g.len = (size_t)MS_MAX(MS_MAX(want - have, have), (uint64_t)STAGE_MIN);
-	g.len = (size_t)MS_MIN((uint64_t)g.len, e->stage_limit - have);
-	g.len = (g.len + pg - 1) / pg * pg;
-	g.mem = mmap(NULL, g.len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (g.mem == MAP_FAILED) {
-		ret = -errno;
-		snprintf(msg, msglen, "cannot map %zu bytes of staging for '%s': %s", g.len,
-			 e->r->name, strerror(errno));
-		return ret;
+	/* an area of an earlier lease first, when it holds what is wanted
+	 * (a piece must fit in one area): its pages are there already */
+	if (e->npool && e->pool[0].len <= e->stage_limit - have &&
+	    e->pool[0].len >= want - have) {
+		g = e->pool[0];
+		memmove(e->pool, e->pool + 1, --e->npool * sizeof(*e->pool));
 	}
-	ret = l->ops->srv_reg_mr(l->xs, g.mem, g.len, MS_XACCESS_READ | MS_XACCESS_WRITE, &g.mr,
-				 &g.desc);
+	pthread_mutex_unlock(&e->lock);
+	if (!g.mem) {
+		/* grow geometrically: a push of n bytes makes O(log n) areas */
+		g.len = (size_t)MS_MAX(MS_MAX(want - have, have), (uint64_t)STAGE_MIN);
+		g.len = (size_t)MS_MIN((uint64_t)g.len, e->stage_limit - have);
+		g.len = (g.len + pg - 1) / pg * pg;
+		g.mem = mmap(NULL, g.len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+			     0);
+		if (g.mem == MAP_FAILED) {
+			ret = -errno;
+			snprintf(msg, msglen, "cannot map %zu bytes of staging for '%s': %s",
+				 g.len, e->r->name, strerror(errno));
+			return ret;
+		}
+		/* faulting 4 KiB pages in as the writes land costs more than
+		 * the writes (perf/README.md): huge pages where the kernel
+		 * has them (a hint; THP in madvise mode honours it) */
+		(void)madvise(g.mem, g.len, MADV_HUGEPAGE);
+	}
+	/* write-only: the writer never reads its staging back, and an area
+	 * an earlier writer used holds nothing this one may see */
+	ret = l->ops->srv_reg_mr(l->xs, g.mem, g.len, MS_XACCESS_WRITE, &g.mr, &g.desc);
 	if (ret) {
 		munmap(g.mem, g.len);
 		snprintf(msg, msglen, "cannot register staging for '%s': %s", e->r->name,
