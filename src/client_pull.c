@@ -377,7 +377,7 @@ static int pull_hold(struct pull *p)
 
 	for (int t = 0; t < HOLD_TRIES; t++) {
 		struct ms_msg_hold_ok rel = { 0 };
-		uint64_t gen, bytes = 0;
+		uint64_t gen = 0, bytes = 0;
 		int64_t again = 0, stale = 0;
 		int ret = cl_hold(r, &gen), rret;
 
