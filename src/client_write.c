@@ -188,9 +188,15 @@ static int write_pieces(ms_region *r, const struct ms_wpiece *p, size_t n, struc
 			goto out;
 	}
 	ret = cl_run(c, "write", segs, n, &cb, bytes);
-	if (ret == -EACCES && c->x && ms_lease_renew(r) == -ESTALE) {
-		/* the key was revoked because the lease was fenced: say that
-		 * (the renewal's "fenced: ..." message), not "key not granted" */
+	if (ret == -EACCES && atomic) {
+		/* a staging key is revoked only when the lease is fenced: say
+		 * that, with the server's reason when the connection still
+		 * carries a renewal (over RDMA the revoked key broke it) */
+		if (!c->x || ms_lease_renew(r) != -ESTALE)
+			(void)cl_err(c, -ESTALE,
+				     "fenced: write access to region '%s' (epoch %llu) was revoked: "
+				     "its lease lapsed, was broken or was handed over",
+				     r->info.name, (unsigned long long)r->info.epoch);
 		ret = -ESTALE;
 		goto out;
 	}
