@@ -154,6 +154,36 @@ enum ms_commit_mode {
 const char *ms_commit_mode_name(enum ms_commit_mode m);
 int ms_commit_mode_parse(const char *s, enum ms_commit_mode *out);
 
+/* How a region moves from server A (the source) to server B (the
+ * destination).  B drives it: it pulls the region from A as a client. */
+enum ms_migrate_mode {
+	/* a few pre-copy rounds, then post-copy (the default) */
+	MS_MIGRATE_HYBRID = 0,
+	/* rounds while A serves, until what is left fits the downtime target
+	 * (or stops shrinking, or max_rounds); writers wait for the rest */
+	MS_MIGRATE_PRECOPY = 1,
+	/* B owns the region at once and fetches what it lacks from A, the
+	 * chunks clients ask for first */
+	MS_MIGRATE_POSTCOPY = 2,
+	/* writers wait while B copies all of it (the baseline) */
+	MS_MIGRATE_STOPCOPY = 3,
+};
+/* "hybrid" | "precopy" | "postcopy" | "stopcopy"; parse: 0 or -EINVAL */
+const char *ms_migrate_mode_name(enum ms_migrate_mode m);
+int ms_migrate_mode_parse(const char *s, enum ms_migrate_mode *out);
+
+enum ms_migrate_phase {
+	MS_MIGRATE_NONE = 0,       /* no migration of that region here */
+	MS_MIGRATE_PRECOPYING = 1, /* B copies while A owns and serves */
+	MS_MIGRATE_SWITCHING = 2,  /* A holds commits back; B takes the rest */
+	MS_MIGRATE_POSTCOPYING = 3,/* B owns it and fetches what it lacks */
+	MS_MIGRATE_DONE = 4,       /* B has every chunk; A redirects */
+	MS_MIGRATE_FAILED = 5,     /* see error; before the switch A still owns
+				      the region, untouched */
+	MS_MIGRATE_ABORTED = 6,    /* stopped on request, before the switch */
+};
+const char *ms_migrate_phase_name(enum ms_migrate_phase p);
+
 /* A region's write lease (ms_lease_get, ms_lease_break). */
 enum ms_lease_state {
 	MS_LEASE_FREE = 0,      /* nobody holds it */
@@ -326,6 +356,10 @@ struct ms_region_stat {
 				       fenced with staged, uncommitted data */
 	struct ms_lease_info lease;
 	enum ms_commit_mode commit_mode;
+	/* migration (this server's part in it): the source shows where the
+	 * region went once it handed it off, the destination its phase */
+	enum ms_migrate_phase migrate_phase; /* MS_MIGRATE_NONE if none */
+	char moved_to[272];      /* "host:port" once handed off, else "" */
 };
 
 /* The write lease of region name as the server sees it: 0 or -errno
@@ -352,6 +386,65 @@ void ms_client_id(const ms_client *c, uint8_t out[16]);
  * malloc'ed array of *n entries, to be freed with free(). */
 int ms_stat(ms_client *c, const char *name, struct ms_region_stat **out,
 	    size_t *n);
+
+/* ------------------------------------------------------------------ */
+/* Region migration between servers (docs/migration.md)                */
+/* ------------------------------------------------------------------ */
+
+struct ms_migrate_opts {
+	size_t opts_size;           /* sizeof(struct ms_migrate_opts) */
+	enum ms_migrate_mode mode;  /* MS_MIGRATE_HYBRID by default */
+	uint32_t downtime_ms;       /* pre-copy target: switch once what is
+				       left moves in this; 0 = 10 ms */
+	uint32_t max_rounds;        /* pre-copy rounds at most; 0 = 8
+				       (hybrid: 2) */
+	enum ms_transport_kind transport; /* B's connection to A */
+	const char *path;           /* B's backing: a file (created), or NULL
+				       for anonymous memory */
+};
+
+/* Latency histogram buckets: bucket i counts samples in [2^i, 2^(i+1)) us
+ * (bucket 0 also takes < 1 us), the last one everything above. */
+#define MS_HIST_BUCKETS 24
+
+struct ms_migrate_stat {
+	char name[MS_NAME_MAX + 1];
+	enum ms_migrate_phase phase;
+	enum ms_migrate_mode mode;
+	char source[272];           /* "host:port" of A */
+	char end_reason[64];        /* why pre-copy ended: "converged",
+				       "stopped shrinking", "max rounds",
+				       "post-copy" (none), "" while running */
+	char error[256];            /* FAILED: what happened */
+	uint32_t rounds;            /* pre-copy rounds done */
+	uint64_t size;              /* region bytes */
+	uint64_t bytes;             /* bytes B read from A, all rounds */
+	uint64_t chunks_total;
+	uint64_t chunks_missing;    /* not yet at B (post-copy) */
+	uint64_t epoch;             /* B's first epoch (A's last + 1) */
+	/* times in microseconds; 0 = not reached (yet) */
+	uint64_t total_us;          /* start -> done */
+	uint64_t downtime_us;       /* commits held at A -> B accepts them */
+	uint64_t pause_us;          /* waiting for A's commit in flight */
+	uint64_t final_collect_us;  /* reading what changed last */
+	uint64_t final_xfer_us;     /* moving it */
+	uint64_t commit_us;         /* publishing it at B */
+	uint64_t handoff_us;        /* A fences and redirects */
+	uint64_t first_fault_us;    /* post-copy: B owns -> first fetch done */
+	uint64_t faults;            /* post-copy fetches clients waited for */
+	uint64_t fault_hist[MS_HIST_BUCKETS]; /* their latency */
+};
+
+/* Ask server dst (B) to take region name from src_host:src_port (A):
+ * returns once B started (the move goes on in B); 0 or -errno (EEXIST a
+ * region of that name at B, ENOENT none at A, ...; ms_client_errmsg). */
+int ms_migrate_start(ms_client *dst, const char *name, const char *src_host,
+		     const char *src_port, const struct ms_migrate_opts *o);
+/* B's view of the migration of region name (-ENOENT: none). */
+int ms_migrate_status(ms_client *dst, const char *name, struct ms_migrate_stat *out);
+/* Stop it before the switch (A keeps the region as it was): 0, -EALREADY
+ * when past the switch (it then completes), -ENOENT. */
+int ms_migrate_abort(ms_client *dst, const char *name);
 
 /* ------------------------------------------------------------------ */
 /* Lazy mapping                                                        */
@@ -606,6 +699,16 @@ void ms_server_destroy(ms_server *s);
 /* Local statistics, like ms_stat() but without a connection. */
 int ms_server_stat(ms_server *s, const char *name, struct ms_region_stat **out,
 		   size_t *n);
+
+/* Migrate region name from src_host:src_port into this server (what a
+ * MIGRATE request does; ms_migrate_start): 0 once started, or -errno with
+ * the message in ms_server_errmsg(). */
+int ms_server_migrate(ms_server *s, const char *name, const char *src_host,
+		      const char *src_port, const struct ms_migrate_opts *o);
+/* The migration of region name into this server: 0 or -ENOENT. */
+int ms_server_migrate_stat(ms_server *s, const char *name, struct ms_migrate_stat *out);
+/* Stop it before the switch: 0, -EALREADY past it, -ENOENT. */
+int ms_server_migrate_abort(ms_server *s, const char *name);
 
 /* Remove an idle region (thread-safe, also while the server runs; do not
  * add a region of the same name at the same time): 0, -ENOENT when there

@@ -98,6 +98,21 @@ int cl_call(ms_client *c, const char *what, int reqlen, int want)
 			return cl_err(c, -EPROTO, "%s: malformed error reply", what);
 		return cl_err(c, -e.err, "%s on %s:%s", e.msg, c->host, c->port);
 	}
+	if (type == MS_MSG_MOVED) {
+		struct ms_msg_moved mv;
+
+		if (ms_dec_moved(c->resp, rlen, &mv))
+			return cl_err(c, -EPROTO, "%s: malformed MOVED reply", what);
+		/* where it went: following it is the caller's (client_redirect) */
+		c->moved = true;
+		snprintf(c->moved_name, sizeof(c->moved_name), "%s", mv.name);
+		snprintf(c->moved_host, sizeof(c->moved_host), "%s", mv.host);
+		snprintf(c->moved_port, sizeof(c->moved_port), "%s", mv.port);
+		c->moved_epoch = mv.epoch;
+		return cl_err(c, -EREMCHG, "%s: region '%s' moved from %s:%s to %s:%s (epoch %llu)",
+			      what, mv.name, c->host, c->port, mv.host, mv.port,
+			      (unsigned long long)mv.epoch);
+	}
 	if (type != want)
 		return cl_err(c, -EPROTO, "%s: unexpected reply %s from %s:%s",
 			      what, ms_msg_name(type), c->host, c->port);

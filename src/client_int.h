@@ -117,4 +117,22 @@ bool ms_client_connected(const ms_client *c);
 int ms_client_reconnect(ms_client *c, const struct ms_client_opts *co, int timeout_ms,
 			bool *fatal, char *err, size_t errlen);
 
+/* client_migrate.c: what a migration's destination asks of the source
+ * (docs/protocol.md, "Migration"); 0 or -errno (-EREMCHG: moved). */
+
+/* FREEZE: the source holds r's commits back for up to ms (1..60000) or
+ * until thaw/handoff/this connection ends; *gen (final meanwhile) and the
+ * last lease epoch it granted. */
+int ms_region_freeze(ms_region *r, uint32_t ms, uint64_t *gen, uint64_t *epoch);
+/* THAW: let the held commits go on (the migration stopped). */
+int ms_region_thaw(ms_region *r);
+/* HANDOFF: r is owned by host:port from epoch on; *gen the source's last. */
+int ms_region_handoff(ms_region *r, uint64_t epoch, const char *host, const char *port,
+		      uint64_t *gen);
+/* MIGRATED: the destination has every chunk; the source may let go. */
+int ms_region_migrated(ms_region *r);
+/* FETCH: returns once chunks idx[0..n) (n 1..16384) are at this server
+ * (their ABSENT flag is gone from its table). */
+int ms_region_fetch(ms_region *r, const uint64_t *idx, size_t n);
+
 #endif

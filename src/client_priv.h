@@ -32,6 +32,12 @@ struct ms_client {
 	struct ms_mem *mems;         /* long-lived registrations (ms_mem_register) */
 	char why[384];               /* which transport, and why */
 	char errmsg[512];
+	/* the last MOVED reply (cl_call): the region went to moved_host */
+	bool moved;
+	char moved_name[MS_NAME_MAX + 1];
+	char moved_host[256];
+	char moved_port[8];
+	uint64_t moved_epoch;
 };
 
 struct ms_region {

@@ -420,7 +420,24 @@ const char *ms_msg_name(int type)
 	case MS_MSG_HOLD_OK: return "HOLD_OK";
 	case MS_MSG_RELEASE: return "RELEASE";
 	case MS_MSG_RELEASE_OK: return "RELEASE_OK";
+	case MS_MSG_MIGRATE: return "MIGRATE";
+	case MS_MSG_MIGRATE_OK: return "MIGRATE_OK";
+	case MS_MSG_MIGRATE_STATUS: return "MIGRATE_STATUS";
+	case MS_MSG_MIGRATE_STATUS_OK: return "MIGRATE_STATUS_OK";
+	case MS_MSG_MIGRATE_ABORT: return "MIGRATE_ABORT";
+	case MS_MSG_MIGRATE_ABORT_OK: return "MIGRATE_ABORT_OK";
+	case MS_MSG_FREEZE: return "FREEZE";
+	case MS_MSG_FREEZE_OK: return "FREEZE_OK";
+	case MS_MSG_THAW: return "THAW";
+	case MS_MSG_THAW_OK: return "THAW_OK";
+	case MS_MSG_HANDOFF: return "HANDOFF";
+	case MS_MSG_HANDOFF_OK: return "HANDOFF_OK";
+	case MS_MSG_MIGRATED: return "MIGRATED";
+	case MS_MSG_MIGRATED_OK: return "MIGRATED_OK";
+	case MS_MSG_FETCH: return "FETCH";
+	case MS_MSG_FETCH_OK: return "FETCH_OK";
 	case MS_MSG_ERROR: return "ERROR";
+	case MS_MSG_MOVED: return "MOVED";
 	default: return "UNKNOWN";
 	}
 }

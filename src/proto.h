@@ -28,7 +28,20 @@
  *   BYE    {}                                    -> BYE_OK   {}
  *   HOLD   {handle, ms}                          -> HOLD_OK  {generation, ms, flags}
  *   RELEASE {handle}                             -> RELEASE_OK {generation, ms, flags}
- * Any request may be answered by ERROR {errno, message}.
+ * Migration (B = destination, A = source; B is A's client):
+ *   MIGRATE {name, src host, src port, mode, downtime_ms, max_rounds,
+ *            transport, path}             (to B)  -> MIGRATE_OK {}
+ *   MIGRATE_STATUS {name}                 (to B)  -> MIGRATE_STATUS_OK {ms_migrate_stat}
+ *   MIGRATE_ABORT {name}                  (to B)  -> MIGRATE_ABORT_OK {}
+ *   FREEZE {handle, ms}                   (B->A)  -> FREEZE_OK {generation, epoch}
+ *   THAW {handle}                         (B->A)  -> THAW_OK {}
+ *   HANDOFF {handle, epoch, host, port}   (B->A)  -> HANDOFF_OK {generation}
+ *   MIGRATED {handle}                     (B->A)  -> MIGRATED_OK {}
+ *   FETCH {handle, n, n x chunk}          (to B)  -> FETCH_OK {}
+ * Any request may be answered by ERROR {errno, message}; a request about a
+ * region that moved away (OPEN by name, or any request on a handle of it)
+ * by MOVED {name, host, port, epoch}: the region is at host:port now,
+ * owned from epoch on.
  */
 #ifndef MS_PROTO_H
 #define MS_PROTO_H
@@ -46,8 +59,9 @@
 /* 2: COMMIT entries carry a flags field (version 1 hid NOVERIFY in bit 63
  * of len).  3: staging areas (STAGE, entries name their staged bytes),
  * lease epochs (OPEN, COMMIT, RENEW), lease messages, multi-message
- * commits.  A server refuses a HELLO of any other version. */
-#define MS_PROTO_VERSION 3
+ * commits.  4: migration (MIGRATE .. FETCH, MOVED), meta entry flags.
+ * A server refuses a HELLO of any other version. */
+#define MS_PROTO_VERSION 4
 #define MS_AGENT_MAX 63
 #define MS_ERRMSG_MAX 255
 
@@ -81,7 +95,25 @@ enum ms_msg_type {
 	MS_MSG_HOLD_OK = 41,
 	MS_MSG_RELEASE = 42,
 	MS_MSG_RELEASE_OK = 43,
+	/* migration (proto_migrate.c, docs/protocol.md) */
+	MS_MSG_MIGRATE = 27,
+	MS_MSG_MIGRATE_OK = 28,
+	MS_MSG_MIGRATE_STATUS = 29,
+	MS_MSG_MIGRATE_STATUS_OK = 30,
+	MS_MSG_MIGRATE_ABORT = 31,
+	MS_MSG_MIGRATE_ABORT_OK = 32,
+	MS_MSG_FREEZE = 33,
+	MS_MSG_FREEZE_OK = 34,
+	MS_MSG_THAW = 35,
+	MS_MSG_THAW_OK = 36,
+	MS_MSG_HANDOFF = 37,
+	MS_MSG_HANDOFF_OK = 38,
+	MS_MSG_MIGRATED = 44,
+	MS_MSG_MIGRATED_OK = 45,
+	MS_MSG_FETCH = 46,
+	MS_MSG_FETCH_OK = 47,
 	MS_MSG_ERROR = 100,
+	MS_MSG_MOVED = 101,
 };
 
 struct ms_msg_hello {
@@ -321,6 +353,87 @@ int ms_dec_hold_ok(const void *buf, size_t len, enum ms_msg_type t, struct ms_ms
 /* RELEASE {handle} */
 int ms_enc_release(void *buf, size_t cap, const struct ms_msg_handle *m);
 int ms_dec_release(const void *buf, size_t len, struct ms_msg_handle *m);
+
+/* ------------------------------------------------------------ migration */
+
+#define MS_HOST_MAX 255
+#define MS_PORT_MAX 7
+#define MS_PATH_MAX 1023
+
+struct ms_msg_migrate {         /* MIGRATE */
+	char name[MS_NAME_MAX + 1];
+	char host[MS_HOST_MAX + 1];  /* the source A */
+	char port[MS_PORT_MAX + 1];
+	uint32_t mode;               /* enum ms_migrate_mode */
+	uint32_t downtime_ms;
+	uint32_t max_rounds;
+	uint32_t transport;          /* enum ms_transport_kind, B -> A */
+	char path[MS_PATH_MAX + 1];  /* "" = anonymous memory at B */
+};
+
+/* FREEZE: hold every commit of the region back (they wait, they are not
+ * refused) for up to ms milliseconds, or until THAW, HANDOFF or the
+ * sender's connection ends; answered once no commit is being applied. */
+#define MS_FREEZE_MAX_MS 60000u
+struct ms_msg_freeze {
+	uint32_t handle;
+	uint32_t ms;                 /* 1..MS_FREEZE_MAX_MS */
+};
+struct ms_msg_freeze_ok {
+	uint64_t generation;         /* the region's, final while frozen */
+	uint64_t epoch;              /* the last lease epoch granted */
+};
+
+/* HANDOFF: the region is owned by host:port from epoch on (greater than
+ * every epoch A granted): A fences its writer, answers the commits it held
+ * back and every later request about the region with MOVED, and keeps
+ * serving reads of the sender's handle until MIGRATED. */
+struct ms_msg_handoff {
+	uint32_t handle;
+	uint64_t epoch;
+	char host[MS_HOST_MAX + 1];
+	char port[MS_PORT_MAX + 1];
+};
+
+/* MOVED: a reply, like ERROR. */
+struct ms_msg_moved {
+	char name[MS_NAME_MAX + 1];
+	char host[MS_HOST_MAX + 1];
+	char port[MS_PORT_MAX + 1];
+	uint64_t epoch;
+};
+
+int ms_enc_migrate(void *buf, size_t cap, const struct ms_msg_migrate *m);
+/* a mode or transport out of range: -EBADMSG */
+int ms_dec_migrate(const void *buf, size_t len, struct ms_msg_migrate *m);
+/* MIGRATE_STATUS and MIGRATE_ABORT carry a name (t says which) */
+int ms_enc_migname(void *buf, size_t cap, enum ms_msg_type t, const char *name);
+int ms_dec_migname(const void *buf, size_t len, enum ms_msg_type t, char name[MS_NAME_MAX + 1]);
+int ms_enc_migrate_stat(void *buf, size_t cap, const struct ms_migrate_stat *st);
+/* an unknown phase or mode: -EBADMSG */
+int ms_dec_migrate_stat(const void *buf, size_t len, struct ms_migrate_stat *st);
+int ms_enc_freeze(void *buf, size_t cap, const struct ms_msg_freeze *m);
+/* ms outside 1..MS_FREEZE_MAX_MS: -EBADMSG */
+int ms_dec_freeze(const void *buf, size_t len, struct ms_msg_freeze *m);
+int ms_enc_freeze_ok(void *buf, size_t cap, const struct ms_msg_freeze_ok *m);
+int ms_dec_freeze_ok(const void *buf, size_t len, struct ms_msg_freeze_ok *m);
+/* THAW and MIGRATED carry a handle (t says which) */
+int ms_enc_mighandle(void *buf, size_t cap, enum ms_msg_type t, uint32_t handle);
+int ms_dec_mighandle(const void *buf, size_t len, enum ms_msg_type t, uint32_t *handle);
+int ms_enc_handoff(void *buf, size_t cap, const struct ms_msg_handoff *m);
+/* an empty host or port: -EBADMSG */
+int ms_dec_handoff(const void *buf, size_t len, struct ms_msg_handoff *m);
+int ms_enc_moved(void *buf, size_t cap, const struct ms_msg_moved *m);
+int ms_dec_moved(const void *buf, size_t len, struct ms_msg_moved *m);
+/* FETCH is ms_enc_chunks / ms_dec_chunks with MS_MSG_FETCH; FETCH_OK,
+ * MIGRATE_OK, THAW_OK, MIGRATED_OK, MIGRATE_ABORT_OK are ms_enc_empty;
+ * HANDOFF_OK is ms_enc_gen. */
+
+/* Meta entry flags (the u32 after the hash; the last 4 bytes stay zero):
+ * ABSENT: the chunk is not at this server yet (a post-copy migration
+ * fetches it); its hash is the committed one, its bytes are not there:
+ * a reader asks with FETCH and reads once the flag is gone. */
+#define MS_META_F_ABSENT (1u << 0)
 
 /* The metadata table a server registers read-only for each region: one
  * entry per chunk, u64 generation (little-endian), XXH3-128 (canonical),

@@ -134,6 +134,20 @@ struct lease {
 	uint32_t nmore, capmore;
 };
 
+/* The source's side of a migration (server_move.c), under e->lock. */
+struct move_state {
+	bool frozen;                  /* commits of the region wait */
+	struct peer *freezer;         /* the destination's connection */
+	uint64_t frozen_until_ns;     /* CLOCK_MONOTONIC; thawed after it */
+	bool moved;                   /* handed off: MOVED to every request */
+	char host[MS_HOST_MAX + 1];   /* ... pointing there */
+	char port[MS_PORT_MAX + 1];
+	uint64_t epoch;               /* the destination's first epoch */
+	bool released;                /* MIGRATED: the destination has it all */
+};
+
+struct mig_in;                    /* server_migrate.c */
+
 struct ms_export {
 	struct ms_server *srv;
 	struct ms_rregion *r;
@@ -150,6 +164,9 @@ struct ms_export {
 	uint64_t bytes_committed;
 	uint32_t clients;
 	uint64_t commits, refused, abandoned;
+	struct move_state mv;         /* this server is a migration's source */
+	struct mig_in *mig;           /* ... its destination (set before the
+				       * export is listed, freed at destroy) */
 	struct ms_export *next;       /* s->lock */
 	struct ms_export *grave_next; /* s->lock: on s->graveyard */
 };
