@@ -130,7 +130,8 @@ static int copy_run(struct mctx *x, uint64_t c0, uint64_t n)
 /* Copy every chunk i with want[i] != bgen[i] (want NULL: all), in runs. */
 static int copy_changed(struct mctx *x, const uint64_t *want, bool check_abort)
 {
-	uint64_t per = MS_MAX(1ull, SLICE / x->r->chunk_size);
+	/* under a bandwidth cap, small runs: an abort is seen between them */
+	uint64_t per = MS_MAX(1ull, (x->m->max_bw ? BG_RUN : SLICE) / x->r->chunk_size);
 
 	for (uint64_t i = 0; i < x->nch;) {
 		uint64_t n = 0;
@@ -228,6 +229,11 @@ static int switch_over(struct mctx *x)
 
 	if (!want)
 		return -ENOMEM;
+	if (aborted(m)) {
+		snprintf(x->err, sizeof(x->err), "aborted on request");
+		ret = -ECANCELED;
+		goto out;
+	}
 	set_phase(m, MS_MIGRATE_SWITCHING);
 	ret = ms_region_freeze(x->ar, FREEZE_MS, &gen_a, &epoch_a);
 	if (ret) {
@@ -494,6 +500,17 @@ void *ms_mig_main(void *arg)
 				   m->name, m->host, m->port, ms_client_errmsg(x.c));
 		ret = 0;
 	}
+	if (x.mem)
+		ms_mem_unregister(x.mem);
+	x.mem = NULL;
+	if (x.c)
+		ms_disconnect(x.c);     /* closes x.ar too; A thaws if it froze */
+	x.c = NULL;
+	/* before the switch nothing here is anyone's: the copy goes, then
+	 * the failure is told */
+	if (ret && !owned && x.e && ms_server_unexport(m->s, m->name))
+		ms_srv_log(m->s, MS_LOG_WARN, "'%s': the partial copy stays (unexport failed)",
+			   m->name);
 	if (ret) {
 		if (ret == -ECANCELED && !x.err[0])
 			snprintf(x.err, sizeof(x.err), "aborted on request");
@@ -510,14 +527,6 @@ void *ms_mig_main(void *arg)
 			   (unsigned long long)m->st.bytes, (double)m->st.total_us / 1000.0,
 			   (double)m->st.downtime_us / 1000.0);
 	}
-	if (x.mem)
-		ms_mem_unregister(x.mem);
-	if (x.c)
-		ms_disconnect(x.c);     /* closes x.ar too */
-	/* before the switch nothing here is anyone's: the copy goes */
-	if (ret && !owned && x.e && ms_server_unexport(m->s, m->name))
-		ms_srv_log(m->s, MS_LOG_WARN, "'%s': the partial copy stays (unexport failed)",
-			   m->name);
 	free(x.bgen);
 	free(x.meta);
 	free(x.gens);
