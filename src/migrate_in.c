@@ -275,8 +275,13 @@ static int switch_over(struct mctx *x)
 	/* the next writer here gets epoch_a + 1: above every grant of A */
 	x->e->lease.epoch = MS_MAX(x->e->lease.epoch, epoch_a);
 	pthread_mutex_unlock(&x->e->lock);
-	if (x->r->store && (ret = ms_rstore_set_epoch(x->r->store, epoch_a)) != 0) {
-		snprintf(x->err, sizeof(x->err), "persisting epoch %llu: %s",
+	/* a file region keeps its epoch, and its ABSENT chunks, across a
+	 * restart of this server (which then refuses to serve them) */
+	if (x->r->store && ((ret = ms_rstore_set_epoch(x->r->store, epoch_a)) != 0 ||
+			    (ret = ms_rstore_applied(x->r->store, x->r, gen_a,
+						     &(struct ms_commit_ent){ .len = x->r->size },
+						     1)) != 0)) {
+		snprintf(x->err, sizeof(x->err), "persisting epoch %llu and the table: %s",
 			 (unsigned long long)epoch_a, ms_rstore_errmsg(x->r->store));
 		goto thaw;
 	}
