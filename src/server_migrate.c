@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "chunkmap.h"
 #include "migrate_in.h"
@@ -337,9 +336,17 @@ int ms_server_migrate(ms_server *s, const char *name, const char *src_host,
 	snprintf(m->st.source, sizeof(m->st.source), "%s:%s", src_host, src_port);
 	m->st.mode = o->mode;
 	m->st.phase = MS_MIGRATE_PRECOPYING;
-	if (getrandom(m->client_id, sizeof(m->client_id), 0) != sizeof(m->client_id)) {
-		free(m);
-		return -EIO;
+	{
+		/* our id at the source names the region and this server's
+		 * address, so that this server restarted (same address) is the
+		 * destination the source recorded, and may resume */
+		char idsrc[MS_NAME_MAX + MS_HOST_MAX + MS_PORT_MAX + 32];
+		uint8_t h[MS_HASH_LEN];
+		int n = snprintf(idsrc, sizeof(idsrc), "memsync-migrate:%s@%s:%s", name,
+				 m->adv_host, m->adv_port);
+
+		ms_hash128(idsrc, (size_t)n, h);
+		memcpy(m->client_id, h, sizeof(m->client_id));
 	}
 	pthread_mutex_init(&m->lock, NULL);
 	mig_cond_init(&m->cv);
