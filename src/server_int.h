@@ -144,6 +144,11 @@ struct move_state {
 	char port[MS_PORT_MAX + 1];
 	uint64_t epoch;               /* the destination's first epoch */
 	bool released;                /* MIGRATED: the destination has it all */
+	uint8_t dest_id[16];          /* the freezer's client id (HELLO) */
+	uint32_t applying;            /* commits of the region being applied */
+	bool freeze_reply;            /* FREEZE_OK owed once applying is 0 */
+	bool reaped;                  /* released: memory freed, e->r NULL */
+	char name[MS_NAME_MAX + 1];   /* the region's, kept for MOVED */
 };
 
 struct mig_in;                    /* server_migrate.c */
@@ -206,6 +211,7 @@ struct ms_server {
 	pthread_rwlock_t gp;          /* grace lock: see the top */
 	pthread_mutex_t ulock;        /* one ms_server_unexport at a time */
 	struct ms_export *graveyard;  /* s->lock: removed, freed at destroy */
+	struct move_srv *mvs;         /* server_move.c; NULL until needed */
 };
 
 /* server.c */
@@ -223,6 +229,8 @@ int ms_srv_collect_stats(ms_server *s, const char *name, struct ms_region_stat *
  * inline).  Stop and join the worker (after every loop has returned). */
 int ms_srv_defer_commit(ms_server *s, struct peer *p, const void *req, size_t len);
 void ms_srv_worker_fini(ms_server *s);
+/* Requeue the commits of e parked while it was frozen (server_move.c). */
+void ms_srv_work_unpark(ms_server *s, struct ms_export *e);
 
 /* server_work.c: a COMMIT for p, decoded into ents (room for
  * MS_COMMIT_MAX_ENTS), checked against p's lease, verified, applied and
