@@ -72,10 +72,14 @@ int cl_open_call(ms_client *c, const struct ms_msg_open *m)
 		}
 		if (len != -EREMCHG || !c->moved)
 			return len;
-		if (c->regions)
+		if (c->regions) {
+			char msg[sizeof(c->errmsg)];
+
+			snprintf(msg, sizeof(msg), "%s", c->errmsg);
 			return cl_err(c, -EREMCHG, "%s (this client has other regions open at "
-				      "%s:%s: open it with a client of its own)", c->errmsg,
-				      c->host, c->port);
+				      "%s:%s: open it with a client of its own)", msg, c->host,
+				      c->port);
+		}
 		if (!*first)
 			snprintf(first, sizeof(first), "%s:%s", c->host, c->port);
 		if (hops++ == MS_REDIRECT_HOPS)

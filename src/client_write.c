@@ -13,6 +13,7 @@
  * chunk piece written.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -494,18 +495,20 @@ static bool follow_moved(ms_region *r, const char *what, int *ret)
 {
 	size_t dropped = r->npending;
 	uint64_t old_epoch = r->info.epoch;
+	char from[272];
 
 	if (r->info.mode != MS_MODE_WRITE || cl_redirect_check(r, *ret) != -EREMCHG)
 		return false;
+	snprintf(from, sizeof(from), "%s:%s", r->c->host, r->c->port);
 	*ret = cl_follow(r->c, what, r->info.name);
 	if (*ret)
 		return false;
 	if (dropped) {
 		/* reopen forgot them: the new server never saw their bytes */
-		*ret = cl_err(r->c, -EREMCHG, "%s: region '%s' moved to %s:%s (the writer holds "
-			      "its lease there now, epoch %llu after %llu): %zu uncommitted "
-			      "ms_write() range(s) were dropped; write them again", what,
-			      r->info.name, r->c->host, r->c->port,
+		*ret = cl_err(r->c, -EREMCHG, "%s: region '%s' moved from %s to %s:%s (the "
+			      "writer holds its lease there now, epoch %llu after %llu): %zu "
+			      "uncommitted ms_write() range(s) were dropped; write them again",
+			      what, r->info.name, from, r->c->host, r->c->port,
 			      (unsigned long long)r->info.epoch,
 			      (unsigned long long)old_epoch, dropped);
 		return false;
