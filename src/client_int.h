@@ -140,6 +140,10 @@ int ms_region_migrated(ms_region *r);
 /* The metadata entries of chunks [first, first+n) as r's server has them
  * (MS_META_ENTRY_SIZE bytes each: ms_meta_gen, ms_meta_hash, ms_meta_flags). */
 int ms_chunk_meta(ms_region *r, uint64_t first, uint64_t n, void *buf);
+/* The last MOVED reply c got: where the region went and from which epoch
+ * (false: none). */
+bool ms_client_moved_to(const ms_client *c, const char **host, const char **port,
+			uint64_t *epoch);
 /* FETCH: returns once chunks idx[0..n) (n 1..16384) are at this server
  * (their ABSENT flag is gone from its table). */
 int ms_region_fetch(ms_region *r, const uint64_t *idx, size_t n);
