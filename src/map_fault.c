@@ -204,8 +204,9 @@ static int pull(struct worker *w, uint64_t first, uint64_t off, uint8_t *dst, ui
 }
 
 /* Chunks [first, first+n) are ours (state FETCHING): pull, map, publish.
- * fault_t0: for a fault, when it was read (its latency is noted once its
- * waiters are woken), else 0. */
+ * fault_t0: for a fault, when it was read (its latency is noted when the
+ * chunk is mapped and published, just before its waiters are woken),
+ * else 0. */
 static int fetch(struct worker *w, uint64_t first, uint64_t n, uint64_t fault_t0)
 {
 	ms_map *m = w->m;
@@ -242,9 +243,10 @@ static int fetch(struct worker *w, uint64_t first, uint64_t n, uint64_t fault_t0
 		atomic_store(&m->state[i], CH_LOCAL);
 		atomic_fetch_add(&m->nlocal, 1);
 	}
-	map_uffd_wake(m, off, len);
+	/* noted before the wake: the faulting thread may look right after */
 	if (fault_t0)
 		map_fault_note(m, ms_now_ns() - fault_t0);
+	map_uffd_wake(m, off, len);
 	for (uint64_t i = first; m->mo.on_local && i < first + n; i++)
 		m->mo.on_local(m->mo.ud, i);
 	map_notify(m);

@@ -169,7 +169,8 @@ struct monitor {
 	pthread_t th;
 	ms_client *c;
 	atomic_bool stop;
-	int violations, polls;
+	int violations;
+	atomic_int polls;
 	char why[256];
 	uint64_t epochs[MAX_SEEN];   /* held epochs seen, in order */
 	uint8_t ids[MAX_SEEN][16];
@@ -185,7 +186,6 @@ static void *monitor_main(void *arg)
 
 	while (!atomic_load(&mo->stop)) {
 		if (ms_lease_get(mo->c, R, &li) == 0) {
-			mo->polls++;
 			if (li.state == MS_LEASE_HANDOVER) {
 				mo->saw_handover = true;
 				memcpy(mo->handover_to, li.client_id, 16);
@@ -209,6 +209,7 @@ static void *monitor_main(void *arg)
 					memcpy(mo->ids[mo->nseen++], li.client_id, 16);
 				}
 			}
+			atomic_fetch_add(&mo->polls, 1);
 		}
 		msleep(1);
 	}
@@ -221,6 +222,11 @@ static void monitor_start(struct monitor *mo)
 	mo->c = fx_connect(&f, NULL);
 	if (!mo->c || pthread_create(&mo->th, NULL, monitor_main, mo))
 		tap_bail("monitor");
+	/* it has seen the lease as it is before the case goes on */
+	for (int i = 0; i < 10000 && !atomic_load(&mo->polls); i++)
+		msleep(1);
+	if (!atomic_load(&mo->polls))
+		tap_bail("monitor: no lease_get answered");
 }
 
 static void monitor_stop(struct monitor *mo, const char *what)
@@ -229,7 +235,8 @@ static void monitor_stop(struct monitor *mo, const char *what)
 	pthread_join(mo->th, NULL);
 	ms_disconnect(mo->c);
 	ok(mo->polls > 0 && mo->violations == 0,
-	   "%s: never two lease holders (%d polls, %d epochs seen)%s%s", what, mo->polls,
+	   "%s: never two lease holders (%d polls, %d epochs seen)%s%s", what,
+	   atomic_load(&mo->polls),
 	   mo->nseen, mo->violations ? ": " : "", mo->why);
 }
 
