@@ -45,6 +45,7 @@ struct ms_commit_res {
 	unsigned commits;    /* commits it took: 1, or more when an atomic
 			      * stream outgrew the lease's staging limit
 			      * (then it was not atomic as a whole) */
+	uint64_t commit_ns;  /* the commit messages' time, after the writes */
 };
 
 /* The source of a streamed commit: put the next batch in p[0..cap) and

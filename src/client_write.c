@@ -413,7 +413,9 @@ static int commit_stream(ms_region *r, ms_fill_fn fill, void *ud, struct ms_xmr 
 		goto out;
 	}
 	s.sent = wrote;
+	s.commit_ns = ms_now_ns();
 	ret = commit_part(r, &e, &pend_in, &s);
+	s.commit_ns = ms_now_ns() - s.commit_ns;
 out:
 	free(p);
 	free(e.v);
