@@ -410,11 +410,15 @@ static int source_again(struct mctx *x)
 	bool fatal = false;
 	int ret = -ENOTCONN;
 
-	while (!fatal && ms_now_ns() < deadline && !ms_mig_stopping(x->m)) {
+	/* a source that restarts may listen before its regions are back
+	 * (ENOENT meanwhile): only a changed geometry ends the tries */
+	while (ms_now_ns() < deadline && !ms_mig_stopping(x->m)) {
 		ret = ms_client_reconnect(x->c, &co, 2000, &fatal, err, sizeof(err));
 		if (!ret)
 			return 0;
 		snprintf(x->err, sizeof(x->err), "%s", err);
+		if (fatal && ret == -ESTALE)
+			break;
 		usleep(200000);
 	}
 	return ret;
