@@ -20,8 +20,8 @@
  *    a tombstone (name -> host:port, epoch) for OPENs and STAT.
  *
  * No commit is applied after HANDOFF: the gate (ms_move_commit_enter) is
- * checked and counted under e->lock, and HANDOFF needs a freeze, which is
- * granted only once nothing is applying.
+ * checked and counted under e->lock, and HANDOFF needs a freeze in force,
+ * granted only once nothing is applying, and nothing applying at the end.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -109,14 +109,6 @@ static struct move_srv *move_srv(ms_server *s)
 	return m;
 }
 
-static const struct tomb *tomb_find_locked(struct move_srv *m, const char *name)
-{
-	for (const struct tomb *t = m ? m->tombs : NULL; t; t = t->next)
-		if (strcmp(t->name, name) == 0)
-			return t;
-	return NULL;
-}
-
 /* MOVED for a region that is only a tombstone here; 0 when none. */
 static int tomb_moved(ms_server *s, const char *name, void *resp, size_t cap)
 {
@@ -127,7 +119,8 @@ static int tomb_moved(ms_server *s, const char *name, void *resp, size_t cap)
 	if (!m)
 		return 0;
 	pthread_mutex_lock(&m->lock);
-	t = tomb_find_locked(m, name);
+	for (t = m->tombs; t && strcmp(t->name, name) != 0; t = t->next)
+		;
 	if (t) {
 		snprintf(mv.name, sizeof(mv.name), "%s", t->name);
 		snprintf(mv.host, sizeof(mv.host), "%s", t->host);
@@ -314,9 +307,7 @@ int ms_move_redirect(ms_server *s, struct peer *p, int type, const void *req, si
 
 static struct ms_export *slot_export(struct peer *p, uint32_t handle)
 {
-	struct open_slot *o = ms_srv_slot(p, handle);
-
-	return o ? o->e : NULL;
+	return ms_srv_slot(p, handle) ? p->opens[handle].e : NULL;
 }
 
 int ms_move_h_freeze(ms_server *s, struct peer *p, const void *req, size_t len, void *resp,
@@ -468,7 +459,15 @@ int ms_move_h_handoff(ms_server *s, struct peer *p, const void *req, size_t len,
 		}
 	}
 	pthread_mutex_lock(&e->lock);
-	/* the freezer's requests come one at a time: still frozen by p */
+	/* the freeze may have lapsed while the file was written: then commits
+	 * went on here, which the destination does not have */
+	if (!e->mv.frozen || e->mv.freezer != p || e->mv.applying) {
+		pthread_mutex_unlock(&e->lock);
+		if (path)
+			ms_rstore_moved_drop(path);
+		return ms_enc_error(resp, cap, ETIMEDOUT, "the freeze of '%s' lapsed before "
+				    "the handoff: not handed off", e->r->name);
+	}
 	e->mv.moved = true;
 	e->mv.epoch = m.epoch;
 	snprintf(e->mv.host, sizeof(e->mv.host), "%s", m.host);

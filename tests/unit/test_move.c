@@ -27,6 +27,10 @@
  *   non-freezer or not frozen; MIGRATED before a handoff: each a clear
  *   error that changes nothing (a commit then goes through as ever).
  *
+ * - file: a file region's redirect survives a restart of A (FILE.msmoved):
+ *   the restarted server logs it, serves only MOVED (stat shows the
+ *   tombstone) and a fresh client's open lands at B.
+ *
  * Every case ends with the region compared byte for byte at A and at B.
  */
 #include <errno.h>
@@ -35,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "memsync.h"
@@ -472,6 +477,128 @@ static void t_bad(size_t i, const char *name)
 	free(model);
 }
 
+/* --------------------------------------------------------- file region */
+
+static atomic_int redirect_logs;
+
+static void info_log(void *ud, enum ms_log_level lvl, const char *msg)
+{
+	(void)ud;
+	(void)lvl;
+	if (strstr(msg, "serving only redirects"))
+		atomic_fetch_add(&redirect_logs, 1);
+}
+
+/* A server on 127.0.0.1 with the file region "file" at path. */
+static ms_server *file_server(const char *path, ms_export **e)
+{
+	struct ms_server_opts so = { .opts_size = sizeof(so), .host = "127.0.0.1", .port = "0",
+				     .transport = MS_TRANSPORT_TCP, .log = info_log };
+	struct ms_export_opts eo = { .opts_size = sizeof(eo), .name = "file", .size = SIZE,
+				     .chunk_size = CHUNK, .backing = MS_BACKING_FILE,
+				     .path = path, .no_mlock = true };
+	char err[256];
+	ms_server *s = ms_server_create(&so, err, sizeof(err));
+
+	if (!s)
+		tap_bail("file server: %s", err);
+	*e = ms_server_add_region(s, &eo);
+	if (!*e)
+		tap_bail("file region: %s", ms_server_errmsg(s));
+	if (ms_server_start(s))
+		tap_bail("file server start: %s", ms_server_errmsg(s));
+	return s;
+}
+
+static ms_client *conn_port(uint16_t port)
+{
+	struct ms_client_opts o = { .opts_size = sizeof(o), .transport = MS_TRANSPORT_TCP,
+				    .timeout_ms = 10000 };
+	char ps[8], err[256];
+	ms_client *c;
+
+	snprintf(ps, sizeof(ps), "%u", port);
+	c = ms_connect("127.0.0.1", ps, &o, err, sizeof(err));
+	if (!c)
+		tap_bail("connect: %s", err);
+	return c;
+}
+
+static void t_file(void)
+{
+	char dir[] = "/tmp/ms-move-XXXXXX", path[64], moved[80], bpart[272];
+	uint8_t *model = malloc(SIZE), *rb = malloc(SIZE);
+	struct ms_region_stat *st = NULL;
+	uint64_t gen, ep, g;
+	ms_export *ea, *eb;
+	ms_client *d, *y;
+	ms_region *rd, *ry;
+	struct stat sb;
+	ms_server *s;
+	size_t n = 0;
+	FILE *f;
+
+	if (!mkdtemp(dir))
+		tap_bail("mkdtemp: %s", strerror(errno));
+	snprintf(path, sizeof(path), "%s/r.img", dir);
+	snprintf(moved, sizeof(moved), "%s.msmoved", path);
+	snprintf(bpart, sizeof(bpart), "127.0.0.1:%s", fb.port);
+	s = file_server(path, &ea);
+	fx_fill(ms_export_mem(ea), SIZE, &seed);
+	if (ms_export_commit(ea, 0, SIZE))
+		tap_bail("file commit");
+	memcpy(model, ms_export_mem(ea), SIZE);
+	d = conn_port(ms_server_port(s));
+	rd = xopen(d, "file", MS_MODE_READ);
+	is_int(ms_region_freeze(rd, 30000, &gen, &ep), 0, "file: frozen");
+	eb = dest_region("file", model);
+	is_int(ms_region_handoff(rd, ep + 5, "127.0.0.1", fb.port, &g), 0, "file: handed off");
+	is_int(stat(moved, &sb), 0, "file: FILE.msmoved written at the handoff");
+	is_int(ms_region_migrated(rd), 0, "file: MIGRATED_OK");
+	ms_disconnect(d);
+	ms_server_destroy(s);
+	s = file_server(path, &ea);
+	ok(atomic_load(&redirect_logs) >= 1, "file: the restarted server logs the redirect");
+	for (int t = 0; t < POLL_BOUND_MS / POLL_MS; t++) {
+		free(st);
+		st = NULL;
+		if (ms_server_stat(s, "file", &st, &n) == 0 && n == 1 &&
+		    st[0].migrate_phase == MS_MIGRATE_DONE)
+			break;
+		sleep_ms(POLL_MS);
+	}
+	ok(st && n == 1 && st[0].migrate_phase == MS_MIGRATE_DONE,
+	   "file: only a tombstone after the restart");
+	is_str(st ? st[0].moved_to : "", bpart, "file: pointing at B");
+	is_int(st ? st[0].lease.epoch : 0, ep + 4, "file: epoch below B's first");
+	free(st);
+	y = conn_port(ms_server_port(s));
+	ry = ms_open(y, "file", MS_MODE_READ);
+	ok(ry != NULL, "file: an open at the restarted A lands at B%s%s", ry ? "" : ": ",
+	   ry ? "" : ms_client_errmsg(y));
+	if (ry) {
+		is_int(ms_pull(ry, 0, rb, SIZE, NULL, NULL), 0, "file: pull at B");
+		same(rb, model, "file: B's bytes");
+	}
+	ms_disconnect(y);
+	ms_server_destroy(s);
+	f = fopen(path, "rb");
+	ok(f && fread(rb, 1, SIZE, f) == SIZE, "file: A's file read");
+	if (f)
+		fclose(f);
+	same(rb, model, "file: A's file kept its bytes");
+	same(ms_export_mem(eb), model, "file: B holds them");
+	unlink(moved);
+	snprintf(moved, sizeof(moved), "%s.msmeta", path);
+	unlink(moved);
+	snprintf(moved, sizeof(moved), "%s.msjournal", path);
+	unlink(moved);
+	unlink(path);
+	rmdir(dir);
+	free(model);
+	free(rb);
+}
+
 int main(void)
 {
 	static const struct fx_region regs[] = {
@@ -494,6 +621,7 @@ int main(void)
 	t_push(4, "push");
 	t_migrated(5, "mapped");
 	t_bad(6, "bad");
+	t_file();
 	fx_server_down(&fb);
 	fx_server_down(&fa);
 	return tap_done();
