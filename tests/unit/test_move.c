@@ -189,6 +189,23 @@ static bool bg_wait(struct bg *b)
 	return true;
 }
 
+/* An application's ms_export_commit at A, on a thread of its own. */
+struct lc {
+	ms_export *e;
+	int ret;
+	atomic_bool done;
+	pthread_t t;
+};
+
+static void *lc_main(void *arg)
+{
+	struct lc *l = arg;
+
+	l->ret = ms_export_commit(l->e, 0, CHUNK);
+	atomic_store(&l->done, true);
+	return NULL;
+}
+
 /* ------------------------------------------------------------- freeze */
 
 enum unfreeze { BY_THAW, BY_LAPSE, BY_DISCONNECT };
@@ -202,6 +219,7 @@ static void t_freeze(size_t i, const char *name, enum unfreeze how)
 	uint8_t *model = copy_of(a_mem(i), SIZE), *rb = malloc(SIZE);
 	uint64_t gen, ep, gen0 = fx_counts(fa.s, name).generation;
 	int warn0 = fx_warnings(&fa);
+	struct lc l = { .e = fa.e[i] };
 	char last[256];
 	struct bg b;
 
@@ -209,6 +227,9 @@ static void t_freeze(size_t i, const char *name, enum unfreeze how)
 	       "freeze/%s: FREEZE_OK", h);
 	is_int(ep, epoch_of(rw), "freeze/%s: it tells the writer's epoch", h);
 	is_int(gen, gen0, "freeze/%s: and the generation", h);
+	atomic_init(&l.done, false);
+	if (how == BY_THAW && pthread_create(&l.t, NULL, lc_main, &l))
+		tap_bail("pthread_create");
 	bg_start(&b, rw, 3 * CHUNK + 100);
 	if (how != BY_LAPSE) {
 		sleep_ms(WAIT_MS);
@@ -217,8 +238,12 @@ static void t_freeze(size_t i, const char *name, enum unfreeze how)
 		is_int(ms_pull(rd, 0, rb, SIZE, NULL, NULL), 0, "freeze/%s: reads go on", h);
 		same(rb, model, "freeze: the reader sees the frozen bytes");
 	}
-	if (how == BY_THAW)
+	if (how == BY_THAW) {
+		ok(!atomic_load(&l.done), "freeze/thaw: a local ms_export_commit waits too");
 		is_int(ms_region_thaw(rd), 0, "freeze/thaw: THAW_OK");
+		pthread_join(l.t, NULL);
+		is_int(l.ret, 0, "freeze/thaw: the local commit goes through");
+	}
 	if (how == BY_DISCONNECT) {
 		ms_disconnect(d);
 		d = NULL;
@@ -335,6 +360,8 @@ static void t_push(size_t i, const char *name)
 	ok(xs.chunks_moved >= 4, "push: the changed chunks were sent (%llu)",
 	   (unsigned long long)xs.chunks_moved);
 	same(ms_export_mem(eb), src, "push: B holds the pushed bytes");
+	is_int(ms_export_commit(fa.e[i], 0, CHUNK), -EREMCHG,
+	       "push: a local commit at A after the handoff: EREMCHG");
 	same(a_mem(i), model, "push: A is unchanged");
 	ms_disconnect(w);
 	ms_disconnect(d);
