@@ -27,6 +27,7 @@
  *   non-freezer or not frozen; MIGRATED before a handoff: each a clear
  *   error that changes nothing (a commit then goes through as ever).
  *
+ * - hops: A -> B -> C is followed to C; A -> B -> A -> ... ends in ELOOP;
  * - file: a file region's redirect survives a restart of A (FILE.msmoved):
  *   the restarted server logs it, serves only MOVED (stat shows the
  *   tombstone) and a fresh client's open lands at B.
@@ -504,6 +505,79 @@ static void t_bad(size_t i, const char *name)
 	free(model);
 }
 
+/* --------------------------------------------------------------- hops */
+
+/* A's region (export ea) goes to B; at B the test hands it on to A or C. */
+static void hand_on(ms_export *ea, const char *name, bool to_a, struct fx_server *fc)
+{
+	ms_client *da = conn(&fa), *db = conn(&fb);
+	ms_region *ra = xopen(da, name, MS_MODE_READ), *rb;
+	uint64_t gen, ep, g;
+
+	if (ms_region_freeze(ra, 30000, &gen, &ep) ||
+	    (dest_region(name, ms_export_mem(ea)), ms_region_handoff(ra, ep + 1, "127.0.0.1", fb.port, &g)))
+		tap_bail("hops: %s to B: %s", name, ms_client_errmsg(da));
+	rb = xopen(db, name, MS_MODE_READ);
+	if (ms_region_freeze(rb, 30000, &gen, &ep) ||
+	    ms_region_handoff(rb, ep + 2, "127.0.0.1", to_a ? fa.port : fc->port, &g))
+		tap_bail("hops: %s on from B: %s", name, ms_client_errmsg(db));
+	ms_disconnect(da);
+	ms_disconnect(db);
+}
+
+/* A region of A for the hops (added while A runs), filled from seed. */
+static ms_export *a_region(const char *name)
+{
+	struct ms_export_opts eo = { .opts_size = sizeof(eo), .name = name, .size = SIZE,
+				     .chunk_size = CHUNK };
+	ms_export *e = ms_server_add_region(fa.s, &eo);
+
+	if (!e)
+		tap_bail("hops: region %s at A: %s", name, ms_server_errmsg(fa.s));
+	fx_fill(ms_export_mem(e), SIZE, &seed);
+	if (ms_export_commit(e, 0, SIZE))
+		tap_bail("hops: commit of %s at A", name);
+	return e;
+}
+
+static void t_hops(const char *chain, const char *loop)
+{
+	static const struct fx_region none[] = { { "unused", 64 * KiB, 0, false, 0 } };
+	ms_export *ea = a_region(chain), *el = a_region(loop);
+	struct fx_server fc;
+	ms_client *y = conn(&fa), *z = conn(&fa);
+	uint8_t *rb = malloc(SIZE);
+	struct ms_export_opts eo = { .opts_size = sizeof(eo), .name = chain, .size = SIZE,
+				     .chunk_size = CHUNK };
+	ms_export *ec;
+	ms_region *r;
+
+	fx_server_up(&fc, none, 1, FX_SEED);
+	ec = ms_server_add_region(fc.s, &eo);
+	if (!ec)
+		tap_bail("hops: region at C");
+	memcpy(ms_export_mem(ec), ms_export_mem(ea), SIZE);
+	ms_export_commit(ec, 0, SIZE);
+	hand_on(ea, chain, false, &fc);
+	r = ms_open(y, chain, MS_MODE_READ);
+	ok(r != NULL, "hops: A -> B -> C: the open lands at C%s%s", r ? "" : ": ",
+	   r ? "" : ms_client_errmsg(y));
+	is_str(y->port, fc.port, "hops: the client is at C");
+	if (r) {
+		is_int(ms_pull(r, 0, rb, SIZE, NULL, NULL), 0, "hops: pull at C");
+		same(rb, ms_export_mem(ea), "hops: C's bytes equal A's");
+	}
+	hand_on(el, loop, true, NULL);
+	ok(ms_open(z, loop, MS_MODE_READ) == NULL && errno == ELOOP,
+	   "hops: A -> B -> A -> ...: ELOOP after %d hops", MS_REDIRECT_HOPS);
+	ok(strstr(ms_client_errmsg(z), "moved more than") != NULL, "hops: says so (%s)",
+	   ms_client_errmsg(z));
+	ms_disconnect(y);
+	ms_disconnect(z);
+	fx_server_down(&fc);
+	free(rb);
+}
+
 /* --------------------------------------------------------- file region */
 
 static atomic_int redirect_logs;
@@ -639,6 +713,7 @@ int main(void)
 		{ "other", SIZE, CHUNK, false, MS_COMMIT_ATOMIC },
 	};
 
+
 	fx_server_up(&fa, regs, MS_ARRAY_SIZE(regs), FX_SEED);
 	fx_server_up(&fb, NULL, 0, FX_SEED);
 	t_freeze(0, "thaw", BY_THAW);
@@ -649,6 +724,7 @@ int main(void)
 	t_migrated(5, "mapped");
 	t_bad(6, "bad");
 	t_file();
+	t_hops("chain", "loop");
 	fx_server_down(&fb);
 	fx_server_down(&fa);
 	return tap_done();
