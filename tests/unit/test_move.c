@@ -444,6 +444,20 @@ static void t_migrated(size_t i, const char *name)
 		is_int(ms_pull(ry, 0, rb, SIZE, NULL, NULL), 0, "migrated: pull at B");
 		same(rb, model, "migrated: the bytes at B");
 	}
+	/* the region comes back to A (migrated here again): no tombstone */
+	{
+		struct ms_export_opts eo = { .opts_size = sizeof(eo), .name = name,
+					     .size = SIZE, .chunk_size = CHUNK };
+		ms_export *back = ms_server_add_region(fa.s, &eo);
+		struct ms_region_stat *sv = NULL;
+		size_t nv = 0;
+
+		ok(back != NULL, "migrated: a region of that name is added at A again");
+		is_int(ms_server_stat(fa.s, name, &sv, &nv), 0, "migrated: stat of it");
+		ok(nv == 1 && !sv[0].moved_to[0] && sv[0].migrate_phase == MS_MIGRATE_NONE,
+		   "migrated: one entry, the new region's: the tombstone is gone (%zu)", nv);
+		free(sv);
+	}
 out:
 	ms_disconnect(d);
 	ms_disconnect(y);
