@@ -758,6 +758,14 @@ int ms_rstore_moved_save(const char *path, const struct ms_rstore_moved *m)
 	return ret;
 }
 
+void ms_rstore_moved_drop(const char *path)
+{
+	char file[MS_PATH_MAX + 32];
+
+	snprintf(file, sizeof(file), "%s" MS_RSTORE_MOVED_SUFFIX, path);
+	unlink(file);
+}
+
 int ms_rstore_moved_load(const char *path, struct ms_rstore_moved *m)
 {
 	char file[MS_PATH_MAX + 32], hex[33] = "";

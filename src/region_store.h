@@ -109,6 +109,8 @@ struct ms_rstore_moved {
 };
 int ms_rstore_moved_save(const char *path, const struct ms_rstore_moved *m);
 int ms_rstore_moved_load(const char *path, struct ms_rstore_moved *m);
+/* Remove FILE.msmoved (a handoff that did not happen after all). */
+void ms_rstore_moved_drop(const char *path);
 
 /* Close (releasing FILE's lock).  NULL is a no-op. */
 void ms_rstore_close(struct ms_rstore *st);

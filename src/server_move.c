@@ -20,8 +20,8 @@
  *    a tombstone (name -> host:port, epoch) for OPENs and STAT.
  *
  * No commit is applied after HANDOFF: the gate (ms_move_commit_enter) is
- * checked and counted under e->lock, and HANDOFF needs a freeze, which is
- * granted only once nothing is applying.
+ * checked and counted under e->lock, and HANDOFF needs a freeze in force,
+ * granted only once nothing is applying, and nothing applying at the end.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -109,14 +109,6 @@ static struct move_srv *move_srv(ms_server *s)
 	return m;
 }
 
-static const struct tomb *tomb_find_locked(struct move_srv *m, const char *name)
-{
-	for (const struct tomb *t = m ? m->tombs : NULL; t; t = t->next)
-		if (strcmp(t->name, name) == 0)
-			return t;
-	return NULL;
-}
-
 /* MOVED for a region that is only a tombstone here; 0 when none. */
 static int tomb_moved(ms_server *s, const char *name, void *resp, size_t cap)
 {
@@ -127,7 +119,8 @@ static int tomb_moved(ms_server *s, const char *name, void *resp, size_t cap)
 	if (!m)
 		return 0;
 	pthread_mutex_lock(&m->lock);
-	t = tomb_find_locked(m, name);
+	for (t = m->tombs; t && strcmp(t->name, name) != 0; t = t->next)
+		;
 	if (t) {
 		snprintf(mv.name, sizeof(mv.name), "%s", t->name);
 		snprintf(mv.host, sizeof(mv.host), "%s", t->host);
@@ -142,15 +135,12 @@ static int tomb_moved(ms_server *s, const char *name, void *resp, size_t cap)
 
 int ms_move_commit_enter(struct ms_export *e)
 {
-	int ret = 0;
+	int ret;
 
 	pthread_mutex_lock(&e->lock);
-	if (e->mv.moved)
-		ret = -EREMCHG;
-	else if (e->mv.frozen)
-		ret = 1;
-	else
-		e->mv.applying++;
+	ret = e->mv.moved ? -EREMCHG : e->mv.frozen ? 1 : 0;
+	if (!ret)
+		e->mv.applying++;            /* moved and frozen wait for 0 */
 	pthread_mutex_unlock(&e->lock);
 	return ret;
 }
@@ -203,24 +193,24 @@ int ms_move_local_enter(struct ms_export *e)
 	}
 }
 
-bool ms_move_frozen(struct ms_export *e)
+static bool flag(struct ms_export *e, const bool *f)
 {
-	bool f;
+	bool v;
 
 	pthread_mutex_lock(&e->lock);
-	f = e->mv.frozen;
+	v = *f;
 	pthread_mutex_unlock(&e->lock);
-	return f;
+	return v;
+}
+
+bool ms_move_frozen(struct ms_export *e)
+{
+	return flag(e, &e->mv.frozen);
 }
 
 bool ms_move_reaped(struct ms_export *e)
 {
-	bool r;
-
-	pthread_mutex_lock(&e->lock);
-	r = e->mv.reaped;
-	pthread_mutex_unlock(&e->lock);
-	return r;
+	return flag(e, &e->mv.reaped);
 }
 
 /* ------------------------------------------------------------ redirects */
@@ -314,9 +304,7 @@ int ms_move_redirect(ms_server *s, struct peer *p, int type, const void *req, si
 
 static struct ms_export *slot_export(struct peer *p, uint32_t handle)
 {
-	struct open_slot *o = ms_srv_slot(p, handle);
-
-	return o ? o->e : NULL;
+	return ms_srv_slot(p, handle) ? p->opens[handle].e : NULL;
 }
 
 int ms_move_h_freeze(ms_server *s, struct peer *p, const void *req, size_t len, void *resp,
@@ -468,7 +456,15 @@ int ms_move_h_handoff(ms_server *s, struct peer *p, const void *req, size_t len,
 		}
 	}
 	pthread_mutex_lock(&e->lock);
-	/* the freezer's requests come one at a time: still frozen by p */
+	/* the freeze may have lapsed while the file was written: then commits
+	 * went on here, which the destination does not have */
+	if (!e->mv.frozen || e->mv.freezer != p || e->mv.applying) {
+		pthread_mutex_unlock(&e->lock);
+		if (path)
+			ms_rstore_moved_drop(path);
+		return ms_enc_error(resp, cap, ETIMEDOUT, "the freeze of '%s' lapsed before "
+				    "the handoff: not handed off", e->r->name);
+	}
 	e->mv.moved = true;
 	e->mv.epoch = m.epoch;
 	snprintf(e->mv.host, sizeof(e->mv.host), "%s", m.host);
@@ -651,27 +647,38 @@ static void *timer_main(void *arg)
 
 /* ------------------------------------------------- peers, stat, start */
 
-void ms_move_peer_gone(ms_server *s, struct peer *p)
+/* End the freezes held by p (by anyone: NULL); their commits go on. */
+static void unfreeze_all(ms_server *s, struct peer *p)
 {
-	struct ms_export *gone[MOVE_BATCH];
-	size_t n = 0;
+	struct ms_export *done[MOVE_BATCH];
+	size_t n;
 
 	if (!s->mvs)
 		return;                     /* nothing was ever frozen */
-	pthread_rwlock_rdlock(&s->gp);
-	for (struct ms_export *e = ms_srv_next(s, NULL); e; e = ms_srv_next(s, e)) {
-		pthread_mutex_lock(&e->lock);
-		if (e->mv.freezer == p && unfreeze_locked(e) && n < MOVE_BATCH)
-			gone[n++] = e;
-		pthread_mutex_unlock(&e->lock);
-	}
-	pthread_rwlock_unlock(&s->gp);
-	for (size_t i = 0; i < n; i++) {
-		ms_srv_log(s, MS_LOG_WARN, "'%s': the migration's destination %s went away "
-			   "before the handoff: its commits go on", gone[i]->mv.name,
-			   p->xp->name);
-		ms_srv_work_unpark(s, gone[i]);
-	}
+	do {
+		n = 0;
+		pthread_rwlock_rdlock(&s->gp);
+		for (struct ms_export *e = ms_srv_next(s, NULL); e && n < MOVE_BATCH;
+		     e = ms_srv_next(s, e)) {
+			pthread_mutex_lock(&e->lock);
+			if ((!p || e->mv.freezer == p) && unfreeze_locked(e))
+				done[n++] = e;
+			pthread_mutex_unlock(&e->lock);
+		}
+		pthread_rwlock_unlock(&s->gp);
+		for (size_t i = 0; i < n; i++) {
+			if (p)
+				ms_srv_log(s, MS_LOG_WARN, "'%s': the migration's destination %s "
+					   "went away before the handoff: its commits go on",
+					   done[i]->mv.name, p->xp->name);
+			ms_srv_work_unpark(s, done[i]);
+		}
+	} while (n == MOVE_BATCH);
+}
+
+void ms_move_peer_gone(ms_server *s, struct peer *p)
+{
+	unfreeze_all(s, p);
 }
 
 void ms_move_fill_stat(struct ms_export *e, struct ms_region_stat *st)
@@ -721,9 +728,22 @@ int ms_move_tomb_stats(ms_server *s, const char *name, struct ms_region_stat **s
 
 void ms_move_loaded(ms_server *s, struct ms_export *e)
 {
+	struct move_srv *m = s->mvs;
 	struct ms_rstore_moved pm;
 	int ret;
 
+	/* a region of a name that moved away is back (migrated here again):
+	 * its tombstone goes */
+	if (m) {
+		pthread_mutex_lock(&m->lock);
+		for (struct tomb **tp = &m->tombs, *t; (t = *tp) != NULL; tp = &t->next)
+			if (strcmp(t->name, e->r->name) == 0) {
+				*tp = t->next;
+				free(t);
+				break;
+			}
+		pthread_mutex_unlock(&m->lock);
+	}
 	if (!e->r->path)
 		return;
 	ret = ms_rstore_moved_load(e->r->path, &pm);
@@ -752,22 +772,7 @@ void ms_move_loaded(ms_server *s, struct ms_export *e)
 
 void ms_move_stop(ms_server *s)
 {
-	struct ms_export *all[MOVE_BATCH];
-	size_t n = 0;
-
-	if (!s->mvs)
-		return;
-	pthread_rwlock_rdlock(&s->gp);
-	for (struct ms_export *e = ms_srv_next(s, NULL); e && n < MOVE_BATCH;
-	     e = ms_srv_next(s, e)) {
-		pthread_mutex_lock(&e->lock);
-		if (unfreeze_locked(e))
-			all[n++] = e;
-		pthread_mutex_unlock(&e->lock);
-	}
-	pthread_rwlock_unlock(&s->gp);
-	for (size_t i = 0; i < n; i++)
-		ms_srv_work_unpark(s, all[i]);
+	unfreeze_all(s, NULL);
 }
 
 void ms_move_fini(ms_server *s)

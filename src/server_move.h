@@ -57,7 +57,7 @@ int ms_move_tomb_stats(ms_server *s, const char *name, struct ms_region_stat **s
 		       size_t *cnt, size_t *cap);
 /* ms_server_add_region: a file region that moved away before a restart
  * (FILE.msmoved) serves only MOVED (and the destination's reads until
- * MIGRATED). */
+ * MIGRATED); a tombstone of the same name goes (the region is back). */
 void ms_move_loaded(ms_server *s, struct ms_export *e);
 /* The server stops: every freeze ends (parked commits go on). */
 void ms_move_stop(ms_server *s);

@@ -27,6 +27,11 @@
  *   non-freezer or not frozen; MIGRATED before a handoff: each a clear
  *   error that changes nothing (a commit then goes through as ever).
  *
+ * - hops: A -> B -> C is followed to C; A -> B -> A -> ... ends in ELOOP;
+ * - file: a file region's redirect survives a restart of A (FILE.msmoved):
+ *   the restarted server logs it, serves only MOVED (stat shows the
+ *   tombstone) and a fresh client's open lands at B.
+ *
  * Every case ends with the region compared byte for byte at A and at B.
  */
 #include <errno.h>
@@ -35,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "memsync.h"
@@ -184,6 +190,23 @@ static bool bg_wait(struct bg *b)
 	return true;
 }
 
+/* An application's ms_export_commit at A, on a thread of its own. */
+struct lc {
+	ms_export *e;
+	int ret;
+	atomic_bool done;
+	pthread_t t;
+};
+
+static void *lc_main(void *arg)
+{
+	struct lc *l = arg;
+
+	l->ret = ms_export_commit(l->e, 0, CHUNK);
+	atomic_store(&l->done, true);
+	return NULL;
+}
+
 /* ------------------------------------------------------------- freeze */
 
 enum unfreeze { BY_THAW, BY_LAPSE, BY_DISCONNECT };
@@ -197,6 +220,7 @@ static void t_freeze(size_t i, const char *name, enum unfreeze how)
 	uint8_t *model = copy_of(a_mem(i), SIZE), *rb = malloc(SIZE);
 	uint64_t gen, ep, gen0 = fx_counts(fa.s, name).generation;
 	int warn0 = fx_warnings(&fa);
+	struct lc l = { .e = fa.e[i] };
 	char last[256];
 	struct bg b;
 
@@ -204,6 +228,9 @@ static void t_freeze(size_t i, const char *name, enum unfreeze how)
 	       "freeze/%s: FREEZE_OK", h);
 	is_int(ep, epoch_of(rw), "freeze/%s: it tells the writer's epoch", h);
 	is_int(gen, gen0, "freeze/%s: and the generation", h);
+	atomic_init(&l.done, false);
+	if (how == BY_THAW && pthread_create(&l.t, NULL, lc_main, &l))
+		tap_bail("pthread_create");
 	bg_start(&b, rw, 3 * CHUNK + 100);
 	if (how != BY_LAPSE) {
 		sleep_ms(WAIT_MS);
@@ -212,8 +239,12 @@ static void t_freeze(size_t i, const char *name, enum unfreeze how)
 		is_int(ms_pull(rd, 0, rb, SIZE, NULL, NULL), 0, "freeze/%s: reads go on", h);
 		same(rb, model, "freeze: the reader sees the frozen bytes");
 	}
-	if (how == BY_THAW)
+	if (how == BY_THAW) {
+		ok(!atomic_load(&l.done), "freeze/thaw: a local ms_export_commit waits too");
 		is_int(ms_region_thaw(rd), 0, "freeze/thaw: THAW_OK");
+		pthread_join(l.t, NULL);
+		is_int(l.ret, 0, "freeze/thaw: the local commit goes through");
+	}
 	if (how == BY_DISCONNECT) {
 		ms_disconnect(d);
 		d = NULL;
@@ -330,6 +361,8 @@ static void t_push(size_t i, const char *name)
 	ok(xs.chunks_moved >= 4, "push: the changed chunks were sent (%llu)",
 	   (unsigned long long)xs.chunks_moved);
 	same(ms_export_mem(eb), src, "push: B holds the pushed bytes");
+	is_int(ms_export_commit(fa.e[i], 0, CHUNK), -EREMCHG,
+	       "push: a local commit at A after the handoff: EREMCHG");
 	same(a_mem(i), model, "push: A is unchanged");
 	ms_disconnect(w);
 	ms_disconnect(d);
@@ -411,6 +444,20 @@ static void t_migrated(size_t i, const char *name)
 		is_int(ms_pull(ry, 0, rb, SIZE, NULL, NULL), 0, "migrated: pull at B");
 		same(rb, model, "migrated: the bytes at B");
 	}
+	/* the region comes back to A (migrated here again): no tombstone */
+	{
+		struct ms_export_opts eo = { .opts_size = sizeof(eo), .name = name,
+					     .size = SIZE, .chunk_size = CHUNK };
+		ms_export *back = ms_server_add_region(fa.s, &eo);
+		struct ms_region_stat *sv = NULL;
+		size_t nv = 0;
+
+		ok(back != NULL, "migrated: a region of that name is added at A again");
+		is_int(ms_server_stat(fa.s, name, &sv, &nv), 0, "migrated: stat of it");
+		ok(nv == 1 && !sv[0].moved_to[0] && sv[0].migrate_phase == MS_MIGRATE_NONE,
+		   "migrated: one entry, the new region's: the tombstone is gone (%zu)", nv);
+		free(sv);
+	}
 out:
 	ms_disconnect(d);
 	ms_disconnect(y);
@@ -472,6 +519,201 @@ static void t_bad(size_t i, const char *name)
 	free(model);
 }
 
+/* --------------------------------------------------------------- hops */
+
+/* A's region (export ea) goes to B; at B the test hands it on to A or C. */
+static void hand_on(ms_export *ea, const char *name, bool to_a, struct fx_server *fc)
+{
+	ms_client *da = conn(&fa), *db = conn(&fb);
+	ms_region *ra = xopen(da, name, MS_MODE_READ), *rb;
+	uint64_t gen, ep, g;
+
+	if (ms_region_freeze(ra, 30000, &gen, &ep) ||
+	    (dest_region(name, ms_export_mem(ea)), ms_region_handoff(ra, ep + 1, "127.0.0.1", fb.port, &g)))
+		tap_bail("hops: %s to B: %s", name, ms_client_errmsg(da));
+	rb = xopen(db, name, MS_MODE_READ);
+	if (ms_region_freeze(rb, 30000, &gen, &ep) ||
+	    ms_region_handoff(rb, ep + 2, "127.0.0.1", to_a ? fa.port : fc->port, &g))
+		tap_bail("hops: %s on from B: %s", name, ms_client_errmsg(db));
+	ms_disconnect(da);
+	ms_disconnect(db);
+}
+
+/* A region of A for the hops (added while A runs), filled from seed. */
+static ms_export *a_region(const char *name)
+{
+	struct ms_export_opts eo = { .opts_size = sizeof(eo), .name = name, .size = SIZE,
+				     .chunk_size = CHUNK };
+	ms_export *e = ms_server_add_region(fa.s, &eo);
+
+	if (!e)
+		tap_bail("hops: region %s at A: %s", name, ms_server_errmsg(fa.s));
+	fx_fill(ms_export_mem(e), SIZE, &seed);
+	if (ms_export_commit(e, 0, SIZE))
+		tap_bail("hops: commit of %s at A", name);
+	return e;
+}
+
+static void t_hops(const char *chain, const char *loop)
+{
+	static const struct fx_region none[] = { { "unused", 64 * KiB, 0, false, 0 } };
+	ms_export *ea = a_region(chain), *el = a_region(loop);
+	struct fx_server fc;
+	ms_client *y = conn(&fa), *z = conn(&fa);
+	uint8_t *rb = malloc(SIZE);
+	struct ms_export_opts eo = { .opts_size = sizeof(eo), .name = chain, .size = SIZE,
+				     .chunk_size = CHUNK };
+	ms_export *ec;
+	ms_region *r;
+
+	fx_server_up(&fc, none, 1, FX_SEED);
+	ec = ms_server_add_region(fc.s, &eo);
+	if (!ec)
+		tap_bail("hops: region at C");
+	memcpy(ms_export_mem(ec), ms_export_mem(ea), SIZE);
+	ms_export_commit(ec, 0, SIZE);
+	hand_on(ea, chain, false, &fc);
+	r = ms_open(y, chain, MS_MODE_READ);
+	ok(r != NULL, "hops: A -> B -> C: the open lands at C%s%s", r ? "" : ": ",
+	   r ? "" : ms_client_errmsg(y));
+	is_str(y->port, fc.port, "hops: the client is at C");
+	if (r) {
+		is_int(ms_pull(r, 0, rb, SIZE, NULL, NULL), 0, "hops: pull at C");
+		same(rb, ms_export_mem(ea), "hops: C's bytes equal A's");
+	}
+	hand_on(el, loop, true, NULL);
+	ok(ms_open(z, loop, MS_MODE_READ) == NULL && errno == ELOOP,
+	   "hops: A -> B -> A -> ...: ELOOP after %d hops", MS_REDIRECT_HOPS);
+	ok(strstr(ms_client_errmsg(z), "moved more than") != NULL, "hops: says so (%s)",
+	   ms_client_errmsg(z));
+	ms_disconnect(y);
+	ms_disconnect(z);
+	fx_server_down(&fc);
+	free(rb);
+}
+
+/* --------------------------------------------------------- file region */
+
+static atomic_int redirect_logs;
+
+static void info_log(void *ud, enum ms_log_level lvl, const char *msg)
+{
+	(void)ud;
+	(void)lvl;
+	if (strstr(msg, "serving only redirects"))
+		atomic_fetch_add(&redirect_logs, 1);
+}
+
+/* A server on 127.0.0.1 with the file region "file" at path. */
+static ms_server *file_server(const char *path, ms_export **e)
+{
+	struct ms_server_opts so = { .opts_size = sizeof(so), .host = "127.0.0.1", .port = "0",
+				     .transport = MS_TRANSPORT_TCP, .log = info_log };
+	struct ms_export_opts eo = { .opts_size = sizeof(eo), .name = "file", .size = SIZE,
+				     .chunk_size = CHUNK, .backing = MS_BACKING_FILE,
+				     .path = path, .no_mlock = true };
+	char err[256];
+	ms_server *s = ms_server_create(&so, err, sizeof(err));
+
+	if (!s)
+		tap_bail("file server: %s", err);
+	*e = ms_server_add_region(s, &eo);
+	if (!*e)
+		tap_bail("file region: %s", ms_server_errmsg(s));
+	if (ms_server_start(s))
+		tap_bail("file server start: %s", ms_server_errmsg(s));
+	return s;
+}
+
+static ms_client *conn_port(uint16_t port)
+{
+	struct ms_client_opts o = { .opts_size = sizeof(o), .transport = MS_TRANSPORT_TCP,
+				    .timeout_ms = 10000 };
+	char ps[8], err[256];
+	ms_client *c;
+
+	snprintf(ps, sizeof(ps), "%u", port);
+	c = ms_connect("127.0.0.1", ps, &o, err, sizeof(err));
+	if (!c)
+		tap_bail("connect: %s", err);
+	return c;
+}
+
+static void t_file(void)
+{
+	char dir[] = "/tmp/ms-move-XXXXXX", path[64], moved[80], bpart[272];
+	uint8_t *model = malloc(SIZE), *rb = malloc(SIZE);
+	struct ms_region_stat *st = NULL;
+	uint64_t gen, ep, g;
+	ms_export *ea, *eb;
+	ms_client *d, *y;
+	ms_region *rd, *ry;
+	struct stat sb;
+	ms_server *s;
+	size_t n = 0;
+	FILE *f;
+
+	if (!mkdtemp(dir))
+		tap_bail("mkdtemp: %s", strerror(errno));
+	snprintf(path, sizeof(path), "%s/r.img", dir);
+	snprintf(moved, sizeof(moved), "%s.msmoved", path);
+	snprintf(bpart, sizeof(bpart), "127.0.0.1:%s", fb.port);
+	s = file_server(path, &ea);
+	fx_fill(ms_export_mem(ea), SIZE, &seed);
+	if (ms_export_commit(ea, 0, SIZE))
+		tap_bail("file commit");
+	memcpy(model, ms_export_mem(ea), SIZE);
+	d = conn_port(ms_server_port(s));
+	rd = xopen(d, "file", MS_MODE_READ);
+	is_int(ms_region_freeze(rd, 30000, &gen, &ep), 0, "file: frozen");
+	eb = dest_region("file", model);
+	is_int(ms_region_handoff(rd, ep + 5, "127.0.0.1", fb.port, &g), 0, "file: handed off");
+	is_int(stat(moved, &sb), 0, "file: FILE.msmoved written at the handoff");
+	is_int(ms_region_migrated(rd), 0, "file: MIGRATED_OK");
+	ms_disconnect(d);
+	ms_server_destroy(s);
+	s = file_server(path, &ea);
+	ok(atomic_load(&redirect_logs) >= 1, "file: the restarted server logs the redirect");
+	for (int t = 0; t < POLL_BOUND_MS / POLL_MS; t++) {
+		free(st);
+		st = NULL;
+		if (ms_server_stat(s, "file", &st, &n) == 0 && n == 1 &&
+		    st[0].migrate_phase == MS_MIGRATE_DONE)
+			break;
+		sleep_ms(POLL_MS);
+	}
+	ok(st && n == 1 && st[0].migrate_phase == MS_MIGRATE_DONE,
+	   "file: only a tombstone after the restart");
+	is_str(st ? st[0].moved_to : "", bpart, "file: pointing at B");
+	is_int(st ? st[0].lease.epoch : 0, ep + 4, "file: epoch below B's first");
+	free(st);
+	y = conn_port(ms_server_port(s));
+	ry = ms_open(y, "file", MS_MODE_READ);
+	ok(ry != NULL, "file: an open at the restarted A lands at B%s%s", ry ? "" : ": ",
+	   ry ? "" : ms_client_errmsg(y));
+	if (ry) {
+		is_int(ms_pull(ry, 0, rb, SIZE, NULL, NULL), 0, "file: pull at B");
+		same(rb, model, "file: B's bytes");
+	}
+	ms_disconnect(y);
+	ms_server_destroy(s);
+	f = fopen(path, "rb");
+	ok(f && fread(rb, 1, SIZE, f) == SIZE, "file: A's file read");
+	if (f)
+		fclose(f);
+	same(rb, model, "file: A's file kept its bytes");
+	same(ms_export_mem(eb), model, "file: B holds them");
+	unlink(moved);
+	snprintf(moved, sizeof(moved), "%s.msmeta", path);
+	unlink(moved);
+	snprintf(moved, sizeof(moved), "%s.msjournal", path);
+	unlink(moved);
+	unlink(path);
+	rmdir(dir);
+	free(model);
+	free(rb);
+}
+
 int main(void)
 {
 	static const struct fx_region regs[] = {
@@ -485,6 +727,7 @@ int main(void)
 		{ "other", SIZE, CHUNK, false, MS_COMMIT_ATOMIC },
 	};
 
+
 	fx_server_up(&fa, regs, MS_ARRAY_SIZE(regs), FX_SEED);
 	fx_server_up(&fb, NULL, 0, FX_SEED);
 	t_freeze(0, "thaw", BY_THAW);
@@ -494,6 +737,8 @@ int main(void)
 	t_push(4, "push");
 	t_migrated(5, "mapped");
 	t_bad(6, "bad");
+	t_file();
+	t_hops("chain", "loop");
 	fx_server_down(&fb);
 	fx_server_down(&fa);
 	return tap_done();
