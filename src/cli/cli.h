@@ -61,6 +61,9 @@ struct cli_opts {
 	bool mig_no_wait;
 	bool mig_status;
 	bool mig_abort;
+	uint64_t mig_max_bw;             /* bytes/s, 0 = unlimited */
+	char mig_adv_host[256];          /* "" = B's address as given */
+	char mig_adv_port[8];
 };
 
 /* Each command gets its positional arguments (the command name excluded)

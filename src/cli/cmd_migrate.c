@@ -222,6 +222,11 @@ static void fill_opts(const struct cli_opts *o, struct ms_migrate_opts *mo)
 	mo->max_rounds = o->mig_max_rounds;
 	mo->transport = o->transport;
 	mo->path = o->mig_path;
+	mo->max_bandwidth = o->mig_max_bw;
+	if (o->mig_adv_host[0]) {
+		mo->advertise_host = o->mig_adv_host;
+		mo->advertise_port = o->mig_adv_port;
+	}
 }
 
 /* --status or --abort URL (B's address and the region) */
@@ -236,7 +241,7 @@ static int status_or_abort(const struct cli_opts *o, int argc, char **argv)
 	if (o->mig_status && o->mig_abort)
 		return cli_usage_error("migrate", "--status and --abort exclude each other");
 	if (o->mig_no_wait || o->mig_path || o->mig_downtime_ms || o->mig_max_rounds ||
-	    o->mig_mode != MS_MIGRATE_HYBRID)
+	    o->mig_mode != MS_MIGRATE_HYBRID || o->mig_max_bw || o->mig_adv_host[0])
 		return cli_usage_error("migrate", "--%s takes no migration options",
 				       o->mig_status ? "status" : "abort");
 	if (argc != 1)

@@ -66,6 +66,8 @@ enum {
 	OPT_NO_WAIT,
 	OPT_STATUS,
 	OPT_ABORT,
+	OPT_MAX_BANDWIDTH,
+	OPT_ADVERTISE,
 };
 
 static const struct option long_opts[] = {
@@ -100,6 +102,8 @@ static const struct option long_opts[] = {
 	{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
 	{ "status", no_argument, NULL, OPT_STATUS },
 	{ "abort", no_argument, NULL, OPT_ABORT },
+	{ "max-bandwidth", required_argument, NULL, OPT_MAX_BANDWIDTH },
+	{ "advertise", required_argument, NULL, OPT_ADVERTISE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -130,6 +134,8 @@ static const struct {
 	{ OPT_NO_WAIT, "--no-wait", "migrate" },
 	{ OPT_STATUS, "--status", "migrate" },
 	{ OPT_ABORT, "--abort", "migrate" },
+	{ OPT_MAX_BANDWIDTH, "--max-bandwidth", "migrate" },
+	{ OPT_ADVERTISE, "--advertise", "migrate" },
 };
 
 /* Does the space-separated list cmds name cmd? */
@@ -204,6 +210,9 @@ static void usage(FILE *f)
 		"      --downtime MS       pre-copy's downtime target (default 10)\n"
 		"      --max-rounds N      pre-copy rounds at most (default 8, hybrid 2)\n"
 		"      --path FILE         B keeps the region in FILE (default: memory)\n"
+		"      --max-bandwidth SIZE  B copies at most SIZE bytes a second\n"
+		"      --advertise HOST:PORT where A's redirects send clients (default:\n"
+		"                          B's address as given)\n"
 		"      --no-wait           return once B started\n"
 		"  migrate --status URL  B's view of the migration of URL's region\n"
 		"  migrate --abort URL   stop it before the switch (A keeps the region)\n"
@@ -548,6 +557,21 @@ static int parse_option(struct cli_opts *o, int c, const char *arg)
 	case OPT_NO_WAIT:
 		o->mig_no_wait = true;
 		return 0;
+	case OPT_MAX_BANDWIDTH:
+		if (ms_parse_size(arg, &o->mig_max_bw) < 0 || o->mig_max_bw == 0)
+			return cli_usage_error("migrate", "invalid --max-bandwidth '%s' (bytes a "
+					       "second, > 0; K, M, G suffixes)", arg);
+		return 0;
+	case OPT_ADVERTISE: {
+		struct ms_url au;
+
+		if (ms_url_parse(arg, true, &au) < 0 || au.region[0])
+			return cli_usage_error("migrate", "invalid --advertise '%s' (HOST:PORT)",
+					       arg);
+		snprintf(o->mig_adv_host, sizeof(o->mig_adv_host), "%s", au.host);
+		snprintf(o->mig_adv_port, sizeof(o->mig_adv_port), "%s", au.port);
+		return 0;
+	}
 	case OPT_STATUS:
 		o->mig_status = true;
 		return 0;
