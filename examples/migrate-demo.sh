@@ -180,9 +180,11 @@ ms = lambda us: "%.2f ms" % (us / 1000.0)
 print("migration: %s, %s; pre-copy %d rounds (%s); total %s" % (
     d["mode"], d["phase"], d["rounds"], d["precopy_end"] or "-", ms(d["total_us"])))
 print("downtime: %s (pause %s, final collect %s, final transfer %s, commit %s, "
-      "lease hand-over %s, first fault %s)" % (ms(d["downtime_us"]), ms(b["pause"]),
+      "lease hand-over %s)" % (ms(d["downtime_us"]), ms(b["pause"]),
       ms(b["final_collect"]), ms(b["final_transfer"]), ms(b["commit"]),
-      ms(b["lease_handover"]), ms(b["first_fault"])))
+      ms(b["lease_handover"])))
+if b["first_fault"]:
+    print("first post-copy fault served %s after the switch" % ms(b["first_fault"]))
 print("bytes moved: %d for a %d-byte region (%.2fx)" % (
     d["bytes"], d["size"], d["bytes"] / float(d["size"] or 1)))
 if d["faults"]:

@@ -102,18 +102,19 @@ int migout_text(FILE *f, const struct ms_migrate_stat *st, const char *dst)
 	fprintf(f, "  total: %s\n", st->total_us ? migout_us(st->total_us, a, sizeof(a)) : "-");
 	if (st->downtime_us) {
 		fprintf(f, "  downtime: %s (pause %s, final collect %s, final transfer %s, "
-			"commit %s, lease hand-over %s, first fault %s)\n",
+			"commit %s, lease hand-over %s)\n",
 			migout_us(st->downtime_us, a, sizeof(a)),
 			migout_us(st->pause_us, t[0], sizeof(t[0])),
 			migout_us(st->final_collect_us, t[1], sizeof(t[1])),
 			migout_us(st->final_xfer_us, t[2], sizeof(t[2])),
 			migout_us(st->commit_us, t[3], sizeof(t[3])),
-			migout_us(st->handoff_us, t[4], sizeof(t[4])),
-			st->first_fault_us ? migout_us(st->first_fault_us, t[5], sizeof(t[5]))
-					   : "-");
+			migout_us(st->handoff_us, t[4], sizeof(t[4])));
 	} else {
 		fprintf(f, "  downtime: -\n");
 	}
+	if (st->first_fault_us)
+		fprintf(f, "  first post-copy fault served %s after the switch\n",
+			migout_us(st->first_fault_us, t[5], sizeof(t[5])));
 	if (st->faults)
 		print_hist(f, st);
 	return fin(f);
