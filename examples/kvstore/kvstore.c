@@ -194,7 +194,7 @@ int main(int argc, char **argv)
 	struct store s = { 0 };
 	struct ms_url u;
 	char err[512] = "";
-	unsigned port;
+	unsigned port = 0;
 	int c, lfd, rc;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
