@@ -177,8 +177,9 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 b = d["downtime_breakdown_us"]
 ms = lambda us: "%.2f ms" % (us / 1000.0)
-print("migration: %s, %s; pre-copy %d rounds (%s); total %s" % (
-    d["mode"], d["phase"], d["rounds"], d["precopy_end"] or "-", ms(d["total_us"])))
+print("migration: %s, %s; pre-copy %d round%s (%s); total %s" % (
+    d["mode"], d["phase"], d["rounds"], "" if d["rounds"] == 1 else "s",
+    d["precopy_end"] or "-", ms(d["total_us"])))
 print("downtime: %s (pause %s, final collect %s, final transfer %s, commit %s, "
       "lease hand-over %s)" % (ms(d["downtime_us"]), ms(b["pause"]),
       ms(b["final_collect"]), ms(b["final_transfer"]), ms(b["commit"]),
