@@ -687,7 +687,8 @@ uint64_t ms_export_size(const ms_export *e);
 int ms_export_fd(const ms_export *e);
 /* The application changed [off, off+len) directly: rehash those chunks and
  * bump their generations so readers see the change.  Waits while a reader
- * holds the region's commits (a pull under a steady writer; 2 s at most). */
+ * holds the region's commits (a pull under a steady writer; 2 s at most),
+ * and while a migration froze it; -EREMCHG once it moved to another server. */
 int ms_export_commit(ms_export *e, uint64_t off, uint64_t len);
 /* The application uses [off, off+len): its chunks gain heat in the
  * region's hot-chunk list (ms_hot_chunks), which lazy mappings can

@@ -117,6 +117,12 @@ bool ms_client_connected(const ms_client *c);
 int ms_client_reconnect(ms_client *c, const struct ms_client_opts *co, int timeout_ms,
 			bool *fatal, char *err, size_t errlen);
 
+/* client_redirect.c: a region that migrated is followed (MOVED) at most
+ * this many times in a row; has a request of c been answered MOVED (and
+ * not followed yet)?  ms_client_reconnect then connects to the new place. */
+#define MS_REDIRECT_HOPS 4
+bool ms_client_moved(const ms_client *c);
+
 /* client_migrate.c: what a migration's destination asks of the source
  * (docs/protocol.md, "Migration"); 0 or -errno (-EREMCHG: moved). */
 

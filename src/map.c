@@ -153,7 +153,8 @@ static int worker_setup(ms_map *m, struct worker *w, char *err, size_t errlen)
 
 bool map_conn_lost(const ms_map *m, const struct worker *w)
 {
-	return m->rc_ms >= 0 && w->c && !ms_client_connected(w->c);
+	/* or the region migrated: reconnecting follows it (client_redirect.c) */
+	return m->rc_ms >= 0 && w->c && (!ms_client_connected(w->c) || ms_client_moved(w->c));
 }
 
 /* Sleep ms on m->cv, or less when the mapping is being closed. */
