@@ -47,6 +47,25 @@ static ms_export *add(ms_server *s, const char *name, uint64_t size, uint8_t see
 	return e;
 }
 
+/* A region whose bytes are in place before it is listed: a racing OPEN
+ * can find it the moment ms_server_add_region lists it. */
+static void *user_bufs[RACE_REMOVALS + 1];
+static int nuser;
+
+static void add_filled(ms_server *s, const char *name, uint64_t size, uint8_t seed)
+{
+	struct ms_export_opts eo = { .opts_size = sizeof(eo), .name = name, .size = size,
+				     .chunk_size = CHUNK, .backing = MS_BACKING_USER };
+
+	if (nuser == (int)(sizeof(user_bufs) / sizeof(user_bufs[0])) ||
+	    posix_memalign(&user_bufs[nuser], 4096, size))
+		tap_bail("user memory");
+	eo.user_mem = user_bufs[nuser++];
+	fill(eo.user_mem, size, seed);
+	if (!ms_server_add_region(s, &eo))
+		tap_bail("add %s: %s", name, ms_server_errmsg(s));
+}
+
 static ms_server *server(void)
 {
 	struct ms_server_opts so = { .opts_size = sizeof(so), .host = "127.0.0.1", .port = "0",
@@ -197,7 +216,7 @@ static void test_race(void)
 		ret = ms_server_unexport(s, "r");
 		if (ret == 0) {
 			removed++;
-			add(s, "r", SIZE, 5);
+			add_filled(s, "r", SIZE, 5);
 		} else if (ret == -EBUSY) {
 			busy++;
 		} else {
@@ -220,5 +239,7 @@ int main(void)
 {
 	test_rules();
 	test_race();
+	for (int i = 0; i < nuser; i++)
+		free(user_bufs[i]);
 	return tap_done();
 }
