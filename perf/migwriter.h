@@ -58,6 +58,7 @@ struct mw {
 	uint8_t *undo;         /* the old bytes of the pages in flight */
 	uint64_t *pending;     /* their page numbers */
 	size_t npending, cap;
+	size_t last_n;         /* pending[0..last_n): the last tick's pages */
 	double carry;          /* fractional pages owed to the next tick */
 	/* what it saw */
 	uint64_t syncs, pages_written, bytes_written, syncs_failed;
@@ -277,6 +278,7 @@ static inline int mw_tick(struct mw *w, uint64_t *rng, uint8_t *touched_chunks)
 		w->t_last_sync = t1;
 	}
 	w->syncs++;
+	w->last_n = w->npending;
 	w->pages_written += w->npending;
 	w->bytes_written += w->npending * w->pg;
 	w->npending = 0;
