@@ -418,7 +418,8 @@ static int one(const struct bench *b, const struct mode_spec *m, unsigned run, c
 				      .downtime_ms = b->downtime_ms, .transport = b->transport,
 				      .max_rounds = m->max_rounds ? m->max_rounds : b->max_rounds };
 	struct mw_opts wo = { .host = b->host, .region = REGION, .transport = b->transport,
-			      .rate = b->rate, .tick_ms = b->tick_ms, .timeout_ms = 120000 };
+			      .rate = b->rate, .tick_ms = b->tick_ms, .timeout_ms = 120000,
+			      .retry_ms = 10000 };
 	struct ms_migrate_stat st = { .phase = MS_MIGRATE_NONE };
 	struct shared *sh = calloc(1, sizeof(*sh));
 	pthread_t wt, rt;

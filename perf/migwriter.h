@@ -16,6 +16,10 @@
  * re-takes its lease there (expect_epoch = its epoch at the source) and
  * writes the pages of the tick again.
  *
+ * A connection that is lost (the server died or restarted) is connected
+ * again, for up to retry_ms, and the lease re-taken the same way (a server
+ * that gave the region away meanwhile answers MOVED).
+ *
  * It measures what a writer sees of a migration: the longest gap between
  * two successful syncs, the longest sync, how often it was redirected.
  * Functions return 0 or -errno (a message in w->errmsg).
@@ -44,6 +48,8 @@ struct mw_opts {
 	unsigned tick_ms;     /* one write + sync this often */
 	uint64_t seed;
 	int timeout_ms;       /* ms_client_opts.timeout_ms (0: the default) */
+	int retry_ms;         /* a lost connection (or a busy lease) is tried
+				 again, 100 ms apart, for this long (0: never) */
 };
 
 struct mw {
@@ -62,7 +68,7 @@ struct mw {
 	double carry;          /* fractional pages owed to the next tick */
 	/* what it saw */
 	uint64_t syncs, pages_written, bytes_written, syncs_failed;
-	unsigned redirects;
+	unsigned redirects, reconnects;
 	double t_last_sync, max_gap_s, max_sync_s, gap_end_s;
 	int err;
 	char errmsg[512];
@@ -219,6 +225,33 @@ static inline int mw_follow(struct mw *w)
 	return mw_connect(w, epoch);
 }
 
+static inline bool mw_conn_lost(int rc)
+{
+	return rc == -ECONNRESET || rc == -EPIPE || rc == -ETIMEDOUT || rc == -ENOTCONN ||
+	       rc == -ECONNABORTED || rc == -ECONNREFUSED || rc == -ESHUTDOWN ||
+	       rc == -EHOSTUNREACH || rc == -ENETUNREACH;
+}
+
+/* The connection was lost: connect to the same server again (retry_ms). */
+static inline int mw_reconnect(struct mw *w, int rc)
+{
+	double until = bu_now_s() + w->o.retry_ms / 1000.0;
+	uint64_t epoch = w->epoch;
+
+	if (w->o.retry_ms <= 0)
+		return rc;
+	w->reconnects++;
+	do {
+		mw_disconnect(w);
+		usleep(100 * 1000);
+		w->err = 0;
+		rc = mw_connect(w, epoch);
+		if (rc == -EREMCHG) /* it moved meanwhile: follow it */
+			return mw_follow(w);
+	} while ((mw_conn_lost(rc) || rc == -EBUSY) && bu_now_s() < until);
+	return rc;
+}
+
 /* One tick's writes (chosen here) and their commit, following redirects.
  * On failure the pages stay pending (mw_drop_pending). */
 static inline int mw_tick(struct mw *w, uint64_t *rng, uint8_t *touched_chunks)
@@ -255,9 +288,10 @@ static inline int mw_tick(struct mw *w, uint64_t *rng, uint8_t *touched_chunks)
 	t0 = bu_now_s();
 	for (unsigned hop = 0;; hop++) {
 		rc = mw_push_pending(w);
-		if (rc != -EREMCHG || hop == MW_MAX_REDIRECTS)
+		if ((rc != -EREMCHG && !mw_conn_lost(rc)) || hop == MW_MAX_REDIRECTS)
 			break;
-		if ((rc = mw_follow(w)))
+		rc = rc == -EREMCHG ? mw_follow(w) : mw_reconnect(w, rc);
+		if (rc)
 			break;
 	}
 	if (rc) {

@@ -12,7 +12,7 @@
  *     DIR/pending (the same plus the pages of a failed tick; equal to
  *     committed when nothing failed), DIR/written (one byte per page: 1 if
  *     it ever wrote it) and prints one JSON line:
- *       {"syncs":N,"redirects":N,"epoch":N,"host":"..","port":"..",
+ *       {"syncs":N,"redirects":N,"reconnects":N,"epoch":N,"host":"..","port":"..",
  *        "max_gap_ms":F,"max_sync_ms":F,"pending_pages":N,"error":".."}
  *     Exit 0 when stopped by a signal with no failure, 1 after a failure,
  *     2 on bad usage.
@@ -26,6 +26,14 @@
  *       {"samples":N,"both_held":N,"a_held":N,"b_held":N,"a_max_epoch":N,
  *        "b_min_epoch":N,"b_max_epoch":N,"a_unreachable":N,"b_unreachable":N}
  *     and exits 0 (1 when both_held > 0).
+ *
+ *   migtool stop-at HOST_B PORT_B REGION PHASE PID SIGNAL [TIMEOUT_S]
+ *     Asks B for the migration of REGION every millisecond (no migration
+ *     yet: asks again) until its phase is PHASE ("precopying", "switching",
+ *     "postcopying", ...), then sends SIGNAL (a number) to PID (0: none)
+ *     and prints {"phase":"..","rounds":N,"bytes":N,"chunks_missing":N}.
+ *     Exit 0 then; 1 when the migration ended (done, failed, aborted) or
+ *     TIMEOUT_S (default 60) passed first, printing the phase it saw.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -109,7 +117,8 @@ static void json_str(const char *key, const char *s, const char *sep)
 static int cmd_write(int argc, char **argv)
 {
 	struct mw_opts o = { .host = argv[0], .port = argv[1], .region = argv[2],
-			     .transport = env_transport(), .rate = 0.01, .tick_ms = 20 };
+			     .transport = env_transport(), .rate = 0.01, .tick_ms = 20,
+			     .retry_ms = 60000 };
 	const char *dir = argv[3];
 	uint64_t rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	uint8_t *written = NULL;
@@ -154,8 +163,8 @@ static int cmd_write(int argc, char **argv)
 		put_file(dir, "committed", w.shadow, w.size);
 		w.npending = npend;
 	}
-	printf("{\"syncs\":%llu,\"redirects\":%u,\"epoch\":%llu,", (unsigned long long)w.syncs,
-	       w.redirects, (unsigned long long)w.epoch);
+	printf("{\"syncs\":%llu,\"redirects\":%u,\"reconnects\":%u,\"epoch\":%llu,",
+	       (unsigned long long)w.syncs, w.redirects, w.reconnects, (unsigned long long)w.epoch);
 	json_str("host", w.host, ",");
 	json_str("port", w.port, ",");
 	printf("\"max_gap_ms\":%.3f,\"max_sync_ms\":%.3f,\"pending_pages\":%zu,", w.max_gap_s * 1e3,
@@ -253,13 +262,60 @@ static int cmd_watch(char **argv)
 	return both ? 1 : 0;
 }
 
+/* ---------------------------------------------------------------- stop-at */
+
+static int cmd_stop_at(int argc, char **argv)
+{
+	struct ms_client_opts co = { .opts_size = sizeof(co), .transport = env_transport(),
+				     .timeout_ms = 5000 };
+	const char *region = argv[2], *want = argv[3];
+	long pid = strtol(argv[4], NULL, 10), sig = strtol(argv[5], NULL, 10);
+	double limit = bu_now_s() + (argc > 6 ? strtod(argv[6], NULL) : 60.0);
+	struct ms_migrate_stat st = { .phase = MS_MIGRATE_NONE };
+	char err[256] = "";
+	ms_client *c = ms_connect(argv[0], argv[1], &co, err, sizeof(err));
+	int rc = 1;
+
+	if (!c) {
+		fprintf(stderr, "migtool stop-at: connect: %s\n", err);
+		return 1;
+	}
+	while (bu_now_s() < limit) {
+		int e = ms_migrate_status(c, region, &st);
+
+		if (e && e != -ENOENT) {
+			fprintf(stderr, "migtool stop-at: status: %s\n", ms_client_errmsg(c));
+			break;
+		}
+		if (!e && !strcmp(ms_migrate_phase_name(st.phase), want)) {
+			if (pid > 0 && kill((pid_t)pid, (int)sig))
+				perror("migtool stop-at: kill");
+			else
+				rc = 0;
+			break;
+		}
+		if (!e && (st.phase == MS_MIGRATE_DONE || st.phase == MS_MIGRATE_FAILED ||
+			   st.phase == MS_MIGRATE_ABORTED))
+			break;
+		usleep(1000);
+	}
+	printf("{\"phase\":\"%s\",\"rounds\":%u,\"bytes\":%llu,\"chunks_missing\":%llu}\n",
+	       ms_migrate_phase_name(st.phase), st.rounds, (unsigned long long)st.bytes,
+	       (unsigned long long)st.chunks_missing);
+	ms_disconnect(c);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 6 && argc <= 8 && !strcmp(argv[1], "write"))
 		return cmd_write(argc - 2, argv + 2);
 	if (argc == 7 && !strcmp(argv[1], "watch"))
 		return cmd_watch(argv + 2);
+	if ((argc == 8 || argc == 9) && !strcmp(argv[1], "stop-at"))
+		return cmd_stop_at(argc - 2, argv + 2);
 	fprintf(stderr, "usage: migtool write HOST PORT REGION DIR [RATE [TICK_MS]]\n"
-			"       migtool watch HOST_A PORT_A HOST_B PORT_B REGION\n");
+			"       migtool watch HOST_A PORT_A HOST_B PORT_B REGION\n"
+			"       migtool stop-at HOST_B PORT_B REGION PHASE PID SIGNAL [TIMEOUT_S]\n");
 	return 2;
 }
