@@ -26,6 +26,7 @@
  *                 [--tick MS (10)] [--read MS (5)] [--no-reader]
  *                 [--warmup S (1)] [--timeout S (600)] [--chunk SIZE]
  *                 [--transport tcp|rdma|auto] [--host ADDR (127.0.0.1)]
+ *                 [--host-b ADDR (B's address; default --host)]
  *
  * One JSON line per migration on stdout:
  *   {"bench":"memsync_migrate","mode":"hybrid","variant":"hybrid","run":1,
@@ -88,7 +89,7 @@ struct bench {
 	uint32_t chunk, downtime_ms, max_rounds;
 	bool reader;
 	enum ms_transport_kind transport;
-	const char *host;
+	const char *host, *host_b; /* A's address (and the clients'), B's */
 	const struct mode_spec *modes[MAX_MODES];
 	unsigned nmodes;
 };
@@ -120,7 +121,8 @@ static int full_io(int fd, void *buf, size_t n, bool wr)
  * when fill; reports its port, then serves until 'q' or the parent ends. */
 static int server_child(const struct bench *b, bool fill, uint64_t seed, int cmd, int resp)
 {
-	struct ms_server_opts so = { .opts_size = sizeof(so), .host = b->host, .port = "0",
+	struct ms_server_opts so = { .opts_size = sizeof(so), .host = fill ? b->host : b->host_b,
+				     .port = "0",
 				     .transport = b->transport, .lease_ttl_ms = 60000 };
 	char err[256] = "", c;
 	ms_server *s = ms_server_create(&so, err, sizeof(err));
@@ -353,7 +355,7 @@ static int verify_at(const struct bench *b, const char *port, const uint8_t *wan
 {
 	struct ms_client_opts co = { .opts_size = sizeof(co), .transport = b->transport };
 	char err[256] = "";
-	ms_client *c = ms_connect(b->host, port, &co, err, sizeof(err));
+	ms_client *c = ms_connect(b->host_b, port, &co, err, sizeof(err));
 	ms_region *r = c ? ms_open(c, REGION, MS_MODE_READ) : NULL;
 	uint8_t *tmp = malloc(VERIFY_STEP);
 	int rc = 0;
@@ -446,7 +448,7 @@ static int one(const struct bench *b, const struct mode_spec *m, unsigned run, c
 	}
 	nchunks = (b->size + sh->w.chunk - 1) / sh->w.chunk;
 	sh->touched = calloc(nchunks, 1);
-	cb = ms_connect(b->host, bb.port, &co, cerr, sizeof(cerr));
+	cb = ms_connect(b->host_b, bb.port, &co, cerr, sizeof(cerr));
 	if (!sh->touched || !cb) {
 		snprintf(err, sizeof(err), "connect to B: %s", cerr);
 		goto report;
@@ -567,6 +569,7 @@ static void usage(FILE *f)
 		   "                     [--read MS (5)] [--no-reader] [--warmup S (1)]\n"
 		   "                     [--timeout S (600)] [--chunk SIZE]\n"
 		   "                     [--transport tcp|rdma|auto (tcp)] [--host ADDR (127.0.0.1)]\n"
+		   "                     [--host-b ADDR (default: --host)]\n"
 		   "Migrates a region of SIZE between two servers (child processes) in each mode\n"
 		   "while a writer changes FRACTION of its pages per second; one JSON line per\n"
 		   "migration: downtime (the server's and the writer's), total time, bytes, fault\n"
@@ -624,6 +627,7 @@ int main(int argc, char **argv)
 		{ "chunk", required_argument, NULL, 'c' },
 		{ "transport", required_argument, NULL, 't' },
 		{ "host", required_argument, NULL, 'H' },
+		{ "host-b", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -690,6 +694,9 @@ int main(int argc, char **argv)
 		case 'H':
 			b.host = optarg;
 			break;
+		case 'B':
+			b.host_b = optarg;
+			break;
 		default:
 			return bu_help_or_unknown(c, usage);
 		}
@@ -699,6 +706,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (!b.host_b)
+		b.host_b = b.host;
 	signal(SIGPIPE, SIG_IGN);
 	/* what server A's region starts as: the writer's first local copy */
 	image = mmap(NULL, b.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
