@@ -423,30 +423,34 @@ elif fresh_pair && start_writer f2; then
 	track "$mp"
 	run "${CL[@]}" "$MIGTOOL" stop-at "$HB" "$BPORT" "$region" precopying "$BPID" 19
 	expect_status 0 "$t: B held while pre-copying ($(cat "$OUT"))"
-	ip -n "$NS_A" link set mva down
-	kill -CONT "$BPID" 2>/dev/null
-	if wait_exit "$mp" $((90 * SLOW)); then
-		isnt "$WSTATUS" 0 "$t: memsync migrate fails (exit $WSTATUS)"
-		like "$SCRATCH/f2.err" "." "$t: it says why"
-		diag_file "$SCRATCH/f2.err" 3
+	if [ "$RC" = 0 ]; then
+		ip -n "$NS_A" link set mva down
+		kill -CONT "$BPID" 2>/dev/null
+		if wait_exit "$mp" $((90 * SLOW)); then
+			isnt "$WSTATUS" 0 "$t: memsync migrate fails (exit $WSTATUS)"
+			like "$SCRATCH/f2.err" "." "$t: it says why"
+			diag_file "$SCRATCH/f2.err" 3
+		else
+			fail "$t: memsync migrate ends while the link is down" "still running 90 s later"
+			kill_wait "$mp"
+		fi
+		# B, asked in its own namespace, gives up by itself
+		if wait_for 90 b_phase_is failed; then
+			pass "$t: B gives the migration up (failed)"
+		else
+			fail "$t: B gives the migration up (failed)" "$(cat "$SCRATCH/bphase.json")"
+		fi
+		diag "$t: B says: $(head -c 400 "$SCRATCH/bphase.json")"
+		s0=$(writer_field 1)
+		if wait_for 20 writer_synced $((s0 + 10)); then
+			pass "$t: the writer goes on syncing at A while the link is down"
+		else
+			fail "$t: the writer goes on syncing at A while the link is down"
+		fi
+		is "$(stat_field "$region" moved_to)" "" "$t: A has not handed the region off"
 	else
-		fail "$t: memsync migrate ends while the link is down" "still running 90 s later"
 		kill_wait "$mp"
 	fi
-	# B, asked in its own namespace, gives up by itself
-	if wait_for 90 b_phase_is failed; then
-		pass "$t: B gives the migration up (failed)"
-	else
-		fail "$t: B gives the migration up (failed)" "$(cat "$SCRATCH/bphase.json")"
-	fi
-	diag "$t: B says: $(head -c 400 "$SCRATCH/bphase.json")"
-	s0=$(writer_field 1)
-	if wait_for 20 writer_synced $((s0 + 10)); then
-		pass "$t: the writer goes on syncing at A while the link is down"
-	else
-		fail "$t: the writer goes on syncing at A while the link is down"
-	fi
-	is "$(stat_field "$region" moved_to)" "" "$t: A has not handed the region off"
 	ip -n "$NS_A" link set mva up
 	stop_writer "$t"
 	is "$WRC" 0 "$t: the writer never failed a sync"
@@ -468,36 +472,40 @@ if fresh_pair && start_writer f3; then
 	track "$mp"
 	run "${CL[@]}" "$MIGTOOL" stop-at "$HB" "$BPORT" "$region" postcopying "$APID" 19
 	expect_status 0 "$t: A stopped once B owns the region ($(cat "$OUT"))"
-	missing=$(json_get "$OUT" '["chunks_missing"]' 2>/dev/null)
-	diag "$t: B lacked $missing chunks when A stopped"
-	# B must not serve what it lacks: the pull waits (bounded here) or fails
-	RUN_TIMEOUT=5 ms pull "$(urlb)" "$SCRATCH/f3.out"
 	if [ "$RC" = 0 ]; then
-		is "$(zero_pages "$SCRATCH/f3.out")" 0 "$t: a pull from B while A is stopped has no zero page"
+		missing=$(json_get "$OUT" '["chunks_missing"]' 2>/dev/null)
+		diag "$t: B lacked $missing chunks when A stopped"
+		# B must not serve what it lacks: the pull waits (bounded here) or fails
+		RUN_TIMEOUT=5 ms pull "$(urlb)" "$SCRATCH/f3.out"
+		if [ "$RC" = 0 ]; then
+			is "$(zero_pages "$SCRATCH/f3.out")" 0 "$t: a pull from B while A is stopped has no zero page"
+		else
+			pass "$t: a pull from B while A is stopped waits or fails (exit $RC), never returns zeros"
+			[ -s "$ERR" ] && diag_file "$ERR" 3
+		fi
+		kill_wait "$APID"
+		oldport=$APORT
+		if start_node a --port "$oldport" --region "$region:${mb}M:file=$SCRATCH/a.img"; then
+			pass "$t: A restarts on its file and port"
+		else
+			fail "$t: A restarts on its file and port"
+		fi
+		if wait_exit "$mp" $((120 * SLOW)); then
+			is "$WSTATUS" 0 "$t: memsync migrate completes once A is back"
+			diag_file "$SCRATCH/f3.err" 3
+		else
+			fail "$t: memsync migrate completes once A is back" "still running 120 s later"
+			kill_wait "$mp"
+		fi
+		migrate_status
+		is "$(json_get "$OUT" '["phase"]' 2>&1)" "done" "$t: B reports the migration done"
+		if wait_for 30 writer_at_b $(($(writer_field 1) + 5)); then
+			pass "$t: the writer syncs at B"
+		else
+			fail "$t: the writer syncs at B" "progress: $(cat "$WDIR/progress")"
+		fi
 	else
-		pass "$t: a pull from B while A is stopped waits or fails (exit $RC), never returns zeros"
-		[ -s "$ERR" ] && diag_file "$ERR" 3
-	fi
-	kill_wait "$APID"
-	oldport=$APORT
-	if start_node a --port "$oldport" --region "$region:${mb}M:file=$SCRATCH/a.img"; then
-		pass "$t: A restarts on its file and port"
-	else
-		fail "$t: A restarts on its file and port"
-	fi
-	if wait_exit "$mp" $((120 * SLOW)); then
-		is "$WSTATUS" 0 "$t: memsync migrate completes once A is back"
-		diag_file "$SCRATCH/f3.err" 3
-	else
-		fail "$t: memsync migrate completes once A is back" "still running 120 s later"
 		kill_wait "$mp"
-	fi
-	migrate_status
-	is "$(json_get "$OUT" '["phase"]' 2>&1)" "done" "$t: B reports the migration done"
-	if wait_for 30 writer_at_b $(($(writer_field 1) + 5)); then
-		pass "$t: the writer syncs at B"
-	else
-		fail "$t: the writer syncs at B" "progress: $(cat "$WDIR/progress")"
 	fi
 	stop_writer "$t"
 	is "$WRC" 0 "$t: the writer never failed a sync"
