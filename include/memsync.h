@@ -401,6 +401,14 @@ struct ms_migrate_opts {
 	enum ms_transport_kind transport; /* B's connection to A */
 	const char *path;           /* B's backing: a file (created), or NULL
 				       for anonymous memory */
+	/* how clients reach B (what A's redirects name); NULL: the address
+	 * the MIGRATE request was sent to (ms_migrate_start), or B's listen
+	 * address (ms_server_migrate; a wildcard one needs these) */
+	const char *advertise_host;
+	const char *advertise_port;
+	uint64_t max_bandwidth;     /* bytes per second B's copying may take
+				       (pre-copy rounds and post-copy's
+				       background); 0 = as fast as it goes */
 };
 
 /* Latency histogram buckets: bucket i counts samples in [2^i, 2^(i+1)) us

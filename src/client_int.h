@@ -131,6 +131,9 @@ int ms_region_handoff(ms_region *r, uint64_t epoch, const char *host, const char
 		      uint64_t *gen);
 /* MIGRATED: the destination has every chunk; the source may let go. */
 int ms_region_migrated(ms_region *r);
+/* The metadata entries of chunks [first, first+n) as r's server has them
+ * (MS_META_ENTRY_SIZE bytes each: ms_meta_gen, ms_meta_hash, ms_meta_flags). */
+int ms_chunk_meta(ms_region *r, uint64_t first, uint64_t n, void *buf);
 /* FETCH: returns once chunks idx[0..n) (n 1..16384) are at this server
  * (their ABSENT flag is gone from its table). */
 int ms_region_fetch(ms_region *r, const uint64_t *idx, size_t n);

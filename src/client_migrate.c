@@ -49,10 +49,16 @@ int ms_migrate_start(ms_client *dst, const char *name, const char *src_host,
 	snprintf(m.host, sizeof(m.host), "%s", src_host);
 	snprintf(m.port, sizeof(m.port), "%s", src_port);
 	snprintf(m.path, sizeof(m.path), "%s", mo.path ? mo.path : "");
+	/* B is where this client reached it, unless told otherwise */
+	snprintf(m.self_host, sizeof(m.self_host), "%s",
+		 mo.advertise_host ? mo.advertise_host : dst->host);
+	snprintf(m.self_port, sizeof(m.self_port), "%s",
+		 mo.advertise_port ? mo.advertise_port : dst->port);
 	m.mode = (uint32_t)mo.mode;
 	m.downtime_ms = mo.downtime_ms;
 	m.max_rounds = mo.max_rounds;
 	m.transport = (uint32_t)mo.transport;
+	m.max_bandwidth = mo.max_bandwidth;
 	ret = cl_call(dst, "migrate", ms_enc_migrate(dst->msg, MS_CTRL_MAX, &m),
 		      MS_MSG_MIGRATE_OK);
 	if (ret < 0)
@@ -180,4 +186,19 @@ int ms_region_fetch(ms_region *r, const uint64_t *idx, size_t n)
 	if (ms_dec_empty(c->resp, (size_t)len, MS_MSG_FETCH_OK))
 		return cl_err(c, -EPROTO, "fetch: malformed reply");
 	return 0;
+}
+
+int ms_chunk_meta(ms_region *r, uint64_t first, uint64_t n, void *buf)
+{
+	const uint64_t batch = 1u << 15;     /* 1 MiB of entries per read */
+	int ret = 0;
+
+	if (!n || first >= r->info.nchunks || n > r->info.nchunks - first)
+		return cl_err(r->c, -ERANGE, "metadata: chunks [%llu, +%llu) are outside "
+			      "region '%s'", (unsigned long long)first, (unsigned long long)n,
+			      r->info.name);
+	for (uint64_t done = 0; done < n && !ret; done += batch)
+		ret = cl_read_meta(r, first + done, MS_MIN(batch, n - done),
+				   (uint8_t *)buf + done * MS_META_ENTRY_SIZE);
+	return ret;
 }

@@ -36,6 +36,7 @@
 #define META_BUF_MAX (1u << 20)  /* metadata reads up to this reuse one registration */
 #define META_SEG UINT64_MAX      /* seg_first[] of the metadata segment */
 #define GENS_BATCH (1u << 15)    /* entries per read of ms_chunk_generations (1 MiB) */
+#define FETCH_TRIES 64           /* FETCHes of absent chunks per pull */
 
 /* The region's own landing area for metadata reads of len bytes, registered
  * once (a small pull then costs no registration, which over RDMA is a
@@ -424,6 +425,49 @@ static int pull_hold(struct pull *p)
 		      (unsigned long long)(p->c0 + first), HOLD_TRIES);
 }
 
+/*
+ * Chunks still to do that the table meta flags ABSENT (a server that a
+ * region is migrating into in post-copy: their bytes are not there yet)
+ * are asked for with FETCH, which returns once they are.  Returns how
+ * many were, or -errno.
+ */
+static int64_t pull_fetch_absent(struct pull *p, const uint8_t *meta)
+{
+	uint64_t batch[256];
+	int64_t total = 0;
+	size_t n = 0;
+	int ret;
+
+	for (uint64_t i = 0; i <= p->nch; i++) {
+		if (i < p->nch && ms_chunkmap_test(&p->todo, i) &&
+		    (ms_meta_flags(meta, i) & MS_META_F_ABSENT))
+			batch[n++] = p->c0 + i;
+		if (n && (n == MS_ARRAY_SIZE(batch) || i == p->nch)) {
+			if ((ret = ms_region_fetch(p->r, batch, n)))
+				return ret;
+			total += (int64_t)n;
+			n = 0;
+		}
+	}
+	return total;
+}
+
+/* no_verify reads no table, so it asks for absent chunks first. */
+static int pull_fetch_first(struct pull *p)
+{
+	for (int t = 0; t < FETCH_TRIES; t++) {
+		int64_t n;
+		int ret = cl_read_meta(p->r, p->c0, p->nch, p->meta1);
+
+		if (ret)
+			return ret;
+		if ((n = pull_fetch_absent(p, p->meta1)) <= 0)
+			return (int)n;
+	}
+	return cl_err(p->r->c, -EIO, "pull: chunks of region '%s' stayed absent after %d "
+		      "fetches", p->r->info.name, FETCH_TRIES);
+}
+
 static int pull_impl(ms_region *r, uint64_t off, void *dst, uint64_t len,
 		     const struct ms_xfer_opts *o, struct ms_xfer_stats *st,
 		     uint64_t *gens, uint8_t *hashes)
@@ -437,11 +481,22 @@ static int pull_impl(ms_region *r, uint64_t off, void *dst, uint64_t len,
 	if ((ret = cl_check_range(r, "pull", off, len)) || (ret = cl_connected(r->c, "pull")))
 		return ret;
 	ret = pull_setup(&p, r, off, dst, len, o ? o : &def);
+	if (!ret && p.no_verify)
+		ret = pull_fetch_first(&p);
 	rounds = p.consistent ? CONSISTENT_ROUNDS : PULL_ROUNDS;
-	for (int round = 0; !ret && round < rounds; round++) {
+	for (int round = 0, fetches = 0; !ret && round < rounds; round++) {
 		uint64_t bytes;
-		int64_t again = pull_round(&p, &bytes);
+		int64_t again = pull_round(&p, &bytes), got = 0;
 
+		/* chunks that were absent: fetched, then read again in a
+		 * round that does not count */
+		if (again > 0 && !p.no_verify && fetches < FETCH_TRIES &&
+		    (got = pull_fetch_absent(&p, p.meta2)) > 0) {
+			fetches++;
+			round--;
+		}
+		if (got < 0)
+			again = got;
 		if (again < 0) {
 			ret = (int)again;
 			goto out;

@@ -30,7 +30,8 @@
  *   RELEASE {handle}                             -> RELEASE_OK {generation, ms, flags}
  * Migration (B = destination, A = source; B is A's client):
  *   MIGRATE {name, src host, src port, mode, downtime_ms, max_rounds,
- *            transport, path}             (to B)  -> MIGRATE_OK {}
+ *            transport, path, self host, self port, max_bandwidth}
+ *                                       (to B)  -> MIGRATE_OK {}
  *   MIGRATE_STATUS {name}                 (to B)  -> MIGRATE_STATUS_OK {ms_migrate_stat}
  *   MIGRATE_ABORT {name}                  (to B)  -> MIGRATE_ABORT_OK {}
  *   FREEZE {handle, ms}                   (B->A)  -> FREEZE_OK {generation, epoch}
@@ -369,6 +370,9 @@ struct ms_msg_migrate {         /* MIGRATE */
 	uint32_t max_rounds;
 	uint32_t transport;          /* enum ms_transport_kind, B -> A */
 	char path[MS_PATH_MAX + 1];  /* "" = anonymous memory at B */
+	char self_host[MS_HOST_MAX + 1]; /* how clients reach B ("": B's */
+	char self_port[MS_PORT_MAX + 1]; /* listen address) */
+	uint64_t max_bandwidth;      /* bytes/s, 0 = unlimited */
 };
 
 /* FREEZE: hold every commit of the region back (they wait, they are not
@@ -429,7 +433,8 @@ int ms_dec_moved(const void *buf, size_t len, struct ms_msg_moved *m);
  * MIGRATE_OK, THAW_OK, MIGRATED_OK, MIGRATE_ABORT_OK are ms_enc_empty;
  * HANDOFF_OK is ms_enc_gen. */
 
-/* Meta entry flags (the u32 after the hash; the last 4 bytes stay zero):
+/* Meta entry flags (the u32 after the hash, little-endian; the last 4
+ * bytes stay zero):
  * ABSENT: the chunk is not at this server yet (a post-copy migration
  * fetches it); its hash is the committed one, its bytes are not there:
  * a reader asks with FETCH and reads once the flag is gone. */
@@ -452,6 +457,15 @@ static inline uint64_t ms_meta_gen(const void *table, uint64_t i)
 static inline const uint8_t *ms_meta_hash(const void *table, uint64_t i)
 {
 	return (const uint8_t *)table + i * MS_META_ENTRY_SIZE + 8;
+}
+
+/* MS_META_F_* of entry i */
+static inline uint32_t ms_meta_flags(const void *table, uint64_t i)
+{
+	uint32_t v;
+
+	memcpy(&v, (const uint8_t *)table + i * MS_META_ENTRY_SIZE + 24, 4);
+	return le32toh(v);
 }
 
 #endif

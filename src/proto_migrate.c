@@ -24,6 +24,9 @@ int ms_enc_migrate(void *buf, size_t cap, const struct ms_msg_migrate *m)
 	put_u32(&c, m->max_rounds);
 	put_u32(&c, m->transport);
 	put_str(&c, m->path, MS_PATH_MAX);
+	put_str(&c, m->self_host, MS_HOST_MAX);
+	put_str(&c, m->self_port, MS_PORT_MAX);
+	put_u64(&c, m->max_bandwidth);
 	return enc_end(&c);
 }
 
@@ -39,6 +42,9 @@ int ms_dec_migrate(const void *buf, size_t len, struct ms_msg_migrate *m)
 	m->max_rounds = get_u32(&c);
 	m->transport = get_u32(&c);
 	get_str(&c, m->path, MS_PATH_MAX);
+	get_str(&c, m->self_host, MS_HOST_MAX);
+	get_str(&c, m->self_port, MS_PORT_MAX);
+	m->max_bandwidth = get_u64(&c);
 	if (!c.err && (m->mode > MS_MIGRATE_STOPCOPY || m->transport > MS_TRANSPORT_RDMA))
 		return -EBADMSG;
 	return dec_end(&c);

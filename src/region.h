@@ -37,7 +37,8 @@
 struct ms_meta_entry {
 	uint64_t gen_le;             /* little-endian */
 	uint8_t hash[MS_HASH_LEN];   /* canonical XXH3-128 */
-	uint64_t reserved;           /* zero */
+	uint32_t flags_le;           /* MS_META_F_* (proto.h), little-endian */
+	uint32_t reserved;           /* zero */
 };
 _Static_assert(sizeof(struct ms_meta_entry) == 32, "meta entry is 32 bytes");
 
@@ -129,7 +130,7 @@ void ms_region_commit_end(struct ms_rregion *r, uint64_t gen);
 void ms_region_commit_abort(struct ms_rregion *r);
 
 /* The outcome of ms_region_commit(). */
-struct ms_commit_res {
+struct ms_rcommit_res {
 	uint64_t generation; /* published (0 when refused) */
 	uint64_t bytes;      /* bytes the entries name */
 	uint32_t bad;        /* on -ERANGE, -EIO or -EFAULT: the entry refused */
@@ -167,7 +168,7 @@ struct ms_stage_src {
  * scratch of the leaves.
  */
 int ms_region_commit(struct ms_rregion *r, const struct ms_commit_ent *ents, uint32_t n,
-		     const struct ms_stage_src *src, struct ms_commit_res *res);
+		     const struct ms_stage_src *src, struct ms_rcommit_res *res);
 
 /* The region's generation, without waiting for a commit in progress. */
 static inline uint64_t ms_region_generation(const struct ms_rregion *r)
@@ -186,6 +187,29 @@ int ms_region_touch(struct ms_rregion *r, const uint64_t *idx, size_t n);
  * by lower index); commits count one per chunk they touch, reported uses
  * one per report.  Returns how many were stored in out. */
 size_t ms_region_hot(struct ms_rregion *r, uint64_t *out, size_t max);
+
+/* ---- migration (region_migrate.c) ---- */
+
+/* Is chunk i absent (a post-copy migration has not brought its bytes)? */
+static inline bool ms_region_absent(const struct ms_rregion *r, uint64_t i)
+{
+	return le32toh(__atomic_load_n(&r->meta[i].flags_le, __ATOMIC_ACQUIRE)) &
+	       MS_META_F_ABSENT;
+}
+/* Chunks [c0, c0+n) take the source's generations and hashes (gens[i],
+ * hashes + 16 i) and become absent: their bytes come later. */
+void ms_region_mark_absent(struct ms_rregion *r, uint64_t c0, uint64_t n, const uint64_t *gens,
+			   const uint8_t *hashes);
+/* The bytes of chunks [c0, c0+n) were copied into r->mem from the source
+ * whose table gives them generations gens and hashes: rehash their
+ * leaves, check each chunk against its hash and take the source's
+ * generation and hash (clearing ABSENT); a file region persists them.
+ * 0, or -EIO with *bad the first chunk that did not match (the chunks
+ * before it are installed, it and those after are as they were). */
+int ms_region_install(struct ms_rregion *r, uint64_t c0, uint64_t n, const uint64_t *gens,
+		      const uint8_t *hashes, uint64_t *bad);
+/* Set the region's generation (the source's, at the switch). */
+void ms_region_set_generation(struct ms_rregion *r, uint64_t gen);
 
 const char *ms_backing_name(enum ms_backing b);
 /* "anon" | "memfd" | "file" | "user"; 0 or -EINVAL */

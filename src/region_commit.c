@@ -174,13 +174,13 @@ static int verify_one(const struct ms_rregion *r, const struct ms_commit_ent *e,
 }
 
 int ms_region_commit(struct ms_rregion *r, const struct ms_commit_ent *ents, uint32_t n,
-		     const struct ms_stage_src *src, struct ms_commit_res *res)
+		     const struct ms_stage_src *src, struct ms_rcommit_res *res)
 {
 	uint64_t gen, lo = UINT64_MAX, hi = 0, lnext = 0;
 	struct scratch s;
 	int rc;
 
-	*res = (struct ms_commit_res){ 0 };
+	*res = (struct ms_rcommit_res){ 0 };
 	if ((rc = scratch_alloc(r, ents, n, &s)))
 		return rc;
 	/* check everything before changing anything; the lock keeps a local

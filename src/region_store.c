@@ -666,6 +666,22 @@ int ms_rstore_open(struct ms_rregion *r, struct ms_rstore **out, struct ms_rstor
 		pm = NULL;
 		so->fresh = true;
 	}
+	/* a chunk still ABSENT: this file was a migration's destination that
+	 * stopped in post-copy; its bytes there are not data, and hashing
+	 * them as such would publish them.  Refused, never guessed. */
+	for (uint64_t i = 0; pm && i < r->nchunks; i++) {
+		uint32_t fl;
+
+		memcpy(&fl, pm + i * ENT_LEN + 24, 4);
+		if (le32toh(fl) & MS_META_F_ABSENT) {
+			rc = fail(err, errlen, EUCLEAN,
+				  "region '%s': '%s' was being migrated in (post-copy) and chunk "
+				  "%llu never arrived: migrate the region again from its source "
+				  "(or remove the file and its .msmeta)", r->name, r->path,
+				  (unsigned long long)i);
+			goto fail;
+		}
+	}
 	/* a journal only means something next to its table */
 	if (valid) {
 		rc = replay(st, r, mh.gen, &touched, so, err, errlen);

@@ -51,7 +51,7 @@ static void xlog(void *ud, enum ms_log_level lvl, const char *fmt, va_list ap)
 	s->log(s->log_ud, lvl, msg);
 }
 
-MS_PRINTF(2, 3) static void set_errmsg(ms_server *s, const char *fmt, ...)
+MS_PRINTF(2, 3) void ms_srv_errmsg(ms_server *s, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -109,6 +109,7 @@ static void fill_stat(ms_server *s, struct ms_export *e, struct ms_region_stat *
 	}
 	st->commit_mode = e->mode;
 	ms_lease_info_of(e, &st->lease);
+	ms_mig_stat(e, st);
 	pthread_mutex_lock(&e->lock);
 	st->clients = e->clients;
 	st->write_leased = e->lease.holder != NULL;
@@ -252,6 +253,7 @@ static int open_listeners(ms_server *s, const struct ms_server_opts *o)
 		snprintf(s->errmsg, sizeof(s->errmsg), "%s", err);
 		return ret;
 	}
+	snprintf(s->listen_host, sizeof(s->listen_host), "%s", host);
 	if (o->transport != MS_TRANSPORT_AUTO) {
 		ms_srv_log(s, MS_LOG_INFO, "transport %s", why);
 		return 0;
@@ -408,13 +410,19 @@ static void log_start(ms_server *s, const struct ms_rregion *r)
  * no lock held; then publish it, taking the server lock only to insert. */
 ms_export *ms_server_add_region(ms_server *s, const struct ms_export_opts *o)
 {
+	return ms_srv_add_export(s, o, NULL);
+}
+
+struct ms_export *ms_srv_add_export(ms_server *s, const struct ms_export_opts *o,
+				    struct mig_in *mig)
+{
 	char err[sizeof(s->errmsg)] = "";
 	struct ms_export_opts oc;
 	struct ms_export *e;
 	int ret = ms_opts_take(&oc, sizeof(oc), MS_EXPORT_OPTS_V1, o);
 
 	if (ret) {
-		set_errmsg(s, "region options: opts_size %zu is not valid", o->opts_size);
+		ms_srv_errmsg(s, "region options: opts_size %zu is not valid", o->opts_size);
 		errno = -ret;
 		return NULL;
 	}
@@ -422,7 +430,7 @@ ms_export *ms_server_add_region(ms_server *s, const struct ms_export_opts *o)
 	/* a taken name fails before any work (and again at the insertion,
 	 * should another thread add it meanwhile) */
 	if (o && o->name && ms_srv_find(s, o->name)) {
-		set_errmsg(s, "region '%s' already exists", o->name);
+		ms_srv_errmsg(s, "region '%s' already exists", o->name);
 		errno = EEXIST;
 		return NULL;
 	}
@@ -430,10 +438,11 @@ ms_export *ms_server_add_region(ms_server *s, const struct ms_export_opts *o)
 	if (!e)
 		return NULL;
 	e->srv = s;
+	e->mig = mig;        /* before it is listed: OPEN checks it */
 	e->mode = o->commit;
 	e->stage_limit = o->stage_limit ? o->stage_limit : o->size;
 	if ((unsigned)o->commit > MS_COMMIT_DIRECT) {
-		set_errmsg(s, "region '%s': unknown commit mode %d", o->name ? o->name : "",
+		ms_srv_errmsg(s, "region '%s': unknown commit mode %d", o->name ? o->name : "",
 			   (int)o->commit);
 		free(e);
 		errno = EINVAL;
@@ -471,7 +480,7 @@ ms_export *ms_server_add_region(ms_server *s, const struct ms_export_opts *o)
 		pthread_mutex_unlock(&s->lock);
 	}
 	if (ret) {
-		set_errmsg(s, "%s", err);
+		ms_srv_errmsg(s, "%s", err);
 		export_free(s, e);
 		errno = -ret;
 		return NULL;
@@ -498,9 +507,18 @@ int ms_export_fd(const ms_export *e)
 
 int ms_export_commit(ms_export *e, uint64_t off, uint64_t len)
 {
+	char msg[MS_ERRMSG_MAX + 1];
+	int ret = 0;
+
+	/* a region migrating in: the bytes around a partial chunk are its
+	 * source's, fetched first */
+	if (len && off <= e->r->size && len <= e->r->size - off)
+		ret = ms_mig_ensure(e, &(struct ms_commit_ent){ .off = off, .len = len }, 1, msg,
+				    sizeof(msg));
 	/* rehashing takes the region's lock only: peers of other regions,
 	 * and STAT of this one, do not wait for it */
-	int ret = ms_region_commit_range(e->r, off, len);
+	if (!ret)
+		ret = ms_region_commit_range(e->r, off, len);
 
 	if (!ret) {
 		pthread_mutex_lock(&e->lock);
@@ -704,6 +722,9 @@ int ms_server_start(ms_server *s)
 
 void ms_server_stop(ms_server *s)
 {
+	/* migrations answer what clients wait for and stop (async-signal
+	 * safe: one atomic store) */
+	__atomic_store_n(&s->stopping, true, __ATOMIC_RELEASE);
 	for (unsigned i = 0; i < s->nl; i++)
 		s->l[i].ops->srv_stop(s->l[i].xs);
 }
@@ -719,6 +740,7 @@ void ms_server_destroy(ms_server *s)
 	/* srv_run has disconnected every peer (after the worker answered
 	 * every commit); now nothing references the registrations */
 	ms_srv_worker_fini(s);
+	ms_srv_mig_fini(s);       /* before the exports its threads fill */
 	ms_lease_timer_stop(s);
 	while (s->exports) {
 		struct ms_export *e = s->exports;

@@ -51,6 +51,14 @@ static void close_slot(ms_server *s, struct peer *p, struct open_slot *o)
 typedef int (*handler_fn)(ms_server *s, struct peer *p, const void *req,
 			  size_t len, void *resp, size_t cap);
 
+/* FETCH is dispatched on its own (it may be answered later) */
+static int h_fetch(ms_server *s, struct peer *p, const void *req, size_t len, void *resp,
+		   size_t cap)
+{
+	(void)s; (void)p; (void)req; (void)len;
+	return ms_enc_error(resp, cap, EPROTO, "FETCH dispatched wrongly");
+}
+
 static int h_hello(ms_server *s, struct peer *p, const void *req, size_t len,
 		   void *resp, size_t cap)
 {
@@ -111,6 +119,8 @@ static int h_open(ms_server *s, struct peer *p, const void *req, size_t len,
 	e = ms_srv_find(s, m.name);
 	if (!e)
 		return ms_enc_error(resp, cap, ENOENT, "unknown region '%s'", m.name);
+	if (ms_mig_open_check(e, msg, sizeof(msg)))
+		return ms_enc_error(resp, cap, EAGAIN, "%s", msg);
 	for (int i = 0; i < MAX_OPENS && !slot; i++)
 		if (!p->opens[i].e)
 			slot = &p->opens[i];
@@ -291,6 +301,10 @@ int ms_srv_on_ctrl(void *ud, struct ms_xpeer *xp, const void *req, size_t len,
 	case MS_MSG_HANDOVER: h = ms_srv_h_handover; break;
 	case MS_MSG_HOLD: h = ms_srv_h_hold; break;
 	case MS_MSG_RELEASE: h = ms_srv_h_release; break;
+	case MS_MSG_MIGRATE: h = ms_srv_h_migrate; break;
+	case MS_MSG_MIGRATE_STATUS: h = ms_srv_h_migrate_status; break;
+	case MS_MSG_MIGRATE_ABORT: h = ms_srv_h_migrate_abort; break;
+	case MS_MSG_FETCH: h = h_fetch; break;
 	default: break;
 	}
 	/* p->hello is written by this thread only */
@@ -303,6 +317,12 @@ int ms_srv_on_ctrl(void *ud, struct ms_xpeer *xp, const void *req, size_t len,
 	} else if (type == MS_MSG_COMMIT && !ms_srv_defer_commit(s, p, req, len)) {
 		/* verified on the worker, answered through srv_reply */
 		return MS_XCTRL_LATER;
+	} else if (type == MS_MSG_FETCH) {
+		bool later;
+
+		ret = ms_srv_h_fetch(s, p, req, len, resp, cap, &later);
+		if (later)      /* once the chunks are here (server_migrate.c) */
+			return MS_XCTRL_LATER;
 	} else {
 		ret = h(s, p, req, len, resp, cap);
 	}

@@ -206,9 +206,18 @@ struct ms_server {
 	pthread_rwlock_t gp;          /* grace lock: see the top */
 	pthread_mutex_t ulock;        /* one ms_server_unexport at a time */
 	struct ms_export *graveyard;  /* s->lock: removed, freed at destroy */
+	struct mig_in *migs;          /* s->lock: migrations into this server,
+				       * newest first, freed at destroy */
+	char listen_host[256];
+	bool stopping;                /* atomic: ms_server_stop was called */
 };
 
 /* server.c */
+/* Set s's errmsg (ms_server_errmsg). */
+MS_PRINTF(2, 3) void ms_srv_errmsg(ms_server *s, const char *fmt, ...);
+/* ms_server_add_region, with e->mig set before the export is listed. */
+struct ms_export *ms_srv_add_export(ms_server *s, const struct ms_export_opts *o,
+				    struct mig_in *mig);
 MS_PRINTF(3, 4) void ms_srv_log(ms_server *s, enum ms_log_level lvl, const char *fmt, ...);
 /* The export named name, or NULL (takes s->lock). */
 struct ms_export *ms_srv_find(ms_server *s, const char *name);
@@ -222,6 +231,29 @@ int ms_srv_collect_stats(ms_server *s, const char *name, struct ms_region_stat *
  * p: 0, or -errno when no worker can take it (the caller then verifies
  * inline).  Stop and join the worker (after every loop has returned). */
 int ms_srv_defer_commit(ms_server *s, struct peer *p, const void *req, size_t len);
+
+/* server_migrate.c: this server as a migration's destination */
+int ms_srv_h_migrate(ms_server *s, struct peer *p, const void *req, size_t len, void *resp,
+		     size_t cap);
+int ms_srv_h_migrate_status(ms_server *s, struct peer *p, const void *req, size_t len,
+			    void *resp, size_t cap);
+int ms_srv_h_migrate_abort(ms_server *s, struct peer *p, const void *req, size_t len,
+			   void *resp, size_t cap);
+/* FETCH: a reply in resp (its length), or MS_XCTRL_LATER with *later set:
+ * answered through srv_reply once the chunks are here. */
+int ms_srv_h_fetch(ms_server *s, struct peer *p, const void *req, size_t len, void *resp,
+		   size_t cap, bool *later);
+/* OPEN of e while it is migrating in: 0 when it may be opened, else
+ * -EAGAIN with a message. */
+int ms_mig_open_check(struct ms_export *e, char *msg, size_t len);
+/* Before a commit of ents[0..n) to e is applied (no lock held): wait until
+ * every chunk they touch is here.  0, or -errno with a message. */
+int ms_mig_ensure(struct ms_export *e, const struct ms_commit_ent *ents, uint32_t n,
+		  char *msg, size_t len);
+/* Fill st's migration fields for e. */
+void ms_mig_stat(struct ms_export *e, struct ms_region_stat *st);
+/* Stop and join every migration, free them (ms_server_destroy). */
+void ms_srv_mig_fini(ms_server *s);
 void ms_srv_worker_fini(ms_server *s);
 
 /* server_work.c: a COMMIT for p, decoded into ents (room for

@@ -21,7 +21,7 @@
 
 /* The reply to a refused commit (ret from ms_region_commit). */
 static int refused(ms_server *s, struct peer *p, struct ms_rregion *r,
-		   const struct ms_commit_ent *all, const struct ms_commit_res *res, int ret,
+		   const struct ms_commit_ent *all, const struct ms_rcommit_res *res, int ret,
 		   void *resp, size_t cap)
 {
 	const struct ms_commit_ent *b = &all[res->bad];
@@ -63,7 +63,7 @@ int ms_srv_commit(ms_server *s, struct peer *p, const void *req, size_t len, voi
 	const struct ms_commit_ent *all = NULL;
 	struct ms_msg_commit m;
 	struct ms_msg_gen g = { 0 };
-	struct ms_commit_res res;
+	struct ms_rcommit_res res;
 	struct ms_stage_src src;
 	struct open_slot *o;
 	struct ms_export *e;
@@ -92,6 +92,12 @@ int ms_srv_commit(ms_server *s, struct peer *p, const void *req, size_t len, voi
 	if (ret < 0) {
 		if (ret == -ESTALE)
 			ms_srv_log(s, MS_LOG_WARN, "%s: commit refused: %s", p->xp->name, msg);
+		return ms_enc_error(resp, cap, -ret, "%s", msg);
+	}
+	/* a region migrating in: its chunks must be here first */
+	ret = ms_mig_ensure(e, all, n, msg, sizeof(msg));
+	if (ret) {
+		ms_lease_apply_end(e, false);
 		return ms_enc_error(resp, cap, -ret, "%s", msg);
 	}
 	src = ms_lease_stage_src(e);

@@ -127,7 +127,7 @@ static void test_region_commit(void)
 	struct ms_export_opts o = { .name = "wc", .size = MIB, .chunk_size = 64 << 10 };
 	const uint64_t cs = 64 << 10;
 	struct ms_commit_ent e[3];
-	struct ms_commit_res res;
+	struct ms_rcommit_res res;
 	struct ms_rregion *r;
 	uint8_t old4[MS_HASH_LEN];
 	char err[256];
@@ -205,7 +205,7 @@ static void test_refused_leaves_direct(void)
 	struct ms_export_opts o = { .name = "rl", .size = MIB, .chunk_size = 64 << 10 };
 	const uint64_t cs = 64 << 10;
 	struct ms_commit_ent e;
-	struct ms_commit_res res;
+	struct ms_rcommit_res res;
 	struct ms_rregion *r;
 	uint8_t *m, *before, h[MS_HASH_LEN], want[MS_HASH_LEN];
 	char err[256];
@@ -248,7 +248,7 @@ static void test_atomic(void)
 	struct stage st = { .len = 4 * cs };
 	struct ms_stage_src src = { .at = stage_at, .ud = &st };
 	struct ms_commit_ent e[3];
-	struct ms_commit_res res;
+	struct ms_rcommit_res res;
 	struct ms_rregion *r;
 	uint8_t *m, *img;
 	char err[256];
