@@ -37,7 +37,10 @@
  *    "final_collect_ms":F,"final_xfer_ms":F,"commit_ms":F,"handoff_ms":F,
  *    "first_fault_ms":F,"faults":N,"fault_hist_us":[...],
  *    "read_hist_us":[...],"reads":N,"read_max_ms":F,"writer_syncs":N,
- *    "writer_redirects":N,"verified":true,"error":""}
+ *    "writer_redirects":N,"writer_fenced":N,"verified":true,"error":""}
+ * writer_fenced counts writes refused as fenced that the writer recovered
+ * from by opening the region again with expect_epoch (a redirect should
+ * have come instead).
  * Histograms: bucket i counts samples in [2^i, 2^(i+1)) us.
  * Exit status 0 when every migration completed and verified, else 1.
  */
@@ -218,7 +221,7 @@ struct shared {
 	pthread_mutex_t mx;         /* the copies below */
 	uint64_t w_bytes, w_syncs;
 	double w_gap, w_max_sync;
-	unsigned w_redirects;
+	unsigned w_redirects, w_fenced;
 	int w_err;
 	char w_msg[512];
 	/* reader */
@@ -268,6 +271,7 @@ static void *writer_main(void *arg)
 		sh->w_gap = w->max_gap_s;
 		sh->w_max_sync = w->max_sync_s;
 		sh->w_redirects = w->redirects;
+		sh->w_fenced = w->fenced;
 		if (rc) {
 			sh->w_err = rc;
 			snprintf(sh->w_msg, sizeof(sh->w_msg), "%s", w->errmsg);
@@ -421,7 +425,7 @@ static int one(const struct bench *b, const struct mode_spec *m, unsigned run, c
 				      .max_rounds = m->max_rounds ? m->max_rounds : b->max_rounds };
 	struct mw_opts wo = { .host = b->host, .region = REGION, .transport = b->transport,
 			      .rate = b->rate, .tick_ms = b->tick_ms, .timeout_ms = 120000,
-			      .retry_ms = 10000 };
+			      .retry_ms = 10000, .reopen_fenced = true };
 	struct ms_migrate_stat st = { .phase = MS_MIGRATE_NONE };
 	struct shared *sh = calloc(1, sizeof(*sh));
 	pthread_t wt, rt;
@@ -540,9 +544,9 @@ report:
 	print_hist("fault_hist_us", st.fault_hist);
 	print_hist("read_hist_us", sh->r_hist);
 	printf(",\"reads\":%llu,\"read_max_ms\":%.3f,\"writer_syncs\":%llu,\"writer_redirects\":%u,"
-	       "\"verified\":%s",
+	       "\"writer_fenced\":%u,\"verified\":%s",
 	       (unsigned long long)sh->reads, sh->r_max, (unsigned long long)sh->w_syncs,
-	       sh->w_redirects, ok ? "true" : "false");
+	       sh->w_redirects, sh->w_fenced, ok ? "true" : "false");
 	json_str("error", err);
 	printf("}\n");
 	fflush(stdout);

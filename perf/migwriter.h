@@ -50,6 +50,9 @@ struct mw_opts {
 	int timeout_ms;       /* ms_client_opts.timeout_ms (0: the default) */
 	int retry_ms;         /* a lost connection (or a busy lease) is tried
 				 again, 100 ms apart, for this long (0: never) */
+	bool reopen_fenced;   /* a write refused as fenced (ESTALE): open the
+				 region again with expect_epoch (granted only
+				 if nobody took the lease since; counted) */
 };
 
 struct mw {
@@ -68,7 +71,7 @@ struct mw {
 	double carry;          /* fractional pages owed to the next tick */
 	/* what it saw */
 	uint64_t syncs, pages_written, bytes_written, syncs_failed;
-	unsigned redirects, reconnects;
+	unsigned redirects, reconnects, fenced;
 	double t_last_sync, max_gap_s, max_sync_s, gap_end_s;
 	int err;
 	char errmsg[512];
@@ -121,28 +124,27 @@ static inline void mw_disconnect(struct mw *w)
 	w->c = NULL;
 }
 
-/* Where a region went, from the message of a MOVED reply. */
+/* Where a region went, from the message of a MOVED reply: "... moved from
+ * A to HOST:PORT (...": HOST:PORT is the token after the " to " that
+ * follows "moved from ". */
 static inline bool mw_parse_moved(const char *msg, char *host, size_t hl, char *port, size_t pl)
 {
-	const char *to = NULL, *p, *ep = strstr(msg, " (epoch ");
-	const char *colon = NULL;
+	const char *from = strstr(msg, "moved from "), *to, *end, *colon = NULL;
 
-	if (!strstr(msg, "moved from") || !ep)
-		return false;
-	for (p = strstr(msg, " to "); p && p < ep; p = strstr(p + 1, " to "))
-		to = p + 4;
+	to = from ? strstr(from, " to ") : NULL;
 	if (!to)
 		return false;
-	for (p = to; p < ep; p++)
-		if (*p == ':')
-			colon = p;
-	if (!colon || colon == to || (size_t)(colon - to) >= hl || (size_t)(ep - colon - 1) >= pl ||
-	    ep == colon + 1)
+	to += 4;
+	for (end = to; *end && *end != ' ' && *end != '('; end++)
+		if (*end == ':')
+			colon = end;
+	if (!colon || colon == to || end == colon + 1 || (size_t)(colon - to) >= hl ||
+	    (size_t)(end - colon - 1) >= pl)
 		return false;
 	memcpy(host, to, (size_t)(colon - to));
 	host[colon - to] = '\0';
-	memcpy(port, colon + 1, (size_t)(ep - colon - 1));
-	port[ep - colon - 1] = '\0';
+	memcpy(port, colon + 1, (size_t)(end - colon - 1));
+	port[end - colon - 1] = '\0';
 	return true;
 }
 
@@ -210,14 +212,29 @@ static inline int mw_push_pending(struct mw *w)
 	return rc ? rc : ms_sync(w->r);
 }
 
-/* Follow a MOVED reply: connect where it points and re-take the lease. */
+/* Follow a MOVED reply.  The library follows it by itself (the handle is
+ * open at the destination, the lease re-taken, the writes not yet synced
+ * dropped: "... the writer holds its lease there now ..."): write the tick
+ * again on the same handle.  Otherwise connect where it points and re-take
+ * the lease with expect_epoch. */
 static inline int mw_follow(struct mw *w)
 {
 	char host[256], port[8];
 	uint64_t epoch = w->epoch;
+	const char *msg = w->c ? ms_client_errmsg(w->c) : "";
 
-	if (!w->c || !mw_parse_moved(ms_client_errmsg(w->c), host, sizeof(host), port, sizeof(port)))
+	if (!mw_parse_moved(msg, host, sizeof(host), port, sizeof(port)))
 		return mw_fail(w, -EREMCHG, "moved, but the reply does not say where");
+	if (strstr(msg, "holds its lease there now")) {
+		struct ms_region_info ri;
+
+		snprintf(w->host, sizeof(w->host), "%s", host);
+		snprintf(w->port, sizeof(w->port), "%s", port);
+		ms_region_info(w->r, &ri);
+		w->epoch = ri.epoch;
+		w->redirects++;
+		return 0;
+	}
 	mw_disconnect(w);
 	snprintf(w->host, sizeof(w->host), "%s", host);
 	snprintf(w->port, sizeof(w->port), "%s", port);
@@ -287,10 +304,20 @@ static inline int mw_tick(struct mw *w, uint64_t *rng, uint8_t *touched_chunks)
 	}
 	t0 = bu_now_s();
 	for (unsigned hop = 0;; hop++) {
+		bool fenced;
+
 		rc = mw_push_pending(w);
-		if ((rc != -EREMCHG && !mw_conn_lost(rc)) || hop == MW_MAX_REDIRECTS)
+		fenced = rc == -ESTALE && w->o.reopen_fenced;
+		if ((rc != -EREMCHG && !mw_conn_lost(rc) && !fenced) || hop == MW_MAX_REDIRECTS)
 			break;
-		rc = rc == -EREMCHG ? mw_follow(w) : mw_reconnect(w, rc);
+		if (fenced) {
+			w->fenced++;
+			snprintf(w->errmsg, sizeof(w->errmsg), "fenced: %s", ms_client_errmsg(w->c));
+			mw_disconnect(w);
+			rc = mw_connect(w, w->epoch);
+		} else {
+			rc = rc == -EREMCHG ? mw_follow(w) : mw_reconnect(w, rc);
+		}
 		if (rc)
 			break;
 	}

@@ -6,13 +6,16 @@
  *     A steady writer (perf/migwriter.h): holds REGION's write lease, every
  *     TICK_MS (default 20) writes random pages (RATE, default 0.01, of the
  *     pages per second) and syncs, following a redirect by itself.  Every
- *     tick it rewrites DIR/progress ("SYNCS REDIRECTS EPOCH HOST PORT").
+ *     tick it rewrites DIR/progress ("SYNCS REDIRECTS EPOCH HOST PORT
+ *     FENCED"; HOST:PORT where it knows it writes).  A write refused as
+ *     fenced is retried after opening the region again with expect_epoch
+ *     (granted only if nobody took the lease since) and counted (FENCED).
  *     It stops on SIGTERM or SIGINT, or at its first failed sync; then it
  *     writes DIR/committed (the region as of its last successful sync),
  *     DIR/pending (the same plus the pages of a failed tick; equal to
  *     committed when nothing failed), DIR/written (one byte per page: 1 if
  *     it ever wrote it) and prints one JSON line:
- *       {"syncs":N,"redirects":N,"reconnects":N,"epoch":N,"host":"..","port":"..",
+ *       {"syncs":N,"redirects":N,"reconnects":N,"fenced":N,"epoch":N,"host":"..","port":"..",
  *        "max_gap_ms":F,"max_sync_ms":F,"pending_pages":N,"error":".."}
  *     Exit 0 when stopped by a signal with no failure, 1 after a failure,
  *     2 on bad usage.
@@ -118,7 +121,7 @@ static int cmd_write(int argc, char **argv)
 {
 	struct mw_opts o = { .host = argv[0], .port = argv[1], .region = argv[2],
 			     .transport = env_transport(), .rate = 0.01, .tick_ms = 20,
-			     .retry_ms = 60000 };
+			     .retry_ms = 60000, .reopen_fenced = true };
 	const char *dir = argv[3];
 	uint64_t rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	uint8_t *written = NULL;
@@ -144,8 +147,8 @@ static int cmd_write(int argc, char **argv)
 		rc = mw_tick(&w, &rng, NULL);
 		for (size_t i = 0; !rc && i < w.last_n; i++)
 			written[w.pending[i]] = 1;
-		snprintf(line, sizeof(line), "%llu %u %llu %s %s\n", (unsigned long long)w.syncs,
-			 w.redirects, (unsigned long long)w.epoch, w.host, w.port);
+		snprintf(line, sizeof(line), "%llu %u %llu %s %s %u\n", (unsigned long long)w.syncs,
+			 w.redirects, (unsigned long long)w.epoch, w.host, w.port, w.fenced);
 		(void)put_file(dir, "progress", line, strlen(line));
 		next += o.tick_ms / 1000.0;
 		while (!stop_flag && bu_now_s() < next)
@@ -163,8 +166,9 @@ static int cmd_write(int argc, char **argv)
 		put_file(dir, "committed", w.shadow, w.size);
 		w.npending = npend;
 	}
-	printf("{\"syncs\":%llu,\"redirects\":%u,\"reconnects\":%u,\"epoch\":%llu,",
-	       (unsigned long long)w.syncs, w.redirects, w.reconnects, (unsigned long long)w.epoch);
+	printf("{\"syncs\":%llu,\"redirects\":%u,\"reconnects\":%u,\"fenced\":%u,\"epoch\":%llu,",
+	       (unsigned long long)w.syncs, w.redirects, w.reconnects, w.fenced,
+	       (unsigned long long)w.epoch);
 	json_str("host", w.host, ",");
 	json_str("port", w.port, ",");
 	printf("\"max_gap_ms\":%.3f,\"max_sync_ms\":%.3f,\"pending_pages\":%zu,", w.max_gap_s * 1e3,
