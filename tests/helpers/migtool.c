@@ -32,8 +32,8 @@
  *
  *   migtool stop-at HOST_B PORT_B REGION PHASE PID SIGNAL [TIMEOUT_S]
  *     Asks B for the migration of REGION every millisecond (no migration
- *     yet: asks again) until its phase is PHASE ("precopying", "switching",
- *     "postcopying", ...), then sends SIGNAL (a number) to PID (0: none)
+ *     yet: asks again) until its phase is PHASE ("precopy", "switching",
+ *     "postcopy", ...: ms_migrate_phase_name), then sends SIGNAL (a number) to PID (0: none)
  *     and prints {"phase":"..","rounds":N,"bytes":N,"chunks_missing":N}.
  *     Exit 0 then; 1 when the migration ended (done, failed, aborted) or
  *     TIMEOUT_S (default 60) passed first, printing the phase it saw.
