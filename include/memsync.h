@@ -557,6 +557,11 @@ struct ms_map_opts {
 	 * (5000 ms); MS_MAP_NO_RECONNECT (any negative value) = never: the
 	 * first dead connection fails the mapping */
 	int reconnect_timeout_ms;
+	/* writable: open without the write lease (the sync connection opens
+	 * the region read-only) but track writes from the start: a hand-over's
+	 * destination (ms_migrate_app_dest), which takes the lease when it is
+	 * handed to it; ms_map_sync() is -EACCES until then */
+	bool standby;
 };
 
 #define MS_MAP_NO_RECONNECT (-1)
@@ -586,7 +591,7 @@ const char *ms_map_errmsg(const ms_map *m);
  * ms_map_sync() first). */
 void ms_map_close(ms_map *m);
 
-/* true when opened writable */
+/* true when opened writable (or standby: writes are tracked) */
 bool ms_map_writable(const ms_map *m);
 /* How writes are tracked: "" for a read-only mapping, else a sentence,
  * "userfaultfd WP_ASYNC + PAGEMAP_SCAN" or "hashing: ..." with the reason
@@ -629,6 +634,124 @@ int ms_map_sync(ms_map *m, struct ms_map_sync_stats *st);
  * for use while the application writes to chunks that may change.  A
  * dead connection is connected again first (reconnect_timeout_ms). */
 int ms_map_refresh(ms_map *m, uint64_t *changed);
+
+/* ------------------------------------------------------------------ */
+/* Application hand-over (docs/migration.md)                           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * An application whose state lives in a writable lazy mapping of region R
+ * on server S hands it to a copy of itself on another host; both use the
+ * same S, and the region does not move.  The destination opens R with
+ * ms_map_opts.writable and .standby (and .hot_first), tells the source its
+ * ms_map_client_id() out of band and calls ms_migrate_app_dest(), which
+ * waits.  The source calls ms_migrate_app_source() with that id:
+ *
+ *  1. it reports the chunks it faulted, in fault order (ms_touch_chunks):
+ *     they lead S's hot list, which the waiting destination prefetches
+ *     first (its commits add heat to the chunks it writes, too);
+ *  2. pre-copy: ms_map_sync() rounds while its writers go on, until a
+ *     round pushed at most pause_bytes, stopped shrinking or max_rounds;
+ *  3. on_before_pause() stops its writers; a final ms_map_sync();
+ *  4. the write lease goes to the destination (ms_lease_handover: epoch
+ *     N+1, only that client may take it, until the lease's time to live
+ *     passes), and the source waits until S shows the destination holding
+ *     it.  The destination takes it, drops the local chunks the final
+ *     syncs changed (as ms_map_refresh does) and calls on_after_resume().
+ *
+ * Failures: a destination that is not connected to S (it died) before the
+ * pause is an error before anything is paused (-EHOSTDOWN); one that never
+ * takes the lease leaves the reservation to lapse at S, after which the
+ * source takes the lease back (epoch N+1, refused if anyone was granted it
+ * meanwhile), calls on_after_resume() and returns -ETIMEDOUT.  Any failure
+ * after the pause resumes the source through on_after_resume().  At no
+ * moment do two clients hold the lease: S grants it to one client id.
+ *
+ * Measurements (struct ms_migrate_stat, mode MS_MIGRATE_PRECOPY): the
+ * source's downtime_us runs from its pause to S showing the destination
+ * holding the lease, broken down into pause_us (the hook), final_collect_us
+ * (finding the last written pages), final_xfer_us (writing them),
+ * commit_us (S publishing them) and handoff_us (the handover and waiting
+ * for the take); bytes are what it pushed, rounds its pre-copy rounds.
+ * The destination's own stat: downtime_us from seeing the handover to
+ * resumed, handoff_us its take, bytes what it pulled so far, and, later
+ * (ms_migrate_app_dest_stat), first_fault_us (resume -> its first fault
+ * served), faults and fault_hist.  ms_migrate_app_merge() adds the
+ * destination's part to the source's.  st->error says what failed.
+ */
+struct ms_migrate_app_opts {
+	size_t opts_size;           /* sizeof(struct ms_migrate_app_opts) */
+	/* source: stop every writer of the mapping (return once they are
+	 * stopped; non-zero aborts the hand-over, the source resumes) */
+	int (*on_before_pause)(void *ud);
+	/* destination: start writing (it holds the lease); source: after a
+	 * failure past the pause, writers may go on */
+	void (*on_after_resume)(void *ud);
+	/* after each step (round, pause, hand-over, ...): st so far */
+	void (*progress)(void *ud, const struct ms_migrate_stat *st);
+	void *ud;
+	uint32_t max_rounds;        /* pre-copy rounds at most; 0 = 8 */
+	uint64_t pause_bytes;       /* pause once a round pushed at most this
+				       many bytes; 0 = 1 MiB */
+	int timeout_ms;             /* destination: wait this long for the
+				       handover (0 = 60 s, < 0 forever); source:
+				       for the take beyond the reservation's
+				       lapse (0 = 5 s) */
+	unsigned poll_ms;           /* lease polls this far apart; 0 = 1 ms */
+};
+
+/* The client id the lease is handed to (the sync connection's): 0, or
+ * -EINVAL for a mapping that is neither writable nor standby. */
+int ms_map_client_id(const ms_map *m, uint8_t out[16]);
+
+/* Fault latency of a lazy mapping: each fault a fault thread served by
+ * fetching its chunk, from reading the fault to the chunk mapped. */
+struct ms_map_fault_stat {
+	uint64_t faults;
+	uint64_t hist[MS_HIST_BUCKETS]; /* bucket i: [2^i, 2^(i+1)) us */
+	uint64_t first_after_resume_us; /* ms_migrate_app_dest's resume ->
+					   the first such fault served; 0 = none */
+};
+void ms_map_fault_stat(const ms_map *m, struct ms_map_fault_stat *out);
+
+/* Source: hand m (writable, holding the lease) to the client dst_id; see
+ * above.  0 once the destination holds the lease (m can no longer sync:
+ * close it), else -errno with st->error set: -EHOSTDOWN the destination is
+ * not connected to S (nothing paused), -ETIMEDOUT it never took the lease
+ * (the source took it back and resumed), -ECANCELED on_before_pause
+ * refused, or a sync's or the handover's error.  st may be NULL. */
+int ms_migrate_app_source(ms_map *m, const uint8_t dst_id[16],
+			  const struct ms_migrate_app_opts *o, struct ms_migrate_stat *st);
+/* Destination: m a writable standby mapping; prefetch S's hot chunks
+ * first while waiting for the lease to be handed to m, take it, drop what
+ * changed, resume.  0, -ETIMEDOUT (no handover for m in time), or the
+ * take's error (-ESTALE/-EBUSY: the reservation lapsed, the source took
+ * the lease back).  st may be NULL. */
+int ms_migrate_app_dest(ms_map *m, const struct ms_migrate_app_opts *o,
+			struct ms_migrate_stat *st);
+/* The destination's fault figures so far into st (first_fault_us, faults,
+ * fault_hist). */
+void ms_migrate_app_dest_stat(const ms_map *m, struct ms_migrate_stat *st);
+/* The destination's part (its downtime after the take, first fault, fault
+ * latency) added to the source's stat src. */
+void ms_migrate_app_merge(struct ms_migrate_stat *src, const struct ms_migrate_stat *dst);
+
+/* Pause helpers for a process that does not link libmemsync.  A pid:
+ * SIGSTOP, then wait until /proc says it stopped; SIGCONT.  A cgroup v2
+ * directory: write 1 to cgroup.freeze, then wait until cgroup.events says
+ * "frozen 1"; write 0.  0 or -errno (-ETIMEDOUT after timeout_ms, 0 = 5 s). */
+int ms_pause_pid(int pid, bool stop, int timeout_ms);
+int ms_pause_cgroup(const char *dir, bool freeze, int timeout_ms);
+
+/* As hooks (ms_migrate_app_opts.on_before_pause / on_after_resume) with ud
+ * pointing to a struct ms_pause_target: pid when > 0, else cgroup. */
+struct ms_pause_target {
+	int pid;
+	const char *cgroup;
+	int timeout_ms;
+};
+int ms_pause_hook(void *ud);
+void ms_resume_hook(void *ud);
 
 /* ------------------------------------------------------------------ */
 /* Server                                                              */
@@ -687,7 +810,8 @@ uint64_t ms_export_size(const ms_export *e);
 int ms_export_fd(const ms_export *e);
 /* The application changed [off, off+len) directly: rehash those chunks and
  * bump their generations so readers see the change.  Waits while a reader
- * holds the region's commits (a pull under a steady writer; 2 s at most). */
+ * holds the region's commits (a pull under a steady writer; 2 s at most),
+ * and while a migration froze it; -EREMCHG once it moved to another server. */
 int ms_export_commit(ms_export *e, uint64_t off, uint64_t len);
 /* The application uses [off, off+len): its chunks gain heat in the
  * region's hot-chunk list (ms_hot_chunks), which lazy mappings can

@@ -295,7 +295,7 @@ ms_region *ms_open_with(ms_client *c, const char *name, enum ms_mode mode,
 		return NULL;
 	}
 	snprintf(m.name, sizeof(m.name), "%s", name);
-	len = cl_call(c, "open", ms_enc_open(c->msg, MS_CTRL_MAX, &m), MS_MSG_OPEN_OK);
+	len = cl_open_call(c, &m);     /* follows MOVED (client_redirect.c) */
 	if (len < 0) {
 		errno = -len;
 		return NULL;

@@ -45,6 +45,7 @@ struct ms_commit_res {
 	unsigned commits;    /* commits it took: 1, or more when an atomic
 			      * stream outgrew the lease's staging limit
 			      * (then it was not atomic as a whole) */
+	uint64_t commit_ns;  /* the commit messages' time, after the writes */
 };
 
 /* The source of a streamed commit: put the next batch in p[0..cap) and
@@ -117,6 +118,12 @@ bool ms_client_connected(const ms_client *c);
 int ms_client_reconnect(ms_client *c, const struct ms_client_opts *co, int timeout_ms,
 			bool *fatal, char *err, size_t errlen);
 
+/* client_redirect.c: a region that migrated is followed (MOVED) at most
+ * this many times in a row; has a request of c been answered MOVED (and
+ * not followed yet)?  ms_client_reconnect then connects to the new place. */
+#define MS_REDIRECT_HOPS 4
+bool ms_client_moved(const ms_client *c);
+
 /* client_migrate.c: what a migration's destination asks of the source
  * (docs/protocol.md, "Migration"); 0 or -errno (-EREMCHG: moved). */
 
@@ -134,6 +141,10 @@ int ms_region_migrated(ms_region *r);
 /* The metadata entries of chunks [first, first+n) as r's server has them
  * (MS_META_ENTRY_SIZE bytes each: ms_meta_gen, ms_meta_hash, ms_meta_flags). */
 int ms_chunk_meta(ms_region *r, uint64_t first, uint64_t n, void *buf);
+/* The last MOVED reply c got: where the region went and from which epoch
+ * (false: none). */
+bool ms_client_moved_to(const ms_client *c, const char **host, const char **port,
+			uint64_t *epoch);
 /* FETCH: returns once chunks idx[0..n) (n 1..16384) are at this server
  * (their ABSENT flag is gone from its table). */
 int ms_region_fetch(ms_region *r, const uint64_t *idx, size_t n);

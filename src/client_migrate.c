@@ -202,3 +202,14 @@ int ms_chunk_meta(ms_region *r, uint64_t first, uint64_t n, void *buf)
 				   (uint8_t *)buf + done * MS_META_ENTRY_SIZE);
 	return ret;
 }
+
+bool ms_client_moved_to(const ms_client *c, const char **host, const char **port,
+			uint64_t *epoch)
+{
+	if (!c->moved)
+		return false;
+	*host = c->moved_host;
+	*port = c->moved_port;
+	*epoch = c->moved_epoch;
+	return true;
+}

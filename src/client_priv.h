@@ -144,6 +144,19 @@ uint64_t cl_stage_room(const ms_region *r);
 /* The commit that used the staging areas is done: start over at 0. */
 void cl_stage_reset(ms_region *r);
 
+/* client_redirect.c: following a region that migrated (MOVED).  Point c
+ * at c->moved_host:port (the connection is replaced by the caller). */
+void cl_redirect_take(ms_client *c);
+/* ms_open's OPEN of m: the reply length, or -errno; follows MOVED when c
+ * has no other region open, asks again while the server says EAGAIN. */
+int cl_open_call(ms_client *c, const struct ms_msg_open *m);
+/* A request on a handle of region name got MOVED: reconnect c there with
+ * every handle (0), or -errno with errmsg naming both servers. */
+int cl_follow(ms_client *c, const char *what, const char *name);
+/* ret, a request on r failed: -EREMCHG (c->moved set) when the server
+ * says r moved away, else ret with errmsg unchanged. */
+int cl_redirect_check(ms_region *r, int ret);
+
 /* client_pull.c: read the metadata entries of chunks [c0, c0+n) into buf. */
 int cl_read_meta(ms_region *r, uint64_t c0, uint64_t n, void *buf);
 

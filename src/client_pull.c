@@ -530,13 +530,19 @@ int ms_pull(ms_region *r, uint64_t off, void *dst, uint64_t len,
 
 	if (ret)
 		return ret;
-	return pull_impl(r, off, dst, len, &oc, st, NULL, NULL);
+	ret = pull_impl(r, off, dst, len, &oc, st, NULL, NULL);
+	/* the region migrated (client_redirect.c): read it at its new place */
+	if (ret && cl_redirect_check(r, ret) == -EREMCHG &&
+	    !(ret = cl_follow(r->c, "pull", r->info.name)))
+		ret = pull_impl(r, off, dst, len, &oc, st, NULL, NULL);
+	return ret;
 }
 
 int ms_pull_gens(ms_region *r, uint64_t off, void *dst, uint64_t len,
 		 uint64_t *gens, uint8_t *hashes)
 {
-	return pull_impl(r, off, dst, len, NULL, NULL, gens, hashes);
+	/* -EREMCHG (c->moved) when it migrated: a lazy mapping follows */
+	return cl_redirect_check(r, pull_impl(r, off, dst, len, NULL, NULL, gens, hashes));
 }
 
 int ms_chunk_generations(ms_region *r, uint64_t first, uint64_t *gens,

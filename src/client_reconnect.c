@@ -13,6 +13,9 @@
  * geometry must not have changed.  Retrying, with backoff and a deadline,
  * is the caller's policy.
  *
+ * A region that moved to another server (MOVED) is followed there: the
+ * client connects to the new place and reopens every handle there.
+ *
  * What the old connection carried is gone: ms_write()s of a region that
  * were not committed yet are forgotten (the caller still has the bytes and
  * writes them again), and a write handle takes the lease again
@@ -133,8 +136,8 @@ static int reopen(ms_client *c, ms_region *r, bool *fatal)
 	return 0;
 }
 
-int ms_client_reconnect(ms_client *c, const struct ms_client_opts *co, int timeout_ms,
-			bool *fatal, char *err, size_t errlen)
+static int reconnect_once(ms_client *c, const struct ms_client_opts *co, int timeout_ms,
+			  bool *fatal, char *err, size_t errlen)
 {
 	struct ms_client_opts o;
 	char cerr[384] = "";
@@ -173,4 +176,20 @@ int ms_client_reconnect(ms_client *c, const struct ms_client_opts *co, int timeo
 		return rc_fail(c, fatal, *fatal, ret, err, errlen);
 	}
 	return 0;
+}
+
+/* One attempt, following MOVED (client_redirect.c): a region that went
+ * to another server is reopened there, at most MS_REDIRECT_HOPS moves. */
+int ms_client_reconnect(ms_client *c, const struct ms_client_opts *co, int timeout_ms,
+			bool *fatal, char *err, size_t errlen)
+{
+	int ret;
+
+	for (int hop = 0;; hop++) {
+		if (c->moved)          /* a request got MOVED: go there */
+			cl_redirect_take(c);
+		ret = reconnect_once(c, co, timeout_ms, fatal, err, errlen);
+		if (ret != -EREMCHG || !c->moved || hop == MS_REDIRECT_HOPS)
+			return ret;
+	}
 }

@@ -13,6 +13,7 @@
  * chunk piece written.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -412,7 +413,9 @@ static int commit_stream(ms_region *r, ms_fill_fn fill, void *ud, struct ms_xmr 
 		goto out;
 	}
 	s.sent = wrote;
+	s.commit_ns = ms_now_ns();
 	ret = commit_part(r, &e, &pend_in, &s);
+	s.commit_ns = ms_now_ns() - s.commit_ns;
 out:
 	free(p);
 	free(e.v);
@@ -424,7 +427,9 @@ out:
 int ms_region_commit_stream(ms_region *r, ms_fill_fn fill, void *ud,
 			    struct ms_commit_res *res)
 {
-	return commit_stream(r, fill, ud, NULL, NULL, false, res);
+	/* -EREMCHG (c->moved) when the region migrated: a lazy mapping's
+	 * sync reconnects there and pushes again (map_sync.c) */
+	return cl_redirect_check(r, commit_stream(r, fill, ud, NULL, NULL, false, res));
 }
 
 /* A fill that hands out an array's pieces, cap at a time. */
@@ -486,6 +491,33 @@ out:
 	return ret;
 }
 
+/* ret, r's request failed: when the region moved, follow it and say
+ * whether the caller may redo (true), else ret stays. */
+static bool follow_moved(ms_region *r, const char *what, int *ret)
+{
+	size_t dropped = r->npending;
+	uint64_t old_epoch = r->info.epoch;
+	char from[272];
+
+	if (r->info.mode != MS_MODE_WRITE || cl_redirect_check(r, *ret) != -EREMCHG)
+		return false;
+	snprintf(from, sizeof(from), "%s:%s", r->c->host, r->c->port);
+	*ret = cl_follow(r->c, what, r->info.name);
+	if (*ret)
+		return false;
+	if (dropped) {
+		/* reopen forgot them: the new server never saw their bytes */
+		*ret = cl_err(r->c, -EREMCHG, "%s: region '%s' moved from %s to %s:%s (the "
+			      "writer holds its lease there now, epoch %llu after %llu): %zu "
+			      "uncommitted ms_write() range(s) were dropped; write them again",
+			      what, r->info.name, from, r->c->host, r->c->port,
+			      (unsigned long long)r->info.epoch,
+			      (unsigned long long)old_epoch, dropped);
+		return false;
+	}
+	return true;
+}
+
 int ms_sync(ms_region *r)
 {
 	int ret;
@@ -493,6 +525,8 @@ int ms_sync(ms_region *r)
 	if ((ret = need_write(r, "sync")))
 		return ret;
 	ret = commit_ents(r, r->pending, r->npending, NULL);
+	if (ret && follow_moved(r, "sync", &ret))
+		ret = commit_ents(r, r->pending, r->npending, NULL);
 	if (ret)
 		return ret;
 	r->npending = 0;
@@ -524,8 +558,8 @@ static int piece_differs(ms_region *r, uint64_t off, uint64_t len, const uint8_t
 	return ret;
 }
 
-int ms_push(ms_region *r, uint64_t off, const void *src, uint64_t len,
-		      const struct ms_xfer_opts *o, struct ms_xfer_stats *st)
+static int push_once(ms_region *r, uint64_t off, const void *src, uint64_t len,
+		     const struct ms_xfer_opts *o, struct ms_xfer_stats *st)
 {
 	const uint8_t *s8 = src;
 	struct ms_wpiece whole = { .off = off, .src = src, .len = len };
@@ -611,5 +645,16 @@ out:
 	s.ns = ms_now_ns() - t0;
 	if (st)
 		*st = s;
+	return ret;
+}
+
+int ms_push(ms_region *r, uint64_t off, const void *src, uint64_t len,
+		      const struct ms_xfer_opts *o, struct ms_xfer_stats *st)
+{
+	int ret = push_once(r, off, src, len, o, st);
+
+	/* the region migrated: once more at its new place */
+	if (ret && follow_moved(r, "push", &ret))
+		ret = push_once(r, off, src, len, o, st);
 	return ret;
 }

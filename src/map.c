@@ -153,7 +153,8 @@ static int worker_setup(ms_map *m, struct worker *w, char *err, size_t errlen)
 
 bool map_conn_lost(const ms_map *m, const struct worker *w)
 {
-	return m->rc_ms >= 0 && w->c && !ms_client_connected(w->c);
+	/* or the region migrated: reconnecting follows it (client_redirect.c) */
+	return m->rc_ms >= 0 && w->c && (!ms_client_connected(w->c) || ms_client_moved(w->c));
 }
 
 /* Sleep ms on m->cv, or less when the mapping is being closed. */
@@ -308,7 +309,10 @@ static ms_map *map_new(const char *host, const char *port, const char *region,
 		free(m);
 		return NULL;
 	}
-	m->writable = m->mo.writable;
+	/* a standby mapping tracks writes from the start and takes the
+	 * lease when it is handed to it (map_lease.c) */
+	m->writable = m->mo.writable || m->mo.standby;
+	atomic_init(&m->leased, m->writable && !m->mo.standby);
 	m->rc_ms = m->mo.reconnect_timeout_ms < 0 ? -1 :
 		   m->mo.reconnect_timeout_ms ? m->mo.reconnect_timeout_ms : DEFAULT_RECONNECT_MS;
 	snprintf(m->host, sizeof(m->host), "%s", host);
@@ -366,7 +370,13 @@ static int map_connect(ms_map *m, char *err, size_t errlen)
 
 		if (!sco.queue_depth)
 			sco.queue_depth = SYNC_DEPTH;
-		return map_worker_connect(m, &m->sw, &sco, MS_MODE_WRITE, err, errlen);
+		/* standby: no lease yet, the same connection takes it later */
+		ret = map_worker_connect(m, &m->sw, &sco,
+					 m->mo.standby ? MS_MODE_READ : MS_MODE_WRITE, err, errlen);
+		if (ret)
+			return ret;
+		ms_region_info(m->sw.r, &info);
+		atomic_store(&m->lease_ttl_ms, info.lease_ttl_ms);
 	}
 	return 0;
 }
@@ -540,8 +550,9 @@ static int map_start(ms_map *m, char *err, size_t errlen)
 				       strerror(-ret));
 		w->started = true;
 	}
-	/* writable: syncs every sync_interval_ms, and keeps the lease */
-	if (m->writable) {
+	/* writable: syncs every sync_interval_ms, and keeps the lease (a
+	 * standby mapping starts it when it takes the lease) */
+	if (atomic_load(&m->leased)) {
 		ret = -pthread_create(&m->sync_th, NULL, map_sync_main, m);
 		if (ret)
 			return map_err(err, errlen, ret, "lazy map: pthread_create: %s",
@@ -706,6 +717,7 @@ void ms_map_close(ms_map *m)
 	free(m->gens);
 	free((void *)m->state);
 	free(m->order);
+	map_hot_free(m);
 	free(m->faulted);
 	free(m->w);
 	free(m);

@@ -203,8 +203,11 @@ static int pull(struct worker *w, uint64_t first, uint64_t off, uint8_t *dst, ui
 	return ret;
 }
 
-/* Chunks [first, first+n) are ours (state FETCHING): pull, map, publish. */
-static int fetch(struct worker *w, uint64_t first, uint64_t n)
+/* Chunks [first, first+n) are ours (state FETCHING): pull, map, publish.
+ * fault_t0: for a fault, when it was read (its latency is noted when the
+ * chunk is mapped and published, just before its waiters are woken),
+ * else 0. */
+static int fetch(struct worker *w, uint64_t first, uint64_t n, uint64_t fault_t0)
 {
 	ms_map *m = w->m;
 	uint64_t off, len;
@@ -240,6 +243,9 @@ static int fetch(struct worker *w, uint64_t first, uint64_t n)
 		atomic_store(&m->state[i], CH_LOCAL);
 		atomic_fetch_add(&m->nlocal, 1);
 	}
+	/* noted before the wake: the faulting thread may look right after */
+	if (fault_t0)
+		map_fault_note(m, ms_now_ns() - fault_t0);
 	map_uffd_wake(m, off, len);
 	for (uint64_t i = first; m->mo.on_local && i < first + n; i++)
 		m->mo.on_local(m->mo.ud, i);
@@ -247,7 +253,8 @@ static int fetch(struct worker *w, uint64_t first, uint64_t n)
 	return 0;
 }
 
-static void handle_fault(struct worker *w, uint64_t addr)
+/* t0: when the fault was read (its latency is noted) */
+static void handle_fault(struct worker *w, uint64_t addr, uint64_t t0)
 {
 	ms_map *m = w->m;
 	uint64_t i, off, len;
@@ -276,7 +283,7 @@ static void handle_fault(struct worker *w, uint64_t addr)
 				if (k < MAX_USE_REPORT)
 					m->faulted[k] = i;
 			}
-			(void)fetch(w, i, 1);
+			(void)fetch(w, i, 1, t0);
 			return;
 		case CH_FETCHING:
 			return;         /* the fetcher's resolve wakes us */
@@ -322,9 +329,11 @@ void *map_fault_main(void *arg)
 			break;
 		}
 		atomic_fetch_add(&m->faults_busy, 1);
+		uint64_t t0 = ms_now_ns();
+
 		for (size_t k = 0; k < (size_t)got / sizeof(msgs[0]); k++) {
 			if (msgs[k].event == UFFD_EVENT_PAGEFAULT)
-				handle_fault(w, msgs[k].arg.pagefault.address);
+				handle_fault(w, msgs[k].arg.pagefault.address, t0);
 		}
 		if (atomic_fetch_sub(&m->faults_busy, 1) == 1)
 			map_notify(m);
@@ -347,21 +356,45 @@ static void yield_to_faults(ms_map *m)
 	pthread_mutex_unlock(&m->lk);
 }
 
+/* The next entries to prefetch: [*k, *end) of *order: the hot list
+ * adopted meanwhile (map_adopt_hot) first, then the order; false when
+ * the order is through. */
+static bool claim(ms_map *m, const uint64_t **order, uint64_t *k, uint64_t *end)
+{
+	struct map_hot *h = atomic_load(&m->hot);
+
+	if (h && atomic_load(&h->next) < h->n) {
+		uint64_t at = atomic_fetch_add(&h->next, PREFETCH_CLAIM);
+
+		if (at < h->n) {
+			*order = h->idx;
+			*k = at;
+			*end = MS_MIN(at + PREFETCH_CLAIM, h->n);
+			return true;
+		}
+	}
+	*k = atomic_fetch_add(&m->next, PREFETCH_CLAIM);
+	if (*k >= m->nchunks)
+		return false;
+	*order = m->order;
+	*end = MS_MIN(*k + PREFETCH_CLAIM, m->nchunks);
+	return true;
+}
+
 void *map_prefetch_main(void *arg)
 {
 	struct worker *w = arg;
 	ms_map *m = w->m;
 
 	while (!atomic_load(&m->stop) && !atomic_load(&m->err)) {
-		uint64_t k = atomic_fetch_add(&m->next, PREFETCH_CLAIM);
-		uint64_t end = MS_MIN(k + PREFETCH_CLAIM, m->nchunks);
-		uint64_t first = 0, n = 0;
+		const uint64_t *order;
+		uint64_t k, end, first = 0, n = 0;
 
-		if (k >= m->nchunks)
+		if (!claim(m, &order, &k, &end))
 			break;
 		/* runs of consecutive chunks that are still absent, in order */
 		for (; k <= end; k++) {
-			uint64_t c = k < end ? m->order[k] : UINT64_MAX;
+			uint64_t c = k < end ? order[k] : UINT64_MAX;
 			uint8_t st = CH_ABSENT;
 			bool extend = k < end && n && c == first + n && n < m->batch;
 
@@ -372,7 +405,7 @@ void *map_prefetch_main(void *arg)
 			}
 			if (n) {
 				yield_to_faults(m);
-				if (atomic_load(&m->stop) || fetch(w, first, n))
+				if (atomic_load(&m->stop) || fetch(w, first, n, 0))
 					goto out;
 				n = 0;
 			}

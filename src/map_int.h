@@ -164,6 +164,26 @@ struct ms_map {
 	bool sync_started;
 	int sync_err;        /* last ms_map_sync() failure, 0 after a success */
 	char sync_errmsg[512];
+
+	/* hand-over (map_lease.c, migrate_app.c) */
+	atomic_bool leased;  /* writable and holding the lease: false while
+			      * standby and once handed over */
+	atomic_uint lease_ttl_ms; /* the sync thread's pace */
+	_Atomic(struct map_hot *) hot; /* prefetched before order */
+	/* fault latency (map_fault.c) */
+	atomic_uint_fast64_t nfaults;
+	atomic_uint_fast64_t fault_hist[MS_HIST_BUCKETS];
+	atomic_uint_fast64_t resume_ns;      /* the destination resumed */
+	atomic_uint_fast64_t first_fault_ns; /* first fault served after it */
+};
+
+/* A list of chunks prefetched before the order (the server's hot list,
+ * adopted while the mapping runs); earlier lists are kept until close. */
+struct map_hot {
+	struct map_hot *older;
+	uint64_t n;
+	atomic_uint_fast64_t next;
+	uint64_t idx[];
 };
 
 /* [off, off+len) of chunks [first, first+n), clipped to the region. */
@@ -205,5 +225,23 @@ void map_uffd_wake(ms_map *m, uint64_t off, uint64_t len);
  * reconnect does to the local chunks (locked: the caller holds sync_lk) */
 void *map_sync_main(void *arg);
 int map_regen(ms_map *m, struct worker *w, bool locked, uint64_t *dropped);
+/* ms_map_sync() with its phases timed (ns): collect, write, commit */
+struct map_sync_times {
+	uint64_t collect_ns, xfer_ns, commit_ns;
+};
+int map_sync_timed(ms_map *m, struct ms_map_sync_stats *st, struct map_sync_times *t);
+
+/* map_lease.c: the lease of a writable or standby mapping's sync
+ * connection, the use report and the hot list (each under sync_lk) */
+void map_report_use(ms_map *m);
+int map_adopt_hot(ms_map *m, uint64_t *n);
+int map_lease_get(ms_map *m, struct ms_lease_info *li);
+uint64_t map_epoch(ms_map *m);
+int map_handover(ms_map *m, const uint8_t id[16], uint64_t *new_epoch, char *why,
+		 size_t whylen);
+int map_take(ms_map *m, uint64_t expect_epoch, uint64_t *epoch, char *why, size_t whylen);
+int map_probe_client(ms_map *m, const uint8_t id[16]);
+void map_fault_note(ms_map *m, uint64_t ns);
+void map_hot_free(ms_map *m);
 
 #endif

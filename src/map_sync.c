@@ -208,6 +208,11 @@ static void settle_sent(ms_map *m)
  */
 int ms_map_sync(ms_map *m, struct ms_map_sync_stats *st)
 {
+	return map_sync_timed(m, st, NULL);
+}
+
+int map_sync_timed(ms_map *m, struct ms_map_sync_stats *st, struct map_sync_times *t)
+{
 	struct ms_map_sync_stats s = { 0 };
 	struct sync_walk w = { .m = m, .src = m->zero_copy ? m->stage : m->addr,
 			       .last_c = UINT64_MAX, .s = &s };
@@ -218,10 +223,19 @@ int ms_map_sync(ms_map *m, struct ms_map_sync_stats *st)
 
 	if (st)
 		memset(st, 0, sizeof(*st));
+	if (t)
+		memset(t, 0, sizeof(*t));
 	if (!m->writable)
 		return -EACCES;
 	pthread_mutex_lock(&m->sync_lk);
+	/* standby, or handed over: the lease is not this mapping's */
+	if (!atomic_load(&m->leased)) {
+		ret = -EACCES;
+		goto out;
+	}
 	ret = collect(m, &s.pages_dirty);
+	if (t)
+		t->collect_ns = ms_now_ns() - t0;
 	if (ret) {
 		sync_fail(m, ret, "sync of '%s': collecting written pages failed: %s; every "
 			  "local chunk will be pushed", m->name, strerror(-ret));
@@ -251,6 +265,10 @@ int ms_map_sync(ms_map *m, struct ms_map_sync_stats *st)
 		else
 			sync_fail(m, ret, "sync of '%s': %s", m->name, ms_client_errmsg(m->sw.c));
 		goto out;
+	}
+	if (t) {
+		t->commit_ns = res.commit_ns;
+		t->xfer_ns = ms_now_ns() - t0 - t->collect_ns - res.commit_ns;
 	}
 	learn_gens(m, &res);
 	settle_sent(m);
@@ -419,15 +437,13 @@ void *map_sync_main(void *arg)
 
 	pthread_mutex_lock(&m->lk);
 	while (!atomic_load(&m->stop)) {
-		struct ms_region_info info;
 		struct timespec ts;
 		long wait_ms;
 
 		/* the lease is kept alive between syncs (a mapping written to
 		 * without a sync for longer than the lease's time to live
 		 * would lose it): wake at a quarter of it at least */
-		ms_region_info(m->sw.r, &info);
-		wait_ms = (long)MS_MAX(info.lease_ttl_ms / 4, 20u);
+		wait_ms = (long)MS_MAX(atomic_load(&m->lease_ttl_ms) / 4, 20u);
 		if (m->mo.sync_interval_ms)
 			wait_ms = MS_MIN(wait_ms, (long)m->mo.sync_interval_ms);
 		ms_deadline_ms(&ts, wait_ms);
@@ -437,14 +453,16 @@ void *map_sync_main(void *arg)
 		if (atomic_load(&m->stop))
 			break;
 		pthread_mutex_unlock(&m->lk);
-		if (m->mo.sync_interval_ms &&
+		if (!atomic_load(&m->leased)) {
+			/* handed over: nothing to sync or keep */
+		} else if (m->mo.sync_interval_ms &&
 		    ms_now_ns() - last_sync >= (uint64_t)m->mo.sync_interval_ms * 1000000u) {
 			(void)ms_map_sync(m, NULL);   /* failures: ms_map_errmsg/wait */
 			last_sync = ms_now_ns();
 		} else {
 			/* a refusal ("fenced") shows at the next sync */
 			pthread_mutex_lock(&m->sync_lk);
-			if (m->sw.r)
+			if (m->sw.r && atomic_load(&m->leased))
 				(void)ms_region_lease_tick(m->sw.r);
 			pthread_mutex_unlock(&m->sync_lk);
 		}

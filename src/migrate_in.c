@@ -218,6 +218,15 @@ static int precopy(struct mctx *x, const char **reason)
 	return ret;
 }
 
+/* Did A answer that it handed the region to this server's address? */
+static bool handed_to_us(struct mctx *x, uint64_t *epoch)
+{
+	const char *h, *p;
+
+	return ms_client_moved_to(x->c, &h, &p, epoch) && strcmp(h, x->m->adv_host) == 0 &&
+	       strcmp(p, x->m->adv_port) == 0;
+}
+
 /* The switch: FREEZE, last changes, HANDOFF.  0 once B owns the region. */
 static int switch_over(struct mctx *x)
 {
@@ -225,6 +234,7 @@ static int switch_over(struct mctx *x)
 	bool post = m->mode == MS_MIGRATE_HYBRID || m->mode == MS_MIGRATE_POSTCOPY;
 	uint64_t t0 = ms_now_ns(), t, gen_a = 0, epoch_a = 0, gen2, nabsent = 0;
 	uint64_t *want = malloc(x->nch * sizeof(*want));
+	bool resumed = false;
 	int ret;
 
 	if (!want)
@@ -236,6 +246,18 @@ static int switch_over(struct mctx *x)
 	}
 	set_phase(m, MS_MIGRATE_SWITCHING);
 	ret = ms_region_freeze(x->ar, FREEZE_MS, &gen_a, &epoch_a);
+	if (ret == -EREMCHG && handed_to_us(x, &epoch_a)) {
+		/* resumed: A handed it to this address before (a destination
+		 * that restarted): A's copy is final, no handoff again; above
+		 * every epoch the lost destination may have granted */
+		resumed = true;
+		epoch_a += 1;
+		ret = 0;
+		ms_srv_log(m->s, MS_LOG_WARN, "'%s': %s:%s handed it to this address before: "
+			   "resuming from its copy (what was committed here since is lost), "
+			   "epochs from %llu", m->name, m->host, m->port,
+			   (unsigned long long)(epoch_a + 1));
+	}
 	if (ret) {
 		snprintf(x->err, sizeof(x->err), "%s", ms_client_errmsg(x->c));
 		goto out;
@@ -247,6 +269,10 @@ static int switch_over(struct mctx *x)
 		snprintf(x->err, sizeof(x->err), "%s", ms_client_errmsg(x->c));
 		goto thaw;
 	}
+	if (resumed)
+		gen_a = ms_region_generation(x->r);
+	for (uint64_t i = 0; resumed && i < x->nch; i++)
+		gen_a = MS_MAX(gen_a, ms_meta_gen(x->meta, i));
 	for (uint64_t i = 0; i < x->nch; i++)
 		want[i] = ms_meta_gen(x->meta, i);
 	m->st.final_collect_us = us_since(t);
@@ -292,7 +318,7 @@ static int switch_over(struct mctx *x)
 		goto thaw;
 	}
 	t = ms_now_ns();
-	ret = ms_region_handoff(x->ar, epoch_a + 1, m->adv_host, m->adv_port, &gen2);
+	ret = resumed ? 0 : ms_region_handoff(x->ar, epoch_a + 1, m->adv_host, m->adv_port, &gen2);
 	if (ret) {
 		/* A thaws when this connection ends, had it not moved */
 		snprintf(x->err, sizeof(x->err), "handoff: %s", ms_client_errmsg(x->c));
@@ -315,7 +341,7 @@ static int switch_over(struct mctx *x)
 	free(want);
 	return 0;
 thaw:
-	if (ms_region_thaw(x->ar))
+	if (!resumed && ms_region_thaw(x->ar))
 		ms_srv_log(m->s, MS_LOG_WARN, "thaw of '%s' at %s:%s failed (it thaws when "
 			   "this connection ends): %s", m->name, m->host, m->port,
 			   ms_client_errmsg(x->c));
@@ -384,11 +410,15 @@ static int source_again(struct mctx *x)
 	bool fatal = false;
 	int ret = -ENOTCONN;
 
-	while (!fatal && ms_now_ns() < deadline && !ms_mig_stopping(x->m)) {
+	/* a source that restarts may listen before its regions are back
+	 * (ENOENT meanwhile): only a changed geometry ends the tries */
+	while (ms_now_ns() < deadline && !ms_mig_stopping(x->m)) {
 		ret = ms_client_reconnect(x->c, &co, 2000, &fatal, err, sizeof(err));
 		if (!ret)
 			return 0;
 		snprintf(x->err, sizeof(x->err), "%s", err);
+		if (fatal && ret == -ESTALE)
+			break;
 		usleep(200000);
 	}
 	return ret;

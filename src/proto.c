@@ -302,6 +302,9 @@ int ms_enc_stat_ok(void *buf, size_t cap, const struct ms_region_stat *st, size_
 		put_u64(&c, st[i].commits_abandoned);
 		put_u32(&c, (uint32_t)st[i].commit_mode);
 		ms_put_lease(&c, &st[i].lease);
+		/* 4: migration */
+		put_u32(&c, (uint32_t)st[i].migrate_phase);
+		put_str(&c, st[i].moved_to, sizeof(st[i].moved_to) - 1);
 	}
 	return enc_end(&c);
 }
@@ -318,6 +321,7 @@ int ms_dec_stat_ok(const void *buf, size_t len, struct ms_region_stat **out, siz
 	if (!st)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < cnt && !c.err; i++) {
+		uint32_t phase;
 		char bname[16];
 
 		get_str(&c, st[i].name, MS_NAME_MAX);
@@ -339,6 +343,11 @@ int ms_dec_stat_ok(const void *buf, size_t len, struct ms_region_stat **out, siz
 		st[i].commits_abandoned = get_u64(&c);
 		st[i].commit_mode = (enum ms_commit_mode)get_u32(&c);
 		ms_get_lease(&c, &st[i].lease);
+		phase = get_u32(&c);
+		if (phase > MS_MIGRATE_ABORTED && !c.err)
+			c.err = -EBADMSG;
+		st[i].migrate_phase = (enum ms_migrate_phase)phase;
+		get_str(&c, st[i].moved_to, sizeof(st[i].moved_to) - 1);
 	}
 	if (dec_end(&c)) {
 		free(st);

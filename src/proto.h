@@ -288,7 +288,9 @@ int ms_dec_commit(const void *buf, size_t len, struct ms_msg_commit *m,
 		  struct ms_commit_ent *ents, size_t max);
 int ms_dec_gen(const void *buf, size_t len, enum ms_msg_type t, struct ms_msg_gen *m);
 int ms_dec_stat(const void *buf, size_t len, struct ms_msg_stat *m);
-/* *out is malloc'ed (n entries) on success */
+/* *out is malloc'ed (n entries) on success.  Each entry ends (since
+ * protocol 4) with the region's migration phase (u32) and where it moved
+ * to ("host:port", "" unless handed off); an unknown phase: -EBADMSG */
 int ms_dec_stat_ok(const void *buf, size_t len, struct ms_region_stat **out, size_t *n);
 /* max outside 1..MS_HOT_MAX: -EBADMSG */
 int ms_dec_hot(const void *buf, size_t len, struct ms_msg_hot *m);

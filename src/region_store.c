@@ -728,3 +728,70 @@ fail:
 	ms_rstore_close(st);
 	return rc;
 }
+
+/* ------------------------------------------------ FILE.msmoved (migration) */
+
+int ms_rstore_moved_save(const char *path, const struct ms_rstore_moved *m)
+{
+	char tmp[MS_PATH_MAX + 32], dst[MS_PATH_MAX + 32], line[512], hex[33];
+	int fd, n, ret = 0;
+
+	for (int i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", m->dest_id[i]);
+	snprintf(dst, sizeof(dst), "%s" MS_RSTORE_MOVED_SUFFIX, path);
+	snprintf(tmp, sizeof(tmp), "%s" MS_RSTORE_MOVED_SUFFIX ".tmp", path);
+	n = snprintf(line, sizeof(line), "MSMOVED1 %s %s %llu %d %s\n", m->host, m->port,
+		     (unsigned long long)m->epoch, m->released ? 1 : 0, hex);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	ret = write_full(fd, line, (size_t)n, 0);
+	if (!ret)
+		ret = sync_fd(fd);
+	close(fd);
+	if (!ret && rename(tmp, dst) != 0)
+		ret = -errno;
+	if (ret)
+		unlink(tmp);
+	else
+		sync_dir(dst);
+	return ret;
+}
+
+void ms_rstore_moved_drop(const char *path)
+{
+	char file[MS_PATH_MAX + 32];
+
+	snprintf(file, sizeof(file), "%s" MS_RSTORE_MOVED_SUFFIX, path);
+	unlink(file);
+}
+
+int ms_rstore_moved_load(const char *path, struct ms_rstore_moved *m)
+{
+	char file[MS_PATH_MAX + 32], hex[33] = "";
+	unsigned long long epoch;
+	int released, ret = 0;
+	FILE *f;
+
+	memset(m, 0, sizeof(*m));
+	snprintf(file, sizeof(file), "%s" MS_RSTORE_MOVED_SUFFIX, path);
+	f = fopen(file, "re");
+	if (!f)
+		return -errno;
+	if (fscanf(f, "MSMOVED1 %255s %7s %llu %d %32s", m->host, m->port, &epoch, &released,
+		   hex) != 5 || strlen(hex) != 32)
+		ret = -EBADMSG;
+	fclose(f);
+	for (int i = 0; !ret && i < 16; i++) {
+		unsigned v;
+
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+			ret = -EBADMSG;
+		m->dest_id[i] = (uint8_t)v;
+	}
+	if (ret)
+		return ret;
+	m->epoch = epoch;
+	m->released = released != 0;
+	return 0;
+}

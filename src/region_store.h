@@ -95,6 +95,23 @@ uint64_t ms_rstore_epoch(struct ms_rstore *st);
 /* The message of the last failure. */
 const char *ms_rstore_errmsg(const struct ms_rstore *st);
 
+/* FILE.msmoved: where a migrated region went, one line of text
+ * "MSMOVED1 HOST PORT EPOCH RELEASED DEST_ID_HEX"; written (durably,
+ * through a rename) by the source at the hand-off and again once the
+ * destination has it all, read at start.  0 or -errno (-ENOENT: none). */
+#define MS_RSTORE_MOVED_SUFFIX ".msmoved"
+struct ms_rstore_moved {
+	char host[MS_HOST_MAX + 1];
+	char port[MS_PORT_MAX + 1];
+	uint64_t epoch;              /* the destination's first */
+	bool released;               /* MIGRATED: redirects only */
+	uint8_t dest_id[16];         /* the destination's client id */
+};
+int ms_rstore_moved_save(const char *path, const struct ms_rstore_moved *m);
+int ms_rstore_moved_load(const char *path, struct ms_rstore_moved *m);
+/* Remove FILE.msmoved (a handoff that did not happen after all). */
+void ms_rstore_moved_drop(const char *path);
+
 /* Close (releasing FILE's lock).  NULL is a no-op. */
 void ms_rstore_close(struct ms_rstore *st);
 

@@ -26,6 +26,7 @@
 #include "chunkmap.h"
 #include "opts.h"
 #include "server_int.h"
+#include "server_move.h"
 
 void ms_srv_log(ms_server *s, enum ms_log_level lvl, const char *fmt, ...)
 {
@@ -131,6 +132,7 @@ static void fill_stat(ms_server *s, struct ms_export *e, struct ms_region_stat *
 	st->commits_refused = e->refused;
 	st->commits_abandoned = e->abandoned;
 	pthread_mutex_unlock(&e->lock);
+	ms_move_fill_stat(e, st);
 }
 
 int ms_srv_collect_stats(ms_server *s, const char *name, struct ms_region_stat **out,
@@ -154,6 +156,11 @@ int ms_srv_collect_stats(ms_server *s, const char *name, struct ms_region_stat *
 			st = t;
 		}
 		fill_stat(s, e, &st[cnt++]);
+	}
+	/* regions that migrated away: their tombstones */
+	if (ms_move_tomb_stats(s, name, &st, &cnt, &cap)) {
+		free(st);
+		return -ENOMEM;
 	}
 	if (*name && !cnt) {
 		free(st);
@@ -457,6 +464,8 @@ struct ms_export *ms_srv_add_export(ms_server *s, const struct ms_export_opts *o
 	ret = ms_region_create(o, &e->r, err, sizeof(err));
 	if (!ret && e->r->store)
 		e->lease.epoch = ms_rstore_epoch(e->r->store); /* epochs go on */
+	if (!ret)
+		ms_move_loaded(s, e);   /* moved away before a restart? */
 	for (unsigned i = 0; i < s->nl && !ret; i++) {
 		ret = export_register(s, e, i);
 		if (ret)
@@ -518,8 +527,12 @@ int ms_export_commit(ms_export *e, uint64_t off, uint64_t len)
 	/* rehashing takes the region's lock only: peers of other regions,
 	 * and STAT of this one, do not wait for it */
 	if (!ret)
-		ret = ms_region_commit_range(e->r, off, len);
+		ret = ms_move_local_enter(e);  /* waits while frozen */
 
+	if (ret)
+		return ret;
+	ret = ms_region_commit_range(e->r, off, len);
+	ms_move_commit_leave(e);
 	if (!ret) {
 		pthread_mutex_lock(&e->lock);
 		e->commits++;
@@ -733,6 +746,7 @@ void ms_server_destroy(ms_server *s)
 {
 	if (!s)
 		return;
+	ms_move_stop(s);    /* parked commits go on: the loops can end */
 	if (s->thread_running) {
 		ms_server_stop(s);
 		pthread_join(s->thread, NULL);
@@ -742,6 +756,7 @@ void ms_server_destroy(ms_server *s)
 	ms_srv_worker_fini(s);
 	ms_srv_mig_fini(s);       /* before the exports its threads fill */
 	ms_lease_timer_stop(s);
+	ms_move_fini(s);
 	while (s->exports) {
 		struct ms_export *e = s->exports;
 

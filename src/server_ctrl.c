@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "server_int.h"
+#include "server_move.h"
 
 static void id_hex(const uint8_t id[16], char out[33])
 {
@@ -36,7 +37,12 @@ static void close_slot(ms_server *s, struct peer *p, struct open_slot *o)
 {
 	struct ms_export *e = o->e;
 
-	ms_srv_hold_drop(s, p, o);
+	if (ms_move_reaped(e)) {         /* migrated away: its region is gone */
+		free(o->hold);
+		o->hold = NULL;
+	} else {
+		ms_srv_hold_drop(s, p, o);
+	}
 	if (o->mode == MS_MODE_WRITE && ms_lease_release(e, p))
 		ms_srv_log(s, MS_LOG_INFO, "%s released the write lease of '%s'",
 			   p->xp->name, e->r->name);
@@ -188,7 +194,12 @@ static int h_close(ms_server *s, struct peer *p, const void *req, size_t len,
 static int h_commit(ms_server *s, struct peer *p, const void *req, size_t len,
 		    void *resp, size_t cap)
 {
-	return ms_srv_commit(s, p, req, len, resp, cap, p->l->ents);
+	int ret = ms_srv_commit(s, p, req, len, resp, cap, p->l->ents);
+
+	if (ret == MS_MOVE_LATER)        /* frozen, and no worker to park it */
+		return ms_enc_error(resp, cap, EAGAIN,
+				    "the region is frozen (being migrated): commit again");
+	return ret;
 }
 
 static int h_hot(ms_server *s, struct peer *p, const void *req, size_t len,
@@ -305,6 +316,10 @@ int ms_srv_on_ctrl(void *ud, struct ms_xpeer *xp, const void *req, size_t len,
 	case MS_MSG_MIGRATE_STATUS: h = ms_srv_h_migrate_status; break;
 	case MS_MSG_MIGRATE_ABORT: h = ms_srv_h_migrate_abort; break;
 	case MS_MSG_FETCH: h = h_fetch; break;
+	case MS_MSG_FREEZE: h = ms_move_h_freeze; break;
+	case MS_MSG_THAW: h = ms_move_h_thaw; break;
+	case MS_MSG_HANDOFF: h = ms_move_h_handoff; break;
+	case MS_MSG_MIGRATED: h = ms_move_h_migrated; break;
 	default: break;
 	}
 	/* p->hello is written by this thread only */
@@ -314,6 +329,8 @@ int ms_srv_on_ctrl(void *ud, struct ms_xpeer *xp, const void *req, size_t len,
 		ret = ms_enc_error(resp, cap, EBADMSG, "unknown control message type %d", type);
 	} else if (!p->hello && type != MS_MSG_HELLO) {
 		ret = ms_enc_error(resp, cap, EPROTO, "%s before HELLO", ms_msg_name(type));
+	} else if ((ret = ms_move_redirect(s, p, type, req, len, resp, cap)) != 0) {
+		/* about a region that moved away: MOVED (server_move.c) */
 	} else if (type == MS_MSG_COMMIT && !ms_srv_defer_commit(s, p, req, len)) {
 		/* verified on the worker, answered through srv_reply */
 		return MS_XCTRL_LATER;
@@ -325,6 +342,8 @@ int ms_srv_on_ctrl(void *ud, struct ms_xpeer *xp, const void *req, size_t len,
 			return MS_XCTRL_LATER;
 	} else {
 		ret = h(s, p, req, len, resp, cap);
+		if (ret == MS_MOVE_LATER)  /* FREEZE: once no commit applies */
+			return MS_XCTRL_LATER;
 	}
 	if (ret < 0)   /* could not even encode a reply: drop the peer */
 		return ret;
@@ -358,6 +377,7 @@ void ms_srv_on_disconnect(void *ud, struct ms_xpeer *xp)
 
 	if (!p)
 		return;
+	ms_move_peer_gone(s, p);
 	close_all(s, p);
 	pthread_mutex_lock(&s->lock);
 	for (struct peer **pp = &s->peers; *pp; pp = &(*pp)->next) {

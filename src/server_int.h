@@ -144,6 +144,11 @@ struct move_state {
 	char port[MS_PORT_MAX + 1];
 	uint64_t epoch;               /* the destination's first epoch */
 	bool released;                /* MIGRATED: the destination has it all */
+	uint8_t dest_id[16];          /* the freezer's client id (HELLO) */
+	uint32_t applying;            /* commits of the region being applied */
+	bool freeze_reply;            /* FREEZE_OK owed once applying is 0 */
+	bool reaped;                  /* released: memory freed, e->r NULL */
+	char name[MS_NAME_MAX + 1];   /* the region's, kept for MOVED */
 };
 
 struct mig_in;                    /* server_migrate.c */
@@ -210,6 +215,7 @@ struct ms_server {
 				       * newest first, freed at destroy */
 	char listen_host[256];
 	bool stopping;                /* atomic: ms_server_stop was called */
+	struct move_srv *mvs;         /* server_move.c; NULL until needed */
 };
 
 /* server.c */
@@ -255,6 +261,8 @@ void ms_mig_stat(struct ms_export *e, struct ms_region_stat *st);
 /* Stop and join every migration, free them (ms_server_destroy). */
 void ms_srv_mig_fini(ms_server *s);
 void ms_srv_worker_fini(ms_server *s);
+/* Requeue the commits of e parked while it was frozen (server_move.c). */
+void ms_srv_work_unpark(ms_server *s, struct ms_export *e);
 
 /* server_work.c: a COMMIT for p, decoded into ents (room for
  * MS_COMMIT_MAX_ENTS), checked against p's lease, verified, applied and

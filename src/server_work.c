@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "server_int.h"
+#include "server_move.h"
 
 /* ------------------------------------------------------------ commits */
 
@@ -57,29 +58,20 @@ static int refused(ms_server *s, struct peer *p, struct ms_rregion *r,
 	}
 }
 
-int ms_srv_commit(ms_server *s, struct peer *p, const void *req, size_t len, void *resp,
-		  size_t cap, struct ms_commit_ent *ents)
+static int apply(ms_server *s, struct peer *p, const struct ms_msg_commit *mc,
+		 struct open_slot *o, void *resp, size_t cap)
 {
 	const struct ms_commit_ent *all = NULL;
-	struct ms_msg_commit m;
+	struct ms_msg_commit m = *mc;
 	struct ms_msg_gen g = { 0 };
 	struct ms_rcommit_res res;
 	struct ms_stage_src src;
-	struct open_slot *o;
-	struct ms_export *e;
-	struct ms_rregion *r;
+	struct ms_export *e = o->e;
+	struct ms_rregion *r = e->r;
 	char msg[MS_ERRMSG_MAX + 1];
 	uint32_t n = 0;
 	int ret;
 
-	ret = ms_dec_commit(req, len, &m, ents, MS_COMMIT_MAX_ENTS);
-	if (ret)
-		return ms_enc_error(resp, cap, -ret, "malformed COMMIT");
-	o = ms_srv_slot(p, m.handle);
-	if (!o)
-		return ms_enc_error(resp, cap, EBADF, "no open region with handle %u", m.handle);
-	e = o->e;
-	r = e->r;
 	if (o->mode != MS_MODE_WRITE)
 		return ms_enc_error(resp, cap, EACCES, "commit to '%s' without its write lease",
 				    r->name);
@@ -127,11 +119,36 @@ int ms_srv_commit(ms_server *s, struct peer *p, const void *req, size_t len, voi
 	return ms_enc_gen(resp, cap, MS_MSG_COMMIT_OK, &g);
 }
 
+int ms_srv_commit(ms_server *s, struct peer *p, const void *req, size_t len, void *resp,
+		  size_t cap, struct ms_commit_ent *ents)
+{
+	struct ms_msg_commit m;
+	struct open_slot *o;
+	int ret;
+
+	ret = ms_dec_commit(req, len, &m, ents, MS_COMMIT_MAX_ENTS);
+	if (ret)
+		return ms_enc_error(resp, cap, -ret, "malformed COMMIT");
+	o = ms_srv_slot(p, m.handle);
+	if (!o)
+		return ms_enc_error(resp, cap, EBADF, "no open region with handle %u", m.handle);
+	/* a frozen region's commit waits (parked); a moved one's goes there */
+	ret = ms_move_commit_enter(o->e);
+	if (ret == 1)
+		return MS_MOVE_LATER;
+	if (ret < 0)
+		return ms_move_enc_moved(o->e, resp, cap);
+	ret = apply(s, p, &m, o, resp, cap);
+	ms_move_commit_leave(o->e);
+	return ret;
+}
+
 #define RESP_CAP 4096         /* a COMMIT's reply: a generation or an error */
 
 struct job {
 	struct job *next;
 	struct peer *p;
+	struct ms_export *e;          /* parked: the frozen region */
 	size_t len;
 	char req[];
 };
@@ -142,18 +159,74 @@ struct srv_worker {
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
 	struct job *head, **tail;
+	struct job *parked;           /* commits of frozen regions, in order */
 	bool stop;
 	/* the worker thread's own decode and reply storage */
 	struct ms_commit_ent *ents;
 	char resp[RESP_CAP];
 };
 
-static void run_job(struct srv_worker *w, struct job *j)
+/* Park j (its region is frozen) until ms_srv_work_unpark. */
+static void park(struct srv_worker *w, struct job *j)
+{
+	struct ms_msg_commit m;
+	struct open_slot *o;
+	struct job **pp;
+
+	/* decoded once already: the handle names an open slot of p */
+	ms_dec_commit(j->req, j->len, &m, w->ents, MS_COMMIT_MAX_ENTS);
+	o = ms_srv_slot(j->p, m.handle);
+	j->e = o->e;
+	j->next = NULL;
+	pthread_mutex_lock(&w->lock);
+	for (pp = &w->parked; *pp; pp = &(*pp)->next)
+		;
+	*pp = j;
+	pthread_mutex_unlock(&w->lock);
+	/* thawed between the gate and here: nobody else unparks it */
+	if (!ms_move_frozen(j->e))
+		ms_srv_work_unpark(w->srv, j->e);
+}
+
+void ms_srv_work_unpark(ms_server *s, struct ms_export *e)
+{
+	struct srv_worker *w;
+	struct job **pp, *j;
+	bool any = false;
+
+	pthread_mutex_lock(&s->wlock);
+	w = s->worker;
+	pthread_mutex_unlock(&s->wlock);
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	for (pp = &w->parked; (j = *pp) != NULL; ) {
+		if (j->e != e) {
+			pp = &j->next;
+			continue;
+		}
+		*pp = j->next;
+		j->next = NULL;
+		*w->tail = j;
+		w->tail = &j->next;
+		any = true;
+	}
+	if (any)
+		pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* false when j was parked (kept), true when answered (to free) */
+static bool run_job(struct srv_worker *w, struct job *j)
 {
 	struct peer *p = j->p;
 	int ret;
 
 	ret = ms_srv_commit(w->srv, p, j->req, j->len, w->resp, sizeof(w->resp), w->ents);
+	if (ret == MS_MOVE_LATER) {
+		park(w, j);
+		return false;
+	}
 	if (ret < 0)
 		ret = ms_enc_error(w->resp, sizeof(w->resp), -ret, "commit reply failed: %s",
 				   strerror(-ret));
@@ -162,6 +235,7 @@ static void run_job(struct srv_worker *w, struct job *j)
 	/* The last use of p: after this its on_disconnect may run. */
 	if (p->l->ops->srv_reply(p->l->xs, p->xp, w->resp, (size_t)ret))
 		ms_srv_log(w->srv, MS_LOG_ERROR, "cannot queue a commit reply; peer dropped");
+	return true;
 }
 
 static void *worker_main(void *arg)
@@ -179,8 +253,8 @@ static void *worker_main(void *arg)
 		if (!w->head)
 			w->tail = &w->head;
 		pthread_mutex_unlock(&w->lock);
-		run_job(w, j);
-		free(j);
+		if (run_job(w, j))
+			free(j);
 		pthread_mutex_lock(&w->lock);
 	}
 	pthread_mutex_unlock(&w->lock);
@@ -237,6 +311,7 @@ int ms_srv_defer_commit(ms_server *s, struct peer *p, const void *req, size_t le
 	}
 	j->next = NULL;
 	j->p = p;
+	j->e = NULL;
 	j->len = len;
 	memcpy(j->req, req, len);
 	pthread_mutex_lock(&w->lock);
@@ -260,6 +335,12 @@ void ms_srv_worker_fini(ms_server *s)
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
+	while (w->parked) {              /* none: every loop has returned */
+		struct job *j = w->parked;
+
+		w->parked = j->next;
+		free(j);
+	}
 	s->worker = NULL;
 	worker_free(w);
 }

@@ -54,6 +54,16 @@ struct cli_opts {
 	bool map_no_prefetch;
 	bool map_hot_first;
 	uint64_t map_seed;
+	enum ms_migrate_mode mig_mode;   /* migrate */
+	uint32_t mig_downtime_ms;        /* 0 = the server's default */
+	uint32_t mig_max_rounds;         /* 0 = the server's default */
+	const char *mig_path;
+	bool mig_no_wait;
+	bool mig_status;
+	bool mig_abort;
+	uint64_t mig_max_bw;             /* bytes/s, 0 = unlimited */
+	char mig_adv_host[256];          /* "" = B's address as given */
+	char mig_adv_port[8];
 };
 
 /* Each command gets its positional arguments (the command name excluded)
@@ -65,6 +75,7 @@ int cmd_stat(const struct cli_opts *o, int argc, char **argv);
 int cmd_demo(const struct cli_opts *o, int argc, char **argv);
 int cmd_map(const struct cli_opts *o, int argc, char **argv);
 int cmd_lease(const struct cli_opts *o, int argc, char **argv);
+int cmd_migrate(const struct cli_opts *o, int argc, char **argv);
 
 /* The "lease" object of --json output (stat, lease). */
 struct jsonw;

@@ -13,17 +13,19 @@
 #include "jsonw.h"
 #include "units.h"
 
-#define NCOLS 15
-#define CELL (MS_NAME_MAX + 1) /* a region name is the widest cell */
+#define NCOLS 16
+/* the widest cell: "-> " and where the region moved to */
+#define CELL (sizeof(((struct ms_region_stat *)0)->moved_to) + 3)
 
 static const char *const header[NCOLS] = {
 	"REGION", "BACKING", "SIZE", "CHUNK", "GENERATION", "CLIENTS", "LEASE", "EPOCH",
 	"EXPIRES", "READ", "WRITTEN", "COMMITTED", "COMMITS", "REFUSED", "ABANDONED",
+	"MIGRATION",
 };
 /* numbers are right-aligned, words left-aligned */
 static const bool right[NCOLS] = {
 	false, false, true, true, true, true, false, true,
-	true, true, true, true, true, true, true,
+	true, true, true, true, true, true, true, false,
 };
 
 /* "-" when free, the holder's address, or "handover" */
@@ -35,6 +37,18 @@ static void lease_cell(const struct ms_lease_info *l, char *out, size_t len)
 		snprintf(out, len, "handover");
 	else
 		snprintf(out, len, "-");
+}
+
+/* "-" when none, "-> host:port" at a source that handed the region off,
+ * else the phase (at the destination: precopy, switching, postcopy, ...) */
+static void migration_cell(const struct ms_region_stat *s, char *out, size_t len)
+{
+	if (s->moved_to[0])
+		snprintf(out, len, "-> %s", s->moved_to);
+	else if (s->migrate_phase == MS_MIGRATE_NONE)
+		snprintf(out, len, "-");
+	else
+		snprintf(out, len, "%s", ms_migrate_phase_name(s->migrate_phase));
 }
 
 static void row_cells(const struct ms_region_stat *s, char cell[NCOLS][CELL])
@@ -57,6 +71,7 @@ static void row_cells(const struct ms_region_stat *s, char cell[NCOLS][CELL])
 	snprintf(cell[12], CELL, "%" PRIu64, s->commits);
 	snprintf(cell[13], CELL, "%" PRIu64, s->commits_refused);
 	snprintf(cell[14], CELL, "%" PRIu64, s->commits_abandoned);
+	migration_cell(s, cell[15], CELL);
 }
 
 static void print_row(const char *const *cells, const int *width)
@@ -131,6 +146,11 @@ static int print_json(const struct ms_region_stat *s, size_t n)
 		jw_kv_uint(&w, "commits_abandoned", s[k].commits_abandoned);
 		jw_kv_str(&w, "commit_mode", ms_commit_mode_name(s[k].commit_mode));
 		cli_json_lease(&w, &s[k].lease);
+		jw_key(&w, "migration");
+		jw_obj_begin(&w);
+		jw_kv_str(&w, "phase", ms_migrate_phase_name(s[k].migrate_phase));
+		jw_kv_str(&w, "moved_to", s[k].moved_to);
+		jw_obj_end(&w);
 		jw_obj_end(&w);
 	}
 	jw_arr_end(&w);

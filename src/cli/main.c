@@ -34,6 +34,8 @@
 #define MAX_IO_MAX (1ull << 30)
 #define DEMO_SIZE_DEFAULT (256ull << 20)
 #define DEMO_DIRTY_DEFAULT 3.0
+#define MIG_DOWNTIME_MAX 60000u
+#define MIG_ROUNDS_MAX 1000u
 
 enum {
 	OPT_TRANSPORT = 256,
@@ -57,6 +59,15 @@ enum {
 	OPT_SEED,
 	OPT_NO_PREFETCH,
 	OPT_HOT_FIRST,
+	OPT_MODE,
+	OPT_DOWNTIME,
+	OPT_MAX_ROUNDS,
+	OPT_PATH,
+	OPT_NO_WAIT,
+	OPT_STATUS,
+	OPT_ABORT,
+	OPT_MAX_BANDWIDTH,
+	OPT_ADVERTISE,
 };
 
 static const struct option long_opts[] = {
@@ -84,6 +95,15 @@ static const struct option long_opts[] = {
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "no-prefetch", no_argument, NULL, OPT_NO_PREFETCH },
 	{ "hot-first", no_argument, NULL, OPT_HOT_FIRST },
+	{ "mode", required_argument, NULL, OPT_MODE },
+	{ "downtime", required_argument, NULL, OPT_DOWNTIME },
+	{ "max-rounds", required_argument, NULL, OPT_MAX_ROUNDS },
+	{ "path", required_argument, NULL, OPT_PATH },
+	{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
+	{ "status", no_argument, NULL, OPT_STATUS },
+	{ "abort", no_argument, NULL, OPT_ABORT },
+	{ "max-bandwidth", required_argument, NULL, OPT_MAX_BANDWIDTH },
+	{ "advertise", required_argument, NULL, OPT_ADVERTISE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -107,6 +127,15 @@ static const struct {
 	{ OPT_SEED, "--seed", "map" },
 	{ OPT_NO_PREFETCH, "--no-prefetch", "map" },
 	{ OPT_HOT_FIRST, "--hot-first", "map" },
+	{ OPT_MODE, "--mode", "migrate" },
+	{ OPT_DOWNTIME, "--downtime", "migrate" },
+	{ OPT_MAX_ROUNDS, "--max-rounds", "migrate" },
+	{ OPT_PATH, "--path", "migrate" },
+	{ OPT_NO_WAIT, "--no-wait", "migrate" },
+	{ OPT_STATUS, "--status", "migrate" },
+	{ OPT_ABORT, "--abort", "migrate" },
+	{ OPT_MAX_BANDWIDTH, "--max-bandwidth", "migrate" },
+	{ OPT_ADVERTISE, "--advertise", "migrate" },
 };
 
 /* Does the space-separated list cmds name cmd? */
@@ -136,6 +165,7 @@ static const struct {
 	{ "demo", cmd_demo },
 	{ "map", cmd_map },
 	{ "lease", cmd_lease },
+	{ "migrate", cmd_migrate },
 };
 
 static void usage(FILE *f)
@@ -173,6 +203,19 @@ static void usage(FILE *f)
 		"      --refresh           drop local chunks that changed on the server\n"
 		"      --no-prefetch       only pull what is touched\n"
 		"      --hot-first         prefetch the server's hot chunks first\n"
+		"  migrate URL HOST:PORT move the region from its server (A) to memsyncd at\n"
+		"                        HOST:PORT (B) while clients keep using it; waits,\n"
+		"                        showing the phase, then prints downtime and bytes\n"
+		"      --mode hybrid|precopy|postcopy|stopcopy  (default hybrid)\n"
+		"      --downtime MS       pre-copy's downtime target (default 10)\n"
+		"      --max-rounds N      pre-copy rounds at most (default 8, hybrid 2)\n"
+		"      --path FILE         B keeps the region in FILE (default: memory)\n"
+		"      --max-bandwidth SIZE  B copies at most SIZE bytes a second\n"
+		"      --advertise HOST:PORT where A's redirects send clients (default:\n"
+		"                          B's address as given)\n"
+		"      --no-wait           return once B started\n"
+		"  migrate --status URL  B's view of the migration of URL's region\n"
+		"  migrate --abort URL   stop it before the switch (A keeps the region)\n"
 		"\n"
 		"URL: memsync://HOST[:PORT]/REGION (port %s by default)\n"
 		"\n"
@@ -486,6 +529,54 @@ static int parse_option(struct cli_opts *o, int c, const char *arg)
 		return 0;
 	case OPT_HOT_FIRST:
 		o->map_hot_first = true;
+		return 0;
+	case OPT_MODE:
+		if (ms_migrate_mode_parse(arg, &o->mig_mode) < 0)
+			return cli_usage_error("migrate", "invalid --mode '%s' (hybrid, precopy, "
+					       "postcopy or stopcopy)", arg);
+		return 0;
+	case OPT_DOWNTIME:
+		if (parse_number(arg, "ms", &d) < 0 || d < 1 || d > MIG_DOWNTIME_MAX ||
+		    d != (double)(uint32_t)d)
+			return cli_usage_error("migrate", "invalid --downtime '%s' (milliseconds, "
+					       "1..%u)", arg, MIG_DOWNTIME_MAX);
+		o->mig_downtime_ms = (uint32_t)d;
+		return 0;
+	case OPT_MAX_ROUNDS:
+		if (parse_number(arg, NULL, &d) < 0 || d < 1 || d > MIG_ROUNDS_MAX ||
+		    d != (double)(uint32_t)d)
+			return cli_usage_error("migrate", "invalid --max-rounds '%s' (1..%u)", arg,
+					       MIG_ROUNDS_MAX);
+		o->mig_max_rounds = (uint32_t)d;
+		return 0;
+	case OPT_PATH:
+		if (!arg[0])
+			return cli_usage_error("migrate", "--path needs a file name");
+		o->mig_path = arg;
+		return 0;
+	case OPT_NO_WAIT:
+		o->mig_no_wait = true;
+		return 0;
+	case OPT_MAX_BANDWIDTH:
+		if (ms_parse_size(arg, &o->mig_max_bw) < 0 || o->mig_max_bw == 0)
+			return cli_usage_error("migrate", "invalid --max-bandwidth '%s' (bytes a "
+					       "second, > 0; K, M, G suffixes)", arg);
+		return 0;
+	case OPT_ADVERTISE: {
+		struct ms_url au;
+
+		if (ms_url_parse(arg, true, &au) < 0 || au.region[0])
+			return cli_usage_error("migrate", "invalid --advertise '%s' (HOST:PORT)",
+					       arg);
+		snprintf(o->mig_adv_host, sizeof(o->mig_adv_host), "%s", au.host);
+		snprintf(o->mig_adv_port, sizeof(o->mig_adv_port), "%s", au.port);
+		return 0;
+	}
+	case OPT_STATUS:
+		o->mig_status = true;
+		return 0;
+	case OPT_ABORT:
+		o->mig_abort = true;
 		return 0;
 	case OPT_SEED: {
 		char *end;

@@ -333,6 +333,28 @@ void msd_regset_reload(struct msd_regset *rs, const struct msd_config *cfg)
 	free(old);
 }
 
+/* The region's part in a migration, if any: where it went (the source),
+ * or the migration into this server as it stands (the destination). */
+static void log_migration(struct msd_regset *rs, const struct ms_region_stat *r)
+{
+	struct ms_migrate_stat m;
+	char a[32], b[32];
+
+	if (r->moved_to[0])
+		ms_info("state: region %s: moved to %s (requests are redirected there)", r->name,
+			r->moved_to);
+	if (r->migrate_phase == MS_MIGRATE_NONE || ms_server_migrate_stat(rs->srv, r->name, &m))
+		return;
+	ms_info("state: region %s: migration from %s (%s): %s, %u round(s)%s%s, %s of %s read, "
+		"%llu chunk(s) missing, downtime %.3f ms, total %.3f ms, %llu fault(s)%s%s",
+		r->name, m.source, ms_migrate_mode_name(m.mode), ms_migrate_phase_name(m.phase),
+		m.rounds, m.end_reason[0] ? " ended by " : "", m.end_reason,
+		ms_format_size(m.bytes, a, sizeof(a)), ms_format_size(m.size, b, sizeof(b)),
+		(unsigned long long)m.chunks_missing, (double)m.downtime_us / 1e3,
+		(double)m.total_us / 1e3, (unsigned long long)m.faults,
+		m.error[0] ? ": " : "", m.error);
+}
+
 void msd_regset_log_state(struct msd_regset *rs)
 {
 	struct ms_region_stat *st;
@@ -345,7 +367,7 @@ void msd_regset_log_state(struct msd_regset *rs)
 		return;
 	}
 	ms_info("state: %zu region(s)", n);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		ms_info("state: region %s: %s, %s, %u client(s), generation %llu, %s, "
 			"%llu commit(s)", st[i].name,
 			ms_format_size(st[i].size, size_s, sizeof(size_s)),
@@ -353,5 +375,7 @@ void msd_regset_log_state(struct msd_regset *rs)
 			(unsigned long long)st[i].generation,
 			st[i].write_leased ? "write lease held" : "no writer",
 			(unsigned long long)st[i].commits);
+		log_migration(rs, &st[i]);
+	}
 	free(st);
 }

@@ -167,7 +167,7 @@ static void *writer_main(void *arg)
 		fill(buf, CHUNK, seed++);
 		if (ms_push(r, ch * CHUNK, buf, CHUNK, NULL, NULL) == 0) {
 			memcpy(w->model + ch * CHUNK, buf, CHUNK);
-			w->pushes++;
+			__atomic_add_fetch(&w->pushes, 1, __ATOMIC_RELEASE);
 		} else {
 			w->failures++;
 			snprintf(w->lasterr, sizeof(w->lasterr), "%s", ms_client_errmsg(c));
@@ -224,7 +224,9 @@ static void test_mode(enum ms_migrate_mode mode)
 	fill(start, SIZE, 7);
 	add(&a, "db", NULL, 7);
 	writer_start(&w, &a, "db", start);
-	usleep(100000);
+	/* the writer holds A's lease and has committed there */
+	for (int i = 0; i < 1000 && !__atomic_load_n(&w.pushes, __ATOMIC_ACQUIRE); i++)
+		usleep(10000);
 	is_int(ms_server_migrate(b.s, "db", "127.0.0.1", a.port, &o), 0, "%s: migration starts",
 	       mn);
 	st = wait_mig(&b, "db", MS_MIGRATE_DONE);
@@ -359,6 +361,78 @@ static void test_source_dies(void)
 	free(got);
 }
 
+static void rm_file(const char *file)
+{
+	char p[128];
+
+	unlink(file);
+	snprintf(p, sizeof(p), "%s.msmeta", file);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s.msjournal", file);
+	unlink(p);
+}
+
+/* The destination dies in post-copy: its file is refused at a restart
+ * (its missing chunks are not data); migrating again to the same address
+ * resumes from the source's copy. */
+static void test_dest_restart(void)
+{
+	char path[] = "/tmp/test_migrate_XXXXXX", file[64], err[512], bport[8];
+	struct srv a, b;
+	struct ms_migrate_opts o = { .opts_size = sizeof(o), .mode = MS_MIGRATE_POSTCOPY,
+				     .max_bandwidth = 2u << 20, .path = file };
+	struct ms_export_opts eo = { .opts_size = sizeof(eo), .name = "dr", .size = SIZE,
+				     .chunk_size = CHUNK, .backing = MS_BACKING_FILE,
+				     .path = file };
+	struct ms_migrate_stat st;
+	struct ms_region_stat *rs;
+	uint8_t *want = malloc(SIZE), *got = malloc(SIZE);
+	uint64_t epoch1;
+	size_t n;
+
+	if (!want || !got || !mkdtemp(path))
+		tap_bail("setup");
+	snprintf(file, sizeof(file), "%s/b.img", path);
+	srv_start(&a, NULL);
+	srv_start(&b, NULL);
+	snprintf(bport, sizeof(bport), "%s", b.port);
+	fill(want, SIZE, 19);
+	add(&a, "dr", NULL, 19);
+	is_int(ms_server_migrate(b.s, "dr", "127.0.0.1", a.port, &o), 0,
+	       "destination dies: starts");
+	st = wait_mig(&b, "dr", MS_MIGRATE_POSTCOPYING);
+	epoch1 = st.epoch;
+	ok(st.phase == MS_MIGRATE_POSTCOPYING, "destination dies: B owns it at epoch %llu, "
+	   "%llu chunk(s) missing", (unsigned long long)epoch1,
+	   (unsigned long long)st.chunks_missing);
+	ms_server_destroy(b.s);
+	srv_start(&b, bport);
+	errno = 0;
+	ok(ms_server_add_region(b.s, &eo) == NULL && errno == EUCLEAN &&
+	   strstr(ms_server_errmsg(b.s), "migrated in"),
+	   "destination restarted: its file is refused: %s", ms_server_errmsg(b.s));
+	rm_file(file);
+	o.max_bandwidth = 0;
+	is_int(ms_server_migrate(b.s, "dr", "127.0.0.1", a.port, &o), 0,
+	       "destination restarted: migrating again starts");
+	st = wait_mig(&b, "dr", MS_MIGRATE_DONE);
+	ok(st.phase == MS_MIGRATE_DONE && st.epoch > epoch1,
+	   "destination restarted: resumed and done (%s), epoch %llu > %llu", st.error,
+	   (unsigned long long)st.epoch, (unsigned long long)epoch1);
+	ok(pull_all(&b, "dr", got, err, sizeof(err)) == 0 && memcmp(got, want, SIZE) == 0,
+	   "destination restarted: B's region = A's, byte for byte %s", err);
+	ok(ms_server_stat(a.s, "dr", &rs, &n) == 0 && n == 1 && strstr(rs[0].moved_to, bport),
+	   "destination restarted: A redirects to it");
+	if (n == 1)
+		free(rs);
+	ms_server_destroy(a.s);
+	ms_server_destroy(b.s);
+	rm_file(file);
+	rmdir(path);
+	free(want);
+	free(got);
+}
+
 static void test_before_switch(void)
 {
 	struct srv a, b;
@@ -439,5 +513,6 @@ int main(void)
 	test_mode(MS_MIGRATE_POSTCOPY);
 	test_postcopy_reader();
 	test_source_dies();
+	test_dest_restart();
 	return tap_done();
 }

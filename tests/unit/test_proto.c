@@ -78,8 +78,10 @@ int main(void)
 	struct ms_region_stat st[2] = {
 		{ .name = "vm0", .backing = MS_BACKING_ANON, .size = 1 << 20, .chunk_size = 4096,
 		  .generation = 9, .clients = 2, .write_leased = true, .bytes_read = 11,
-		  .bytes_written = 22, .bytes_committed = 33, .commits = 3 },
-		{ .name = "db", .backing = MS_BACKING_FILE, .size = 2 << 20 },
+		  .bytes_written = 22, .bytes_committed = 33, .commits = 3,
+		  .migrate_phase = MS_MIGRATE_DONE, .moved_to = "10.77.0.2:7400" },
+		{ .name = "db", .backing = MS_BACKING_FILE, .size = 2 << 20,
+		  .migrate_phase = MS_MIGRATE_POSTCOPYING },
 	}, *dst = NULL;
 	struct ms_msg_error e;
 	size_t n = 0;
@@ -301,7 +303,35 @@ int main(void)
 	   dst[0].commits == 3 &&
 	   strcmp(dst[1].name, "db") == 0 && dst[1].backing == MS_BACKING_FILE,
 	   "stat_ok round-trips");
+	ok(dst && dst[0].migrate_phase == MS_MIGRATE_DONE &&
+	   strcmp(dst[0].moved_to, "10.77.0.2:7400") == 0 &&
+	   dst[1].migrate_phase == MS_MIGRATE_POSTCOPYING && dst[1].moved_to[0] == '\0',
+	   "stat_ok carries the migration phase and where the region moved to");
 	free(dst);
+	dst = NULL;
+	{
+		/* the last entry ends with its phase (u32) and moved_to ("": u16 0) */
+		uint8_t keep[4];
+
+		memcpy(keep, buf + len - 6, 4);
+		buf[len - 6] = 7;   /* no phase 7 */
+		is_int(ms_dec_stat_ok(buf, (size_t)len, &dst, &n), -EBADMSG,
+		       "stat_ok with an unknown migration phase is rejected");
+		ok(dst == NULL, "... and hands out no array");
+		memcpy(buf + len - 6, keep, 4);
+	}
+	{
+		struct ms_region_stat big = { .name = "x" };
+
+		memset(big.moved_to, 'h', sizeof(big.moved_to) - 1);
+		ok(ms_enc_stat_ok(buf, sizeof(buf), &big, 1) > 0 &&
+		   ms_dec_stat_ok(buf, (size_t)ms_enc_stat_ok(buf, sizeof(buf), &big, 1), &dst,
+				  &n) == 0 && strlen(dst[0].moved_to) == sizeof(big.moved_to) - 1,
+		   "a moved_to of the longest length round-trips");
+		free(dst);
+		dst = NULL;
+		len = ms_enc_stat_ok(buf, sizeof(buf), st, 2);
+	}
 	dst = NULL;
 	{
 		int bad = 0;

@@ -422,7 +422,7 @@ static void test_old_version(ms_server *s)
 	char port[8], err[256];
 	size_t rlen = 0;
 
-	is_int(MS_PROTO_VERSION, 3, "the protocol is at version 3 (staging, lease epochs)");
+	is_int(MS_PROTO_VERSION, 4, "the protocol is at version 4 (migration)");
 	snprintf(port, sizeof(port), "%u", ms_server_port(s));
 	if (t->connect("127.0.0.1", port, &xo, &x, err, sizeof(err)))
 		tap_bail("raw connect: %s", err);
@@ -430,12 +430,12 @@ static void test_old_version(ms_server *s)
 		       &rlen, 5000), 0, "raw: a version 1 HELLO is answered");
 	ok(ms_dec_error(resp, rlen, &me) == 0 && me.err == EPROTONOSUPPORT,
 	   "a version 1 peer is refused with EPROTONOSUPPORT");
-	ok(strstr(me.msg, "version 1 not supported") && strstr(me.msg, "speaks 3"),
+	ok(strstr(me.msg, "version 1 not supported") && strstr(me.msg, "speaks 4"),
 	   "the refusal names both versions: %s", me.msg);
 	h.version = MS_PROTO_VERSION;
 	t->call(x, req, (size_t)ms_enc_hello(req, sizeof(req), &h), resp, sizeof(resp), &rlen,
 		5000);
-	is_int(ms_msg_type(resp, rlen), MS_MSG_HELLO_OK, "the same peer at version 3 is accepted");
+	is_int(ms_msg_type(resp, rlen), MS_MSG_HELLO_OK, "the same peer at version 4 is accepted");
 	t->close(x);
 }
 
