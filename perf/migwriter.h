@@ -315,6 +315,8 @@ static inline int mw_tick(struct mw *w, uint64_t *rng, uint8_t *touched_chunks)
 			snprintf(w->errmsg, sizeof(w->errmsg), "fenced: %s", ms_client_errmsg(w->c));
 			mw_disconnect(w);
 			rc = mw_connect(w, w->epoch);
+			if (mw_conn_lost(rc)) /* its server is down: try again for a while */
+				rc = mw_reconnect(w, rc);
 		} else {
 			rc = rc == -EREMCHG ? mw_follow(w) : mw_reconnect(w, rc);
 		}
