@@ -24,6 +24,7 @@ HEADLINE = [
     "server_cpu_s_per_gib_atomic_vs_direct",
     "rdma_pull_vs_ib_read_bw", "rdma_push_vs_ib_write_bw", "rdma_server_cpu_vs_tcp",
     "rdma_atomic_vs_direct_push", "migration_downtime_vs_stop_and_copy",
+    "migration_hybrid_downtime_ms", "migration_bytes_vs_region",
 ]
 
 MiB, GiB = 1 << 20, 1 << 30
@@ -567,7 +568,32 @@ def figures(summary, plotter):
         r = "Not measured: " + why("sweep_rtt")
     figs.append(("sweep_rtt", t, r))
 
-    # 6. CPU
+    # 6. migration: downtime per mode, the server's and the writer's
+    modes = ["precopy", "postcopy", "hybrid", "stopcopy", "track"]
+    cats, dsrv, dwr = [], [], []
+    for mode in modes:
+        a = one(aggs, scenario="migration", system="memsync", metric="downtime_s", variant=mode)
+        w = one(aggs, scenario="migration", system="writer", metric="downtime_s", variant=mode)
+        if not a and not w:
+            continue
+        cats.append(mode + (" (1 round)" if mode == "track" else ""))
+        dsrv.append(triple(a, 1e3) if a and a["median"] is not None else None)
+        dwr.append(triple(w, 1e3) if w and w["median"] is not None else None)
+    t = "Live migration under a writer (1% of the pages per second): downtime per mode"
+    plotter.bars("migration", t, "ms (median, min-max, log scale)", cats,
+                 [("downtime (destination's stat)", dsrv), ("writer's longest gap between syncs", dwr)],
+                 logy=True)
+    mv = metric(summary, "migration_downtime_vs_stop_and_copy")
+    if cats:
+        r = ("Downtime as the destination measures it (commits held at the source until the "
+             "destination accepts them) and as the writer sees it (its longest gap between two "
+             "successful syncs, which includes its own 10 ms tick and following the redirect). "
+             "Hybrid vs stop-and-copy: %s." % ratio_phrase(mv))
+    else:
+        r = "Not measured: " + why("migration")
+    figs.append(("migration", t, r))
+
+    # 7. CPU
     cats, cl, sv = [], [], []
     hs = summary.get("params", {}).get("config", {}).get("pull_headline")
     for label, kw in (("memsync pull (TCP)", dict(scenario="pull", system="memsync", variant="verified",
@@ -673,7 +699,13 @@ def thesis_rows(summary):
     rows.append(("file-based delta sync (CRC32)", "no published figure",
                  fmt_val(med(scenario="push", system="delta_sync_crc32", param_value=0.01,
                              metric="seconds"), "s") + " at 1%", "the thesis describes it, measures nothing"))
-    rows.append(("migration downtime", "not benchmarked", "not measured (no migration yet)", ""))
+    d = {m: med(scenario="migration", system="memsync", metric="downtime_s", variant=m)
+         for m in ("hybrid", "track", "stopcopy")}
+    rows.append(("migration downtime", "not benchmarked (r3map migrates: track, then finalize)",
+                 "hybrid %s, track-then-finalize %s, stop-and-copy %s" % tuple(
+                     fmt_val(d[m], "s") if d[m] is not None else "not measured"
+                     for m in ("hybrid", "track", "stopcopy")),
+                 "the thesis' one round is our 'track' (pre-copy, max_rounds 1)"))
     return rows
 
 
