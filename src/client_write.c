@@ -192,8 +192,16 @@ static int write_pieces(ms_region *r, const struct ms_wpiece *p, size_t n, struc
 	if (ret == -EACCES && atomic) {
 		/* a staging key is revoked only when the lease is fenced: say
 		 * that, with the server's reason when the connection still
-		 * carries a renewal (over RDMA the revoked key broke it) */
-		if (!c->x || ms_lease_renew(r) != -ESTALE)
+		 * carries a renewal (over RDMA the revoked key broke it); a
+		 * region that migrated answers the renewal with MOVED, which
+		 * the caller follows (client_redirect.c) */
+		int rr = c->x ? ms_lease_renew(r) : -ENOTCONN;
+
+		if (rr == -EREMCHG) {
+			ret = -EREMCHG;
+			goto out;
+		}
+		if (rr != -ESTALE)
 			(void)cl_err(c, -ESTALE,
 				     "fenced: write access to region '%s' (epoch %llu) was revoked: "
 				     "its lease lapsed, was broken or was handed over",
