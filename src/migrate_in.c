@@ -84,7 +84,7 @@ static void throttle(struct mctx *x, uint64_t len)
 		bool urgent;
 
 		pthread_mutex_lock(&x->m->lock);
-		urgent = x->m->nprio > 0;
+		urgent = x->m->nprio > x->m->prio_head;
 		pthread_mutex_unlock(&x->m->lock);
 		if (urgent)     /* clients wait: their chunks go out of budget */
 			break;
@@ -290,9 +290,14 @@ static int switch_over(struct mctx *x)
 			}
 		m->st.chunks_missing = nabsent;
 		pthread_mutex_unlock(&m->lock);
-		for (uint64_t i = 0; i < x->nch; i++)
-			if (m->state[i] == CH_ABSENT)
-				ms_region_mark_absent(x->r, i, 1, &want[i], ms_meta_hash(x->meta, i));
+		/* runs of absent chunks, one region lock each */
+		for (uint64_t i = 0, n; i < x->nch; i += n ? n : 1) {
+			for (n = 0; i + n < x->nch && m->state[i + n] == CH_ABSENT; n++)
+				;
+			if (n)
+				ms_region_mark_absent(x->r, i, n,
+						      x->meta + i * MS_META_ENTRY_SIZE);
+		}
 	}
 	m->st.final_xfer_us = us_since(t);
 	t = ms_now_ns();
@@ -358,11 +363,11 @@ static bool next_run(struct mctx *x, uint64_t *cur, uint64_t *c0, uint64_t *n)
 	uint64_t max = MS_MAX(1ull, BG_RUN / x->r->chunk_size), i = x->nch;
 
 	pthread_mutex_lock(&m->lock);
-	while (m->nprio && i == x->nch) {
-		uint64_t k = m->prio[0];
+	while (m->prio_head < m->nprio && i == x->nch) {
+		uint64_t k = m->prio[m->prio_head++];
 
-		memmove(m->prio, m->prio + 1, (m->nprio - 1) * sizeof(*m->prio));
-		m->nprio--;
+		if (m->prio_head == m->nprio)
+			m->prio_head = m->nprio = 0;
 		if (m->state[k] == CH_ABSENT) {
 			i = k;
 			max = FAULT_RUN;

@@ -56,8 +56,8 @@ struct mig_in {
 	int err;                      /* FAILED: -errno */
 	uint8_t *state;               /* CH_* per chunk (post-copy) */
 	uint64_t nchunks;
-	uint64_t *prio;               /* chunks clients asked for, FIFO */
-	size_t nprio, capprio;
+	uint64_t *prio;               /* chunks clients asked for, FIFO: */
+	size_t prio_head, nprio, capprio; /* prio[prio_head..nprio) waits */
 	struct fetch_wait *waits;
 	uint64_t t_owned;
 	struct mig_in *next;          /* s->lock */

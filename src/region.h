@@ -196,10 +196,10 @@ static inline bool ms_region_absent(const struct ms_rregion *r, uint64_t i)
 	return le32toh(__atomic_load_n(&r->meta[i].flags_le, __ATOMIC_ACQUIRE)) &
 	       MS_META_F_ABSENT;
 }
-/* Chunks [c0, c0+n) take the source's generations and hashes (gens[i],
- * hashes + 16 i) and become absent: their bytes come later. */
-void ms_region_mark_absent(struct ms_rregion *r, uint64_t c0, uint64_t n, const uint64_t *gens,
-			   const uint8_t *hashes);
+/* Chunks [c0, c0+n) take the source's generations and hashes from its
+ * metadata entries src (MS_META_ENTRY_SIZE each, for those chunks) and
+ * become absent: their bytes come later.  One lock for the whole run. */
+void ms_region_mark_absent(struct ms_rregion *r, uint64_t c0, uint64_t n, const uint8_t *src);
 /* The bytes of chunks [c0, c0+n) were copied into r->mem from the source
  * whose table gives them generations gens and hashes: rehash their
  * leaves, check each chunk against its hash and take the source's

@@ -17,16 +17,15 @@
 #include "region.h"
 #include "util.h"
 
-void ms_region_mark_absent(struct ms_rregion *r, uint64_t c0, uint64_t n, const uint64_t *gens,
-			   const uint8_t *hashes)
+void ms_region_mark_absent(struct ms_rregion *r, uint64_t c0, uint64_t n, const uint8_t *src)
 {
 	pthread_mutex_lock(&r->lock);
 	for (uint64_t i = 0; i < n && c0 + i < r->nchunks; i++) {
 		struct ms_meta_entry *m = &r->meta[c0 + i];
 
 		__atomic_store_n(&m->flags_le, htole32(MS_META_F_ABSENT), __ATOMIC_RELEASE);
-		memcpy(m->hash, hashes + i * MS_HASH_LEN, MS_HASH_LEN);
-		__atomic_store_n(&m->gen_le, htole64(gens[i]), __ATOMIC_RELEASE);
+		memcpy(m->hash, ms_meta_hash(src, i), MS_HASH_LEN);
+		__atomic_store_n(&m->gen_le, htole64(ms_meta_gen(src, i)), __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&r->lock);
 }

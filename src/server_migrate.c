@@ -117,6 +117,14 @@ void ms_mig_answer_waits(struct mig_in *m, int err, const char *why)
 /* Put chunk i at the end of the queue of chunks clients wait for. */
 static int prio_add(struct mig_in *m, uint64_t i)
 {
+	if (m->nprio == m->capprio && m->prio_head) {
+		/* taken ones at the front: slide the waiting ones down, once
+		 * per fill of the array */
+		memmove(m->prio, m->prio + m->prio_head,
+			(m->nprio - m->prio_head) * sizeof(*m->prio));
+		m->nprio -= m->prio_head;
+		m->prio_head = 0;
+	}
 	if (m->nprio == m->capprio) {
 		size_t cap = m->capprio ? 2 * m->capprio : 64;
 		uint64_t *q = realloc(m->prio, cap * sizeof(*q));
