@@ -114,6 +114,15 @@ struct ms_client_opts {
 	bool have_client_id;    /* use client_id instead of a random one */
 	uint8_t client_id[16];  /* a server refuses a second live connection
 				   with the same id */
+	/* Authentication (docs/security.md): a key file whose first key
+	 * line is "NAME SECRET" (only its owner may read it).  NULL: none;
+	 * a server that requires a key then refuses (EACCES). */
+	const char *key_file;
+	/* TLS over TCP: tls_ca (PEM) verifies the server and turns TLS on;
+	 * tls_cert + tls_key are an optional client certificate. */
+	const char *tls_ca;
+	const char *tls_cert;
+	const char *tls_key;
 };
 
 /* Connect and say hello.  NULL + errno on failure (ECONNREFUSED,
@@ -772,6 +781,20 @@ struct ms_server_opts {
 	void *log_ud;
 	unsigned lease_ttl_ms;       /* write leases lapse unless renewed within
 					this; 0 = 10 s */
+	/* Authentication: the key file ("NAME SECRET GRANT REGIONS" lines,
+	 * only its owner may read it); NULL: peers are not authenticated,
+	 * and then the server refuses a listen address that is not loopback
+	 * unless insecure is set. */
+	const char *auth_keys;
+	bool insecure;
+	/* The key this server presents when it connects to others (the
+	 * source of a migration): a client key file, NULL: none. */
+	const char *key_file;
+	/* TLS over TCP (PEM files): cert + key turn it on; ca verifies
+	 * client certificates (whose common name is a key name). */
+	const char *tls_cert;
+	const char *tls_key;
+	const char *tls_ca;
 };
 
 /* Create a server and bind its listener.  NULL + errno on failure
@@ -849,6 +872,14 @@ int ms_server_migrate_abort(ms_server *s, const char *name);
  * OPEN after it sees an unknown region.  Its ms_export is invalid once
  * this returns 0; a file region's file stays. */
 int ms_server_unexport(ms_server *s, const char *name);
+
+/* Read the server's key file (ms_server_opts.auth_keys) again
+ * (thread-safe): keys added take effect at once; the connections of a
+ * key that was removed, whose secret changed or that lost a grant are
+ * closed (their registrations revoked).  0; -EINVAL (a server started
+ * without keys) or the file's error (the old keys then stay), with the
+ * message in ms_server_errmsg(). */
+int ms_server_reload_keys(ms_server *s);
 
 #ifdef __cplusplus
 }

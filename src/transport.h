@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "memsync.h"
 
 /* Access a registration grants to the remote side. */
@@ -65,6 +66,7 @@ struct ms_xwc {
 
 struct ms_xmr;       /* a client-side local registration */
 struct ms_xsmr;      /* a server-side registration */
+struct ms_xgrant;    /* a registration handed to one peer (srv_grant) */
 
 /* Common head of every transport's client connection. */
 struct ms_xconn {
@@ -73,10 +75,22 @@ struct ms_xconn {
 	uint32_t max_io;  /* largest work request */
 };
 
+/* How a peer proved who it is (ms_xpeer.authn). */
+enum ms_xauthn {
+	MS_XAUTHN_NONE = 0,     /* the server does not authenticate */
+	MS_XAUTHN_KEY = 1,      /* the key handshake (auth.h) */
+	MS_XAUTHN_CERT = 2,     /* a verified TLS client certificate */
+};
+
 /* Common head of every transport's server-side peer. */
 struct ms_xpeer {
 	void *eng;        /* engine state for this peer (set in on_connect) */
 	char name[64];    /* "127.0.0.1:51234" for logs */
+	/* who the peer is, set before on_connect: the key's name (or the
+	 * certificate's common name, itself a key name); "" when the server
+	 * does not authenticate */
+	char who[MS_AUTH_NAME_MAX + 1];
+	enum ms_xauthn authn;
 };
 
 /* Common head of every transport's server. */
@@ -85,10 +99,28 @@ struct ms_xsrv {
 	uint16_t port;    /* bound port */
 };
 
+/* TLS settings (TCP only; PEM files).  Client: ca verifies the server
+ * (required), cert+key are an optional client certificate, server_name
+ * the name the server's certificate must carry (NULL: the host
+ * connected to).  Server: cert+key (required), ca verifies client
+ * certificates, which are then asked for (optional for the client). */
+struct ms_xtls {
+	const char *ca;
+	const char *cert;
+	const char *key;
+	const char *server_name;
+};
+
 struct ms_xopts {
 	unsigned depth;
 	uint32_t max_io;
 	int timeout_ms;
+	/* authenticate with this key before anything else (NULL: none; a
+	 * server that requires a key then refuses with -EACCES) */
+	const struct ms_authkey *key;
+	/* TLS (NULL: plain); a transport without TLS fails with
+	 * -EPROTONOSUPPORT */
+	const struct ms_xtls *tls;
 	/* unsolicited server messages (e.g. shutdown), delivered from inside
 	 * poll() or call(); may be NULL */
 	void (*on_notify)(void *ud, const void *msg, size_t len);
@@ -97,6 +129,12 @@ struct ms_xopts {
 
 /* Control messages are opaque to the transport, at most this large. */
 #define MS_CTRL_MAX (1u << 20)
+
+/* A server's settings beyond its callbacks (ms_xsrv_cbs.opts; NULL:
+ * every default). */
+struct ms_xsrv_opts {
+	const struct ms_xtls *tls;      /* NULL: plain TCP */
+};
 
 /* on_ctrl's "reply later" (see ms_xsrv_cbs.on_ctrl and srv_reply). */
 #define MS_XCTRL_LATER 1
@@ -127,6 +165,17 @@ struct ms_xsrv_cbs {
 	 * that on_connect accepted */
 	void (*on_disconnect)(void *ud, struct ms_xpeer *peer);
 	void (*log)(void *ud, enum ms_log_level lvl, const char *fmt, va_list ap);
+	/* Authentication: where the handshake finds a key's secret.  NULL:
+	 * the server does not authenticate (peers are anonymous, who = "").
+	 * Otherwise a peer must complete the handshake (or present a
+	 * verified client certificate whose common name auth_lookup knows)
+	 * before on_connect; until then nothing but the handshake is
+	 * answered and no data frame is served.  Called on the loop thread. */
+	ms_auth_lookup_fn auth_lookup;
+	/* srv_recheck asks this of every accepted peer (loop thread): false
+	 * closes the peer (a revoked key).  NULL: all stay. */
+	bool (*peer_allowed)(void *ud, struct ms_xpeer *peer);
+	const struct ms_xsrv_opts *opts;
 };
 
 /* What a transport can do (ms_transport_ops.caps): the engine asks these
@@ -198,6 +247,23 @@ struct ms_transport_ops {
 	 * srv_run does not return while a reply is owed. */
 	int (*srv_reply)(struct ms_xsrv *s, struct ms_xpeer *peer, const void *resp,
 			 size_t len);
+	/* thread-safe, asynchronous: the loop asks cbs.peer_allowed of every
+	 * accepted peer and closes those it refuses (on_disconnect follows as
+	 * for any close) */
+	void (*srv_recheck)(struct ms_xsrv *s);
+	/* Give peer its own descriptor for (a part of) registration mr:
+	 * access is a subset of mr's; *desc is valid only on that peer's
+	 * connection, until srv_revoke(*out) or the peer's disconnect,
+	 * whichever comes first (RDMA: a type 2 memory window bound to the
+	 * peer's queue pair, or a registration of its own; TCP: a key only
+	 * that connection's frames may use).  Loop thread (on_ctrl) only. */
+	int (*srv_grant)(struct ms_xsrv *s, struct ms_xpeer *peer, struct ms_xsmr *mr,
+			 unsigned access, struct ms_xgrant **out, struct ms_rdesc *desc);
+	/* Invalidate and free a grant (thread-safe).  Every grant is given
+	 * back exactly once, also after its peer is gone (the transport
+	 * stopped honouring it at the disconnect already, but the engine
+	 * owns the struct).  Returns once no later request can use it. */
+	void (*srv_revoke)(struct ms_xsrv *s, struct ms_xgrant *g);
 	/* unsolicited message to one peer (from the loop thread) */
 	int (*srv_notify)(struct ms_xsrv *s, struct ms_xpeer *peer,
 			  const void *msg, size_t len);
