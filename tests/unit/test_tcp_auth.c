@@ -21,6 +21,7 @@
 #include "auth.h"
 #include "frame.h"
 #include "memsync.h"
+#include "proto.h"
 #include "tap.h"
 #include "tcp_auth.h"
 #include "tcp_sock.h"
@@ -187,6 +188,84 @@ static void test_wire(void)
 	explicit_bzero(&k, sizeof(k));
 }
 
+/* One control request on an authenticated raw connection: the reply's
+ * message type, and its errno when it is an ERROR (else 0). */
+static size_t rlen;     /* the last reply's length */
+
+static int rcall(int fd, const void *req, int len, int *err, void *resp, size_t cap)
+{
+	static uint64_t id = 1;
+	uint8_t hdr[MS_FRAME_HDR];
+	struct ms_frame f = { .type = MS_F_CTRL_REQ, .id = id++, .plen = (uint32_t)len };
+	struct ms_msg_error e;
+	int rc;
+
+	ms_frame_encode(&f, hdr);
+	if (send_raw(fd, hdr, sizeof(hdr)) || send_raw(fd, req, (size_t)len))
+		return -EPIPE;
+	rc = next_frame(fd, &f, resp, cap);
+	if (rc || f.type != MS_F_CTRL_RESP)
+		return rc ? rc : -EPROTO;
+	*err = 0;
+	rlen = f.plen;
+	if (ms_msg_type(resp, f.plen) == MS_MSG_ERROR && ms_dec_error(resp, f.plen, &e) == 0)
+		*err = e.err;
+	return ms_msg_type(resp, f.plen);
+}
+
+/* bob's read-only key, by hand on the wire: no write lease, no staging,
+ * no commit, no WRITE with his read descriptor, no lease break. */
+static void test_readonly_wire(void)
+{
+	static uint8_t req[4096], resp[1 << 16];
+	struct ms_authkey k;
+	struct tcp_auth_io io = tcp_auth_fd_io;
+	struct ms_msg_hello h = { .version = MS_PROTO_VERSION };
+	struct ms_msg_open o = { .mode = MS_MODE_WRITE };
+	struct ms_msg_open_ok ok_;
+	struct ms_commit_ent ent = { .off = 0, .len = 65536, .soff = 0 };
+	struct ms_msg_commit cm = { .n = 1, .ents = &ent };
+	struct ms_msg_stage st = { .need = 65536 };
+	struct ms_frame f;
+	uint8_t data[MS_FRAME_HDR + 64];
+	char err[300];
+	int fd, e = 0, t;
+
+	ms_authkey_parse("bob " SECRET_B "\n", strlen("bob " SECRET_B "\n"), &k, err, sizeof(err));
+	fd = dial();
+	io.ud = (void *)(intptr_t)fd;
+	is_int(tcp_auth_client(&io, &k, "tcp", 3, TMO, err, sizeof(err)), 0, "bob on a raw socket");
+	explicit_bzero(&k, sizeof(k));
+	t = rcall(fd, req, ms_enc_hello(req, sizeof(req), &h), &e, resp, sizeof(resp));
+	is_int(t, MS_MSG_HELLO_OK, "HELLO");
+	snprintf(o.name, sizeof(o.name), "db");
+	t = rcall(fd, req, ms_enc_open(req, sizeof(req), &o), &e, resp, sizeof(resp));
+	ok(t == MS_MSG_ERROR && e == EACCES, "OPEN for writing: EACCES (%d, %d)", t, e);
+	o.mode = MS_MODE_READ;
+	t = rcall(fd, req, ms_enc_open(req, sizeof(req), &o), &e, resp, sizeof(resp));
+	is_int(t, MS_MSG_OPEN_OK, "OPEN for reading");
+	memset(&ok_, 0, sizeof(ok_));
+	is_int(ms_dec_open_ok(resp, rlen, &ok_), 0, "its reply decodes");
+	st.handle = cm.handle = ok_.handle;
+	t = rcall(fd, req, ms_enc_stage(req, sizeof(req), &st), &e, resp, sizeof(resp));
+	ok(t == MS_MSG_ERROR && e != 0, "STAGE on a read handle: refused (errno %d)", e);
+	t = rcall(fd, req, ms_enc_commit(req, sizeof(req), &cm), &e, resp, sizeof(resp));
+	ok(t == MS_MSG_ERROR && e != 0, "COMMIT on a read handle: refused (errno %d)", e);
+	t = rcall(fd, req, ms_enc_lease(req, sizeof(req), MS_MSG_LEASE_BREAK, "db"), &e, resp,
+		  sizeof(resp));
+	ok(t == MS_MSG_ERROR && e == EACCES, "LEASE_BREAK: EACCES (errno %d)", e);
+	/* a WRITE with the read descriptor of the region */
+	f = (struct ms_frame){ .type = MS_F_WRITE_REQ, .id = 999, .key = ok_.data.rkey,
+			       .addr = ok_.data.addr, .len = 64, .plen = 64 };
+	ms_frame_encode(&f, data);
+	memset(data + MS_FRAME_HDR, 0xee, 64);
+	send_raw(fd, data, sizeof(data));
+	t = next_frame(fd, &f, resp, sizeof(resp));
+	ok(t == 0 && f.type == MS_F_WRITE_RESP && f.status == -EACCES,
+	   "WRITE with the read descriptor: -EACCES (status %d)", f.status);
+	close(fd);
+}
+
 static void test_library(ms_server *s, const uint8_t *want)
 {
 	struct ms_client_opts co = { .opts_size = sizeof(co), .transport = MS_TRANSPORT_TCP,
@@ -268,6 +347,7 @@ int main(void)
 	snprintf(port, sizeof(port), "%u", ms_server_port(s));
 	ms_server_start(s);
 	test_wire();
+	test_readonly_wire();
 	test_library(s, want);
 	{
 		bool same = true;
