@@ -331,8 +331,8 @@ int ms_authkey_parse(const char *text, size_t len, struct ms_authkey *out, char 
 
 int ms_authkey_load(const char *path, struct ms_authkey *out, char *err, size_t errlen)
 {
-	char msg[200], *text;
-	size_t len;
+	char msg[200], *text = NULL;
+	size_t len = 0;
 	int rc;
 
 	rc = read_private(path, &text, &len, err, errlen);
@@ -496,8 +496,8 @@ int ms_keydb_parse(const char *text, size_t len, struct ms_keydb **out, char *er
 
 int ms_keydb_load(const char *path, struct ms_keydb **out, char *err, size_t errlen)
 {
-	char msg[200], *text;
-	size_t len;
+	char msg[200], *text = NULL;
+	size_t len = 0;
 	int rc;
 
 	rc = read_private(path, &text, &len, err, errlen);
