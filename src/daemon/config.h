@@ -36,6 +36,10 @@ struct msd_config {
 	char *port_file;         /* malloc'ed or NULL */
 	unsigned lease_ttl_ms;   /* lease-ttl SECONDS; 0 = the library's 10 s */
 	char *log_file;          /* malloc'ed or NULL (standard error) */
+	/* resource limits (0 = the library's default; docs/security.md) */
+	unsigned max_conns, max_conns_per_addr; /* max-conns N, max-conns-per-addr N */
+	unsigned idle_timeout_ms;               /* idle-timeout SECONDS */
+	uint64_t max_peer_mem, max_mem;         /* max-peer-mem SIZE, max-mem SIZE */
 	struct msd_region *regions;
 	size_t nregions;
 };

@@ -70,6 +70,7 @@ enum {
 	OPT_LEASE_TTL,
 	OPT_LOG_FILE,
 	OPT_VERSION,
+	OPT_LIMIT,              /* a resource limit: the key is the option's name */
 };
 
 static const struct option long_opts[] = {
@@ -82,6 +83,11 @@ static const struct option long_opts[] = {
 	{ "port-file", required_argument, NULL, OPT_PORT_FILE },
 	{ "lease-ttl", required_argument, NULL, OPT_LEASE_TTL },
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
+	{ "max-conns", required_argument, NULL, OPT_LIMIT },
+	{ "max-conns-per-addr", required_argument, NULL, OPT_LIMIT },
+	{ "idle-timeout", required_argument, NULL, OPT_LIMIT },
+	{ "max-peer-mem", required_argument, NULL, OPT_LIMIT },
+	{ "max-mem", required_argument, NULL, OPT_LIMIT },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -103,6 +109,13 @@ static void usage(FILE *f)
 		"                                 commit=atomic|direct, stage=SIZE\n"
 		"      --lease-ttl SECONDS        a write lease lapses unless renewed within\n"
 		"                                 this (default 10)\n"
+		"      --max-conns N              connections at once (default 1024)\n"
+		"      --max-conns-per-addr N     of them from one address (default 128)\n"
+		"      --idle-timeout SECONDS     to finish the handshake, or stalled in half a\n"
+		"                                 frame or not reading replies (default 30)\n"
+		"      --max-peer-mem SIZE        replies and requests held for one peer\n"
+		"                                 (default 8M)\n"
+		"      --max-mem SIZE             the same for all peers together (default 256M)\n"
 		"      --config FILE              read \"KEY VALUE\" lines (KEY = an option name)\n"
 		"      --transport auto|tcp|rdma  transport (default auto)\n"
 		"      --log-level LEVEL          error, warn, info (default) or debug\n"
@@ -353,6 +366,11 @@ static int serve(struct daemon *d)
 		.transport = cfg->transport,
 		.log = ms_log_sink,
 		.lease_ttl_ms = cfg->lease_ttl_ms,
+		.max_conns = cfg->max_conns,
+		.max_conns_per_addr = cfg->max_conns_per_addr,
+		.idle_timeout_ms = cfg->idle_timeout_ms,
+		.max_peer_mem = (size_t)cfg->max_peer_mem,
+		.max_mem = (size_t)cfg->max_mem,
 	};
 	char msg[512] = "", hb[300];
 	const char *host = host_label(cfg->host, hb, sizeof(hb));
@@ -414,7 +432,7 @@ int main(int argc, char **argv)
 	size_t nset = 0;
 	const char *config = NULL;
 	char err[1024];
-	int c, rc;
+	int c, rc, li;
 
 	ms_log_init("memsyncd", MS_LOG_INFO);
 	rc = block_signals();
@@ -431,7 +449,8 @@ int main(int argc, char **argv)
 	/* Collect the settings first and apply them after the config file,
 	 * so the command line wins wherever it is placed. */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hv", long_opts, NULL)) != -1) {
+	li = 0;
+	while ((c = getopt_long(argc, argv, ":hv", long_opts, &li)) != -1) {
 		const char *key = NULL;
 
 		switch (c) {
@@ -461,6 +480,7 @@ int main(int argc, char **argv)
 		case OPT_PORT_FILE: key = "port-file"; break;
 		case OPT_LEASE_TTL: key = "lease-ttl"; break;
 		case OPT_LOG_FILE: key = "log-file"; break;
+		case OPT_LIMIT: key = long_opts[li].name; break;
 		case ':':
 			free(set);
 			return usage_error("option '%s' requires an argument", argv[optind - 1]);
