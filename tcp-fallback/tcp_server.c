@@ -90,8 +90,12 @@ static bool tx_full(struct srv *s, struct peer *p)
 	size_t mem = p->txown + p->txn * sizeof(struct tx_ent) + (p->ctrl ? p->want : 0) +
 		     (p->held ? p->held_len : 0);
 
-	return ms_xlimits_mem(&s->l, &p->lp, mem) || p->txn >= TX_MAX_ENTRIES ||
-	       p->txbytes >= TX_MAX_BYTES;
+	if (p->lp.dead)         /* its memory left the count at the close */
+		return true;
+	/* over its memory bound, a frame under way is finished, no new one
+	 * started */
+	return (ms_xlimits_mem(&s->l, &p->lp, mem) && p->rx == RX_HDR) ||
+	       p->txn >= TX_MAX_ENTRIES || p->txbytes >= TX_MAX_BYTES;
 }
 
 static void peer_set_events(struct srv *s, struct peer *p)
