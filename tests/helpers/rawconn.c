@@ -6,7 +6,7 @@
  *   rawconn HOST PORT CASE
  *
  * CASE: bad-magic, bad-version, bad-type, huge-length, truncated-header,
- * truncated-write, garbage, stall (half a header, then silence), or "hold
+ * truncated-write, garbage, stall (HELLO, half a header, then silence), or "hold
  * SECONDS".  Prints one line:
  *   closed     the server closed the connection without replying
  *   status N   the server replied with status N
@@ -238,6 +238,10 @@ int main(int argc, char **argv)
 		return hold(fd, argv[4]);
 	if (!strcmp(cs, "nonreader"))
 		return nonreader(fd, argv[4], atoi(argv[5]));
+	if (!strcmp(cs, "stall") && hello(fd)) {
+		fprintf(stderr, "rawconn: HELLO failed\n");
+		return 1;
+	}
 
 	memset(buf, 0, sizeof(buf));
 	if (!strcmp(cs, "huge-length")) {
