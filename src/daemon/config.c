@@ -433,8 +433,7 @@ int msd_config_set(struct msd_config *c, const char *key, const char *value, cha
 	if (strcmp(key, "config") == 0)
 		return fail(err, errlen, "'config' cannot be used inside a config file");
 	return fail(err, errlen, "unknown key '%s' (listen, region, transport, log-level, "
-		    "port-file, log-file, lease-ttl, max-conns, max-conns-per-addr, "
-		    "idle-timeout, max-peer-mem, max-mem)", key);
+		    "port-file, log-file)", key);
 }
 
 /* Cut a comment off: a '#' that starts a word. */
