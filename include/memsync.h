@@ -795,6 +795,15 @@ struct ms_server_opts {
 	const char *tls_cert;
 	const char *tls_key;
 	const char *tls_ca;
+	/* Resource limits against misbehaving peers (docs/security.md,
+	 * "Resource limits"); 0 = the default in brackets. */
+	unsigned max_conns;          /* connections in total, per listener [1024] */
+	unsigned max_conns_per_addr; /* of them from one source address [128] */
+	unsigned idle_timeout_ms;    /* to finish the handshake; stalled in half a
+					frame or not reading replies [30 s] */
+	size_t max_peer_mem;         /* replies and requests one peer makes the
+					server hold [8 MiB] */
+	size_t max_mem;              /* all peers of a listener together [256 MiB] */
 };
 
 /* Create a server and bind its listener.  NULL + errno on failure

@@ -372,6 +372,11 @@ static void on_connect_request(struct srv *s, struct rdma_cm_id *id, const void 
 		rdma_destroy_id(id);
 		return;
 	}
+	if (ms_xlimits_admit(&s->l, name)) {    /* over a limit: logged once per burst */
+		rdma_reject(id, NULL, 0);
+		rdma_destroy_id(id);
+		return;
+	}
 	p = calloc(1, sizeof(*p));
 	if (!p) {
 		slog(s, MS_LOG_ERROR, "out of memory for a new connection");

@@ -83,10 +83,13 @@ static int h_hello(ms_server *s, struct peer *p, const void *req, size_t len,
 				    h.version, MS_PROTO_VERSION);
 	id_hex(h.client_id, hex);
 	/* the check and the claim in one hold: two connections with one id,
-	 * through two listeners, cannot both pass */
+	 * through two listeners, cannot both pass.  An id belongs to the
+	 * identity that authenticated (xp->who): a peer of another key can
+	 * neither take nor block it */
 	pthread_mutex_lock(&s->lock);
 	for (struct peer *q = s->peers; q && !*other; q = q->next)
-		if (q != p && q->hello && memcmp(q->client_id, h.client_id, 16) == 0)
+		if (q != p && q->hello && memcmp(q->client_id, h.client_id, 16) == 0 &&
+		    strcmp(q->xp->who, p->xp->who) == 0)
 			snprintf(other, sizeof(other), "%s", q->xp->name);
 	if (!*other) {
 		memcpy(p->client_id, h.client_id, 16);
@@ -97,8 +100,8 @@ static int h_hello(ms_server *s, struct peer *p, const void *req, size_t len,
 		ms_srv_log(s, MS_LOG_WARN,
 			   "%s: refused: client id %s is already connected from %s",
 			   p->xp->name, hex, other);
-		return ms_enc_error(resp, cap, EEXIST,
-				    "client id %s is already connected from %s", hex, other);
+		return ms_enc_error(resp, cap, EEXIST,  /* names no other client's address */
+				    "client id %s is already connected", hex);
 	}
 	memcpy(ok.server_id, s->server_id, 16);
 	ms_srv_log(s, MS_LOG_DEBUG, "%s: hello from %s (client id %s)", p->xp->name,
@@ -154,6 +157,7 @@ static int h_open(ms_server *s, struct peer *p, const void *req, size_t len,
 	}
 	slot->e = e;
 	slot->mode = (enum ms_mode)m.mode;
+	slot->touched = false;
 	pthread_mutex_lock(&e->lock);
 	e->clients++;
 	pthread_mutex_unlock(&e->lock);
@@ -225,6 +229,25 @@ static int h_hot(ms_server *s, struct peer *p, const void *req, size_t len,
 	return ret < 0 ? ms_enc_error(resp, cap, -ret, "hot list too large for one reply") : ret;
 }
 
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Sort idx and drop repeats: how many are left. */
+static uint32_t dedup(uint64_t *idx, uint32_t n)
+{
+	uint32_t k = 0;
+
+	qsort(idx, n, sizeof(*idx), u64_cmp);
+	for (uint32_t i = 0; i < n; i++)
+		if (!k || idx[k - 1] != idx[i])
+			idx[k++] = idx[i];
+	return k;
+}
+
 static int h_touch(ms_server *s, struct peer *p, const void *req, size_t len,
 		   void *resp, size_t cap)
 {
@@ -241,10 +264,18 @@ static int h_touch(ms_server *s, struct peer *p, const void *req, size_t len,
 	if (!o)
 		return ms_enc_error(resp, cap, EBADF, "no open region with handle %u",
 				    m.handle);
+	/* a reader reports its faults once per open, each chunk once: it can
+	 * weigh in on the hot list like one more reader, not rewrite it */
+	if (o->mode != MS_MODE_WRITE && o->touched)
+		return ms_enc_error(resp, cap, EPERM, "TOUCH: a read handle reports its use "
+				    "once (handle %u did); nothing counted", m.handle);
+	if (o->mode != MS_MODE_WRITE)
+		m.n = dedup(m.idx, m.n);
 	if (ms_region_touch(o->e->r, m.idx, m.n))
 		return ms_enc_error(resp, cap, ERANGE,
 				    "TOUCH names a chunk outside '%s' (%llu chunks); nothing counted",
 				    o->e->r->name, (unsigned long long)o->e->r->nchunks);
+	o->touched = true;
 	return ms_enc_empty(resp, cap, MS_MSG_TOUCH_OK);
 }
 

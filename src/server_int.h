@@ -180,6 +180,7 @@ struct open_slot {
 	struct ms_export *e;          /* NULL = free */
 	enum ms_mode mode;
 	struct ms_hold *hold;         /* server_hold.c; NULL until a HOLD */
+	bool touched;                 /* a READ open's one use report (TOUCH) */
 };
 
 struct peer {
@@ -209,6 +210,7 @@ struct ms_server {
 	struct srv_worker *worker;    /* commit worker, NULL until needed */
 	pthread_mutex_t wlock;        /* creating the worker */
 	uint32_t lease_ttl_ms;
+	struct ms_xsrv_opts xopts;    /* the listeners' limits (cbs.opts) */
 	struct lease_timer *timer;    /* lapses leases (server_lease.c) */
 	pthread_rwlock_t gp;          /* grace lock: see the top */
 	pthread_mutex_t ulock;        /* one ms_server_unexport at a time */

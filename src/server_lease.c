@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * server_lease.c - write leases: grant with an epoch, renew, lapse,
- * break, hand over, release; the holder's staging areas; the timer that
- * lapses leases nobody renewed.
+ * break, hand over, release; the holder's staging areas (the timer that
+ * lapses leases nobody renewed is server_ltimer.c).
  *
  * The fence lives here.  A holder's write access is the registration of
  * its staging areas (atomic mode) or of the region (direct mode); a lease
@@ -31,7 +31,6 @@
 #include "server_int.h"
 
 #define STAGE_MIN (1u << 20)          /* smallest staging area */
-#define TIMER_TICK_MS 50              /* how often the timer looks */
 
 uint64_t ms_srv_now_ns(void)
 {
@@ -135,21 +134,19 @@ int ms_lease_take(struct ms_export *e, struct peer *p, uint64_t expect_epoch, ch
 	struct ms_xsmr *mr = NULL;
 	struct ms_rdesc desc;
 	uint64_t now = ms_srv_now_ns(), epoch;
-	char hex[33];
 	int ret;
 
 	pthread_mutex_lock(&e->lock);
 	if (ls->holder) {
-		/* the holder cannot be freed while it holds the lease */
-		snprintf(msg, msglen, "region '%s' is being written by %s (one writer at a time)",
-			 e->r->name, ls->holder_name);
+		/* names no other client: not its address, not its id */
+		snprintf(msg, msglen, "region '%s' is being written by another client (one "
+			 "writer at a time)", e->r->name);
 		pthread_mutex_unlock(&e->lock);
 		return -EBUSY;
 	}
 	if (ls->reserved && now < ls->reserved_until_ns &&
 	    memcmp(ls->reserved_for, p->client_id, 16) != 0) {
-		id_hex(ls->reserved_for, hex);
-		snprintf(msg, msglen, "region '%s' is handed over to client %s", e->r->name, hex);
+		snprintf(msg, msglen, "region '%s' is handed over to another client", e->r->name);
 		pthread_mutex_unlock(&e->lock);
 		return -EBUSY;
 	}
@@ -688,123 +685,4 @@ int ms_srv_h_handover(ms_server *s, struct peer *p, const void *req, size_t len,
 	ms_srv_log(s, MS_LOG_INFO, "'%s': %s hands the write lease over to client %s (epoch %llu)",
 		   e->r->name, p->xp->name, hex, (unsigned long long)g.generation);
 	return ms_enc_gen(resp, cap, MS_MSG_HANDOVER_OK, &g);
-}
-
-/* -------------------------------------------------------------- timer */
-
-struct lease_timer {
-	ms_server *s;
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cv;
-	bool stop;
-};
-
-/* What is due in e: its handover lapses here; true when its holder's
- * lease lapsed (fenced by the caller, outside the grace lock). */
-static bool lapse_due(struct ms_export *e, uint64_t now)
-{
-	struct lease *ls = &e->lease;
-	bool due, gone = false;
-
-	pthread_mutex_lock(&e->lock);
-	due = ls->holder && !ls->applying && now > ls->expires_ns;
-	if (!ls->holder && ls->reserved && now > ls->reserved_until_ns) {
-		ls->reserved = false;
-		gone = true;
-	}
-	pthread_mutex_unlock(&e->lock);
-	if (gone)
-		ms_srv_log(e->srv, MS_LOG_WARN,
-			   "'%s': the handover of the write lease lapsed: nobody took it",
-			   e->r->name);
-	return due;
-}
-
-#define LAPSE_BATCH 64
-
-static void lapse_all(ms_server *s)
-{
-	struct ms_export *due[LAPSE_BATCH];
-	size_t n = 0;
-
-	/* walks the exports: under the grace lock (server_int.h) */
-	pthread_rwlock_rdlock(&s->gp);
-	for (struct ms_export *e = ms_srv_next(s, NULL); e && n < LAPSE_BATCH;
-	     e = ms_srv_next(s, e))
-		if (lapse_due(e, ms_srv_now_ns()))
-			due[n++] = e;
-	pthread_rwlock_unlock(&s->gp);
-	/* fencing waits for the listeners (srv_dereg_mr), which may wait for
-	 * the grace lock: not under it.  Each export stays: its holder's open
-	 * counts as a client, and a fence of a lease that is gone meanwhile
-	 * does nothing */
-	for (size_t i = 0; i < n; i++)
-		ms_lease_fence(due[i], FENCE_LAPSED, NULL);
-}
-
-static void *timer_main(void *arg)
-{
-	struct lease_timer *t = arg;
-	struct timespec ts;
-
-	pthread_mutex_lock(&t->lock);
-	while (!t->stop) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += TIMER_TICK_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&t->cv, &t->lock, &ts);
-		if (t->stop)
-			break;
-		pthread_mutex_unlock(&t->lock);
-		lapse_all(t->s);
-		pthread_mutex_lock(&t->lock);
-	}
-	pthread_mutex_unlock(&t->lock);
-	return NULL;
-}
-
-int ms_lease_timer_start(ms_server *s)
-{
-	struct lease_timer *t = calloc(1, sizeof(*t));
-	pthread_condattr_t ca;
-	int ret;
-
-	if (!t)
-		return -ENOMEM;
-	t->s = s;
-	pthread_mutex_init(&t->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&t->cv, &ca);
-	pthread_condattr_destroy(&ca);
-	ret = -pthread_create(&t->thread, NULL, timer_main, t);
-	if (ret) {
-		pthread_cond_destroy(&t->cv);
-		pthread_mutex_destroy(&t->lock);
-		free(t);
-		return ret;
-	}
-	s->timer = t;
-	return 0;
-}
-
-void ms_lease_timer_stop(ms_server *s)
-{
-	struct lease_timer *t = s->timer;
-
-	if (!t)
-		return;
-	pthread_mutex_lock(&t->lock);
-	t->stop = true;
-	pthread_cond_signal(&t->cv);
-	pthread_mutex_unlock(&t->lock);
-	pthread_join(t->thread, NULL);
-	pthread_cond_destroy(&t->cv);
-	pthread_mutex_destroy(&t->lock);
-	free(t);
-	s->timer = NULL;
 }

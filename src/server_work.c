@@ -11,6 +11,7 @@
  * exactly once, which ends the worker's use of the peer.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,24 @@ static int refused(ms_server *s, struct peer *p, struct ms_rregion *r,
 	}
 }
 
+/* -E2BIG when the n entries name more bytes than one commit can carry. */
+static int too_big(const struct ms_export *e, const struct ms_commit_ent *all, uint32_t n,
+		   char *msg, size_t msglen)
+{
+	uint64_t limit = e->mode == MS_COMMIT_ATOMIC ? e->stage_limit : e->r->size, total = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		if (all[i].len > limit - total) {
+			snprintf(msg, msglen, "a commit of more than %llu bytes to '%s' (its %s): "
+				 "refused, nothing changed", (unsigned long long)limit, e->r->name,
+				 e->mode == MS_COMMIT_ATOMIC ? "staging limit" : "size");
+			return -E2BIG;
+		}
+		total += all[i].len;
+	}
+	return 0;
+}
+
 static int apply(ms_server *s, struct peer *p, const struct ms_msg_commit *mc,
 		 struct open_slot *o, void *resp, size_t cap)
 {
@@ -84,6 +103,13 @@ static int apply(ms_server *s, struct peer *p, const struct ms_msg_commit *mc,
 	if (ret < 0) {
 		if (ret == -ESTALE)
 			ms_srv_log(s, MS_LOG_WARN, "%s: commit refused: %s", p->xp->name, msg);
+		return ms_enc_error(resp, cap, -ret, "%s", msg);
+	}
+	/* cheap to refuse before any byte is hashed: the entries together
+	 * name at most the staging limit (atomic) or the region (direct) */
+	ret = too_big(e, all, n, msg, sizeof(msg));
+	if (ret) {
+		ms_lease_apply_end(e, false);
 		return ms_enc_error(resp, cap, -ret, "%s", msg);
 	}
 	/* a region migrating in: its chunks must be here first */

@@ -134,6 +134,20 @@ struct ms_xopts {
  * every default). */
 struct ms_xsrv_opts {
 	const struct ms_xtls *tls;      /* NULL: plain TCP */
+	/* Resource limits against misbehaving peers (src/xlimits.h; 0:
+	 * the default there).  Connections over max_conns in total or over
+	 * max_conns_per_addr from one source address are refused at accept;
+	 * a peer that has not completed its first control exchange (and
+	 * the authentication before it) within idle_timeout_ms, or that
+	 * stalls that long in the middle of a frame or with replies it
+	 * does not read, is closed; a peer's queued replies and control
+	 * payloads are bounded by max_peer_mem and all peers' together by
+	 * max_mem (reading stops until they drain: backpressure). */
+	unsigned max_conns;
+	unsigned max_conns_per_addr;
+	unsigned idle_timeout_ms;
+	size_t max_peer_mem;
+	size_t max_mem;
 };
 
 /* on_ctrl's "reply later" (see ms_xsrv_cbs.on_ctrl and srv_reply). */

@@ -50,6 +50,7 @@ int ms_xloop_init(struct ms_xloop *l, const struct ms_transport_ops *ops,
 	l->lops = lops;
 	if (cbs)
 		l->cbs = *cbs;
+	ms_xlimits_init(&l->lim, cbs ? cbs->opts : NULL);
 	pthread_mutex_init(&l->lock, NULL);
 	pthread_mutex_init(&l->rq_lock, NULL);
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -121,6 +122,7 @@ static void recheck(struct ms_xloop *l)
 
 void ms_xloop_add_peer(struct ms_xloop *l, struct ms_xlpeer *p)
 {
+	ms_xlimits_join(l, p);
 	p->prev = NULL;
 	p->next = l->peers;
 	if (l->peers)
@@ -142,6 +144,15 @@ void ms_xloop_close_peer(struct ms_xloop *l, struct ms_xlpeer *p, enum ms_log_le
 	va_end(ap);
 	ms_xloop_log(l, lvl, "peer %s: %s", p->pub.name, msg);
 	l->lops->teardown(l, p);
+	ms_xlimits_leave(l, p);
+	if (p->ready) {
+		struct ms_xlpeer **pp = &l->ready;
+
+		while (*pp != p)
+			pp = &(*pp)->rnext;
+		*pp = p->rnext;
+		p->ready = false;
+	}
 	if (p->prev)
 		p->prev->next = p->next;
 	else
@@ -176,6 +187,8 @@ int ms_xloop_ctrl(struct ms_xloop *l, struct ms_xlpeer *p, const void *req, size
 	rc = l->cbs.on_ctrl(l->cbs.ud, &p->pub, req, len, l->scratch, MS_CTRL_MAX, rlen);
 	if (p->dead)
 		return -1;
+	if (rc == 0 || rc == MS_XCTRL_LATER)
+		p->established = true;
 	if (rc == MS_XCTRL_LATER && l->lops->send_reply) {
 		p->deferred = true;
 		return 1;
@@ -215,6 +228,37 @@ int ms_xloop_reply(struct ms_xsrv *x, struct ms_xpeer *peer, const void *resp, s
 	pthread_mutex_unlock(&l->rq_lock);
 	ms_xloop_wake(l);
 	return rc;
+}
+
+void ms_xloop_ready(struct ms_xloop *l, struct ms_xlpeer *p)
+{
+	struct ms_xlpeer **pp = &l->ready;
+
+	if (p->ready || p->dead)
+		return;
+	while (*pp)             /* at the end: the others go first */
+		pp = &(*pp)->rnext;
+	p->rnext = NULL;
+	*pp = p;
+	p->ready = true;
+}
+
+/* One more turn for each peer that was ready before this call (those that
+ * are ready again go to the back of the list).  Popped one at a time: a
+ * turn may close another ready peer, which unlinks itself. */
+static void run_ready(struct ms_xloop *l)
+{
+	struct ms_xlpeer *p;
+	unsigned n = 0;
+
+	for (p = l->ready; p; p = p->rnext)
+		n++;
+	while (n-- && (p = l->ready)) {
+		l->ready = p->rnext;
+		p->ready = false;
+		p->rnext = NULL;
+		l->lops->on_ready(l, p);
+	}
 }
 
 /* Deliver the deferred replies srv_reply queued (loop thread). */
@@ -290,6 +334,7 @@ static bool after_batch(struct ms_xloop *l)
 		l->lops->check_peer(l, p);
 	}
 	l->attention = false;
+	ms_xlimits_tick(l, now);
 	while ((p = l->zombies)) {
 		l->zombies = p->next;
 		free(p);
@@ -303,12 +348,16 @@ static bool after_batch(struct ms_xloop *l)
 
 static int next_timeout(struct ms_xloop *l)
 {
-	uint64_t now = ms_now_ns(), until = 0;
+	uint64_t now = ms_now_ns(), until = 0, tick = ms_xlimits_next(l);
 
+	if (l->ready)
+		return 0;
 	if (l->stopping)
 		until = l->drain_end;
 	if (l->timer && (!until || l->timer < until))
 		until = l->timer;
+	if (tick && (!until || tick < until))
+		until = tick;
 	if (!until)
 		return -1;
 	return until <= now ? 0 : (int)((until - now) / 1000000 + 1);
@@ -338,12 +387,14 @@ int ms_xloop_run(struct ms_xsrv *x)
 			ms_xloop_begin_stop(l);
 			l->drain_end = 0;
 		}
+		l->now = ms_now_ns();
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.ptr == &tag_wake)
 				on_wake(l);
 			else
 				l->lops->on_event(l, evs[i].data.ptr, evs[i].events);
 		}
+		run_ready(l);
 		if (after_batch(l))
 			break;
 	}

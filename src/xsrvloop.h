@@ -23,6 +23,7 @@
 
 #include "transport.h"
 #include "util.h"
+#include "xlimits.h"
 
 /* Common head of a driver's peer. */
 struct ms_xlpeer {
@@ -38,6 +39,14 @@ struct ms_xlpeer {
 	char *rdata;
 	size_t rlen;
 	int rerr;
+	/* loop thread: limits (xlimits.h) and fair service */
+	char addr[48];                  /* source address, connections counted by */
+	uint64_t born, seen;            /* accepted; last progress */
+	size_t mem;                     /* bytes held (ms_xlimits_mem) */
+	bool established;               /* a control request was answered */
+	bool mem_logged;                /* over its memory bound (logged once) */
+	bool ready;                     /* on l->ready */
+	struct ms_xlpeer *rnext;
 };
 
 struct ms_xloop;
@@ -66,6 +75,12 @@ struct ms_xloop_ops {
 	 * is malloc'ed and the driver's to free; it then serves the control
 	 * requests that waited.  NULL when the driver never defers. */
 	void (*send_reply)(struct ms_xloop *l, struct ms_xlpeer *p, char *data, size_t len);
+	/* p is in the middle of a frame or does not read its replies (may be
+	 * NULL): after the idle timeout without progress it is closed */
+	bool (*stalled)(struct ms_xloop *l, struct ms_xlpeer *p);
+	/* p, put on the ready list by ms_xloop_ready() when its turn was
+	 * over with work left, gets another turn (NULL when never used) */
+	void (*on_ready)(struct ms_xloop *l, struct ms_xlpeer *p);
 	/* the last words to peers still there when the drain time is over */
 	const char *stopped_msg;
 };
@@ -87,6 +102,9 @@ struct ms_xloop {
 	uint64_t drain_end, timer;
 	char *scratch;                  /* MS_CTRL_MAX control reply buffer */
 	unsigned limbo;                 /* closed peers whose reply is owed */
+	struct ms_xlimits lim;          /* resource limits (xlimits.h) */
+	uint64_t now;                   /* ms_now_ns() at the last wakeup */
+	struct ms_xlpeer *ready;        /* peers owed another turn (rnext) */
 	/* deferred replies queued by srv_reply (any thread) */
 	pthread_mutex_t rq_lock;
 	struct ms_xlpeer *rq;
@@ -141,7 +159,13 @@ static inline void ms_xloop_timer(struct ms_xloop *l, uint64_t ns)
 /* srv_reply of both drivers: thread-safe, see transport.h. */
 int ms_xloop_reply(struct ms_xsrv *x, struct ms_xpeer *peer, const void *resp, size_t len);
 
+/* Count p in (xlimits.h: ms_xlimits_admit() said yes first) and link it. */
 void ms_xloop_add_peer(struct ms_xloop *l, struct ms_xlpeer *p);
+
+/* Fair service: p's turn is over but it has work left (requests buffered
+ * that epoll will not report again): on_ready gives it another turn after
+ * the other peers of this wakeup had theirs. */
+void ms_xloop_ready(struct ms_xloop *l, struct ms_xlpeer *p);
 
 /* Log "peer NAME: <fmt>", tear down, unlink, on_disconnect if accepted;
  * once per peer. */

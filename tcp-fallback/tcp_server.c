@@ -44,69 +44,14 @@
 #include "tcp_auth.h"
 #include "tcp_int.h"
 #include "tcp_sock.h"
+#include "tcp_srv.h"
 #include "util.h"
 #include "xsrvloop.h"
-
-#define RXBUF (64u << 10)               /* per-connection receive buffer: headers
-					 * and the payloads of small WRITEs */
-#define TX_MAX_ENTRIES 1024             /* stop reading a connection above this... */
-#define TX_MAX_BYTES (64u << 20)        /* ...or this much queued */
-#define TX_IOV 64                       /* iovecs per sendmsg */
-#define BIG_WRITE (32u << 10)           /* see peer_recv_hdr() */
-
-struct tx_ent {
-	struct tx_ent *next;
-	uint8_t hdr[MS_FRAME_HDR];
-	char *data;                     /* payload: region memory or owned */
-	size_t dlen;
-	struct ms_xsmr *mr;             /* data lies in mr's memory */
-	bool owned;                     /* data is malloc'ed */
-	bool pending;                   /* the place of a deferred control reply:
-					 * not sent (nor anything after it) until
-					 * send_reply fills it */
-	size_t done;                    /* bytes of header + data sent */
-};
-
-enum rx_state { RX_HDR, RX_CTRL, RX_WRITE, RX_DROP };
-
-struct peer {
-	struct ms_xlpeer lp;            /* first: name, list, dead, accepted */
-	int fd;
-	uint32_t ev;                    /* epoll interest now registered */
-	bool broken, big_writes;
-	enum rx_state rx;
-	struct ms_frame req;            /* the request being received */
-	char *dst;                      /* payload destination */
-	size_t want, got;
-	struct ms_xsmr *rx_mr;          /* RX_WRITE: the target registration */
-	int rx_status;                  /* RX_DROP: status of the reply */
-	char *ctrl;                     /* RX_CTRL: the payload */
-	uint64_t ctrl_id;               /* the request a deferred reply answers */
-	struct tx_ent *dslot;           /* its place in the response queue */
-	char *held;                     /* a control request waiting for it */
-	size_t held_len;
-	uint64_t held_id;
-	struct ms_auth_srv *auth;       /* not authenticated yet (tcp_auth.h) */
-	bool closing;                   /* refused: close once the reply is out */
-	struct tx_ent *txh, *txt;
-	unsigned txn;
-	size_t txbytes;
-	size_t boff, blen;              /* unparsed bytes: buf[boff..blen) */
-	uint8_t buf[RXBUF];
-};
-
-struct srv {
-	struct ms_xloop l;              /* first: the shared loop */
-	int lfd;
-	struct tcp_mrtab mrs;
-};
 
 static char tag_listen;                 /* epoll data of the listener */
 
 #define slog(s, ...) ms_xloop_log(&(s)->l, __VA_ARGS__)
 #define peer_close(s, p, ...) ms_xloop_close_peer(&(s)->l, &(p)->lp, __VA_ARGS__)
-
-MS_XLOOP_ACCESSORS(struct srv, struct peer)
 
 /* ------------------------------------------------------- registrations */
 
@@ -139,11 +84,25 @@ static void tx_free(struct tx_ent *e)
 	free(e);
 }
 
+/* Too much queued to read more: entries, bytes, or memory (xlimits.h:
+ * owned replies, entries, control payloads being received and held). */
+static bool tx_full(struct srv *s, struct peer *p)
+{
+	size_t mem = p->txown + p->txn * sizeof(struct tx_ent) + (p->ctrl ? p->want : 0) +
+		     (p->held ? p->held_len : 0);
+
+	if (p->lp.dead)         /* its memory left the count at the close */
+		return true;
+	/* over its memory bound, a frame under way is finished, no new one
+	 * started */
+	return (ms_xlimits_mem(&s->l, &p->lp, mem) && p->rx == RX_HDR) ||
+	       p->txn >= TX_MAX_ENTRIES || p->txbytes >= TX_MAX_BYTES;
+}
+
 static void peer_set_events(struct srv *s, struct peer *p)
 {
 	struct epoll_event ev = { .data.ptr = p };
-	bool paused = p->txn >= TX_MAX_ENTRIES || p->txbytes >= TX_MAX_BYTES ||
-		      ((s->l.stopping || p->held) && p->rx == RX_HDR);
+	bool paused = tx_full(s, p) || ((s->l.stopping || p->held) && p->rx == RX_HDR);
 
 	ev.events = (paused ? 0 : EPOLLIN) | (p->txh && !p->txh->pending ? EPOLLOUT : 0);
 	if (p->lp.dead || ev.events == p->ev)
@@ -201,6 +160,7 @@ static int tx_push(struct peer *p, const struct ms_frame *f, char *data, size_t 
 	p->txt = e;
 	p->txn++;
 	p->txbytes += MS_FRAME_HDR + dlen;
+	p->txown += owned ? dlen : 0;
 	return 0;
 }
 
@@ -231,6 +191,7 @@ static void peer_tx(struct srv *s, struct peer *p)
 				   strerror((int)-n));
 			return;
 		}
+		ms_xlimits_seen(&s->l, &p->lp);
 		while ((e = p->txh) && n > 0) {
 			rem = MS_FRAME_HDR + e->dlen - e->done;
 			if ((size_t)n < rem) {
@@ -243,6 +204,7 @@ static void peer_tx(struct srv *s, struct peer *p)
 				p->txt = NULL;
 			p->txn--;
 			p->txbytes -= MS_FRAME_HDR + e->dlen;
+			p->txown -= e->owned ? e->dlen : 0;
 			tx_free(e);
 		}
 	}
@@ -458,6 +420,7 @@ static void handle_hdr(struct srv *s, struct peer *p)
 	p->want = p->req.plen;
 	p->got = 0;
 	p->big_writes = p->req.type == MS_F_WRITE_REQ && p->req.len >= BIG_WRITE;
+	p->turn += 1 + (unsigned)((p->req.plen + (p->req.type == MS_F_READ_REQ ? p->req.len : 0)) >> 16);
 	switch (p->req.type) {
 	case MS_F_READ_REQ:
 		rc = tcp_mr_check(&s->l, &s->mrs, &p->req, MS_XACCESS_READ, &m, &ptr);
@@ -491,8 +454,8 @@ static void handle_hdr(struct srv *s, struct peer *p)
 
 static bool rx_paused(struct srv *s, struct peer *p)
 {
-	return p->lp.dead || p->broken || p->closing || p->txn >= TX_MAX_ENTRIES ||
-	       p->txbytes >= TX_MAX_BYTES || ((s->l.stopping || p->held) && p->rx == RX_HDR);
+	return p->lp.dead || p->broken || p->closing || p->yielded || tx_full(s, p) ||
+	       ((s->l.stopping || p->held) && p->rx == RX_HDR);
 }
 
 /* Whole input that peer_rx() would act on sits in buf (a partial header
@@ -534,6 +497,11 @@ static void peer_rx(struct srv *s, struct peer *p)
 	while (!rx_paused(s, p)) {
 		avail = p->blen - p->boff;
 		if (p->rx == RX_HDR && avail >= MS_FRAME_HDR) {
+			if (p->turn && (p->turn >= TURN_UNITS || ms_now_ns() >= p->turn_end)) {
+				p->yielded = true;      /* the others' turn; back soon */
+				ms_xloop_ready(&s->l, &p->lp);
+				return;
+			}
 			handle_hdr(s, p);
 			continue;
 		}
@@ -575,6 +543,7 @@ static void peer_rx(struct srv *s, struct peer *p)
 				   strerror((int)-r));
 			return;
 		}
+		ms_xlimits_seen(&s->l, &p->lp);
 		if (p->rx == RX_HDR) {
 			p->blen += (size_t)r;
 		} else {
@@ -611,6 +580,7 @@ static void detach_mr(struct ms_xloop *l, struct ms_xsmr *m)
 			e->data = copy;
 			e->owned = true;
 			e->mr = NULL;
+			p->txown += e->dlen;
 		}
 		if (p->broken) {
 			p->dslot = NULL;
@@ -620,7 +590,7 @@ static void detach_mr(struct ms_xloop *l, struct ms_xsmr *m)
 			}
 			p->txt = NULL;
 			p->txn = 0;
-			p->txbytes = 0;
+			p->txbytes = p->txown = 0;
 		}
 		if (p->rx == RX_WRITE && p->rx_mr == m) {
 			p->rx = RX_DROP;
@@ -671,6 +641,12 @@ static void do_accept(struct srv *s)
 		ms_sock_set_nodelay(fd);
 		if (ms_sock_name(fd, true, p->lp.pub.name, sizeof(p->lp.pub.name)))
 			snprintf(p->lp.pub.name, sizeof(p->lp.pub.name), "(unknown peer)");
+		if (ms_xlimits_admit(&s->l, p->lp.pub.name)) {  /* logged once per burst */
+			close(fd);
+			free(p);
+			continue;
+		}
+		ms_xlimits_keepalive(fd);
 		/* with keys, the engine meets the peer once it authenticated */
 		if (s->l.cbs.auth_lookup)
 			p->auth = calloc(1, sizeof(*p->auth));
@@ -721,6 +697,9 @@ static void stop_listening(struct ms_xloop *l)
 
 static void on_peer_event(struct srv *s, struct peer *p, uint32_t events)
 {
+	p->turn = 0;                                    /* a new turn */
+	p->turn_end = ms_now_ns() + TURN_NS;
+	p->yielded = false;
 	if ((events & (EPOLLERR | EPOLLHUP)) && rx_paused(s, p)) {
 		peer_close(s, p, MS_LOG_INFO, "connection reset; disconnected");
 		return;
@@ -789,6 +768,7 @@ static void send_reply(struct ms_xloop *l, struct ms_xlpeer *lp, char *data, siz
 	e->owned = true;
 	e->pending = false;
 	p->txbytes += len;
+	p->txown += len;
 	if (held && !p->lp.dead) {
 		p->held = NULL;
 		run_ctrl(s, p, held, p->held_len, p->held_id);
@@ -796,6 +776,18 @@ static void send_reply(struct ms_xloop *l, struct ms_xlpeer *lp, char *data, siz
 	if (!p->lp.dead)
 		on_peer_event(s, p, 0);
 }
+
+/* Idle rules (xlimits.h): half a frame, or replies it does not take. */
+static bool peer_stalled(struct ms_xloop *l, struct ms_xlpeer *lp)
+{
+	struct peer *p = to_peer(lp);
+
+	return (p->txh && !p->txh->pending) ||
+	       (!rx_paused(loop_srv(l), p) && (p->rx != RX_HDR || p->blen > p->boff));
+}
+
+static void on_ready(struct ms_xloop *l, struct ms_xlpeer *lp)
+{ on_peer_event(loop_srv(l), to_peer(lp), 0); }
 
 static const struct ms_xloop_ops tcp_loop_ops = {
 	.can_run = can_run,
@@ -806,6 +798,8 @@ static const struct ms_xloop_ops tcp_loop_ops = {
 	.on_timer = on_timer,
 	.on_queue = process_dq,
 	.send_reply = send_reply,
+	.stalled = peer_stalled,
+	.on_ready = on_ready,
 	.stopped_msg = "server stopped before its responses were sent; disconnected",
 };
 

@@ -340,6 +340,44 @@ static int add_region(struct msd_config *c, const char *spec, char *err, size_t 
 	return 0;
 }
 
+/* The resource limits (docs/security.md, "Resource limits"). */
+static int set_limit(struct msd_config *c, const char *key, const char *value, char *err,
+		     size_t errlen)
+{
+	unsigned *n = strcmp(key, "max-conns") == 0 ? &c->max_conns
+		      : strcmp(key, "max-conns-per-addr") == 0 ? &c->max_conns_per_addr : NULL;
+	uint64_t *sz = strcmp(key, "max-peer-mem") == 0 ? &c->max_peer_mem
+		       : strcmp(key, "max-mem") == 0 ? &c->max_mem : NULL;
+	char *end;
+
+	if (n) {
+		unsigned long v = strtoul(value, &end, 10);
+
+		if (!isdigit((unsigned char)*value) || *end || v < 1 || v > 1000000)
+			return fail(err, errlen, "invalid %s '%s' (1 to 1000000)", key, value);
+		*n = (unsigned)v;
+		return 0;
+	}
+	if (sz) {
+		uint64_t v;
+
+		if (ms_parse_size(value, &v) < 0 || v < 65536 || v > (1ull << 40))
+			return fail(err, errlen, "invalid %s '%s' (a size, 64K to 1T)", key, value);
+		*sz = v;
+		return 0;
+	}
+	if (strcmp(key, "idle-timeout") == 0) {
+		double secs = strtod(value, &end);
+
+		if (!*value || *end || !(secs >= 0.05 && secs <= 86400))
+			return fail(err, errlen, "invalid idle timeout '%s' (seconds, 0.05 to "
+				    "86400)", value);
+		c->idle_timeout_ms = (unsigned)(secs * 1000 + 0.5);
+		return 0;
+	}
+	return fail(err, errlen, "unknown key '%s'", key);
+}
+
 int msd_config_set(struct msd_config *c, const char *key, const char *value, char *err,
 		   size_t errlen)
 {
@@ -388,6 +426,8 @@ int msd_config_set(struct msd_config *c, const char *key, const char *value, cha
 				    value);
 		return 0;
 	}
+	if (strncmp(key, "max-", 4) == 0 || strcmp(key, "idle-timeout") == 0)
+		return set_limit(c, key, value, err, errlen);
 	if (strcmp(key, "port-file") == 0 || strcmp(key, "log-file") == 0 ||
 	    strcmp(key, "auth-keys") == 0 || strcmp(key, "key-file") == 0) {
 		char **dst = key[0] == 'p' ? &c->port_file :

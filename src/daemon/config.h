@@ -39,6 +39,10 @@ struct msd_config {
 	char *auth_keys;         /* auth-keys FILE: malloc'ed or NULL */
 	bool insecure;           /* insecure yes|no: no keys, any address */
 	char *key_file;          /* key-file FILE: the key presented to others */
+	/* resource limits (0 = the library's default; docs/security.md) */
+	unsigned max_conns, max_conns_per_addr; /* max-conns N, max-conns-per-addr N */
+	unsigned idle_timeout_ms;               /* idle-timeout SECONDS */
+	uint64_t max_peer_mem, max_mem;         /* max-peer-mem SIZE, max-mem SIZE */
 	struct msd_region *regions;
 	size_t nregions;
 };

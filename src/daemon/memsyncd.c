@@ -73,6 +73,7 @@ enum {
 	OPT_AUTH_KEYS,
 	OPT_INSECURE,
 	OPT_KEY_FILE,
+	OPT_LIMIT,              /* a resource limit: the key is the option's name */
 };
 
 static const struct option long_opts[] = {
@@ -88,6 +89,11 @@ static const struct option long_opts[] = {
 	{ "auth-keys", required_argument, NULL, OPT_AUTH_KEYS },
 	{ "insecure", no_argument, NULL, OPT_INSECURE },
 	{ "key-file", required_argument, NULL, OPT_KEY_FILE },
+	{ "max-conns", required_argument, NULL, OPT_LIMIT },
+	{ "max-conns-per-addr", required_argument, NULL, OPT_LIMIT },
+	{ "idle-timeout", required_argument, NULL, OPT_LIMIT },
+	{ "max-peer-mem", required_argument, NULL, OPT_LIMIT },
+	{ "max-mem", required_argument, NULL, OPT_LIMIT },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -117,6 +123,13 @@ static void usage(FILE *f)
 		"                                 and write every region)\n"
 		"      --key-file FILE            the key (\"NAME SECRET\") this server presents\n"
 		"                                 to other servers (a migration's source)\n"
+		"      --max-conns N              connections at once (default 1024)\n"
+		"      --max-conns-per-addr N     of them from one address (default 128)\n"
+		"      --idle-timeout SECONDS     to finish the handshake, or stalled in half a\n"
+		"                                 frame or not reading replies (default 30)\n"
+		"      --max-peer-mem SIZE        replies and requests held for one peer\n"
+		"                                 (default 8M)\n"
+		"      --max-mem SIZE             the same for all peers together (default 256M)\n"
 		"      --config FILE              read \"KEY VALUE\" lines (KEY = an option name)\n"
 		"      --transport auto|tcp|rdma  transport (default auto)\n"
 		"      --log-level LEVEL          error, warn, info (default) or debug\n"
@@ -383,6 +396,11 @@ static int serve(struct daemon *d)
 		.auth_keys = cfg->auth_keys,
 		.insecure = cfg->insecure,
 		.key_file = cfg->key_file,
+		.max_conns = cfg->max_conns,
+		.max_conns_per_addr = cfg->max_conns_per_addr,
+		.idle_timeout_ms = cfg->idle_timeout_ms,
+		.max_peer_mem = (size_t)cfg->max_peer_mem,
+		.max_mem = (size_t)cfg->max_mem,
 	};
 	char msg[512] = "", hb[300];
 	const char *host = host_label(cfg->host, hb, sizeof(hb));
@@ -449,7 +467,7 @@ int main(int argc, char **argv)
 	size_t nset = 0;
 	const char *config = NULL;
 	char err[1024];
-	int c, rc;
+	int c, rc, li;
 
 	ms_log_init("memsyncd", MS_LOG_INFO);
 	rc = block_signals();
@@ -466,7 +484,8 @@ int main(int argc, char **argv)
 	/* Collect the settings first and apply them after the config file,
 	 * so the command line wins wherever it is placed. */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hv", long_opts, NULL)) != -1) {
+	li = 0;
+	while ((c = getopt_long(argc, argv, ":hv", long_opts, &li)) != -1) {
 		const char *key = NULL;
 
 		switch (c) {
@@ -502,6 +521,7 @@ int main(int argc, char **argv)
 			set[nset].key = "insecure";
 			set[nset++].val = "yes";
 			continue;
+		case OPT_LIMIT: key = long_opts[li].name; break;
 		case ':':
 			free(set);
 			return usage_error("option '%s' requires an argument", argv[optind - 1]);

@@ -251,6 +251,23 @@ static void set_tests(void)
 	is_str(err, "unknown key 'frobnicate' (listen, region, transport, log-level, port-file, "
 	       "log-file, lease-ttl, auth-keys, insecure, key-file)",
 	       "unknown key message");
+	/* resource limits (docs/security.md) */
+	is_int(msd_config_set(&c, "max-conns", "100", err, sizeof(err)) ||
+	       msd_config_set(&c, "max-conns-per-addr", "7", err, sizeof(err)) ||
+	       msd_config_set(&c, "idle-timeout", "1.5", err, sizeof(err)) ||
+	       msd_config_set(&c, "max-peer-mem", "2M", err, sizeof(err)) ||
+	       msd_config_set(&c, "max-mem", "1G", err, sizeof(err)), 0, "limits set");
+	ok(c.max_conns == 100 && c.max_conns_per_addr == 7 && c.idle_timeout_ms == 1500 &&
+	   c.max_peer_mem == 2u << 20 && c.max_mem == 1u << 30, "limits parsed");
+	is_int(msd_config_set(&c, "max-conns", "0", err, sizeof(err)), -EINVAL, "max-conns 0");
+	is_str(err, "invalid max-conns '0' (1 to 1000000)", "max-conns 0 message");
+	is_int(msd_config_set(&c, "max-peer-mem", "1K", err, sizeof(err)), -EINVAL,
+	       "max-peer-mem below 64K");
+	is_int(msd_config_set(&c, "idle-timeout", "x", err, sizeof(err)), -EINVAL,
+	       "idle-timeout not a number");
+	is_int(msd_config_set(&c, "max-frobs", "1", err, sizeof(err)), -EINVAL, "max-frobs");
+	ok(c.max_conns == 100 && c.max_peer_mem == 2u << 20 && c.idle_timeout_ms == 1500,
+	   "refused limits change nothing");
 	is_int(msd_config_set(&c, "config", "x.conf", err, sizeof(err)), -EINVAL,
 	       "no nested config");
 	is_str(err, "'config' cannot be used inside a config file", "nested config message");

@@ -118,12 +118,14 @@ static void *t_run(void *arg)
 	return NULL;
 }
 
+const struct ms_xsrv_opts *tfix_srv_opts;
+
 struct tsrv *srv_start(void)
 {
 	struct tsrv *t = calloc(1, sizeof(*t));
 	struct ms_xsrv_cbs cbs = {
 		.ud = t, .on_connect = t_connect, .on_ctrl = t_ctrl,
-		.on_disconnect = t_disconnect, .log = t_log,
+		.on_disconnect = t_disconnect, .log = t_log, .opts = tfix_srv_opts,
 	};
 	char err[256];
 

@@ -81,6 +81,8 @@ extern struct ms_xsmr *mA, *mB;
 extern struct ms_rdesc dA, dB;
 
 struct tsrv *srv_start(void);
+/* The settings of the servers srv_start() starts (NULL: defaults). */
+extern const struct ms_xsrv_opts *tfix_srv_opts;
 /* Stop and join; returns the ms it took. */
 long srv_stop_join(struct tsrv *t);
 void srv_free(struct tsrv *t);

@@ -231,6 +231,44 @@ static void test_stall(struct tsrv *t)
 	b_free(&b);
 }
 
+/* The connection limit and the idle timeout apply over RDMA too (the
+ * shared loop, xlimits.h): a connect request over the per-address limit is
+ * rejected, and peers that never send a control request are closed. */
+static void test_limits(void)
+{
+	struct ms_xsrv_opts so = { .max_conns_per_addr = 2, .idle_timeout_ms = 300 };
+	struct ms_xopts o = { .depth = 4, .max_io = 4096, .timeout_ms = 5000 };
+	struct ms_xconn *c[3] = { 0 }, *late = NULL;
+	char err[256] = "";
+	struct tsrv *t;
+	int rc;
+
+	tfix_srv_opts = &so;
+	t = srv_start();
+	tfix_srv_opts = NULL;
+	c[0] = cli_opts(t, &o);
+	c[1] = cli_opts(t, &o);
+	rc = X.connect ? X.connect(X.cli_src, X.srv_addr, t->port, &o, &c[2], err, sizeof(err))
+		       : T->connect(X.srv_addr, t->port, &o, &c[2], err, sizeof(err));
+	ok(rc != 0, "limits: a third connection from one address is rejected (%s)", err);
+	ok(log_has(t, "refused", "from that address"),
+	   "limits: the refusal is logged with the address");
+	for (int i = 0; i < 200 && __atomic_load_n(&t->disconnects, __ATOMIC_RELAXED) < 2; i++)
+		usleep(20000);
+	is_int(__atomic_load_n(&t->disconnects, __ATOMIC_RELAXED), 2,
+	       "limits: the two peers that never sent a control request were closed");
+	ok(log_has(t, "no handshake", "idle timeout"), "limits: ... after the idle timeout");
+	rc = X.connect ? X.connect(X.cli_src, X.srv_addr, t->port, &o, &late, err, sizeof(err))
+		       : T->connect(X.srv_addr, t->port, &o, &late, err, sizeof(err));
+	ok(rc == 0, "limits: then a new connection is accepted (%s)", rc ? err : "ok");
+	for (int i = 0; i < 2; i++)
+		T->close(c[i]);
+	if (late)
+		T->close(late);
+	srv_stop_join(t);
+	srv_free(t);
+}
+
 static void stub_checks(void)
 {
 	struct tsrv *t = srv_start();
@@ -273,5 +311,6 @@ int main(void)
 	       "the driver never overfilled a send or completion queue");
 	rdma_setup(FNIC_ADDR, NULL);
 	stub_checks();
+	test_limits();
 	return tap_done();
 }

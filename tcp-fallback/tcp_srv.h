@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * tcp_srv.h - the TCP server's connection and server state (tcp_server.c;
+ * see the top of that file for how a connection is served).  Only
+ * tcp_server.c includes this.
+ */
+#ifndef MS_TCP_SRV_H
+#define MS_TCP_SRV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "frame.h"
+#include "tcp_int.h"
+#include "xsrvloop.h"
+
+#define RXBUF (64u << 10)               /* per-connection receive buffer: headers
+					 * and the payloads of small WRITEs */
+#define TX_MAX_ENTRIES 1024             /* stop reading a connection above this... */
+#define TX_MAX_BYTES (64u << 20)        /* ...or this much queued */
+#define TX_IOV 64                       /* iovecs per sendmsg */
+#define BIG_WRITE (32u << 10)           /* see peer_recv_hdr() */
+#define TURN_UNITS 32                   /* a peer's turn: frames (+1 per 64 KiB)... */
+#define TURN_NS (2u * 1000000u)         /* ...or time, then the next peer's (fairness) */
+
+struct tx_ent {
+	struct tx_ent *next;
+	uint8_t hdr[MS_FRAME_HDR];
+	char *data;                     /* payload: region memory or owned */
+	size_t dlen;
+	struct ms_xsmr *mr;             /* data lies in mr's memory */
+	bool owned;                     /* data is malloc'ed */
+	bool pending;                   /* the place of a deferred control reply:
+					 * not sent (nor anything after it) until
+					 * send_reply fills it */
+	size_t done;                    /* bytes of header + data sent */
+};
+
+enum rx_state { RX_HDR, RX_CTRL, RX_WRITE, RX_DROP };
+
+struct peer {
+	struct ms_xlpeer lp;            /* first: name, list, dead, accepted */
+	int fd;
+	uint32_t ev;                    /* epoll interest now registered */
+	bool broken, big_writes;
+	enum rx_state rx;
+	struct ms_frame req;            /* the request being received */
+	char *dst;                      /* payload destination */
+	size_t want, got;
+	struct ms_xsmr *rx_mr;          /* RX_WRITE: the target registration */
+	int rx_status;                  /* RX_DROP: status of the reply */
+	char *ctrl;                     /* RX_CTRL: the payload */
+	uint64_t ctrl_id;               /* the request a deferred reply answers */
+	struct tx_ent *dslot;           /* its place in the response queue */
+	char *held;                     /* a control request waiting for it */
+	size_t held_len;
+	uint64_t held_id;
+	struct ms_auth_srv *auth;       /* not authenticated yet (tcp_auth.h) */
+	bool closing;                   /* refused: close once the reply is out */
+	struct tx_ent *txh, *txt;
+	unsigned txn, turn;             /* turn: units used; yielded: over, on l->ready */
+	size_t txbytes, txown;          /* txown: owned bytes (xlimits) */
+	uint64_t turn_end; bool yielded;
+	size_t boff, blen;              /* unparsed bytes: buf[boff..blen) */
+	uint8_t buf[RXBUF];
+};
+
+struct srv {
+	struct ms_xloop l;              /* first: the shared loop */
+	int lfd;
+	struct tcp_mrtab mrs;
+};
+
+MS_XLOOP_ACCESSORS(struct srv, struct peer)
+
+#endif /* MS_TCP_SRV_H */
