@@ -135,7 +135,7 @@ static void peer_teardown(struct ms_xloop *l, struct ms_xlpeer *lp)
 	p->auth = NULL;
 }
 
-static int tx_push(struct peer *p, const struct ms_frame *f, char *data, size_t dlen,
+int tcp_srv_tx_push(struct peer *p, const struct ms_frame *f, char *data, size_t dlen,
 		   struct ms_xsmr *mr, bool owned)
 {
 	struct tx_ent *e = malloc(sizeof(*e));
@@ -223,17 +223,17 @@ static void reply(struct srv *s, struct peer *p, uint8_t type, int status, char 
 		f.addr = p->req.addr;
 		f.len = p->req.len;
 	}
-	if (tx_push(p, &f, data, dlen, mr, owned))
+	if (tcp_srv_tx_push(p, &f, data, dlen, mr, owned))
 		peer_close(s, p, MS_LOG_ERROR, "out of memory for a response; disconnected");
 }
 
-static void ctrl_reply(struct srv *s, struct peer *p, uint64_t id, int status, char *data,
+void tcp_srv_ctrl_reply(struct srv *s, struct peer *p, uint64_t id, int status, char *data,
 		       size_t dlen)
 {
 	struct ms_frame f = { .type = MS_F_CTRL_RESP, .status = status, .id = id,
 			      .plen = (uint32_t)dlen };
 
-	if (tx_push(p, &f, data, dlen, NULL, data != NULL))
+	if (tcp_srv_tx_push(p, &f, data, dlen, NULL, data != NULL))
 		peer_close(s, p, MS_LOG_ERROR, "out of memory for a response; disconnected");
 }
 
@@ -246,7 +246,7 @@ static void run_ctrl(struct srv *s, struct peer *p, char *ctrl, size_t len, uint
 
 	if (!s->l.cbs.on_ctrl) {
 		free(ctrl);
-		ctrl_reply(s, p, id, -EOPNOTSUPP, NULL, 0);
+		tcp_srv_ctrl_reply(s, p, id, -EOPNOTSUPP, NULL, 0);
 		return;
 	}
 	rc = ms_xloop_ctrl(&s->l, &p->lp, ctrl, len, &rlen);
@@ -259,7 +259,7 @@ static void run_ctrl(struct srv *s, struct peer *p, char *ctrl, size_t len, uint
 		struct ms_frame f = { .type = MS_F_CTRL_RESP, .id = id };
 
 		p->ctrl_id = id;
-		if (tx_push(p, &f, NULL, 0, NULL, false)) {
+		if (tcp_srv_tx_push(p, &f, NULL, 0, NULL, false)) {
 			peer_close(s, p, MS_LOG_ERROR, "out of memory for a response; disconnected");
 			return;
 		}
@@ -274,7 +274,7 @@ static void run_ctrl(struct srv *s, struct peer *p, char *ctrl, size_t len, uint
 		return;
 	}
 	memcpy(copy, s->l.scratch, rlen);
-	ctrl_reply(s, p, id, 0, copy, rlen);
+	tcp_srv_ctrl_reply(s, p, id, 0, copy, rlen);
 }
 
 /* A control request has arrived.  While a reply is deferred it waits (the
@@ -295,92 +295,6 @@ static void handle_ctrl(struct srv *s, struct peer *p)
 	run_ctrl(s, p, ctrl, p->req.plen, p->req.id);
 }
 
-/* ------------------------------------------------- the key handshake */
-
-/* The engine meets the peer (on_connect); non-zero: it refused. */
-static int engine_accept(struct srv *s, struct peer *p)
-{
-	if (s->l.cbs.on_connect && s->l.cbs.on_connect(s->l.cbs.ud, &p->lp.pub)) {
-		slog(s, MS_LOG_INFO, "peer %s: refused", p->lp.pub.name);
-		return -EACCES;
-	}
-	p->lp.accepted = true;
-	return 0;
-}
-
-static void auth_reply(struct srv *s, struct peer *p, int status, const void *data,
-		       size_t len)
-{
-	struct ms_frame f = { .type = MS_F_AUTH, .status = status, .plen = (uint32_t)len };
-	char *copy = len ? malloc(len) : NULL;
-
-	if (len && !copy) {
-		peer_close(s, p, MS_LOG_ERROR, "out of memory for a response; disconnected");
-		return;
-	}
-	if (len)
-		memcpy(copy, data, len);
-	if (tx_push(p, &f, copy, len, NULL, copy != NULL))
-		peer_close(s, p, MS_LOG_ERROR, "out of memory for a response; disconnected");
-}
-
-/* A frame header while the handshake is owed, or an AUTH frame: true when
- * it was dealt with here (refused). */
-static bool auth_gate(struct srv *s, struct peer *p)
-{
-	if (p->req.type == MS_F_AUTH) {
-		if ((!p->auth && s->l.cbs.auth_lookup) || p->req.status) {
-			peer_close(s, p, MS_LOG_WARN, "unexpected AUTH frame; closing");
-			return true;
-		}
-		return false;   /* its payload is collected, then auth_done() */
-	}
-	if (p->req.type == MS_F_CTRL_REQ) {
-		slog(s, MS_LOG_INFO, "peer %s: refused: not authenticated (this server "
-		     "requires a key)", p->lp.pub.name);
-		ctrl_reply(s, p, p->req.id, -EACCES, NULL, 0);
-		p->closing = true;
-	} else {
-		peer_close(s, p, MS_LOG_WARN, "%s before authentication; closing",
-			   ms_frame_type_name(p->req.type));
-	}
-	return true;
-}
-
-/* An AUTH frame's payload has arrived. */
-static void auth_done(struct srv *s, struct peer *p)
-{
-	static const char bind[] = "tcp";
-	struct ms_auth_srv none = { 0 };
-	uint8_t out[MS_AUTH_M2_LEN];
-	char why[160] = "", *m = p->ctrl;
-	size_t olen = 0;
-	int rc, st;
-
-	p->ctrl = NULL;
-	rc = tcp_auth_server_step(p->auth ? p->auth : &none, &s->l.cbs, bind, sizeof(bind) - 1,
-				  m, p->req.plen, out, sizeof(out), &olen, &st, why, sizeof(why));
-	free(m);
-	if (rc == 1) {
-		snprintf(p->lp.pub.who, sizeof(p->lp.pub.who), "%s", p->auth->name);
-		p->lp.pub.authn = MS_XAUTHN_KEY;
-		ms_auth_srv_clear(p->auth);
-		free(p->auth);
-		p->auth = NULL;
-		if (engine_accept(s, p)) {
-			st = -EACCES;
-			p->closing = true;
-		} else {
-			slog(s, MS_LOG_DEBUG, "peer %s: authenticated as key '%s'",
-			     p->lp.pub.name, p->lp.pub.who);
-		}
-	} else if (rc < 0) {
-		slog(s, MS_LOG_WARN, "peer %s: %s; closing", p->lp.pub.name, why);
-		p->closing = true;
-	}
-	auth_reply(s, p, st, out, olen);
-}
-
 /* A payload (or an empty one) has arrived in full: answer it. */
 static void payload_done(struct srv *s, struct peer *p)
 {
@@ -394,7 +308,7 @@ static void payload_done(struct srv *s, struct peer *p)
 	} else if (st == RX_DROP) {
 		reply(s, p, MS_F_WRITE_RESP, p->rx_status, NULL, 0, NULL, false);
 	} else if (p->req.type == MS_F_AUTH) {
-		auth_done(s, p);
+		tcp_srv_auth_done(s, p);
 	} else {
 		handle_ctrl(s, p);
 	}
@@ -415,7 +329,7 @@ static void handle_hdr(struct srv *s, struct peer *p)
 		return;
 	}
 	p->boff += MS_FRAME_HDR;
-	if ((p->auth || p->req.type == MS_F_AUTH) && auth_gate(s, p))
+	if ((p->auth || p->req.type == MS_F_AUTH) && tcp_srv_auth_gate(s, p))
 		return;
 	p->want = p->req.plen;
 	p->got = 0;
@@ -650,7 +564,7 @@ static void do_accept(struct srv *s)
 		/* with keys, the engine meets the peer once it authenticated */
 		if (s->l.cbs.auth_lookup)
 			p->auth = calloc(1, sizeof(*p->auth));
-		if (s->l.cbs.auth_lookup ? !p->auth : engine_accept(s, p) != 0) {
+		if (s->l.cbs.auth_lookup ? !p->auth : tcp_srv_engine_accept(s, p) != 0) {
 			close(fd);
 			free(p);
 			continue;
@@ -821,7 +735,7 @@ int ms_tcp_srv_notify(struct ms_xsrv *x, struct ms_xpeer *peer, const void *msg,
 	if (!copy)
 		return -ENOMEM;
 	memcpy(copy, msg, len);
-	if (tx_push(p, &f, copy, len, NULL, true))
+	if (tcp_srv_tx_push(p, &f, copy, len, NULL, true))
 		return -ENOMEM;
 	/* Sent by the loop when the socket is writable. */
 	peer_set_events(s, p);

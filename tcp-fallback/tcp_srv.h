@@ -75,4 +75,19 @@ struct srv {
 
 MS_XLOOP_ACCESSORS(struct srv, struct peer)
 
+/* tcp_server.c: queue a frame (data owned or in mr's memory) / a control
+ * reply for p; 0 or -ENOMEM. */
+int tcp_srv_tx_push(struct peer *p, const struct ms_frame *f, char *data, size_t dlen,
+		    struct ms_xsmr *mr, bool owned);
+void tcp_srv_ctrl_reply(struct srv *s, struct peer *p, uint64_t id, int status, char *data,
+			size_t dlen);
+
+/* tcp_srv_auth.c: the key handshake.  The engine meets p (on_connect);
+ * non-zero: it refused.  A header while the handshake is owed, or an AUTH
+ * frame: true when it was dealt with (refused).  An AUTH payload arrived
+ * (p->ctrl, p->req.plen). */
+int tcp_srv_engine_accept(struct srv *s, struct peer *p);
+bool tcp_srv_auth_gate(struct srv *s, struct peer *p);
+void tcp_srv_auth_done(struct srv *s, struct peer *p);
+
 #endif /* MS_TCP_SRV_H */
