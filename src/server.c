@@ -210,6 +210,7 @@ static int add_listener(ms_server *s, const struct ms_transport_ops *ops, const 
 		.on_ctrl = on_ctrl_gp,
 		.on_disconnect = ms_srv_on_disconnect,
 		.log = xlog,
+		.opts = &s->xso,
 	};
 	struct listener *l = &s->l[s->nl];
 	size_t n;
@@ -248,6 +249,8 @@ static int open_listeners(ms_server *s, const struct ms_server_opts *o)
 	char why[256], err[256], bound[8];
 	int ret;
 
+	if ((ret = ms_srv_tls_opts(s, o)))
+		return ret;
 	ops = ms_transport_get(o->transport == MS_TRANSPORT_AUTO ? MS_TRANSPORT_TCP : o->transport,
 			       NULL, why, sizeof(why));
 	if (!ops) {
@@ -276,6 +279,9 @@ static int open_listeners(ms_server *s, const struct ms_server_opts *o)
 		ms_srv_log(s, MS_LOG_INFO, "transport tcp: auto (rdma: %s)", err);
 	else
 		ms_srv_log(s, MS_LOG_INFO, "transport tcp+rdma: auto (%s is on an RDMA device)", host);
+	if (!ret && s->xso.tls)
+		ms_srv_log(s, MS_LOG_WARN, "TLS protects the TCP listener only: RDMA traffic "
+			   "on port %s is not encrypted", bound);
 	return 0;
 }
 

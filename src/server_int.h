@@ -216,6 +216,8 @@ struct ms_server {
 	char listen_host[256];
 	bool stopping;                /* atomic: ms_server_stop was called */
 	struct move_srv *mvs;         /* server_move.c; NULL until needed */
+	struct ms_xsrv_opts xso;      /* every listener's cbs.opts */
+	struct ms_xtls tls;           /* xso.tls (paths: during create only) */
 };
 
 /* server.c */
@@ -232,6 +234,10 @@ struct ms_export *ms_srv_next(ms_server *s, struct ms_export *e);
 /* Stat one region (name) or all ("") into a malloc'ed array. */
 int ms_srv_collect_stats(ms_server *s, const char *name, struct ms_region_stat **out,
 			 size_t *n);
+
+/* server_tls.c: take o's TLS settings into s->xso (logged); 0, or
+ * -EPROTONOSUPPORT for an RDMA-only server (errmsg set). */
+int ms_srv_tls_opts(ms_server *s, const struct ms_server_opts *o);
 
 /* server_work.c: the commit worker.  Queue a COMMIT (req is copied) for
  * p: 0, or -errno when no worker can take it (the caller then verifies

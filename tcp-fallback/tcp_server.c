@@ -43,6 +43,7 @@
 #include "frame.h"
 #include "tcp_int.h"
 #include "tcp_sock.h"
+#include "tcp_tls.h"
 #include "util.h"
 #include "xsrvloop.h"
 
@@ -71,6 +72,7 @@ enum rx_state { RX_HDR, RX_CTRL, RX_WRITE, RX_DROP };
 struct peer {
 	struct ms_xlpeer lp;            /* first: name, list, dead, accepted */
 	int fd;
+	struct ms_tls *tls;             /* TLS (tcp_tls.h; handshaking until accepted) */
 	uint32_t ev;                    /* epoll interest now registered */
 	bool broken, big_writes;
 	enum rx_state rx;
@@ -96,6 +98,7 @@ struct srv {
 	struct ms_xloop l;              /* first: the shared loop */
 	int lfd;
 	struct tcp_mrtab mrs;
+	struct ms_tls_ctx *tls;         /* NULL: plain TCP */
 };
 
 static char tag_listen;                 /* epoll data of the listener */
@@ -143,6 +146,7 @@ static void peer_set_events(struct srv *s, struct peer *p)
 		      ((s->l.stopping || p->held) && p->rx == RX_HDR);
 
 	ev.events = (paused ? 0 : EPOLLIN) | (p->txh && !p->txh->pending ? EPOLLOUT : 0);
+	ev.events = ms_xio_events(p->tls, ev.events);
 	if (p->lp.dead || ev.events == p->ev)
 		return;
 	if (epoll_ctl(s->l.epfd, EPOLL_CTL_MOD, p->fd, &ev) == 0)
@@ -158,6 +162,8 @@ static void peer_teardown(struct ms_xloop *l, struct ms_xlpeer *lp)
 	struct tx_ent *e;
 
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, p->fd, NULL);
+	ms_tls_free(p->tls);
+	p->tls = NULL;
 	close(p->fd);
 	while ((e = p->txh)) {
 		p->txh = e->next;
@@ -217,7 +223,7 @@ static void peer_tx(struct srv *s, struct peer *p)
 			if (rem)
 				iov[cnt++] = (struct iovec){ e->data + e->dlen - rem, rem };
 		}
-		n = ms_sock_sendv(p->fd, iov, cnt);
+		n = ms_xio_sendv(p->tls, p->fd, iov, cnt);
 		if (n == -EAGAIN)
 			return;
 		if (n < 0) {
@@ -405,7 +411,8 @@ static bool rx_buffered(struct srv *s, struct peer *p)
 {
 	size_t avail = p->blen - p->boff;
 
-	return !rx_paused(s, p) && (p->rx == RX_HDR ? avail >= MS_FRAME_HDR : avail > 0);
+	return !rx_paused(s, p) && ((p->rx == RX_HDR ? avail >= MS_FRAME_HDR : avail > 0) ||
+				    ms_xio_pending(p->tls));
 }
 
 /* Read more header bytes.  After a large WRITE the next request is likely
@@ -421,7 +428,7 @@ static ssize_t peer_recv_hdr(struct peer *p)
 		p->blen = have;
 	}
 	room = p->big_writes ? MS_FRAME_HDR - have : RXBUF - have;
-	return ms_sock_recv(p->fd, p->buf + p->blen, room);
+	return ms_xio_recv(p->tls, p->fd, p->buf + p->blen, room);
 }
 
 /* Receive and act on requests.  What is already buffered is always
@@ -456,12 +463,9 @@ static void peer_rx(struct srv *s, struct peer *p)
 		if (p->rx == RX_HDR) {
 			r = peer_recv_hdr(p);
 		} else if (p->rx == RX_DROP) {
-			/* MSG_TRUNC on TCP discards without copying. */
-			r = recv(p->fd, NULL, p->want - p->got, MSG_TRUNC | MSG_DONTWAIT);
-			if (r < 0)
-				r = errno == EINTR ? -EAGAIN : -errno;
+			r = ms_xio_discard(p->tls, p->fd, p->want - p->got);
 		} else {
-			r = ms_sock_recv(p->fd, p->dst + p->got, p->want - p->got);
+			r = ms_xio_recv(p->tls, p->fd, p->dst + p->got, p->want - p->got);
 		}
 		if (r == -EAGAIN)
 			return;
@@ -575,19 +579,21 @@ static void do_accept(struct srv *s)
 		ms_sock_set_nodelay(fd);
 		if (ms_sock_name(fd, true, p->lp.pub.name, sizeof(p->lp.pub.name)))
 			snprintf(p->lp.pub.name, sizeof(p->lp.pub.name), "(unknown peer)");
-		if (s->l.cbs.on_connect && s->l.cbs.on_connect(s->l.cbs.ud, &p->lp.pub)) {
+		/* a TLS peer's on_connect follows its handshake (on_peer_event) */
+		p->tls = s->tls ? ms_tls_new(s->tls, fd, NULL) : NULL;
+		if (!s->tls && s->l.cbs.on_connect && s->l.cbs.on_connect(s->l.cbs.ud, &p->lp.pub)) {
 			slog(s, MS_LOG_INFO, "peer %s: refused", p->lp.pub.name);
 			close(fd);
 			free(p);
 			continue;
 		}
-		p->lp.accepted = true;
+		p->lp.accepted = !s->tls;
 		ms_xloop_add_peer(&s->l, &p->lp);
 		ev.events = EPOLLIN;
 		ev.data.ptr = p;
-		if (epoll_ctl(s->l.epfd, EPOLL_CTL_ADD, fd, &ev)) {
-			peer_close(s, p, MS_LOG_ERROR, "epoll_ctl: %s; disconnected",
-				   strerror(errno));
+		if ((s->tls && !p->tls) || epoll_ctl(s->l.epfd, EPOLL_CTL_ADD, fd, &ev)) {
+			peer_close(s, p, MS_LOG_ERROR, "%s: %s; disconnected",
+				   p->tls || !s->tls ? "epoll_ctl" : "TLS", strerror(errno));
 			continue;
 		}
 		p->ev = EPOLLIN;
@@ -624,6 +630,10 @@ static void stop_listening(struct ms_xloop *l)
 
 static void on_peer_event(struct srv *s, struct peer *p, uint32_t events)
 {
+	if (!p->lp.accepted && ms_tls_srv_handshake(&s->l, &p->lp, p->tls)) {
+		peer_set_events(s, p);  /* waiting, or closed */
+		return;
+	}
 	if ((events & (EPOLLERR | EPOLLHUP)) && rx_paused(s, p)) {
 		peer_close(s, p, MS_LOG_INFO, "connection reset; disconnected");
 		return;
@@ -756,6 +766,8 @@ int ms_tcp_listen(const char *host, const char *port, const struct ms_xsrv_cbs *
 	}
 	tcp_mr_init(&s->mrs);
 	rc = ms_xloop_init(&s->l, &ms_tcp_ops, &tcp_loop_ops, cbs, err, errlen);
+	if (!rc && cbs && cbs->opts && cbs->opts->tls)
+		rc = ms_tls_ctx_new(cbs->opts->tls, true, &s->tls, err, errlen);
 	if (!rc && epoll_ctl(s->l.epfd, EPOLL_CTL_ADD, s->lfd, &ev)) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot set up the server loop: %s", strerror(errno));
@@ -763,6 +775,7 @@ int ms_tcp_listen(const char *host, const char *port, const struct ms_xsrv_cbs *
 	if (rc) {
 		ms_xloop_fini(&s->l);
 		tcp_mr_fini(&s->mrs);
+		ms_tls_ctx_free(s->tls);
 		close(s->lfd);
 		free(s);
 		return rc;
@@ -782,5 +795,6 @@ void ms_tcp_srv_close(struct ms_xsrv *x)
 		close(s->lfd);
 	ms_xloop_fini(&s->l);
 	tcp_mr_fini(&s->mrs);
+	ms_tls_ctx_free(s->tls);
 	free(s);
 }

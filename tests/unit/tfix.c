@@ -124,6 +124,7 @@ struct tsrv *srv_start(void)
 	struct ms_xsrv_cbs cbs = {
 		.ud = t, .on_connect = t_connect, .on_ctrl = t_ctrl,
 		.on_disconnect = t_disconnect, .log = t_log,
+		.opts = X.srv_opts, .auth_lookup = X.auth_lookup,
 	};
 	char err[256];
 
