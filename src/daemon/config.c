@@ -54,6 +54,9 @@ void msd_config_free(struct msd_config *c)
 	free(c->regions);
 	free(c->port_file);
 	free(c->log_file);
+	free(c->tls_cert);
+	free(c->tls_key);
+	free(c->tls_ca);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -376,13 +379,22 @@ int msd_config_set(struct msd_config *c, const char *key, const char *value, cha
 		c->lease_ttl_ms = (unsigned)(secs * 1000 + 0.5);
 		return 0;
 	}
-	if (strcmp(key, "port-file") == 0 || strcmp(key, "log-file") == 0) {
-		char **dst = key[0] == 'p' ? &c->port_file : &c->log_file;
+	if (strcmp(key, "port-file") == 0 || strcmp(key, "log-file") == 0 ||
+	    strncmp(key, "tls-", 4) == 0) {
+		char **dst = key[0] == 'p'		  ? &c->port_file
+			     : key[0] == 'l'		  ? &c->log_file
+			     : strcmp(key, "tls-cert") == 0 ? &c->tls_cert
+			     : strcmp(key, "tls-key") == 0  ? &c->tls_key
+			     : strcmp(key, "tls-ca") == 0   ? &c->tls_ca
+							    : NULL;
 		char *dup;
 
+		if (!dst)
+			return fail(err, errlen, "unknown key '%s' (tls-cert, tls-key, tls-ca)",
+				    key);
 		if (!*value)
 			return fail(err, errlen, "empty %s name", key[0] == 'p' ? "port file" :
-				    "log file");
+				    key[0] == 'l' ? "log file" : key);
 		dup = strdup(value);
 		if (!dup)
 			return fail(err, errlen, "out of memory");

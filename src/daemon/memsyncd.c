@@ -69,6 +69,9 @@ enum {
 	OPT_PORT_FILE,
 	OPT_LEASE_TTL,
 	OPT_LOG_FILE,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_TLS_CA,
 	OPT_VERSION,
 };
 
@@ -82,6 +85,9 @@ static const struct option long_opts[] = {
 	{ "port-file", required_argument, NULL, OPT_PORT_FILE },
 	{ "lease-ttl", required_argument, NULL, OPT_LEASE_TTL },
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
+	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+	{ "tls-ca", required_argument, NULL, OPT_TLS_CA },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -109,6 +115,10 @@ static void usage(FILE *f)
 		"  -v, --verbose                  same as --log-level debug\n"
 		"      --port-file FILE           write the bound port there once listening\n"
 		"      --log-file FILE            log to FILE (appending) instead of stderr\n"
+		"      --tls-cert FILE --tls-key FILE\n"
+		"                                 TLS 1.3 on TCP with this certificate (PEM)\n"
+		"      --tls-ca FILE              verify client certificates against this CA;\n"
+		"                                 a certificate's common name is a key name\n"
 		"  -h, --help                     show this help and exit\n"
 		"      --version                  show the version and exit\n"
 		"\n"
@@ -260,6 +270,9 @@ static void reload(struct daemon *d)
 	    nc.transport != d->cfg.transport || str_differs(nc.port_file, d->cfg.port_file))
 		ms_warn("reload: listen, transport and port-file take effect at the next "
 			"start only");
+	if (str_differs(nc.tls_cert, d->cfg.tls_cert) || str_differs(nc.tls_key, d->cfg.tls_key) ||
+	    str_differs(nc.tls_ca, d->cfg.tls_ca))
+		ms_warn("reload: tls-cert, tls-key and tls-ca take effect at the next start only");
 	ms_log_set_level(nc.log_level);
 	msd_regset_reload(&d->rs, &nc);
 	/* what was asked for is in effect now, but for the address and the
@@ -353,6 +366,9 @@ static int serve(struct daemon *d)
 		.transport = cfg->transport,
 		.log = ms_log_sink,
 		.lease_ttl_ms = cfg->lease_ttl_ms,
+		.tls_cert = cfg->tls_cert,
+		.tls_key = cfg->tls_key,
+		.tls_ca = cfg->tls_ca,
 	};
 	char msg[512] = "", hb[300];
 	const char *host = host_label(cfg->host, hb, sizeof(hb));
@@ -461,6 +477,9 @@ int main(int argc, char **argv)
 		case OPT_PORT_FILE: key = "port-file"; break;
 		case OPT_LEASE_TTL: key = "lease-ttl"; break;
 		case OPT_LOG_FILE: key = "log-file"; break;
+		case OPT_TLS_CERT: key = "tls-cert"; break;
+		case OPT_TLS_KEY: key = "tls-key"; break;
+		case OPT_TLS_CA: key = "tls-ca"; break;
 		case ':':
 			free(set);
 			return usage_error("option '%s' requires an argument", argv[optind - 1]);
