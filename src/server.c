@@ -219,6 +219,9 @@ static int add_listener(ms_server *s, const struct ms_transport_ops *ops, const 
 	*l = (struct listener){ .srv = s, .ops = ops };
 	cbs.ud = l;
 	*err = '\0';
+	ret = ms_srv_auth_cbs(s, ops, &cbs, err, errlen);
+	if (ret)
+		return ret;
 	l->ents = malloc(MS_COMMIT_MAX_ENTS * sizeof(*l->ents));
 	l->chunks = malloc(MS_HOT_MAX * sizeof(*l->chunks));
 	ret = l->ents && l->chunks ? 0 : -ENOMEM;
@@ -249,8 +252,6 @@ static int open_listeners(ms_server *s, const struct ms_server_opts *o)
 	char why[256], err[256], bound[8];
 	int ret;
 
-	if ((ret = ms_srv_tls_opts(s, o)))
-		return ret;
 	ops = ms_transport_get(o->transport == MS_TRANSPORT_AUTO ? MS_TRANSPORT_TCP : o->transport,
 			       NULL, why, sizeof(why));
 	if (!ops) {
@@ -279,9 +280,7 @@ static int open_listeners(ms_server *s, const struct ms_server_opts *o)
 		ms_srv_log(s, MS_LOG_INFO, "transport tcp: auto (rdma: %s)", err);
 	else
 		ms_srv_log(s, MS_LOG_INFO, "transport tcp+rdma: auto (%s is on an RDMA device)", host);
-	if (!ret && s->xso.tls)
-		ms_srv_log(s, MS_LOG_WARN, "TLS protects the TCP listener only: RDMA traffic "
-			   "on port %s is not encrypted", bound);
+	ms_srv_tls_rdma_note(s, ret == 0);
 	return 0;
 }
 
@@ -321,7 +320,9 @@ ms_server *ms_server_create(const struct ms_server_opts *o, char *errmsg,
 		snprintf(s->errmsg, sizeof(s->errmsg), "getrandom: %s", strerror(errno));
 		goto fail;
 	}
-	ret = open_listeners(s, o);
+	ret = ms_srv_auth_init(s, o);
+	if (!ret && !(ret = ms_srv_tls_opts(s, o)))
+		ret = open_listeners(s, o);
 	if (!ret && (ret = ms_lease_timer_start(s)))
 		snprintf(s->errmsg, sizeof(s->errmsg), "cannot start the lease timer: %s",
 			 strerror(-ret));
@@ -333,6 +334,7 @@ fail:
 	if (errmsg && errmsg_len)
 		snprintf(errmsg, errmsg_len, "%s", s->errmsg);
 	close_listeners(s);
+	ms_srv_auth_fini(s);
 	pthread_rwlock_destroy(&s->gp);
 	pthread_mutex_destroy(&s->ulock);
 fail_nogp:
@@ -777,6 +779,7 @@ void ms_server_destroy(ms_server *s)
 		free(e);
 	}
 	close_listeners(s);
+	ms_srv_auth_fini(s);
 	pthread_rwlock_destroy(&s->gp);
 	pthread_mutex_destroy(&s->ulock);
 	pthread_mutex_destroy(&s->lock);

@@ -26,3 +26,10 @@ int ms_srv_tls_opts(ms_server *s, const struct ms_server_opts *o)
 		   o->tls_ca ? o->tls_ca : "");
 	return 0;
 }
+
+void ms_srv_tls_rdma_note(ms_server *s, bool rdma_too)
+{
+	if (rdma_too && s->xso.tls)
+		ms_srv_log(s, MS_LOG_WARN, "TLS protects the TCP listener only: RDMA traffic on "
+			   "port %u is not encrypted", s->l[0].xs->port);
+}

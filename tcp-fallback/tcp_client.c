@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "tcp_auth.h"
 #include "tcp_int.h"
 #include "tcp_sock.h"
 #include "tcp_tls.h"
@@ -409,6 +410,25 @@ static int tls_start(struct conn *c, const char *host, const struct ms_xtls *t, 
 	return ms_tls_connect(c->tls, c->k.timeout_ms, err, errlen);
 }
 
+/* The key handshake (tcp_auth.h), over TLS when there is TLS, bound to
+ * the connection (ms_tls_bind: "tcp" or the TLS exporter's value). */
+static int key_start(struct conn *c, const struct ms_authkey *key, char *err, size_t errlen)
+{
+	struct tcp_auth_io io = tcp_auth_fd_io;
+	uint8_t bind[MS_TLS_BIND_LEN];
+	size_t blen = 0;
+	int rc = ms_tls_bind(c->tls, bind, sizeof(bind), &blen);
+
+	if (rc) {
+		snprintf(err, errlen, "TLS: cannot derive the channel binding");
+		return rc;
+	}
+	io.ud = (void *)(intptr_t)c->fd;
+	if (c->tls)
+		io = (struct tcp_auth_io){ ms_tls_send_all, ms_tls_recv_all, c->tls };
+	return tcp_auth_client(&io, key, bind, blen, c->k.timeout_ms, err, errlen);
+}
+
 int ms_tcp_connect(const char *host, const char *port, const struct ms_xopts *o,
 		   struct ms_xconn **out, char *err, size_t errlen)
 {
@@ -438,6 +458,8 @@ int ms_tcp_connect(const char *host, const char *port, const struct ms_xopts *o,
 		goto fail;
 	}
 	if (o && o->tls && (rc = tls_start(c, host, o->tls, err, errlen)))
+		goto fail;
+	if (o && o->key && (rc = key_start(c, o->key, err, errlen)))
 		goto fail;
 	*out = &c->k.pub;
 	return 0;

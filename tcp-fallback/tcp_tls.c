@@ -542,6 +542,70 @@ ssize_t ms_tls_discard(struct ms_tls *t, size_t len)
 	return ms_tls_recv(t, sink, MS_MIN(len, sizeof(sink)));
 }
 
+/* Wait for what t's last call wants (rd: a read) until deadline: 0 or
+ * -ETIMEDOUT / -errno. */
+static int wait_io(struct ms_tls *t, bool rd, uint64_t deadline)
+{
+	uint32_t want = rd ? t->rd_want : t->wr_want;
+	struct pollfd pfd = { .fd = t->fd, .events = (short)(want ? want : rd ? POLLIN : POLLOUT) };
+	int r = poll(&pfd, 1, ms_left(deadline));
+
+	if (r == 0)
+		return -ETIMEDOUT;
+	return r < 0 && errno != EINTR ? -errno : 0;
+}
+
+int ms_tls_send_all(void *ud, const void *buf, size_t len, int tmo)
+{
+	uint64_t deadline = tmo >= 0 ? ms_now_ns() + (uint64_t)tmo * 1000000ull : 0;
+	struct ms_tls *t = ud;
+	struct iovec iov;
+	size_t done = 0;
+	ssize_t n;
+	int rc;
+
+	while (done < len) {
+		iov = (struct iovec){ (char *)buf + done, len - done };
+		n = ms_tls_sendv(t, &iov, 1);
+		if (n == -EAGAIN) {
+			if ((rc = wait_io(t, false, deadline)))
+				return rc;
+			continue;
+		}
+		if (n < 0)
+			return (int)n;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+int ms_tls_recv_all(void *ud, void *buf, size_t len, int tmo)
+{
+	uint64_t deadline = tmo >= 0 ? ms_now_ns() + (uint64_t)tmo * 1000000ull : 0;
+	struct ms_tls *t = ud;
+	size_t done = 0;
+	ssize_t n;
+	int rc;
+
+	while (done < len) {
+		n = ms_tls_recv(t, (char *)buf + done, len - done);
+		if (n == -EAGAIN) {
+			if ((rc = wait_io(t, true, deadline)))
+				return rc;
+			continue;
+		}
+		if (n <= 0)
+			return n ? (int)n : -ECONNRESET;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+bool ms_tls_done(const struct ms_tls *t)
+{
+	return SSL_is_init_finished(t->ssl);
+}
+
 /* ------------------------------------------------------------ identity */
 
 /* A key name as auth.h defines it: 1..MS_AUTH_NAME_MAX of [A-Za-z0-9._@-]. */
@@ -605,11 +669,6 @@ bool ms_tls_srv_handshake(struct ms_xloop *l, struct ms_xlpeer *lp, struct ms_tl
 		if (identify(l, lp, t))
 			return true;
 	}
-	if (l->cbs.on_connect && l->cbs.on_connect(l->cbs.ud, &lp->pub)) {
-		ms_xloop_close_peer(l, lp, MS_LOG_INFO, "refused");
-		return true;
-	}
-	lp->accepted = true;
 	return false;
 }
 

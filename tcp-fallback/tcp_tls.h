@@ -78,14 +78,24 @@ ssize_t ms_tls_recv(struct ms_tls *t, void *buf, size_t len);
 /* Receive and drop up to len bytes (as recv(MSG_TRUNC) on a socket). */
 ssize_t ms_tls_discard(struct ms_tls *t, size_t len);
 
+/* Blocking, within tmo ms (< 0: no limit), for the client's key handshake
+ * (tcp_auth.h's struct tcp_auth_io, ud the struct ms_tls): 0, -ETIMEDOUT,
+ * -ECONNRESET (end of stream) or -errno. */
+int ms_tls_send_all(void *ud, const void *buf, size_t len, int tmo);
+int ms_tls_recv_all(void *ud, void *buf, size_t len, int tmo);
+
+/* The handshake is over. */
+bool ms_tls_done(const struct ms_tls *t);
+
 /* Server loop (loop thread): drive peer lp's handshake on an event, then
- * identify it and hand it to on_connect.  A verified client certificate
- * whose common name cbs.auth_lookup knows makes the peer that key
- * (who = the name, authn = MS_XAUTHN_CERT); a certificate naming no key
- * is refused; without auth_lookup the peer stays anonymous (the name is
- * logged).  Returns true while the handshake goes on or when lp was
- * closed (refused, failed: logged), false once lp is accepted (or t is
- * NULL: nothing to do). */
+ * identify the peer.  A verified client certificate whose common name
+ * cbs.auth_lookup knows makes the peer that key (who = the name, authn =
+ * MS_XAUTHN_CERT); a certificate naming no key is refused; without
+ * auth_lookup the peer stays anonymous (the name is logged).  Returns
+ * true while the handshake goes on or when lp was closed (refused,
+ * failed: logged), false once the handshake is over (or t is NULL): the
+ * caller then meets the engine (on_connect), or waits for the key
+ * handshake when the server has keys and the certificate named none. */
 struct ms_xloop;
 struct ms_xlpeer;
 bool ms_tls_srv_handshake(struct ms_xloop *l, struct ms_xlpeer *lp, struct ms_tls *t);

@@ -39,10 +39,12 @@ A=$(url a)
 
 head -c 8M /dev/urandom >"$SCRATCH/data"
 
-# check_a NAME - pull region a over TLS and compare it with $SCRATCH/data
+# check_a NAME - pull region a over TLS (with the options in CHECK) and
+# compare it with $SCRATCH/data
+CHECK=()
 check_a() {
 	rm -f "$SCRATCH/a.out"
-	ms -q "${TLS[@]}" pull "$A" "$SCRATCH/a.out"
+	ms -q "${TLS[@]}" "${CHECK[@]}" pull "$A" "$SCRATCH/a.out"
 	if [ "$RC" = 0 ]; then
 		same_file "$SCRATCH/data" "$SCRATCH/a.out" "$1"
 	else
@@ -103,6 +105,50 @@ like "$ERR" "needs its key" "... with the reason"
 
 stop_daemon
 is "$DSTATUS" 0 "memsyncd stops cleanly"
+
+# ------------------------------------------- keys and certificates together
+s_al=$(openssl rand -hex 32)
+s_wr=$(openssl rand -hex 32)
+K=$SCRATCH/keys
+{
+	echo "alice $s_al read a"
+	echo "writer $s_wr read-write *"
+} >"$K"
+echo "writer $s_wr" >"$SCRATCH/writer.key"
+chmod 600 "$K" "$SCRATCH/writer.key"
+WRITER=(--key-file "$SCRATCH/writer.key")
+ALICE=(--tls-cert "$C/alice.pem" --tls-key "$C/alice.key")
+start_daemon_or_bail --region a:8M --region b:1M --auth-keys "$K" \
+	--tls-cert "$C/server.pem" --tls-key "$C/server.key" --tls-ca "$C/ca.pem"
+A=$(url a)
+CHECK=("${WRITER[@]}")
+ms -q "${TLS[@]}" "${WRITER[@]}" push "$SCRATCH/data" "$A"
+expect_status 0 "keys: a key over TLS (its handshake bound to the TLS session) pushes"
+check_a "keys: ... and the region is what it pushed"
+
+ms -q "${TLS[@]}" "${ALICE[@]}" pull "$A" "$SCRATCH/alice2.out"
+expect_status 0 "keys: a certificate with CN=alice pulls with the key alice's grant"
+same_file "$SCRATCH/data" "$SCRATCH/alice2.out" "keys: ... byte for byte"
+like "$DLOG" "CN=alice: key alice" "keys: memsyncd logs the peer as the key alice"
+ms -q --json "${TLS[@]}" "${ALICE[@]}" stat "$HOST:$PORT"
+expect_status 0 "keys: stat as alice"
+unlike "$OUT" '"name": *"b"' "keys: ... lists only what alice may see (not b)"
+head -c 8M /dev/urandom >"$SCRATCH/other"
+ms -q "${TLS[@]}" "${ALICE[@]}" push "$SCRATCH/other" "$A"
+expect_status 1 "keys: alice's grant is read: her push is refused"
+check_a "keys: after it the region is unchanged"
+
+ms -q "${TLS[@]}" pull "$A" "$SCRATCH/nokey.out"
+expect_status 1 "keys: TLS without a key or a certificate is refused"
+like "$ERR" "requires authentication" "keys: ... as unauthenticated"
+ms -q "${TLS[@]}" --tls-cert "$C/bob.pem" --tls-key "$C/bob.key" pull "$A" "$SCRATCH/bob.out"
+expect_status 1 "keys: a certificate whose CN is no key (bob) is refused"
+like "$DLOG" "CN=bob names no key; refused" "keys: memsyncd logs why"
+ms -q "${TLS[@]}" "${ALICE[@]}" "${WRITER[@]}" push "$SCRATCH/data" "$A"
+expect_status 0 "keys: a certificate and a key: the key handshake runs and counts (writer)"
+check_a "keys: after all that the region is what writer pushed"
+stop_daemon
+CHECK=()
 
 # ------------------------------- config file; a certificate for another name
 cat >"$SCRATCH/tls.conf" <<EOF
