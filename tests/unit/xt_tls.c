@@ -226,6 +226,20 @@ static void test_mtls(struct tsrv *t)
 	ok(wait_log(a, "TLS: certificate verify failed", ""), "mtls: the server says why");
 	is_int(__atomic_load_n(&a->connects, __ATOMIC_RELAXED), con,
 	       "mtls: on_connect saw neither refused peer");
+	/* the key handshake inside TLS, bound to the session (ms_tls_bind) */
+	struct ms_authkey key = { .name = "alice", .secret_len = 32 };
+	struct ms_xopts ko = { .timeout_ms = 5000, .tls = &cli_tls, .key = &key };
+
+	memset(key.secret, 0xa5, 32);
+	rc = T->connect(X.srv_addr, a->port, &ko, &c, err, sizeof(err));
+	ok(rc == 0 && echo(c, "key over tls") == 0,
+	   "keys: the key handshake over TLS (bound to its exporter value) succeeds");
+	T->close(c);
+	key.secret[0] ^= 1;
+	rc = T->connect(X.srv_addr, a->port, &ko, &c, err, sizeof(err));
+	is_int(rc, -EACCES, "keys: a wrong secret over TLS is refused");
+	if (!rc)
+		T->close(c);
 	settle(a);
 	srv_stop_join(a);
 	srv_free(a);
