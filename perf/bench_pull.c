@@ -9,12 +9,18 @@
  * with the region, so a wrong transfer cannot report a speed.
  *
  *   bench_pull [--size SIZE] [--runs N] [--chunk SIZE] [--queue-depth N]
- *              [--max-io SIZE] [--mode both|verify|no-verify]
+ *              [--max-io SIZE] [--mode both|verify|no-verify] [--connects N]
+ *              [--tls-cert FILE --tls-key FILE --tls-ca FILE]
+ *              [--auth-keys FILE --key-file FILE]
+ *
+ * Before the pulls, --connects N (default 5) connections are made and
+ * closed, each timed (ms_connect: TCP, TLS and key handshakes, HELLO):
+ *   {"bench":"memsync_connect","run":1,"seconds":F,"tls":B,"auth":B}
  *
  * One JSON line per pull on stdout, e.g.
  *   {"bench":"memsync_pull","verify":true,"run":1,"bytes":N,"seconds":F,
  *    "bytes_per_second":F,"chunks":N,"chunks_retried":N,"chunk_size":N,
- *    "queue_depth":N,"max_io":N,"transport":"tcp"}
+ *    "queue_depth":N,"max_io":N,"transport":"tcp","tls":B,"auth":B}
  */
 #include <errno.h>
 #include <getopt.h>
@@ -28,6 +34,7 @@
 
 #include "memsync.h"
 #include "units.h"
+#include "benchsec.h"
 #include "benchutil.h"
 
 struct bench {
@@ -37,6 +44,8 @@ struct bench {
 	unsigned queue_depth;
 	uint32_t max_io;
 	bool verify, no_verify;
+	unsigned connects;
+	struct bu_sec sec;
 };
 
 /* Create the server and its region; NULL after printing why. */
@@ -51,6 +60,8 @@ static ms_server *make_server(const struct bench *b, ms_export **out)
 	};
 	char err[256] = "";
 	ms_server *s;
+
+	bu_sec_server(&b->sec, &so);
 	ms_export *e;
 	double t0;
 
@@ -114,12 +125,36 @@ static int one_pull(ms_region *r, const struct bench *b, bool verify, unsigned r
 	printf("{\"bench\":\"memsync_pull\",\"verify\":%s,\"run\":%u,\"bytes\":%llu,"
 	       "\"seconds\":%.6f,\"bytes_per_second\":%.0f,\"chunks\":%llu,"
 	       "\"chunks_retried\":%llu,\"chunk_size\":%u,\"queue_depth\":%u,\"max_io\":%u,"
-	       "\"transport\":\"%s\"}\n",
+	       "\"transport\":\"%s\"" BU_SEC_JSON "}\n",
 	       verify ? "true" : "false", run, (unsigned long long)b->size, t,
 	       (double)b->size / t, (unsigned long long)st.chunks_moved,
 	       (unsigned long long)st.chunks_retried, b->chunk ? b->chunk : MS_CHUNK_DEFAULT,
 	       b->queue_depth ? b->queue_depth : 16, b->max_io ? b->max_io : (1u << 20),
-	       transport);
+	       transport, BU_SEC_ARGS(&b->sec));
+	fflush(stdout);
+	return 0;
+}
+
+/* Connect and disconnect b->connects times, timing each ms_connect. */
+static int time_connects(const struct bench *b, const struct ms_client_opts *co,
+			 const char *port)
+{
+	char err[256] = "";
+	ms_client *c;
+	double t0, t;
+
+	for (unsigned i = 1; i <= b->connects; i++) {
+		t0 = bu_now_s();
+		c = ms_connect("127.0.0.1", port, co, err, sizeof(err));
+		t = bu_now_s() - t0;
+		if (!c) {
+			fprintf(stderr, "bench_pull: connect: %s\n", err[0] ? err : strerror(errno));
+			return -1;
+		}
+		ms_disconnect(c);
+		printf("{\"bench\":\"memsync_connect\",\"run\":%u,\"seconds\":%.6f" BU_SEC_JSON
+		       "}\n", i, t, BU_SEC_ARGS(&b->sec));
+	}
 	fflush(stdout);
 	return 0;
 }
@@ -141,6 +176,9 @@ static int bench(const struct bench *b)
 	if (!s)
 		return -1;
 	snprintf(port, sizeof(port), "%u", (unsigned)ms_server_port(s));
+	bu_sec_client(&b->sec, &co);
+	if (time_connects(b, &co, port))
+		goto out;
 	c = ms_connect("127.0.0.1", port, &co, err, sizeof(err));
 	if (!c) {
 		fprintf(stderr, "bench_pull: connect: %s\n", err[0] ? err : strerror(errno));
@@ -185,7 +223,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: bench_pull [--size SIZE (1G)] [--runs N (3)] [--chunk SIZE (64K)]\n"
 		   "                  [--queue-depth N (16)] [--max-io SIZE (1M)]\n"
-		   "                  [--mode both|verify|no-verify]\n"
+		   "                  [--mode both|verify|no-verify] [--connects N (5)]\n"
+		   BU_SEC_USAGE
 		   "Pulls a random region of SIZE from an in-process server on 127.0.0.1 over TCP;\n"
 		   "one JSON line per pull.\n");
 }
@@ -199,10 +238,13 @@ int main(int argc, char **argv)
 		{ "queue-depth", required_argument, NULL, 'q' },
 		{ "max-io", required_argument, NULL, 'm' },
 		{ "mode", required_argument, NULL, 'M' },
+		{ "connects", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
+		BU_SEC_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
-	struct bench b = { .size = 1ull << 30, .runs = 3, .verify = true, .no_verify = true };
+	struct bench b = { .size = 1ull << 30, .runs = 3, .verify = true, .no_verify = true,
+			   .connects = 5 };
 	uint64_t v;
 	int c, li = 0;
 
@@ -243,7 +285,14 @@ int main(int argc, char **argv)
 			else
 				goto bad;
 			break;
+		case 'C':
+			if (ms_parse_size(optarg, &v) || v > 10000)
+				goto bad;
+			b.connects = (unsigned)v;
+			break;
 		default:
+			if (bu_sec_opt(&b.sec, c, optarg))
+				break;
 			return bu_help_or_unknown(c, usage);
 		}
 	}

@@ -29,12 +29,14 @@
  *   bench_push [--size SIZE (256M)] [--runs N (3)] [--dirty all,0.01]
  *              [--modes atomic,direct] [--chunk SIZE] [--transport tcp|rdma|auto]
  *              [--host ADDR (127.0.0.1)] [--keep-open]
+ *              [--tls-cert FILE --tls-key FILE --tls-ca FILE]
+ *              [--auth-keys FILE --key-file FILE]
  *
  * One JSON line per push on stdout:
  *   {"bench":"memsync_push","commit":"atomic","dirty":"all","dirty_fraction":1,
  *    "run":1,"region_bytes":N,"bytes":N,"seconds":F,"bytes_per_second":F,
  *    "server_cpu_s":F,"client_cpu_s":F,"server_cpu_s_per_gib":F,
- *    "chunks":N,"transport":"tcp","reopen":true,"verified":true}
+ *    "chunks":N,"transport":"tcp","reopen":true,"verified":true,"tls":B,"auth":B}
  */
 #include <errno.h>
 #include <getopt.h>
@@ -52,6 +54,7 @@
 
 #include "memsync.h"
 #include "units.h"
+#include "benchsec.h"
 #include "benchutil.h"
 
 #define MAX_DIRTY 8
@@ -68,6 +71,7 @@ struct bench {
 	double dirty[MAX_DIRTY]; /* 1.0 = all */
 	unsigned ndirty;
 	bool mode_on[2];         /* [MS_COMMIT_ATOMIC], [MS_COMMIT_DIRECT] */
+	struct bu_sec sec;       /* TLS and keys (benchsec.h) */
 };
 
 static const char *const rname[2] = { "atomic", "direct" };
@@ -122,9 +126,12 @@ static int server_child(const struct bench *b, int cmd, int resp)
 	struct ms_server_opts so = { .opts_size = sizeof(so), .insecure = true, .host = b->host, .port = "0",
 				     .transport = b->transport };
 	char err[256] = "";
-	ms_server *s = ms_server_create(&so, err, sizeof(err));
+	ms_server *s;
 	uint16_t port = 0;
 	char c;
+
+	bu_sec_server(&b->sec, &so);
+	s = ms_server_create(&so, err, sizeof(err));
 
 	if (!s) {
 		fprintf(stderr, "bench_push: server: %s\n", err[0] ? err : strerror(errno));
@@ -348,6 +355,7 @@ static int bench(const struct bench *b)
 	if (child_start(b, &ch))
 		goto out;
 	snprintf(port, sizeof(port), "%u", (unsigned)ch.port);
+	bu_sec_client(&b->sec, &co);
 	c = ms_connect(b->host, port, &co, err, sizeof(err));
 	if (!c) {
 		fprintf(stderr, "bench_push: connect: %s\n", err[0] ? err : strerror(errno));
@@ -419,13 +427,15 @@ static int bench(const struct bench *b)
 				       "\"bytes\":%llu,\"seconds\":%.6f,\"bytes_per_second\":%.0f,"
 				       "\"server_cpu_s\":%.4f,\"client_cpu_s\":%.4f,"
 				       "\"server_cpu_s_per_gib\":%.4f,\"chunks\":%llu,"
-				       "\"transport\":\"%s\",\"reopen\":%s,\"verified\":%s}\n",
+				       "\"transport\":\"%s\",\"reopen\":%s,\"verified\":%s"
+				       BU_SEC_JSON "}\n",
 				       frac, run, (unsigned long long)b->size,
 				       (unsigned long long)pr.bytes, pr.seconds,
 				       (double)pr.bytes / pr.seconds, pr.server_cpu, pr.client_cpu,
 				       pr.bytes ? pr.server_cpu / ((double)pr.bytes / (1 << 30)) : 0.0,
 				       (unsigned long long)pr.chunks, ms_client_transport(c),
-				       b->keep_open ? "false" : "true", ok ? "true" : "false");
+				       b->keep_open ? "false" : "true", ok ? "true" : "false",
+				       BU_SEC_ARGS(&b->sec));
 				fflush(stdout);
 				if (!ok)
 					goto out;
@@ -456,6 +466,7 @@ static void usage(FILE *f)
 		   "                  [--modes atomic,direct] [--chunk SIZE (64K)]\n"
 		   "                  [--transport tcp|rdma|auto (tcp)] [--host ADDR (127.0.0.1)]\n"
 		   "                  [--keep-open]\n"
+		   BU_SEC_USAGE
 		   "Pushes SIZE bytes (all of them, or the chunks of a fraction of changed pages)\n"
 		   "into a commit=atomic and a commit=direct region of a server in a child process;\n"
 		   "one JSON line per push with throughput and the server's CPU time.\n");
@@ -503,6 +514,7 @@ int main(int argc, char **argv)
 		{ "host", required_argument, NULL, 'H' },
 		{ "keep-open", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
+		BU_SEC_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct bench b = { .size = 256ull << 20, .runs = 3, .transport = MS_TRANSPORT_TCP,
@@ -554,6 +566,8 @@ int main(int argc, char **argv)
 			b.keep_open = true;
 			break;
 		default:
+			if (bu_sec_opt(&b.sec, c, optarg))
+				break;
 			return bu_help_or_unknown(c, usage);
 		}
 	}

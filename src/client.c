@@ -120,6 +120,19 @@ int cl_call(ms_client *c, const char *what, int reqlen, int want)
 	return (int)rlen;
 }
 
+/* TLS settings (ms_client_opts.tls_*): 1 with *t filled, 0 for none, or
+ * -errno (RDMA asked for: TLS protects TCP only). */
+static int cl_tls_opts(ms_client *c, const struct ms_client_opts *o, struct ms_xtls *t)
+{
+	if (!o->tls_ca && !o->tls_cert && !o->tls_key)
+		return 0;
+	if (o->transport == MS_TRANSPORT_RDMA)
+		return cl_err(c, -EPROTONOSUPPORT, "TLS protects the TCP transport only "
+			      "(RDMA traffic is not encrypted): use transport tcp or auto");
+	*t = (struct ms_xtls){ .ca = o->tls_ca, .cert = o->tls_cert, .key = o->tls_key };
+	snprintf(c->why, sizeof(c->why), "tcp: TLS");
+	return 1;
+}
 
 static int dup_str(char **dst, const char **field)
 {
@@ -160,6 +173,7 @@ ms_client *ms_connect(const char *host, const char *port,
 {
 	struct ms_client_opts def;
 	struct ms_xopts xo = { 0 };
+	struct ms_xtls tls;
 	struct ms_msg_hello h = { .version = MS_PROTO_VERSION };
 	struct ms_msg_hello_ok hok;
 	struct ms_authkey key;
@@ -209,12 +223,17 @@ ms_client *ms_connect(const char *host, const char *port,
 		goto fail;
 	}
 
-	c->ops = ms_transport_get(o->transport, host, why, sizeof(why));
+	if ((ret = cl_tls_opts(c, o, &tls)) < 0)
+		goto fail;
+	xo.tls = ret ? &tls : NULL;     /* TLS: TCP only (cl_tls_opts) */
+	c->ops = ms_transport_get(xo.tls ? MS_TRANSPORT_TCP : o->transport, host, why,
+				  sizeof(why));
 	if (!c->ops) {
 		ret = cl_err(c, -errno, "%s", why);
 		goto fail;
 	}
-	snprintf(c->why, sizeof(c->why), "%s", why);
+	if (!xo.tls)
+		snprintf(c->why, sizeof(c->why), "%s", why);
 	xo.depth = o->queue_depth ? o->queue_depth : DEFAULT_DEPTH;
 	xo.max_io = o->max_io ? o->max_io : DEFAULT_MAX_IO;
 	xo.timeout_ms = c->timeout_ms;
@@ -242,6 +261,9 @@ ms_client *ms_connect(const char *host, const char *port,
 	snprintf(h.agent, sizeof(h.agent), "libmemsync/%s", ms_version());
 	len = cl_call(c, "hello", ms_enc_hello(c->msg, MS_CTRL_MAX, &h),
 		      MS_MSG_HELLO_OK);
+	if (len == -EPROTONOSUPPORT && !xo.tls)  /* a TLS server's answer to plain */
+		len = cl_err(c, len, "%s:%s requires TLS: give the CA that signed its "
+			     "certificate (tls_ca, memsync --tls-ca)", host, port);
 	if (len == -EACCES && !xo.key) {
 		ret = cl_err(c, -EACCES,
 			     "%s:%s requires authentication: connect with a key (key file)",

@@ -210,7 +210,7 @@ static int add_listener(ms_server *s, const struct ms_transport_ops *ops, const 
 		.on_ctrl = on_ctrl_gp,
 		.on_disconnect = ms_srv_on_disconnect,
 		.log = xlog,
-		.opts = &s->xopts,
+		.opts = &s->xso,
 	};
 	struct listener *l = &s->l[s->nl];
 	size_t n;
@@ -280,6 +280,7 @@ static int open_listeners(ms_server *s, const struct ms_server_opts *o)
 		ms_srv_log(s, MS_LOG_INFO, "transport tcp: auto (rdma: %s)", err);
 	else
 		ms_srv_log(s, MS_LOG_INFO, "transport tcp+rdma: auto (%s is on an RDMA device)", host);
+	ms_srv_tls_rdma_note(s, ret == 0);
 	return 0;
 }
 
@@ -305,7 +306,7 @@ ms_server *ms_server_create(const struct ms_server_opts *o, char *errmsg,
 	s->log = o->log;
 	s->log_ud = o->log_ud;
 	s->lease_ttl_ms = o->lease_ttl_ms ? o->lease_ttl_ms : 10000;
-	s->xopts = (struct ms_xsrv_opts){ .max_conns = o->max_conns, .max_mem = o->max_mem,
+	s->xso = (struct ms_xsrv_opts){ .max_conns = o->max_conns, .max_mem = o->max_mem,
 		.max_conns_per_addr = o->max_conns_per_addr, .max_peer_mem = o->max_peer_mem,
 		.idle_timeout_ms = o->idle_timeout_ms };
 	pthread_mutex_init(&s->lock, NULL);
@@ -323,7 +324,7 @@ ms_server *ms_server_create(const struct ms_server_opts *o, char *errmsg,
 		goto fail;
 	}
 	ret = ms_srv_auth_init(s, o);
-	if (!ret)
+	if (!ret && !(ret = ms_srv_tls_opts(s, o)))
 		ret = open_listeners(s, o);
 	if (!ret && (ret = ms_lease_timer_start(s)))
 		snprintf(s->errmsg, sizeof(s->errmsg), "cannot start the lease timer: %s",

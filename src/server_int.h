@@ -210,7 +210,6 @@ struct ms_server {
 	struct srv_worker *worker;    /* commit worker, NULL until needed */
 	pthread_mutex_t wlock;        /* creating the worker */
 	uint32_t lease_ttl_ms;
-	struct ms_xsrv_opts xopts;    /* the listeners' limits (cbs.opts) */
 	struct lease_timer *timer;    /* lapses leases (server_lease.c) */
 	pthread_rwlock_t gp;          /* grace lock: see the top */
 	pthread_mutex_t ulock;        /* one ms_server_unexport at a time */
@@ -223,6 +222,8 @@ struct ms_server {
 	char *keys_path;              /* ms_server_opts.auth_keys */
 	char *key_file;               /* the key this server presents */
 	struct move_srv *mvs;         /* server_move.c; NULL until needed */
+	struct ms_xsrv_opts xso;      /* every listener's cbs.opts */
+	struct ms_xtls tls;           /* xso.tls (paths: during create only) */
 };
 
 /* server.c */
@@ -240,6 +241,12 @@ struct ms_export *ms_srv_next(ms_server *s, struct ms_export *e);
 int ms_srv_collect_stats(ms_server *s, const char *name, struct ms_region_stat **out,
 			 size_t *n);
 
+/* server_tls.c: take o's TLS settings into s->xso (logged); 0, or
+ * -EPROTONOSUPPORT for an RDMA-only server (errmsg set). */
+int ms_srv_tls_opts(ms_server *s, const struct ms_server_opts *o);
+/* After open_listeners: when RDMA listens too (rdma_too), warn that TLS
+ * does not cover it. */
+void ms_srv_tls_rdma_note(ms_server *s, bool rdma_too);
 /* server_auth.c: keys, grants, reloads (see there). */
 bool ms_srv_host_loopback(const char *host);
 /* Load the keys (or refuse a non-loopback listen without them); 0 or

@@ -34,6 +34,7 @@
 #include "tcp_auth.h"
 #include "tcp_int.h"
 #include "tcp_sock.h"
+#include "tcp_tls.h"
 #include "util.h"
 #include "xconn.h"
 
@@ -61,6 +62,8 @@ struct creq {
 struct conn {
 	struct ms_xcore k;              /* first: the shared core */
 	int fd;
+	struct ms_tls_ctx *tctx;        /* TLS (tcp_tls.h), NULL: plain */
+	struct ms_tls *tls;
 	uint64_t next_id;
 	struct creq *slots;
 	struct creq *head, *tail;       /* in flight, oldest first */
@@ -123,6 +126,8 @@ static void conn_fail(struct conn *c, int status)
 {
 	if (!ms_xcore_fail(&c->k, status))
 		return;
+	ms_tls_free(c->tls);
+	c->tls = NULL;
 	close(c->fd);
 	c->fd = -1;
 	while (c->head)
@@ -151,7 +156,7 @@ static int do_send(struct conn *c)
 			if (r->plen > start)
 				iov[cnt++] = (struct iovec){ r->buf + start, r->plen - start };
 		}
-		n = ms_sock_sendv(c->fd, iov, cnt);
+		n = ms_xio_sendv(c->tls, c->fd, iov, cnt);
 		if (n == -EAGAIN)
 			break;
 		if (n < 0) {
@@ -278,13 +283,11 @@ static int do_recv(struct conn *c)
 			room = RXBUF - avail;
 			if (c->head && c->head->type == MS_F_READ_REQ && c->head->len >= BIG_READ)
 				room = MS_FRAME_HDR - avail;
-			r = ms_sock_recv(c->fd, c->buf + avail, room);
+			r = ms_xio_recv(c->tls, c->fd, c->buf + avail, room);
 		} else if (c->dst) {
-			r = ms_sock_recv(c->fd, c->dst + c->got, c->want - c->got);
+			r = ms_xio_recv(c->tls, c->fd, c->dst + c->got, c->want - c->got);
 		} else {
-			r = recv(c->fd, NULL, c->want - c->got, MSG_TRUNC | MSG_DONTWAIT);
-			if (r < 0)
-				r = errno == EINTR ? -EAGAIN : -errno;
+			r = ms_xio_discard(c->tls, c->fd, c->want - c->got);
 		}
 		if (r == -EAGAIN)
 			break;
@@ -328,7 +331,9 @@ static void wait_and_progress(struct ms_xcore *k, int tmo)
 
 	if (c->unsent)
 		pfd.events |= POLLOUT;
-	if (poll(&pfd, 1, tmo) != 0)    /* EINTR: just look again */
+	pfd.events = (short)ms_xio_events(c->tls, (uint32_t)pfd.events);
+	/* bytes TLS holds already decrypted: poll(2) would not see them */
+	if (ms_xio_pending(c->tls) || poll(&pfd, 1, tmo) != 0) /* EINTR: look again */
 		progress(k);
 }
 
@@ -388,6 +393,42 @@ int ms_tcp_post(struct ms_xconn *x, const struct ms_xwr *wrs, size_t n)
 	return 0;
 }
 
+/* TLS over the connected socket: the whole handshake, within the
+ * connection's timeout. */
+static int tls_start(struct conn *c, const char *host, const struct ms_xtls *t, char *err,
+		     size_t errlen)
+{
+	int rc = ms_tls_ctx_new(t, false, &c->tctx, err, errlen);
+
+	if (rc)
+		return rc;
+	c->tls = ms_tls_new(c->tctx, c->fd, t->server_name ? t->server_name : host);
+	if (!c->tls) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	return ms_tls_connect(c->tls, c->k.timeout_ms, err, errlen);
+}
+
+/* The key handshake (tcp_auth.h), over TLS when there is TLS, bound to
+ * the connection (ms_tls_bind: "tcp" or the TLS exporter's value). */
+static int key_start(struct conn *c, const struct ms_authkey *key, char *err, size_t errlen)
+{
+	struct tcp_auth_io io = tcp_auth_fd_io;
+	uint8_t bind[MS_TLS_BIND_LEN];
+	size_t blen = 0;
+	int rc = ms_tls_bind(c->tls, bind, sizeof(bind), &blen);
+
+	if (rc) {
+		snprintf(err, errlen, "TLS: cannot derive the channel binding");
+		return rc;
+	}
+	io.ud = (void *)(intptr_t)c->fd;
+	if (c->tls)
+		io = (struct tcp_auth_io){ ms_tls_send_all, ms_tls_recv_all, c->tls };
+	return tcp_auth_client(&io, key, bind, blen, c->k.timeout_ms, err, errlen);
+}
+
 int ms_tcp_connect(const char *host, const char *port, const struct ms_xopts *o,
 		   struct ms_xconn **out, char *err, size_t errlen)
 {
@@ -416,14 +457,10 @@ int ms_tcp_connect(const char *host, const char *port, const struct ms_xopts *o,
 		c->fd = -1;
 		goto fail;
 	}
-	if (o && o->key) {
-		struct tcp_auth_io io = tcp_auth_fd_io;
-
-		io.ud = (void *)(intptr_t)c->fd;
-		rc = tcp_auth_client(&io, o->key, "tcp", 3, c->k.timeout_ms, err, errlen);
-		if (rc)
-			goto fail;
-	}
+	if (o && o->tls && (rc = tls_start(c, host, o->tls, err, errlen)))
+		goto fail;
+	if (o && o->key && (rc = key_start(c, o->key, err, errlen)))
+		goto fail;
 	*out = &c->k.pub;
 	return 0;
 fail:
@@ -438,6 +475,8 @@ void ms_tcp_close(struct ms_xconn *x)
 	if (!x)
 		return;
 	c = to_conn(x);
+	ms_tls_free(c->tls);
+	ms_tls_ctx_free(c->tctx);
 	if (c->fd >= 0)
 		close(c->fd);
 	ms_xcore_fini(&c->k, NULL);

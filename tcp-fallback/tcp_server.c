@@ -45,6 +45,7 @@
 #include "tcp_int.h"
 #include "tcp_sock.h"
 #include "tcp_srv.h"
+#include "tcp_tls.h"
 #include "util.h"
 #include "xsrvloop.h"
 
@@ -99,12 +100,13 @@ static bool tx_full(struct srv *s, struct peer *p)
 	       p->txn >= TX_MAX_ENTRIES || p->txbytes >= TX_MAX_BYTES;
 }
 
-static void peer_set_events(struct srv *s, struct peer *p)
+void tcp_srv_set_events(struct srv *s, struct peer *p)
 {
 	struct epoll_event ev = { .data.ptr = p };
 	bool paused = tx_full(s, p) || ((s->l.stopping || p->held) && p->rx == RX_HDR);
 
 	ev.events = (paused ? 0 : EPOLLIN) | (p->txh && !p->txh->pending ? EPOLLOUT : 0);
+	ev.events = ms_xio_events(p->tls, ev.events);
 	if (p->lp.dead || ev.events == p->ev)
 		return;
 	if (epoll_ctl(s->l.epfd, EPOLL_CTL_MOD, p->fd, &ev) == 0)
@@ -120,6 +122,8 @@ static void peer_teardown(struct ms_xloop *l, struct ms_xlpeer *lp)
 	struct tx_ent *e;
 
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, p->fd, NULL);
+	ms_tls_free(p->tls);
+	p->tls = NULL;
 	close(p->fd);
 	while ((e = p->txh)) {
 		p->txh = e->next;
@@ -183,7 +187,7 @@ static void peer_tx(struct srv *s, struct peer *p)
 			if (rem)
 				iov[cnt++] = (struct iovec){ e->data + e->dlen - rem, rem };
 		}
-		n = ms_sock_sendv(p->fd, iov, cnt);
+		n = ms_xio_sendv(p->tls, p->fd, iov, cnt);
 		if (n == -EAGAIN)
 			return;
 		if (n < 0) {
@@ -378,7 +382,8 @@ static bool rx_buffered(struct srv *s, struct peer *p)
 {
 	size_t avail = p->blen - p->boff;
 
-	return !rx_paused(s, p) && (p->rx == RX_HDR ? avail >= MS_FRAME_HDR : avail > 0);
+	return !rx_paused(s, p) && ((p->rx == RX_HDR ? avail >= MS_FRAME_HDR : avail > 0) ||
+				    ms_xio_pending(p->tls));
 }
 
 /* Read more header bytes.  After a large WRITE the next request is likely
@@ -394,7 +399,7 @@ static ssize_t peer_recv_hdr(struct peer *p)
 		p->blen = have;
 	}
 	room = p->big_writes ? MS_FRAME_HDR - have : RXBUF - have;
-	return ms_sock_recv(p->fd, p->buf + p->blen, room);
+	return ms_xio_recv(p->tls, p->fd, p->buf + p->blen, room);
 }
 
 /* Receive and act on requests.  What is already buffered is always
@@ -434,12 +439,9 @@ static void peer_rx(struct srv *s, struct peer *p)
 		if (p->rx == RX_HDR) {
 			r = peer_recv_hdr(p);
 		} else if (p->rx == RX_DROP) {
-			/* MSG_TRUNC on TCP discards without copying. */
-			r = recv(p->fd, NULL, p->want - p->got, MSG_TRUNC | MSG_DONTWAIT);
-			if (r < 0)
-				r = errno == EINTR ? -EAGAIN : -errno;
+			r = ms_xio_discard(p->tls, p->fd, p->want - p->got);
 		} else {
-			r = ms_sock_recv(p->fd, p->dst + p->got, p->want - p->got);
+			r = ms_xio_recv(p->tls, p->fd, p->dst + p->got, p->want - p->got);
 		}
 		if (r == -EAGAIN)
 			return;
@@ -561,10 +563,13 @@ static void do_accept(struct srv *s)
 			continue;
 		}
 		ms_xlimits_keepalive(fd);
-		/* with keys, the engine meets the peer once it authenticated */
+		/* with keys, the engine meets the peer once it authenticated;
+		 * a TLS peer after its handshake (tls_step) */
+		p->tls = s->tls ? ms_tls_new(s->tls, fd, NULL) : NULL;
 		if (s->l.cbs.auth_lookup)
 			p->auth = calloc(1, sizeof(*p->auth));
-		if (s->l.cbs.auth_lookup ? !p->auth : tcp_srv_engine_accept(s, p) != 0) {
+		if (s->l.cbs.auth_lookup ? !p->auth : !s->tls && tcp_srv_engine_accept(s, p) != 0) {
+			ms_tls_free(p->tls);
 			close(fd);
 			free(p);
 			continue;
@@ -572,9 +577,9 @@ static void do_accept(struct srv *s)
 		ms_xloop_add_peer(&s->l, &p->lp);
 		ev.events = EPOLLIN;
 		ev.data.ptr = p;
-		if (epoll_ctl(s->l.epfd, EPOLL_CTL_ADD, fd, &ev)) {
-			peer_close(s, p, MS_LOG_ERROR, "epoll_ctl: %s; disconnected",
-				   strerror(errno));
+		if ((s->tls && !p->tls) || epoll_ctl(s->l.epfd, EPOLL_CTL_ADD, fd, &ev)) {
+			peer_close(s, p, MS_LOG_ERROR, "%s: %s; disconnected",
+				   p->tls || !s->tls ? "epoll_ctl" : "TLS", strerror(errno));
 			continue;
 		}
 		p->ev = EPOLLIN;
@@ -606,11 +611,13 @@ static void stop_listening(struct ms_xloop *l)
 	close(s->lfd);
 	s->lfd = -1;
 	for (struct ms_xlpeer *lp = l->peers; lp; lp = lp->next)
-		peer_set_events(s, to_peer(lp));
+		tcp_srv_set_events(s, to_peer(lp));
 }
 
 static void on_peer_event(struct srv *s, struct peer *p, uint32_t events)
 {
+	if (p->tls && !ms_tls_done(p->tls) && tcp_srv_tls_step(s, p))
+		return;
 	p->turn = 0;                                    /* a new turn */
 	p->turn_end = ms_now_ns() + TURN_NS;
 	p->yielded = false;
@@ -636,7 +643,7 @@ static void on_peer_event(struct srv *s, struct peer *p, uint32_t events)
 		peer_close(s, p, MS_LOG_DEBUG, "refused; disconnected");
 		return;
 	}
-	peer_set_events(s, p);
+	tcp_srv_set_events(s, p);
 }
 
 static void on_event(struct ms_xloop *l, void *d, uint32_t events)
@@ -738,7 +745,7 @@ int ms_tcp_srv_notify(struct ms_xsrv *x, struct ms_xpeer *peer, const void *msg,
 	if (tcp_srv_tx_push(p, &f, copy, len, NULL, true))
 		return -ENOMEM;
 	/* Sent by the loop when the socket is writable. */
-	peer_set_events(s, p);
+	tcp_srv_set_events(s, p);
 	return 0;
 }
 
@@ -765,6 +772,8 @@ int ms_tcp_listen(const char *host, const char *port, const struct ms_xsrv_cbs *
 	}
 	tcp_mr_init(&s->mrs);
 	rc = ms_xloop_init(&s->l, &ms_tcp_ops, &tcp_loop_ops, cbs, err, errlen);
+	if (!rc && cbs && cbs->opts && cbs->opts->tls)
+		rc = ms_tls_ctx_new(cbs->opts->tls, true, &s->tls, err, errlen);
 	if (!rc && epoll_ctl(s->l.epfd, EPOLL_CTL_ADD, s->lfd, &ev)) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot set up the server loop: %s", strerror(errno));
@@ -772,6 +781,7 @@ int ms_tcp_listen(const char *host, const char *port, const struct ms_xsrv_cbs *
 	if (rc) {
 		ms_xloop_fini(&s->l);
 		tcp_mr_fini(&s->mrs);
+		ms_tls_ctx_free(s->tls);
 		close(s->lfd);
 		free(s);
 		return rc;
@@ -791,5 +801,6 @@ void ms_tcp_srv_close(struct ms_xsrv *x)
 		close(s->lfd);
 	ms_xloop_fini(&s->l);
 	tcp_mr_fini(&s->mrs);
+	ms_tls_ctx_free(s->tls);
 	free(s);
 }

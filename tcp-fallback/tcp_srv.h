@@ -43,6 +43,7 @@ enum rx_state { RX_HDR, RX_CTRL, RX_WRITE, RX_DROP };
 struct peer {
 	struct ms_xlpeer lp;            /* first: name, list, dead, accepted */
 	int fd;
+	struct ms_tls *tls;             /* TLS (tcp_tls.h; handshaking until accepted) */
 	uint32_t ev;                    /* epoll interest now registered */
 	bool broken, big_writes;
 	enum rx_state rx;
@@ -71,6 +72,7 @@ struct srv {
 	struct ms_xloop l;              /* first: the shared loop */
 	int lfd;
 	struct tcp_mrtab mrs;
+	struct ms_tls_ctx *tls;         /* NULL: plain TCP */
 };
 
 MS_XLOOP_ACCESSORS(struct srv, struct peer)
@@ -87,6 +89,10 @@ void tcp_srv_ctrl_reply(struct srv *s, struct peer *p, uint64_t id, int status, 
  * frame: true when it was dealt with (refused).  An AUTH payload arrived
  * (p->ctrl, p->req.plen). */
 int tcp_srv_engine_accept(struct srv *s, struct peer *p);
+/* A TLS peer's handshake step: true while it goes on or when the peer is
+ * gone (tcp_server.c: set p's epoll interest). */
+bool tcp_srv_tls_step(struct srv *s, struct peer *p);
+void tcp_srv_set_events(struct srv *s, struct peer *p);
 bool tcp_srv_auth_gate(struct srv *s, struct peer *p);
 void tcp_srv_auth_done(struct srv *s, struct peer *p);
 

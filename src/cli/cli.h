@@ -34,6 +34,8 @@ struct cli_opts {
 	int timeout_ms;
 	bool have_client_id;
 	uint8_t client_id[16];
+	/* TLS: --tls-ca etc. or MEMSYNC_TLS_CA etc. (NULL: plain TCP) */
+	const char *tls_ca, *tls_cert, *tls_key;
 	const char *key_file;    /* --key-file, else $MEMSYNC_KEY_FILE */
 
 	/* per command */

@@ -68,6 +68,9 @@ enum {
 	OPT_ABORT,
 	OPT_MAX_BANDWIDTH,
 	OPT_ADVERTISE,
+	OPT_TLS_CA,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
 	OPT_KEY_FILE,
 };
 
@@ -80,6 +83,9 @@ static const struct option long_opts[] = {
 	{ "max-io", required_argument, NULL, OPT_MAX_IO },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "client-id", required_argument, NULL, OPT_CLIENT_ID },
+	{ "tls-ca", required_argument, NULL, OPT_TLS_CA },
+	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 	{ "key-file", required_argument, NULL, OPT_KEY_FILE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -230,6 +236,10 @@ static void usage(FILE *f)
 		"      --max-io SIZE              largest single read or write (default 1M)\n"
 		"      --timeout SECONDS          timeout of calls and stalled I/O (default 30)\n"
 		"      --client-id HEX32          client identity, 32 hex digits (default random)\n"
+		"      --tls-ca FILE              TLS 1.3 over TCP, verifying the server's\n"
+		"                                 certificate against this CA (PEM)\n"
+		"      --tls-cert FILE --tls-key FILE  a client certificate (mutual TLS)\n"
+		"                                 (or MEMSYNC_TLS_CA, _CERT, _KEY)\n"
 		"      --key-file FILE            authenticate with the key in FILE (a line\n"
 		"                                 \"NAME SECRET\", mode 600; default\n"
 		"                                 $MEMSYNC_KEY_FILE)\n"
@@ -242,6 +252,13 @@ static void usage(FILE *f)
 }
 
 /* ------------------------------------------------------------ helpers */
+
+static const char *env_or_null(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
 
 void cli_error(const char *cmd, const char *fmt, ...)
 {
@@ -283,6 +300,9 @@ void cli_client_opts(const struct cli_opts *o, struct ms_client_opts *co)
 	co->timeout_ms = o->timeout_ms;
 	co->have_client_id = o->have_client_id;
 	memcpy(co->client_id, o->client_id, sizeof(co->client_id));
+	co->tls_ca = o->tls_ca;
+	co->tls_cert = o->tls_cert;
+	co->tls_key = o->tls_key;
 	co->key_file = o->key_file;
 	if (!co->key_file && getenv("MEMSYNC_KEY_FILE") && *getenv("MEMSYNC_KEY_FILE"))
 		co->key_file = getenv("MEMSYNC_KEY_FILE");
@@ -484,6 +504,14 @@ static int parse_option(struct cli_opts *o, int c, const char *arg)
 					       arg);
 		o->have_client_id = true;
 		return 0;
+	case OPT_TLS_CA:
+	case OPT_TLS_CERT:
+	case OPT_TLS_KEY:
+		if (!arg[0])
+			return cli_usage_error(NULL, "--tls-%s needs a file name",
+					       c == OPT_TLS_CA ? "ca" : c == OPT_TLS_CERT ? "cert" : "key");
+		*(c == OPT_TLS_CA ? &o->tls_ca : c == OPT_TLS_CERT ? &o->tls_cert : &o->tls_key) = arg;
+		return 0;
 	case OPT_NO_VERIFY:
 		o->no_verify = true;
 		return 0;
@@ -625,6 +653,10 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	ms_log_init("memsync", MS_LOG_WARN);
 
+	/* TLS from the environment; the options override it */
+	o.tls_ca = env_or_null("MEMSYNC_TLS_CA");
+	o.tls_cert = env_or_null("MEMSYNC_TLS_CERT");
+	o.tls_key = env_or_null("MEMSYNC_TLS_KEY");
 	opterr = 0; /* our own messages, in the "memsync: ..." form */
 	while ((c = getopt_long(argc, argv, ":hqv", long_opts, NULL)) != -1) {
 		switch (c) {

@@ -54,6 +54,9 @@ void msd_config_free(struct msd_config *c)
 	free(c->regions);
 	free(c->port_file);
 	free(c->log_file);
+	free(c->tls_cert);
+	free(c->tls_key);
+	free(c->tls_ca);
 	free(c->auth_keys);
 	free(c->key_file);
 	memset(c, 0, sizeof(*c));
@@ -429,15 +432,26 @@ int msd_config_set(struct msd_config *c, const char *key, const char *value, cha
 	if (strncmp(key, "max-", 4) == 0 || strcmp(key, "idle-timeout") == 0)
 		return set_limit(c, key, value, err, errlen);
 	if (strcmp(key, "port-file") == 0 || strcmp(key, "log-file") == 0 ||
-	    strcmp(key, "auth-keys") == 0 || strcmp(key, "key-file") == 0) {
-		char **dst = key[0] == 'p' ? &c->port_file :
-			     key[0] == 'l' ? &c->log_file :
-			     key[0] == 'a' ? &c->auth_keys : &c->key_file;
+	    strcmp(key, "auth-keys") == 0 || strcmp(key, "key-file") == 0 ||
+	    strncmp(key, "tls-", 4) == 0) {
+		char **dst = key[0] == 'p'		  ? &c->port_file
+			     : key[0] == 'l'		  ? &c->log_file
+			     : key[0] == 'a'		  ? &c->auth_keys
+			     : key[0] == 'k'		  ? &c->key_file
+			     : strcmp(key, "tls-cert") == 0 ? &c->tls_cert
+			     : strcmp(key, "tls-key") == 0  ? &c->tls_key
+			     : strcmp(key, "tls-ca") == 0   ? &c->tls_ca
+							    : NULL;
 		char *dup;
 
+		if (!dst)
+			return fail(err, errlen, "unknown key '%s' (tls-cert, tls-key, tls-ca)",
+				    key);
 		if (!*value)
 			return fail(err, errlen, "empty %s name", key[0] == 'p' ? "port file" :
-				    key[0] == 'l' ? "log file" : "key file");
+				    key[0] == 'l'		       ? "log file"
+				    : key[0] == 'a' || key[0] == 'k' ? "key file"
+								     : key);
 		dup = strdup(value);
 		if (!dup)
 			return fail(err, errlen, "out of memory");
@@ -448,7 +462,8 @@ int msd_config_set(struct msd_config *c, const char *key, const char *value, cha
 	if (strcmp(key, "config") == 0)
 		return fail(err, errlen, "'config' cannot be used inside a config file");
 	return fail(err, errlen, "unknown key '%s' (listen, region, transport, log-level, "
-		    "port-file, log-file, lease-ttl, auth-keys, insecure, key-file)", key);
+		    "port-file, log-file, lease-ttl, auth-keys, insecure, key-file, tls-cert, "
+		    "tls-key, tls-ca)", key);
 }
 
 /* Cut a comment off: a '#' that starts a word. */

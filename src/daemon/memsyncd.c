@@ -69,6 +69,9 @@ enum {
 	OPT_PORT_FILE,
 	OPT_LEASE_TTL,
 	OPT_LOG_FILE,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_TLS_CA,
 	OPT_VERSION,
 	OPT_AUTH_KEYS,
 	OPT_INSECURE,
@@ -86,6 +89,9 @@ static const struct option long_opts[] = {
 	{ "port-file", required_argument, NULL, OPT_PORT_FILE },
 	{ "lease-ttl", required_argument, NULL, OPT_LEASE_TTL },
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
+	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+	{ "tls-ca", required_argument, NULL, OPT_TLS_CA },
 	{ "auth-keys", required_argument, NULL, OPT_AUTH_KEYS },
 	{ "insecure", no_argument, NULL, OPT_INSECURE },
 	{ "key-file", required_argument, NULL, OPT_KEY_FILE },
@@ -136,6 +142,10 @@ static void usage(FILE *f)
 		"  -v, --verbose                  same as --log-level debug\n"
 		"      --port-file FILE           write the bound port there once listening\n"
 		"      --log-file FILE            log to FILE (appending) instead of stderr\n"
+		"      --tls-cert FILE --tls-key FILE\n"
+		"                                 TLS 1.3 on TCP with this certificate (PEM)\n"
+		"      --tls-ca FILE              verify client certificates against this CA;\n"
+		"                                 a certificate's common name is a key name\n"
 		"  -h, --help                     show this help and exit\n"
 		"      --version                  show the version and exit\n"
 		"\n"
@@ -287,6 +297,9 @@ static void reload(struct daemon *d)
 	    nc.transport != d->cfg.transport || str_differs(nc.port_file, d->cfg.port_file))
 		ms_warn("reload: listen, transport and port-file take effect at the next "
 			"start only");
+	if (str_differs(nc.tls_cert, d->cfg.tls_cert) || str_differs(nc.tls_key, d->cfg.tls_key) ||
+	    str_differs(nc.tls_ca, d->cfg.tls_ca))
+		ms_warn("reload: tls-cert, tls-key and tls-ca take effect at the next start only");
 	ms_log_set_level(nc.log_level);
 	if (str_differs(nc.auth_keys, d->cfg.auth_keys) || nc.insecure != d->cfg.insecure ||
 	    str_differs(nc.key_file, d->cfg.key_file))
@@ -393,6 +406,9 @@ static int serve(struct daemon *d)
 		.transport = cfg->transport,
 		.log = ms_log_sink,
 		.lease_ttl_ms = cfg->lease_ttl_ms,
+		.tls_cert = cfg->tls_cert,
+		.tls_key = cfg->tls_key,
+		.tls_ca = cfg->tls_ca,
 		.auth_keys = cfg->auth_keys,
 		.insecure = cfg->insecure,
 		.key_file = cfg->key_file,
@@ -515,6 +531,9 @@ int main(int argc, char **argv)
 		case OPT_PORT_FILE: key = "port-file"; break;
 		case OPT_LEASE_TTL: key = "lease-ttl"; break;
 		case OPT_LOG_FILE: key = "log-file"; break;
+		case OPT_TLS_CERT: key = "tls-cert"; break;
+		case OPT_TLS_KEY: key = "tls-key"; break;
+		case OPT_TLS_CA: key = "tls-ca"; break;
 		case OPT_AUTH_KEYS: key = "auth-keys"; break;
 		case OPT_KEY_FILE: key = "key-file"; break;
 		case OPT_INSECURE:

@@ -249,7 +249,7 @@ static void set_tests(void)
 	   "regions in order");
 	is_int(msd_config_set(&c, "frobnicate", "1", err, sizeof(err)), -EINVAL, "unknown key");
 	is_str(err, "unknown key 'frobnicate' (listen, region, transport, log-level, port-file, "
-	       "log-file, lease-ttl, auth-keys, insecure, key-file)",
+	       "log-file, lease-ttl, auth-keys, insecure, key-file, tls-cert, tls-key, tls-ca)",
 	       "unknown key message");
 	/* resource limits (docs/security.md) */
 	is_int(msd_config_set(&c, "max-conns", "100", err, sizeof(err)) ||
@@ -268,6 +268,14 @@ static void set_tests(void)
 	is_int(msd_config_set(&c, "max-frobs", "1", err, sizeof(err)), -EINVAL, "max-frobs");
 	ok(c.max_conns == 100 && c.max_peer_mem == 2u << 20 && c.idle_timeout_ms == 1500,
 	   "refused limits change nothing");
+	ok(msd_config_set(&c, "tls-cert", "s.pem", err, sizeof(err)) == 0 &&
+	   msd_config_set(&c, "tls-key", "s.key", err, sizeof(err)) == 0 &&
+	   msd_config_set(&c, "tls-ca", "ca.pem", err, sizeof(err)) == 0 && c.tls_cert &&
+	   c.tls_key && c.tls_ca && !strcmp(c.tls_cert, "s.pem") && !strcmp(c.tls_key, "s.key") &&
+	   !strcmp(c.tls_ca, "ca.pem"), "tls-cert, tls-key, tls-ca");
+	is_int(msd_config_set(&c, "tls-frob", "x", err, sizeof(err)), -EINVAL, "tls-frob: unknown");
+	is_int(msd_config_set(&c, "tls-ca", "", err, sizeof(err)), -EINVAL, "tls-ca: empty");
+	is_str(err, "empty tls-ca name", "tls-ca: empty: message");
 	is_int(msd_config_set(&c, "config", "x.conf", err, sizeof(err)), -EINVAL,
 	       "no nested config");
 	is_str(err, "'config' cannot be used inside a config file", "nested config message");
@@ -341,7 +349,8 @@ static void file_tests(void)
 
 	file_bad("listen 127.0.0.1:7400\nbogus 1\n",
 		 "t.conf:2: unknown key 'bogus' (listen, region, transport, log-level, "
-		 "port-file, log-file, lease-ttl, auth-keys, insecure, key-file)", "unknown key");
+		 "port-file, log-file, lease-ttl, auth-keys, insecure, key-file, tls-cert, tls-key, "
+		 "tls-ca)", "unknown key");
 	file_bad("\n\nregion\n", "t.conf:3: 'region' needs a value (KEY VALUE)",
 		 "missing value");
 	file_bad("# c\nregion   # just a comment\n",
@@ -368,7 +377,8 @@ static void file_tests(void)
 		 "nested config");
 	file_bad("--listen 127.0.0.1:1\n",
 		 "t.conf:1: unknown key '--listen' (listen, region, transport, log-level, "
-		 "port-file, log-file, lease-ttl, auth-keys, insecure, key-file)", "key with dashes");
+		 "port-file, log-file, lease-ttl, auth-keys, insecure, key-file, tls-cert, tls-key, "
+		 "tls-ca)", "key with dashes");
 	file_bad("listen=127.0.0.1:1\n", "t.conf:1: 'listen=127.0.0.1:1' needs a value "
 		 "(KEY VALUE)", "KEY=VALUE form");
 

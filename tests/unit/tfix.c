@@ -125,7 +125,8 @@ struct tsrv *srv_start(void)
 	struct tsrv *t = calloc(1, sizeof(*t));
 	struct ms_xsrv_cbs cbs = {
 		.ud = t, .on_connect = t_connect, .on_ctrl = t_ctrl,
-		.on_disconnect = t_disconnect, .log = t_log, .opts = tfix_srv_opts,
+		.on_disconnect = t_disconnect, .log = t_log,
+		.opts = X.srv_opts ? X.srv_opts : tfix_srv_opts, .auth_lookup = X.auth_lookup,
 	};
 	char err[256];
 

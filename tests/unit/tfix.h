@@ -56,6 +56,9 @@ struct xcfg {
 	 * and after that server stopped; may be NULL */
 	void (*extra)(struct tsrv *t, const char *what);
 	void (*after_stop)(struct tsrv *t, const char *what);
+	/* servers' ms_xsrv_cbs.opts and .auth_lookup (NULL: none) */
+	const struct ms_xsrv_opts *srv_opts;
+	ms_auth_lookup_fn auth_lookup;
 };
 
 extern struct xcfg X;
