@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "auth.h"
 #include "client_priv.h"
 #include "opts.h"
 
@@ -120,6 +121,39 @@ int cl_call(ms_client *c, const char *what, int reqlen, int want)
 }
 
 
+static int dup_str(char **dst, const char **field)
+{
+	if (!*field)
+		return 0;
+	*dst = strdup(*field);
+	if (!*dst)
+		return -ENOMEM;
+	*field = *dst;
+	return 0;
+}
+
+int cl_opts_copy(struct cl_opts *dst, const struct ms_client_opts *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->o = *src;
+	dst->o.opts_size = sizeof(dst->o);
+	if (dup_str(&dst->key_file, &dst->o.key_file) || dup_str(&dst->tls_ca, &dst->o.tls_ca) ||
+	    dup_str(&dst->tls_cert, &dst->o.tls_cert) || dup_str(&dst->tls_key, &dst->o.tls_key)) {
+		cl_opts_free(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void cl_opts_free(struct cl_opts *o)
+{
+	free(o->key_file);
+	free(o->tls_ca);
+	free(o->tls_cert);
+	free(o->tls_key);
+	memset(o, 0, sizeof(*o));
+}
+
 ms_client *ms_connect(const char *host, const char *port,
 				const struct ms_client_opts *o, char *errmsg,
 				size_t errmsg_len)
@@ -128,7 +162,8 @@ ms_client *ms_connect(const char *host, const char *port,
 	struct ms_xopts xo = { 0 };
 	struct ms_msg_hello h = { .version = MS_PROTO_VERSION };
 	struct ms_msg_hello_ok hok;
-	char why[256], xerr[256] = "";
+	struct ms_authkey key;
+	char why[256], xerr[400] = "";
 	ms_client *c;
 	int ret, len;
 
@@ -152,9 +187,17 @@ ms_client *ms_connect(const char *host, const char *port,
 		return NULL;
 	c->msg = malloc(MS_CTRL_MAX);
 	c->resp = malloc(MS_CTRL_MAX);
-	if (!c->msg || !c->resp) {
+	if (!c->msg || !c->resp || cl_opts_copy(&c->opts, o)) {
 		ret = cl_err(c, -ENOMEM, "out of memory");
 		goto fail;
+	}
+	if (o->key_file) {
+		ret = ms_authkey_load(o->key_file, &key, xerr, sizeof(xerr));
+		if (ret) {
+			ret = cl_err(c, ret, "%s", xerr);
+			goto fail;
+		}
+		xo.key = &key;
 	}
 	snprintf(c->host, sizeof(c->host), "%s", host);
 	snprintf(c->port, sizeof(c->port), "%s", port);
@@ -199,6 +242,12 @@ ms_client *ms_connect(const char *host, const char *port,
 	snprintf(h.agent, sizeof(h.agent), "libmemsync/%s", ms_version());
 	len = cl_call(c, "hello", ms_enc_hello(c->msg, MS_CTRL_MAX, &h),
 		      MS_MSG_HELLO_OK);
+	if (len == -EACCES && !xo.key) {
+		ret = cl_err(c, -EACCES,
+			     "%s:%s requires authentication: connect with a key (key file)",
+			     host, port);
+		goto fail;
+	}
 	if (len < 0) {
 		ret = len;
 		goto fail;
@@ -212,12 +261,15 @@ ms_client *ms_connect(const char *host, const char *port,
 	/* never send a request larger than the server accepts */
 	if (hok.max_io && hok.max_io < c->x->max_io)
 		c->x->max_io = hok.max_io;
+	explicit_bzero(&key, sizeof(key));
 	return c;
 
 fail:
+	explicit_bzero(&key, sizeof(key));
 	if (errmsg && errmsg_len)
 		snprintf(errmsg, errmsg_len, "%s", c->errmsg);
 	cl_kill(c);
+	cl_opts_free(&c->opts);
 	free(c->msg);
 	free(c->resp);
 	free(c);
@@ -239,6 +291,7 @@ void ms_disconnect(ms_client *c)
 			      MS_MSG_BYE_OK);
 	}
 	cl_kill(c);
+	cl_opts_free(&c->opts);
 	free(c->msg);
 	free(c->resp);
 	free(c);

@@ -13,6 +13,18 @@
 #include "memsync.h"
 #include "transport.h"
 
+/* A client (or a lazy map)'s options as given, with copies of the strings they point to:
+ * reconnecting (and following MOVED) uses them again. */
+struct cl_opts {
+	struct ms_client_opts o;
+	char *key_file, *tls_ca, *tls_cert, *tls_key;
+};
+
+/* Copy src (already checked by ms_opts_take) into dst: 0 or -ENOMEM. */
+int cl_opts_copy(struct cl_opts *dst, const struct ms_client_opts *src);
+void cl_opts_free(struct cl_opts *o);
+
+
 /* ms_pull() of [off, off+len), verified, that also reports, for each chunk
  * of the range (from off / chunk size on), the generation and the
  * committed XXH3-128 the bytes it placed were verified against (gens and

@@ -21,6 +21,7 @@
 
 struct ms_client {
 	const struct ms_transport_ops *ops;
+	struct cl_opts opts;         /* as connected with */
 	struct ms_xconn *x;          /* NULL once the connection is dead */
 	char host[256];
 	char port[8];

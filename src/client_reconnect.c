@@ -145,7 +145,8 @@ static int reconnect_once(ms_client *c, const struct ms_client_opts *co, int tim
 	int ret;
 
 	*fatal = false;
-	ret = ms_opts_take(&o, sizeof(o), MS_CLIENT_OPTS_V1, co);
+	/* NULL: the options c was connected with (its key, its TLS) */
+	ret = ms_opts_take(&o, sizeof(o), MS_CLIENT_OPTS_V1, co ? co : &c->opts.o);
 	if (ret) {
 		cl_err(c, ret, "reconnect: client options not valid");
 		return rc_fail(c, fatal, true, ret, err, errlen);

@@ -309,6 +309,14 @@ static ms_map *map_new(const char *host, const char *port, const char *region,
 		free(m);
 		return NULL;
 	}
+	/* the mapping outlives the caller's strings (key file, TLS files) */
+	if (cl_opts_copy(&m->co_own, &m->co)) {
+		errno = ENOMEM;
+		map_err(err, errlen, 0, "lazy map: out of memory");
+		free(m);
+		return NULL;
+	}
+	m->co = m->co_own.o;
 	/* a standby mapping tracks writes from the start and takes the
 	 * lease when it is handed to it (map_lease.c) */
 	m->writable = m->mo.writable || m->mo.standby;
@@ -720,6 +728,7 @@ void ms_map_close(ms_map *m)
 	map_hot_free(m);
 	free(m->faulted);
 	free(m->w);
+	cl_opts_free(&m->co_own);
 	free(m);
 }
 

@@ -141,7 +141,8 @@ struct ms_map {
 	struct worker *w;
 	unsigned nw, nfault;
 
-	struct ms_client_opts co;
+	struct ms_client_opts co;       /* its strings are co_own's */
+	struct cl_opts co_own;
 	uint64_t *gens;      /* per chunk: the generation it was pulled at */
 	/* writable mappings and refresh */
 	bool writable;

@@ -409,7 +409,7 @@ static void run_done(struct mctx *x, uint64_t c0, uint64_t n, bool ok)
 static int source_again(struct mctx *x)
 {
 	struct ms_client_opts co = { .opts_size = sizeof(co), .transport = x->m->transport,
-				     .timeout_ms = SOURCE_TIMEOUT_MS };
+				     .timeout_ms = SOURCE_TIMEOUT_MS, .key_file = x->m->s->key_file };
 	uint64_t deadline = ms_now_ns() + RECONNECT_MS * 1000000ull;
 	char err[256];
 	bool fatal = false;
@@ -454,7 +454,8 @@ static int setup(struct mctx *x)
 {
 	struct mig_in *m = x->m;
 	struct ms_client_opts co = { .opts_size = sizeof(co), .transport = m->transport,
-				     .timeout_ms = SOURCE_TIMEOUT_MS, .have_client_id = true };
+				     .timeout_ms = SOURCE_TIMEOUT_MS, .have_client_id = true,
+				     .key_file = m->s->key_file };
 	struct ms_export_opts eo = { .opts_size = sizeof(eo) };
 	struct ms_region_info ri;
 	char err[384];

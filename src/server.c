@@ -218,6 +218,9 @@ static int add_listener(ms_server *s, const struct ms_transport_ops *ops, const 
 	*l = (struct listener){ .srv = s, .ops = ops };
 	cbs.ud = l;
 	*err = '\0';
+	ret = ms_srv_auth_cbs(s, ops, &cbs, err, errlen);
+	if (ret)
+		return ret;
 	l->ents = malloc(MS_COMMIT_MAX_ENTS * sizeof(*l->ents));
 	l->chunks = malloc(MS_HOT_MAX * sizeof(*l->chunks));
 	ret = l->ents && l->chunks ? 0 : -ENOMEM;
@@ -315,7 +318,9 @@ ms_server *ms_server_create(const struct ms_server_opts *o, char *errmsg,
 		snprintf(s->errmsg, sizeof(s->errmsg), "getrandom: %s", strerror(errno));
 		goto fail;
 	}
-	ret = open_listeners(s, o);
+	ret = ms_srv_auth_init(s, o);
+	if (!ret)
+		ret = open_listeners(s, o);
 	if (!ret && (ret = ms_lease_timer_start(s)))
 		snprintf(s->errmsg, sizeof(s->errmsg), "cannot start the lease timer: %s",
 			 strerror(-ret));
@@ -327,6 +332,7 @@ fail:
 	if (errmsg && errmsg_len)
 		snprintf(errmsg, errmsg_len, "%s", s->errmsg);
 	close_listeners(s);
+	ms_srv_auth_fini(s);
 	pthread_rwlock_destroy(&s->gp);
 	pthread_mutex_destroy(&s->ulock);
 fail_nogp:
@@ -771,6 +777,7 @@ void ms_server_destroy(ms_server *s)
 		free(e);
 	}
 	close_listeners(s);
+	ms_srv_auth_fini(s);
 	pthread_rwlock_destroy(&s->gp);
 	pthread_mutex_destroy(&s->ulock);
 	pthread_mutex_destroy(&s->lock);

@@ -256,7 +256,6 @@ static int h_stat(ms_server *s, struct peer *p, const void *req, size_t len,
 	size_t n;
 	int ret;
 
-	(void)p;
 	if (ms_dec_stat(req, len, &m))
 		return ms_enc_error(resp, cap, EBADMSG, "malformed STAT");
 	ret = ms_srv_collect_stats(s, m.name, &st, &n);
@@ -264,6 +263,7 @@ static int h_stat(ms_server *s, struct peer *p, const void *req, size_t len,
 		return ms_enc_error(resp, cap, ENOENT, "unknown region '%s'", m.name);
 	if (ret)
 		return ms_enc_error(resp, cap, -ret, "stat failed: %s", strerror(-ret));
+	ms_srv_stat_filter(s, p, st, &n);
 	ret = ms_enc_stat_ok(resp, cap, st, n);
 	free(st);
 	if (ret < 0)
@@ -329,6 +329,8 @@ int ms_srv_on_ctrl(void *ud, struct ms_xpeer *xp, const void *req, size_t len,
 		ret = ms_enc_error(resp, cap, EBADMSG, "unknown control message type %d", type);
 	} else if (!p->hello && type != MS_MSG_HELLO) {
 		ret = ms_enc_error(resp, cap, EPROTO, "%s before HELLO", ms_msg_name(type));
+	} else if ((ret = ms_srv_authorize(s, p, type, req, len, resp, cap)) != 0) {
+		/* the peer's key does not grant it (server_auth.c) */
 	} else if ((ret = ms_move_redirect(s, p, type, req, len, resp, cap)) != 0) {
 		/* about a region that moved away: MOVED (server_move.c) */
 	} else if (type == MS_MSG_COMMIT && !ms_srv_defer_commit(s, p, req, len)) {
@@ -362,6 +364,7 @@ int ms_srv_on_connect(void *ud, struct ms_xpeer *xp)
 	p->xp = xp;
 	p->l = l;
 	xp->eng = p;
+	ms_srv_auth_peer_init(s, p);
 	pthread_mutex_lock(&s->lock);
 	p->next = s->peers;
 	s->peers = p;
@@ -389,5 +392,6 @@ void ms_srv_on_disconnect(void *ud, struct ms_xpeer *xp)
 	pthread_mutex_unlock(&s->lock);
 	ms_srv_log(s, MS_LOG_DEBUG, "%s disconnected", xp->name);
 	xp->eng = NULL;
+	ms_srv_auth_peer_fini(p);
 	free(p);
 }

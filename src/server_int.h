@@ -184,6 +184,8 @@ struct open_slot {
 
 struct peer {
 	struct ms_xpeer *xp;
+	struct ms_keydb *keys;        /* admitted under (NULL: no keys); loop
+				       * thread (server_auth.c) */
 	struct listener *l;           /* the transport it came through */
 	bool hello;                   /* set under s->lock */
 	uint8_t client_id[16];        /* set under s->lock */
@@ -215,6 +217,9 @@ struct ms_server {
 				       * newest first, freed at destroy */
 	char listen_host[256];
 	bool stopping;                /* atomic: ms_server_stop was called */
+	struct ms_keydb *keys;        /* s->lock; NULL: no authentication */
+	char *keys_path;              /* ms_server_opts.auth_keys */
+	char *key_file;               /* the key this server presents */
 	struct move_srv *mvs;         /* server_move.c; NULL until needed */
 };
 
@@ -232,6 +237,33 @@ struct ms_export *ms_srv_next(ms_server *s, struct ms_export *e);
 /* Stat one region (name) or all ("") into a malloc'ed array. */
 int ms_srv_collect_stats(ms_server *s, const char *name, struct ms_region_stat **out,
 			 size_t *n);
+
+/* server_auth.c: keys, grants, reloads (see there). */
+bool ms_srv_host_loopback(const char *host);
+/* Load the keys (or refuse a non-loopback listen without them); 0 or
+ * -errno with s->errmsg set. */
+int ms_srv_auth_init(ms_server *s, const struct ms_server_opts *o);
+void ms_srv_auth_fini(ms_server *s);
+/* Set cbs's authentication hooks for a listener on ops (when s has
+ * keys); -EPROTONOSUPPORT when ops cannot authenticate. */
+int ms_srv_auth_cbs(ms_server *s, const struct ms_transport_ops *ops, struct ms_xsrv_cbs *cbs,
+		    char *err, size_t errlen);
+void ms_srv_auth_peer_init(ms_server *s, struct peer *p);
+void ms_srv_auth_peer_fini(struct peer *p);
+/* What p's key may do on region (MS_GRANT_RW without keys). */
+enum ms_grant ms_srv_grant(ms_server *s, const struct peer *p, const char *region);
+/* The reply to a request about a region p may not see: the very one an
+ * unknown region gets. */
+int ms_srv_hidden(void *resp, size_t cap, const char *region);
+/* 0 when p's key grants need on region, else the error reply's length. */
+int ms_srv_need(ms_server *s, const struct peer *p, const char *region, enum ms_grant need,
+		void *resp, size_t cap, const char *what);
+/* Before a request is handled: 0, or the length of the refusal in resp. */
+int ms_srv_authorize(ms_server *s, struct peer *p, int type, const void *req, size_t len,
+		     void *resp, size_t cap);
+/* Keep only the regions p's key may see. */
+void ms_srv_stat_filter(ms_server *s, const struct peer *p, struct ms_region_stat *st,
+			size_t *n);
 
 /* server_work.c: the commit worker.  Queue a COMMIT (req is copied) for
  * p: 0, or -errno when no worker can take it (the caller then verifies

@@ -187,6 +187,9 @@ enum ms_xcap {
 	/* needs a device that AUTO probed for: when AUTO picked it and the
 	 * connection fails, the client falls back to TCP */
 	MS_XCAP_DEVICE = 1u << 1,
+	/* runs the key handshake (ms_xsrv_cbs.auth_lookup, ms_xopts.key):
+	 * a server with keys listens only on transports that do */
+	MS_XCAP_AUTH = 1u << 2,
 };
 
 struct ms_transport_ops {

@@ -95,6 +95,30 @@ void ms_xloop_stop(struct ms_xsrv *x)
 	ms_xsrv_request_stop(&l->stop_req, l->evfd);
 }
 
+void ms_xloop_recheck(struct ms_xsrv *x)
+{
+	struct ms_xloop *l = (struct ms_xloop *)x;  /* pub is the first member */
+
+	__atomic_store_n(&l->recheck_req, 1, __ATOMIC_RELEASE);
+	ms_xloop_wake(l);
+}
+
+/* Close every accepted peer the engine no longer allows (a revoked key). */
+static void recheck(struct ms_xloop *l)
+{
+	struct ms_xlpeer *p, *next;
+
+	if (!__atomic_exchange_n(&l->recheck_req, 0, __ATOMIC_ACQ_REL) || !l->cbs.peer_allowed)
+		return;
+	for (p = l->peers; p; p = next) {
+		next = p->next;
+		if (p->accepted && !p->dead && !l->cbs.peer_allowed(l->cbs.ud, &p->pub))
+			ms_xloop_close_peer(l, p, MS_LOG_WARN,
+					    "key '%s' was revoked or lost a grant; disconnected",
+					    p->pub.who);
+	}
+}
+
 void ms_xloop_add_peer(struct ms_xloop *l, struct ms_xlpeer *p)
 {
 	p->prev = NULL;
@@ -249,6 +273,7 @@ static void on_wake(struct ms_xloop *l)
 	if (__atomic_load_n(&l->stop_req, __ATOMIC_ACQUIRE))
 		ms_xloop_begin_stop(l);
 	take_replies(l);
+	recheck(l);
 	if (l->lops->on_queue)
 		l->lops->on_queue(l);
 }

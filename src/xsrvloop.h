@@ -76,6 +76,7 @@ struct ms_xloop {
 	const struct ms_xloop_ops *lops;
 	int epfd, evfd;
 	int stop_req;                   /* __atomic; set by srv_stop */
+	int recheck_req;                /* __atomic; set by srv_recheck */
 	pthread_mutex_t lock;           /* running, loop, and the driver's tables */
 	bool running;
 	pthread_t loop;
@@ -120,6 +121,9 @@ void ms_xloop_fini(struct ms_xloop *l);
  * the driver's server, so x is one). */
 int ms_xloop_run(struct ms_xsrv *x);
 void ms_xloop_stop(struct ms_xsrv *x);
+/* srv_recheck of both drivers: the loop asks cbs.peer_allowed of every
+ * accepted peer and closes those it refuses. */
+void ms_xloop_recheck(struct ms_xsrv *x);
 void ms_xloop_begin_stop(struct ms_xloop *l);
 
 /* Called on the loop thread while it runs (srv_notify's check). */

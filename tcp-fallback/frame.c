@@ -79,7 +79,7 @@ const char *ms_frame_type_name(unsigned type)
 		[MS_F_CTRL_REQ] = "CTRL_REQ",   [MS_F_CTRL_RESP] = "CTRL_RESP",
 		[MS_F_READ_REQ] = "READ_REQ",   [MS_F_READ_RESP] = "READ_RESP",
 		[MS_F_WRITE_REQ] = "WRITE_REQ", [MS_F_WRITE_RESP] = "WRITE_RESP",
-		[MS_F_NOTIFY] = "NOTIFY",
+		[MS_F_NOTIFY] = "NOTIFY",       [MS_F_AUTH] = "AUTH",
 	};
 
 	if (type == 0 || type > MS_F_TYPE_MAX)
@@ -143,6 +143,14 @@ int ms_frame_decode(const void *buf, size_t len, unsigned accept, uint32_t max_d
 			      ms_frame_type_name(f.type), (int)f.status);
 
 	switch (f.type) {
+	case MS_F_AUTH:
+		if (f.key || f.addr || f.len || f.id)
+			return reject(-EPROTO, why, whylen, "AUTH with data fields set");
+		if (f.plen > MS_FRAME_AUTH_MAX)
+			return reject(-EMSGSIZE, why, whylen,
+				      "AUTH payload of %u bytes over the limit of %u", f.plen,
+				      MS_FRAME_AUTH_MAX);
+		break;
 	case MS_F_CTRL_REQ:
 	case MS_F_CTRL_RESP:
 	case MS_F_NOTIFY:

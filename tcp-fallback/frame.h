@@ -39,16 +39,22 @@ enum ms_ftype {
 	MS_F_WRITE_REQ = 5,
 	MS_F_WRITE_RESP = 6,
 	MS_F_NOTIFY = 7,
+	/* the key handshake (src/auth.h), both ways, before anything else:
+	 * only a payload (at most MS_FRAME_AUTH_MAX bytes); a server's status
+	 * is 0 or why it refuses */
+	MS_F_AUTH = 8,
 };
-#define MS_F_TYPE_MAX MS_F_NOTIFY
+#define MS_F_TYPE_MAX MS_F_AUTH
+#define MS_FRAME_AUTH_MAX 256
 
 /* Masks for ms_frame_decode()'s `accept`: what each side may receive. */
 #define MS_FBIT(t) (1u << (t))
-#define MS_FRAME_ACCEPT_SERVER \
-	(MS_FBIT(MS_F_CTRL_REQ) | MS_FBIT(MS_F_READ_REQ) | MS_FBIT(MS_F_WRITE_REQ))
+#define MS_FRAME_ACCEPT_SERVER                                                    \
+	(MS_FBIT(MS_F_CTRL_REQ) | MS_FBIT(MS_F_READ_REQ) | MS_FBIT(MS_F_WRITE_REQ) |  \
+	 MS_FBIT(MS_F_AUTH))
 #define MS_FRAME_ACCEPT_CLIENT                                                    \
 	(MS_FBIT(MS_F_CTRL_RESP) | MS_FBIT(MS_F_READ_RESP) |                      \
-	 MS_FBIT(MS_F_WRITE_RESP) | MS_FBIT(MS_F_NOTIFY))
+	 MS_FBIT(MS_F_WRITE_RESP) | MS_FBIT(MS_F_NOTIFY) | MS_FBIT(MS_F_AUTH))
 
 /* A decoded header (host byte order). */
 struct ms_frame {

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "tcp_auth.h"
 #include "tcp_int.h"
 #include "tcp_sock.h"
 #include "util.h"
@@ -414,6 +415,14 @@ int ms_tcp_connect(const char *host, const char *port, const struct ms_xopts *o,
 		rc = c->fd;
 		c->fd = -1;
 		goto fail;
+	}
+	if (o && o->key) {
+		struct tcp_auth_io io = tcp_auth_fd_io;
+
+		io.ud = (void *)(intptr_t)c->fd;
+		rc = tcp_auth_client(&io, o->key, "tcp", 3, c->k.timeout_ms, err, errlen);
+		if (rc)
+			goto fail;
 	}
 	*out = &c->k.pub;
 	return 0;

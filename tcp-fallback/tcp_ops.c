@@ -11,7 +11,7 @@
 
 const struct ms_transport_ops ms_tcp_ops = {
 	.name = "tcp",
-	.caps = 0,
+	.caps = MS_XCAP_AUTH,
 	.connect = ms_tcp_connect,
 	.reg_mr = ms_tcp_reg_mr,
 	.dereg_mr = ms_tcp_dereg_mr,
@@ -26,6 +26,7 @@ const struct ms_transport_ops ms_tcp_ops = {
 	.srv_mr_stats = ms_tcp_srv_mr_stats,
 	.srv_run = ms_xloop_run,
 	.srv_stop = ms_xloop_stop,
+	.srv_recheck = ms_xloop_recheck,
 	.srv_reply = ms_xloop_reply,
 	.srv_notify = ms_tcp_srv_notify,
 	.srv_close = ms_tcp_srv_close,

@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "tcp_auth.h"
 #include "tcp_int.h"
 #include "tcp_sock.h"
 #include "util.h"
@@ -85,6 +86,8 @@ struct peer {
 	char *held;                     /* a control request waiting for it */
 	size_t held_len;
 	uint64_t held_id;
+	struct ms_auth_srv *auth;       /* not authenticated yet (tcp_auth.h) */
+	bool closing;                   /* refused: close once the reply is out */
 	struct tx_ent *txh, *txt;
 	unsigned txn;
 	size_t txbytes;
@@ -168,6 +171,9 @@ static void peer_teardown(struct ms_xloop *l, struct ms_xlpeer *lp)
 	p->ctrl = NULL;
 	free(p->held);
 	p->held = NULL;
+	ms_auth_srv_clear(p->auth);
+	free(p->auth);
+	p->auth = NULL;
 }
 
 static int tx_push(struct peer *p, const struct ms_frame *f, char *data, size_t dlen,
@@ -327,6 +333,92 @@ static void handle_ctrl(struct srv *s, struct peer *p)
 	run_ctrl(s, p, ctrl, p->req.plen, p->req.id);
 }
 
+/* ------------------------------------------------- the key handshake */
+
+/* The engine meets the peer (on_connect); non-zero: it refused. */
+static int engine_accept(struct srv *s, struct peer *p)
+{
+	if (s->l.cbs.on_connect && s->l.cbs.on_connect(s->l.cbs.ud, &p->lp.pub)) {
+		slog(s, MS_LOG_INFO, "peer %s: refused", p->lp.pub.name);
+		return -EACCES;
+	}
+	p->lp.accepted = true;
+	return 0;
+}
+
+static void auth_reply(struct srv *s, struct peer *p, int status, const void *data,
+		       size_t len)
+{
+	struct ms_frame f = { .type = MS_F_AUTH, .status = status, .plen = (uint32_t)len };
+	char *copy = len ? malloc(len) : NULL;
+
+	if (len && !copy) {
+		peer_close(s, p, MS_LOG_ERROR, "out of memory for a response; disconnected");
+		return;
+	}
+	if (len)
+		memcpy(copy, data, len);
+	if (tx_push(p, &f, copy, len, NULL, copy != NULL))
+		peer_close(s, p, MS_LOG_ERROR, "out of memory for a response; disconnected");
+}
+
+/* A frame header while the handshake is owed, or an AUTH frame: true when
+ * it was dealt with here (refused). */
+static bool auth_gate(struct srv *s, struct peer *p)
+{
+	if (p->req.type == MS_F_AUTH) {
+		if ((!p->auth && s->l.cbs.auth_lookup) || p->req.status) {
+			peer_close(s, p, MS_LOG_WARN, "unexpected AUTH frame; closing");
+			return true;
+		}
+		return false;   /* its payload is collected, then auth_done() */
+	}
+	if (p->req.type == MS_F_CTRL_REQ) {
+		slog(s, MS_LOG_INFO, "peer %s: refused: not authenticated (this server "
+		     "requires a key)", p->lp.pub.name);
+		ctrl_reply(s, p, p->req.id, -EACCES, NULL, 0);
+		p->closing = true;
+	} else {
+		peer_close(s, p, MS_LOG_WARN, "%s before authentication; closing",
+			   ms_frame_type_name(p->req.type));
+	}
+	return true;
+}
+
+/* An AUTH frame's payload has arrived. */
+static void auth_done(struct srv *s, struct peer *p)
+{
+	static const char bind[] = "tcp";
+	struct ms_auth_srv none = { 0 };
+	uint8_t out[MS_AUTH_M2_LEN];
+	char why[160] = "", *m = p->ctrl;
+	size_t olen = 0;
+	int rc, st;
+
+	p->ctrl = NULL;
+	rc = tcp_auth_server_step(p->auth ? p->auth : &none, &s->l.cbs, bind, sizeof(bind) - 1,
+				  m, p->req.plen, out, sizeof(out), &olen, &st, why, sizeof(why));
+	free(m);
+	if (rc == 1) {
+		snprintf(p->lp.pub.who, sizeof(p->lp.pub.who), "%s", p->auth->name);
+		p->lp.pub.authn = MS_XAUTHN_KEY;
+		ms_auth_srv_clear(p->auth);
+		free(p->auth);
+		p->auth = NULL;
+		if (engine_accept(s, p)) {
+			st = -EACCES;
+			p->closing = true;
+		} else {
+			slog(s, MS_LOG_DEBUG, "peer %s: authenticated as key '%s'",
+			     p->lp.pub.name, p->lp.pub.who);
+		}
+	} else if (rc < 0) {
+		slog(s, MS_LOG_WARN, "peer %s: %s; closing", p->lp.pub.name, why);
+		p->closing = true;
+	}
+	auth_reply(s, p, st, out, olen);
+}
+
 /* A payload (or an empty one) has arrived in full: answer it. */
 static void payload_done(struct srv *s, struct peer *p)
 {
@@ -339,6 +431,8 @@ static void payload_done(struct srv *s, struct peer *p)
 		reply(s, p, MS_F_WRITE_RESP, 0, NULL, 0, NULL, false);
 	} else if (st == RX_DROP) {
 		reply(s, p, MS_F_WRITE_RESP, p->rx_status, NULL, 0, NULL, false);
+	} else if (p->req.type == MS_F_AUTH) {
+		auth_done(s, p);
 	} else {
 		handle_ctrl(s, p);
 	}
@@ -359,6 +453,8 @@ static void handle_hdr(struct srv *s, struct peer *p)
 		return;
 	}
 	p->boff += MS_FRAME_HDR;
+	if ((p->auth || p->req.type == MS_F_AUTH) && auth_gate(s, p))
+		return;
 	p->want = p->req.plen;
 	p->got = 0;
 	p->big_writes = p->req.type == MS_F_WRITE_REQ && p->req.len >= BIG_WRITE;
@@ -395,7 +491,7 @@ static void handle_hdr(struct srv *s, struct peer *p)
 
 static bool rx_paused(struct srv *s, struct peer *p)
 {
-	return p->lp.dead || p->broken || p->txn >= TX_MAX_ENTRIES ||
+	return p->lp.dead || p->broken || p->closing || p->txn >= TX_MAX_ENTRIES ||
 	       p->txbytes >= TX_MAX_BYTES || ((s->l.stopping || p->held) && p->rx == RX_HDR);
 }
 
@@ -575,13 +671,14 @@ static void do_accept(struct srv *s)
 		ms_sock_set_nodelay(fd);
 		if (ms_sock_name(fd, true, p->lp.pub.name, sizeof(p->lp.pub.name)))
 			snprintf(p->lp.pub.name, sizeof(p->lp.pub.name), "(unknown peer)");
-		if (s->l.cbs.on_connect && s->l.cbs.on_connect(s->l.cbs.ud, &p->lp.pub)) {
-			slog(s, MS_LOG_INFO, "peer %s: refused", p->lp.pub.name);
+		/* with keys, the engine meets the peer once it authenticated */
+		if (s->l.cbs.auth_lookup)
+			p->auth = calloc(1, sizeof(*p->auth));
+		if (s->l.cbs.auth_lookup ? !p->auth : engine_accept(s, p) != 0) {
 			close(fd);
 			free(p);
 			continue;
 		}
-		p->lp.accepted = true;
 		ms_xloop_add_peer(&s->l, &p->lp);
 		ev.events = EPOLLIN;
 		ev.data.ptr = p;
@@ -641,6 +738,10 @@ static void on_peer_event(struct srv *s, struct peer *p, uint32_t events)
 	while (rx_buffered(s, p)) {
 		peer_rx(s, p);
 		peer_tx(s, p);
+	}
+	if (p->closing && !p->txh && !p->lp.dead) {
+		peer_close(s, p, MS_LOG_DEBUG, "refused; disconnected");
+		return;
 	}
 	peer_set_events(s, p);
 }

@@ -34,6 +34,7 @@ struct cli_opts {
 	int timeout_ms;
 	bool have_client_id;
 	uint8_t client_id[16];
+	const char *key_file;    /* --key-file, else $MEMSYNC_KEY_FILE */
 
 	/* per command */
 	bool no_verify;          /* pull */

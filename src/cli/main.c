@@ -68,6 +68,7 @@ enum {
 	OPT_ABORT,
 	OPT_MAX_BANDWIDTH,
 	OPT_ADVERTISE,
+	OPT_KEY_FILE,
 };
 
 static const struct option long_opts[] = {
@@ -79,6 +80,7 @@ static const struct option long_opts[] = {
 	{ "max-io", required_argument, NULL, OPT_MAX_IO },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "client-id", required_argument, NULL, OPT_CLIENT_ID },
+	{ "key-file", required_argument, NULL, OPT_KEY_FILE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "no-verify", no_argument, NULL, OPT_NO_VERIFY },
@@ -228,6 +230,9 @@ static void usage(FILE *f)
 		"      --max-io SIZE              largest single read or write (default 1M)\n"
 		"      --timeout SECONDS          timeout of calls and stalled I/O (default 30)\n"
 		"      --client-id HEX32          client identity, 32 hex digits (default random)\n"
+		"      --key-file FILE            authenticate with the key in FILE (a line\n"
+		"                                 \"NAME SECRET\", mode 600; default\n"
+		"                                 $MEMSYNC_KEY_FILE)\n"
 		"  -h, --help                     show this help and exit\n"
 		"      --version                  show the version and exit\n"
 		"\n"
@@ -278,6 +283,9 @@ void cli_client_opts(const struct cli_opts *o, struct ms_client_opts *co)
 	co->timeout_ms = o->timeout_ms;
 	co->have_client_id = o->have_client_id;
 	memcpy(co->client_id, o->client_id, sizeof(co->client_id));
+	co->key_file = o->key_file;
+	if (!co->key_file && getenv("MEMSYNC_KEY_FILE") && *getenv("MEMSYNC_KEY_FILE"))
+		co->key_file = getenv("MEMSYNC_KEY_FILE");
 }
 
 int cli_parse_url(const char *cmd, const char *arg, bool allow_bare, bool need_region,
@@ -303,7 +311,9 @@ ms_client *cli_connect(const struct cli_opts *o, const char *cmd, const struct m
 	ms_dbg("connecting to %s:%s", u->host, u->port);
 	c = ms_connect(u->host, u->port, &co, msg, sizeof(msg));
 	if (!c) {
-		if (msg[0])
+		if (errno == EACCES && !co.key_file)
+			cli_error(cmd, "%s (--key-file FILE or MEMSYNC_KEY_FILE)", msg);
+		else if (msg[0])
 			cli_error(cmd, "%s", msg);
 		else
 			cli_error(cmd, "cannot connect to %s:%s: %s", u->host, u->port,
@@ -462,6 +472,11 @@ static int parse_option(struct cli_opts *o, int c, const char *arg)
 		o->timeout_ms = (int)(d * 1000);
 		if (o->timeout_ms < d * 1000 || o->timeout_ms == 0)
 			o->timeout_ms++;
+		return 0;
+	case OPT_KEY_FILE:
+		if (!*arg)
+			return cli_usage_error(NULL, "empty --key-file");
+		o->key_file = arg;
 		return 0;
 	case OPT_CLIENT_ID:
 		if (parse_hex_id(arg, o->client_id) < 0)

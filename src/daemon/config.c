@@ -54,6 +54,8 @@ void msd_config_free(struct msd_config *c)
 	free(c->regions);
 	free(c->port_file);
 	free(c->log_file);
+	free(c->auth_keys);
+	free(c->key_file);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -376,13 +378,26 @@ int msd_config_set(struct msd_config *c, const char *key, const char *value, cha
 		c->lease_ttl_ms = (unsigned)(secs * 1000 + 0.5);
 		return 0;
 	}
-	if (strcmp(key, "port-file") == 0 || strcmp(key, "log-file") == 0) {
-		char **dst = key[0] == 'p' ? &c->port_file : &c->log_file;
+	if (strcmp(key, "insecure") == 0) {
+		if (!strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1"))
+			c->insecure = true;
+		else if (!strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "0"))
+			c->insecure = false;
+		else
+			return fail(err, errlen, "invalid value '%s' for insecure (yes or no)",
+				    value);
+		return 0;
+	}
+	if (strcmp(key, "port-file") == 0 || strcmp(key, "log-file") == 0 ||
+	    strcmp(key, "auth-keys") == 0 || strcmp(key, "key-file") == 0) {
+		char **dst = key[0] == 'p' ? &c->port_file :
+			     key[0] == 'l' ? &c->log_file :
+			     key[0] == 'a' ? &c->auth_keys : &c->key_file;
 		char *dup;
 
 		if (!*value)
 			return fail(err, errlen, "empty %s name", key[0] == 'p' ? "port file" :
-				    "log file");
+				    key[0] == 'l' ? "log file" : "key file");
 		dup = strdup(value);
 		if (!dup)
 			return fail(err, errlen, "out of memory");
@@ -393,7 +408,7 @@ int msd_config_set(struct msd_config *c, const char *key, const char *value, cha
 	if (strcmp(key, "config") == 0)
 		return fail(err, errlen, "'config' cannot be used inside a config file");
 	return fail(err, errlen, "unknown key '%s' (listen, region, transport, log-level, "
-		    "port-file, log-file)", key);
+		    "port-file, log-file, lease-ttl, auth-keys, insecure, key-file)", key);
 }
 
 /* Cut a comment off: a '#' that starts a word. */

@@ -36,6 +36,9 @@ struct msd_config {
 	char *port_file;         /* malloc'ed or NULL */
 	unsigned lease_ttl_ms;   /* lease-ttl SECONDS; 0 = the library's 10 s */
 	char *log_file;          /* malloc'ed or NULL (standard error) */
+	char *auth_keys;         /* auth-keys FILE: malloc'ed or NULL */
+	bool insecure;           /* insecure yes|no: no keys, any address */
+	char *key_file;          /* key-file FILE: the key presented to others */
 	struct msd_region *regions;
 	size_t nregions;
 };

@@ -70,6 +70,9 @@ enum {
 	OPT_LEASE_TTL,
 	OPT_LOG_FILE,
 	OPT_VERSION,
+	OPT_AUTH_KEYS,
+	OPT_INSECURE,
+	OPT_KEY_FILE,
 };
 
 static const struct option long_opts[] = {
@@ -82,6 +85,9 @@ static const struct option long_opts[] = {
 	{ "port-file", required_argument, NULL, OPT_PORT_FILE },
 	{ "lease-ttl", required_argument, NULL, OPT_LEASE_TTL },
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
+	{ "auth-keys", required_argument, NULL, OPT_AUTH_KEYS },
+	{ "insecure", no_argument, NULL, OPT_INSECURE },
+	{ "key-file", required_argument, NULL, OPT_KEY_FILE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -103,6 +109,14 @@ static void usage(FILE *f)
 		"                                 commit=atomic|direct, stage=SIZE\n"
 		"      --lease-ttl SECONDS        a write lease lapses unless renewed within\n"
 		"                                 this (default 10)\n"
+		"      --auth-keys FILE           authenticate peers with the keys in FILE\n"
+		"                                 (\"NAME SECRET read|read-write REGIONS\" lines,\n"
+		"                                 mode 600); SIGHUP re-reads it\n"
+		"      --insecure                 allow a non-loopback listen address without\n"
+		"                                 --auth-keys (anyone who reaches it can read\n"
+		"                                 and write every region)\n"
+		"      --key-file FILE            the key (\"NAME SECRET\") this server presents\n"
+		"                                 to other servers (a migration's source)\n"
 		"      --config FILE              read \"KEY VALUE\" lines (KEY = an option name)\n"
 		"      --transport auto|tcp|rdma  transport (default auto)\n"
 		"      --log-level LEVEL          error, warn, info (default) or debug\n"
@@ -261,6 +275,12 @@ static void reload(struct daemon *d)
 		ms_warn("reload: listen, transport and port-file take effect at the next "
 			"start only");
 	ms_log_set_level(nc.log_level);
+	if (str_differs(nc.auth_keys, d->cfg.auth_keys) || nc.insecure != d->cfg.insecure ||
+	    str_differs(nc.key_file, d->cfg.key_file))
+		ms_warn("reload: auth-keys, insecure and key-file take effect at the next start "
+			"only (the key file itself is re-read now)");
+	if (d->cfg.auth_keys && ms_server_reload_keys(d->srv) < 0)
+		ms_err("reload: %s", ms_server_errmsg(d->srv));
 	msd_regset_reload(&d->rs, &nc);
 	/* what was asked for is in effect now, but for the address and the
 	 * port file, which stay as they were */
@@ -270,6 +290,13 @@ static void reload(struct daemon *d)
 	free(nc.port_file);
 	nc.port_file = d->cfg.port_file;
 	d->cfg.port_file = NULL;
+	free(nc.auth_keys);
+	nc.auth_keys = d->cfg.auth_keys;
+	d->cfg.auth_keys = NULL;
+	free(nc.key_file);
+	nc.key_file = d->cfg.key_file;
+	d->cfg.key_file = NULL;
+	nc.insecure = d->cfg.insecure;
 	/* a log file dropped from the configuration stays in use (standard
 	 * error is that file now) and is reopened by the next SIGHUP */
 	if (!nc.log_file) {
@@ -353,6 +380,9 @@ static int serve(struct daemon *d)
 		.transport = cfg->transport,
 		.log = ms_log_sink,
 		.lease_ttl_ms = cfg->lease_ttl_ms,
+		.auth_keys = cfg->auth_keys,
+		.insecure = cfg->insecure,
+		.key_file = cfg->key_file,
 	};
 	char msg[512] = "", hb[300];
 	const char *host = host_label(cfg->host, hb, sizeof(hb));
@@ -370,7 +400,7 @@ static int serve(struct daemon *d)
 	d->srv = ms_server_create(&so, msg, sizeof(msg));
 	if (!d->srv) {
 		err = errno;
-		if (err == EADDRINUSE || err == EADDRNOTAVAIL || err == EACCES || !msg[0])
+		if (err == EADDRINUSE || err == EADDRNOTAVAIL || !msg[0])
 			ms_err("cannot listen on %s:%s: %s", host, cfg->port, strerror(err));
 		else
 			ms_err("%s", msg);
@@ -384,6 +414,11 @@ static int serve(struct daemon *d)
 
 	port = ms_server_port(d->srv);
 	ms_info("listening on %s:%u (%s)", host, port, ms_server_transport(d->srv));
+	if (cfg->auth_keys)
+		ms_info("peers authenticate with the keys in %s", cfg->auth_keys);
+	else if (cfg->insecure)
+		ms_warn("insecure: no authentication; anyone who reaches %s:%u can read and "
+			"write every region", host, port);
 	if (cfg->port_file) {
 		err = write_port_file(cfg->port_file, port);
 		if (err < 0) {
@@ -461,6 +496,12 @@ int main(int argc, char **argv)
 		case OPT_PORT_FILE: key = "port-file"; break;
 		case OPT_LEASE_TTL: key = "lease-ttl"; break;
 		case OPT_LOG_FILE: key = "log-file"; break;
+		case OPT_AUTH_KEYS: key = "auth-keys"; break;
+		case OPT_KEY_FILE: key = "key-file"; break;
+		case OPT_INSECURE:
+			set[nset].key = "insecure";
+			set[nset++].val = "yes";
+			continue;
 		case ':':
 			free(set);
 			return usage_error("option '%s' requires an argument", argv[optind - 1]);
