@@ -35,7 +35,11 @@ static void one(const uint8_t *data, size_t size, unsigned accept, uint32_t max_
 	FUZZ_ASSERT(f.type >= 1 && f.type <= MS_F_TYPE_MAX);
 	FUZZ_ASSERT(accept & MS_FBIT(f.type));
 	FUZZ_ASSERT(strcmp(ms_frame_type_name(f.type), "unknown") != 0);
-	if (f.type == MS_F_CTRL_REQ || f.type == MS_F_CTRL_RESP || f.type == MS_F_NOTIFY) {
+	if (f.type == MS_F_AUTH) {
+		FUZZ_ASSERT(f.plen <= MS_FRAME_AUTH_MAX);
+		FUZZ_ASSERT(!f.id && !f.key && !f.addr && !f.len);
+	} else if (f.type == MS_F_CTRL_REQ || f.type == MS_F_CTRL_RESP ||
+		   f.type == MS_F_NOTIFY) {
 		FUZZ_ASSERT(f.plen <= MS_CTRL_MAX);
 		FUZZ_ASSERT(!f.key && !f.addr && !f.len);
 	} else {

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "auth.h"
 #include "frame.h"
 #include "proto.h"
 
@@ -73,6 +74,9 @@ static void frames(void)
 		{ "write_over", { .type = MS_F_WRITE_REQ, .id = 5, .key = 1,
 				  .len = MS_TCP_MAX_IO + 1, .plen = MS_TCP_MAX_IO + 1 } },
 		{ "status_min", { .type = MS_F_CTRL_RESP, .status = MS_FRAME_STATUS_MIN } },
+		{ "auth_m1", { .type = MS_F_AUTH, .plen = MS_AUTH_M1_MIN } },
+		{ "auth_verdict", { .type = MS_F_AUTH, .status = -EACCES } },
+		{ "auth_over", { .type = MS_F_AUTH, .plen = MS_FRAME_AUTH_MAX + 1 } },
 		{ "bad_type", { .type = MS_F_TYPE_MAX + 1 } },
 	};
 	uint8_t h[MS_FRAME_HDR];
@@ -258,6 +262,45 @@ static void url(void)
 	puts_("url", "transport", "rdma");
 }
 
+#define SECRET "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+static void auth(void)
+{
+	struct ms_authkey key = { .name = "fz", .secret_len = MS_AUTH_SECRET_MIN };
+	struct ms_auth_cli c;
+	uint8_t m[MS_AUTH_M2_LEN + MS_AUTH_M3_LEN + 1] = { 0 };
+	size_t len;
+
+	puts_("auth", "server_keys",
+	      "# memsyncd keys\n"
+	      "alice " SECRET " read-write vm0,vm1\n"
+	      "bob " SECRET SECRET " read *\n"
+	      "\n"
+	      "carol.x@y-1 " SECRET " read r1\n");
+	puts_("auth", "client_key", "alice " SECRET "\n");
+	puts_("auth", "client_from_server_line", "alice " SECRET " read-write vm0\n");
+	puts_("auth", "short_secret", "alice 0011 read *\n");
+	puts_("auth", "bad_hex", "alice " SECRET "zz read *\n");
+	puts_("auth", "twice", "a " SECRET " read *\na " SECRET " read *\n");
+	puts_("auth", "bad_grant", "a " SECRET " write *\n");
+	puts_("auth", "bad_regions", "a " SECRET " read vm0,,vm1\n");
+	puts_("auth", "long_name", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa " SECRET "\n");
+	puts_("auth", "crlf", "a " SECRET " read *\r\n");
+	/* handshake messages: a real M1 (its nonce is random), M2- and
+	 * M3-sized blobs, and masks that change nothing (the handshake
+	 * succeeds) or one bit */
+	if (ms_auth_cli_start(&c, &key, buf, sizeof(buf), &len) == 0)
+		put("auth", "m1", buf, (int)len);
+	ms_auth_cli_clear(&c);
+	put("auth", "mask_zero", m, MS_AUTH_M2_LEN + MS_AUTH_M3_LEN);
+	m[MS_AUTH_M2_LEN + 3] = 0x10;
+	put("auth", "mask_m3_bit", m, MS_AUTH_M2_LEN + MS_AUTH_M3_LEN);
+	m[MS_AUTH_M2_LEN + 3] = 0;
+	m[40] = 1;
+	put("auth", "mask_m2_bit", m, MS_AUTH_M2_LEN);
+	put("auth", "m3_long", m, MS_AUTH_M2_LEN + MS_AUTH_M3_LEN + 1);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -270,5 +313,6 @@ int main(int argc, char **argv)
 	proto();
 	config();
 	url();
+	auth();
 	return failures ? 1 : 0;
 }

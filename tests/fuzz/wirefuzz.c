@@ -2,12 +2,16 @@
 /*
  * wirefuzz.c - fuzz a live server over the wire (TCP fallback).
  *
- *   wirefuzz [--seed N] [--rounds N] [--seconds S] [-v]
+ *   wirefuzz [--seed N] [--rounds N] [--seconds S] [--no-auth] [-v]
  *
- * Starts a server in this process on 127.0.0.1 (port 0) with two regions:
+ * Starts a server in this process on 127.0.0.1 (port 0), with keys
+ * (unless --no-auth: a key file of mode 0600 in a temporary directory),
+ * and two regions:
  * "good", whose write lease a well-behaved client holds for the whole run,
  * and "free", which the fuzzer may lease, stage into and commit to.  Then,
- * round after round, it opens a raw TCP connection, says a valid HELLO
+ * round after round, it opens a raw TCP connection, authenticates (most
+ * rounds: some skip it, use a wrong secret or send a mangled AUTH frame),
+ * says a valid HELLO
  * (most rounds), learns a handle, keys and a staging area from valid
  * requests, and sends a seeded sequence of requests (OPEN, READ, WRITE,
  * STAGE, COMMIT, RENEW, HOT, TOUCH, HOLD, LEASE, FREEZE, ...) in random
@@ -28,6 +32,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -36,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,6 +49,7 @@
 #include "hash.h"
 #include "memsync.h"
 #include "proto.h"
+#include "tcp_auth.h"
 #include "tcp_sock.h"
 #include "util.h"
 #include "wirefuzz.h"
@@ -318,16 +325,112 @@ int wf_ctrl(struct wf_conn *c, const void *msg, int mlen, bool mut, size_t *rlen
 	return 0;
 }
 
+int wf_auth(struct wf_conn *c, const struct ms_authkey *key)
+{
+	struct tcp_auth_io io = tcp_auth_fd_io;
+	char err[256];
+	int rc;
+
+	io.ud = (void *)(intptr_t)c->fd;
+	rc = tcp_auth_client(&io, key, "tcp", 3, REPLY_MS, err, sizeof(err));
+	if (rc == 0) {
+		wf.auth_ok++;
+		return 0;
+	}
+	wf.auth_refused++;
+	if (wf.verbose)
+		fprintf(stderr, "auth as %s: %s\n", key->name, err);
+	wf_hangup(c);
+	return 1;
+}
+
+/* -------------------------------------------------------- the keys */
+
+static void hex(const uint8_t *p, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", p[i]);
+}
+
+/* Write text to DIR/name, mode 0600. */
+static int write_private(const char *name, const char *text, char *path, size_t plen)
+{
+	FILE *f;
+	int fd;
+
+	snprintf(path, plen, "%s/%s", wf.dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	fputs(text, f);
+	return fclose(f) ? -1 : 0;
+}
+
+/* keys: good (read-write good), stat (read *), fuzzr (read good,free),
+ * fuzzw (read-write free); the good and stat clients' key files. */
+static int make_keys(char *srv, char *goodf, char *statf, size_t plen)
+{
+	static const char *const names[] = { "good", "stat", "fuzzr", "fuzzw" };
+	static const char *const grants[] = { "read-write good", "read *", "read good,free",
+					      "read-write free" };
+	char sec[4][2 * MS_AUTH_SECRET_MIN + 1], text[1024], line[256], err[256];
+	uint8_t raw[MS_AUTH_SECRET_MIN];
+	size_t n = 0;
+
+	snprintf(wf.dir, sizeof(wf.dir), "/tmp/wirefuzz.XXXXXX");
+	if (!mkdtemp(wf.dir))
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		wf_fill(raw, sizeof(raw));
+		hex(raw, sizeof(raw), sec[i]);
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s %s %s\n", names[i], sec[i],
+				      grants[i]);
+	}
+	if (write_private("server.keys", text, srv, plen))
+		return -1;
+	snprintf(line, sizeof(line), "good %s\n", sec[0]);
+	if (write_private("good.key", line, goodf, plen))
+		return -1;
+	snprintf(line, sizeof(line), "stat %s\n", sec[1]);
+	if (write_private("stat.key", line, statf, plen))
+		return -1;
+	snprintf(line, sizeof(line), "fuzzr %s\n", sec[2]);
+	if (ms_authkey_parse(line, strlen(line), &wf.key_read, err, sizeof(err)))
+		return -1;
+	snprintf(line, sizeof(line), "fuzzw %s\n", sec[3]);
+	return ms_authkey_parse(line, strlen(line), &wf.key_write, err, sizeof(err)) ? -1 : 0;
+}
+
+static void remove_keys(void)
+{
+	static const char *const files[] = { "server.keys", "good.key", "stat.key" };
+	char path[128];
+
+	if (!wf.dir[0])
+		return;
+	for (size_t i = 0; i < MS_ARRAY_SIZE(files); i++) {
+		snprintf(path, sizeof(path), "%s/%s", wf.dir, files[i]);
+		unlink(path);
+	}
+	rmdir(wf.dir);
+}
+
 /* -------------------------------------------------------- the checks */
 
-static int good_setup(void)
+static int good_setup(const char *goodf, const char *statf)
 {
 	struct ms_client_opts co = { .opts_size = sizeof(co), .transport = MS_TRANSPORT_TCP,
 				     .timeout_ms = 20000 };
 	char err[256];
 
+	co.key_file = wf.auth ? goodf : NULL;
 	wf.good = ms_connect("127.0.0.1", wf.port, &co, err, sizeof(err));
-	wf.statc = ms_connect("127.0.0.1", wf.port, &co, err, sizeof(err));
+	co.key_file = wf.auth ? statf : NULL;
+	if (wf.good)
+		wf.statc = ms_connect("127.0.0.1", wf.port, &co, err, sizeof(err));
 	if (!wf.good || !wf.statc) {
 		printf("Bail out! connect: %s\n", err);
 		return -1;
@@ -380,11 +483,11 @@ static void check_round(void)
 	}
 }
 
-static int server_up(void)
+static int server_up(const char *keys)
 {
 	struct ms_server_opts so = { .opts_size = sizeof(so), .host = "127.0.0.1", .port = "0",
 				     .transport = MS_TRANSPORT_TCP, .log = log_cb,
-				     .lease_ttl_ms = 3600 * 1000 };
+				     .lease_ttl_ms = 3600 * 1000, .auth_keys = keys };
 	static const char *const names[] = { "good", "free" };
 	char err[256];
 
@@ -430,7 +533,8 @@ static double now_s(void)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: wirefuzz [--seed N] [--rounds N] [--seconds S] [-v]\n");
+	fprintf(stderr, "usage: wirefuzz [--seed N] [--rounds N] [--seconds S] [--no-auth] "
+			"[-v]\n");
 	return 2;
 }
 
@@ -438,6 +542,7 @@ int main(int argc, char **argv)
 {
 	unsigned long max_rounds = 0;
 	double secs = 0, t0;
+	char srvf[128], goodf[128], statf[128];
 	int rc = 0;
 
 	if (getrandom(&wf.seed, sizeof(wf.seed), 0) != sizeof(wf.seed))
@@ -447,6 +552,8 @@ int main(int argc, char **argv)
 
 		if (!strcmp(argv[i], "-v")) {
 			wf.verbose = true;
+		} else if (!strcmp(argv[i], "--no-auth")) {
+			wf.no_auth = true;
 		} else if (i + 1 < argc && !strcmp(argv[i], "--seed")) {
 			wf.seed = strtoull(argv[++i], &end, 0);
 		} else if (i + 1 < argc && !strcmp(argv[i], "--rounds")) {
@@ -469,7 +576,13 @@ int main(int argc, char **argv)
 	wf.pulled = malloc(REGION_SIZE);
 	if (!wf.mirror || !wf.mirror_next || !wf.pulled)
 		return 1;
-	if (server_up() || good_setup()) {
+	wf.auth = !wf.no_auth;
+	if (wf.auth && make_keys(srvf, goodf, statf, sizeof(srvf))) {
+		printf("Bail out! key files in %s: %s\n", wf.dir, strerror(errno));
+		rc = 1;
+		goto out;
+	}
+	if (server_up(wf.auth ? srvf : NULL) || good_setup(goodf, statf)) {
 		rc = 1;
 		goto out;
 	}
@@ -486,6 +599,9 @@ int main(int argc, char **argv)
 		       "connections closed by the server, %d server warnings\n",
 		       ++wf.tap_n, wf.rounds, wf.frames, wf.mutated, wf.replies, wf.closed,
 		       __atomic_load_n(&wf.server_warnings, __ATOMIC_RELAXED));
+		if (wf.auth)
+			printf("# handshakes: %lu accepted, %lu refused\n", wf.auth_ok,
+			       wf.auth_refused);
 		printf("# successful replies: READ %lu, WRITE %lu", wf.data_ok[MS_F_READ_RESP],
 		       wf.data_ok[MS_F_WRITE_RESP]);
 		for (int t = 0; t < (int)MS_ARRAY_SIZE(wf.answered); t++)
@@ -509,5 +625,6 @@ out:
 	free(wf.mirror);
 	free(wf.mirror_next);
 	free(wf.pulled);
+	remove_keys();
 	return rc;
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "frame.h"
 #include "memsync.h"
 #include "proto.h"
@@ -46,6 +47,12 @@ struct wf {
 	ms_client *good, *statc;
 	ms_region *gr;
 	uint8_t *mirror, *mirror_next, *pulled;
+	/* authentication (unless --no-auth): the fuzzer's keys, read on
+	 * both regions and read-write on "free" */
+	bool auth, no_auth;
+	struct ms_authkey key_read, key_write;
+	char dir[64];                  /* the key files */
+	unsigned long auth_ok, auth_refused;
 };
 extern struct wf wf;
 
@@ -60,6 +67,9 @@ void wf_hangup(struct wf_conn *c);
 int wf_send(struct wf_conn *c, struct ms_frame *hdr, const void *pay, uint32_t plen,
 	    bool mut, struct ms_frame *f);
 int wf_ctrl(struct wf_conn *c, const void *msg, int mlen, bool mut, size_t *rlen);
+
+/* The key handshake on c (wirefuzz.c): 0, or the round is over. */
+int wf_auth(struct wf_conn *c, const struct ms_authkey *key);
 
 /* One round: connect, speak, hang up. */
 void wf_round(const char *port, uint64_t size, uint32_t chunk);

@@ -221,6 +221,31 @@ static void commit(struct wf_conn *c, bool mut)
 	ctrl(c, ms_enc_commit(msg, sizeof(msg), &m), mut);
 }
 
+/* A whole chunk written into the staging area and committed, as a writer
+ * does (the commit alone may be mutated): the server's apply path. */
+static void stage_commit(struct wf_conn *c, bool mut)
+{
+	struct ms_commit_ent e = { .len = rchunk };
+	struct ms_msg_commit m = { .handle = c->handle, .epoch = c->epoch, .n = 1, .ents = &e };
+	struct ms_frame h = { .type = MS_F_WRITE_REQ, .key = c->seg.desc.rkey, .len = rchunk }, f;
+	uint64_t k = wf_below(c->nchunks ? c->nchunks : 1);
+
+	e.off = k * rchunk;
+	e.soff = e.off;
+	if (!c->have_stage || e.soff < c->seg.base ||
+	    e.soff - c->seg.base + rchunk > c->seg.desc.len || e.soff + rchunk > WF_REGION_MAX) {
+		commit(c, mut);
+		return;
+	}
+	h.addr = c->seg.desc.addr + (e.soff - c->seg.base);
+	wf_fill(data, rchunk);
+	if (wf_send(c, &h, data, rchunk, false, &f) || f.status)
+		return;
+	memcpy(c->staged + e.soff, data, rchunk);
+	ms_chunk_hash(data, rchunk, e.hash);
+	ctrl(c, ms_enc_commit(msg, sizeof(msg), &m), mut);
+}
+
 static void chunks(struct wf_conn *c, enum ms_msg_type t, bool mut)
 {
 	uint64_t idx[16];
@@ -265,6 +290,18 @@ static void admin(struct wf_conn *c, bool mut)
 	}
 }
 
+/* An AUTH frame with a real M1 of key, mutated. */
+static void auth_frame(struct wf_conn *c, const struct ms_authkey *key)
+{
+	struct ms_frame h = { .type = MS_F_AUTH }, f;
+	struct ms_auth_cli a;
+	size_t len = 0;
+
+	if (ms_auth_cli_start(&a, key, msg, sizeof(msg), &len) == 0)
+		wf_send(c, &h, msg, (uint32_t)len, true, &f);
+	ms_auth_cli_clear(&a);
+}
+
 static void step(struct wf_conn *c, bool mut)
 {
 	struct ms_msg_renew rn = { .handle = pick_handle(c), .epoch = pick_epoch(c) };
@@ -277,7 +314,8 @@ static void step(struct wf_conn *c, bool mut)
 	switch (wf_below(20)) {
 	case 0: case 1: case 2: read_req(c, mut); break;
 	case 3: case 4: case 5: write_req(c, mut); break;
-	case 6: case 7: commit(c, mut); break;
+	case 6: commit(c, mut); break;
+	case 7: stage_commit(c, mut); break;
 	case 8: stage(c, mut); break;
 	case 9: open_region(c, mut); break;
 	case 10:
@@ -311,7 +349,9 @@ static void step(struct wf_conn *c, bool mut)
 		ctrl(c, ms_enc_close(msg, sizeof(msg), &hh), mut);
 		break;
 	case 17:
-		if (wf_chance(30))
+		if (wf.auth && wf_chance(20))
+			auth_frame(c, &wf.key_read);   /* a second handshake */
+		else if (wf_chance(30))
 			ctrl(c, ms_enc_empty(msg, sizeof(msg), MS_MSG_BYE), mut);
 		else
 			hello(c, mut);
@@ -326,6 +366,30 @@ static void step(struct wf_conn *c, bool mut)
 		wf_send(c, &h, NULL, 0, mut, &f);
 		break;
 	}
+}
+
+/* The handshake: mostly with the key for this round's region (sometimes
+ * the other one), else none, a wrong secret or a mangled AUTH frame.
+ * 0 to go on, 1 when the connection is gone. */
+static int authenticate(struct wf_conn *c)
+{
+	const struct ms_authkey *key = c->free_round ? &wf.key_write : &wf.key_read;
+	struct ms_authkey bad;
+	uint64_t how = wf_below(100);
+
+	if (how < 10)
+		key = c->free_round ? &wf.key_read : &wf.key_write;
+	if (how < 85)
+		return wf_auth(c, key);
+	if (how < 90)
+		return 0;               /* none: everything is refused */
+	if (how < 95) {
+		bad = *key;
+		wf_fill(bad.secret, bad.secret_len);
+		return wf_auth(c, &bad) ? 1 : (wf_fail("a wrong secret was accepted"), 1);
+	}
+	auth_frame(c, key);
+	return c->fd < 0;
 }
 
 void wf_round(const char *port, uint64_t size, uint32_t chunk)
@@ -343,6 +407,8 @@ void wf_round(const char *port, uint64_t size, uint32_t chunk)
 		return;
 	}
 	c->free_round = wf_chance(50);
+	if (wf.auth && authenticate(c))
+		return;
 	if (wf_chance(90))
 		hello(c, false);
 	/* a handover a round before reserved "free" for a made-up client:
