@@ -105,13 +105,24 @@ for ns in "$NSA" "$NSB"; do
 done
 ip -n "$NSA" link set "$VA" up && ip -n "$NSB" link set "$VB" up || die "cannot bring the veth up"
 
+# ------------------------------------------------------------ the keys
+# One key for everyone here: A and B authenticate peers with it, B
+# presents it to A when it pulls the region, and the clients (kvstore,
+# memsync) use it through MEMSYNC_KEY_FILE.  In a cluster each would have
+# its own line with only the grants it needs (docs/security.md).
+KEYS=$WORK/keys
+( umask 077 && printf 'demo %s read-write *\n' "$(openssl rand -hex 32)" >"$KEYS" ) ||
+	die "cannot make a key (openssl rand)"
+export MEMSYNC_KEY_FILE=$KEYS
+say "a 256-bit key in $KEYS (both daemons require it)"
+
 # ------------------------------------------------------------ the daemons
 ip netns exec "$NSA" "$MEMSYNCD" --listen "$IPA:$PORT" --port-file "$WORK/a.port" --region "kv:$SIZE" \
-	>"$WORK/memsyncd-a.log" 2>&1 &
+	--auth-keys "$KEYS" >"$WORK/memsyncd-a.log" 2>&1 &
 PIDA=$!
 PIDS+=("$PIDA")
 ip netns exec "$NSB" "$MEMSYNCD" --listen "$IPB:$PORT" --port-file "$WORK/b.port" \
-	>"$WORK/memsyncd-b.log" 2>&1 &
+	--auth-keys "$KEYS" --key-file "$KEYS" >"$WORK/memsyncd-b.log" 2>&1 &
 PIDB=$!
 PIDS+=("$PIDB")
 wait_file "$WORK/a.port" 20 "$PIDA" || { cat "$WORK/memsyncd-a.log" >&2; die "memsyncd A did not start"; }

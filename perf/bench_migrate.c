@@ -124,7 +124,7 @@ static int full_io(int fd, void *buf, size_t n, bool wr)
  * when fill; reports its port, then serves until 'q' or the parent ends. */
 static int server_child(const struct bench *b, bool fill, uint64_t seed, int cmd, int resp)
 {
-	struct ms_server_opts so = { .opts_size = sizeof(so), .host = fill ? b->host : b->host_b,
+	struct ms_server_opts so = { .opts_size = sizeof(so), .insecure = true, .host = fill ? b->host : b->host_b,
 				     .port = "0",
 				     .transport = b->transport, .lease_ttl_ms = 60000 };
 	char err[256] = "", c;

@@ -119,7 +119,7 @@ static int full_write(int fd, const void *buf, size_t n)
  * (all threads), end on 'q' or when the parent goes away. */
 static int server_child(const struct bench *b, int cmd, int resp)
 {
-	struct ms_server_opts so = { .opts_size = sizeof(so), .host = b->host, .port = "0",
+	struct ms_server_opts so = { .opts_size = sizeof(so), .insecure = true, .host = b->host, .port = "0",
 				     .transport = b->transport };
 	char err[256] = "";
 	ms_server *s = ms_server_create(&so, err, sizeof(err));

@@ -160,10 +160,14 @@ static int read_private(const char *path, char **out, size_t *len, char *err, si
 	fd = open_private(path, err, errlen);
 	if (fd < 0)
 		return fd;
+	buf = malloc(cap);
+	if (!buf) {
+		close(fd);
+		return fail(-ENOMEM, err, errlen, "out of memory");
+	}
 	for (;;) {
-		if (n + 1 >= cap || !buf) {
-			if (buf)
-				cap *= 2;
+		if (n + 1 >= cap) {
+			cap *= 2;
 			if (cap > KEYFILE_MAX + 1) {
 				rc = fail(-EFBIG, err, errlen, "key file %s is too large", path);
 				break;
@@ -189,8 +193,7 @@ static int read_private(const char *path, char **out, size_t *len, char *err, si
 	}
 	close(fd);
 	if (rc) {
-		if (buf)
-			OPENSSL_cleanse(buf, cap);
+		OPENSSL_cleanse(buf, n);
 		free(buf);
 		return rc;
 	}

@@ -172,7 +172,8 @@ static int serve(struct store *s, int lfd)
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: kvstore --region memsync://HOST:PORT/REGION [--listen HOST:PORT]\n"
-		   "               [--port-file FILE] [--sync-ms MS] [--transport auto|tcp|rdma]\n");
+		   "               [--port-file FILE] [--sync-ms MS] [--transport auto|tcp|rdma]\n"
+		   "               [--key-file FILE]   (default $MEMSYNC_KEY_FILE)\n");
 }
 
 int main(int argc, char **argv)
@@ -183,6 +184,7 @@ int main(int argc, char **argv)
 		{ "port-file", required_argument, NULL, 'p' },
 		{ "sync-ms", required_argument, NULL, 's' },
 		{ "transport", required_argument, NULL, 't' },
+		{ "key-file", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -197,12 +199,16 @@ int main(int argc, char **argv)
 	unsigned port = 0;
 	int c, lfd, rc;
 
+	co.key_file = getenv("MEMSYNC_KEY_FILE");
+	if (co.key_file && !*co.key_file)
+		co.key_file = NULL;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r': region = optarg; break;
 		case 'l': listen_at = optarg; break;
 		case 'p': port_file = optarg; break;
 		case 's': mo.sync_interval_ms = (unsigned)atoi(optarg); break;
+		case 'k': co.key_file = optarg; break;
 		case 't':
 			if (ms_transport_parse(optarg, &co.transport) < 0) {
 				fprintf(stderr, "kvstore: bad --transport '%s'\n", optarg);

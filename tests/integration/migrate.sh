@@ -103,11 +103,11 @@ start_node() {
 	log=$SCRATCH/memsyncd.$who.$_dn.log
 	if [ "$who" = a ]; then
 		host=$HA
-		"${CL[@]}" "$MEMSYNCD" --listen "$host:$port" --port-file "$pf" --log-level info "$@" \
+		"${CL[@]}" "$MEMSYNCD" --insecure --listen "$host:$port" --port-file "$pf" --log-level info "$@" \
 			</dev/null >"$log" 2>&1 &
 	else
 		host=$HB
-		"${CLB[@]}" "$MEMSYNCD" --listen "$host:$port" --port-file "$pf" --log-level info "$@" \
+		"${CLB[@]}" "$MEMSYNCD" --insecure --listen "$host:$port" --port-file "$pf" --log-level info "$@" \
 			</dev/null >"$log" 2>&1 &
 	fi
 	pid=$!

@@ -249,7 +249,7 @@ static void set_tests(void)
 	   "regions in order");
 	is_int(msd_config_set(&c, "frobnicate", "1", err, sizeof(err)), -EINVAL, "unknown key");
 	is_str(err, "unknown key 'frobnicate' (listen, region, transport, log-level, port-file, "
-	       "log-file)",
+	       "log-file, lease-ttl, auth-keys, insecure, key-file)",
 	       "unknown key message");
 	is_int(msd_config_set(&c, "config", "x.conf", err, sizeof(err)), -EINVAL,
 	       "no nested config");
@@ -324,7 +324,7 @@ static void file_tests(void)
 
 	file_bad("listen 127.0.0.1:7400\nbogus 1\n",
 		 "t.conf:2: unknown key 'bogus' (listen, region, transport, log-level, "
-		 "port-file, log-file)", "unknown key");
+		 "port-file, log-file, lease-ttl, auth-keys, insecure, key-file)", "unknown key");
 	file_bad("\n\nregion\n", "t.conf:3: 'region' needs a value (KEY VALUE)",
 		 "missing value");
 	file_bad("# c\nregion   # just a comment\n",
@@ -351,7 +351,7 @@ static void file_tests(void)
 		 "nested config");
 	file_bad("--listen 127.0.0.1:1\n",
 		 "t.conf:1: unknown key '--listen' (listen, region, transport, log-level, "
-		 "port-file, log-file)", "key with dashes");
+		 "port-file, log-file, lease-ttl, auth-keys, insecure, key-file)", "key with dashes");
 	file_bad("listen=127.0.0.1:1\n", "t.conf:1: 'listen=127.0.0.1:1' needs a value "
 		 "(KEY VALUE)", "KEY=VALUE form");
 
