@@ -358,10 +358,17 @@ static void handle_hdr(struct srv *s, struct peer *p)
 		payload_done(s, p);
 }
 
+/* Stopping: the requests already received (whole headers in buf) are
+ * served, nothing more is read. */
+static bool stop_reading(struct srv *s, struct peer *p)
+{
+	return s->l.stopping && p->blen - p->boff < MS_FRAME_HDR;
+}
+
 static bool rx_paused(struct srv *s, struct peer *p)
 {
 	return p->lp.dead || p->broken || p->yielded || tx_full(s, p) ||
-	       ((s->l.stopping || p->held) && p->rx == RX_HDR);
+	       ((stop_reading(s, p) || p->held) && p->rx == RX_HDR);
 }
 
 /* Whole input that peer_rx() would act on sits in buf (a partial header
@@ -644,7 +651,8 @@ static void check_peer(struct ms_xloop *l, struct ms_xlpeer *lp)
 
 	if (p->broken)
 		peer_close(s, p, MS_LOG_ERROR, "out of memory or epoll failure; disconnected");
-	else if (l->stopping && !p->txh && p->rx == RX_HDR && !p->lp.deferred && !p->held)
+	else if (l->stopping && !p->txh && p->rx == RX_HDR && !p->lp.deferred && !p->held &&
+		 stop_reading(s, p))
 		peer_close(s, p, MS_LOG_DEBUG, "server stopping; disconnected");
 }
 
