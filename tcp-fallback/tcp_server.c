@@ -326,7 +326,8 @@ static void handle_hdr(struct srv *s, struct peer *p)
 	p->want = p->req.plen;
 	p->got = 0;
 	p->big_writes = p->req.type == MS_F_WRITE_REQ && p->req.len >= BIG_WRITE;
-	p->turn += 1 + (unsigned)((p->req.plen + (p->req.type == MS_F_READ_REQ ? p->req.len : 0)) >> 16);
+	p->turn += 1 + (unsigned)((p->req.plen + (p->req.type == MS_F_READ_REQ ? p->req.len : 0)) >> 20);
+	p->turn_ctrl |= p->req.type == MS_F_CTRL_REQ;
 	switch (p->req.type) {
 	case MS_F_READ_REQ:
 		rc = tcp_mr_check(&s->l, &s->mrs, &p->req, MS_XACCESS_READ, &m, &ptr);
@@ -410,7 +411,8 @@ static void peer_rx(struct srv *s, struct peer *p)
 	while (!rx_paused(s, p)) {
 		avail = p->blen - p->boff;
 		if (p->rx == RX_HDR && avail >= MS_FRAME_HDR) {
-			if (p->turn && (p->turn >= TURN_UNITS || ms_now_ns() >= p->turn_end)) {
+			if (p->turn && (p->turn >= TURN_UNITS ||
+					(p->turn_ctrl && ms_now_ns() >= p->turn_end))) {
 				p->yielded = true;      /* the others' turn; back soon */
 				ms_xloop_ready(&s->l, &p->lp);
 				return;
@@ -610,6 +612,7 @@ static void stop_listening(struct ms_xloop *l)
 static void on_peer_event(struct srv *s, struct peer *p, uint32_t events)
 {
 	p->turn = 0;                                    /* a new turn */
+	p->turn_ctrl = false;
 	p->turn_end = ms_now_ns() + TURN_NS;
 	p->yielded = false;
 	if ((events & (EPOLLERR | EPOLLHUP)) && rx_paused(s, p)) {
