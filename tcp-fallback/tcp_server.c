@@ -338,7 +338,8 @@ static void handle_hdr(struct srv *s, struct peer *p)
 	p->want = p->req.plen;
 	p->got = 0;
 	p->big_writes = p->req.type == MS_F_WRITE_REQ && p->req.len >= BIG_WRITE;
-	p->turn += 1 + (unsigned)((p->req.plen + (p->req.type == MS_F_READ_REQ ? p->req.len : 0)) >> 16);
+	p->turn += 1 + (unsigned)((p->req.plen + (p->req.type == MS_F_READ_REQ ? p->req.len : 0)) >> 20);
+	p->turn_ctrl |= p->req.type == MS_F_CTRL_REQ;
 	switch (p->req.type) {
 	case MS_F_READ_REQ:
 		rc = tcp_mr_check(&s->l, &s->mrs, &p->req, MS_XACCESS_READ, &m, &ptr);
@@ -370,10 +371,17 @@ static void handle_hdr(struct srv *s, struct peer *p)
 		payload_done(s, p);
 }
 
+/* Stopping: the requests already received (whole headers in buf) are
+ * served, nothing more is read. */
+static bool stop_reading(struct srv *s, struct peer *p)
+{
+	return s->l.stopping && p->blen - p->boff < MS_FRAME_HDR;
+}
+
 static bool rx_paused(struct srv *s, struct peer *p)
 {
 	return p->lp.dead || p->broken || p->closing || p->yielded || tx_full(s, p) ||
-	       ((s->l.stopping || p->held) && p->rx == RX_HDR);
+	       ((stop_reading(s, p) || p->held) && p->rx == RX_HDR);
 }
 
 /* Whole input that peer_rx() would act on sits in buf (a partial header
@@ -416,7 +424,8 @@ static void peer_rx(struct srv *s, struct peer *p)
 	while (!rx_paused(s, p)) {
 		avail = p->blen - p->boff;
 		if (p->rx == RX_HDR && avail >= MS_FRAME_HDR) {
-			if (p->turn && (p->turn >= TURN_UNITS || ms_now_ns() >= p->turn_end)) {
+			if (p->turn && (p->turn >= TURN_UNITS ||
+					(p->turn_ctrl && ms_now_ns() >= p->turn_end))) {
 				p->yielded = true;      /* the others' turn; back soon */
 				ms_xloop_ready(&s->l, &p->lp);
 				return;
@@ -619,6 +628,7 @@ static void on_peer_event(struct srv *s, struct peer *p, uint32_t events)
 	if (p->tls && !ms_tls_done(p->tls) && tcp_srv_tls_step(s, p))
 		return;
 	p->turn = 0;                                    /* a new turn */
+	p->turn_ctrl = false;
 	p->turn_end = ms_now_ns() + TURN_NS;
 	p->yielded = false;
 	if ((events & (EPOLLERR | EPOLLHUP)) && rx_paused(s, p)) {
@@ -664,7 +674,8 @@ static void check_peer(struct ms_xloop *l, struct ms_xlpeer *lp)
 
 	if (p->broken)
 		peer_close(s, p, MS_LOG_ERROR, "out of memory or epoll failure; disconnected");
-	else if (l->stopping && !p->txh && p->rx == RX_HDR && !p->lp.deferred && !p->held)
+	else if (l->stopping && !p->txh && p->rx == RX_HDR && !p->lp.deferred && !p->held &&
+		 stop_reading(s, p))
 		peer_close(s, p, MS_LOG_DEBUG, "server stopping; disconnected");
 }
 

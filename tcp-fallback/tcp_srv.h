@@ -22,8 +22,8 @@
 #define TX_MAX_BYTES (64u << 20)        /* ...or this much queued */
 #define TX_IOV 64                       /* iovecs per sendmsg */
 #define BIG_WRITE (32u << 10)           /* see peer_recv_hdr() */
-#define TURN_UNITS 32                   /* a peer's turn: frames (+1 per 64 KiB)... */
-#define TURN_NS (2u * 1000000u)         /* ...or time, then the next peer's (fairness) */
+#define TURN_UNITS 64                   /* a peer's turn: frames (+1 per MiB)... */
+#define TURN_NS (2u * 1000000u)         /* ...or time once it ran a control request */
 
 struct tx_ent {
 	struct tx_ent *next;
@@ -63,7 +63,7 @@ struct peer {
 	struct tx_ent *txh, *txt;
 	unsigned txn, turn;             /* turn: units used; yielded: over, on l->ready */
 	size_t txbytes, txown;          /* txown: owned bytes (xlimits) */
-	uint64_t turn_end; bool yielded;
+	uint64_t turn_end; bool yielded, turn_ctrl;
 	size_t boff, blen;              /* unparsed bytes: buf[boff..blen) */
 	uint8_t buf[RXBUF];
 };
