@@ -613,13 +613,17 @@ int ms_srv_h_lease(ms_server *s, struct peer *p, const void *req, size_t len, vo
 	struct ms_export *e;
 	int err;
 
-	(void)p;
 	e = named(s, req, len, MS_MSG_LEASE, name, &err);
 	if (err == EBADMSG)
 		return ms_enc_error(resp, cap, EBADMSG, "malformed LEASE");
 	if (!e)
 		return ms_enc_error(resp, cap, ENOENT, "unknown region '%s'", name);
 	ms_lease_info_of(e, &li);
+	if (ms_srv_grant(s, p, name) < MS_GRANT_RW) {
+		/* who holds it is for those who may write it (or break it) */
+		memset(li.holder, 0, sizeof(li.holder));
+		memset(li.client_id, 0, sizeof(li.client_id));
+	}
 	return ms_enc_lease_ok(resp, cap, &li);
 }
 

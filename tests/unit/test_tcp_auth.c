@@ -293,6 +293,23 @@ static void test_library(ms_server *s, const uint8_t *want)
 	   "a region bob may not see: ENOENT");
 	ok(strstr(ms_client_errmsg(c), "unknown region 'hidden'") != NULL, "  (%s)",
 	   ms_client_errmsg(c));
+	{
+		/* alice writes db: only a key that may write it learns who */
+		struct ms_client_opts ao = co;
+		struct ms_lease_info li;
+		ms_client *a;
+		ms_region *w;
+
+		ao.key_file = key_file("alice.key", "alice " SECRET_A "\n");
+		a = ms_connect("127.0.0.1", port, &ao, err, sizeof(err));
+		w = a ? ms_open(a, "db", MS_MODE_WRITE) : NULL;
+		ok(w != NULL, "alice holds db's write lease");
+		ok(ms_lease_get(c, "db", &li) == 0 && li.state == MS_LEASE_HELD && !li.holder[0],
+		   "bob sees the lease held, but not by whom");
+		ok(a && ms_lease_get(a, "db", &li) == 0 && li.holder[0] != '\0',
+		   "alice (read-write) sees the holder (%s)", li.holder);
+		ms_disconnect(a);
+	}
 
 	/* the reload drops bob: his connection closes, alice's stays */
 	co.key_file = key_file("alice.key", "alice " SECRET_A "\n");
