@@ -74,6 +74,7 @@ struct peer {
 	uint32_t ev;                    /* epoll interest now registered */
 	bool broken, big_writes;
 	enum rx_state rx;
+	uint64_t cid;                   /* connection id (grants), never reused */
 	struct ms_frame req;            /* the request being received */
 	char *dst;                      /* payload destination */
 	size_t want, got;
@@ -96,6 +97,7 @@ struct srv {
 	struct ms_xloop l;              /* first: the shared loop */
 	int lfd;
 	struct tcp_mrtab mrs;
+	uint64_t last_cid;              /* loop thread */
 };
 
 static char tag_listen;                 /* epoll data of the listener */
@@ -107,7 +109,7 @@ MS_XLOOP_ACCESSORS(struct srv, struct peer)
 
 /* ------------------------------------------------------- registrations */
 
-static void detach_mr(struct ms_xloop *l, struct ms_xsmr *m);
+static void detach_mr(struct ms_xloop *l, struct ms_xsmr *m, uint64_t key);
 
 int ms_tcp_srv_reg_mr(struct ms_xsrv *x, void *addr, size_t len, unsigned access,
 		      struct ms_xsmr **out, struct ms_rdesc *desc)
@@ -120,11 +122,17 @@ void ms_tcp_srv_dereg_mr(struct ms_xsrv *x, struct ms_xsmr *m)
 	tcp_mr_dereg(&to_srv(x)->l, &to_srv(x)->mrs, m, detach_mr);
 }
 
-void ms_tcp_srv_mr_stats(struct ms_xsrv *x, struct ms_xsmr *m, uint64_t *bytes_read,
-			 uint64_t *bytes_written)
+int ms_tcp_srv_grant(struct ms_xsrv *x, struct ms_xpeer *peer, struct ms_xsmr *m,
+		     unsigned access, struct ms_xgrant **out, struct ms_rdesc *desc)
 {
-	(void)x;
-	tcp_mr_stats(m, bytes_read, bytes_written);
+	return tcp_mr_grant(&to_srv(x)->l, &to_srv(x)->mrs,
+			    peer ? ms_container_of(peer, struct peer, lp.pub)->cid : 0, m, access,
+			    out, desc);
+}
+
+void ms_tcp_srv_revoke(struct ms_xsrv *x, struct ms_xgrant *g)
+{
+	tcp_mr_revoke(&to_srv(x)->l, &to_srv(x)->mrs, g, detach_mr);
 }
 
 /* ------------------------------------------------------------ peers */
@@ -364,7 +372,7 @@ static void handle_hdr(struct srv *s, struct peer *p)
 	p->big_writes = p->req.type == MS_F_WRITE_REQ && p->req.len >= BIG_WRITE;
 	switch (p->req.type) {
 	case MS_F_READ_REQ:
-		rc = tcp_mr_check(&s->l, &s->mrs, &p->req, MS_XACCESS_READ, &m, &ptr);
+		rc = tcp_mr_check(&s->l, &s->mrs, &p->req, p->cid, MS_XACCESS_READ, &m, &ptr);
 		if (!rc)
 			__atomic_fetch_add(&m->bytes_read, p->req.len, __ATOMIC_RELAXED);
 		reply(s, p, MS_F_READ_RESP, rc, ptr, rc ? 0 : p->req.len, m, false);
@@ -372,7 +380,7 @@ static void handle_hdr(struct srv *s, struct peer *p)
 	case MS_F_WRITE_REQ:
 		/* Checked before a payload byte is read: a refused write is
 		 * drained (keeping the stream in step) and never lands. */
-		rc = tcp_mr_check(&s->l, &s->mrs, &p->req, MS_XACCESS_WRITE, &m, &ptr);
+		rc = tcp_mr_check(&s->l, &s->mrs, &p->req, p->cid, MS_XACCESS_WRITE, &m, &ptr);
 		p->rx = rc ? RX_DROP : RX_WRITE;
 		p->rx_status = rc;
 		p->rx_mr = m;
@@ -491,8 +499,10 @@ static void peer_rx(struct srv *s, struct peer *p)
 
 /* ------------------------------------------------------- deregistration */
 
-/* Make sure no connection refers to m's memory any more (loop thread). */
-static void detach_mr(struct ms_xloop *l, struct ms_xsmr *m)
+/* Make sure no connection refers to m's memory any more; or (m NULL)
+ * that no WRITE with the revoked grant key is being received (loop
+ * thread). */
+static void detach_mr(struct ms_xloop *l, struct ms_xsmr *m, uint64_t key)
 {
 	struct tx_ent *e;
 	struct ms_xlpeer *lp;
@@ -501,7 +511,7 @@ static void detach_mr(struct ms_xloop *l, struct ms_xsmr *m)
 
 	for (lp = l->peers; lp; lp = lp->next) {
 		p = to_peer(lp);
-		for (e = p->txh; e; e = e->next) {
+		for (e = p->txh; m && e; e = e->next) {
 			if (e->mr != m)
 				continue;
 			copy = malloc(e->dlen);
@@ -526,7 +536,7 @@ static void detach_mr(struct ms_xloop *l, struct ms_xsmr *m)
 			p->txn = 0;
 			p->txbytes = 0;
 		}
-		if (p->rx == RX_WRITE && p->rx_mr == m) {
+		if (p->rx == RX_WRITE && (m ? p->rx_mr == m : p->req.key == key)) {
 			p->rx = RX_DROP;
 			p->rx_status = -EACCES;
 			p->rx_mr = NULL;
@@ -534,7 +544,7 @@ static void detach_mr(struct ms_xloop *l, struct ms_xsmr *m)
 	}
 }
 
-/* Serve deregistrations queued by other threads. */
+/* Serve deregistrations and revocations queued by other threads. */
 static void process_dq(struct ms_xloop *l)
 {
 	tcp_mr_process_dq(l, &loop_srv(l)->mrs, detach_mr);
@@ -572,6 +582,7 @@ static void do_accept(struct srv *s)
 			continue;
 		}
 		p->fd = fd;
+		p->cid = ++s->last_cid;
 		ms_sock_set_nodelay(fd);
 		if (ms_sock_name(fd, true, p->lp.pub.name, sizeof(p->lp.pub.name)))
 			snprintf(p->lp.pub.name, sizeof(p->lp.pub.name), "(unknown peer)");

@@ -73,6 +73,10 @@ struct tsrv {
 	struct ms_xsmr *dereg_target;   /* "dereg" control request */
 	struct ms_xpeer *later;         /* __atomic: the peer of the last "later"
 					 * request, whose reply is deferred */
+	/* "grant" requests (tgrant.c): the grants made, for the test to
+	 * revoke (srv_revoke is thread-safe) */
+	struct ms_xgrant *grants[16];   /* under lk */
+	int ngrants;
 };
 
 /* The regions every pass serves: A read-only, B read-write (X.rsz bytes). */
@@ -119,6 +123,10 @@ int finish_reads(struct ms_xconn *c, struct ms_xwc *wc, int got, const char *dst
 
 void fill(char *p, size_t len, unsigned seed);
 char *map(size_t len, unsigned seed);
+
+/* Per-peer grants (tgrant.c): a key works on its own connection only,
+ * until revoked or its peer is gone, with no more than its access. */
+void tc_xgrants(struct tsrv *t, const char *what);
 
 /* The contract suite (test_transport.c). */
 void xs_pass(const char *what);
