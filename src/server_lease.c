@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * server_lease.c - write leases: grant with an epoch, renew, lapse,
- * break, hand over, release; the holder's staging areas; the timer that
- * lapses leases nobody renewed.
+ * break, hand over, release; the holder's staging areas (the timer that
+ * lapses leases nobody renewed is server_lapse.c).
  *
  * The fence lives here.  A holder's write access is the registration of
  * its staging areas (atomic mode) or of the region (direct mode); a lease
@@ -28,10 +28,10 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "server_grant.h"
 #include "server_int.h"
 
 #define STAGE_MIN (1u << 20)          /* smallest staging area */
-#define TIMER_TICK_MS 50              /* how often the timer looks */
 
 uint64_t ms_srv_now_ns(void)
 {
@@ -57,6 +57,7 @@ static void id_hex(const uint8_t id[16], char out[33])
 struct access {
 	struct listener *l;
 	struct ms_xsmr *write_mr;
+	struct ms_xgrant *write_grant;
 	struct stage_seg seg[MS_STAGE_MAX_SEGS];
 	unsigned nseg;
 	struct ms_commit_ent *more;
@@ -69,7 +70,8 @@ static void detach_locked(struct ms_export *e, struct access *a)
 {
 	struct lease *ls = &e->lease;
 
-	*a = (struct access){ .l = ls->l, .write_mr = ls->write_mr, .nseg = ls->nseg,
+	*a = (struct access){ .l = ls->l, .write_mr = ls->write_mr,
+			      .write_grant = ls->write_grant, .nseg = ls->nseg,
 			      .more = ls->more, .staged = ls->staged,
 			      .abandoned = ls->cycle || ls->nmore };
 	memcpy(a->seg, ls->seg, ls->nseg * sizeof(*a->seg));
@@ -89,6 +91,7 @@ static void detach_locked(struct ms_export *e, struct access *a)
 	ls->holder = NULL;
 	ls->l = NULL;
 	ls->write_mr = NULL;
+	ls->write_grant = NULL;
 	ls->nseg = 0;
 	ls->staged = 0;
 	ls->cycle = false;
@@ -105,11 +108,11 @@ static void access_free(struct ms_export *e, struct access *a)
 {
 	unsigned kept = 0;
 
-	if (a->write_mr)
-		a->l->ops->srv_dereg_mr(a->l->xs, a->write_mr);
+	/* the holder's grants first, then what they were granted of */
+	if (a->l)
+		ms_grant_dereg(a->l, a->write_mr, a->write_grant);
 	for (unsigned i = 0; i < a->nseg; i++)
-		if (a->seg[i].mr)
-			a->l->ops->srv_dereg_mr(a->l->xs, a->seg[i].mr);
+		ms_grant_dereg(a->l, a->seg[i].mr, a->seg[i].grant);
 	pthread_mutex_lock(&e->lock);
 	for (; kept < a->nseg && e->npool < MS_STAGE_MAX_SEGS; kept++)
 		e->pool[e->npool++] = (struct stage_seg){ .mem = a->seg[kept].mem,
@@ -133,6 +136,7 @@ int ms_lease_take(struct ms_export *e, struct peer *p, uint64_t expect_epoch, ch
 	struct lease *ls = &e->lease;
 	struct listener *l = p->l;
 	struct ms_xsmr *mr = NULL;
+	struct ms_xgrant *g = NULL;
 	struct ms_rdesc desc;
 	uint64_t now = ms_srv_now_ns(), epoch;
 	char hex[33];
@@ -187,15 +191,16 @@ int ms_lease_take(struct ms_export *e, struct peer *p, uint64_t expect_epoch, ch
 	}
 	if (e->mode != MS_COMMIT_DIRECT)
 		return 0;
-	/* registering may pin the whole region: no lock held */
-	ret = l->ops->srv_reg_mr(l->xs, e->r->mem, e->r->size, MS_XACCESS_READ | MS_XACCESS_WRITE,
-				 &mr, &desc);
+	/* registering may pin the whole region: no lock held; the holder's
+	 * own grant of it is what it gets */
+	ret = ms_grant_reg(p, e->r->mem, e->r->size, MS_XACCESS_READ | MS_XACCESS_WRITE, &mr, &g,
+			   &desc);
 	pthread_mutex_lock(&e->lock);
 	if (ret || ls->holder != p || ls->epoch != epoch) {
 		if (!ret) {
 			/* fenced meanwhile (broken): give the grant back */
 			pthread_mutex_unlock(&e->lock);
-			l->ops->srv_dereg_mr(l->xs, mr);
+			ms_grant_dereg(l, mr, g);
 			snprintf(msg, msglen, "fenced: the write lease of '%s' was broken",
 				 e->r->name);
 			return -ESTALE;
@@ -206,6 +211,7 @@ int ms_lease_take(struct ms_export *e, struct peer *p, uint64_t expect_epoch, ch
 			 strerror(-ret));
 	} else {
 		ls->write_mr = mr;
+		ls->write_grant = g;
 		ls->write_desc = desc;
 	}
 	pthread_mutex_unlock(&e->lock);
@@ -490,7 +496,7 @@ static int stage_grow(struct ms_export *e, struct peer *p, uint64_t epoch, uint6
 	}
 	/* write-only: the writer never reads its staging back, and an area
 	 * an earlier writer used holds nothing this one may see */
-	ret = l->ops->srv_reg_mr(l->xs, g.mem, g.len, MS_XACCESS_WRITE, &g.mr, &g.desc);
+	ret = ms_grant_reg(p, g.mem, g.len, MS_XACCESS_WRITE, &g.mr, &g.grant, &g.desc);
 	if (ret) {
 		munmap(g.mem, g.len);
 		snprintf(msg, msglen, "cannot register staging for '%s': %s", e->r->name,
@@ -504,12 +510,13 @@ static int stage_grow(struct ms_export *e, struct peer *p, uint64_t epoch, uint6
 		ls->seg[ls->nseg++] = g;
 		ls->staged += g.len;
 		g.mr = NULL;
+		g.grant = NULL;
 	} else {
 		stale_msg_locked(e, epoch, msg, msglen);
 	}
 	pthread_mutex_unlock(&e->lock);
 	if (g.mr) {                       /* fenced meanwhile */
-		l->ops->srv_dereg_mr(l->xs, g.mr);
+		ms_grant_dereg(l, g.mr, g.grant);
 		munmap(g.mem, g.len);
 		return -ESTALE;
 	}
@@ -688,123 +695,4 @@ int ms_srv_h_handover(ms_server *s, struct peer *p, const void *req, size_t len,
 	ms_srv_log(s, MS_LOG_INFO, "'%s': %s hands the write lease over to client %s (epoch %llu)",
 		   e->r->name, p->xp->name, hex, (unsigned long long)g.generation);
 	return ms_enc_gen(resp, cap, MS_MSG_HANDOVER_OK, &g);
-}
-
-/* -------------------------------------------------------------- timer */
-
-struct lease_timer {
-	ms_server *s;
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cv;
-	bool stop;
-};
-
-/* What is due in e: its handover lapses here; true when its holder's
- * lease lapsed (fenced by the caller, outside the grace lock). */
-static bool lapse_due(struct ms_export *e, uint64_t now)
-{
-	struct lease *ls = &e->lease;
-	bool due, gone = false;
-
-	pthread_mutex_lock(&e->lock);
-	due = ls->holder && !ls->applying && now > ls->expires_ns;
-	if (!ls->holder && ls->reserved && now > ls->reserved_until_ns) {
-		ls->reserved = false;
-		gone = true;
-	}
-	pthread_mutex_unlock(&e->lock);
-	if (gone)
-		ms_srv_log(e->srv, MS_LOG_WARN,
-			   "'%s': the handover of the write lease lapsed: nobody took it",
-			   e->r->name);
-	return due;
-}
-
-#define LAPSE_BATCH 64
-
-static void lapse_all(ms_server *s)
-{
-	struct ms_export *due[LAPSE_BATCH];
-	size_t n = 0;
-
-	/* walks the exports: under the grace lock (server_int.h) */
-	pthread_rwlock_rdlock(&s->gp);
-	for (struct ms_export *e = ms_srv_next(s, NULL); e && n < LAPSE_BATCH;
-	     e = ms_srv_next(s, e))
-		if (lapse_due(e, ms_srv_now_ns()))
-			due[n++] = e;
-	pthread_rwlock_unlock(&s->gp);
-	/* fencing waits for the listeners (srv_dereg_mr), which may wait for
-	 * the grace lock: not under it.  Each export stays: its holder's open
-	 * counts as a client, and a fence of a lease that is gone meanwhile
-	 * does nothing */
-	for (size_t i = 0; i < n; i++)
-		ms_lease_fence(due[i], FENCE_LAPSED, NULL);
-}
-
-static void *timer_main(void *arg)
-{
-	struct lease_timer *t = arg;
-	struct timespec ts;
-
-	pthread_mutex_lock(&t->lock);
-	while (!t->stop) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += TIMER_TICK_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&t->cv, &t->lock, &ts);
-		if (t->stop)
-			break;
-		pthread_mutex_unlock(&t->lock);
-		lapse_all(t->s);
-		pthread_mutex_lock(&t->lock);
-	}
-	pthread_mutex_unlock(&t->lock);
-	return NULL;
-}
-
-int ms_lease_timer_start(ms_server *s)
-{
-	struct lease_timer *t = calloc(1, sizeof(*t));
-	pthread_condattr_t ca;
-	int ret;
-
-	if (!t)
-		return -ENOMEM;
-	t->s = s;
-	pthread_mutex_init(&t->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&t->cv, &ca);
-	pthread_condattr_destroy(&ca);
-	ret = -pthread_create(&t->thread, NULL, timer_main, t);
-	if (ret) {
-		pthread_cond_destroy(&t->cv);
-		pthread_mutex_destroy(&t->lock);
-		free(t);
-		return ret;
-	}
-	s->timer = t;
-	return 0;
-}
-
-void ms_lease_timer_stop(ms_server *s)
-{
-	struct lease_timer *t = s->timer;
-
-	if (!t)
-		return;
-	pthread_mutex_lock(&t->lock);
-	t->stop = true;
-	pthread_cond_signal(&t->cv);
-	pthread_mutex_unlock(&t->lock);
-	pthread_join(t->thread, NULL);
-	pthread_cond_destroy(&t->cv);
-	pthread_mutex_destroy(&t->lock);
-	free(t);
-	s->timer = NULL;
 }

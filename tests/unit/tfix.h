@@ -37,6 +37,9 @@ enum xcaps {
 	XC_STOP_FINISHES = 1u << 3, /* srv_stop serves the requests in flight first */
 	XC_KEYS_NONZERO = 1u << 4,  /* a key is never 0 */
 	XC_DESC_ADDR = 1u << 5,     /* desc.addr is the registered address */
+	/* a grant's key is honoured on any connection while it lives (RDMA
+	 * without type 2 memory windows: a registration per grant) */
+	XC_GRANT_ANY_CONN = 1u << 6,
 };
 
 struct xcfg {
