@@ -38,6 +38,13 @@ is "$(probe unchanged)" 1 "the region's first MiB is unchanged, as the probe rea
 ms -q pull "$(url r)" "$SCRATCH/r.out"
 expect_status 0 "pull after the probe"
 same_file "$src" "$SCRATCH/r.out" "the region equals the pushed bytes, byte for byte"
+if [ "$TRANSPORT" = rdma ]; then
+	# which per-client keys the device allows, said once at listen; the
+	# soft-RoCE guest's rxe has type 2 memory windows
+	diag "$(grep -m1 'per-client keys' "$DLOG")"
+	like "$DLOG" "per-client keys: type 2 memory windows" \
+		"memsyncd binds a type 2 memory window per client"
+fi
 stop_daemon
 is "$DSTATUS" 0 "memsyncd exits 0 on SIGTERM"
 unlike "$DLOG" "AddressSanitizer|runtime error|LeakSanitizer" "memsyncd log has no sanitizer report"
