@@ -6,6 +6,7 @@
  * loop, src/xsrvloop.c) joined into one table.
  */
 #include "rdma_int.h"
+#include "rdma_srv.h"
 #include "xconn.h"
 #include "xsrvloop.h"
 
@@ -23,6 +24,8 @@ const struct ms_transport_ops ms_rdma_ops = {
 	.listen = ms_rdma_listen,
 	.srv_reg_mr = ms_rdma_srv_reg_mr,
 	.srv_dereg_mr = ms_rdma_srv_dereg_mr,
+	.srv_grant = ms_rdma_srv_grant,
+	.srv_revoke = ms_rdma_srv_revoke,
 	.srv_mr_stats = ms_rdma_srv_mr_stats,
 	.srv_run = ms_xloop_run,
 	.srv_stop = ms_xloop_stop,

@@ -33,60 +33,17 @@
 #include <unistd.h>
 
 #include "rdma_int.h"
+#include "rdma_srv.h"
 #include "util.h"
 #include "xsrvloop.h"
 
-#define NSEND 2                         /* send buffers per peer */
 #define BACKLOG 64
-
-struct ms_xsmr {
-	struct ms_xsmr *next, *prev;    /* s->mrs, under s->l.lock */
-	struct ibv_mr *mr;
-};
-
-struct note {
-	struct note *next;
-	size_t len;
-	char msg[];
-};
-
-struct peer {
-	struct ms_xlpeer lp;            /* first: name, list, dead, accepted */
-	struct rdma_cm_id *id;
-	struct ibv_comp_channel *cch;
-	struct ibv_cq *cq;
-	unsigned cq_events;
-	bool qp_made, in_epoll;
-	struct ms_rdma_buf rbuf[MS_RDMA_NRECV], sbuf[NSEND];
-	struct ms_rdma_buf *waiting[MS_RDMA_NRECV]; /* requests waiting for a send buffer */
-	uint32_t wlen[MS_RDMA_NRECV];
-	unsigned nwait;
-	struct note *notes, **notes_tail;
-	struct ms_rdma_buf *dbuf;       /* the request a deferred reply answers
-					 * (reposted once it is sent) */
-	char *dreply;                   /* that reply, waiting for a send buffer */
-	size_t dlen;
-};
-
-struct srv {
-	struct ms_xloop l;              /* first: the shared loop */
-	struct rdma_event_channel *ech;
-	struct rdma_cm_id *lid;
-	struct ibv_context *verbs;
-	struct ibv_pd *pd;
-	unsigned rd_atom;               /* device max_qp_rd_atom */
-	struct ms_xsmr *mrs;            /* under l.lock */
-	struct ms_rdma_place place;
-	char addr[80];
-};
 
 static char tag_cm;                     /* epoll data of the rdma_cm channel */
 
 #define slog(s, ...) ms_xloop_log(&(s)->l, __VA_ARGS__)
 #define peer_close(s, p, ...) \
 	ms_xloop_close_peer(&(s)->l, &((struct peer *)(p))->lp, __VA_ARGS__)
-
-MS_XLOOP_ACCESSORS(struct srv, struct peer)
 
 /* ------------------------------------------------------- registrations */
 
@@ -105,9 +62,13 @@ int ms_rdma_srv_reg_mr(struct ms_xsrv *x, void *addr, size_t len, unsigned acces
 		flags |= IBV_ACCESS_REMOTE_READ;
 	if (access & MS_XACCESS_WRITE)
 		flags |= IBV_ACCESS_REMOTE_WRITE;
+	flags |= ms_rdma_grant_mr_flags(s);
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
+	m->addr = addr;
+	m->len = len;
+	m->access = access;
 	ms_rdma_place_mem(&s->place, addr, len, msg, sizeof(msg));
 	slog(s, MS_LOG_DEBUG, "rdma: registration of %zu bytes at %p: %s", len, addr, msg);
 	m->mr = ibv_reg_mr(s->pd, addr, len, flags);
@@ -137,6 +98,7 @@ void ms_rdma_srv_dereg_mr(struct ms_xsrv *x, struct ms_xsmr *m)
 	if (!m)
 		return;
 	pthread_mutex_lock(&s->l.lock);
+	ms_rdma_grants_kill_mr(m);      /* windows first: they pin the MR */
 	if (m->prev)
 		m->prev->next = m->next;
 	else
@@ -199,6 +161,9 @@ static void peer_teardown(struct ms_xloop *l, struct ms_xlpeer *lp)
 	if (p->in_epoll)
 		epoll_ctl(l->epfd, EPOLL_CTL_DEL, p->cch->fd, NULL);
 	p->in_epoll = false;
+	pthread_mutex_lock(&l->lock);
+	ms_rdma_grants_kill_peer(p);    /* its keys die with its QP */
+	pthread_mutex_unlock(&l->lock);
 	rdma_disconnect(p->id);
 	peer_free_verbs(p);
 }
@@ -322,9 +287,18 @@ static void drain_cq(struct srv *s, struct peer *p)
 		peer_close(s, p, MS_LOG_ERROR, "cannot arm the completion queue; disconnected");
 		return;
 	}
-	while (!p->lp.dead && (n = ibv_poll_cq(p->cq, MS_ARRAY_SIZE(wc), wc)) > 0)
+	for (;;) {
+		/* what a grant's wait for its bind set aside comes first */
+		while (!p->lp.dead && p->nstash) {
+			wc[0] = p->stash[0];
+			memmove(p->stash, p->stash + 1, --p->nstash * sizeof(wc[0]));
+			on_wc(s, p, &wc[0]);
+		}
+		if (p->lp.dead || (n = ibv_poll_cq(p->cq, MS_ARRAY_SIZE(wc), wc)) <= 0)
+			break;
 		for (int i = 0; i < n && !p->lp.dead; i++)
 			on_wc(s, p, &wc[i]);
+	}
 }
 
 static void on_cq_event(struct srv *s, struct peer *p)
@@ -397,7 +371,7 @@ static void on_connect_request(struct srv *s, struct rdma_cm_id *id, const void 
 		goto fail;
 	}
 	qa.send_cq = qa.recv_cq = p->cq;
-	qa.cap.max_send_wr = NSEND;
+	qa.cap.max_send_wr = NSEND + 1;        /* + a grant's bind */
 	qa.cap.max_recv_wr = MS_RDMA_NRECV;
 	qa.cap.max_send_sge = qa.cap.max_recv_sge = 1;
 	if (rdma_create_qp(id, s->pd, &qa)) {
@@ -658,6 +632,7 @@ int ms_rdma_listen(const char *host, const char *port, const struct ms_xsrv_cbs 
 		snprintf(err, errlen, "ibv_alloc_pd: %s", strerror(-rc));
 		goto fail;
 	}
+	ms_rdma_grant_setup(s, &da);
 	if ((rc = ms_rdma_set_nonblock(s->ech->fd))) {
 		snprintf(err, errlen, "fcntl: %s", strerror(-rc));
 		goto fail;
@@ -701,6 +676,7 @@ void ms_rdma_srv_close(struct ms_xsrv *x)
 	/* Registrations the engine did not revoke. */
 	while ((m = s->mrs)) {
 		s->mrs = m->next;
+		ms_rdma_grants_kill_mr(m);
 		ibv_dereg_mr(m->mr);
 		free(m);
 	}

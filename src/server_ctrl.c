@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server_grant.h"
 #include "server_int.h"
 #include "server_move.h"
 
@@ -37,6 +38,7 @@ static void close_slot(ms_server *s, struct peer *p, struct open_slot *o)
 {
 	struct ms_export *e = o->e;
 
+	ms_grant_close(p, o);
 	if (ms_move_reaped(e)) {         /* migrated away: its region is gone */
 		free(o->hold);
 		o->hold = NULL;
@@ -117,7 +119,6 @@ static int h_open(ms_server *s, struct peer *p, const void *req, size_t len,
 	struct ms_export *e;
 	struct open_slot *slot = NULL;
 	struct listener *l = p->l;
-	const struct xreg *xr;
 	char msg[MS_ERRMSG_MAX + 1];
 	int ret;
 
@@ -137,15 +138,21 @@ static int h_open(ms_server *s, struct peer *p, const void *req, size_t len,
 		return ms_enc_error(resp, cap, EMFILE,
 				    "too many open regions on one connection (%d)",
 				    MAX_OPENS);
-	xr = &e->reg[l - s->l];
-	ok.data = xr->data_desc;
+	/* this client's own keys: read-only, but a direct writer's data */
+	ret = ms_grant_open(p, slot, e, m.mode != MS_MODE_WRITE || e->mode != MS_COMMIT_DIRECT,
+			    &ok.data, &ok.meta);
+	if (ret)
+		return ms_enc_error(resp, cap, -ret, "cannot grant access to '%s': %s", m.name,
+				    strerror(-ret));
 	ok.commit_mode = (uint32_t)e->mode;
 	if (m.mode == MS_MODE_WRITE) {
 		struct ms_lease_info li;
 
 		ret = ms_lease_take(e, p, m.expect_epoch, msg, sizeof(msg));
-		if (ret)
+		if (ret) {
+			ms_grant_close(p, slot);
 			return ms_enc_error(resp, cap, -ret, "%s", msg);
+		}
 		if (e->mode == MS_COMMIT_DIRECT)
 			ok.data = ms_lease_write_desc(e);
 		ms_lease_info_of(e, &li);
@@ -167,7 +174,6 @@ static int h_open(ms_server *s, struct peer *p, const void *req, size_t len,
 	ok.chunk_size = e->r->chunk_size;
 	ok.nchunks = e->r->nchunks;
 	ok.generation = ms_region_generation(e->r);
-	ok.meta = xr->meta_desc;
 	return ms_enc_open_ok(resp, cap, &ok);
 }
 

@@ -102,7 +102,8 @@ struct stage_seg {
 	size_t len;
 	uint64_t base;
 	struct ms_xsmr *mr;
-	struct ms_rdesc desc;
+	struct ms_xgrant *grant;      /* the holder's (server_grant.h) */
+	struct ms_rdesc desc;         /* the grant's */
 };
 
 /* Why a holder lost its lease (for the "fenced" message). */
@@ -123,7 +124,8 @@ struct lease {
 	/* the holder's write access: the region itself (direct mode) or
 	 * its staging areas (atomic) */
 	struct ms_xsmr *write_mr;     /* direct */
-	struct ms_rdesc write_desc;
+	struct ms_xgrant *write_grant; /* the holder's (server_grant.h) */
+	struct ms_rdesc write_desc;   /* the grant's */
 	struct stage_seg seg[MS_STAGE_MAX_SEGS];
 	unsigned nseg;
 	uint64_t staged;              /* bytes of all staging areas */
@@ -181,6 +183,8 @@ struct open_slot {
 	enum ms_mode mode;
 	struct ms_hold *hold;         /* server_hold.c; NULL until a HOLD */
 	bool touched;                 /* a READ open's one use report (TOUCH) */
+	/* this client's own read grants of data and meta (server_grant.h) */
+	struct ms_xgrant *gdata, *gmeta;
 };
 
 struct peer {

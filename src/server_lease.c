@@ -28,6 +28,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "server_grant.h"
 #include "server_int.h"
 
 #define STAGE_MIN (1u << 20)          /* smallest staging area */
@@ -56,6 +57,7 @@ static void id_hex(const uint8_t id[16], char out[33])
 struct access {
 	struct listener *l;
 	struct ms_xsmr *write_mr;
+	struct ms_xgrant *write_grant;
 	struct stage_seg seg[MS_STAGE_MAX_SEGS];
 	unsigned nseg;
 	struct ms_commit_ent *more;
@@ -68,7 +70,8 @@ static void detach_locked(struct ms_export *e, struct access *a)
 {
 	struct lease *ls = &e->lease;
 
-	*a = (struct access){ .l = ls->l, .write_mr = ls->write_mr, .nseg = ls->nseg,
+	*a = (struct access){ .l = ls->l, .write_mr = ls->write_mr,
+			      .write_grant = ls->write_grant, .nseg = ls->nseg,
 			      .more = ls->more, .staged = ls->staged,
 			      .abandoned = ls->cycle || ls->nmore };
 	memcpy(a->seg, ls->seg, ls->nseg * sizeof(*a->seg));
@@ -88,6 +91,7 @@ static void detach_locked(struct ms_export *e, struct access *a)
 	ls->holder = NULL;
 	ls->l = NULL;
 	ls->write_mr = NULL;
+	ls->write_grant = NULL;
 	ls->nseg = 0;
 	ls->staged = 0;
 	ls->cycle = false;
@@ -104,11 +108,11 @@ static void access_free(struct ms_export *e, struct access *a)
 {
 	unsigned kept = 0;
 
-	if (a->write_mr)
-		a->l->ops->srv_dereg_mr(a->l->xs, a->write_mr);
+	/* the holder's grants first, then what they were granted of */
+	if (a->l)
+		ms_grant_dereg(a->l, a->write_mr, a->write_grant);
 	for (unsigned i = 0; i < a->nseg; i++)
-		if (a->seg[i].mr)
-			a->l->ops->srv_dereg_mr(a->l->xs, a->seg[i].mr);
+		ms_grant_dereg(a->l, a->seg[i].mr, a->seg[i].grant);
 	pthread_mutex_lock(&e->lock);
 	for (; kept < a->nseg && e->npool < MS_STAGE_MAX_SEGS; kept++)
 		e->pool[e->npool++] = (struct stage_seg){ .mem = a->seg[kept].mem,
@@ -132,6 +136,7 @@ int ms_lease_take(struct ms_export *e, struct peer *p, uint64_t expect_epoch, ch
 	struct lease *ls = &e->lease;
 	struct listener *l = p->l;
 	struct ms_xsmr *mr = NULL;
+	struct ms_xgrant *g = NULL;
 	struct ms_rdesc desc;
 	uint64_t now = ms_srv_now_ns(), epoch;
 	int ret;
@@ -184,15 +189,16 @@ int ms_lease_take(struct ms_export *e, struct peer *p, uint64_t expect_epoch, ch
 	}
 	if (e->mode != MS_COMMIT_DIRECT)
 		return 0;
-	/* registering may pin the whole region: no lock held */
-	ret = l->ops->srv_reg_mr(l->xs, e->r->mem, e->r->size, MS_XACCESS_READ | MS_XACCESS_WRITE,
-				 &mr, &desc);
+	/* registering may pin the whole region: no lock held; the holder's
+	 * own grant of it is what it gets */
+	ret = ms_grant_reg(p, e->r->mem, e->r->size, MS_XACCESS_READ | MS_XACCESS_WRITE, &mr, &g,
+			   &desc);
 	pthread_mutex_lock(&e->lock);
 	if (ret || ls->holder != p || ls->epoch != epoch) {
 		if (!ret) {
 			/* fenced meanwhile (broken): give the grant back */
 			pthread_mutex_unlock(&e->lock);
-			l->ops->srv_dereg_mr(l->xs, mr);
+			ms_grant_dereg(l, mr, g);
 			snprintf(msg, msglen, "fenced: the write lease of '%s' was broken",
 				 e->r->name);
 			return -ESTALE;
@@ -203,6 +209,7 @@ int ms_lease_take(struct ms_export *e, struct peer *p, uint64_t expect_epoch, ch
 			 strerror(-ret));
 	} else {
 		ls->write_mr = mr;
+		ls->write_grant = g;
 		ls->write_desc = desc;
 	}
 	pthread_mutex_unlock(&e->lock);
@@ -487,7 +494,7 @@ static int stage_grow(struct ms_export *e, struct peer *p, uint64_t epoch, uint6
 	}
 	/* write-only: the writer never reads its staging back, and an area
 	 * an earlier writer used holds nothing this one may see */
-	ret = l->ops->srv_reg_mr(l->xs, g.mem, g.len, MS_XACCESS_WRITE, &g.mr, &g.desc);
+	ret = ms_grant_reg(p, g.mem, g.len, MS_XACCESS_WRITE, &g.mr, &g.grant, &g.desc);
 	if (ret) {
 		munmap(g.mem, g.len);
 		snprintf(msg, msglen, "cannot register staging for '%s': %s", e->r->name,
@@ -501,12 +508,13 @@ static int stage_grow(struct ms_export *e, struct peer *p, uint64_t epoch, uint6
 		ls->seg[ls->nseg++] = g;
 		ls->staged += g.len;
 		g.mr = NULL;
+		g.grant = NULL;
 	} else {
 		stale_msg_locked(e, epoch, msg, msglen);
 	}
 	pthread_mutex_unlock(&e->lock);
 	if (g.mr) {                       /* fenced meanwhile */
-		l->ops->srv_dereg_mr(l->xs, g.mr);
+		ms_grant_dereg(l, g.mr, g.grant);
 		munmap(g.mem, g.len);
 		return -ESTALE;
 	}

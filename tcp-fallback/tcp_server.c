@@ -54,36 +54,7 @@ static char tag_listen;                 /* epoll data of the listener */
 #define slog(s, ...) ms_xloop_log(&(s)->l, __VA_ARGS__)
 #define peer_close(s, p, ...) ms_xloop_close_peer(&(s)->l, &(p)->lp, __VA_ARGS__)
 
-/* ------------------------------------------------------- registrations */
-
-static void detach_mr(struct ms_xloop *l, struct ms_xsmr *m);
-
-int ms_tcp_srv_reg_mr(struct ms_xsrv *x, void *addr, size_t len, unsigned access,
-		      struct ms_xsmr **out, struct ms_rdesc *desc)
-{
-	return tcp_mr_reg(&to_srv(x)->l, &to_srv(x)->mrs, addr, len, access, out, desc);
-}
-
-void ms_tcp_srv_dereg_mr(struct ms_xsrv *x, struct ms_xsmr *m)
-{
-	tcp_mr_dereg(&to_srv(x)->l, &to_srv(x)->mrs, m, detach_mr);
-}
-
-void ms_tcp_srv_mr_stats(struct ms_xsrv *x, struct ms_xsmr *m, uint64_t *bytes_read,
-			 uint64_t *bytes_written)
-{
-	(void)x;
-	tcp_mr_stats(m, bytes_read, bytes_written);
-}
-
 /* ------------------------------------------------------------ peers */
-
-static void tx_free(struct tx_ent *e)
-{
-	if (e->owned)
-		free(e->data);
-	free(e);
-}
 
 /* Too much queued to read more: entries, bytes, or memory (xlimits.h:
  * owned replies, entries, control payloads being received and held). */
@@ -127,7 +98,7 @@ static void peer_teardown(struct ms_xloop *l, struct ms_xlpeer *lp)
 	close(p->fd);
 	while ((e = p->txh)) {
 		p->txh = e->next;
-		tx_free(e);
+		tcp_srv_tx_free(e);
 	}
 	p->txt = NULL;
 	free(p->ctrl);
@@ -209,7 +180,7 @@ static void peer_tx(struct srv *s, struct peer *p)
 			p->txn--;
 			p->txbytes -= MS_FRAME_HDR + e->dlen;
 			p->txown -= e->owned ? e->dlen : 0;
-			tx_free(e);
+			tcp_srv_tx_free(e);
 		}
 	}
 }
@@ -342,7 +313,7 @@ static void handle_hdr(struct srv *s, struct peer *p)
 	p->turn_ctrl |= p->req.type == MS_F_CTRL_REQ;
 	switch (p->req.type) {
 	case MS_F_READ_REQ:
-		rc = tcp_mr_check(&s->l, &s->mrs, &p->req, MS_XACCESS_READ, &m, &ptr);
+		rc = tcp_mr_check(&s->l, &s->mrs, &p->req, p->cid, MS_XACCESS_READ, &m, &ptr);
 		if (!rc)
 			__atomic_fetch_add(&m->bytes_read, p->req.len, __ATOMIC_RELAXED);
 		reply(s, p, MS_F_READ_RESP, rc, ptr, rc ? 0 : p->req.len, m, false);
@@ -350,7 +321,7 @@ static void handle_hdr(struct srv *s, struct peer *p)
 	case MS_F_WRITE_REQ:
 		/* Checked before a payload byte is read: a refused write is
 		 * drained (keeping the stream in step) and never lands. */
-		rc = tcp_mr_check(&s->l, &s->mrs, &p->req, MS_XACCESS_WRITE, &m, &ptr);
+		rc = tcp_mr_check(&s->l, &s->mrs, &p->req, p->cid, MS_XACCESS_WRITE, &m, &ptr);
 		p->rx = rc ? RX_DROP : RX_WRITE;
 		p->rx_status = rc;
 		p->rx_mr = m;
@@ -479,58 +450,6 @@ static void peer_rx(struct srv *s, struct peer *p)
 	}
 }
 
-/* ------------------------------------------------------- deregistration */
-
-/* Make sure no connection refers to m's memory any more (loop thread). */
-static void detach_mr(struct ms_xloop *l, struct ms_xsmr *m)
-{
-	struct tx_ent *e;
-	struct ms_xlpeer *lp;
-	struct peer *p;
-	char *copy;
-
-	for (lp = l->peers; lp; lp = lp->next) {
-		p = to_peer(lp);
-		for (e = p->txh; e; e = e->next) {
-			if (e->mr != m)
-				continue;
-			copy = malloc(e->dlen);
-			if (!copy) {
-				/* Cannot keep the bytes: this stream is lost;
-				 * the loop closes the peer after this batch. */
-				p->broken = l->attention = true;
-				break;
-			}
-			memcpy(copy, e->data, e->dlen);
-			e->data = copy;
-			e->owned = true;
-			e->mr = NULL;
-			p->txown += e->dlen;
-		}
-		if (p->broken) {
-			p->dslot = NULL;
-			while ((e = p->txh)) {
-				p->txh = e->next;
-				tx_free(e);
-			}
-			p->txt = NULL;
-			p->txn = 0;
-			p->txbytes = p->txown = 0;
-		}
-		if (p->rx == RX_WRITE && p->rx_mr == m) {
-			p->rx = RX_DROP;
-			p->rx_status = -EACCES;
-			p->rx_mr = NULL;
-		}
-	}
-}
-
-/* Serve deregistrations queued by other threads. */
-static void process_dq(struct ms_xloop *l)
-{
-	tcp_mr_process_dq(l, &loop_srv(l)->mrs, detach_mr);
-}
-
 /* ------------------------------------------------------------ the loop */
 
 static void do_accept(struct srv *s)
@@ -563,6 +482,7 @@ static void do_accept(struct srv *s)
 			continue;
 		}
 		p->fd = fd;
+		p->cid = ++s->last_cid;
 		ms_sock_set_nodelay(fd);
 		if (ms_sock_name(fd, true, p->lp.pub.name, sizeof(p->lp.pub.name)))
 			snprintf(p->lp.pub.name, sizeof(p->lp.pub.name), "(unknown peer)");
@@ -728,7 +648,7 @@ static const struct ms_xloop_ops tcp_loop_ops = {
 	.check_peer = check_peer,
 	.teardown = peer_teardown,
 	.on_timer = on_timer,
-	.on_queue = process_dq,
+	.on_queue = tcp_srv_process_dq,
 	.send_reply = send_reply,
 	.stalled = peer_stalled,
 	.on_ready = on_ready,

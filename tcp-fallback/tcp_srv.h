@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "auth.h"
 #include "frame.h"
@@ -47,6 +48,7 @@ struct peer {
 	uint32_t ev;                    /* epoll interest now registered */
 	bool broken, big_writes;
 	enum rx_state rx;
+	uint64_t cid;                   /* connection id (grants), never reused */
 	struct ms_frame req;            /* the request being received */
 	char *dst;                      /* payload destination */
 	size_t want, got;
@@ -73,9 +75,17 @@ struct srv {
 	int lfd;
 	struct tcp_mrtab mrs;
 	struct ms_tls_ctx *tls;         /* NULL: plain TCP */
+	uint64_t last_cid;              /* loop thread */
 };
 
 MS_XLOOP_ACCESSORS(struct srv, struct peer)
+
+static inline void tcp_srv_tx_free(struct tx_ent *e)
+{
+	if (e->owned)
+		free(e->data);
+	free(e);
+}
 
 /* tcp_server.c: queue a frame (data owned or in mr's memory) / a control
  * reply for p; 0 or -ENOMEM. */
@@ -83,6 +93,10 @@ int tcp_srv_tx_push(struct peer *p, const struct ms_frame *f, char *data, size_t
 		    struct ms_xsmr *mr, bool owned);
 void tcp_srv_ctrl_reply(struct srv *s, struct peer *p, uint64_t id, int status, char *data,
 			size_t dlen);
+
+/* tcp_srv_mr.c: serve the deregistrations and revocations other threads
+ * queued (the loop's on_queue). */
+void tcp_srv_process_dq(struct ms_xloop *l);
 
 /* tcp_srv_auth.c: the key handshake.  The engine meets p (on_connect);
  * non-zero: it refused.  A header while the handshake is owed, or an AUTH

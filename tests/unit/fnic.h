@@ -60,6 +60,8 @@ void fnic_inject_wc(unsigned nth, enum ibv_wc_status st);
 /* ibv_post_send fails (ENOMEM, *bad_wr set) at the nth data request posted
  * from now on; the requests of the chain before it are posted. */
 void fnic_inject_post(unsigned nth);
+/* The device reports no type 2 memory windows (grants are registrations). */
+void fnic_no_mw(bool on);
 /* A link goes down: every connected id gets RDMA_CM_EVENT_DISCONNECTED and
  * both queue pairs go to the error state. */
 void fnic_drop_links(void);

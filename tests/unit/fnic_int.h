@@ -26,6 +26,9 @@ struct fwr {
 	uint32_t len, lkey;
 	uint64_t raddr;
 	uint32_t rkey;
+	struct ibv_mw *mw;              /* IBV_WR_BIND_MW: window, region, */
+	struct ibv_mr *bmr;             /* access (raddr, len, rkey: the */
+	int bacc;                       /* window's range and new rkey) */
 };
 
 struct fqp {

@@ -30,6 +30,13 @@ struct fmr {
 	struct ibv_mr mr;               /* first */
 	struct fmr *next;
 	int access;
+	struct fqp *qp;                 /* a bound type 2 window: only this QP */
+};
+
+/* A type 2 memory window: an fmr in mrs while bound. */
+struct fmw {
+	struct ibv_mw mw;               /* first */
+	struct fmr *bound;
 };
 
 static struct fmr *mrs;                 /* every live registration */
@@ -38,11 +45,14 @@ static bool held;
 static unsigned inject_wc_at, inject_post_at;
 static enum ibv_wc_status inject_status;
 static unsigned long unsig_run;
+static bool no_mw;
 
 static int fq_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr, struct ibv_send_wr **bad);
 static int fq_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr, struct ibv_recv_wr **bad);
 static int fq_poll_cq(struct ibv_cq *cq, int n, struct ibv_wc *wc);
 static int fq_req_notify(struct ibv_cq *cq, int solicited_only);
+static struct ibv_mw *fq_alloc_mw(struct ibv_pd *pd, enum ibv_mw_type type);
+static int fq_dealloc_mw(struct ibv_mw *mw);
 
 struct ibv_device fnic_dev[FNIC_NDEV] = {
 	{ .node_type = IBV_NODE_CA, .transport_type = IBV_TRANSPORT_IB, .name = "fnic0" },
@@ -52,7 +62,8 @@ struct ibv_device fnic_dev[FNIC_NDEV] = {
 #define FCTX(i)                                                                         \
 	{ .device = &fnic_dev[i],                                                       \
 	  .ops = { .post_send = fq_post_send, .post_recv = fq_post_recv,                \
-		   .poll_cq = fq_poll_cq, .req_notify_cq = fq_req_notify } }
+		   .poll_cq = fq_poll_cq, .req_notify_cq = fq_req_notify,              \
+		   .alloc_mw = fq_alloc_mw, .dealloc_mw = fq_dealloc_mw } }
 struct ibv_context fnic_ctx[FNIC_NDEV] = { FCTX(0), FCTX(1) };
 
 /* ------------------------------------------------------------ control */
@@ -84,6 +95,13 @@ void fnic_inject_wc(unsigned nth, enum ibv_wc_status st)
 	pthread_mutex_lock(&fnic_lock);
 	inject_wc_at = nth;
 	inject_status = st;
+	pthread_mutex_unlock(&fnic_lock);
+}
+
+void fnic_no_mw(bool on)
+{
+	pthread_mutex_lock(&fnic_lock);
+	no_mw = on;
 	pthread_mutex_unlock(&fnic_lock);
 }
 
@@ -126,6 +144,12 @@ int ibv_query_device(struct ibv_context *ctx, struct ibv_device_attr *a)
 	a->max_qp_init_rd_atom = 128;
 	a->max_mr_size = UINT64_MAX;
 	a->phys_port_cnt = 1;
+	pthread_mutex_lock(&fnic_lock);
+	if (!no_mw) {
+		a->max_mw = 1u << 16;
+		a->device_cap_flags |= IBV_DEVICE_MEM_WINDOW | IBV_DEVICE_MEM_WINDOW_TYPE_2B;
+	}
+	pthread_mutex_unlock(&fnic_lock);
 	return 0;
 }
 
@@ -212,6 +236,74 @@ struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr, size_t len, uint6
 	return (ibv_reg_mr)(pd, addr, len, (int)access);
 }
 
+static struct ibv_mw *fq_alloc_mw(struct ibv_pd *pd, enum ibv_mw_type type)
+{
+	struct fmw *w;
+
+	if (type != IBV_MW_TYPE_2 || !(w = calloc(1, sizeof(*w)))) {
+		errno = type != IBV_MW_TYPE_2 ? EINVAL : ENOMEM;
+		return NULL;
+	}
+	pthread_mutex_lock(&fnic_lock);
+	w->mw = (struct ibv_mw){ .context = pd->context, .pd = pd, .type = type,
+				 .rkey = next_key + 1 };
+	next_key += 0x100;
+	pthread_mutex_unlock(&fnic_lock);
+	return &w->mw;
+}
+
+static void unlink_mr(struct fmr *m)
+{
+	struct fmr **pp;
+
+	for (pp = &mrs; *pp && *pp != m; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = m->next;
+}
+
+static int fq_dealloc_mw(struct ibv_mw *mw)
+{
+	struct fmw *w = (struct fmw *)mw;
+
+	pthread_mutex_lock(&fnic_lock);
+	if (w->bound) {
+		unlink_mr(w->bound);
+		free(w->bound);
+	}
+	pthread_mutex_unlock(&fnic_lock);
+	free(w);
+	return 0;
+}
+
+/* IBV_WR_BIND_MW on q: the window answers rkey over [addr, addr+len) of
+ * mr with access, on q only. */
+static int bind_mw(struct fqp *q, struct ibv_mw *mw, struct ibv_mr *mr, uint32_t rkey,
+		   uint64_t addr, uint64_t len, int access)
+{
+	struct fmw *w = (struct fmw *)mw;
+	struct fmr *m, *parent = NULL;
+
+	for (m = mrs; m; m = m->next)
+		if (&m->mr == mr && !m->qp)
+			parent = m;
+	if (!parent || !(parent->access & IBV_ACCESS_MW_BIND) || mw->pd != q->qp.pd ||
+	    (rkey & ~0xffu) != (mw->rkey & ~0xffu) || addr < (uintptr_t)mr->addr ||
+	    addr - (uintptr_t)mr->addr > mr->length ||
+	    len > mr->length - (addr - (uintptr_t)mr->addr))
+		return IBV_WC_MW_BIND_ERR;
+	if (!w->bound && !(w->bound = calloc(1, sizeof(*w->bound))))
+		return IBV_WC_MW_BIND_ERR;
+	unlink_mr(w->bound);
+	*w->bound = (struct fmr){ .mr = { .context = mr->context, .pd = mr->pd,
+					  .addr = (void *)(uintptr_t)addr, .length = len,
+					  .lkey = 0, .rkey = rkey },
+				  .access = access, .qp = q, .next = mrs };
+	mrs = w->bound;
+	mw->rkey = rkey;
+	return IBV_WC_SUCCESS;
+}
+
 int ibv_dereg_mr(struct ibv_mr *mr)
 {
 	struct fmr **pp;
@@ -228,15 +320,25 @@ int ibv_dereg_mr(struct ibv_mr *mr)
 
 /* The registration in pd that key names and that covers [addr, addr+len)
  * with every bit of need; NULL if none. */
+static struct fmr *mr_check_qp(struct ibv_pd *pd, struct fqp *qp, uint32_t key, bool remote,
+			       uint64_t addr, uint32_t len, int need);
+
 static struct fmr *mr_check(struct ibv_pd *pd, uint32_t key, bool remote, uint64_t addr,
 			    uint32_t len, int need)
+{
+	return mr_check_qp(pd, NULL, key, remote, addr, len, need);
+}
+
+/* ... and, for a window, arriving on the QP it is bound to (qp). */
+static struct fmr *mr_check_qp(struct ibv_pd *pd, struct fqp *qp, uint32_t key, bool remote,
+			       uint64_t addr, uint32_t len, int need)
 {
 	for (struct fmr *m = mrs; m; m = m->next) {
 		uint64_t lo = (uintptr_t)m->mr.addr;
 
-		if ((remote ? m->mr.rkey : m->mr.lkey) != key)
+		if ((remote ? m->mr.rkey : m->mr.lkey) != key || (!remote && m->qp))
 			continue;
-		if (m->mr.pd != pd || addr < lo || addr - lo > m->mr.length ||
+		if (m->mr.pd != pd || (m->qp && m->qp != qp) || addr < lo || addr - lo > m->mr.length ||
 		    len > m->mr.length - (addr - lo) || (m->access & need) != need)
 			return NULL;
 		return m;
@@ -377,6 +479,7 @@ static void complete(struct fqp *q, const struct fwr *w, bool recv, enum ibv_wc_
 	} else {
 		wc.opcode = w->opcode == IBV_WR_RDMA_READ    ? IBV_WC_RDMA_READ
 			    : w->opcode == IBV_WR_RDMA_WRITE ? IBV_WC_RDMA_WRITE
+			    : w->opcode == IBV_WR_BIND_MW    ? IBV_WC_BIND_MW
 							     : IBV_WC_SEND;
 		if (st == IBV_WC_SUCCESS && !w->signaled)
 			return;
@@ -435,7 +538,7 @@ static int execute(struct fqp *q, struct fwr *w)
 			     w->opcode == IBV_WR_RDMA_READ ? IBV_ACCESS_LOCAL_WRITE : 0);
 		if (!l)
 			return IBV_WC_LOC_PROT_ERR;
-		r = mr_check(p->qp.pd, w->rkey, true, w->raddr, w->len,
+		r = mr_check_qp(p->qp.pd, p, w->rkey, true, w->raddr, w->len,
 			     w->opcode == IBV_WR_RDMA_READ ? IBV_ACCESS_REMOTE_READ
 							   : IBV_ACCESS_REMOTE_WRITE);
 		if (!r) {
@@ -477,6 +580,8 @@ static int execute(struct fqp *q, struct fwr *w)
 		fnic_st.sends++;
 		fnic_st.recvs++;
 		return IBV_WC_SUCCESS;
+	case IBV_WR_BIND_MW:
+		return bind_mw(q, w->mw, w->bmr, w->rkey, w->raddr, w->len, w->bacc);
 	default:
 		return IBV_WC_REM_INV_REQ_ERR;
 	}
@@ -528,9 +633,24 @@ static int fq_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr, struct ibv_se
 			rc = EINVAL;
 			break;
 		}
-		if (wr->num_sge != 1 || !(w = calloc(1, sizeof(*w)))) {
-			rc = wr->num_sge != 1 ? EINVAL : ENOMEM;
+		if ((wr->num_sge != 1 && wr->opcode != IBV_WR_BIND_MW) ||
+		    !(w = calloc(1, sizeof(*w)))) {
+			rc = wr->num_sge != 1 && wr->opcode != IBV_WR_BIND_MW ? EINVAL : ENOMEM;
 			break;
+		}
+		if (wr->opcode == IBV_WR_BIND_MW) {
+			const struct ibv_mw_bind_info *b = &wr->bind_mw.bind_info;
+
+			*w = (struct fwr){ .wr_id = wr->wr_id, .opcode = wr->opcode,
+					   .signaled = !!(wr->send_flags & IBV_SEND_SIGNALED),
+					   .raddr = b->addr, .len = (uint32_t)b->length,
+					   .rkey = wr->bind_mw.rkey, .mw = wr->bind_mw.mw,
+					   .bmr = b->mr, .bacc = (int)b->mw_access_flags };
+			if (++q->sq_len > q->max_send_wr)
+				fnic_st.sq_overflows++;
+			*q->sq_tail = w;
+			q->sq_tail = &w->next;
+			continue;
 		}
 		if (is_data(wr->opcode)) {
 			if (inject_post_at && --inject_post_at == 0) {

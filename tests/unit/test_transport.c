@@ -547,6 +547,8 @@ void xs_pass(const char *what)
 	tc_many(t, what);
 	if (X.extra)
 		X.extra(t, what);
+	if (T->srv_grant)
+		tc_xgrants(t, what);
 	tc_vanish(t, what);
 	tc_later(t, what);
 	tc_errors(t, what);
@@ -653,6 +655,9 @@ void xs_lifecycle(void)
 	tc_refuse();
 	tc_stop_before_run();
 }
+
+/* Per-peer grants. */
+#include "tgrant.c"
 
 /* The transport's own file: X, its checks, main(). */
 #include TEST_TRANSPORT

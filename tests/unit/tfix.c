@@ -99,6 +99,29 @@ static int t_ctrl(void *ud, struct ms_xpeer *peer, const void *req, size_t len, 
 		T->srv_dereg_mr(t->s, t->dereg_target);
 		t->dereg_target = NULL;
 	}
+	if (len == 7 && !memcmp(req, "grant", 5)) {
+		/* "grant" + 'A'/'B' + access: the grant's desc (or its error
+		 * as 4 bytes) */
+		struct ms_xsmr *m = ((const char *)req)[5] == 'A' ? mA : mB;
+		struct ms_rdesc d;
+		struct ms_xgrant *g = NULL;
+
+		rc = T->srv_grant(t->s, peer, m, (unsigned)((const char *)req)[6], &g, &d);
+		pthread_mutex_lock(&t->lk);
+		if (!rc && t->ngrants < (int)MS_ARRAY_SIZE(t->grants))
+			t->grants[t->ngrants++] = g;
+		else if (!rc)
+			T->srv_revoke(t->s, g), rc = -ENOSPC;
+		pthread_mutex_unlock(&t->lk);
+		if (rc) {
+			memcpy(resp, &rc, sizeof(rc));
+			*resp_len = sizeof(rc);
+		} else {
+			memcpy(resp, &d, sizeof(d));
+			*resp_len = sizeof(d);
+		}
+		return 0;
+	}
 	if (len >= 7 && !memcmp(req, "notify:", 7)) {
 		rc = T->srv_notify(t->s, peer, (const char *)req + 7, len - 7);
 		if (rc)

@@ -37,6 +37,9 @@ enum xcaps {
 	XC_STOP_FINISHES = 1u << 3, /* srv_stop serves the requests in flight first */
 	XC_KEYS_NONZERO = 1u << 4,  /* a key is never 0 */
 	XC_DESC_ADDR = 1u << 5,     /* desc.addr is the registered address */
+	/* a grant's key is honoured on any connection while it lives (RDMA
+	 * without type 2 memory windows: a registration per grant) */
+	XC_GRANT_ANY_CONN = 1u << 6,
 };
 
 struct xcfg {
@@ -76,6 +79,10 @@ struct tsrv {
 	struct ms_xsmr *dereg_target;   /* "dereg" control request */
 	struct ms_xpeer *later;         /* __atomic: the peer of the last "later"
 					 * request, whose reply is deferred */
+	/* "grant" requests (tgrant.c): the grants made, for the test to
+	 * revoke (srv_revoke is thread-safe) */
+	struct ms_xgrant *grants[16];   /* under lk */
+	int ngrants;
 };
 
 /* The regions every pass serves: A read-only, B read-write (X.rsz bytes). */
@@ -124,6 +131,10 @@ int finish_reads(struct ms_xconn *c, struct ms_xwc *wc, int got, const char *dst
 
 void fill(char *p, size_t len, unsigned seed);
 char *map(size_t len, unsigned seed);
+
+/* Per-peer grants (tgrant.c): a key works on its own connection only,
+ * until revoked or its peer is gone, with no more than its access. */
+void tc_xgrants(struct tsrv *t, const char *what);
 
 /* The contract suite (test_transport.c). */
 void xs_pass(const char *what);

@@ -305,7 +305,12 @@ int main(void)
 	xs_lifecycle();
 	test_engine();
 	rdma_setup(FNIC_ADDR2, FNIC_ADDR);
-	xs_pass("fake NIC, two devices");
+	/* a device without type 2 memory windows: grants are registrations */
+	fnic_no_mw(true);
+	X.caps |= XC_GRANT_ANY_CONN;
+	xs_pass("fake NIC, two devices, no memory windows");
+	X.caps &= ~XC_GRANT_ANY_CONN;
+	fnic_no_mw(false);
 	fnic_stats(&s);
 	is_int(s.sq_overflows + s.cq_overflows, 0,
 	       "the driver never overfilled a send or completion queue");
