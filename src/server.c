@@ -306,9 +306,6 @@ ms_server *ms_server_create(const struct ms_server_opts *o, char *errmsg,
 	s->log = o->log;
 	s->log_ud = o->log_ud;
 	s->lease_ttl_ms = o->lease_ttl_ms ? o->lease_ttl_ms : 10000;
-	s->xso = (struct ms_xsrv_opts){ .max_conns = o->max_conns, .max_mem = o->max_mem,
-		.max_conns_per_addr = o->max_conns_per_addr, .max_peer_mem = o->max_peer_mem,
-		.idle_timeout_ms = o->idle_timeout_ms };
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->wlock, NULL);
 	pthread_mutex_init(&s->ulock, NULL);

@@ -71,6 +71,10 @@ int ms_srv_auth_init(ms_server *s, const struct ms_server_opts *o)
 	char err[400];
 	int ret;
 
+	/* the listeners' limits (xlimits.h; TLS is added by server_tls.c) */
+	s->xso = (struct ms_xsrv_opts){ .max_conns = o->max_conns, .max_mem = o->max_mem,
+		.max_conns_per_addr = o->max_conns_per_addr, .max_peer_mem = o->max_peer_mem,
+		.idle_timeout_ms = o->idle_timeout_ms };
 	if (o->key_file) {
 		/* the key this server presents to others: checked now, read
 		 * again at each use (it may be replaced) */
