@@ -177,12 +177,21 @@ void srv_free(struct tsrv *t)
 	free(t);
 }
 
+/* Every peer the server met has gone, and it stays so for 200 ms: a
+ * connection an earlier case closed may reach the server's on_connect
+ * (and then on_disconnect) late on a loaded machine, and would otherwise
+ * be counted by the next case (bounded: 10 s). */
 void settle(struct tsrv *t)
 {
-	for (int i = 0; i < 200 && __atomic_load_n(&t->connects, __ATOMIC_RELAXED) !=
-					   __atomic_load_n(&t->disconnects, __ATOMIC_RELAXED);
-	     i++)
+	int quiet = 0;
+
+	for (int i = 0; i < 200 && quiet < 4; i++) {
+		bool idle = __atomic_load_n(&t->connects, __ATOMIC_RELAXED) ==
+			    __atomic_load_n(&t->disconnects, __ATOMIC_RELAXED);
+
+		quiet = idle ? quiet + 1 : 0;
 		usleep(50000);
+	}
 }
 
 /* ------------------------------------------------------------ clients */
