@@ -329,7 +329,11 @@ int ms_authkey_parse(const char *text, size_t len, struct ms_authkey *out, char 
 	return 0;
 }
 
-int ms_authkey_load(const char *path, struct ms_authkey *out, char *err, size_t errlen)
+/* Read the key file at path (owner-only) and hand its text to parse,
+ * which writes into out; the text is wiped after. */
+static int load_private(const char *path, int (*parse)(const char *text, size_t len, void *out,
+						 char *err, size_t errlen),
+			void *out, char *err, size_t errlen)
 {
 	char msg[200], *text = NULL;
 	size_t len = 0;
@@ -338,12 +342,22 @@ int ms_authkey_load(const char *path, struct ms_authkey *out, char *err, size_t 
 	rc = read_private(path, &text, &len, err, errlen);
 	if (rc)
 		return rc;
-	rc = ms_authkey_parse(text, len, out, msg, sizeof(msg));
+	rc = parse(text, len, out, msg, sizeof(msg));
 	if (rc)
 		fail(rc, err, errlen, "key file %s: %s", path, msg);
 	OPENSSL_cleanse(text, len);
 	free(text);
 	return rc;
+}
+
+static int parse_authkey(const char *text, size_t len, void *out, char *err, size_t errlen)
+{
+	return ms_authkey_parse(text, len, out, err, errlen);
+}
+
+int ms_authkey_load(const char *path, struct ms_authkey *out, char *err, size_t errlen)
+{
+	return load_private(path, parse_authkey, out, err, errlen);
 }
 
 /* --------------------------------------------------------- the database */
@@ -494,21 +508,14 @@ int ms_keydb_parse(const char *text, size_t len, struct ms_keydb **out, char *er
 	return 0;
 }
 
+static int parse_keydb(const char *text, size_t len, void *out, char *err, size_t errlen)
+{
+	return ms_keydb_parse(text, len, out, err, errlen);
+}
+
 int ms_keydb_load(const char *path, struct ms_keydb **out, char *err, size_t errlen)
 {
-	char msg[200], *text = NULL;
-	size_t len = 0;
-	int rc;
-
-	rc = read_private(path, &text, &len, err, errlen);
-	if (rc)
-		return rc;
-	rc = ms_keydb_parse(text, len, out, msg, sizeof(msg));
-	if (rc)
-		fail(rc, err, errlen, "key file %s: %s", path, msg);
-	OPENSSL_cleanse(text, len);
-	free(text);
-	return rc;
+	return load_private(path, parse_keydb, out, err, errlen);
 }
 
 struct ms_keydb *ms_keydb_get(struct ms_keydb *db)
