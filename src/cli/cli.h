@@ -84,8 +84,11 @@ int cmd_migrate(const struct cli_opts *o, int argc, char **argv);
 struct jsonw;
 void cli_json_lease(struct jsonw *w, const struct ms_lease_info *l);
 
-/* "memsync: CMD: message" on stderr. */
+/* "memsync: CMD: message" on stderr (errjson.c); the failure is recorded
+ * for --json with the errno of the moment (EIO if none) ... */
 void cli_error(const char *cmd, const char *fmt, ...) MS_PRINTF(2, 3);
+/* ... or with err (positive or negative errno). */
+void cli_error_errno(const char *cmd, int err, const char *fmt, ...) MS_PRINTF(3, 4);
 /* A usage error: the message, then a pointer to --help; returns
  * CLI_EXIT_USAGE so callers can `return cli_usage_error(...)`. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) MS_PRINTF(2, 3);
@@ -120,6 +123,10 @@ int cli_json_xfer(const char *command, const char *region, const char *transport
 
 /* Write all of buf to fd, retrying short writes and EINTR.  0 or -errno. */
 int cli_write_all(int fd, const void *buf, size_t len);
+
+/* A reader closed the pipe behind fd (EPIPE): end the process quietly the
+ * way cat does, by SIGPIPE (status 141 in a shell); no message. */
+_Noreturn void cli_die_sigpipe(void);
 
 /* Seconds between two ms_now_ns() readings; never zero, so rates stay
  * finite for transfers shorter than the clock's resolution. */

@@ -4,6 +4,7 @@
  * range of a region on stdout, checked against the region's size before a
  * byte is read.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -42,15 +43,16 @@ int cmd_cat(const struct cli_opts *o, int argc, char **argv)
 	ms_region_info(r, &ri);
 	ms_format_size(ri.size, sz, sizeof(sz));
 	if (o->offset > ri.size) {
-		cli_error("cat", "offset %llu is beyond the end of region '%s' (size %llu bytes, "
-			  "%s)", (unsigned long long)o->offset, ri.name,
-			  (unsigned long long)ri.size, sz);
+		cli_error_errno("cat", ERANGE, "offset %llu is beyond the end of region '%s' "
+				"(size %llu bytes, %s)", (unsigned long long)o->offset, ri.name,
+				(unsigned long long)ri.size, sz);
 		goto out;
 	}
 	if (o->length > ri.size - o->offset) {
-		cli_error("cat", "offset %llu + length %llu is beyond the end of region '%s' "
-			  "(size %llu bytes, %s)", (unsigned long long)o->offset,
-			  (unsigned long long)o->length, ri.name, (unsigned long long)ri.size, sz);
+		cli_error_errno("cat", ERANGE, "offset %llu + length %llu is beyond the end of "
+				"region '%s' (size %llu bytes, %s)", (unsigned long long)o->offset,
+				(unsigned long long)o->length, ri.name, (unsigned long long)ri.size,
+				sz);
 		goto out;
 	}
 	/* no bar over bytes that go to the same terminal */

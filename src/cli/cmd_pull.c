@@ -80,7 +80,9 @@ int cli_pull_to_fd(ms_client *c, ms_region *r, const char *cmd, uint64_t off, ui
 		if (rc < 0) {
 			if (p)
 				progress_end(p);
-			cli_error(cmd, "write to %s: %s", fdname, strerror(-rc));
+			if (rc == -EPIPE)   /* the reader is gone: quietly, like cat */
+				cli_die_sigpipe();
+			cli_error_errno(cmd, rc, "write to %s: %s", fdname, strerror(-rc));
 			goto fail;
 		}
 		done += n;
@@ -358,6 +360,9 @@ int cmd_pull(const struct cli_opts *o, int argc, char **argv)
 	to_stdout = strcmp(argv[1], "-") == 0;
 	if (to_stdout && o->json)
 		return cli_usage_error("pull", "--json needs a FILE: stdout carries the region");
+	if (to_stdout && isatty(STDOUT_FILENO))
+		return cli_usage_error("pull", "refusing to write binary data to a terminal; "
+				       "redirect stdout or give a file");
 	if (!to_stdout && (target_path(argv[1], u.region, &path) || check_target(path, &direct))) {
 		free(path);
 		return CLI_EXIT_FAIL;

@@ -184,11 +184,12 @@ int cmd_stat(const struct cli_opts *o, int argc, char **argv)
 		const char *msg = ms_client_errmsg(c);
 
 		if (msg && msg[0])
-			cli_error("stat", "%s", msg);
+			cli_error_errno("stat", rc, "%s", msg);
 		else if (rc == -ENOENT)
-			cli_error("stat", "unknown region '%s' on %s:%s", u.region, u.host, u.port);
+			cli_error_errno("stat", rc, "unknown region '%s' on %s:%s", u.region, u.host,
+					u.port);
 		else
-			cli_error("stat", "stat failed: %s", strerror(-rc));
+			cli_error_errno("stat", rc, "stat failed: %s", strerror(-rc));
 		ms_disconnect(c);
 		return CLI_EXIT_FAIL;
 	}

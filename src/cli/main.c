@@ -20,6 +20,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "errjson.h"
+#include "help.h"
+#include "suggest.h"
 #include "log.h"
 #include "units.h"
 
@@ -224,6 +227,7 @@ static void usage(FILE *f)
 		"      --no-wait           return once B started\n"
 		"  migrate --status URL  B's view of the migration of URL's region\n"
 		"  migrate --abort URL   stop it before the switch (A keeps the region)\n"
+		"  help [COMMAND]        the help of COMMAND (or: memsync COMMAND --help)\n"
 		"\n"
 		"URL: memsync://HOST[:PORT]/REGION (port %s by default)\n"
 		"\n"
@@ -243,11 +247,12 @@ static void usage(FILE *f)
 		"      --key-file FILE            authenticate with the key in FILE (a line\n"
 		"                                 \"NAME SECRET\", mode 600; default\n"
 		"                                 $MEMSYNC_KEY_FILE)\n"
-		"  -h, --help                     show this help and exit\n"
+		"  -h, --help                     show this help (with a COMMAND: its help)\n"
 		"      --version                  show the version and exit\n"
 		"\n"
 		"Sizes take K, M, G, T suffixes (powers of 1024).\n"
-		"Exit status: 0 success, 1 failure, 2 usage error.\n",
+		"Exit status: 0 success, 1 failure, 2 usage error; with --json a failure\n"
+		"also prints {\"error\", \"errno\", \"errname\"} on stdout.\n",
 		MS_DEFAULT_PORT);
 }
 
@@ -258,36 +263,6 @@ static const char *env_or_null(const char *name)
 	const char *v = getenv(name);
 
 	return v && *v ? v : NULL;
-}
-
-void cli_error(const char *cmd, const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	if (cmd)
-		fprintf(stderr, "memsync: %s: ", cmd);
-	else
-		fprintf(stderr, "memsync: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-int cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (cmd)
-		fprintf(stderr, "memsync: %s: ", cmd);
-	else
-		fprintf(stderr, "memsync: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'memsync --help' for more information.\n");
-	return CLI_EXIT_USAGE;
 }
 
 void cli_client_opts(const struct cli_opts *o, struct ms_client_opts *co)
@@ -331,13 +306,15 @@ ms_client *cli_connect(const struct cli_opts *o, const char *cmd, const struct m
 	ms_dbg("connecting to %s:%s", u->host, u->port);
 	c = ms_connect(u->host, u->port, &co, msg, sizeof(msg));
 	if (!c) {
-		if (errno == EACCES && !co.key_file)
-			cli_error(cmd, "%s (--key-file FILE or MEMSYNC_KEY_FILE)", msg);
+		int err = errno;
+
+		if (err == EACCES && !co.key_file)
+			cli_error_errno(cmd, err, "%s (--key-file FILE or MEMSYNC_KEY_FILE)", msg);
 		else if (msg[0])
-			cli_error(cmd, "%s", msg);
+			cli_error_errno(cmd, err, "%s", msg);
 		else
-			cli_error(cmd, "cannot connect to %s:%s: %s", u->host, u->port,
-				  strerror(errno));
+			cli_error_errno(cmd, err, "cannot connect to %s:%s: %s", u->host, u->port,
+					strerror(err));
 		return NULL;
 	}
 	ms_dbg("connected to %s:%s over %s (%s)", u->host, u->port, ms_client_transport(c),
@@ -363,13 +340,16 @@ ms_region *cli_open(ms_client *c, const char *cmd, const struct ms_url *u, enum 
 	}
 	msg = ms_client_errmsg(c);
 	if (msg && msg[0])
-		cli_error(cmd, "%s", msg);
+		cli_error_errno(cmd, err, "%s", msg);
 	else if (err == ENOENT)
-		cli_error(cmd, "unknown region '%s' on %s:%s", u->region, u->host, u->port);
+		cli_error_errno(cmd, err, "unknown region '%s' on %s:%s", u->region, u->host,
+				u->port);
 	else if (err == EBUSY)
-		cli_error(cmd, "region '%s' is being written by another client", u->region);
+		cli_error_errno(cmd, err, "region '%s' is being written by another client",
+				u->region);
 	else
-		cli_error(cmd, "cannot open region '%s': %s", u->region, strerror(err));
+		cli_error_errno(cmd, err, "cannot open region '%s': %s", u->region,
+				strerror(err));
 	return NULL;
 }
 
@@ -382,9 +362,9 @@ void cli_lib_error(ms_client *c, const char *cmd, const char *what, int rc)
 	if (msg && strncmp(msg, cmd, n) == 0 && strncmp(msg + n, ": ", 2) == 0)
 		msg += n + 2;
 	if (msg && msg[0])
-		cli_error(cmd, "%s", msg);
+		cli_error_errno(cmd, rc, "%s", msg);
 	else
-		cli_error(cmd, "%s: %s", what, strerror(rc < 0 ? -rc : rc));
+		cli_error_errno(cmd, rc, "%s: %s", what, strerror(rc < 0 ? -rc : rc));
 }
 
 int cli_write_all(int fd, const void *buf, size_t len)
@@ -405,6 +385,13 @@ int cli_write_all(int fd, const void *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+_Noreturn void cli_die_sigpipe(void)
+{
+	signal(SIGPIPE, SIG_DFL);
+	raise(SIGPIPE);
+	_exit(128 + SIGPIPE);   /* not reached: SIGPIPE's default ends us */
 }
 
 double cli_seconds(uint64_t ns)
@@ -635,7 +622,7 @@ static int parse_option(struct cli_opts *o, int c, const char *arg)
 	return cli_usage_error(NULL, "internal error: unhandled option %d", c);
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
 	struct cli_opts o = {
 		.transport = MS_TRANSPORT_AUTO,
@@ -645,11 +632,14 @@ int main(int argc, char **argv)
 		.map_seed = 1,
 	};
 	bool seen[MS_ARRAY_SIZE(cmd_opts)] = { false };
-	const char *cmd;
+	const char *names[MS_ARRAY_SIZE(commands) + 1];
+	const char *cmd, *near;
+	bool json;
 	int c, rc;
 
-	/* A closed pipe on stdout or a dead peer must be an error we report
-	 * (EPIPE), not a silent death by signal. */
+	/* A dead peer must be an error we report (EPIPE), not a silent death
+	 * by signal; a reader that closed our stdout early ends us quietly
+	 * all the same (cli_write_out: the death by SIGPIPE cat dies). */
 	signal(SIGPIPE, SIG_IGN);
 	ms_log_init("memsync", MS_LOG_WARN);
 
@@ -657,6 +647,12 @@ int main(int argc, char **argv)
 	o.tls_ca = env_or_null("MEMSYNC_TLS_CA");
 	o.tls_cert = env_or_null("MEMSYNC_TLS_CERT");
 	o.tls_key = env_or_null("MEMSYNC_TLS_KEY");
+	/* help (-h, --help, "help") for the command it is asked with, and
+	 * --json known before any error can happen (errjson.h) */
+	rc = help_prescan(argc, argv, ":hqv", long_opts, usage, &json);
+	if (rc >= 0)
+		return rc;
+	errjson_enable(json);
 	opterr = 0; /* our own messages, in the "memsync: ..." form */
 	while ((c = getopt_long(argc, argv, ":hqv", long_opts, NULL)) != -1) {
 		switch (c) {
@@ -687,6 +683,7 @@ int main(int argc, char **argv)
 
 	if (optind >= argc) {
 		usage(stderr);
+		errjson_record(NULL, EINVAL, "no command given");
 		return CLI_EXIT_USAGE;
 	}
 	cmd = argv[optind];
@@ -699,5 +696,18 @@ int main(int argc, char **argv)
 						       cmd_opts[j].name, cmd_opts[j].cmd);
 		return commands[i].fn(&o, argc - optind - 1, argv + optind + 1);
 	}
+	for (size_t i = 0; i < MS_ARRAY_SIZE(commands); i++)
+		names[i] = commands[i].name;
+	names[MS_ARRAY_SIZE(commands)] = "help";
+	near = suggest_nearest(cmd, names, MS_ARRAY_SIZE(names));
+	if (near)
+		return cli_usage_error(NULL, "unknown command '%s'. Did you mean '%s'?", cmd, near);
 	return cli_usage_error(NULL, "unknown command '%s'", cmd);
+}
+
+int main(int argc, char **argv)
+{
+	/* every exit status passes here: a failure under --json also prints
+	 * its JSON object on stdout */
+	return errjson_finish(run(argc, argv));
 }
