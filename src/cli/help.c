@@ -143,8 +143,9 @@ int help_prescan(int argc, char **argv, const char *shortopts, const struct opti
 	/* getopt moved the non-options to the end: v[optind] is the command */
 	first = optind;
 	if (first < argc && strcmp(v[first], "help") == 0) {
+		/* "help --help" is the help of help */
+		topic = first + 1 < argc ? v[first + 1] : help ? "help" : NULL;
 		help = true;
-		topic = first + 1 < argc ? v[first + 1] : NULL;
 	} else if (first < argc) {
 		topic = v[first];
 	}

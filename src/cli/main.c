@@ -682,8 +682,8 @@ static int run(int argc, char **argv)
 		ms_log_set_level(MS_LOG_DEBUG);
 
 	if (optind >= argc) {
+		cli_error_errno(NULL, EINVAL, "no command given");
 		usage(stderr);
-		errjson_record(NULL, EINVAL, "no command given");
 		return CLI_EXIT_USAGE;
 	}
 	cmd = argv[optind];

@@ -59,7 +59,7 @@ const char *suggest_nearest(const char *word, const char *const *cands, size_t n
 			nprefix++;
 		}
 	}
-	if (best)
+	if (best_d == 0 || nprefix != 1)
 		return best;
-	return nprefix == 1 ? prefix : NULL;
+	return prefix;
 }

@@ -17,10 +17,10 @@
  * are compared on their first 63 (commands are short). */
 unsigned suggest_distance(const char *a, const char *b);
 
-/* The candidate nearest to word: the first one at the smallest distance,
- * if that is at most SUGGEST_MAX_DISTANCE; else the only candidate word
- * is a prefix of (at least two characters); else NULL.  An exact match
- * is returned as itself. */
+/* The candidate word stands for: an exact match; else the only candidate
+ * word (two characters at least) is a prefix of ("mig" is "migrate", not
+ * "map" at distance 2); else the first candidate at the smallest distance
+ * if that is at most SUGGEST_MAX_DISTANCE; else NULL. */
 const char *suggest_nearest(const char *word, const char *const *cands, size_t n);
 
 #endif
