@@ -67,7 +67,7 @@ run "$MEMSYNC" --transport tcp --json pull "memsync://127.0.0.1:$refport/a" "$SC
 json_error "pull, connection refused" 1 111
 is "$(json_get "$OUT" '["errname"]' 2>&1)" ECONNREFUSED "pull, connection refused: ECONNREFUSED"
 is "$(json_get "$OUT" '["command"]' 2>&1)" pull "pull, connection refused: command pull"
-[ -e "$SCRATCH/x" ] && fail "a failed pull leaves no file" || pass "a failed pull leaves no file"
+if [ -e "$SCRATCH/x" ]; then fail "a failed pull leaves no file"; else pass "a failed pull leaves no file"; fi
 
 run "$MEMSYNC" --transport tcp stat "127.0.0.1:$refport" --json
 json_error "stat, connection refused (--json after the command)" 1 111
@@ -189,7 +189,7 @@ done
 ms pull "$A" --help "$SCRATCH/never"
 expect_status 0 "--help anywhere on a command line shows the command's help"
 same_file "$SCRATCH/help.pull" "$OUT" "... and does nothing else"
-[ -e "$SCRATCH/never" ] && fail "--help pulls nothing" || pass "--help pulls nothing"
+if [ -e "$SCRATCH/never" ]; then fail "--help pulls nothing"; else pass "--help pulls nothing"; fi
 ms --size 16M help demo
 same_file "$SCRATCH/help.demo" "$OUT" "an option with its argument before 'help demo'"
 
