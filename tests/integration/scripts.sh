@@ -94,7 +94,10 @@ if git -C "$srcdir" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 		tar --null -T - -cf -) | tar -C "$tree" -xf - ||
 		bail_out "cannot copy the sources"
 elif [ ! -f "$srcdir/config.status" ]; then
-	tar -C "$srcdir" --exclude='./build*' --exclude=./autom4te.cache -cf - . |
+	# not the build directories (this one may be inside the sources)
+	builddir=$(cd "$TESTS_BUILDDIR/.." && pwd)
+	tar -C "$srcdir" --exclude='./build*' --exclude=./_build --exclude=./autom4te.cache \
+		--exclude="./${builddir#"$srcdir"/}" -cf - . |
 		tar -C "$tree" -xf - || bail_out "cannot copy the sources"
 else
 	skip_all "the sources are neither a git work tree nor unconfigured: nothing clean to copy"
