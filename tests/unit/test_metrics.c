@@ -4,7 +4,7 @@
  * escaping, HELP and TYPE before each family's samples, values, the
  * downtime histogram) and the engine's counters behind it
  * (ms_server_metrics, ms_server_region_metrics: zero chunks, connection
- * counts, lease grants), on a real server on 127.0.0.1.
+ * counts, lease grants and fences), on a real server on 127.0.0.1.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -17,6 +17,7 @@
 #include "fixture.h"
 #include "hash.h"
 #include "daemon/metrics_fmt.h"
+#include "server_int.h"
 #include "server_metrics.h"
 
 static int count_of(const char *hay, const char *needle)
@@ -275,11 +276,52 @@ static void test_engine(void)
 	fx_server_down(&f);
 }
 
+/* Leases: a grant, a break (fenced, not lapsed), a lapse (both). */
+static void test_leases(void)
+{
+	static const struct fx_region regs[] = { { "w", 256 << 10, 64 << 10, false, 0 } };
+	struct ms_region_metrics rm = { .size = sizeof(rm) };
+	struct fx_server f = { 0 };
+	ms_client *c, *op;
+	ms_region *r;
+
+	fx_server_up(&f, regs, 1, FX_SEED);
+	c = fx_connect(&f, NULL);
+	op = fx_connect(&f, NULL);
+	r = ms_open(c, "w", MS_MODE_WRITE);
+	ok(r != NULL, "open for writing");
+	ms_server_region_metrics(f.s, "w", &rm);
+	is_int(rm.leases_granted, 1, "one lease granted");
+	is_int(rm.leases_fenced + rm.leases_lapsed, 0, "none fenced yet");
+	is_int(ms_lease_break(op, "w", NULL), 0, "an operator breaks it");
+	ms_server_region_metrics(f.s, "w", &rm);
+	is_int(rm.leases_fenced, 1, "fenced: 1");
+	is_int(rm.leases_lapsed, 0, "lapsed: 0 (it was broken)");
+	if (r)
+		ms_close(r);
+	r = ms_open(c, "w", MS_MODE_WRITE);
+	ok(r != NULL, "open for writing again");
+	ms_server_region_metrics(f.s, "w", &rm);
+	is_int(rm.leases_granted, 2, "two leases granted");
+	/* the library renews the lease while the client lives: lapse it the
+	 * way the lease timer does when a holder falls silent */
+	ms_lease_fence(f.e[0], FENCE_LAPSED, NULL);
+	ms_server_region_metrics(f.s, "w", &rm);
+	is_int(rm.leases_lapsed, 1, "lapsed: 1");
+	is_int(rm.leases_fenced, 2, "fenced: 2 (a lapse fences too)");
+	if (r)
+		ms_close(r);
+	ms_disconnect(op);
+	ms_disconnect(c);
+	fx_server_down(&f);
+}
+
 int main(void)
 {
 	test_escape();
 	test_format();
 	test_zero_hash();
 	test_engine();
+	test_leases();
 	return tap_done();
 }
