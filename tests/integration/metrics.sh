@@ -9,8 +9,9 @@
 # bytes show the counters moved by exactly those amounts (bytes
 # committed, written and read, commits, leases granted, generation,
 # zero chunks, connections), and a pull held open shows one client;
-# /other is 404, POST 405; a non-loopback metrics address is refused
-# without --insecure.
+# /other is 404, POST 405; with keys, clients with a wrong secret count
+# as failed handshakes; a non-loopback metrics address is refused without
+# --insecure.
 #
 # shellcheck source-path=SCRIPTDIR
 # shellcheck source=lib.sh
@@ -158,6 +159,37 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d x=1 "$MURL/metrics")
 is "$code" 405 "POST /metrics: 405"
 stop_daemon
 is "$DSTATUS" 0 "memsyncd stops cleanly with the metrics listener"
+
+# ------------------------------------- failed handshakes (with keys)
+if [ "$xp" = tcp ] && command -v openssl >/dev/null; then
+	K=$SCRATCH/keys
+	echo "admin $(openssl rand -hex 32) read-write *" >"$K"
+	echo "admin $(openssl rand -hex 32)" >"$SCRATCH/wrong.key"
+	chmod 600 "$K" "$SCRATCH/wrong.key"
+	rm -f "$mpf"
+	start_daemon_or_bail --auth-keys "$K" --region r:64K --metrics 127.0.0.1:0 \
+		--metrics-port-file "$mpf"
+	wait_for 10 test -s "$mpf" || bail_out "no metrics port file (keys)"
+	MURL=http://127.0.0.1:$(cat "$mpf")
+	scrape k0
+	ms --key-file "$SCRATCH/wrong.key" stat "$(url r)"
+	isnt "$RC" 0 "keys: a wrong secret is refused"
+	ms --key-file "$SCRATCH/wrong.key" stat "$(url r)"
+	ms --key-file "$K" stat "$(url r)"
+	expect_status 0 "keys: the right one is taken"
+	wait_for 20 open_is_0 || diag "connections still open"
+	scrape k1
+	is "$(delta k0 k1 "memsync_transport_handshake_failures_total$X")" 2 \
+		"keys: two failed handshakes counted"
+	is "$(delta k0 k1 "memsync_transport_connections_accepted_total$X")" 3 \
+		"keys: three connections accepted"
+	is "$(delta k0 k1 "memsync_transport_connection_errors_total$X")" 0 \
+		"keys: no connection error"
+	stop_daemon
+	is "$DSTATUS" 0 "keys: memsyncd stops cleanly"
+else
+	skip "failed handshakes" "TCP with openssl only"
+fi
 
 # ------------------------------------------------ non-loopback address
 run "$MEMSYNCD" --listen 127.0.0.1:0 --region x:64K --metrics 0.0.0.0:0
