@@ -128,7 +128,25 @@ static uint64_t count_zero(const struct ms_rregion *r, const uint8_t zfull[MS_HA
 	return n;
 }
 
-/* e's zero chunks, from the cache when it is of the current generation. */
+/* The cached count, if it is for generation gen (any generation when gen
+ * is 0): true with *o filled.  Takes e->lock. */
+static bool zero_cached(struct ms_export *e, uint64_t gen, struct ms_region_metrics *o)
+{
+	struct ms_smet_region *m = &e->met;
+	bool hit;
+
+	pthread_mutex_lock(&e->lock);
+	hit = m->zvalid && (!gen || m->zgen == gen);
+	if (hit) {
+		o->zero_chunks = m->zcount;
+		o->zero_generation = m->zgen;
+	}
+	pthread_mutex_unlock(&e->lock);
+	return hit;
+}
+
+/* e's zero chunks, from the cache when it is of the current generation.
+ * e->lock and r->lock are never held together (server_int.h). */
 static void zero_chunks(struct ms_export *e, struct ms_region_metrics *o)
 {
 	struct ms_rregion *r = e->r;
@@ -137,41 +155,29 @@ static void zero_chunks(struct ms_export *e, struct ms_region_metrics *o)
 	uint64_t gen, cnt;
 	bool hashed;
 
+	if (zero_cached(e, ms_region_generation(r), o))
+		return;
 	pthread_mutex_lock(&e->lock);
 	hashed = m->zhashed;
-	if (m->zvalid && m->zgen == ms_region_generation(r)) {
-		o->zero_chunks = m->zcount;
-		o->zero_generation = m->zgen;
-		pthread_mutex_unlock(&e->lock);
-		return;
-	}
+	memcpy(zfull, m->zfull, MS_HASH_LEN);
+	memcpy(zlast, m->zlast, MS_HASH_LEN);
 	pthread_mutex_unlock(&e->lock);
 	if (!hashed) {
 		ms_smet_zero_hash(r->chunk_size, zfull);
 		ms_smet_zero_hash(ms_region_chunk_len(r, r->nchunks - 1), zlast);
+		pthread_mutex_lock(&e->lock);
+		memcpy(m->zfull, zfull, MS_HASH_LEN);
+		memcpy(m->zlast, zlast, MS_HASH_LEN);
+		m->zhashed = true;
+		pthread_mutex_unlock(&e->lock);
 	}
 	/* a commit holds r->lock while it verifies: answer with the last
 	 * count rather than wait, if there is one */
 	if (pthread_mutex_trylock(&r->lock) != 0) {
-		pthread_mutex_lock(&e->lock);
-		if (m->zvalid) {
-			o->zero_chunks = m->zcount;
-			o->zero_generation = m->zgen;
-			pthread_mutex_unlock(&e->lock);
+		if (zero_cached(e, 0, o))
 			return;
-		}
-		pthread_mutex_unlock(&e->lock);
 		pthread_mutex_lock(&r->lock);
 	}
-	pthread_mutex_lock(&e->lock);
-	if (!hashed && !m->zhashed) {
-		memcpy(m->zfull, zfull, MS_HASH_LEN);
-		memcpy(m->zlast, zlast, MS_HASH_LEN);
-		m->zhashed = true;
-	}
-	memcpy(zfull, m->zfull, MS_HASH_LEN);
-	memcpy(zlast, m->zlast, MS_HASH_LEN);
-	pthread_mutex_unlock(&e->lock);
 	gen = ms_region_generation(r);
 	cnt = count_zero(r, zfull, zlast);
 	pthread_mutex_unlock(&r->lock);
