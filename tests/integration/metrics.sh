@@ -10,8 +10,9 @@
 # committed, written and read, commits, leases granted, generation,
 # zero chunks, connections), and a pull held open shows one client;
 # /other is 404, POST 405; with keys, clients with a wrong secret count
-# as failed handshakes; a non-loopback metrics address is refused without
-# --insecure.
+# as failed handshakes; a migration into a daemon shows there (started,
+# completed, its downtime as migrate reported it); a non-loopback metrics
+# address is refused without --insecure.
 #
 # shellcheck source-path=SCRIPTDIR
 # shellcheck source=lib.sh
@@ -189,6 +190,43 @@ if [ "$xp" = tcp ] && command -v openssl >/dev/null; then
 	is "$DSTATUS" 0 "keys: memsyncd stops cleanly"
 else
 	skip "failed handshakes" "TCP with openssl only"
+fi
+
+# ------------------------------------------- a migration into B
+if [ "$xp" = tcp ]; then
+	start_daemon_or_bail --region mv:1M:chunk=64K
+	PA=$PORT DA=$DPID
+	rm -f "$mpf"
+	start_daemon_or_bail --metrics 127.0.0.1:0 --metrics-port-file "$mpf"
+	PB=$PORT
+	wait_for 10 test -s "$mpf" || bail_out "no metrics port file (migration)"
+	MURL=http://127.0.0.1:$(cat "$mpf")
+	scrape m0
+	is "$(metric m0 memsync_migration_downtime_seconds_count)" 0 "B: no downtime yet"
+	ms --json migrate --mode precopy "memsync://$HOST:$PA/mv" "memsync://$HOST:$PB"
+	expect_status 0 "migrate mv from A to B"
+	down_us=$(json_get "$OUT" '["downtime_us"]' 2>&1)
+	scrape m1
+	is "$(metric m1 memsync_migrations_started_total)" 1 "B: one migration started"
+	is "$(metric m1 memsync_migrations_completed_total)" 1 "B: ... completed"
+	is "$(metric m1 memsync_migrations_failed_total)" 0 "B: none failed"
+	is "$(metric m1 memsync_migration_downtime_seconds_count)" 1 "B: one downtime"
+	is "$(metric m1 memsync_migration_last_downtime_seconds)" \
+		"$(printf '%d.%06d' $((down_us / 1000000)) $((down_us % 1000000)))" \
+		"B: the last downtime is the one migrate reported (${down_us} us)"
+	is "$(metric m1 memsync_migration_downtime_seconds_sum)" \
+		"$(metric m1 memsync_migration_last_downtime_seconds)" "B: the sum is that one"
+	is "$(metric m1 'memsync_migration_downtime_seconds_bucket{le="+Inf"}')" 1 \
+		"B: histogram +Inf bucket"
+	is "$(metric m1 "memsync_region_size_bytes{region=\"mv\"}")" $((16 * chunk)) \
+		"B: mv is listed with its size"
+	stop_daemon
+	is "$DSTATUS" 0 "B stops cleanly"
+	DPID=$DA
+	stop_daemon
+	is "$DSTATUS" 0 "A stops cleanly"
+else
+	skip "a migration" "TCP only"
 fi
 
 # ------------------------------------------------ non-loopback address
