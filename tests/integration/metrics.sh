@@ -140,6 +140,7 @@ else
 	diag_file "$SCRATCH/holder.err"
 fi
 # stat, run by start_holder, connects too: wait until all have gone
+# shellcheck disable=SC2317 # called through wait_for
 open_is_0() {
 	curl -s "$MURL/metrics" | grep -qx "memsync_transport_connections_open$X 0"
 }
@@ -158,7 +159,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "$MURL/other")
 is "$code" 404 "GET /other: 404"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d x=1 "$MURL/metrics")
 is "$code" 405 "POST /metrics: 405"
-stop_daemon
+stop_daemon TERM
 is "$DSTATUS" 0 "memsyncd stops cleanly with the metrics listener"
 
 # ------------------------------------- failed handshakes (with keys)
@@ -186,7 +187,7 @@ if [ "$xp" = tcp ] && command -v openssl >/dev/null; then
 		"keys: three connections accepted"
 	is "$(delta k0 k1 "memsync_transport_connection_errors_total$X")" 0 \
 		"keys: no connection error"
-	stop_daemon
+	stop_daemon TERM
 	is "$DSTATUS" 0 "keys: memsyncd stops cleanly"
 else
 	skip "failed handshakes" "TCP with openssl only"
@@ -220,10 +221,10 @@ if [ "$xp" = tcp ]; then
 		"B: histogram +Inf bucket"
 	is "$(metric m1 "memsync_region_size_bytes{region=\"mv\"}")" $((16 * chunk)) \
 		"B: mv is listed with its size"
-	stop_daemon
+	stop_daemon TERM
 	is "$DSTATUS" 0 "B stops cleanly"
 	DPID=$DA
-	stop_daemon
+	stop_daemon TERM
 	is "$DSTATUS" 0 "A stops cleanly"
 else
 	skip "a migration" "TCP only"
