@@ -874,6 +874,62 @@ int ms_server_migrate_stat(ms_server *s, const char *name, struct ms_migrate_sta
 /* Stop it before the switch: 0, -EALREADY past it, -ENOENT. */
 int ms_server_migrate_abort(ms_server *s, const char *name);
 
+/* ---- Metrics (what memsyncd --metrics serves; docs/operations.md) ----
+ * Both structs start with their size, set by the caller to sizeof(the
+ * struct it was built with): later versions append fields, and a call
+ * fills only the first size bytes. */
+
+#define MS_METRICS_TRANSPORTS 2
+
+/* One listener's connections since the server was created. */
+struct ms_transport_metrics {
+	char name[16];             /* "tcp", "rdma" */
+	uint64_t accepted;         /* connections taken in (past the limits) */
+	uint64_t open;             /* open now (gauge) */
+	uint64_t refused;          /* refused at accept by max-conns limits */
+	uint64_t handshake_failed; /* closed before admission: TLS or key
+				      handshake failed or never finished */
+	uint64_t idle_closed;      /* closed by the idle timeout */
+	uint64_t errors;           /* admitted, then closed on an error */
+};
+
+struct ms_server_metrics {
+	size_t size;               /* sizeof(struct ms_server_metrics) */
+	unsigned ntransports;
+	struct ms_transport_metrics transport[MS_METRICS_TRANSPORTS];
+	/* migrations into this server (it is their destination) */
+	uint64_t migrations_started;
+	uint64_t migrations_completed; /* MS_MIGRATE_DONE */
+	uint64_t migrations_failed;    /* MS_MIGRATE_FAILED */
+	uint64_t migrations_aborted;   /* MS_MIGRATE_ABORTED */
+	uint64_t last_downtime_us;     /* of the newest switched one, 0: none */
+	uint64_t downtime_count;       /* migrations whose switch completed */
+	uint64_t downtime_sum_us;
+	/* their downtimes: bucket i counts [2^i, 2^(i+1)) us (bucket 0 also
+	 * < 1 us), the last one everything above */
+	uint64_t downtime_hist[MS_HIST_BUCKETS];
+};
+
+/* The server's metrics: 0, or -EINVAL (out NULL or out->size too small). */
+int ms_server_metrics(ms_server *s, struct ms_server_metrics *out);
+
+/* A region's counters beyond struct ms_region_stat. */
+struct ms_region_metrics {
+	size_t size;               /* sizeof(struct ms_region_metrics) */
+	uint64_t leases_granted;   /* write leases granted */
+	uint64_t leases_lapsed;    /* holders fenced because they did not renew */
+	uint64_t leases_fenced;    /* holders fenced for any reason: lapsed,
+				      broken, handed over, migrated away */
+	uint64_t chunks;
+	uint64_t zero_chunks;      /* chunks whose committed content is all
+				      zero (by their hashes) */
+	uint64_t zero_generation;  /* the generation zero_chunks was counted
+				      at (it lags while a commit runs) */
+};
+
+/* Region name's metrics: 0, -ENOENT (no such region here), -EINVAL. */
+int ms_server_region_metrics(ms_server *s, const char *name, struct ms_region_metrics *out);
+
 /* Remove an idle region (thread-safe, also while the server runs; do not
  * add a region of the same name at the same time): 0, -ENOENT when there
  * is none, -EBUSY when a client has it open or holds its write lease (it

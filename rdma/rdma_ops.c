@@ -30,6 +30,7 @@ const struct ms_transport_ops ms_rdma_ops = {
 	.srv_run = ms_xloop_run,
 	.srv_stop = ms_xloop_stop,
 	.srv_recheck = ms_xloop_recheck,
+	.srv_counters = ms_xloop_counters,
 	.srv_reply = ms_xloop_reply,
 	.srv_notify = ms_rdma_srv_notify,
 	.srv_close = ms_rdma_srv_close,

@@ -69,6 +69,7 @@
 #include "memsync.h"
 #include "proto.h"
 #include "region.h"
+#include "server_metrics.h"
 #include "transport.h"
 #include "util.h"
 
@@ -171,6 +172,7 @@ struct ms_export {
 	uint64_t bytes_committed;
 	uint32_t clients;
 	uint64_t commits, refused, abandoned;
+	struct ms_smet_region met;    /* metrics (server_metrics.h) */
 	struct move_state mv;         /* this server is a migration's source */
 	struct mig_in *mig;           /* ... its destination (set before the
 				       * export is listed, freed at destroy) */

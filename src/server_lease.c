@@ -187,8 +187,10 @@ int ms_lease_take(struct ms_export *e, struct peer *p, uint64_t expect_epoch, ch
 			 ms_rstore_errmsg(e->r->store));
 		return ret;
 	}
-	if (e->mode != MS_COMMIT_DIRECT)
+	if (e->mode != MS_COMMIT_DIRECT) {
+		ms_smet_inc(&e->met.leases_granted);
 		return 0;
+	}
 	/* registering may pin the whole region: no lock held; the holder's
 	 * own grant of it is what it gets */
 	ret = ms_grant_reg(p, e->r->mem, e->r->size, MS_XACCESS_READ | MS_XACCESS_WRITE, &mr, &g,
@@ -208,6 +210,7 @@ int ms_lease_take(struct ms_export *e, struct peer *p, uint64_t expect_epoch, ch
 		snprintf(msg, msglen, "cannot grant write access to '%s': %s", e->r->name,
 			 strerror(-ret));
 	} else {
+		ms_smet_inc(&e->met.leases_granted);
 		ls->write_mr = mr;
 		ls->write_grant = g;
 		ls->write_desc = desc;
@@ -310,6 +313,7 @@ void ms_lease_fence(struct ms_export *e, enum fence_why why, const char *by)
 		return;
 	}
 	ls->why = why;
+	ms_smet_fenced(&e->met, why == FENCE_LAPSED);
 	if (ls->applying) {
 		ls->fence_pending = true;
 		pthread_mutex_unlock(&e->lock);

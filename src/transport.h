@@ -150,6 +150,20 @@ struct ms_xsrv_opts {
 	size_t max_mem;
 };
 
+/* A listener's connection counts (srv_counters), for metrics: every one
+ * only grows but open.  Definitions in docs/operations.md, "# Metrics". */
+struct ms_xsrv_counters {
+	uint64_t accepted;         /* connections taken in (past the limits) */
+	uint64_t open;             /* connections open now */
+	uint64_t refused;          /* refused at accept by the limits */
+	uint64_t handshake_failed; /* closed before the engine admitted them
+				    * (TLS or key handshake not completed) */
+	uint64_t idle_closed;      /* closed by the idle timeout */
+	uint64_t errors;           /* admitted, then closed on an error
+				    * (protocol violation, memory, revoked key,
+				    * still open when a stop's drain ended) */
+};
+
 /* on_ctrl's "reply later" (see ms_xsrv_cbs.on_ctrl and srv_reply). */
 #define MS_XCTRL_LATER 1
 
@@ -285,6 +299,8 @@ struct ms_transport_ops {
 	int (*srv_notify)(struct ms_xsrv *s, struct ms_xpeer *peer,
 			  const void *msg, size_t len);
 	void (*srv_close)(struct ms_xsrv *s);
+	/* the listener's connection counts; thread-safe (may be NULL) */
+	void (*srv_counters)(struct ms_xsrv *s, struct ms_xsrv_counters *out);
 };
 
 /* ---- helpers both transports use (and src/xconn.h, src/xsrvloop.h) ---- */

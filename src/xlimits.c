@@ -118,6 +118,8 @@ void ms_xlimits_join(struct ms_xloop *l, struct ms_xlpeer *p)
 	ms_xlimits_addr(p->pub.name, p->addr, sizeof(p->addr));
 	p->born = p->seen = ms_now_ns();
 	l->lim.nconns++;
+	__atomic_fetch_add(&l->lim.accepted, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&l->lim.open, 1, __ATOMIC_RELAXED);
 	if (!l->lim.next_tick)
 		l->lim.next_tick = p->born + MS_MIN(MS_MAX(l->lim.idle_ns / 4, TICK_MIN_NS),
 						    TICK_MAX_NS);
@@ -126,6 +128,7 @@ void ms_xlimits_join(struct ms_xloop *l, struct ms_xlpeer *p)
 void ms_xlimits_leave(struct ms_xloop *l, struct ms_xlpeer *p)
 {
 	l->lim.nconns--;
+	__atomic_fetch_sub(&l->lim.open, 1, __ATOMIC_RELAXED);
 	l->lim.mem -= p->mem;
 	p->mem = 0;
 	if (l->lim.mem < l->lim.max_mem / 2)

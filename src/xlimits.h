@@ -50,6 +50,8 @@ struct ms_xlimits {
 	/* for tests and stats (any thread, __atomic) */
 	size_t mem_peak;
 	unsigned long refused, idle_closed;
+	/* metrics (struct ms_xsrv_counters; any thread, __atomic) */
+	uint64_t accepted, open, handshake_failed, errors;
 };
 
 /* Settings from o (NULL: defaults); a 0 field means its default. */

@@ -120,6 +120,18 @@ static void recheck(struct ms_xloop *l)
 	}
 }
 
+void ms_xloop_counters(struct ms_xsrv *x, struct ms_xsrv_counters *out)
+{
+	struct ms_xlimits *lim = &((struct ms_xloop *)x)->lim;  /* pub is first */
+
+	out->accepted = __atomic_load_n(&lim->accepted, __ATOMIC_RELAXED);
+	out->open = __atomic_load_n(&lim->open, __ATOMIC_RELAXED);
+	out->refused = __atomic_load_n(&lim->refused, __ATOMIC_RELAXED);
+	out->handshake_failed = __atomic_load_n(&lim->handshake_failed, __ATOMIC_RELAXED);
+	out->idle_closed = __atomic_load_n(&lim->idle_closed, __ATOMIC_RELAXED);
+	out->errors = __atomic_load_n(&lim->errors, __ATOMIC_RELAXED);
+}
+
 void ms_xloop_add_peer(struct ms_xloop *l, struct ms_xlpeer *p)
 {
 	ms_xlimits_join(l, p);
@@ -143,6 +155,10 @@ void ms_xloop_close_peer(struct ms_xloop *l, struct ms_xlpeer *p, enum ms_log_le
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	ms_xloop_log(l, lvl, "peer %s: %s", p->pub.name, msg);
+	if (!p->accepted)
+		__atomic_fetch_add(&l->lim.handshake_failed, 1, __ATOMIC_RELAXED);
+	else if (lvl <= MS_LOG_WARN)
+		__atomic_fetch_add(&l->lim.errors, 1, __ATOMIC_RELAXED);
 	l->lops->teardown(l, p);
 	ms_xlimits_leave(l, p);
 	if (p->ready) {

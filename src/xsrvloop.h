@@ -142,6 +142,8 @@ void ms_xloop_stop(struct ms_xsrv *x);
 /* srv_recheck of both drivers: the loop asks cbs.peer_allowed of every
  * accepted peer and closes those it refuses. */
 void ms_xloop_recheck(struct ms_xsrv *x);
+/* srv_counters of both drivers (thread-safe). */
+void ms_xloop_counters(struct ms_xsrv *x, struct ms_xsrv_counters *out);
 void ms_xloop_begin_stop(struct ms_xloop *l);
 
 /* Called on the loop thread while it runs (srv_notify's check). */

@@ -59,6 +59,7 @@ void msd_config_free(struct msd_config *c)
 	free(c->tls_ca);
 	free(c->auth_keys);
 	free(c->key_file);
+	free(c->metrics_port_file);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -429,6 +430,22 @@ int msd_config_set(struct msd_config *c, const char *key, const char *value, cha
 				    value);
 		return 0;
 	}
+	if (strcmp(key, "metrics") == 0) {
+		if (msd_parse_listen(value, c->metrics_host, c->metrics_port, err, errlen) < 0)
+			return -EINVAL;
+		c->metrics = true;
+		return 0;
+	}
+	if (strcmp(key, "metrics-port-file") == 0) {
+		char *dup = *value ? strdup(value) : NULL;
+
+		if (!dup)
+			return fail(err, errlen, *value ? "out of memory" : "empty metrics port "
+				    "file name");
+		free(c->metrics_port_file);
+		c->metrics_port_file = dup;
+		return 0;
+	}
 	if (strncmp(key, "max-", 4) == 0 || strcmp(key, "idle-timeout") == 0)
 		return set_limit(c, key, value, err, errlen);
 	if (strcmp(key, "port-file") == 0 || strcmp(key, "log-file") == 0 ||
@@ -463,7 +480,7 @@ int msd_config_set(struct msd_config *c, const char *key, const char *value, cha
 		return fail(err, errlen, "'config' cannot be used inside a config file");
 	return fail(err, errlen, "unknown key '%s' (listen, region, transport, log-level, "
 		    "port-file, log-file, lease-ttl, auth-keys, insecure, key-file, tls-cert, "
-		    "tls-key, tls-ca)", key);
+		    "tls-key, tls-ca, metrics, metrics-port-file)", key);
 }
 
 /* Cut a comment off: a '#' that starts a word. */

@@ -45,6 +45,11 @@ struct msd_config {
 	unsigned max_conns, max_conns_per_addr; /* max-conns N, max-conns-per-addr N */
 	unsigned idle_timeout_ms;               /* idle-timeout SECONDS */
 	uint64_t max_peer_mem, max_mem;         /* max-peer-mem SIZE, max-mem SIZE */
+	/* metrics HOST:PORT: the Prometheus listener (off by default) */
+	bool metrics;
+	char metrics_host[256];
+	char metrics_port[8];
+	char *metrics_port_file; /* metrics-port-file FILE: malloc'ed or NULL */
 	struct msd_region *regions;
 	size_t nregions;
 };

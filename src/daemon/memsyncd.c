@@ -30,6 +30,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "regset.h"
 #include "units.h"
 
@@ -54,6 +55,7 @@ struct daemon {
 	size_t nset;
 	struct msd_config cfg;       /* in effect */
 	ms_server *srv;
+	struct msd_metrics *metrics; /* --metrics, or NULL */
 	struct msd_regset rs;
 	int sfd;                     /* signalfd of the signals below */
 	int evfd;                    /* the server's loop has returned */
@@ -77,6 +79,7 @@ enum {
 	OPT_INSECURE,
 	OPT_KEY_FILE,
 	OPT_LIMIT,              /* a resource limit: the key is the option's name */
+	OPT_METRICS,            /* metrics, metrics-port-file: the same */
 };
 
 static const struct option long_opts[] = {
@@ -100,6 +103,8 @@ static const struct option long_opts[] = {
 	{ "idle-timeout", required_argument, NULL, OPT_LIMIT },
 	{ "max-peer-mem", required_argument, NULL, OPT_LIMIT },
 	{ "max-mem", required_argument, NULL, OPT_LIMIT },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
+	{ "metrics-port-file", required_argument, NULL, OPT_METRICS },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -146,6 +151,9 @@ static void usage(FILE *f)
 		"                                 TLS 1.3 on TCP with this certificate (PEM)\n"
 		"      --tls-ca FILE              verify client certificates against this CA;\n"
 		"                                 a certificate's common name is a key name\n"
+		"      --metrics HOST:PORT        serve Prometheus metrics at /metrics there\n"
+		"                                 (loopback only unless --insecure; off by default)\n"
+		"      --metrics-port-file FILE   write the metrics port there once listening\n"
 		"  -h, --help                     show this help and exit\n"
 		"      --version                  show the version and exit\n"
 		"\n"
@@ -297,6 +305,11 @@ static void reload(struct daemon *d)
 	    nc.transport != d->cfg.transport || str_differs(nc.port_file, d->cfg.port_file))
 		ms_warn("reload: listen, transport and port-file take effect at the next "
 			"start only");
+	if (nc.metrics != d->cfg.metrics || strcmp(nc.metrics_host, d->cfg.metrics_host) ||
+	    strcmp(nc.metrics_port, d->cfg.metrics_port) ||
+	    str_differs(nc.metrics_port_file, d->cfg.metrics_port_file))
+		ms_warn("reload: metrics and metrics-port-file take effect at the next start "
+			"only");
 	if (str_differs(nc.tls_cert, d->cfg.tls_cert) || str_differs(nc.tls_key, d->cfg.tls_key) ||
 	    str_differs(nc.tls_ca, d->cfg.tls_ca))
 		ms_warn("reload: tls-cert, tls-key and tls-ca take effect at the next start only");
@@ -316,6 +329,12 @@ static void reload(struct daemon *d)
 	free(nc.port_file);
 	nc.port_file = d->cfg.port_file;
 	d->cfg.port_file = NULL;
+	nc.metrics = d->cfg.metrics;
+	memcpy(nc.metrics_host, d->cfg.metrics_host, sizeof(nc.metrics_host));
+	memcpy(nc.metrics_port, d->cfg.metrics_port, sizeof(nc.metrics_port));
+	free(nc.metrics_port_file);
+	nc.metrics_port_file = d->cfg.metrics_port_file;
+	d->cfg.metrics_port_file = NULL;
 	free(nc.auth_keys);
 	nc.auth_keys = d->cfg.auth_keys;
 	d->cfg.auth_keys = NULL;
@@ -396,6 +415,32 @@ static int main_loop(struct daemon *d)
 	return 0;
 }
 
+/* The metrics listener (--metrics): 0, or -1 when it cannot start. */
+static int start_metrics(struct daemon *d)
+{
+	const struct msd_config *cfg = &d->cfg;
+	char msg[512] = "", hb[300];
+	int err;
+
+	d->metrics = msd_metrics_start(cfg->metrics_host, cfg->metrics_port, cfg->insecure,
+				       d->srv, msg, sizeof(msg));
+	if (!d->metrics) {
+		ms_err("%s", msg);
+		return -1;
+	}
+	ms_info("metrics at http://%s:%u/metrics",
+		host_label(cfg->metrics_host, hb, sizeof(hb)), msd_metrics_port(d->metrics));
+	if (cfg->metrics_port_file) {
+		err = write_port_file(cfg->metrics_port_file, msd_metrics_port(d->metrics));
+		if (err < 0) {
+			ms_err("cannot write the metrics port file '%s': %s",
+			       cfg->metrics_port_file, strerror(-err));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int serve(struct daemon *d)
 {
 	const struct msd_config *cfg = &d->cfg;
@@ -461,10 +506,14 @@ static int serve(struct daemon *d)
 			goto out;
 		}
 	}
+	if (cfg->metrics && start_metrics(d) < 0)
+		goto out;
 	/* a signal that came before the loop started waits in the signalfd */
 	if (main_loop(d) == 0)
 		rc = 0;
 out:
+	msd_metrics_stop(d->metrics);
+	d->metrics = NULL;
 	ms_server_destroy(d->srv);
 	msd_regset_free(&d->rs);
 	if (rc == 0)
@@ -541,6 +590,7 @@ int main(int argc, char **argv)
 			set[nset++].val = "yes";
 			continue;
 		case OPT_LIMIT: key = long_opts[li].name; break;
+		case OPT_METRICS: key = long_opts[li].name; break;
 		case ':':
 			free(set);
 			return usage_error("option '%s' requires an argument", argv[optind - 1]);

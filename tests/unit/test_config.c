@@ -249,7 +249,8 @@ static void set_tests(void)
 	   "regions in order");
 	is_int(msd_config_set(&c, "frobnicate", "1", err, sizeof(err)), -EINVAL, "unknown key");
 	is_str(err, "unknown key 'frobnicate' (listen, region, transport, log-level, port-file, "
-	       "log-file, lease-ttl, auth-keys, insecure, key-file, tls-cert, tls-key, tls-ca)",
+	       "log-file, lease-ttl, auth-keys, insecure, key-file, tls-cert, tls-key, tls-ca, "
+	       "metrics, metrics-port-file)",
 	       "unknown key message");
 	/* resource limits (docs/security.md) */
 	is_int(msd_config_set(&c, "max-conns", "100", err, sizeof(err)) ||
@@ -276,6 +277,20 @@ static void set_tests(void)
 	is_int(msd_config_set(&c, "tls-frob", "x", err, sizeof(err)), -EINVAL, "tls-frob: unknown");
 	is_int(msd_config_set(&c, "tls-ca", "", err, sizeof(err)), -EINVAL, "tls-ca: empty");
 	is_str(err, "empty tls-ca name", "tls-ca: empty: message");
+	ok(!c.metrics, "metrics: off by default");
+	is_int(msd_config_set(&c, "metrics", "127.0.0.1:9740", err, sizeof(err)) |
+	       msd_config_set(&c, "metrics-port-file", "/run/m.port", err, sizeof(err)), 0,
+	       "metrics, metrics-port-file");
+	ok(c.metrics && !strcmp(c.metrics_host, "127.0.0.1") && !strcmp(c.metrics_port, "9740") &&
+	   c.metrics_port_file && !strcmp(c.metrics_port_file, "/run/m.port"),
+	   "metrics: address and port file taken");
+	is_int(msd_config_set(&c, "metrics", "9740", err, sizeof(err)), -EINVAL,
+	       "metrics without a host: refused");
+	ok(!strcmp(c.metrics_port, "9740") && !strcmp(c.metrics_host, "127.0.0.1"),
+	   "a refused metrics address changes nothing");
+	is_int(msd_config_set(&c, "metrics-port-file", "", err, sizeof(err)), -EINVAL,
+	       "metrics-port-file: empty");
+	is_str(err, "empty metrics port file name", "metrics-port-file: empty: message");
 	is_int(msd_config_set(&c, "config", "x.conf", err, sizeof(err)), -EINVAL,
 	       "no nested config");
 	is_str(err, "'config' cannot be used inside a config file", "nested config message");
@@ -350,7 +365,7 @@ static void file_tests(void)
 	file_bad("listen 127.0.0.1:7400\nbogus 1\n",
 		 "t.conf:2: unknown key 'bogus' (listen, region, transport, log-level, "
 		 "port-file, log-file, lease-ttl, auth-keys, insecure, key-file, tls-cert, tls-key, "
-		 "tls-ca)", "unknown key");
+		 "tls-ca, metrics, metrics-port-file)", "unknown key");
 	file_bad("\n\nregion\n", "t.conf:3: 'region' needs a value (KEY VALUE)",
 		 "missing value");
 	file_bad("# c\nregion   # just a comment\n",
@@ -378,7 +393,7 @@ static void file_tests(void)
 	file_bad("--listen 127.0.0.1:1\n",
 		 "t.conf:1: unknown key '--listen' (listen, region, transport, log-level, "
 		 "port-file, log-file, lease-ttl, auth-keys, insecure, key-file, tls-cert, tls-key, "
-		 "tls-ca)", "key with dashes");
+		 "tls-ca, metrics, metrics-port-file)", "key with dashes");
 	file_bad("listen=127.0.0.1:1\n", "t.conf:1: 'listen=127.0.0.1:1' needs a value "
 		 "(KEY VALUE)", "KEY=VALUE form");
 
