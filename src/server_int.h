@@ -196,6 +196,10 @@ struct peer {
 	uint8_t client_id[16];        /* set under s->lock */
 	struct open_slot opens[MAX_OPENS];
 	struct peer *next;            /* s->lock */
+	uint64_t id;                  /* the server's name for it (stat,
+				       * disconnect), immutable */
+	bool kicked;                  /* atomic: an operator disconnects it
+				       * (server_admin.c) */
 };
 
 struct ms_server {
@@ -228,6 +232,7 @@ struct ms_server {
 	struct move_srv *mvs;         /* server_move.c; NULL until needed */
 	struct ms_xsrv_opts xso;      /* every listener's cbs.opts */
 	struct ms_xtls tls;           /* xso.tls (paths: during create only) */
+	uint64_t last_peer_id;        /* s->lock: the last peer.id given */
 };
 
 /* server.c */
