@@ -5,7 +5,8 @@
  * act on it (memsync disconnect) in between:
  *
  *   admtool HOST PORT REGION read|write FILE
- *     Connects (MEMSYNC_KEY_FILE: the key to present), opens REGION.
+ *     Connects (MEMSYNC_KEY_FILE: the key to present; MS_TEST_TRANSPORT:
+ *     tcp, the default, rdma or auto), opens REGION.
  *     write: writes FILE (the region's size) and commits it; read: pulls
  *     the region (verified).  Prints "ready EPOCH" (0 for a reader) and
  *     waits for a line on stdin (or its end).  Then does it again (a
@@ -48,6 +49,13 @@ int main(int argc, char **argv)
 	}
 	write = strcmp(argv[4], "write") == 0;
 	o.key_file = getenv("MEMSYNC_KEY_FILE");
+	if (o.key_file && !*o.key_file)
+		o.key_file = NULL;
+	if (getenv("MS_TEST_TRANSPORT") && *getenv("MS_TEST_TRANSPORT") &&
+	    ms_transport_parse(getenv("MS_TEST_TRANSPORT"), &o.transport)) {
+		fprintf(stderr, "admtool: bad MS_TEST_TRANSPORT\n");
+		return 2;
+	}
 	c = ms_connect(argv[1], argv[2], &o, err, sizeof(err));
 	if (!c) {
 		fprintf(stderr, "admtool: connect: %s\n", err);
