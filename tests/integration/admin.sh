@@ -165,7 +165,7 @@ finish "$W2P" "$W2FD"
 is "$WSTATUS" 0 "(c) the new writer commits"
 ms pull "$(url a)" "$SCRATCH/a.out"
 same_file "$SCRATCH/a.img" "$SCRATCH/a.out" "(c) its two commits: a holds its last one"
-stop_daemon
+stop_daemon TERM
 
 # ======================================================== (d) keys
 secret() { openssl rand -hex 32; }
@@ -208,6 +208,6 @@ finish "$WP" "$WFD"
 isnt "$WSTATUS" 0 "(d) the disconnected writer's next write fails"
 finish "$RP" "$RFD"
 is "$WSTATUS" 0 "(d) the reader goes on"
-stop_daemon
+stop_daemon TERM
 
 done_testing
