@@ -196,7 +196,8 @@ struct ms_xsrv_cbs {
 	 * answered and no data frame is served.  Called on the loop thread. */
 	ms_auth_lookup_fn auth_lookup;
 	/* srv_recheck asks this of every accepted peer (loop thread): false
-	 * closes the peer (a revoked key).  NULL: all stay. */
+	 * closes the peer (a revoked key, an operator's disconnect: the
+	 * engine may set peer->refused_why first).  NULL: all stay. */
 	bool (*peer_allowed)(void *ud, struct ms_xpeer *peer);
 	const struct ms_xsrv_opts *opts;
 };
