@@ -87,7 +87,10 @@ rand_file "$SCRATCH/a.img" "$size"
 	"$SCRATCH/a.img" "$SCRATCH/a.inv"
 
 # ======================================================== (a) stat
-start_daemon_or_bail --log-level info --region a:4M --region b:1M
+# the tools sit idle between their steps, renewing nothing: a lease that
+# lapses on its own would hide what the test looks for
+ttl=3600
+start_daemon_or_bail --log-level info --lease-ttl $ttl --region a:4M --region b:1M
 if ! tool w write a "$SCRATCH/a.img"; then
 	bail_out "the writer does not get ready"
 fi
@@ -175,7 +178,7 @@ printf 'ops %s read-write *\nreader %s read a\n' "$s_rw" "$s_ro" >"$K"
 echo "ops $s_rw" >"$RW"
 echo "reader $s_ro" >"$RO"
 chmod 600 "$K" "$RW" "$RO"
-start_daemon_or_bail --log-level info --auth-keys "$K" --region a:4M
+start_daemon_or_bail --log-level info --lease-ttl $ttl --auth-keys "$K" --region a:4M
 tool kw write a "$SCRATCH/a.img" "$RW" || bail_out "(d) the writer does not get ready"
 WP=$TPID WFD=$TFD
 tool kr read a "$SCRATCH/a.img" "$RO" || bail_out "(d) the reader does not get ready"
