@@ -16,9 +16,12 @@
 #      commit byte for byte, and the next writer gets a new epoch;
 #  (d) with --auth-keys: a read key lists its own connections only and
 #      may not disconnect the writer (exit 1, nothing changes); a
-#      read-write key may.
-# (Adding and removing regions at runtime: daemon_signals.sh through the
-# configuration and SIGHUP, test_unexport through the library.)
+#      read-write key may;
+#  (e) regions at runtime, through the configuration and SIGHUP: a region
+#      added is pulled; a region dropped while a reader has it open stays
+#      (WARN); once that reader is disconnected, the next SIGHUP removes it
+#      and it is an unknown region.  (daemon_signals.sh tests reloads in
+#      depth, test_unexport the library's ms_server_unexport.)
 #
 # shellcheck source-path=SCRIPTDIR
 # shellcheck source=lib.sh
@@ -211,6 +214,39 @@ finish "$WP" "$WFD"
 isnt "$WSTATUS" 0 "(d) the disconnected writer's next write fails"
 finish "$RP" "$RFD"
 is "$WSTATUS" 0 "(d) the reader goes on"
+stop_daemon TERM
+
+# ======================================================== (e) SIGHUP
+conf=$SCRATCH/memsyncd.conf
+printf 'log-level info\nlease-ttl %s\ntransport tcp\nregion a:4M\n' "$ttl" >"$conf"
+start_daemon_or_bail --config "$conf"
+# reloaded N - the log has N ends of reloads
+# shellcheck disable=SC2317 # called through wait_for
+reloaded() {
+	[ "$(grep -cE 'reload: done|nothing changed' "$DLOG" 2>/dev/null)" -ge "$1" ]
+}
+tool er read a "$SCRATCH/a.img" || bail_out "(e) the reader does not get ready"
+RP=$TPID RFD=$TFD
+printf 'log-level info\nlease-ttl %s\ntransport tcp\nregion c:1M\n' "$ttl" >"$conf"
+kill -HUP "$DPID"
+check "(e) SIGHUP: the reload ends" wait_for 20 reloaded 1
+like "$DLOG" "reload: added region c" "(e) the region added to the file is added"
+ms pull "$(url c)" "$SCRATCH/c.out"
+expect_status 0 "(e) ... and pulled"
+like "$DLOG" "WARN: reload: region 'a' was dropped from the configuration, but it is in use \(1 client" \
+	"(e) the dropped region a reader has open stays (WARN)"
+jstat
+rid=$(ids read)
+isnt "$rid" "" "(e) stat names the reader that keeps it (id $rid)"
+ms disconnect "$HOST:$PORT" "$rid"
+expect_status 0 "(e) the operator disconnects it"
+finish "$RP" "$RFD"
+isnt "$WSTATUS" 0 "(e) the disconnected reader's next pull fails"
+kill -HUP "$DPID"
+check "(e) SIGHUP again: the reload ends" wait_for 20 reloaded 2
+like "$DLOG" "reload: region 'a' removed" "(e) now the idle region is removed"
+ms pull "$(url a)" "$SCRATCH/a.out"
+like "$ERR" "unknown region 'a'" "(e) ... and is an unknown region"
 stop_daemon TERM
 
 done_testing
