@@ -40,7 +40,7 @@
  * only appended to the list while the server lives and are freed by
  * ms_server_destroy() after every loop has stopped, so a pointer found in
  * the list stays valid.  A peer's open handles are touched only by its own
- * listener's thread.
+ * listener's thread (server_admin.c reads them, atomically, under s->lock).
  *
  * Removing an export (ms_server_unexport) keeps that promise with a grace
  * lock, s->gp: every control handler runs with it read-held (the wrapper
