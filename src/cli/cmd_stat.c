@@ -308,7 +308,12 @@ int cmd_stat(const struct cli_opts *o, int argc, char **argv)
 	/* of every region: a region that moved away is in the STAT reply
 	 * (its moved_to) but no longer one CLIENTS can name */
 	rc = ms_stat_clients(c, NULL, &ci, &nci);
-	if (rc < 0) {
+	if (rc == -EBADMSG) {
+		/* a server from before CLIENTS ("unknown control message
+		 * type"): its regions, without their clients */
+		ci = NULL;
+		nci = 0;
+	} else if (rc < 0) {
 		cli_lib_error(c, "stat", "listing the clients", rc);
 		ms_disconnect(c);
 		free(s);
