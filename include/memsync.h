@@ -396,6 +396,41 @@ void ms_client_id(const ms_client *c, uint8_t out[16]);
 int ms_stat(ms_client *c, const char *name, struct ms_region_stat **out,
 	    size_t *n);
 
+/* One client's use of one region, as the server sees it (ms_stat_clients,
+ * ms_server_clients; `memsync stat`).  A connection with several regions
+ * open has one entry per region, all with the same id and counters. */
+struct ms_client_info {
+	uint64_t id;             /* the connection's id on this server: what
+				    ms_disconnect_client() names */
+	char region[MS_NAME_MAX + 1];
+	char address[64];        /* the peer's "address:port" */
+	char transport[16];      /* "tcp" or "rdma" */
+	char key[64];            /* the key it authenticated with ("" when
+				    the server has no keys) */
+	enum ms_mode mode;       /* how it opened the region */
+	bool lease;              /* holds the region's write lease ... */
+	uint64_t epoch;          /* ... at this epoch (0 when it does not) */
+	uint64_t bytes_read;     /* the connection's data path (TCP: what the */
+	uint64_t bytes_written;  /* server moved; RDMA: 0, the NIC moves it) */
+	uint64_t idle_ms;        /* since its last request */
+	uint8_t client_id[16];   /* its client id (ms_client_opts) */
+};
+
+/* The clients of region name (NULL or "": of every region) on the server:
+ * *out is a malloc'ed array of *n entries (free it with
+ * ms_client_info_free() or free()).  With keys, a key needs a read-write
+ * grant on a region to see all its clients; with a read grant it sees its
+ * own key's connections only.  0 or -errno (ENOENT unknown region). */
+int ms_stat_clients(ms_client *c, const char *name, struct ms_client_info **out, size_t *n);
+void ms_client_info_free(struct ms_client_info *info);
+/* Close the server's connection id (ms_client_info.id), an operator's
+ * action the server logs at WARN: the write lease it holds is fenced,
+ * its grants are revoked, its regions closed, as for a client that
+ * vanished.  0, -ENOENT (no such client: nothing changes), -EACCES (with
+ * keys: a read-write grant is needed on every region the client has open,
+ * on every region when it has none open). */
+int ms_disconnect_client(ms_client *c, uint64_t id);
+
 /* ------------------------------------------------------------------ */
 /* Region migration between servers (docs/migration.md)                */
 /* ------------------------------------------------------------------ */
@@ -937,6 +972,15 @@ int ms_server_region_metrics(ms_server *s, const char *name, struct ms_region_me
  * OPEN after it sees an unknown region.  Its ms_export is invalid once
  * this returns 0; a file region's file stays. */
 int ms_server_unexport(ms_server *s, const char *name);
+
+/* The clients of region name (NULL or "": every region), like
+ * ms_stat_clients() (thread-safe; free *out with ms_client_info_free()). */
+int ms_server_clients(ms_server *s, const char *name, struct ms_client_info **out,
+		      size_t *n);
+/* Close connection id like ms_disconnect_client() (thread-safe, logged at
+ * WARN; not from a callback of the server's own threads): returns once
+ * the connection is closed, or after a few seconds.  0 or -ENOENT. */
+int ms_server_disconnect(ms_server *s, uint64_t id);
 
 /* Read the server's key file (ms_server_opts.auth_keys) again
  * (thread-safe): keys added take effect at once; the connections of a

@@ -445,6 +445,10 @@ const char *ms_msg_name(int type)
 	case MS_MSG_MIGRATED_OK: return "MIGRATED_OK";
 	case MS_MSG_FETCH: return "FETCH";
 	case MS_MSG_FETCH_OK: return "FETCH_OK";
+	case MS_MSG_CLIENTS: return "CLIENTS";
+	case MS_MSG_CLIENTS_OK: return "CLIENTS_OK";
+	case MS_MSG_DISCONNECT: return "DISCONNECT";
+	case MS_MSG_DISCONNECT_OK: return "DISCONNECT_OK";
 	case MS_MSG_ERROR: return "ERROR";
 	case MS_MSG_MOVED: return "MOVED";
 	default: return "UNKNOWN";

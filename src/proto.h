@@ -39,6 +39,9 @@
  *   HANDOFF {handle, epoch, host, port}   (B->A)  -> HANDOFF_OK {generation}
  *   MIGRATED {handle}                     (B->A)  -> MIGRATED_OK {}
  *   FETCH {handle, n, n x chunk}          (to B)  -> FETCH_OK {}
+ * Administration (proto_admin.c):
+ *   CLIENTS {name ("" = all)}                    -> CLIENTS_OK {n, n x client info}
+ *   DISCONNECT {client}                          -> DISCONNECT_OK {}
  * Any request may be answered by ERROR {errno, message}; a request about a
  * region that moved away (OPEN by name, or any request on a handle of it)
  * by MOVED {name, host, port, epoch}: the region is at host:port now,
@@ -113,6 +116,11 @@ enum ms_msg_type {
 	MS_MSG_MIGRATED_OK = 45,
 	MS_MSG_FETCH = 46,
 	MS_MSG_FETCH_OK = 47,
+	/* administration (proto_admin.c) */
+	MS_MSG_CLIENTS = 48,
+	MS_MSG_CLIENTS_OK = 49,
+	MS_MSG_DISCONNECT = 50,
+	MS_MSG_DISCONNECT_OK = 51,
 	MS_MSG_ERROR = 100,
 	MS_MSG_MOVED = 101,
 };
@@ -318,6 +326,18 @@ int ms_enc_lease_ok(void *buf, size_t cap, const struct ms_lease_info *li);
 int ms_dec_lease_ok(const void *buf, size_t len, struct ms_lease_info *li);
 int ms_enc_handover(void *buf, size_t cap, const struct ms_msg_handover *m);
 int ms_dec_handover(const void *buf, size_t len, struct ms_msg_handover *m);
+
+/* Administration (proto_admin.c).  CLIENTS carries a region name ("":
+ * all) like STAT; CLIENTS_OK at most MS_CLIENTS_MAX entries. */
+#define MS_CLIENTS_MAX 2048
+int ms_enc_clients(void *buf, size_t cap, const char *name);
+int ms_dec_clients(const void *buf, size_t len, char name[MS_NAME_MAX + 1]);
+/* n > MS_CLIENTS_MAX: -E2BIG */
+int ms_enc_clients_ok(void *buf, size_t cap, const struct ms_client_info *ci, size_t n);
+/* *out malloc'ed (free()); -EBADMSG, -ENOMEM */
+int ms_dec_clients_ok(const void *buf, size_t len, struct ms_client_info **out, size_t *n);
+int ms_enc_disconnect(void *buf, size_t cap, uint64_t id);
+int ms_dec_disconnect(const void *buf, size_t len, uint64_t *id);
 
 const char *ms_msg_name(int type);
 

@@ -149,6 +149,10 @@ static bool peer_allowed(void *ud, struct ms_xpeer *xp)
 	struct ms_keydb *db;
 	bool ok;
 
+	if (p && __atomic_load_n(&p->kicked, __ATOMIC_ACQUIRE)) {
+		xp->refused_why = "disconnected at an operator's request";  /* server_admin.c */
+		return false;
+	}
 	if (!p || !p->keys)
 		return true;
 	db = keys_now(s);
@@ -167,6 +171,8 @@ static bool peer_allowed(void *ud, struct ms_xpeer *xp)
 int ms_srv_auth_cbs(ms_server *s, const struct ms_transport_ops *ops, struct ms_xsrv_cbs *cbs,
 		    char *err, size_t errlen)
 {
+	/* asked on every recheck: a revoked key, an operator's disconnect */
+	cbs->peer_allowed = peer_allowed;
 	if (!s->keys)
 		return 0;
 	if (!(ops->caps & MS_XCAP_AUTH)) {
@@ -174,7 +180,6 @@ int ms_srv_auth_cbs(ms_server *s, const struct ms_transport_ops *ops, struct ms_
 		return -EPROTONOSUPPORT;
 	}
 	cbs->auth_lookup = auth_lookup;
-	cbs->peer_allowed = peer_allowed;
 	return 0;
 }
 

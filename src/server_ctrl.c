@@ -26,6 +26,7 @@
 
 #include "server_grant.h"
 #include "server_int.h"
+#include "server_admin.h"
 #include "server_move.h"
 
 static void id_hex(const uint8_t id[16], char out[33])
@@ -51,7 +52,8 @@ static void close_slot(ms_server *s, struct peer *p, struct open_slot *o)
 	pthread_mutex_lock(&e->lock);
 	e->clients--;
 	pthread_mutex_unlock(&e->lock);
-	o->e = NULL;
+	/* other threads read it (server_admin.c) */
+	__atomic_store_n(&o->e, NULL, __ATOMIC_RELEASE);
 }
 
 /* ------------------------------------------------------ control requests */
@@ -162,9 +164,9 @@ static int h_open(ms_server *s, struct peer *p, const void *req, size_t len,
 		ms_srv_log(s, MS_LOG_INFO, "%s holds the write lease of '%s' (%s, epoch %llu)",
 			   p->xp->name, m.name, l->ops->name, (unsigned long long)li.epoch);
 	}
-	slot->e = e;
 	slot->mode = (enum ms_mode)m.mode;
 	slot->touched = false;
+	__atomic_store_n(&slot->e, e, __ATOMIC_RELEASE);  /* after mode: server_admin.c */
 	pthread_mutex_lock(&e->lock);
 	e->clients++;
 	pthread_mutex_unlock(&e->lock);
@@ -357,8 +359,11 @@ int ms_srv_on_ctrl(void *ud, struct ms_xpeer *xp, const void *req, size_t len,
 	case MS_MSG_THAW: h = ms_move_h_thaw; break;
 	case MS_MSG_HANDOFF: h = ms_move_h_handoff; break;
 	case MS_MSG_MIGRATED: h = ms_move_h_migrated; break;
+	case MS_MSG_CLIENTS: h = ms_srv_h_clients; break;
+	case MS_MSG_DISCONNECT: h = ms_srv_h_disconnect; break;
 	default: break;
 	}
+	__atomic_store_n(&xp->last_ns, ms_now_ns(), __ATOMIC_RELAXED);
 	/* p->hello is written by this thread only */
 	if (!h) {
 		ms_srv_log(s, MS_LOG_WARN, "%s: unknown control message type %d", xp->name,
@@ -401,8 +406,10 @@ int ms_srv_on_connect(void *ud, struct ms_xpeer *xp)
 	p->xp = xp;
 	p->l = l;
 	xp->eng = p;
+	__atomic_store_n(&xp->last_ns, ms_now_ns(), __ATOMIC_RELAXED);
 	ms_srv_auth_peer_init(s, p);
 	pthread_mutex_lock(&s->lock);
+	p->id = ++s->last_peer_id;
 	p->next = s->peers;
 	s->peers = p;
 	pthread_mutex_unlock(&s->lock);

@@ -40,7 +40,7 @@
  * only appended to the list while the server lives and are freed by
  * ms_server_destroy() after every loop has stopped, so a pointer found in
  * the list stays valid.  A peer's open handles are touched only by its own
- * listener's thread.
+ * listener's thread (server_admin.c reads them, atomically, under s->lock).
  *
  * Removing an export (ms_server_unexport) keeps that promise with a grace
  * lock, s->gp: every control handler runs with it read-held (the wrapper
@@ -198,6 +198,10 @@ struct peer {
 	uint8_t client_id[16];        /* set under s->lock */
 	struct open_slot opens[MAX_OPENS];
 	struct peer *next;            /* s->lock */
+	uint64_t id;                  /* the server's name for it (stat,
+				       * disconnect), immutable */
+	bool kicked;                  /* atomic: an operator disconnects it
+				       * (server_admin.c) */
 };
 
 struct ms_server {
@@ -230,6 +234,7 @@ struct ms_server {
 	struct move_srv *mvs;         /* server_move.c; NULL until needed */
 	struct ms_xsrv_opts xso;      /* every listener's cbs.opts */
 	struct ms_xtls tls;           /* xso.tls (paths: during create only) */
+	uint64_t last_peer_id;        /* s->lock: the last peer.id given */
 };
 
 /* server.c */

@@ -91,6 +91,15 @@ struct ms_xpeer {
 	 * does not authenticate */
 	char who[MS_AUTH_NAME_MAX + 1];
 	enum ms_xauthn authn;
+	/* the connection's data path as the transport serves it (relaxed
+	 * atomics; TCP counts every READ and WRITE, RDMA sees none: the NIC
+	 * serves them), and the last request (ms_now_ns(); the engine moves
+	 * it on every control request, TCP on every data frame too) */
+	uint64_t bytes_read, bytes_written;
+	uint64_t last_ns;
+	/* set by the engine before peer_allowed refuses the peer: why, for
+	 * the transport's log line (NULL: a revoked key) */
+	const char *refused_why;
 };
 
 /* Common head of every transport's server. */
@@ -201,7 +210,8 @@ struct ms_xsrv_cbs {
 	 * answered and no data frame is served.  Called on the loop thread. */
 	ms_auth_lookup_fn auth_lookup;
 	/* srv_recheck asks this of every accepted peer (loop thread): false
-	 * closes the peer (a revoked key).  NULL: all stay. */
+	 * closes the peer (a revoked key, an operator's disconnect: the
+	 * engine may set peer->refused_why first).  NULL: all stay. */
 	bool (*peer_allowed)(void *ud, struct ms_xpeer *peer);
 	const struct ms_xsrv_opts *opts;
 };

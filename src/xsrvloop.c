@@ -113,7 +113,11 @@ static void recheck(struct ms_xloop *l)
 		return;
 	for (p = l->peers; p; p = next) {
 		next = p->next;
-		if (p->accepted && !p->dead && !l->cbs.peer_allowed(l->cbs.ud, &p->pub))
+		if (!p->accepted || p->dead || l->cbs.peer_allowed(l->cbs.ud, &p->pub))
+			continue;
+		if (p->pub.refused_why)
+			ms_xloop_close_peer(l, p, MS_LOG_WARN, "%s", p->pub.refused_why);
+		else
 			ms_xloop_close_peer(l, p, MS_LOG_WARN,
 					    "key '%s' was revoked or lost a grant; disconnected",
 					    p->pub.who);

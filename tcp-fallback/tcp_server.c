@@ -278,6 +278,7 @@ static void payload_done(struct srv *s, struct peer *p)
 	p->rx = RX_HDR;
 	if (st == RX_WRITE) {
 		__atomic_fetch_add(&p->rx_mr->bytes_written, p->req.len, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&p->lp.pub.bytes_written, p->req.len, __ATOMIC_RELAXED);
 		p->rx_mr = NULL;
 		reply(s, p, MS_F_WRITE_RESP, 0, NULL, 0, NULL, false);
 	} else if (st == RX_DROP) {
@@ -306,6 +307,7 @@ static void handle_hdr(struct srv *s, struct peer *p)
 	p->boff += MS_FRAME_HDR;
 	if ((p->auth || p->req.type == MS_F_AUTH) && tcp_srv_auth_gate(s, p))
 		return;
+	__atomic_store_n(&p->lp.pub.last_ns, s->l.now, __ATOMIC_RELAXED);
 	p->want = p->req.plen;
 	p->got = 0;
 	p->big_writes = p->req.type == MS_F_WRITE_REQ && p->req.len >= BIG_WRITE;
@@ -314,8 +316,10 @@ static void handle_hdr(struct srv *s, struct peer *p)
 	switch (p->req.type) {
 	case MS_F_READ_REQ:
 		rc = tcp_mr_check(&s->l, &s->mrs, &p->req, p->cid, MS_XACCESS_READ, &m, &ptr);
-		if (!rc)
+		if (!rc) {
 			__atomic_fetch_add(&m->bytes_read, p->req.len, __ATOMIC_RELAXED);
+			__atomic_fetch_add(&p->lp.pub.bytes_read, p->req.len, __ATOMIC_RELAXED);
+		}
 		reply(s, p, MS_F_READ_RESP, rc, ptr, rc ? 0 : p->req.len, m, false);
 		return;
 	case MS_F_WRITE_REQ:

@@ -79,6 +79,7 @@ int cmd_demo(const struct cli_opts *o, int argc, char **argv);
 int cmd_map(const struct cli_opts *o, int argc, char **argv);
 int cmd_lease(const struct cli_opts *o, int argc, char **argv);
 int cmd_migrate(const struct cli_opts *o, int argc, char **argv);
+int cmd_disconnect(const struct cli_opts *o, int argc, char **argv);
 
 /* The "lease" object of --json output (stat, lease). */
 struct jsonw;

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cmd_stat.c - `memsync stat URL|HOST:PORT`: the regions of a server (or
- * the one a URL names) as a table, or as JSON with --json.
+ * the one a URL names) as a table, then under each region that has
+ * clients a table of them (one row per connection: the id `memsync
+ * disconnect` takes, address, transport, mode, lease and epoch, bytes,
+ * idle time, key), or all of it as JSON with --json.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -88,7 +91,83 @@ static void print_row(const char *const *cells, const int *width)
 	}
 }
 
-static int print_table(const struct ms_region_stat *s, size_t n)
+#define CCOLS 10
+static const char *const cheader[CCOLS] = {
+	"ID", "ADDRESS", "TRANSPORT", "MODE", "LEASE", "EPOCH", "READ", "WRITTEN", "IDLE", "KEY",
+};
+static const bool cright[CCOLS] = {
+	true, false, false, false, false, true, true, true, true, false,
+};
+
+/* "read", "write", or "write (fenced)" for a writer without the lease */
+static const char *mode_word(const struct ms_client_info *ci)
+{
+	if (ci->mode != MS_MODE_WRITE)
+		return "read";
+	return ci->lease ? "write" : "write (fenced)";
+}
+
+static void client_cells(const struct ms_client_info *ci, char cell[CCOLS][96])
+{
+	snprintf(cell[0], 96, "%" PRIu64, ci->id);
+	snprintf(cell[1], 96, "%s", ci->address);
+	snprintf(cell[2], 96, "%s", ci->transport);
+	snprintf(cell[3], 96, "%s", mode_word(ci));
+	snprintf(cell[4], 96, "%s", ci->lease ? "held" : "-");
+	if (ci->lease)
+		snprintf(cell[5], 96, "%" PRIu64, ci->epoch);
+	else
+		snprintf(cell[5], 96, "-");
+	ms_format_size(ci->bytes_read, cell[6], 96);
+	ms_format_size(ci->bytes_written, cell[7], 96);
+	snprintf(cell[8], 96, "%.1fs", (double)ci->idle_ms / 1000);
+	snprintf(cell[9], 96, "%s", ci->key[0] ? ci->key : "-");
+}
+
+/* The clients of region name (of all n in ci), as a table indented by
+ * two spaces under a "NAME: N clients" line; nothing when it has none. */
+static void print_clients(const char *name, const struct ms_client_info *ci, size_t n)
+{
+	char cell[CCOLS][96];
+	int width[CCOLS];
+	size_t cnt = 0;
+
+	for (int i = 0; i < CCOLS; i++)
+		width[i] = (int)strlen(cheader[i]);
+	for (size_t k = 0; k < n; k++) {
+		if (strcmp(ci[k].region, name) != 0)
+			continue;
+		cnt++;
+		client_cells(&ci[k], cell);
+		for (int i = 0; i < CCOLS; i++)
+			width[i] = MS_MAX(width[i], (int)strlen(cell[i]));
+	}
+	if (!cnt)
+		return;
+	printf("\n%s: %zu client%s\n", name, cnt, cnt == 1 ? "" : "s");
+	for (size_t k = 0; k <= n; k++) {
+		const char *row[CCOLS];
+
+		if (k > 0 && strcmp(ci[k - 1].region, name) != 0)
+			continue;
+		if (k > 0)
+			client_cells(&ci[k - 1], cell);
+		for (int i = 0; i < CCOLS; i++)
+			row[i] = k ? cell[i] : cheader[i];
+		printf(" ");
+		for (int i = 0; i < CCOLS; i++) {
+			if (i + 1 == CCOLS)
+				printf(" %s\n", row[i]);
+			else if (cright[i])
+				printf(" %*s ", width[i], row[i]);
+			else
+				printf(" %-*s ", width[i], row[i]);
+		}
+	}
+}
+
+static int print_table(const struct ms_region_stat *s, size_t n,
+		       const struct ms_client_info *ci, size_t nci)
 {
 	char (*cells)[NCOLS][CELL] = calloc(n ? n : 1, sizeof(*cells));
 	int width[NCOLS];
@@ -113,6 +192,8 @@ static int print_table(const struct ms_region_stat *s, size_t n)
 		print_row(row, width);
 	}
 	free(cells);
+	for (size_t k = 0; k < n; k++)
+		print_clients(s[k].name, ci, nci);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		cli_error("stat", "write to stdout: %s", strerror(errno));
 		return CLI_EXIT_FAIL;
@@ -120,7 +201,37 @@ static int print_table(const struct ms_region_stat *s, size_t n)
 	return CLI_EXIT_OK;
 }
 
-static int print_json(const struct ms_region_stat *s, size_t n)
+static void json_clients(struct jsonw *w, const char *name, const struct ms_client_info *ci,
+			 size_t n)
+{
+	char hex[33];
+
+	jw_key(w, "connections");
+	jw_arr_begin(w);
+	for (size_t k = 0; k < n; k++) {
+		if (strcmp(ci[k].region, name) != 0)
+			continue;
+		for (int i = 0; i < 16; i++)
+			snprintf(hex + 2 * i, 3, "%02x", ci[k].client_id[i]);
+		jw_obj_begin(w);
+		jw_kv_uint(w, "id", ci[k].id);
+		jw_kv_str(w, "address", ci[k].address);
+		jw_kv_str(w, "transport", ci[k].transport);
+		jw_kv_str(w, "mode", ci[k].mode == MS_MODE_WRITE ? "write" : "read");
+		jw_kv_bool(w, "lease", ci[k].lease);
+		jw_kv_uint(w, "epoch", ci[k].epoch);
+		jw_kv_uint(w, "bytes_read", ci[k].bytes_read);
+		jw_kv_uint(w, "bytes_written", ci[k].bytes_written);
+		jw_kv_uint(w, "idle_ms", ci[k].idle_ms);
+		jw_kv_str(w, "key", ci[k].key);
+		jw_kv_str(w, "client_id", hex);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+}
+
+static int print_json(const struct ms_region_stat *s, size_t n,
+		      const struct ms_client_info *ci, size_t nci)
 {
 	struct jsonw w;
 	int rc;
@@ -151,6 +262,7 @@ static int print_json(const struct ms_region_stat *s, size_t n)
 		jw_kv_str(&w, "phase", ms_migrate_phase_name(s[k].migrate_phase));
 		jw_kv_str(&w, "moved_to", s[k].moved_to);
 		jw_obj_end(&w);
+		json_clients(&w, s[k].name, ci, nci);
 		jw_obj_end(&w);
 	}
 	jw_arr_end(&w);
@@ -166,9 +278,10 @@ static int print_json(const struct ms_region_stat *s, size_t n)
 int cmd_stat(const struct cli_opts *o, int argc, char **argv)
 {
 	struct ms_region_stat *s = NULL;
+	struct ms_client_info *ci = NULL;
 	struct ms_url u;
 	ms_client *c;
-	size_t n = 0;
+	size_t n = 0, nci = 0;
 	int rc;
 
 	if (argc != 1)
@@ -193,8 +306,23 @@ int cmd_stat(const struct cli_opts *o, int argc, char **argv)
 		ms_disconnect(c);
 		return CLI_EXIT_FAIL;
 	}
+	/* of every region: a region that moved away is in the STAT reply
+	 * (its moved_to) but no longer one CLIENTS can name */
+	rc = ms_stat_clients(c, NULL, &ci, &nci);
+	if (rc == -EBADMSG) {
+		/* a server from before CLIENTS ("unknown control message
+		 * type"): its regions, without their clients */
+		ci = NULL;
+		nci = 0;
+	} else if (rc < 0) {
+		cli_lib_error(c, "stat", "listing the clients", rc);
+		ms_disconnect(c);
+		free(s);
+		return CLI_EXIT_FAIL;
+	}
 	ms_disconnect(c);
-	rc = o->json ? print_json(s, n) : print_table(s, n);
+	rc = o->json ? print_json(s, n, ci, nci) : print_table(s, n, ci, nci);
+	ms_client_info_free(ci);
 	free(s);
 	return rc;
 }

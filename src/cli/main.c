@@ -177,6 +177,7 @@ static const struct {
 	{ "map", cmd_map },
 	{ "lease", cmd_lease },
 	{ "migrate", cmd_migrate },
+	{ "disconnect", cmd_disconnect },
 };
 
 static void usage(FILE *f)
@@ -195,7 +196,11 @@ static void usage(FILE *f)
 		"      --all               send every chunk\n"
 		"  cat URL --offset N --length N\n"
 		"                        write bytes [N, N+length) of a region to stdout\n"
-		"  stat URL|HOST:PORT    show the regions of a server (or one region)\n"
+		"  stat URL|HOST:PORT    show the regions of a server (or one region) and\n"
+		"                        the clients of each (id, address, lease, bytes)\n"
+		"  disconnect URL|HOST:PORT CLIENT\n"
+		"                        close a client's connection (operator action;\n"
+		"                        CLIENT is the ID `stat` shows); its lease is fenced\n"
 		"  lease URL             show who holds the region's write lease (epoch, expiry)\n"
 		"  lease break URL       fence the lease's holder at once (operator action)\n"
 		"  demo [--size SIZE] [--chunk SIZE] [--dirty PERCENT]\n"

@@ -33,6 +33,7 @@ static const int types[] = {
 	MS_MSG_MIGRATE_ABORT, MS_MSG_MIGRATE_ABORT_OK, MS_MSG_FREEZE, MS_MSG_FREEZE_OK,
 	MS_MSG_THAW, MS_MSG_THAW_OK, MS_MSG_HANDOFF, MS_MSG_HANDOFF_OK, MS_MSG_MIGRATED,
 	MS_MSG_MIGRATED_OK, MS_MSG_FETCH, MS_MSG_FETCH_OK, MS_MSG_ERROR, MS_MSG_MOVED,
+	MS_MSG_CLIENTS, MS_MSG_CLIENTS_OK, MS_MSG_DISCONNECT, MS_MSG_DISCONNECT_OK,
 };
 
 /* STAT_OK: decode, encode, decode again; the regions must agree. */
@@ -54,6 +55,31 @@ static int stat_ok(const uint8_t *d, size_t n)
 		FUZZ_ASSERT(a[i].backing == b[i].backing);
 		FUZZ_ASSERT(a[i].lease.state == b[i].lease.state);
 		FUZZ_ASSERT(strcmp(a[i].moved_to, b[i].moved_to) == 0);
+	}
+	free(a);
+	free(b);
+	return 0;
+}
+
+/* CLIENTS_OK: decode, encode, decode again; the entries must agree. */
+static int clients_ok(const uint8_t *d, size_t n)
+{
+	struct ms_client_info *a = NULL, *b = NULL;
+	size_t na = 0, nb = 0;
+	int rc = ms_dec_clients_ok(d, n, &a, &na), len;
+
+	if (rc)
+		return rc;
+	len = ms_enc_clients_ok(out, sizeof(out), a, na);
+	FUZZ_ASSERT(len > 0 && (size_t)len == n && memcmp(out, d, n) == 0);
+	FUZZ_ASSERT(ms_dec_clients_ok(out, (size_t)len, &b, &nb) == 0);
+	FUZZ_ASSERT(na == nb);
+	for (size_t i = 0; i < na; i++) {
+		FUZZ_ASSERT(a[i].id == b[i].id && a[i].mode == b[i].mode);
+		FUZZ_ASSERT(a[i].mode == MS_MODE_READ || a[i].mode == MS_MODE_WRITE);
+		FUZZ_ASSERT(strcmp(a[i].region, b[i].region) == 0);
+		FUZZ_ASSERT(strcmp(a[i].address, b[i].address) == 0);
+		FUZZ_ASSERT(strcmp(a[i].key, b[i].key) == 0);
 	}
 	free(a);
 	free(b);
@@ -92,6 +118,7 @@ static int decode_as(int t, const uint8_t *d, size_t n, size_t max)
 		struct ms_msg_moved moved;
 		char name[MS_NAME_MAX + 1];
 		uint32_t u32;
+		uint64_t u64;
 	} m;
 	int rc;
 
@@ -146,7 +173,12 @@ static int decode_as(int t, const uint8_t *d, size_t n, size_t max)
 	case MS_MSG_THAW_OK:
 	case MS_MSG_MIGRATED_OK:
 	case MS_MSG_FETCH_OK:
+	case MS_MSG_DISCONNECT_OK:
 		DEC(ms_dec_empty(d, n, t), ms_enc_empty(out, cap, t));
+	case MS_MSG_CLIENTS:
+		DEC(ms_dec_clients(d, n, m.name), ms_enc_clients(out, cap, m.name));
+	case MS_MSG_DISCONNECT:
+		DEC(ms_dec_disconnect(d, n, &m.u64), ms_enc_disconnect(out, cap, m.u64));
 	case MS_MSG_ERROR:
 		rc = ms_dec_error(d, n, &m.error);
 		if (rc == 0)
@@ -216,6 +248,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (t == MS_MSG_STAT_OK) {
 			rc = stat_ok(data, size);
+			FUZZ_ASSERT(rc == 0 || rc == -EBADMSG || rc == -ENOMEM);
+		} else if (t == MS_MSG_CLIENTS_OK) {
+			rc = clients_ok(data, size);
 			FUZZ_ASSERT(rc == 0 || rc == -EBADMSG || rc == -ENOMEM);
 		} else {
 			/* a receiver's full storage, then a small one (-E2BIG) */

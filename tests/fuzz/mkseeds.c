@@ -130,6 +130,13 @@ static void proto(void)
 	struct ms_msg_stage_ok sok = { .n = 2, .seg = { { 0, { 4096, 1 << 20, 5 } },
 						      { 1 << 20, { 8192, 1 << 20, 6 } } } };
 	struct ms_msg_renew rn = { .handle = 1, .epoch = 3 };
+	const struct ms_client_info cinfo[2] = {
+		{ .id = 3, .region = "r1", .address = "127.0.0.1:40000", .transport = "tcp",
+		  .key = "ops", .mode = MS_MODE_WRITE, .lease = true, .epoch = 3,
+		  .bytes_written = 1 << 20, .idle_ms = 20, .client_id = { 1, 2, 3 } },
+		{ .id = 4, .region = "r1", .address = "127.0.0.1:40001", .transport = "rdma",
+		  .mode = MS_MODE_READ, .bytes_read = 4096 },
+	};
 	struct ms_lease_info li = { .state = MS_LEASE_HANDOVER, .epoch = 4, .expires_ms = 500,
 				    .ttl_ms = 10000, .client_id = { 7 } };
 	struct ms_msg_handover ho = { .handle = 1, .epoch = 3, .client_id = { 7 } };
@@ -151,7 +158,8 @@ static void proto(void)
 	static const int empties[] = { MS_MSG_CLOSE_OK, MS_MSG_BYE, MS_MSG_BYE_OK,
 				       MS_MSG_TOUCH_OK, MS_MSG_MIGRATE_OK,
 				       MS_MSG_MIGRATE_ABORT_OK, MS_MSG_THAW_OK,
-				       MS_MSG_MIGRATED_OK, MS_MSG_FETCH_OK };
+				       MS_MSG_MIGRATED_OK, MS_MSG_FETCH_OK,
+				       MS_MSG_DISCONNECT_OK };
 	char name[64];
 	int n;
 
@@ -186,6 +194,9 @@ static void proto(void)
 	put("proto", "lease", buf, ms_enc_lease(buf, cap, MS_MSG_LEASE, "r1"));
 	put("proto", "lease_break", buf, ms_enc_lease(buf, cap, MS_MSG_LEASE_BREAK, "r1"));
 	put("proto", "lease_ok", buf, ms_enc_lease_ok(buf, cap, &li));
+	put("proto", "clients", buf, ms_enc_clients(buf, cap, "r1"));
+	put("proto", "clients_ok", buf, ms_enc_clients_ok(buf, cap, cinfo, 2));
+	put("proto", "disconnect", buf, ms_enc_disconnect(buf, cap, 3));
 	put("proto", "handover", buf, ms_enc_handover(buf, cap, &ho));
 	put("proto", "hold", buf, ms_enc_hold(buf, cap, &hd));
 	put("proto", "hold_ok", buf, ms_enc_hold_ok(buf, cap, MS_MSG_HOLD_OK, &hdok));

@@ -432,6 +432,67 @@ int main(void)
 		   "a lease that never lapses keeps -1");
 	}
 
+	/* administration: CLIENTS, CLIENTS_OK, DISCONNECT (proto_admin.c) */
+	{
+		struct ms_client_info ci[2] = {
+			{ .id = 7, .region = "db", .address = "127.0.0.1:40000", .transport = "tcp",
+			  .key = "ops", .mode = MS_MODE_WRITE, .lease = true, .epoch = 12,
+			  .bytes_read = 1, .bytes_written = 1ull << 40, .idle_ms = 2500,
+			  .client_id = { 0xaa, [15] = 0x55 } },
+			{ .id = 8, .region = "db", .address = "[::1]:5", .transport = "rdma",
+			  .mode = MS_MODE_READ },
+		};
+		struct ms_client_info *got = NULL;
+		char nm[MS_NAME_MAX + 1];
+		uint64_t id = 0;
+		size_t nc = 0;
+
+		len = ms_enc_clients(buf, sizeof(buf), "db");
+		ok(len > 0 && ms_dec_clients(buf, (size_t)len, nm) == 0 && strcmp(nm, "db") == 0,
+		   "clients round-trips");
+		CHECK_TRUNCATIONS(len, ms_dec_clients(B, L, nm));
+		CHECK_LENGTH_AND_TYPE(len, ms_dec_clients(B, L, nm));
+		len = ms_enc_clients(buf, sizeof(buf), NULL);
+		ok(len > 0 && ms_dec_clients(buf, (size_t)len, nm) == 0 && nm[0] == '\0',
+		   "clients of every region: an empty name");
+		len = ms_enc_clients_ok(buf, sizeof(buf), ci, 2);
+		ok(len > 0 && ms_dec_clients_ok(buf, (size_t)len, &got, &nc) == 0 && nc == 2,
+		   "clients_ok round-trips two entries");
+		ok(got && got[0].id == 7 && strcmp(got[0].region, "db") == 0 &&
+		   strcmp(got[0].address, "127.0.0.1:40000") == 0 &&
+		   strcmp(got[0].transport, "tcp") == 0 && strcmp(got[0].key, "ops") == 0 &&
+		   got[0].mode == MS_MODE_WRITE && got[0].lease && got[0].epoch == 12 &&
+		   got[0].bytes_read == 1 && got[0].bytes_written == 1ull << 40 &&
+		   got[0].idle_ms == 2500 && memcmp(got[0].client_id, ci[0].client_id, 16) == 0,
+		   "clients_ok: every field of the first entry");
+		ok(got && got[1].id == 8 && strcmp(got[1].transport, "rdma") == 0 &&
+		   got[1].key[0] == '\0' && got[1].mode == MS_MODE_READ && !got[1].lease,
+		   "clients_ok: the second entry");
+		free(got);
+		got = NULL;
+		CHECK_TRUNCATIONS(len, ms_dec_clients_ok(B, L, &got, &nc));
+		CHECK_LENGTH_AND_TYPE(len, ms_dec_clients_ok(B, L, &got, &nc));
+		buf[4] = 0xff; buf[5] = 0xff; buf[6] = 0; buf[7] = 0;   /* 65535 entries */
+		is_int(ms_dec_clients_ok(buf, (size_t)len, &got, &nc), -EBADMSG,
+		       "clients_ok with more than MS_CLIENTS_MAX entries is rejected");
+		ci[1].mode = (enum ms_mode)3;
+		len = ms_enc_clients_ok(buf, sizeof(buf), ci, 2);
+		is_int(ms_dec_clients_ok(buf, (size_t)len, &got, &nc), -EBADMSG,
+		       "clients_ok with an unknown mode is rejected");
+		is_int(ms_enc_clients_ok(buf, sizeof(buf), ci, MS_CLIENTS_MAX + 1), -E2BIG,
+		       "more than MS_CLIENTS_MAX entries do not encode");
+		len = ms_enc_clients_ok(buf, sizeof(buf), ci, 0);
+		ok(len > 0 && ms_dec_clients_ok(buf, (size_t)len, &got, &nc) == 0 && nc == 0,
+		   "clients_ok with no entry");
+		free(got);
+		len = ms_enc_disconnect(buf, sizeof(buf), 0x0102030405060708ull);
+		ok(len > 0 && ms_dec_disconnect(buf, (size_t)len, &id) == 0 &&
+		   id == 0x0102030405060708ull, "disconnect round-trips");
+		CHECK_TRUNCATIONS(len, ms_dec_disconnect(B, L, &id));
+		CHECK_LENGTH_AND_TYPE(len, ms_dec_disconnect(B, L, &id));
+		is_str(ms_msg_name(MS_MSG_DISCONNECT_OK), "DISCONNECT_OK", "admin message names");
+	}
+
 	/* a string with an embedded NUL is malformed */
 	struct ms_msg_open om = { .name = "abc", .mode = 1 }, om2;
 	len = ms_enc_open(buf, sizeof(buf), &om);
