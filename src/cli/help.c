@@ -40,6 +40,11 @@ static const struct cmd_help helps[] = {
 	  "Show the regions of a server, or the one region a URL names: size,\n"
 	  "chunk size, generation, clients and the write lease.\n",
 	  "      --json          one JSON object instead of the table\n" },
+	{ "disconnect", "disconnect [OPTIONS] URL|HOST:PORT CLIENT",
+	  "Close one client's connection (an operator action, logged by the server\n"
+	  "with who asked).  CLIENT is the ID column of 'memsync stat'; a write\n"
+	  "lease it holds is fenced first, so nothing it has not committed lands.\n",
+	  "      --json          one JSON object {\"disconnected\": CLIENT}\n" },
 	{ "lease", "lease [OPTIONS] URL | lease break URL",
 	  "Show who holds the region's write lease (holder, epoch, expiry); with\n"
 	  "\"break\", fence the lease's holder at once (an operator action).\n",
@@ -86,7 +91,7 @@ static const struct cmd_help helps[] = {
 };
 
 const char *const help_topics[] = {
-	"pull", "push", "cat", "stat", "lease", "demo", "map", "migrate", "help", NULL,
+	"pull", "push", "cat", "stat", "disconnect", "lease", "demo", "map", "migrate", "help", NULL,
 };
 
 int help_command(const char *cmd, FILE *f)

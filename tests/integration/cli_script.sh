@@ -91,6 +91,9 @@ json_error "map, unknown region" 1 +
 ms --json migrate --status "$(url nosuch)"
 json_error "migrate --status, unknown region" 1 +
 
+ms --json disconnect "$hp" 999999
+json_error "disconnect, unknown client" 1 2
+
 # usage errors are failures too: EINVAL, exit 2
 ms --json pull "$A"
 json_error "usage error (pull without FILE)" 2 22
