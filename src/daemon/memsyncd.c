@@ -351,7 +351,8 @@ static void reload(struct daemon *d)
 static void notify_ready(struct daemon *d)
 {
 	char hb[300];
-	int rc = msd_notify_ready(d->rs.n, host_label(d->cfg.host, hb, sizeof(hb)),
+	int rc = msd_notify_ready(d->rs.n, d->cfg.host[0] ? host_label(d->cfg.host, hb, sizeof(hb))
+							 : "*",
 				  ms_server_port(d->srv), ms_server_transport(d->srv));
 
 	if (rc < 0)
