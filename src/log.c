@@ -8,10 +8,16 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* program_invocation_short_name */
 #endif
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +29,21 @@ static const char *const level_names[] = { "ERROR", "WARN", "INFO", "DEBUG" };
 
 static char log_prog[64];
 static int log_level = MS_LOG_INFO;
+static int log_dest = MS_LOG_DEST_STDERR;
+
+static const char *prog_name(void)
+{
+	return log_prog[0] ? log_prog : program_invocation_short_name;
+}
+
+/* Standard error is the journal's stream: "<N>" lines. */
+static void detect_journal(void)
+{
+	int d = ms_log_is_journal(STDERR_FILENO, getenv("JOURNAL_STREAM")) ? MS_LOG_DEST_JOURNAL
+									  : MS_LOG_DEST_STDERR;
+
+	__atomic_store_n(&log_dest, d, __ATOMIC_RELAXED);
+}
 
 void ms_log_init(const char *progname, enum ms_log_level level)
 {
@@ -32,6 +53,7 @@ void ms_log_init(const char *progname, enum ms_log_level level)
 		progname = slash + 1;
 	snprintf(log_prog, sizeof(log_prog), "%s", progname ? progname : "");
 	ms_log_set_level(level);
+	detect_journal();
 }
 
 void ms_log_set_level(enum ms_log_level level)
@@ -50,15 +72,66 @@ enum ms_log_level ms_log_get_level(void)
 
 int ms_log_parse_level(const char *s, enum ms_log_level *out)
 {
-	static const char *const names[] = { "error", "warn", "info", "debug" };
+	static const struct {
+		const char *name;
+		enum ms_log_level level;
+	} names[] = {
+		{ "error", MS_LOG_ERROR }, { "err", MS_LOG_ERROR },
+		{ "warn", MS_LOG_WARN },   { "warning", MS_LOG_WARN },
+		{ "notice", MS_LOG_INFO }, { "info", MS_LOG_INFO },
+		{ "debug", MS_LOG_DEBUG },
+	};
 
 	for (size_t i = 0; s && i < MS_ARRAY_SIZE(names); i++) {
-		if (strcmp(s, names[i]) == 0) {
-			*out = (enum ms_log_level)i;
+		if (strcasecmp(s, names[i].name) == 0) {
+			*out = names[i].level;
 			return 0;
 		}
 	}
 	return -EINVAL;
+}
+
+int ms_log_priority(enum ms_log_level level)
+{
+	switch (level) {
+	case MS_LOG_ERROR: return LOG_ERR;
+	case MS_LOG_WARN: return LOG_WARNING;
+	case MS_LOG_INFO: return LOG_INFO;
+	case MS_LOG_DEBUG: return LOG_DEBUG;
+	}
+	return LOG_INFO;
+}
+
+bool ms_log_is_journal(int fd, const char *journal_stream)
+{
+	uintmax_t dev, ino;
+	struct stat st;
+	int used = 0;
+
+	if (!journal_stream || !isdigit((unsigned char)journal_stream[0]))
+		return false;
+	if (sscanf(journal_stream, "%ju:%ju%n", &dev, &ino, &used) != 2 ||
+	    journal_stream[used] != '\0')
+		return false;
+	if (fstat(fd, &st) < 0)
+		return false;
+	return (uintmax_t)st.st_dev == dev && (uintmax_t)st.st_ino == ino;
+}
+
+void ms_log_use_syslog(bool on)
+{
+	if (on) {
+		openlog(prog_name(), LOG_PID | LOG_NDELAY, LOG_DAEMON);
+		__atomic_store_n(&log_dest, MS_LOG_DEST_SYSLOG, __ATOMIC_RELAXED);
+	} else if (ms_log_dest() == MS_LOG_DEST_SYSLOG) {
+		detect_journal();
+		closelog();
+	}
+}
+
+enum ms_log_dest ms_log_dest(void)
+{
+	return (enum ms_log_dest)__atomic_load_n(&log_dest, __ATOMIC_RELAXED);
 }
 
 static void write_all(int fd, const char *p, size_t n)
@@ -75,36 +148,38 @@ static void write_all(int fd, const char *p, size_t n)
 	}
 }
 
-void ms_vlog(enum ms_log_level level, const char *fmt, va_list ap)
+size_t ms_log_format(char *buf, size_t len, enum ms_log_dest dest, enum ms_log_level level,
+		     const struct timespec *ts, const char *prog, long pid, const char *fmt,
+		     va_list ap)
 {
-	char buf[LOG_LINE_MAX];
 	int saved = errno;
-	struct timespec ts;
+	size_t n = 0, hdr;
 	struct tm tm;
-	size_t n, hdr;
-	int k;
+	int k = 0;
 
-	if ((int)level > (int)ms_log_get_level() || (int)level < MS_LOG_ERROR)
-		return;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	k = snprintf(buf + n, sizeof(buf) - n, ".%03ldZ %s[%ld] %s: ", ts.tv_nsec / 1000000,
-		     log_prog[0] ? log_prog : program_invocation_short_name, (long)getpid(),
-		     level_names[level]);
+	if ((int)level < MS_LOG_ERROR || (int)level > MS_LOG_DEBUG)
+		level = MS_LOG_INFO;
+	if (dest == MS_LOG_DEST_JOURNAL) {
+		k = snprintf(buf, len, "<%d>", ms_log_priority(level));
+	} else if (dest == MS_LOG_DEST_STDERR) {
+		gmtime_r(&ts->tv_sec, &tm);
+		n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+		k = snprintf(buf + n, len - n, ".%03ldZ %s[%ld] %s: ", ts->tv_nsec / 1000000,
+			     prog, pid, level_names[level]);
+	}
 	if (k < 0)
-		goto out;
-	n = MS_MIN(n + (size_t)k, sizeof(buf) - 1);
+		return 0;
+	n = MS_MIN(n + (size_t)k, len - 1);
 	hdr = n;
 
 	errno = saved; /* for %m */
-	k = vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
+	k = vsnprintf(buf + n, len - n, fmt, ap);
+	errno = saved;
 	if (k < 0)
-		goto out;
-	if ((size_t)k >= sizeof(buf) - n) {
+		return 0;
+	if ((size_t)k >= len - n) {
 		/* truncated: mark it, keep room for the newline */
-		n = sizeof(buf) - 5;
+		n = len - 5;
 		memcpy(buf + n, "...", 3);
 		n += 3;
 	} else {
@@ -118,7 +193,34 @@ void ms_vlog(enum ms_log_level level, const char *fmt, va_list ap)
 		if (buf[i] == '\n' || buf[i] == '\r')
 			buf[i] = ' ';
 	buf[n++] = '\n';
-	write_all(STDERR_FILENO, buf, n);
+	buf[n] = '\0';
+	return n;
+}
+
+void ms_vlog(enum ms_log_level level, const char *fmt, va_list ap)
+{
+	enum ms_log_dest dest = ms_log_dest();
+	char buf[LOG_LINE_MAX];
+	int saved = errno;
+	struct timespec ts = { 0, 0 };
+	size_t n;
+
+	if ((int)level > (int)ms_log_get_level() || (int)level < MS_LOG_ERROR)
+		return;
+
+	if (dest == MS_LOG_DEST_STDERR)
+		clock_gettime(CLOCK_REALTIME, &ts);
+	errno = saved;
+	n = ms_log_format(buf, sizeof(buf), dest, level, &ts, prog_name(), (long)getpid(), fmt,
+			  ap);
+	if (n == 0)
+		goto out;
+	if (dest == MS_LOG_DEST_SYSLOG) {
+		buf[n - 1] = '\0';
+		syslog(ms_log_priority(level), "%s", buf);
+	} else {
+		write_all(STDERR_FILENO, buf, n);
+	}
 out:
 	errno = saved;
 }
@@ -145,6 +247,9 @@ int ms_log_open(const char *path)
 		ret = -errno;
 	if (fd != STDERR_FILENO)
 		close(fd);
+	/* a file is not the journal: timestamped lines from now on */
+	if (ret == 0 && ms_log_dest() != MS_LOG_DEST_SYSLOG)
+		detect_journal();
 	return ret;
 }
 

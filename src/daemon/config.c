@@ -420,14 +420,16 @@ int msd_config_set(struct msd_config *c, const char *key, const char *value, cha
 		c->lease_ttl_ms = (unsigned)(secs * 1000 + 0.5);
 		return 0;
 	}
-	if (strcmp(key, "insecure") == 0) {
+	if (strcmp(key, "insecure") == 0 || strcmp(key, "syslog") == 0) {
+		bool *b = key[0] == 'i' ? &c->insecure : &c->syslog;
+
 		if (!strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1"))
-			c->insecure = true;
+			*b = true;
 		else if (!strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "0"))
-			c->insecure = false;
+			*b = false;
 		else
-			return fail(err, errlen, "invalid value '%s' for insecure (yes or no)",
-				    value);
+			return fail(err, errlen, "invalid value '%s' for %s (yes or no)", value,
+				    key);
 		return 0;
 	}
 	if (strcmp(key, "metrics") == 0) {

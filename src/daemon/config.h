@@ -36,6 +36,7 @@ struct msd_config {
 	char *port_file;         /* malloc'ed or NULL */
 	unsigned lease_ttl_ms;   /* lease-ttl SECONDS; 0 = the library's 10 s */
 	char *log_file;          /* malloc'ed or NULL (standard error) */
+	bool syslog;             /* syslog yes|no: log through syslog(3) */
 	/* tls-cert, tls-key, tls-ca: PEM files (malloc'ed or NULL) */
 	char *tls_cert, *tls_key, *tls_ca;
 	char *auth_keys;         /* auth-keys FILE: malloc'ed or NULL */

@@ -28,9 +28,11 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "checkcfg.h"
 #include "config.h"
 #include "log.h"
 #include "metrics_http.h"
+#include "notify.h"
 #include "regset.h"
 #include "units.h"
 
@@ -80,6 +82,7 @@ enum {
 	OPT_KEY_FILE,
 	OPT_LIMIT,              /* a resource limit: the key is the option's name */
 	OPT_METRICS,            /* metrics, metrics-port-file: the same */
+	OPT_SYSLOG,
 };
 
 static const struct option long_opts[] = {
@@ -105,6 +108,8 @@ static const struct option long_opts[] = {
 	{ "max-mem", required_argument, NULL, OPT_LIMIT },
 	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "metrics-port-file", required_argument, NULL, OPT_METRICS },
+	{ "syslog", no_argument, NULL, OPT_SYSLOG },
+	{ "check-config", no_argument, NULL, 't' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -143,10 +148,12 @@ static void usage(FILE *f)
 		"      --max-mem SIZE             the same for all peers together (default 256M)\n"
 		"      --config FILE              read \"KEY VALUE\" lines (KEY = an option name)\n"
 		"      --transport auto|tcp|rdma  transport (default auto)\n"
-		"      --log-level LEVEL          error, warn, info (default) or debug\n"
+		"      --log-level LEVEL          error, warn(ing), notice/info (default) or\n"
+		"                                 debug\n"
 		"  -v, --verbose                  same as --log-level debug\n"
 		"      --port-file FILE           write the bound port there once listening\n"
 		"      --log-file FILE            log to FILE (appending) instead of stderr\n"
+		"      --syslog                   log through syslog (LOG_DAEMON) instead\n"
 		"      --tls-cert FILE --tls-key FILE\n"
 		"                                 TLS 1.3 on TCP with this certificate (PEM)\n"
 		"      --tls-ca FILE              verify client certificates against this CA;\n"
@@ -154,12 +161,16 @@ static void usage(FILE *f)
 		"      --metrics HOST:PORT        serve Prometheus metrics at /metrics there\n"
 		"                                 (loopback only unless --insecure; off by default)\n"
 		"      --metrics-port-file FILE   write the metrics port there once listening\n"
+		"  -t, --check-config             check the configuration and the options,\n"
+		"                                 print \"configuration OK\" or the problems,\n"
+		"                                 exit 0 or 1 (nothing is started)\n"
 		"  -h, --help                     show this help and exit\n"
 		"      --version                  show the version and exit\n"
 		"\n"
 		"Example: memsyncd --region vm0:1G --region app:64M:memfd,chunk=1M\n"
 		"SIGTERM or SIGINT stops the daemon cleanly (exit status 0); SIGHUP re-reads\n"
-		"the config file and reopens the log; SIGUSR1 logs the state.\n",
+		"the config file and reopens the log; SIGUSR1 logs the state.  Under systemd\n"
+		"(NOTIFY_SOCKET) it reports READY, RELOADING and STOPPING (Type=notify).\n",
 		MSD_DEFAULT_HOST, MS_DEFAULT_PORT);
 }
 
@@ -314,6 +325,9 @@ static void reload(struct daemon *d)
 	    str_differs(nc.tls_ca, d->cfg.tls_ca))
 		ms_warn("reload: tls-cert, tls-key and tls-ca take effect at the next start only");
 	ms_log_set_level(nc.log_level);
+	if (nc.syslog != d->cfg.syslog)
+		ms_warn("reload: syslog takes effect at the next start only");
+	nc.syslog = d->cfg.syslog;
 	if (str_differs(nc.auth_keys, d->cfg.auth_keys) || nc.insecure != d->cfg.insecure ||
 	    str_differs(nc.key_file, d->cfg.key_file))
 		ms_warn("reload: auth-keys, insecure and key-file take effect at the next start "
@@ -350,6 +364,18 @@ static void reload(struct daemon *d)
 	}
 	msd_config_free(&d->cfg);
 	d->cfg = nc;
+}
+
+/* READY=1 for systemd (Type=notify), with what is served. */
+static void notify_ready(struct daemon *d)
+{
+	char hb[300];
+	int rc = msd_notify_ready(d->rs.n, d->cfg.host[0] ? host_label(d->cfg.host, hb, sizeof(hb))
+							 : "*",
+				  ms_server_port(d->srv), ms_server_transport(d->srv));
+
+	if (rc < 0)
+		ms_warn("sd_notify: %s", strerror(-rc));
 }
 
 static void *run_thread(void *arg)
@@ -394,12 +420,15 @@ static int main_loop(struct daemon *d)
 		if (read(d->sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 			continue;
 		if (si.ssi_signo == SIGHUP) {
+			msd_notify_reloading();
 			reload(d);
+			notify_ready(d);
 		} else if (si.ssi_signo == SIGUSR1) {
 			ms_info("SIGUSR1 received: state follows");
 			msd_regset_log_state(&d->rs);
 		} else {
 			ms_info("%s received, shutting down", strsignal((int)si.ssi_signo));
+			msd_notify_stopping();
 			unblock_stop_signals();
 			ms_server_stop(d->srv);
 			break;
@@ -508,6 +537,7 @@ static int serve(struct daemon *d)
 	}
 	if (cfg->metrics && start_metrics(d) < 0)
 		goto out;
+	notify_ready(d);
 	/* a signal that came before the loop started waits in the signalfd */
 	if (main_loop(d) == 0)
 		rc = 0;
@@ -531,6 +561,7 @@ int main(int argc, char **argv)
 	struct setting *set;
 	size_t nset = 0;
 	const char *config = NULL;
+	bool check_only = false;
 	char err[1024];
 	int c, rc, li;
 
@@ -550,7 +581,7 @@ int main(int argc, char **argv)
 	 * so the command line wins wherever it is placed. */
 	opterr = 0;
 	li = 0;
-	while ((c = getopt_long(argc, argv, ":hv", long_opts, &li)) != -1) {
+	while ((c = getopt_long(argc, argv, ":htv", long_opts, &li)) != -1) {
 		const char *key = NULL;
 
 		switch (c) {
@@ -568,6 +599,13 @@ int main(int argc, char **argv)
 				return usage_error("--config given twice");
 			}
 			config = optarg;
+			continue;
+		case 't':
+			check_only = true;
+			continue;
+		case OPT_SYSLOG:
+			set[nset].key = "syslog";
+			set[nset++].val = "yes";
 			continue;
 		case 'v':
 			set[nset].key = "log-level";
@@ -612,12 +650,31 @@ int main(int argc, char **argv)
 	rc = 0;
 	if (build_config(&d.cfg, config, set, nset, err, sizeof(err)) < 0) {
 		free(set);
+		if (check_only) {
+			fprintf(stderr, "memsyncd: %s\n", err);
+			return 1;
+		}
+		return usage_error("%s", err);
+	}
+	if (check_only) {
+		rc = msd_check_config(&d.cfg, stderr) < 0 ? 1 : 0;
+		if (rc == 0)
+			printf("memsyncd: configuration OK\n");
+		msd_config_free(&d.cfg);
+		free(set);
+		return rc;
+	}
+	if (msd_config_conflicts(&d.cfg, err, sizeof(err)) < 0) {
+		msd_config_free(&d.cfg);
+		free(set);
 		return usage_error("%s", err);
 	}
 	d.config = config;
 	d.set = set;
 	d.nset = nset;
 	ms_log_set_level(d.cfg.log_level);
+	if (d.cfg.syslog)
+		ms_log_use_syslog(true);
 	if (d.cfg.log_file) {
 		rc = ms_log_open(d.cfg.log_file);
 		if (rc < 0) {

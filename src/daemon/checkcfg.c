@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * checkcfg.c - memsyncd --check-config: static checks of a configuration
+ * (checkcfg.h).  Everything here only reads: stat, open for reading,
+ * getaddrinfo and the key-file parsers of src/auth.c.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "checkcfg.h"
+#include "regset.h"
+#include "util.h"
+
+struct check {
+	FILE *out;
+	int problems;
+};
+
+static void problem(struct check *ck, const char *fmt, ...) MS_PRINTF(2, 3);
+
+static void problem(struct check *ck, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("memsyncd: ", ck->out);
+	va_start(ap, fmt);
+	vfprintf(ck->out, fmt, ap);
+	va_end(ap);
+	fputc('\n', ck->out);
+	ck->problems++;
+}
+
+int msd_config_conflicts(const struct msd_config *cfg, char *err, size_t errlen)
+{
+	if (cfg->syslog && cfg->log_file) {
+		snprintf(err, errlen, "log-file and syslog are alternatives: give one of them");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Is every address of res a loopback one? */
+static bool all_loopback(const struct addrinfo *res)
+{
+	bool all = true;
+
+	for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		if (ai->ai_family == AF_INET) {
+			const struct sockaddr_in *a = (const void *)ai->ai_addr;
+
+			all &= (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+		} else if (ai->ai_family == AF_INET6) {
+			const struct sockaddr_in6 *a = (const void *)ai->ai_addr;
+
+			all &= IN6_IS_ADDR_LOOPBACK(&a->sin6_addr) ||
+			       (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) &&
+				a->sin6_addr.s6_addr[12] == 127);
+		} else {
+			all = false;
+		}
+	}
+	return all;
+}
+
+static void check_listen(struct check *ck, const struct msd_config *cfg)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	bool loopback = false;
+	int rc;
+
+	if (cfg->host[0]) {
+		rc = getaddrinfo(cfg->host, cfg->port, &hints, &res);
+		if (rc) {
+			problem(ck, "listen address '%s': %s", cfg->host, gai_strerror(rc));
+			return;
+		}
+		loopback = all_loopback(res);
+		freeaddrinfo(res);
+	}
+	if (!cfg->auth_keys && !cfg->insecure && !loopback)
+		problem(ck, "listen %s: not a loopback address and no auth-keys: the daemon "
+			"would refuse to start (give auth-keys FILE, or insecure yes on a "
+			"network you trust)", cfg->host[0] ? cfg->host : "(every address)");
+}
+
+static void check_keys(struct check *ck, const struct msd_config *cfg)
+{
+	char err[512];
+
+	if (cfg->auth_keys) {
+		struct ms_keydb *db = NULL;
+
+		if (ms_keydb_load(cfg->auth_keys, &db, err, sizeof(err)) < 0)
+			problem(ck, "auth-keys: %s", err);
+		else if (ms_keydb_count(db) == 0)
+			problem(ck, "auth-keys %s: no key in the file: nobody could connect",
+				cfg->auth_keys);
+		if (db)
+			ms_keydb_put(db);
+	}
+	if (cfg->key_file) {
+		struct ms_authkey k;
+
+		if (ms_authkey_load(cfg->key_file, &k, err, sizeof(err)) < 0)
+			problem(ck, "key-file: %s", err);
+		explicit_bzero(&k, sizeof(k));
+	}
+}
+
+static void check_readable(struct check *ck, const char *key, const char *path)
+{
+	int fd;
+
+	if (!path)
+		return;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		problem(ck, "%s %s: %s", key, path, strerror(errno));
+		return;
+	}
+	close(fd);
+}
+
+static void check_tls(struct check *ck, const struct msd_config *cfg)
+{
+	if (!cfg->tls_cert != !cfg->tls_key)
+		problem(ck, "TLS: a server needs a certificate and its key (tls-cert and "
+			"tls-key)");
+	else if (cfg->tls_ca && !cfg->tls_cert)
+		problem(ck, "TLS: tls-ca needs tls-cert and tls-key");
+	if ((cfg->tls_cert || cfg->tls_ca) && cfg->transport == MS_TRANSPORT_RDMA)
+		problem(ck, "TLS protects the TCP transport only: use transport tcp or auto");
+	check_readable(ck, "tls-cert", cfg->tls_cert);
+	check_readable(ck, "tls-key", cfg->tls_key);
+	check_readable(ck, "tls-ca", cfg->tls_ca);
+}
+
+/* The directory a file would be created in exists. */
+static void check_dir_of(struct check *ck, const char *what, const char *path)
+{
+	char *copy = strdup(path);
+	struct stat st;
+	const char *dir;
+
+	if (!copy) {
+		problem(ck, "out of memory");
+		return;
+	}
+	dir = dirname(copy);
+	if (stat(dir, &st) < 0)
+		problem(ck, "%s %s: directory %s: %s", what, path, dir, strerror(errno));
+	else if (!S_ISDIR(st.st_mode))
+		problem(ck, "%s %s: %s is not a directory", what, path, dir);
+	free(copy);
+}
+
+static void check_regions(struct check *ck, const struct msd_config *cfg)
+{
+	for (size_t i = 0; i < cfg->nregions; i++) {
+		const struct msd_region *r = &cfg->regions[i];
+		char what[MS_NAME_MAX + 32];
+
+		if (r->backing != MS_BACKING_FILE || !r->path)
+			continue;
+		snprintf(what, sizeof(what), "region %s: file", r->name);
+		check_dir_of(ck, what, r->path);
+		for (size_t j = 0; j < i; j++)
+			if (cfg->regions[j].backing == MS_BACKING_FILE && cfg->regions[j].path &&
+			    msd_same_file(cfg->regions[j].path, r->path))
+				problem(ck, "regions %s and %s: both backed by %s",
+					cfg->regions[j].name, r->name, r->path);
+	}
+}
+
+int msd_check_config(const struct msd_config *cfg, FILE *out)
+{
+	struct check ck = { .out = out };
+	char err[256];
+
+	if (msd_config_conflicts(cfg, err, sizeof(err)) < 0)
+		problem(&ck, "%s", err);
+	check_listen(&ck, cfg);
+	check_keys(&ck, cfg);
+	check_tls(&ck, cfg);
+	check_regions(&ck, cfg);
+	if (cfg->log_file)
+		check_dir_of(&ck, "log-file", cfg->log_file);
+	if (cfg->port_file)
+		check_dir_of(&ck, "port-file", cfg->port_file);
+	return ck.problems ? -EINVAL : 0;
+}
