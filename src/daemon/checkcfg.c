@@ -184,6 +184,34 @@ static void check_regions(struct check *ck, const struct msd_config *cfg)
 	}
 }
 
+/* The metrics listener (metrics HOST:PORT): its address resolves, and is
+ * loopback unless insecure (the metrics name every region). */
+static void check_metrics(struct check *ck, const struct msd_config *cfg)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	bool loopback;
+	int rc;
+
+	if (!cfg->metrics)
+		return;
+	rc = getaddrinfo(cfg->metrics_host[0] ? cfg->metrics_host : NULL, cfg->metrics_port,
+			 &hints, &res);
+	if (rc) {
+		problem(ck, "metrics address '%s': %s", cfg->metrics_host, gai_strerror(rc));
+		return;
+	}
+	loopback = cfg->metrics_host[0] && all_loopback(res);
+	freeaddrinfo(res);
+	if (!cfg->insecure && !loopback)
+		problem(ck, "metrics %s: not a loopback address: the daemon would refuse to "
+			"start (the metrics name every region; insecure yes allows it)",
+			cfg->metrics_host[0] ? cfg->metrics_host : "(every address)");
+	if (cfg->metrics_port_file)
+		check_dir_of(ck, "metrics-port-file", cfg->metrics_port_file);
+}
+
 int msd_check_config(const struct msd_config *cfg, FILE *out)
 {
 	struct check ck = { .out = out };
@@ -195,6 +223,7 @@ int msd_check_config(const struct msd_config *cfg, FILE *out)
 	check_keys(&ck, cfg);
 	check_tls(&ck, cfg);
 	check_regions(&ck, cfg);
+	check_metrics(&ck, cfg);
 	if (cfg->log_file)
 		check_dir_of(&ck, "log-file", cfg->log_file);
 	if (cfg->port_file)

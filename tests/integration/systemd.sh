@@ -112,6 +112,10 @@ bad_conf "two regions on one file" "regions a and b: both backed by" \
 	"region a:1M:file=$SCRATCH/same" "region b:1M:file=$SCRATCH/same"
 bad_conf "a network address without keys" "listen 0\.0\.0\.0: not a loopback address and no auth-keys" \
 	"listen 0.0.0.0:7400" "region a:1M"
+bad_conf "a metrics listener on the network" "metrics 0\.0\.0\.0: not a loopback address" \
+	"metrics 0.0.0.0:9740" "region a:1M"
+bad_conf "a metrics port file in a missing directory" "metrics-port-file.*nodir" \
+	"metrics 127.0.0.1:0" "metrics-port-file $SCRATCH/nodir/m.port" "region a:1M"
 bad_conf "log-file and syslog together" "log-file and syslog are alternatives" \
 	"log-file $SCRATCH/x.log" "syslog yes"
 name="--check-config: no file created by the bad configurations" \
