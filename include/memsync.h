@@ -990,6 +990,14 @@ int ms_server_disconnect(ms_server *s, uint64_t id);
  * message in ms_server_errmsg(). */
 int ms_server_reload_keys(ms_server *s);
 
+/* Check a key file without using it (memsyncd --check-config): a
+ * server's key file ("NAME SECRET GRANT REGIONS" lines, owner-only) when
+ * server_file, else a client's.  0 with *nkeys (may be NULL) the number of
+ * keys, or -errno with the reason (the line, the permissions) in err.
+ * Nothing of the file is kept. */
+int ms_check_key_file(const char *path, bool server_file, unsigned *nkeys, char *err,
+		      size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

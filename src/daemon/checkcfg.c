@@ -16,8 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "auth.h"
 #include "checkcfg.h"
+#include "memsync.h"
 #include "regset.h"
 #include "util.h"
 
@@ -98,25 +98,17 @@ static void check_listen(struct check *ck, const struct msd_config *cfg)
 static void check_keys(struct check *ck, const struct msd_config *cfg)
 {
 	char err[512];
+	unsigned n = 0;
 
 	if (cfg->auth_keys) {
-		struct ms_keydb *db = NULL;
-
-		if (ms_keydb_load(cfg->auth_keys, &db, err, sizeof(err)) < 0)
+		if (ms_check_key_file(cfg->auth_keys, true, &n, err, sizeof(err)) < 0)
 			problem(ck, "auth-keys: %s", err);
-		else if (ms_keydb_count(db) == 0)
+		else if (n == 0)
 			problem(ck, "auth-keys %s: no key in the file: nobody could connect",
 				cfg->auth_keys);
-		if (db)
-			ms_keydb_put(db);
 	}
-	if (cfg->key_file) {
-		struct ms_authkey k;
-
-		if (ms_authkey_load(cfg->key_file, &k, err, sizeof(err)) < 0)
-			problem(ck, "key-file: %s", err);
-		explicit_bzero(&k, sizeof(k));
-	}
+	if (cfg->key_file && ms_check_key_file(cfg->key_file, false, NULL, err, sizeof(err)) < 0)
+		problem(ck, "key-file: %s", err);
 }
 
 static void check_readable(struct check *ck, const char *key, const char *path)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "memsync.h"
 #include "tap.h"
 
 #define HEX64A "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
@@ -141,7 +142,20 @@ static void test_files(void)
 	ms_keydb_put(d);
 	d = NULL;
 	is_int(ms_authkey_load(path, &k, err, sizeof(err)), 0, "as a client file too");
+	{
+		unsigned n = 99;
+
+		is_int(ms_check_key_file(path, true, &n, err, sizeof(err)), 0,
+		       "ms_check_key_file: a server file (%s)", err);
+		is_int((int)n, 3, "  counts its keys");
+		is_int(ms_check_key_file(path, false, &n, err, sizeof(err)), 0,
+		       "ms_check_key_file: as a client file");
+		is_int((int)n, 1, "  one key");
+	}
 	chmod(path, 0640);
+	is_int(ms_check_key_file(path, true, NULL, err, sizeof(err)), -EPERM,
+	       "ms_check_key_file: 0640 refused");
+	ok(strstr(err, "chmod 600") != NULL, "  says why (%s)", err);
 	is_int(ms_keydb_load(path, &d, err, sizeof(err)), -EPERM, "a 0640 key file is refused");
 	ok(strstr(err, "mode 0640") && strstr(err, "chmod 600"), "  says why (%s)", err);
 	is_int(ms_authkey_load(path, &k, err, sizeof(err)), -EPERM,
