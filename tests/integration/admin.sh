@@ -231,7 +231,10 @@ TRANSPORT=$saved_transport want_transport=$saved_want MSC=("${saved_msc[@]}")
 
 # ======================================================== (e) SIGHUP
 conf=$SCRATCH/memsyncd.conf
-printf 'log-level info\nlease-ttl %s\ntransport tcp\nregion a:4M\n' "$ttl" >"$conf"
+# the daemon's transport: TCP, or TCP and RDMA in the RDMA stage
+xport=tcp
+[ "$TRANSPORT" = rdma ] && xport=auto
+printf 'log-level info\nlease-ttl %s\ntransport %s\nregion a:4M\n' "$ttl" "$xport" >"$conf"
 start_daemon_or_bail --config "$conf"
 # reloaded N - the log has N ends of reloads
 # shellcheck disable=SC2317 # called through wait_for
@@ -240,7 +243,7 @@ reloaded() {
 }
 tool er read a "$SCRATCH/a.img" || bail_out "(e) the reader does not get ready"
 RP=$TPID RFD=$TFD
-printf 'log-level info\nlease-ttl %s\ntransport tcp\nregion c:1M\n' "$ttl" >"$conf"
+printf 'log-level info\nlease-ttl %s\ntransport %s\nregion c:1M\n' "$ttl" "$xport" >"$conf"
 kill -HUP "$DPID"
 check "(e) SIGHUP: the reload ends" wait_for 20 reloaded 1
 like "$DLOG" "reload: added region c" "(e) the region added to the file is added"
