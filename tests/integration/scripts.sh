@@ -88,7 +88,9 @@ like "$ERR" "the user build fails" "demo shows the end of the failed build's log
 # Copy the sources (what git tracks plus new files, never build outputs).
 tree=$SCRATCH/tree
 mkdir -p "$tree"
-if git -C "$srcdir" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+# (a git work tree of its own: make distcheck's sources may lie inside
+# another repository's work tree, untracked there)
+if [ "$(git -C "$srcdir" rev-parse --show-toplevel 2>/dev/null)" = "$(cd "$srcdir" && pwd -P)" ]; then
 	(cd "$srcdir" && git ls-files -co --exclude-standard -z |
 		while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
 		tar --null -T - -cf -) | tar -C "$tree" -xf - ||
@@ -102,6 +104,8 @@ elif [ ! -f "$srcdir/config.status" ]; then
 else
 	skip_all "the sources are neither a git work tree nor unconfigured: nothing clean to copy"
 fi
+# make distcheck's sources are read-only; a user's tree is not
+chmod -R u+w "$tree"
 
 # README's "Building by hand", minus make (demo makes it)
 RC=0
