@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "checkcfg.h"
+#include "netaddr.h"
 #include "memsync.h"
 #include "regset.h"
 #include "util.h"
@@ -49,29 +50,6 @@ int msd_config_conflicts(const struct msd_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-/* Is every address of res a loopback one? */
-static bool all_loopback(const struct addrinfo *res)
-{
-	bool all = true;
-
-	for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		if (ai->ai_family == AF_INET) {
-			const struct sockaddr_in *a = (const void *)ai->ai_addr;
-
-			all &= (ntohl(a->sin_addr.s_addr) >> 24) == 127;
-		} else if (ai->ai_family == AF_INET6) {
-			const struct sockaddr_in6 *a = (const void *)ai->ai_addr;
-
-			all &= IN6_IS_ADDR_LOOPBACK(&a->sin6_addr) ||
-			       (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) &&
-				a->sin6_addr.s6_addr[12] == 127);
-		} else {
-			all = false;
-		}
-	}
-	return all;
-}
-
 static void check_listen(struct check *ck, const struct msd_config *cfg)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
@@ -86,7 +64,7 @@ static void check_listen(struct check *ck, const struct msd_config *cfg)
 			problem(ck, "listen address '%s': %s", cfg->host, gai_strerror(rc));
 			return;
 		}
-		loopback = all_loopback(res);
+		loopback = msd_host_loopback(cfg->host);
 		freeaddrinfo(res);
 	}
 	if (!cfg->auth_keys && !cfg->insecure && !loopback)
@@ -194,7 +172,7 @@ static void check_metrics(struct check *ck, const struct msd_config *cfg)
 		problem(ck, "metrics address '%s': %s", cfg->metrics_host, gai_strerror(rc));
 		return;
 	}
-	loopback = cfg->metrics_host[0] && all_loopback(res);
+	loopback = msd_host_loopback(cfg->metrics_host);
 	freeaddrinfo(res);
 	if (!cfg->insecure && !loopback)
 		problem(ck, "metrics %s: not a loopback address: the daemon would refuse to "

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "metrics_fmt.h"
 #include "metrics_http.h"
+#include "netaddr.h"
 
 #if MHD_VERSION < 0x00097002
 typedef int msd_mhd_result;
@@ -41,33 +42,6 @@ static double now_s(clockid_t clk)
 
 	clock_gettime(clk, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static bool sa_loopback(const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
-	if (sa->sa_family == AF_INET6) {
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-
-		if (IN6_IS_ADDR_LOOPBACK(a))
-			return true;
-		return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
-	}
-	return false;
-}
-
-bool msd_metrics_host_loopback(const char *host)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
-	bool ok = true;
-
-	if (!host || !*host || getaddrinfo(host, NULL, &hints, &res) != 0)
-		return false;
-	for (ai = res; ai; ai = ai->ai_next)
-		ok = ok && sa_loopback(ai->ai_addr);
-	freeaddrinfo(res);
-	return ok;
 }
 
 /* ------------------------------------------------------------ a scrape */
@@ -197,7 +171,7 @@ struct msd_metrics *msd_metrics_start(const char *host, const char *port, bool i
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
 	int rc, e;
 
-	if (!insecure && !msd_metrics_host_loopback(host)) {
+	if (!insecure && !msd_host_loopback(host)) {
 		snprintf(err, errlen, "metrics: refusing to listen on '%s': not a loopback "
 			 "address, and the metrics name every region (--insecure allows it)",
 			 host && *host ? host : "(any address)");

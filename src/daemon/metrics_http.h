@@ -33,8 +33,4 @@ unsigned msd_metrics_port(const struct msd_metrics *m);
 /* Stop listening (scrapes in progress are cut), free m (NULL is fine). */
 void msd_metrics_stop(struct msd_metrics *m);
 
-/* Is every address host resolves to a loopback one?  (false when it
- * does not resolve) */
-bool msd_metrics_host_loopback(const char *host);
-
 #endif
