@@ -266,6 +266,11 @@ struct ms_xfer_opts {
 	 * verified on its own and chunks may come from different commits.
 	 * Ignored with no_verify. */
 	bool consistent;
+	/* pull: dst is already all zeros, e.g. fresh mmap memory or a new
+	 * file mapping: zero chunks (the server's table flags them; their
+	 * bytes never cross) are left untouched, never written.  Without it
+	 * the pull writes zeros there. */
+	bool dst_zeroed;
 };
 
 struct ms_xfer_stats {

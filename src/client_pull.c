@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "client_priv.h"
+#include "client_zero.h"
 
 #define PULL_ROUNDS 5
 #define CONSISTENT_ROUNDS 3      /* optimistic rounds of a consistent pull */
@@ -37,6 +38,7 @@
 #define META_SEG UINT64_MAX      /* seg_first[] of the metadata segment */
 #define GENS_BATCH (1u << 15)    /* entries per read of ms_chunk_generations (1 MiB) */
 #define FETCH_TRIES 64           /* FETCHes of absent chunks per pull */
+#define ZERO_MIN_CHUNKS 4        /* pulls of fewer chunks read zero chunks too */
 
 /* The region's own landing area for metadata reads of len bytes, registered
  * once (a small pull then costs no registration, which over RDMA is a
@@ -119,6 +121,7 @@ struct pull {
 	uint64_t *acc;                 /* per chunk: the generation its bytes
 					* were verified against */
 	uint8_t *meta1, *meta2;        /* the table before and after the data */
+	bool meta1_fresh;              /* meta1 read for this round already */
 	const uint8_t *meta;           /* entries for c0.. of this round */
 	struct ms_chunkmap todo;       /* chunks still to read */
 	struct ms_chunkmap bad;        /* this round: hash mismatch */
@@ -235,8 +238,8 @@ static int64_t pull_round(struct pull *p, uint64_t *bytes)
 		 * bytes that are not the ones the table names.  Partial chunks
 		 * have only the generations to go by, so the table is read
 		 * first, on its own. */
-		ret = p->whole ? meta_buf(r, mlen, &piped) : 0;
-		if (!ret && !piped)
+		ret = p->whole && !p->meta1_fresh ? meta_buf(r, mlen, &piped) : 0;
+		if (!ret && !piped && !p->meta1_fresh)
 			ret = cl_read_meta(r, p->c0, p->nch, p->meta1);
 		if (ret)
 			return ret;
@@ -258,6 +261,7 @@ static int64_t pull_round(struct pull *p, uint64_t *bytes)
 		.ud = p,
 	};
 	p->meta = piped ? r->mbuf : p->meta1;
+	p->meta1_fresh = false;
 	ms_chunkmap_clear_all(&p->bad);
 	ret = cl_run(r->c, "pull", p->segs, nseg, &cb, bytes);
 	if (piped) {
@@ -474,6 +478,7 @@ static int pull_impl(ms_region *r, uint64_t off, void *dst, uint64_t len,
 {
 	static const struct ms_xfer_opts def;
 	struct pull p = { .gens = gens, .hashes = hashes };
+	struct cl_zpull z = { 0 };
 	uint64_t t0 = ms_now_ns();
 	int ret, rounds;
 
@@ -483,10 +488,26 @@ static int pull_impl(ms_region *r, uint64_t off, void *dst, uint64_t len,
 	ret = pull_setup(&p, r, off, dst, len, o ? o : &def);
 	if (!ret && p.no_verify)
 		ret = pull_fetch_first(&p);
+	if (!ret && p.nch >= ZERO_MIN_CHUNKS) {
+		/* zero chunks (client_zero.h): taken out of todo, never read */
+		z = (struct cl_zpull){ .r = r, .dst = dst, .off = off, .len = len, .c0 = p.c0,
+				       .nch = p.nch, .dst_zeroed = o && o->dst_zeroed,
+				       .todo = &p.todo, .acc = p.acc, .gens = gens, .hashes = hashes };
+		p.meta1_fresh = !p.no_verify;
+		int64_t zb = p.no_verify ? 0 : cl_read_meta(r, p.c0, p.nch, p.meta1);
+
+		zb = zb < 0 ? zb : cl_zero_skip(&z, p.meta1);
+		if (zb < 0)
+			ret = zb == -ENOMEM ? cl_err(r->c, -ENOMEM, "pull: out of memory") : (int)zb;
+		p.progress_base += zb < 0 ? 0 : (uint64_t)zb;
+	}
 	rounds = p.consistent ? CONSISTENT_ROUNDS : PULL_ROUNDS;
 	for (int round = 0, fetches = 0; !ret && round < rounds; round++) {
 		uint64_t bytes;
 		int64_t again = pull_round(&p, &bytes), got = 0;
+
+		if (again >= 0 && !p.no_verify)   /* zero chunks that changed */
+			again += (int64_t)cl_zero_recheck(&z, p.meta2);
 
 		/* chunks that were absent: fetched, then read again in a
 		 * round that does not count */
@@ -515,6 +536,7 @@ static int pull_impl(ms_region *r, uint64_t off, void *dst, uint64_t len,
 	if (!ret)
 		ret = pull_hold(&p);
 out:
+	cl_zero_free(&z);
 	pull_free(&p);
 	p.s.ns = ms_now_ns() - t0;
 	if (st)

@@ -461,6 +461,11 @@ int ms_dec_moved(const void *buf, size_t len, struct ms_msg_moved *m);
  * fetches it); its hash is the committed one, its bytes are not there:
  * a reader asks with FETCH and reads once the flag is gone. */
 #define MS_META_F_ABSENT (1u << 0)
+/* ZERO: the chunk's committed bytes are all zero (its hash is the chunk
+ * hash of as many zero bytes).  Set and cleared with the hash, before the
+ * generation is stamped: a reader that sees the flag with a generation
+ * that did not move knows the chunk's bytes without reading them. */
+#define MS_META_F_ZERO (1u << 1)
 
 /* The metadata table a server registers read-only for each region: one
  * entry per chunk, u64 generation (little-endian), XXH3-128 (canonical),

@@ -24,6 +24,7 @@
 #include "chunkmap.h"
 #include "region.h"
 #include "region_store.h"
+#include "region_zero.h"
 #include "util.h"
 
 static const char *const backing_names[] = {
@@ -461,6 +462,7 @@ int ms_region_create(const struct ms_export_opts *o, struct ms_rregion **out, ch
 		rc = fail(err, errlen, -rc, "region '%s': hold lock: %s", r->name, strerror(-rc));
 		goto fail;
 	}
+	ms_region_zero_init(r);
 	hash_all(r, o->backing == MS_BACKING_ANON || o->backing == MS_BACKING_MEMFD);
 	if (o->backing == MS_BACKING_FILE) {
 		/* last: it removes what it created when it fails, and nothing
@@ -471,6 +473,8 @@ int ms_region_create(const struct ms_export_opts *o, struct ms_rregion **out, ch
 			goto fail;
 		}
 	}
+	/* the hashes as init (and a store's replay) left them */
+	ms_region_zero_stamp_range(r, 0, r->nchunks);
 	*out = r;
 	return 0;
 

@@ -67,6 +67,8 @@ struct ms_rregion {
 				      * FILE.msjournal (region_store.h) */
 	struct ms_rstore_start start; /* what opening the store found: the
 				      * caller logs it (replay, changed chunks) */
+	uint8_t zhash_full[MS_HASH_LEN]; /* the chunk hash of zero bytes: a */
+	uint8_t zhash_last[MS_HASH_LEN]; /* full chunk, the last one (region_zero.h) */
 };
 
 /* Validate options, map the backing (creating/extending a file to size

@@ -15,6 +15,7 @@
 #include "chunkmap.h"
 #include "region.h"
 #include "region_store.h"
+#include "region_zero.h"
 #include "util.h"
 
 const char *ms_commit_mode_name(enum ms_commit_mode m)
@@ -84,7 +85,8 @@ void ms_region_commit_piece(struct ms_rregion *r, uint64_t off, uint64_t len, ui
 
 		ms_region_heat_add(r, i);
 		ms_region_chunk_root(r, i, m->hash);
-		/* the hash before the generation: a reader that sees the new
+		ms_region_zero_stamp(r, i);
+		/* the hash (and its ZERO flag) before the generation: a reader that sees the new
 		 * generation (acquire) also sees the new hash */
 		__atomic_store_n(&m->gen_le, htole64(gen), __ATOMIC_RELEASE);
 	}

@@ -11,10 +11,12 @@
  * change no generation or hash a reader has seen (an absent chunk already
  * shows the source's), only bytes no reader could use before.
  */
+#include <endian.h>
 #include <errno.h>
 #include <string.h>
 
 #include "region.h"
+#include "region_zero.h"
 #include "util.h"
 
 void ms_region_mark_absent(struct ms_rregion *r, uint64_t c0, uint64_t n, const uint8_t *src)
@@ -23,8 +25,13 @@ void ms_region_mark_absent(struct ms_rregion *r, uint64_t c0, uint64_t n, const 
 	for (uint64_t i = 0; i < n && c0 + i < r->nchunks; i++) {
 		struct ms_meta_entry *m = &r->meta[c0 + i];
 
-		__atomic_store_n(&m->flags_le, htole32(MS_META_F_ABSENT), __ATOMIC_RELEASE);
 		memcpy(m->hash, ms_meta_hash(src, i), MS_HASH_LEN);
+		/* absent, and zero when the source's hash says so: a reader
+		 * then needs no FETCH for it */
+		__atomic_store_n(&m->flags_le,
+				 htole32(MS_META_F_ABSENT |
+					 (ms_region_zero_hash(r, c0 + i, m->hash) ? MS_META_F_ZERO : 0)),
+				 __ATOMIC_RELEASE);
 		__atomic_store_n(&m->gen_le, htole64(ms_meta_gen(src, i)), __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&r->lock);
@@ -57,7 +64,9 @@ int ms_region_install(struct ms_rregion *r, uint64_t c0, uint64_t n, const uint6
 		memcpy(m->hash, h, MS_HASH_LEN);
 		__atomic_store_n(&m->gen_le, htole64(gens[i]), __ATOMIC_RELEASE);
 		/* the flag last: a reader that sees it gone sees the bytes */
-		__atomic_store_n(&m->flags_le, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&m->flags_le,
+				 htole32(ms_region_zero_hash(r, c0 + i, h) ? MS_META_F_ZERO : 0),
+				 __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&r->lock);
 	if (i && r->path) {

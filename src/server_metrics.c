@@ -4,13 +4,14 @@
  * (server_metrics.h): counters gathered from the listeners, the
  * migrations into this server and the exports.
  *
- * Zero chunks: a chunk whose metadata hash equals the hash of as many
- * zero bytes holds zeros as committed (a hash collision aside).  The
+ * Zero chunks: the chunks the metadata table flags MS_META_F_ZERO (their
+ * hash is the hash of as many zero bytes, region_zero.h).  The
  * count walks the metadata table under the region's lock, once per
  * generation: a scrape while a commit holds that lock gets the count of
  * the generation before (zero_generation says which), and only the very
  * first count waits for the lock.
  */
+#include <endian.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -19,33 +20,13 @@
 #include <string.h>
 
 #include "migrate_in.h"
+#include "region_zero.h"
 #include "server_int.h"
 #include "server_metrics.h"
 
 void ms_smet_zero_hash(uint64_t len, uint8_t out[MS_HASH_LEN])
 {
-	static const uint8_t zeros[MS_LEAF];
-	uint8_t(*leaves)[MS_HASH_LEN];
-	uint64_t n = ms_div_round_up(len, MS_LEAF);
-
-	if (len <= MS_LEAF) {
-		ms_chunk_hash(zeros, (size_t)len, out);
-		return;
-	}
-	leaves = malloc(n * MS_HASH_LEN);
-	if (!leaves) {
-		/* out of memory: a hash no chunk has (in all likelihood),
-		 * so none counts as zero */
-		memset(out, 0, MS_HASH_LEN);
-		return;
-	}
-	ms_hash128(zeros, MS_LEAF, leaves[0]);
-	for (uint64_t i = 1; i < n; i++)
-		memcpy(leaves[i], leaves[0], MS_HASH_LEN);
-	if (len % MS_LEAF)
-		ms_hash128(zeros, (size_t)(len % MS_LEAF), leaves[n - 1]);
-	ms_hash_from_leaves((const uint8_t(*)[MS_HASH_LEN])leaves, (size_t)n, out);
-	free(leaves);
+	ms_zero_chunk_hash(len, out);
 }
 
 /* --------------------------------------------------------- server */
@@ -118,13 +99,15 @@ int ms_server_metrics(ms_server *s, struct ms_server_metrics *out)
 
 /* --------------------------------------------------------- regions */
 
-static uint64_t count_zero(const struct ms_rregion *r, const uint8_t zfull[MS_HASH_LEN],
-			   const uint8_t zlast[MS_HASH_LEN])
+/* Chunks the table flags ZERO (region_zero.h): the flag is stamped with
+ * each hash, so counting costs no hash comparison. */
+static uint64_t count_zero(const struct ms_rregion *r)
 {
 	uint64_t n = 0;
 
 	for (uint64_t i = 0; i < r->nchunks; i++)
-		n += ms_hash_eq(r->meta[i].hash, i + 1 < r->nchunks ? zfull : zlast);
+		n += !!(le32toh(__atomic_load_n(&r->meta[i].flags_le, __ATOMIC_RELAXED)) &
+			MS_META_F_ZERO);
 	return n;
 }
 
@@ -151,26 +134,10 @@ static void zero_chunks(struct ms_export *e, struct ms_region_metrics *o)
 {
 	struct ms_rregion *r = e->r;
 	struct ms_smet_region *m = &e->met;
-	uint8_t zfull[MS_HASH_LEN], zlast[MS_HASH_LEN];
 	uint64_t gen, cnt;
-	bool hashed;
 
 	if (zero_cached(e, ms_region_generation(r), o))
 		return;
-	pthread_mutex_lock(&e->lock);
-	hashed = m->zhashed;
-	memcpy(zfull, m->zfull, MS_HASH_LEN);
-	memcpy(zlast, m->zlast, MS_HASH_LEN);
-	pthread_mutex_unlock(&e->lock);
-	if (!hashed) {
-		ms_smet_zero_hash(r->chunk_size, zfull);
-		ms_smet_zero_hash(ms_region_chunk_len(r, r->nchunks - 1), zlast);
-		pthread_mutex_lock(&e->lock);
-		memcpy(m->zfull, zfull, MS_HASH_LEN);
-		memcpy(m->zlast, zlast, MS_HASH_LEN);
-		m->zhashed = true;
-		pthread_mutex_unlock(&e->lock);
-	}
 	/* a commit holds r->lock while it verifies: answer with the last
 	 * count rather than wait, if there is one */
 	if (pthread_mutex_trylock(&r->lock) != 0) {
@@ -179,7 +146,7 @@ static void zero_chunks(struct ms_export *e, struct ms_region_metrics *o)
 		pthread_mutex_lock(&r->lock);
 	}
 	gen = ms_region_generation(r);
-	cnt = count_zero(r, zfull, zlast);
+	cnt = count_zero(r);
 	pthread_mutex_unlock(&r->lock);
 	pthread_mutex_lock(&e->lock);
 	m->zvalid = true;

@@ -24,9 +24,6 @@ struct ms_smet_region {
 	/* the zero-chunk cache, under the export's lock */
 	bool zvalid;
 	uint64_t zgen, zcount;
-	bool zhashed;                 /* zfull, zlast computed */
-	uint8_t zfull[MS_HASH_LEN];   /* hash of a zero chunk */
-	uint8_t zlast[MS_HASH_LEN];   /* ... of the (shorter) last chunk */
 };
 
 static inline void ms_smet_inc(uint64_t *c)

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -24,6 +25,15 @@
 #include "progress.h"
 #include "replace.h"
 #include "units.h"
+
+/* Is fd /dev/null (what lands there needs no bytes)? */
+static bool cli_is_dev_null(int fd)
+{
+	struct stat a, b;
+
+	return fstat(fd, &a) == 0 && S_ISCHR(a.st_mode) && stat("/dev/null", &b) == 0 &&
+	       S_ISCHR(b.st_mode) && a.st_rdev == b.st_rdev;
+}
 
 static void add_stats(struct ms_xfer_stats *sum, const struct ms_xfer_stats *st)
 {
@@ -50,6 +60,8 @@ int cli_pull_to_fd(ms_client *c, ms_region *r, const char *cmd, uint64_t off, ui
 	ms_mem *reg;
 	char *buf;
 	int rc;
+	/* zero chunks (issue 13): /dev/null needs no zeros at all */
+	bool to_null = cli_is_dev_null(fd);
 
 	if (len == 0)
 		return 0;
@@ -68,6 +80,8 @@ int cli_pull_to_fd(ms_client *c, ms_region *r, const char *cmd, uint64_t off, ui
 
 		if (p)
 			progress_set_base(p, done);
+		/* the fresh window is zeros; a reused one holds the last piece */
+		xo.dst_zeroed = done == 0 || to_null;
 		rc = ms_pull(r, off + done, buf, n, &xo, &st);
 		if (rc < 0) {
 			if (p)
@@ -212,8 +226,11 @@ static int pull_mapped(ms_client *c, ms_region *r, const struct cli_opts *o, int
 		       const char *path, uint64_t size, struct ms_xfer_stats *st, uint64_t *ns)
 {
 	struct progress p;
+	/* a new file's mapping reads as zeros: zero chunks stay holes */
 	struct ms_xfer_opts xo = { .opts_size = sizeof(xo), .progress = progress_cb,
-				   .progress_ud = &p, .no_verify = o->no_verify, .consistent = true };
+				   .progress_ud = &p, .no_verify = o->no_verify, .consistent = true,
+				   .dst_zeroed = true };
+	struct statvfs vs;
 	uint64_t t0;
 	void *map;
 	int rc;
@@ -223,9 +240,12 @@ static int pull_mapped(ms_client *c, ms_region *r, const struct cli_opts *o, int
 			  (unsigned long long)size, strerror(errno));
 		return CLI_EXIT_FAIL;
 	}
-	/* Reserve the blocks now: a full disk must be an error here, not a
-	 * SIGBUS when the pull stores into the mapping. */
-	if (fallocate(fd, 0, 0, (off_t)size) < 0 && errno != EOPNOTSUPP && errno != ENOSYS) {
+	/* A full disk must be an error here, not a SIGBUS when the pull
+	 * stores into the mapping: with room for all of it on the filesystem
+	 * the file stays sparse (zero chunks are never written, issue 13),
+	 * else the blocks are reserved now, which fails cleanly. */
+	if (!(fstatvfs(fd, &vs) == 0 && (uint64_t)vs.f_bavail * vs.f_frsize / 2 > size) &&
+	    fallocate(fd, 0, 0, (off_t)size) < 0 && errno != EOPNOTSUPP && errno != ENOSYS) {
 		cli_error("pull", "cannot allocate %llu bytes for '%s': %s",
 			  (unsigned long long)size, path, strerror(errno));
 		return CLI_EXIT_FAIL;

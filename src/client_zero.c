@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * client_zero.c - zero chunks in a pull (client_zero.h).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "client_zero.h"
+
+int64_t cl_zero_skip(struct cl_zpull *z, const uint8_t *meta)
+{
+	int64_t bytes = 0;
+
+	if (!z->init) {
+		if (ms_chunkmap_init(&z->zero, z->nch))
+			return -ENOMEM;
+		z->init = true;
+	}
+	for (uint64_t i = 0; i < z->nch; i++) {
+		uint64_t poff, plen;
+
+		if (!ms_chunkmap_test(z->todo, i) || !(ms_meta_flags(meta, i) & MS_META_F_ZERO) ||
+		    !cl_chunk_piece(z->r, z->c0 + i, z->off, z->len, &poff, &plen))
+			continue;
+		ms_chunkmap_clear(z->todo, i);
+		ms_chunkmap_set(&z->zero, i);
+		z->acc[i] = ms_meta_gen(meta, i);
+		if (z->gens)
+			z->gens[i] = z->acc[i];
+		if (z->hashes)
+			memcpy(z->hashes + i * MS_HASH_LEN, ms_meta_hash(meta, i), MS_HASH_LEN);
+		if (!z->dst_zeroed)
+			memset(z->dst + (poff - z->off), 0, plen);
+		bytes += (int64_t)plen;
+	}
+	return bytes;
+}
+
+uint64_t cl_zero_recheck(struct cl_zpull *z, const uint8_t *meta2)
+{
+	uint64_t pos = 0, first, n, back = 0;
+
+	if (!z->init)
+		return 0;
+	while (ms_chunkmap_next_run(&z->zero, &pos, &first, &n, UINT64_MAX)) {
+		for (uint64_t i = first; i < first + n; i++) {
+			if (ms_meta_gen(meta2, i) == z->acc[i] &&
+			    (ms_meta_flags(meta2, i) & MS_META_F_ZERO))
+				continue;
+			/* changed under us: read it like any other chunk */
+			ms_chunkmap_set(z->todo, i);
+			back++;
+		}
+	}
+	ms_chunkmap_clear_all(&z->zero);
+	return back;
+}
+
+void cl_zero_free(struct cl_zpull *z)
+{
+	if (z->init)
+		ms_chunkmap_free(&z->zero);
+	z->init = false;
+}
