@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "client_priv.h"
+#include "client_zero.h"
 
 static int pending_add(ms_region *r, const struct ms_commit_ent *e)
 {
@@ -580,7 +581,8 @@ static int push_once(ms_region *r, uint64_t off, const void *src, uint64_t len,
 	struct cl_lmr l = { 0 };
 	struct ms_xfer_opts oc;
 	uint64_t c0, nch, poff, plen, t0 = ms_now_ns();
-	size_t np = 0;
+	struct ms_commit_ent *zents = NULL;
+	size_t np = 0, nz = 0, npend0 = r->npending;
 	int ret;
 
 	if ((ret = cl_xfer_opts(r->c, "push", o, &oc)))
@@ -592,7 +594,8 @@ static int push_once(ms_region *r, uint64_t off, const void *src, uint64_t len,
 	meta = malloc(nch * MS_META_ENTRY_SIZE);
 	hashes = malloc(nch * sizeof(*hashes));
 	pieces = malloc(nch * sizeof(*pieces));
-	if (!meta || !hashes || !pieces || ms_chunkmap_init(&diff, nch)) {
+	zents = malloc(nch * sizeof(*zents));
+	if (!meta || !hashes || !pieces || !zents || ms_chunkmap_init(&diff, nch)) {
 		ret = cl_err(r->c, -ENOMEM, "push: out of memory");
 		goto out;
 	}
@@ -621,7 +624,14 @@ static int push_once(ms_region *r, uint64_t off, const void *src, uint64_t len,
 	}
 	s.chunks_total = nch;
 	s.chunks_moved = ms_chunkmap_count(&diff);
-	if (s.chunks_moved) {
+	/* chunks that became zero: a ZERO entry each, no byte sent (issue 13);
+	 * they join the pending entries this commit names, after them */
+	nz = cl_zero_push(r, &diff, c0, off, len, (const uint8_t(*)[MS_HASH_LEN])hashes, zents);
+	for (size_t i = 0; i < nz && !ret; i++)
+		ret = pending_add(r, &zents[i]);
+	if (ret)
+		goto out;
+	if (ms_chunkmap_count(&diff)) {
 		uint64_t group = MS_MAX(1u, r->c->x->max_io / r->info.chunk_size);
 		uint64_t pos = 0, start, n, a, alen, b, blen;
 
@@ -645,8 +655,12 @@ static int push_once(ms_region *r, uint64_t off, const void *src, uint64_t len,
 		s.commits = res.commits;
 	}
 out:
+	/* a push that did not commit leaves no ZERO entry pending */
+	if (ret && nz)
+		r->npending = MS_MIN(r->npending, npend0);
 	cl_return(r->c, &l);
 	ms_chunkmap_free(&diff);
+	free(zents);
 	free(meta);
 	free(hashes);
 	free(pieces);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "client_zero.h"
+#include "region_zero.h"
 
 int64_t cl_zero_skip(struct cl_zpull *z, const uint8_t *meta)
 {
@@ -61,4 +62,34 @@ void cl_zero_free(struct cl_zpull *z)
 	if (z->init)
 		ms_chunkmap_free(&z->zero);
 	z->init = false;
+}
+
+size_t cl_zero_push(const ms_region *r, struct ms_chunkmap *diff, uint64_t c0, uint64_t off,
+		    uint64_t len, const uint8_t (*hashes)[MS_HASH_LEN],
+		    struct ms_commit_ent *ents)
+{
+	uint8_t zfull[MS_HASH_LEN], zlast[MS_HASH_LEN];
+	uint64_t pos = 0, first, n, last = r->info.nchunks - 1;
+	size_t k = 0;
+
+	if (!ms_chunkmap_count(diff))
+		return 0;
+	ms_zero_chunk_hash(r->info.chunk_size, zfull);
+	ms_zero_chunk_hash(r->info.size - last * r->info.chunk_size, zlast);
+	while (ms_chunkmap_next_run(diff, &pos, &first, &n, 0)) {
+		for (uint64_t i = first; i < first + n; i++) {
+			uint64_t poff, plen;
+
+			cl_chunk_piece(r, c0 + i, off, len, &poff, &plen);
+			if (!cl_chunk_whole(r, c0 + i, plen) ||
+			    !ms_hash_eq(hashes[i], c0 + i == last ? zlast : zfull))
+				continue;
+			ms_chunkmap_clear(diff, i);
+			ents[k] = (struct ms_commit_ent){ .off = poff, .len = plen,
+							  .flags = MS_COMMIT_F_ZERO };
+			memcpy(ents[k].hash, hashes[i], MS_HASH_LEN);
+			k++;
+		}
+	}
+	return k;
 }

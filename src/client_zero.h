@@ -46,4 +46,12 @@ uint64_t cl_zero_recheck(struct cl_zpull *z, const uint8_t *meta2);
 
 void cl_zero_free(struct cl_zpull *z);
 
+/* A push: the chunks of diff (chunks c0.. of a push of [off, off+len) whose
+ * hashes are hashes[]) that are whole and whose new bytes are all zero
+ * (their hash is the zero hash) leave diff; ents (room for one per chunk of
+ * diff) gets a MS_COMMIT_F_ZERO entry for each.  Returns how many. */
+size_t cl_zero_push(const ms_region *r, struct ms_chunkmap *diff, uint64_t c0, uint64_t off,
+		    uint64_t len, const uint8_t (*hashes)[MS_HASH_LEN],
+		    struct ms_commit_ent *ents);
+
 #endif

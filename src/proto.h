@@ -172,7 +172,14 @@ struct ms_msg_handle {          /* CLOSE */
  * the range's content as a whole).  On the wire: u64 off, u64 len, u64
  * soff, u32 flags, u32 reserved (0), 16 B hash. */
 #define MS_COMMIT_F_NOVERIFY (1u << 0)
-#define MS_COMMIT_F_ALL MS_COMMIT_F_NOVERIFY   /* every flag a decoder accepts */
+/* ZERO: the range becomes zeros and no byte of it was sent (issue 13).  It
+ * must be exactly one whole chunk (the last one may be short), soff 0,
+ * without NOVERIFY, and hash must be the chunk hash of as many zero bytes;
+ * the server zeroes the chunk when it applies the commit (both commit
+ * modes, with the other entries, all or nothing).  A malformed entry is
+ * refused with EINVAL, a wrong hash with EIO; either changes nothing. */
+#define MS_COMMIT_F_ZERO (1u << 1)
+#define MS_COMMIT_F_ALL (MS_COMMIT_F_NOVERIFY | MS_COMMIT_F_ZERO) /* every flag a decoder accepts */
 struct ms_commit_ent {
 	uint64_t off;
 	uint64_t len;       /* bytes */

@@ -119,10 +119,14 @@ struct scratch {
 	uint64_t *lfirst;
 	bool *fresh;
 	uint8_t (*lv)[MS_HASH_LEN];
+	uint8_t *zeros;              /* ZERO entries: chunk_size zero bytes */
+	uint8_t (*zl)[MS_HASH_LEN];  /* ... and the leaves of a zero chunk */
 };
 
 static void scratch_free(struct scratch *s)
 {
+	free(s->zeros);
+	free(s->zl);
 	free(s->src);
 	free(s->lfirst);
 	free(s->fresh);
@@ -146,6 +150,38 @@ static int scratch_alloc(const struct ms_rregion *r, const struct ms_commit_ent 
 		scratch_free(s);
 		return -ENOMEM;
 	}
+	for (uint32_t i = 0; i < n && !s->zeros; i++) {
+		uint64_t zn = r->chunk_size / MS_LEAF;
+
+		if (!(ents[i].flags & MS_COMMIT_F_ZERO))
+			continue;
+		s->zeros = calloc(1, r->chunk_size);
+		s->zl = malloc(zn * sizeof(*s->zl));
+		if (!s->zeros || !s->zl) {
+			scratch_free(s);
+			return -ENOMEM;
+		}
+		/* a region's size is a multiple of the page, hence of a leaf:
+		 * every leaf of a zero chunk is the hash of a zero leaf */
+		ms_hash128(s->zeros, MS_LEAF, s->zl[0]);
+		for (uint64_t k = 1; k < zn; k++)
+			memcpy(s->zl[k], s->zl[0], MS_HASH_LEN);
+	}
+	return 0;
+}
+
+/* A ZERO entry (proto.h): one whole chunk, nothing staged, verified by its
+ * hash alone, which must be the chunk's zero hash.  Its bytes are zeros. */
+static int verify_zero(const struct ms_rregion *r, const struct ms_commit_ent *e,
+		       struct scratch *s, uint32_t i)
+{
+	int64_t c = ms_region_whole_chunk(r, e->off, e->len);
+
+	if (c < 0 || e->soff || (e->flags & MS_COMMIT_F_NOVERIFY))
+		return -EINVAL;
+	if (!ms_region_zero_hash(r, (uint64_t)c, e->hash))
+		return -EIO;
+	s->src[i] = s->zeros;
 	return 0;
 }
 
@@ -158,6 +194,8 @@ static int verify_one(const struct ms_rregion *r, const struct ms_commit_ent *e,
 
 	if (!len || off > r->size || len > r->size - off)
 		return -ERANGE;
+	if (e->flags & MS_COMMIT_F_ZERO)
+		return verify_zero(r, e, s, i);
 	if (src) {
 		s->src[i] = src->at(src->ud, e->soff, len);
 		if (!s->src[i])
@@ -214,12 +252,16 @@ int ms_region_commit(struct ms_rregion *r, const struct ms_commit_ent *ents, uin
 	 * touches it, from leaves that are final by then */
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t off = ents[i].off, len = ents[i].len;
+		bool zero = ents[i].flags & MS_COMMIT_F_ZERO;
 
-		if (src)
+		if (zero)
+			memset((uint8_t *)r->mem + off, 0, len);   /* both modes */
+		else if (src)
 			memcpy((uint8_t *)r->mem + off, s.src[i], len);
 		ms_region_commit_piece(r, off, len, gen,
-				       s.fresh[i] ? (const uint8_t(*)[MS_HASH_LEN])(s.lv + s.lfirst[i])
-						  : NULL);
+				       zero ? (const uint8_t(*)[MS_HASH_LEN])s.zl
+				       : s.fresh[i] ? (const uint8_t(*)[MS_HASH_LEN])(s.lv + s.lfirst[i])
+						    : NULL);
 		res->bytes += len;
 		lo = MS_MIN(lo, off);
 		hi = MS_MAX(hi, off + len);

@@ -30,6 +30,24 @@ static int refused(ms_server *s, struct peer *p, struct ms_rregion *r,
 	unsigned long long off = b->off, len = b->len, soff = b->soff;
 
 	switch (ret) {
+	case -EINVAL:   /* a malformed ZERO entry (proto.h) */
+		return ms_enc_error(resp, cap, EINVAL,
+				    "commit refused, nothing changed: entry [%llu, +%llu) of '%s' is "
+				    "flagged ZERO but is not one whole chunk with nothing staged",
+				    off, len, r->name);
+	case -EIO:
+		if (b->flags & MS_COMMIT_F_ZERO)
+			return ms_enc_error(resp, cap, EIO,
+					    "commit refused, nothing changed: entry [%llu, +%llu) of "
+					    "'%s' is flagged ZERO but its hash is not the zero hash",
+					    off, len, r->name);
+		ms_srv_log(s, MS_LOG_WARN,
+			   "%s: commit to '%s' refused: [%llu, +%llu) does not match its hash",
+			   p->xp->name, r->name, off, len);
+		return ms_enc_error(resp, cap, EIO,
+				    "commit refused: bytes [%llu, +%llu) of '%s' do not match the "
+				    "writer's hash (corrupted or overwritten in flight)",
+				    off, len, r->name);
 	case -ERANGE:
 		return ms_enc_error(resp, cap, ERANGE,
 				    "commit range [%llu, +%llu) is outside '%s' (%llu bytes)", off,
@@ -38,14 +56,6 @@ static int refused(ms_server *s, struct peer *p, struct ms_rregion *r,
 		return ms_enc_error(resp, cap, EFAULT,
 				    "commit range [%llu, +%llu) of '%s' names staged bytes at %llu "
 				    "outside the writer's staging areas", off, len, r->name, soff);
-	case -EIO:
-		ms_srv_log(s, MS_LOG_WARN,
-			   "%s: commit to '%s' refused: [%llu, +%llu) does not match its hash",
-			   p->xp->name, r->name, off, len);
-		return ms_enc_error(resp, cap, EIO,
-				    "commit refused: bytes [%llu, +%llu) of '%s' do not match the "
-				    "writer's hash (corrupted or overwritten in flight)",
-				    off, len, r->name);
 	default:
 		if (res->journal_err) {
 			ms_srv_log(s, MS_LOG_ERROR, "%s: commit to '%s' refused: %s", p->xp->name,
@@ -66,6 +76,8 @@ static int too_big(const struct ms_export *e, const struct ms_commit_ent *all, u
 	uint64_t limit = e->mode == MS_COMMIT_ATOMIC ? e->stage_limit : e->r->size, total = 0;
 
 	for (uint32_t i = 0; i < n; i++) {
+		if (e->mode == MS_COMMIT_ATOMIC && (all[i].flags & MS_COMMIT_F_ZERO))
+			continue;        /* nothing staged */
 		if (all[i].len > limit - total) {
 			snprintf(msg, msglen, "a commit of more than %llu bytes to '%s' (its %s): "
 				 "refused, nothing changed", (unsigned long long)limit, e->r->name,

@@ -8,7 +8,8 @@
 # writes the zeros; into /dev/null nothing fails.  A push that turns a data
 # chunk into zeros, and data into a zero chunk and the short last chunk,
 # pulls back byte for byte; a lazy mapping reads zero and data chunks with
-# the source's XXH3-128 (with and without prefetch).
+# the source's XXH3-128 (with and without prefetch).  A push sends no byte
+# for a chunk that became zero (a ZERO commit entry).
 #
 # shellcheck source-path=SCRIPTDIR
 # shellcheck source=lib.sh
@@ -95,6 +96,7 @@ PYEOF
 ms --json push "$src" "$Z"
 expect_status 0 "push: a data chunk to zeros, data into a zero chunk and the last chunk"
 is "$(jf chunks_moved)" 3 "push: 3 chunks changed"
+is "$(jf bytes)" $((chunk + tail)) "push: no byte sent for the chunk that became zero"
 ms --json pull "$Z" "$SCRATCH/z.out2"
 expect_status 0 "pull after the push"
 is "$(jf bytes)" $((ndata * chunk + tail)) "pull after the push: the data chunks' bytes only"
