@@ -166,7 +166,7 @@ int main(void)
 	/* entry 1 starts after the 24-byte head and one 48-byte entry: off,
 	 * len, soff, then flags at +24 and the reserved word at +28 */
 	is_int(buf[24 + 48 + 24], MS_COMMIT_F_NOVERIFY, "commit: flags are where documented");
-	buf[24 + 48 + 24] = 0x02;
+	buf[24 + 48 + 24] = 0x04;   /* 0x02 is ZERO (issue 13) */
 	is_int(ms_dec_commit(buf, (size_t)len, &cm2, dents, 3), -EBADMSG,
 	       "commit with an unknown flag is rejected");
 	buf[24 + 48 + 24] = MS_COMMIT_F_NOVERIFY;
