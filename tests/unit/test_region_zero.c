@@ -195,10 +195,102 @@ static void test_file(void)
 	free(buf);
 }
 
+static const void *stage_at(void *ud, uint64_t soff, uint64_t len)
+{
+	uint8_t *buf = ud;
+
+	return soff + len <= 2 * CS ? buf + soff : NULL;
+}
+
+/* COMMIT entries flagged ZERO (proto.h): no staged bytes, the zero hash;
+ * the chunk is zeroed at commit in both modes; malformed ones are refused
+ * and change nothing */
+static void test_zero_entries(void)
+{
+	struct ms_export_opts o = { .name = "e", .size = MIB + 8192, .chunk_size = CS };
+	uint8_t stage[2 * CS], zh[MS_HASH_LEN], zt[MS_HASH_LEN], *m;
+	struct ms_stage_src src = { stage_at, stage };
+	struct ms_rcommit_res res;
+	struct ms_rregion *r;
+	uint64_t last, gen;
+	char err[256];
+	uint8_t *before;
+
+	if (ms_region_create(&o, &r, err, sizeof(err)))
+		tap_bail("create: %s", err);
+	m = r->mem;
+	last = r->nchunks - 1;
+	fill(m, r->size, 4);
+	is_int(ms_region_commit_range(r, 0, r->size), 0, "e: data everywhere");
+	ms_zero_chunk_hash(CS, zh);
+	ms_zero_chunk_hash(8192, zt);
+	before = malloc(r->size);
+	if (!before)
+		tap_bail("out of memory");
+	memcpy(before, m, r->size);
+	gen = r->generation;
+	memset(stage, 0x5a, sizeof(stage));
+
+	/* malformed: partial chunk, staged bytes, NOVERIFY, wrong hash */
+	struct ms_commit_ent bad[4] = {
+		{ .off = 2 * CS, .len = CS / 2, .flags = MS_COMMIT_F_ZERO },
+		{ .off = 2 * CS, .len = CS, .soff = 4096, .flags = MS_COMMIT_F_ZERO },
+		{ .off = 2 * CS, .len = CS, .flags = MS_COMMIT_F_ZERO | MS_COMMIT_F_NOVERIFY },
+		{ .off = 2 * CS, .len = CS, .flags = MS_COMMIT_F_ZERO },
+	};
+	const int want[4] = { -EINVAL, -EINVAL, -EINVAL, -EIO };
+	const char *what[4] = { "half a chunk", "staged bytes", "NOVERIFY", "a hash not zero" };
+
+	for (int i = 0; i < 3; i++)
+		memcpy(bad[i].hash, zh, MS_HASH_LEN);
+	memcpy(bad[3].hash, r->meta[2].hash, MS_HASH_LEN);
+	for (int i = 0; i < 4; i++) {
+		struct ms_commit_ent two[2] = { { .off = 0, .len = CS, .soff = 0 }, bad[i] };
+
+		/* a good data entry first: staged (atomic) or in place (direct) */
+		ms_chunk_hash(i & 1 ? stage : m, CS, two[0].hash);
+		is_int(ms_region_commit(r, two, 2, i & 1 ? &src : NULL, &res), want[i],
+		       "ZERO with %s is refused (%s)", what[i], i & 1 ? "atomic" : "direct");
+		is_int(res.bad, 1, "  the ZERO entry is named");
+	}
+	ok(r->generation == gen && memcmp(m, before, r->size) == 0 && !zflag(r, 2),
+	   "refused ZERO entries changed nothing: generation, bytes, flags");
+
+	/* atomic: chunk 2 zeroed from no staged byte, chunk 3 from staging */
+	struct ms_commit_ent ok2[3] = {
+		{ .off = 2 * CS, .len = CS, .flags = MS_COMMIT_F_ZERO },
+		{ .off = 3 * CS, .len = CS, .soff = CS },
+		{ .off = last * CS, .len = 8192, .flags = MS_COMMIT_F_ZERO },
+	};
+	memcpy(ok2[0].hash, zh, MS_HASH_LEN);
+	ms_chunk_hash(stage + CS, CS, ok2[1].hash);
+	memcpy(ok2[2].hash, zt, MS_HASH_LEN);
+	is_int(ms_region_commit(r, ok2, 3, &src, &res), 0, "atomic: ZERO entries with a data entry");
+	memset(before + 2 * CS, 0, CS);
+	memcpy(before + 3 * CS, stage + CS, CS);
+	memset(before + last * CS, 0, 8192);
+	ok(memcmp(m, before, r->size) == 0, "atomic: chunk 2 and the short last chunk are zeros, "
+	   "chunk 3 the staged bytes, the rest as before (byte for byte)");
+	ok(zflag(r, 2) && zflag(r, last) && !zflag(r, 3) && flags_match_bytes(r) &&
+	   meta_matches_memory(r), "atomic: flags and hashes follow");
+
+	/* direct: the writer wrote nothing; the server zeroes chunk 5 */
+	struct ms_commit_ent d = { .off = 5 * CS, .len = CS, .flags = MS_COMMIT_F_ZERO };
+
+	memcpy(d.hash, zh, MS_HASH_LEN);
+	is_int(ms_region_commit(r, &d, 1, NULL, &res), 0, "direct: a ZERO entry");
+	memset(before + 5 * CS, 0, CS);
+	ok(memcmp(m, before, r->size) == 0 && zflag(r, 5) && meta_matches_memory(r),
+	   "direct: chunk 5 zeroed, flagged, nothing else changed (byte for byte)");
+	free(before);
+	ms_region_destroy(r);
+}
+
 int main(void)
 {
 	test_hash();
 	test_commits();
+	test_zero_entries();
 	test_file();
 	return tap_done();
 }
