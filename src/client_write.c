@@ -627,6 +627,7 @@ static int push_once(ms_region *r, uint64_t off, const void *src, uint64_t len,
 	/* chunks that became zero: a ZERO entry each, no byte sent (issue 13);
 	 * they join the pending entries this commit names, after them */
 	nz = cl_zero_push(r, &diff, c0, off, len, (const uint8_t(*)[MS_HASH_LEN])hashes, zents);
+	ret = 0;    /* piece_differs() left 1 here */
 	for (size_t i = 0; i < nz && !ret; i++)
 		ret = pending_add(r, &zents[i]);
 	if (ret)
