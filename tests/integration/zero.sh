@@ -76,7 +76,11 @@ is "$(jf chunks_moved)" "$ndata" "pull: $ndata chunks read"
 is "$(jf chunks_total)" 65 "pull: 65 chunks considered"
 same_file "$src" "$SCRATCH/z.out" "pull: the file equals the source byte for byte"
 db=$(data_bytes "$HOLEDIR/z.out")
-if [ "$(data_bytes "$HOLEDIR/probe")" != 0 ]; then
+if [ "$TRANSPORT" = rdma ]; then
+	# registering the destination mapping for RDMA pins (allocates) every
+	# page of it: the holes are a TCP property; the bytes are checked above
+	diag "rdma: the destination's registration allocates every page; holes not checked"
+elif [ "$(data_bytes "$HOLEDIR/probe")" != 0 ]; then
 	skip "pull: the zero chunks are holes" "$HOLEDIR reports no holes (SEEK_HOLE)"
 elif [[ $db =~ ^[0-9]+$ ]] && [ "$db" -le $((ndata * chunk)) ]; then
 	pass "pull: the zero chunks are holes ($db bytes of data extents)"
