@@ -28,6 +28,7 @@
 
 #include "client_priv.h"
 #include "hashpool.h"
+#include "pull_reg.h"
 
 #define PULL_ROUNDS 5
 #define CONSISTENT_ROUNDS 3      /* optimistic rounds of a consistent pull */
@@ -125,7 +126,7 @@ struct pull {
 	struct ms_chunkmap bad;        /* this round: hash mismatch */
 	struct ms_seg *segs;
 	uint64_t *seg_first;
-	struct cl_lmr lmr;             /* dst */
+	struct cl_preg preg;           /* dst, registered piece by piece */
 	uint64_t *gens;                /* ms_pull_gens: per chunk, may be NULL */
 	uint8_t *hashes;
 	ms_progress_fn progress;
@@ -207,17 +208,19 @@ static int pull_setup(struct pull *p, ms_region *r, uint64_t off, void *dst, uin
 	p->progress = o->progress;
 	p->progress_ud = o->progress_ud;
 	p->progress_total = len;
+	if ((ret = cl_preg_init(&p->preg, r, off, dst, len)))
+		return ret;
+	size_t nsegs = p->nch + 1 + cl_preg_extra(&p->preg);
+
 	p->meta1 = malloc(p->nch * MS_META_ENTRY_SIZE);
 	p->meta2 = malloc(p->nch * MS_META_ENTRY_SIZE);
-	p->segs = malloc((p->nch + 1) * sizeof(*p->segs));
-	p->seg_first = malloc((p->nch + 1) * sizeof(*p->seg_first));
+	p->segs = malloc(nsegs * sizeof(*p->segs));
+	p->seg_first = malloc(nsegs * sizeof(*p->seg_first));
 	p->acc = calloc(p->nch, sizeof(*p->acc));
-	p->jobs = malloc((p->nch + 1) * sizeof(*p->jobs));
+	p->jobs = malloc(nsegs * sizeof(*p->jobs));
 	if (!p->meta1 || !p->meta2 || !p->segs || !p->seg_first || !p->acc || !p->jobs ||
 	    ms_chunkmap_init(&p->todo, p->nch) || ms_chunkmap_init(&p->bad, p->nch))
 		return cl_err(c, -ENOMEM, "pull: out of memory");
-	if ((ret = cl_borrow(c, "pull", dst, len, &p->lmr)))
-		return ret;
 	ms_chunkmap_set_range(&p->todo, 0, p->nch);
 	p->s.chunks_total = p->nch;
 	if (!p->no_verify)
@@ -229,7 +232,7 @@ static void pull_free(struct pull *p)
 {
 	ms_hashpool_free(p->pool);
 	if (p->r)
-		cl_return(p->r->c, &p->lmr);
+		cl_preg_fini(&p->preg);
 	free(p->jobs);
 	ms_chunkmap_free(&p->todo);
 	ms_chunkmap_free(&p->bad);
@@ -267,7 +270,7 @@ static int64_t pull_round(struct pull *p, uint64_t *bytes)
 	}
 	size_t k0 = piped ? 1 : 0;
 	size_t nseg = k0 + cl_build_segs(r, &p->todo, p->c0, p->off, p->len, p->group,
-					 MS_XOP_READ, p->dst, p->lmr.mr, p->segs + k0,
+					 MS_XOP_READ, p->dst, NULL, p->segs + k0,
 					 p->seg_first + k0);
 
 	if (piped) {
@@ -283,7 +286,9 @@ static int64_t pull_round(struct pull *p, uint64_t *bytes)
 	};
 	p->meta = piped ? r->mbuf : p->meta1;
 	ms_chunkmap_clear_all(&p->bad);
-	ret = cl_run(r->c, "pull", p->segs, nseg, &cb, bytes);
+	/* dst's pieces registered just ahead of their READs (pull_reg.h) */
+	nseg = cl_preg_split(&p->preg, p->segs, p->seg_first, k0, nseg, p->c0, r->info.chunk_size);
+	ret = cl_preg_run(&p->preg, "pull", p->segs, k0, nseg, &cb, bytes);
 	(void)ms_hashpool_wait(p->pool, &p->hb);     /* every landed segment verified */
 	if (piped) {
 		*bytes -= MS_MIN(*bytes, mlen);   /* data bytes only */
