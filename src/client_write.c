@@ -217,6 +217,7 @@ static int write_pieces(ms_region *r, const struct ms_wpiece *p, size_t n, struc
 		if (!p[i].hash)
 			ms_whash_add(&wh, p[i].src + (ents[k0].off - p[i].off), ents + k0, k - k0);
 	}
+	ms_whash_go(&wh);
 	ret = cl_run(c, "write", segs, n, &cb, bytes);
 	if (ret == -EACCES && atomic) {
 		/* a staging key is revoked only when the lease is fenced: say

@@ -209,6 +209,7 @@ static void test_whash(const char *threads)
 	/* two calls, as write_pieces makes one per piece */
 	ms_whash_add(&w, src, e, 37);
 	ms_whash_add(&w, src + 37 * cs, e + 37, nent - 37);
+	ms_whash_go(&w);
 	ms_whash_end(&w);
 	ok(w.pool == NULL && w.jobs == NULL, "end frees the workers");
 	for (size_t i = 0; i < nent; i++) {
@@ -225,6 +226,55 @@ static void test_whash(const char *threads)
 	free(e);
 }
 
+/* A sync's batch: one add per single-entry piece, pieces of 4 KiB to
+ * 60 KiB; the entries share jobs and every hash is right. */
+static void test_whash_small(void)
+{
+	const size_t n = 400;
+	size_t total = 0, at = 0;
+	struct ms_commit_ent *e = calloc(n, sizeof(*e));
+	uint8_t *src;
+	struct ms_whash w;
+	int same = 1;
+
+	for (size_t i = 0; i < n; i++)
+		total += 4096 * (1 + i % 15);
+	src = malloc(total);
+	if (!src || !e) {
+		ok(0, "out of memory");
+		free(src);
+		free(e);
+		return;
+	}
+	for (size_t i = 0; i < total; i++)
+		src[i] = (uint8_t)(i * 2654435761u >> 13);
+	setenv("MEMSYNC_HASH_THREADS", "1", 1);
+	ms_whash_begin(&w, n, total);
+	ok(w.pool != NULL, "small pieces: a pool for %zu bytes", total);
+	for (size_t i = 0; i < n; i++) {
+		e[i].off = 1ull << 40 | (uint64_t)at;
+		e[i].len = 4096 * (1 + i % 15);
+		ms_whash_add(&w, src + at, e + i, 1);
+		at += e[i].len;
+	}
+	ok(w.njobs < n / 4, "small pieces: %zu entries in %zu jobs", n, w.njobs + 1);
+	ms_whash_go(&w);
+	ms_whash_end(&w);
+	at = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t h[MS_HASH_LEN];
+
+		ms_chunk_hash(src + at, e[i].len, h);
+		if (memcmp(h, e[i].hash, MS_HASH_LEN))
+			same = 0;
+		at += e[i].len;
+	}
+	ok(same, "small pieces: every entry's hash equals ms_chunk_hash of its bytes");
+	unsetenv("MEMSYNC_HASH_THREADS");
+	free(src);
+	free(e);
+}
+
 int main(void)
 {
 	test_order();
@@ -233,5 +283,6 @@ int main(void)
 	test_default();
 	test_whash("0");
 	test_whash("2");
+	test_whash_small();
 	return tap_done();
 }
