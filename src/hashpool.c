@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -114,8 +115,15 @@ struct ms_hashpool *ms_hashpool_new(unsigned nthreads, size_t qcap)
 	pthread_cond_init(&p->work, NULL);
 	pthread_cond_init(&p->room, NULL);
 	pthread_cond_init(&p->done, NULL);
+	/* workers take no signals: the application's handlers run in its
+	 * own threads, whose blocking calls they are meant to interrupt */
+	sigset_t all, old;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (i = 0; i < nthreads; i++) {
 		if ((err = pthread_create(&p->tids[i], NULL, worker, p))) {
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
 			pool_stop(p, i);
 			p->nthreads = 0;
 			ms_hashpool_free(p);
@@ -123,6 +131,7 @@ struct ms_hashpool *ms_hashpool_new(unsigned nthreads, size_t qcap)
 			return NULL;
 		}
 	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	p->nthreads = nthreads;
 	return p;
 nomem:

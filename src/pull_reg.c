@@ -4,6 +4,7 @@
  * READs (pull_reg.h).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -144,7 +145,15 @@ static void helper_start(struct cl_preg *g, size_t k)
 	if (k >= g->n || g->l[k].mr || !(a = malloc(sizeof(*a))))
 		return;
 	piece_span(g, k, &a->p, &a->len);
-	if (pthread_create(&g->tid, NULL, fault_in, a)) {
+	/* the helper takes no signals (they are the application's) */
+	sigset_t all, old;
+	int err;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&g->tid, NULL, fault_in, a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
 		free(a);
 		return;
 	}
