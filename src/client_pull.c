@@ -28,6 +28,8 @@
 
 #include "client_priv.h"
 #include "client_zero.h"
+#include "hashpool.h"
+#include "pull_reg.h"
 
 #define PULL_ROUNDS 5
 #define CONSISTENT_ROUNDS 3      /* optimistic rounds of a consistent pull */
@@ -127,24 +129,27 @@ struct pull {
 	struct ms_chunkmap bad;        /* this round: hash mismatch */
 	struct ms_seg *segs;
 	uint64_t *seg_first;
-	struct cl_lmr lmr;             /* dst */
+	struct cl_preg preg;           /* dst, registered piece by piece */
 	uint64_t *gens;                /* ms_pull_gens: per chunk, may be NULL */
 	uint8_t *hashes;
 	ms_progress_fn progress;
 	void *progress_ud;
 	uint64_t progress_base, progress_total;
 	struct ms_xfer_stats s;
+	struct ms_hashpool *pool;      /* verification beside the READs (NULL: inline) */
+	struct ms_hpbatch hb;
+	struct pull_job { struct pull *p; size_t idx; } *jobs;
 };
 
-/* A segment landed: hash its whole chunks against the table read before. */
-static void pull_seg_done(void *ud, size_t idx)
+/* Hash a landed segment's whole chunks against the table read before (on
+ * a worker of p->pool, or inline). */
+static int pull_seg_verify(void *arg)
 {
-	struct pull *p = ud;
+	struct pull_job *j = arg;
+	struct pull *p = j->p;
+	size_t idx = j->idx;
 	const ms_region *r = p->r;
 	uint64_t first = p->seg_first[idx];
-
-	if (first == META_SEG)
-		return;         /* the table itself, read ahead of the data */
 	uint64_t end = first + ms_div_round_up(p->segs[idx].len, r->info.chunk_size) + 1;
 	uint8_t h[MS_HASH_LEN];
 	uint64_t poff, plen;
@@ -156,9 +161,24 @@ static void pull_seg_done(void *ud, size_t idx)
 		if (!cl_chunk_whole(r, p->c0 + i, plen))
 			continue;
 		ms_chunk_hash(p->dst + (poff - p->off), plen, h);
-		if (!ms_hash_eq(h, ms_meta_hash(p->meta, i)))
-			ms_chunkmap_set(&p->bad, i);
+		if (!ms_hash_eq(h, ms_meta_hash(p->meta, i)))    /* workers share words */
+			__atomic_fetch_or(&p->bad.words[i / 64], 1ull << (i % 64),
+					  __ATOMIC_RELAXED);
 	}
+	return 0;
+}
+
+/* A segment landed: verify it, beside the READs still in flight when the
+ * pull has a pool (pull_round waits for all before its seqlock re-read). */
+static void pull_seg_done(void *ud, size_t idx)
+{
+	struct pull *p = ud;
+
+	if (p->seg_first[idx] == META_SEG)
+		return;         /* the table itself, read ahead of the data */
+	p->jobs[idx] = (struct pull_job){ p, idx };
+	if (ms_hashpool_submit(p->pool, &p->hb, pull_seg_verify, &p->jobs[idx]))
+		(void)pull_seg_verify(&p->jobs[idx]);
 }
 
 static void pull_progress(void *ud, uint64_t done, uint64_t total)
@@ -191,25 +211,32 @@ static int pull_setup(struct pull *p, ms_region *r, uint64_t off, void *dst, uin
 	p->progress = o->progress;
 	p->progress_ud = o->progress_ud;
 	p->progress_total = len;
+	if ((ret = cl_preg_init(&p->preg, r, off, dst, len)))
+		return ret;
+	size_t nsegs = p->nch + 1 + cl_preg_extra(&p->preg);
+
 	p->meta1 = malloc(p->nch * MS_META_ENTRY_SIZE);
 	p->meta2 = malloc(p->nch * MS_META_ENTRY_SIZE);
-	p->segs = malloc((p->nch + 1) * sizeof(*p->segs));
-	p->seg_first = malloc((p->nch + 1) * sizeof(*p->seg_first));
+	p->segs = malloc(nsegs * sizeof(*p->segs));
+	p->seg_first = malloc(nsegs * sizeof(*p->seg_first));
 	p->acc = calloc(p->nch, sizeof(*p->acc));
-	if (!p->meta1 || !p->meta2 || !p->segs || !p->seg_first || !p->acc ||
+	p->jobs = malloc(nsegs * sizeof(*p->jobs));
+	if (!p->meta1 || !p->meta2 || !p->segs || !p->seg_first || !p->acc || !p->jobs ||
 	    ms_chunkmap_init(&p->todo, p->nch) || ms_chunkmap_init(&p->bad, p->nch))
 		return cl_err(c, -ENOMEM, "pull: out of memory");
-	if ((ret = cl_borrow(c, "pull", dst, len, &p->lmr)))
-		return ret;
 	ms_chunkmap_set_range(&p->todo, 0, p->nch);
 	p->s.chunks_total = p->nch;
+	if (!p->no_verify)
+		p->pool = ms_hashpool_for(ms_div_round_up(p->nch, p->group));
 	return 0;
 }
 
 static void pull_free(struct pull *p)
 {
+	ms_hashpool_free(p->pool);
 	if (p->r)
-		cl_return(p->r->c, &p->lmr);
+		cl_preg_fini(&p->preg);
+	free(p->jobs);
 	ms_chunkmap_free(&p->todo);
 	ms_chunkmap_free(&p->bad);
 	free(p->meta1);
@@ -246,7 +273,7 @@ static int64_t pull_round(struct pull *p, uint64_t *bytes)
 	}
 	size_t k0 = piped ? 1 : 0;
 	size_t nseg = k0 + cl_build_segs(r, &p->todo, p->c0, p->off, p->len, p->group,
-					 MS_XOP_READ, p->dst, p->lmr.mr, p->segs + k0,
+					 MS_XOP_READ, p->dst, NULL, p->segs + k0,
 					 p->seg_first + k0);
 
 	if (piped) {
@@ -263,7 +290,10 @@ static int64_t pull_round(struct pull *p, uint64_t *bytes)
 	p->meta = piped ? r->mbuf : p->meta1;
 	p->meta1_fresh = false;
 	ms_chunkmap_clear_all(&p->bad);
-	ret = cl_run(r->c, "pull", p->segs, nseg, &cb, bytes);
+	/* dst's pieces registered just ahead of their READs (pull_reg.h) */
+	nseg = cl_preg_split(&p->preg, p->segs, p->seg_first, k0, nseg, p->c0, r->info.chunk_size);
+	ret = cl_preg_run(&p->preg, "pull", p->segs, k0, nseg, &cb, bytes);
+	(void)ms_hashpool_wait(p->pool, &p->hb);     /* every landed segment verified */
 	if (piped) {
 		*bytes -= MS_MIN(*bytes, mlen);   /* data bytes only */
 		if (!ret && r->mbuf)

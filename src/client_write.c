@@ -19,6 +19,7 @@
 
 #include "client_priv.h"
 #include "client_zero.h"
+#include "write_hash.h"
 
 static int pending_add(ms_region *r, const struct ms_commit_ent *e)
 {
@@ -129,6 +130,15 @@ static void write_progress(void *ud, uint64_t done, uint64_t total)
 		w->fn(w->ud, done, total);
 }
 
+static uint64_t pieces_bytes(const struct ms_wpiece *p, size_t n)
+{
+	uint64_t b = 0;
+
+	for (size_t i = 0; i < n; i++)
+		b += p[i].len;
+	return b;
+}
+
 /* The commit entries pieces p[0..n) make: one per chunk each touches. */
 static size_t pieces_nents(const ms_region *r, const struct ms_wpiece *p, size_t n)
 {
@@ -161,6 +171,7 @@ static int write_pieces(ms_region *r, const struct ms_wpiece *p, size_t n, struc
 	struct ms_seg *segs = calloc(n, sizeof(*segs));
 	uint64_t *soff = calloc(n, sizeof(*soff));
 	uint64_t first, nch, poff, plen, scur0 = r->scur;
+	struct ms_whash wh = { 0 };
 	size_t k = 0;
 	int ret = 0;
 
@@ -189,6 +200,25 @@ static int write_pieces(ms_region *r, const struct ms_wpiece *p, size_t n, struc
 		if ((ret = pending_supersede(r, p[i].off, p[i].len)))
 			goto out;
 	}
+	/* the commit entries, hashed on other threads while the WRITEs fly */
+	ms_whash_begin(&wh, pieces_nents(r, p, n), pieces_bytes(p, n));
+	for (size_t i = 0; i < n; i++) {
+		size_t k0 = k;
+
+		ms_chunk_span(p[i].off, p[i].len, r->info.chunk_size, &first, &nch);
+		for (uint64_t j = 0; j < nch; j++, k++) {
+			cl_chunk_piece(r, first + j, p[i].off, p[i].len, &poff, &plen);
+			ents[k].off = poff;
+			ents[k].len = plen;
+			ents[k].soff = atomic ? soff[i] + (poff - p[i].off) : 0;
+			ents[k].flags = 0;
+			if (p[i].hash)
+				memcpy(ents[k].hash, p[i].hash + j * MS_HASH_LEN, MS_HASH_LEN);
+		}
+		if (!p[i].hash)
+			ms_whash_add(&wh, p[i].src + (ents[k0].off - p[i].off), ents + k0, k - k0);
+	}
+	ms_whash_go(&wh);
 	ret = cl_run(c, "write", segs, n, &cb, bytes);
 	if (ret == -EACCES && atomic) {
 		/* a staging key is revoked only when the lease is fenced: say
@@ -213,24 +243,9 @@ static int write_pieces(ms_region *r, const struct ms_wpiece *p, size_t n, struc
 	if (ret)
 		goto out;
 	scur0 = r->scur;     /* written: the staging it took stays taken */
-	for (size_t i = 0; i < n; i++) {
-		const uint8_t *src = p[i].src;
-
-		ms_chunk_span(p[i].off, p[i].len, r->info.chunk_size, &first, &nch);
-		for (uint64_t j = 0; j < nch; j++, k++) {
-			cl_chunk_piece(r, first + j, p[i].off, p[i].len, &poff, &plen);
-			ents[k].off = poff;
-			ents[k].len = plen;
-			ents[k].soff = atomic ? soff[i] + (poff - p[i].off) : 0;
-			ents[k].flags = 0;
-			if (p[i].hash)
-				memcpy(ents[k].hash, p[i].hash + j * MS_HASH_LEN, MS_HASH_LEN);
-			else
-				ms_chunk_hash(src + (poff - p[i].off), plen, ents[k].hash);
-		}
-	}
 	*nents = k;
 out:
+	ms_whash_end(&wh);   /* the hashes computed beside the WRITEs */
 	/* a batch that was not written gives its staging back */
 	r->scur = scur0;
 	for (size_t i = 0; lmr && i < n; i++)

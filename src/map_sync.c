@@ -104,8 +104,9 @@ struct sync_walk {
  * batch of pending pages, as many as the bounce buffer and phash hold.
  * Each run of pages inside one chunk is one piece: snapshot-copied into
  * the bounce buffer (the previous batch's writes have completed, so it is
- * free again; later writes are found by the next collect) and hashed
- * right after, while the bytes are in cache (the commit names that hash).
+ * free again; later writes are found by the next collect); write_pieces
+ * hashes the snapshot beside the batch's WRITEs (the commit names that
+ * hash).
  * The pages go into sentpg; pendpg is left alone until the commit is in.
  */
 static int sync_fill(void *ud, struct ms_wpiece *p, size_t cap)
@@ -135,9 +136,9 @@ static int sync_fill(void *ud, struct ms_wpiece *p, size_t cap)
 			break;
 		}
 		memcpy(m->bounce + used, w->src + off, len);
-		ms_chunk_hash(m->bounce + used, len, m->phash[np]);
-		p[np] = (struct ms_wpiece){ .off = off, .src = m->bounce + used, .len = len,
-					    .hash = m->phash[np] };
+		/* no .hash: write_pieces hashes the snapshot on the hashpool's
+		 * workers while the batch's WRITEs are in flight (write_hash.h) */
+		p[np] = (struct ms_wpiece){ .off = off, .src = m->bounce + used, .len = len };
 		ms_chunkmap_set_range(&m->sentpg, first, k);
 		np++;
 		used += len;

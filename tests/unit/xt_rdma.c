@@ -19,6 +19,7 @@
 
 #include "memsync.h"
 #include "fixture.h"
+#include "preg_check.h"
 #include "proto.h"
 #include "rdma.h"
 
@@ -157,6 +158,8 @@ static void test_engine(void)
 	memset(local, 0, size);
 	is_int(ms_pull(r, 1000, local, 200000, NULL, NULL), 0, "engine: unaligned pull");
 	ok(memcmp(local, mem + 1000, 200000) == 0, "engine: unaligned bytes are right");
+	/* the destination registered piece by piece ahead of the READs */
+	preg_checks(c, r, mem, size, "engine: pieces");
 	mem[5 * CHUNK + 7] ^= 0xff;
 	is_int(ms_pull(r, 0, local, size, NULL, NULL), -EIO,
 	       "engine: an uncommitted change fails verification");
