@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "client_priv.h"
+#include "client_streams.h"
 
 #define PULL_ROUNDS 5
 #define CONSISTENT_ROUNDS 3      /* optimistic rounds of a consistent pull */
@@ -259,7 +260,7 @@ static int64_t pull_round(struct pull *p, uint64_t *bytes)
 	};
 	p->meta = piped ? r->mbuf : p->meta1;
 	ms_chunkmap_clear_all(&p->bad);
-	ret = cl_run(r->c, "pull", p->segs, nseg, &cb, bytes);
+	ret = cl_streams_run(r, "pull", p->segs, nseg, &cb, bytes);  /* striped when large */
 	if (piped) {
 		*bytes -= MS_MIN(*bytes, mlen);   /* data bytes only */
 		if (!ret && r->mbuf)
