@@ -256,13 +256,14 @@ static int striped(ms_region *r, const char *what, const struct ms_seg *segs, si
 	unsigned *owner = calloc(n, sizeof(*owner));
 	struct ms_seg *mine = malloc(n * sizeof(*mine));
 	size_t *gidx = malloc(n * sizeof(*gidx));
-	struct srun *sr = calloc(k, sizeof(*sr));
+	struct srun *sr = calloc(k + 1, sizeof(*sr));
 	pthread_t *th = calloc(k, sizeof(*th));
 	bool *started = calloc(k, sizeof(*started));
 	uint64_t *done = calloc(k, sizeof(*done)), total = 0;
 	size_t pos = 0;
 	int ret = 0;
 
+	*bytes = 0;
 	if (!owner || !mine || !gidx || !sr || !th || !started || !done) {
 		ret = cl_err(c, -ENOMEM, "%s: out of memory", what);
 		goto out;
@@ -270,17 +271,27 @@ static int striped(ms_region *r, const char *what, const struct ms_seg *segs, si
 	cl_streams_deal(n, elig, k, owner);
 	for (size_t i = 0; i < n; i++)
 		total += segs[i].len;
-	for (unsigned j = 0; j < k; j++) {
+	/* sr[k]: what only the first connection may move (the metadata
+	 * table a pull reads ahead of the data), moved first: the other
+	 * streams' segments are checked against it as they land */
+	for (unsigned j = 0; j <= k; j++) {
 		sr[j] = (struct srun){ .lock = &lock, .cb = cb, .timeout_ms = c->timeout_ms,
 				       .segs = mine + pos, .gidx = gidx + pos, .done = done,
-				       .me = j, .k = k, .total = total,
-				       .x = j ? ss->s[j - 1].sc->x : c->x };
+				       .me = j < k ? j : 0, .k = k, .total = total,
+				       .x = j && j < k ? ss->s[j - 1].sc->x : c->x };
 		for (size_t i = 0; i < n; i++)
-			if (owner[i] == j) {
+			if (j < k ? owner[i] == j && elig[i] : !elig[i]) {
 				mine[pos] = segs[i];
 				gidx[pos++] = i;
 			}
 		sr[j].n = (size_t)(mine + pos - sr[j].segs);
+	}
+	if (sr[k].n) {
+		srun_main(&sr[k]);
+		*bytes = sr[k].bytes;
+		if ((ret = sr[k].ret))
+			goto done;
+		done[0] = 0;
 	}
 	for (unsigned j = 1; j < k; j++) {
 		if (srun_prepare(&sr[j], &ss->s[j - 1], r) ||
@@ -290,7 +301,7 @@ static int striped(ms_region *r, const char *what, const struct ms_seg *segs, si
 			started[j] = true;
 	}
 	srun_main(&sr[0]);
-	*bytes = sr[0].bytes;
+	*bytes += sr[0].bytes;
 	ret = sr[0].ret;
 	for (unsigned j = 1; j < k; j++) {
 		if (started[j])
@@ -320,6 +331,7 @@ static int striped(ms_region *r, const char *what, const struct ms_seg *segs, si
 		again = sr[j].bytes;
 		*bytes += again;
 	}
+done:
 	if (ret == -EACCES || ret == -ERANGE)
 		ret = cl_err(c, ret, "%s: %s:%s refused access (%s)", what, c->host, c->port,
 			     strerror(-ret));

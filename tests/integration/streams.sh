@@ -70,7 +70,8 @@ same_file "$SCRATCH/big.src" "$SCRATCH/big.ro" "read-only key, 4 streams: the sa
 is "$(($(conns) - c0))" 4 "read-only key: four connections"
 
 # every connection closed with its client
-wait_for 10 test "$(grep -c ' disconnected' "$DLOG")" -ge "$(conns)"
-is "$(grep -c ' disconnected' "$DLOG")" "$(conns)" "every stream closed with its client"
+gone() { grep -cE 'DEBUG: [^ ]+ disconnected$' "$DLOG"; }
+wait_for 10 test "$(gone)" -ge "$(conns)"
+is "$(gone)" "$(conns)" "every stream closed with its client"
 
 done_testing
