@@ -32,8 +32,7 @@ static const struct cmd_help helps[] = {
 	  "Make the region's first size(FILE) bytes equal FILE, sending only the\n"
 	  "chunks that differ, then commit them as one new generation.\n",
 	  "      --all           send every chunk, changed or not\n"
-	  "      --streams N     connections (or RDMA queue pairs) a large transfer\n"
-	  "                      is striped over (default: CPUs, at most 4)\n"
+	  "      --streams N     accepted; a push writes over one connection\n"
 	  "      --json          a JSON object with the transfer statistics\n" },
 	{ "cat", "cat [OPTIONS] URL --offset N --length N",
 	  "Write bytes [N, N+length) of a region to stdout.  A reader that closes\n"
@@ -74,8 +73,7 @@ static const struct cmd_help helps[] = {
 	  "      --refresh       drop local chunks that changed on the server\n"
 	  "      --no-prefetch   only pull what is touched\n"
 	  "      --hot-first     prefetch the server's hot chunks first\n"
-	  "      --streams N     connections (or RDMA queue pairs) a large transfer\n"
-	  "                      is striped over (default: CPUs, at most 4)\n"
+	  "      --streams N     prefetch over N connections (threads; default 2)\n"
 	  "      --json          one JSON object with the figures\n" },
 	{ "migrate", "migrate [OPTIONS] URL HOST:PORT | migrate --status|--abort URL",
 	  "Move the region from its server (A) to memsyncd at HOST:PORT (B) while\n"
