@@ -59,6 +59,9 @@ unsigned cl_streams_open(const struct ms_client *c)
 
 static void stream_drop(struct cl_streams *ss, unsigned i)
 {
+	/* no BYE: a stream holds nothing but its grants, which go with the
+	 * connection, and a dying first connection must not wait for it */
+	cl_kill(ss->s[i].sc);
 	ms_disconnect(ss->s[i].sc);
 	ss->s[i] = ss->s[--ss->n];
 	memset(&ss->s[ss->n], 0, sizeof(ss->s[ss->n]));
