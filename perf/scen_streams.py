@@ -32,10 +32,11 @@ def run(h, parse_size, run_client, log):
         return
     log("streams: pull and push %s, --streams 1 vs the default" % s)
     srv = h.daemon(["r:%s" % s])
-    src = h.random_file(size)
     url = "memsync://127.0.0.1:%d/r" % srv.port
+    src = None
     try:
-        h.fill_region(srv, "r", size, sc)
+        h.fill_region(srv, "r", size, sc)           # (it removes its own file)
+        src = h.random_file(size, "streams.src")    # what the pushes send
         with h.raw(sc) as raw:
             for rep in range(h.reps):
                 for v in h.order(VARIANTS, rep):
@@ -61,18 +62,18 @@ def run(h, parse_size, run_client, log):
                           variant="push " + v, res=r, ok=ok,
                           cpu_scope="client: memsync CLI; server: memsyncd")
     finally:
-        os.unlink(src)
+        if src:
+            os.unlink(src)
         srv.stop()
 
 
 def metrics(h, aggs, entry):
     """The two information metrics, in perf/run's metric convention."""
-    size = parse = None
+    size = None
     for a in aggs:
-        if a["scenario"] == "streams":
+        if a["scenario"] == "streams" and a["size"] not in (None, ""):
             size = a["size"]
             break
-    parse = size if size not in (None, "") else None
     for what, desc in (("pull", "whole-region pull over TCP (memsync CLI, verified, into "
                                 "/dev/null) with the default streams (the online CPUs, at most "
                                 "4) vs --streams 1"),
@@ -84,4 +85,4 @@ def metrics(h, aggs, entry):
               h.find(aggs, "streams", "memsync", "bytes_per_second", "%s streams=1" % what),
               "memsync --streams 1", "B/s", "higher", None,
               "information: what parallel streams gain on this machine", "streams",
-              size=parse)
+              size=size)
