@@ -57,6 +57,11 @@ unsigned cl_streams_open(const struct ms_client *c)
 	return c->streams ? c->streams->n : 0;
 }
 
+struct ms_client *cl_streams_conn(struct ms_client *c, unsigned i)
+{
+	return c->streams && i < c->streams->n ? c->streams->s[i].sc : NULL;
+}
+
 static void stream_drop(struct cl_streams *ss, unsigned i)
 {
 	/* no BYE: a stream holds nothing but its grants, which go with the
@@ -231,6 +236,9 @@ static int srun_prepare(struct srun *s, struct cl_stream *st, const ms_region *r
 	ms_client *sc = st->sc;
 	uint8_t *lo = NULL, *hi = NULL;
 
+	if (!sc->x)
+		return -ENOTCONN;       /* it died since the last transfer */
+
 	for (size_t i = 0; i < s->n; i++) {
 		uint8_t *a = s->segs[i].local, *b = a + s->segs[i].len;
 
@@ -282,6 +290,7 @@ static int striped(ms_region *r, const char *what, const struct ms_seg *segs, si
 				       .segs = mine + pos, .gidx = gidx + pos, .done = done,
 				       .me = j < k ? j : 0, .k = k, .total = total,
 				       .x = j && j < k ? ss->s[j - 1].sc->x : c->x };
+		/* (a stream without a connection fails in srun_prepare) */
 		for (size_t i = 0; i < n; i++)
 			if (j < k ? owner[i] == j && elig[i] : !elig[i]) {
 				mine[pos] = segs[i];
@@ -309,7 +318,8 @@ static int striped(ms_region *r, const char *what, const struct ms_seg *segs, si
 	for (unsigned j = 1; j < k; j++) {
 		if (started[j])
 			pthread_join(th[j], NULL);
-		*bytes += sr[j].bytes;
+		if (!sr[j].ret)          /* a failed stream's share is counted */
+			*bytes += sr[j].bytes;   /* when it moves again below */
 	}
 	/* a stream that failed: its segments again, on the first connection
 	 * (what landed of them lands once more, the same bytes) */
@@ -323,16 +333,13 @@ static int striped(ms_region *r, const char *what, const struct ms_seg *segs, si
 		stream_drop(ss, j - 1);
 		if (ret)
 			continue;
-		uint64_t again = 0;
-
 		for (size_t i = 0; i < sr[j].n; i++)
 			sr[j].segs[i] = segs[sr[j].gidx[i]];
 		sr[j].x = c->x;
 		sr[j].bytes = 0;
 		srun_main(&sr[j]);
 		ret = sr[j].ret;
-		again = sr[j].bytes;
-		*bytes += again;
+		*bytes += sr[j].bytes;
 	}
 done:
 	if (ret == -EACCES || ret == -ERANGE)

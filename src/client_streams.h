@@ -54,5 +54,7 @@ void cl_streams_forget(struct ms_client *c, uint32_t h);
 void cl_streams_close(struct ms_client *c);
 /* Extra connections open now. */
 unsigned cl_streams_open(const struct ms_client *c);
+/* The i-th extra connection (tests), or NULL. */
+struct ms_client *cl_streams_conn(struct ms_client *c, unsigned i);
 
 #endif

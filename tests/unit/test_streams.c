@@ -8,7 +8,8 @@
  * open, write access from a read handle and a session that is gone get
  * EACCES and nothing; the grant dies with the parent's handle; and
  * ms_pull over 1, 2 and 4 streams returns the region byte for byte, a
- * small pull opening no extra connection.
+ * small pull opening no extra connection, and a stream whose connection
+ * died is dropped, its share moved on the first connection.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -215,6 +216,19 @@ static void test_pull(struct fx_server *f)
 		       "streams %u: pull an unaligned range", ns[i]);
 		ok(memcmp(buf, f->mem[0] + 1000, BIG - 5000) == 0,
 		   "streams %u: the unaligned range exactly", ns[i]);
+		if (ns[i] > 1) {
+			/* a stream's connection dies: its share moves on the
+			 * first connection, the stream is dropped */
+			cl_kill(cl_streams_conn(c, 0));
+			memset(buf, 0, BIG);
+			is_int(ms_pull(r, 0, buf, BIG, NULL, &st), 0,
+			       "streams %u: pull with a dead stream", ns[i]);
+			ok(memcmp(buf, f->mem[0], BIG) == 0,
+			   "streams %u: with a dead stream, 16 MiB exactly", ns[i]);
+			is_int(st.bytes, BIG, "streams %u: ... counted once", ns[i]);
+			is_int(cl_streams_open(c), ns[i] - 2,
+			       "streams %u: the dead stream was dropped", ns[i]);
+		}
 		ms_disconnect(c);
 	}
 	free(buf);
