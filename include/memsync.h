@@ -123,6 +123,11 @@ struct ms_client_opts {
 	const char *tls_ca;
 	const char *tls_cert;
 	const char *tls_key;
+	/* Parallel streams: a pull of at least 8 MiB runs over this many
+	 * connections (TCP) or queue pairs (RDMA), striped by chunk; the
+	 * extra ones are opened for the first such pull and closed with
+	 * the client.  0 = default (the online CPUs, at most 4); 1 = one. */
+	unsigned streams;
 };
 
 /* Connect and say hello.  NULL + errno on failure (ECONNREFUSED,

@@ -23,6 +23,7 @@
 
 #include "auth.h"
 #include "client_priv.h"
+#include "client_streams.h"
 #include "opts.h"
 
 #define DEFAULT_DEPTH 16
@@ -62,6 +63,7 @@ int cl_connected(ms_client *c, const char *what)
  * close it so nothing lands in caller memory any more. */
 void cl_kill(ms_client *c)
 {
+	cl_streams_close(c);            /* the extra connections go with it */
 	if (c->x) {
 		c->ops->close(c->x);
 		c->x = NULL;
@@ -425,6 +427,7 @@ int ms_close(ms_region *r)
 		return 0;
 	c = r->c;
 	m.handle = r->handle;
+	cl_streams_forget(c, r->handle);
 	if (c->x) {
 		ret = cl_call(c, "close", ms_enc_close(c->msg, MS_CTRL_MAX, &m),
 			      MS_MSG_CLOSE_OK);

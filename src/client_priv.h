@@ -39,6 +39,7 @@ struct ms_client {
 	char moved_host[256];
 	char moved_port[8];
 	uint64_t moved_epoch;
+	struct cl_streams *streams;  /* extra connections (client_streams.c) */
 };
 
 struct ms_region {

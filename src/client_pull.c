@@ -30,6 +30,7 @@
 #include "client_zero.h"
 #include "hashpool.h"
 #include "pull_reg.h"
+#include "client_streams.h"
 
 #define PULL_ROUNDS 5
 #define CONSISTENT_ROUNDS 3      /* optimistic rounds of a consistent pull */
@@ -290,9 +291,17 @@ static int64_t pull_round(struct pull *p, uint64_t *bytes)
 	p->meta = piped ? r->mbuf : p->meta1;
 	p->meta1_fresh = false;
 	ms_chunkmap_clear_all(&p->bad);
-	/* dst's pieces registered just ahead of their READs (pull_reg.h) */
+	/* dst's pieces registered just ahead of their READs (pull_reg.h);
+	 * a pull striped over several streams (client_streams.h) has every
+	 * piece registered first: the streams move them all at once */
 	nseg = cl_preg_split(&p->preg, p->segs, p->seg_first, k0, nseg, p->c0, r->info.chunk_size);
-	ret = cl_preg_run(&p->preg, "pull", p->segs, k0, nseg, &cb, bytes);
+	if (cl_streams_wanted(r, p->segs, nseg)) {
+		ret = cl_preg_all(&p->preg, p->segs, k0, nseg);
+		if (!ret)
+			ret = cl_streams_run(r, "pull", p->segs, nseg, &cb, bytes);
+	} else {
+		ret = cl_preg_run(&p->preg, "pull", p->segs, k0, nseg, &cb, bytes);
+	}
 	(void)ms_hashpool_wait(p->pool, &p->hb);     /* every landed segment verified */
 	if (piped) {
 		*bytes -= MS_MIN(*bytes, mlen);   /* data bytes only */

@@ -449,6 +449,10 @@ const char *ms_msg_name(int type)
 	case MS_MSG_CLIENTS_OK: return "CLIENTS_OK";
 	case MS_MSG_DISCONNECT: return "DISCONNECT";
 	case MS_MSG_DISCONNECT_OK: return "DISCONNECT_OK";
+	case MS_MSG_SESSION: return "SESSION";
+	case MS_MSG_SESSION_OK: return "SESSION_OK";
+	case MS_MSG_ATTACH: return "ATTACH";
+	case MS_MSG_ATTACH_OK: return "ATTACH_OK";
 	case MS_MSG_ERROR: return "ERROR";
 	case MS_MSG_MOVED: return "MOVED";
 	default: return "UNKNOWN";

@@ -42,6 +42,9 @@
  * Administration (proto_admin.c):
  *   CLIENTS {name ("" = all)}                    -> CLIENTS_OK {n, n x client info}
  *   DISCONNECT {client}                          -> DISCONNECT_OK {}
+ * Parallel streams (proto_stream.c, proto_stream.h):
+ *   SESSION {}                                   -> SESSION_OK {session, secret}
+ *   ATTACH {session, secret, handle, mode}       -> ATTACH_OK {data desc}
  * Any request may be answered by ERROR {errno, message}; a request about a
  * region that moved away (OPEN by name, or any request on a handle of it)
  * by MOVED {name, host, port, epoch}: the region is at host:port now,
@@ -121,6 +124,11 @@ enum ms_msg_type {
 	MS_MSG_CLIENTS_OK = 49,
 	MS_MSG_DISCONNECT = 50,
 	MS_MSG_DISCONNECT_OK = 51,
+	/* parallel streams (proto_stream.c) */
+	MS_MSG_SESSION = 52,
+	MS_MSG_SESSION_OK = 53,
+	MS_MSG_ATTACH = 54,
+	MS_MSG_ATTACH_OK = 55,
 	MS_MSG_ERROR = 100,
 	MS_MSG_MOVED = 101,
 };

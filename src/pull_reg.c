@@ -244,6 +244,25 @@ int cl_preg_run(struct cl_preg *g, const char *what, struct ms_seg *segs, size_t
 	return ret;
 }
 
+int cl_preg_all(struct cl_preg *g, struct ms_seg *segs, size_t k0, size_t n)
+{
+	int ret;
+
+	for (size_t j = k0; j < n; j++) {
+		size_t k;
+
+		if (!g->piece) {
+			segs[j].lmr = g->whole.mr;
+			continue;
+		}
+		k = (size_t)(segs[j].roff / g->piece - g->first);
+		if ((ret = piece_reg(g, k)))
+			return ret;
+		segs[j].lmr = g->l[k].mr;
+	}
+	return 0;
+}
+
 void cl_preg_fini(struct cl_preg *g)
 {
 	helper_join(g);

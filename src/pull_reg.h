@@ -60,6 +60,11 @@ size_t cl_preg_split(const struct cl_preg *g, struct ms_seg *segs, uint64_t *seg
 int cl_preg_run(struct cl_preg *g, const char *what, struct ms_seg *segs, size_t k0, size_t n,
 		const struct ms_xfer_cb *cb, uint64_t *bytes);
 
+/* Register every piece segs[k0..n) (split as above) lie in and set
+ * their lmr, all before any READ (a transfer striped over several
+ * streams moves every piece at once): 0, or -errno with errmsg set. */
+int cl_preg_all(struct cl_preg *g, struct ms_seg *segs, size_t k0, size_t n);
+
 /* Give every registration back. */
 void cl_preg_fini(struct cl_preg *g);
 

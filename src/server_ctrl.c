@@ -27,6 +27,7 @@
 #include "server_grant.h"
 #include "server_int.h"
 #include "server_admin.h"
+#include "server_attach.h"
 #include "server_move.h"
 
 static void id_hex(const uint8_t id[16], char out[33])
@@ -39,6 +40,7 @@ static void close_slot(ms_server *s, struct peer *p, struct open_slot *o)
 {
 	struct ms_export *e = o->e;
 
+	ms_attach_close(s, p, (uint32_t)(o - p->opens));
 	ms_grant_close(p, o);
 	if (ms_move_reaped(e)) {         /* migrated away: its region is gone */
 		free(o->hold);
@@ -361,6 +363,8 @@ int ms_srv_on_ctrl(void *ud, struct ms_xpeer *xp, const void *req, size_t len,
 	case MS_MSG_MIGRATED: h = ms_move_h_migrated; break;
 	case MS_MSG_CLIENTS: h = ms_srv_h_clients; break;
 	case MS_MSG_DISCONNECT: h = ms_srv_h_disconnect; break;
+	case MS_MSG_SESSION: h = ms_srv_h_session; break;
+	case MS_MSG_ATTACH: h = ms_srv_h_attach; break;
 	default: break;
 	}
 	__atomic_store_n(&xp->last_ns, ms_now_ns(), __ATOMIC_RELAXED);
@@ -426,6 +430,7 @@ void ms_srv_on_disconnect(void *ud, struct ms_xpeer *xp)
 		return;
 	ms_move_peer_gone(s, p);
 	close_all(s, p);
+	ms_attach_peer_gone(s, p);
 	pthread_mutex_lock(&s->lock);
 	for (struct peer **pp = &s->peers; *pp; pp = &(*pp)->next) {
 		if (*pp == p) {

@@ -202,6 +202,7 @@ struct peer {
 				       * disconnect), immutable */
 	bool kicked;                  /* atomic: an operator disconnects it
 				       * (server_admin.c) */
+	struct ms_attach *att;        /* streams (server_attach.c); NULL: none */
 };
 
 struct ms_server {

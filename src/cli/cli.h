@@ -37,6 +37,7 @@ struct cli_opts {
 	/* TLS: --tls-ca etc. or MEMSYNC_TLS_CA etc. (NULL: plain TCP) */
 	const char *tls_ca, *tls_cert, *tls_key;
 	const char *key_file;    /* --key-file, else $MEMSYNC_KEY_FILE */
+	unsigned streams;        /* --streams (pull push cat map); 0 = default */
 
 	/* per command */
 	bool no_verify;          /* pull */

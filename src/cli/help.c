@@ -25,17 +25,22 @@ static const struct cmd_help helps[] = {
 	  "pipe is written in place.  Stdout must not be a terminal; a reader that\n"
 	  "closes the pipe early ends memsync quietly, like cat.\n",
 	  "      --no-verify     skip the per-chunk XXH3-128 check\n"
+	  "      --streams N     connections (or RDMA queue pairs) a large transfer\n"
+	  "                      is striped over (default: CPUs, at most 4)\n"
 	  "      --json          a JSON object with the transfer statistics (not with -)\n" },
 	{ "push", "push [OPTIONS] FILE URL",
 	  "Make the region's first size(FILE) bytes equal FILE, sending only the\n"
 	  "chunks that differ, then commit them as one new generation.\n",
 	  "      --all           send every chunk, changed or not\n"
+	  "      --streams N     accepted; a push writes over one connection\n"
 	  "      --json          a JSON object with the transfer statistics\n" },
 	{ "cat", "cat [OPTIONS] URL --offset N --length N",
 	  "Write bytes [N, N+length) of a region to stdout.  A reader that closes\n"
 	  "the pipe early ends memsync quietly, like cat.\n",
 	  "      --offset N      first byte (K, M, G, T suffixes)\n"
-	  "      --length N      number of bytes (K, M, G, T suffixes)\n" },
+	  "      --length N      number of bytes (K, M, G, T suffixes)\n"
+	  "      --streams N     connections (or RDMA queue pairs) a large transfer\n"
+	  "                      is striped over (default: CPUs, at most 4)\n" },
 	{ "stat", "stat [OPTIONS] URL|HOST:PORT",
 	  "Show the regions of a server, or the one region a URL names: size,\n"
 	  "chunk size, generation, clients and the write lease.\n",
@@ -68,6 +73,7 @@ static const struct cmd_help helps[] = {
 	  "      --refresh       drop local chunks that changed on the server\n"
 	  "      --no-prefetch   only pull what is touched\n"
 	  "      --hot-first     prefetch the server's hot chunks first\n"
+	  "      --streams N     prefetch over N connections (threads; default 2)\n"
 	  "      --json          one JSON object with the figures\n" },
 	{ "migrate", "migrate [OPTIONS] URL HOST:PORT | migrate --status|--abort URL",
 	  "Move the region from its server (A) to memsyncd at HOST:PORT (B) while\n"

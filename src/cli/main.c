@@ -34,6 +34,7 @@
 #endif
 
 #define QUEUE_DEPTH_MAX 1024
+#define STREAMS_MAX 16          /* client_streams.h CL_STREAMS_MAX */
 #define MAX_IO_MAX (1ull << 30)
 #define DEMO_SIZE_DEFAULT (256ull << 20)
 #define DEMO_DIRTY_DEFAULT 3.0
@@ -75,6 +76,7 @@ enum {
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
 	OPT_KEY_FILE,
+	OPT_STREAMS,
 };
 
 static const struct option long_opts[] = {
@@ -115,6 +117,7 @@ static const struct option long_opts[] = {
 	{ "abort", no_argument, NULL, OPT_ABORT },
 	{ "max-bandwidth", required_argument, NULL, OPT_MAX_BANDWIDTH },
 	{ "advertise", required_argument, NULL, OPT_ADVERTISE },
+	{ "streams", required_argument, NULL, OPT_STREAMS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -147,6 +150,7 @@ static const struct {
 	{ OPT_ABORT, "--abort", "migrate" },
 	{ OPT_MAX_BANDWIDTH, "--max-bandwidth", "migrate" },
 	{ OPT_ADVERTISE, "--advertise", "migrate" },
+	{ OPT_STREAMS, "--streams", "pull push cat map" },
 };
 
 /* Does the space-separated list cmds name cmd? */
@@ -284,6 +288,7 @@ void cli_client_opts(const struct cli_opts *o, struct ms_client_opts *co)
 	co->tls_cert = o->tls_cert;
 	co->tls_key = o->tls_key;
 	co->key_file = o->key_file;
+	co->streams = o->streams;
 	if (!co->key_file && getenv("MEMSYNC_KEY_FILE") && *getenv("MEMSYNC_KEY_FILE"))
 		co->key_file = getenv("MEMSYNC_KEY_FILE");
 }
@@ -503,6 +508,12 @@ static int parse_option(struct cli_opts *o, int c, const char *arg)
 			return cli_usage_error(NULL, "--tls-%s needs a file name",
 					       c == OPT_TLS_CA ? "ca" : c == OPT_TLS_CERT ? "cert" : "key");
 		*(c == OPT_TLS_CA ? &o->tls_ca : c == OPT_TLS_CERT ? &o->tls_cert : &o->tls_key) = arg;
+		return 0;
+	case OPT_STREAMS:
+		if (ms_parse_size(arg, &v) < 0 || v < 1 || v > STREAMS_MAX)
+			return cli_usage_error(NULL, "invalid --streams '%s' (1..%d)", arg,
+					       STREAMS_MAX);
+		o->streams = (unsigned)v;
 		return 0;
 	case OPT_NO_VERIFY:
 		o->no_verify = true;

@@ -16,6 +16,7 @@
 
 #include "fuzz.h"
 #include "proto.h"
+#include "proto_stream.h"
 
 /* the largest a decoder may be asked to store (COMMIT, chunk lists) */
 static struct ms_commit_ent ents[MS_COMMIT_MAX_ENTS];
@@ -34,6 +35,7 @@ static const int types[] = {
 	MS_MSG_THAW, MS_MSG_THAW_OK, MS_MSG_HANDOFF, MS_MSG_HANDOFF_OK, MS_MSG_MIGRATED,
 	MS_MSG_MIGRATED_OK, MS_MSG_FETCH, MS_MSG_FETCH_OK, MS_MSG_ERROR, MS_MSG_MOVED,
 	MS_MSG_CLIENTS, MS_MSG_CLIENTS_OK, MS_MSG_DISCONNECT, MS_MSG_DISCONNECT_OK,
+	MS_MSG_SESSION, MS_MSG_SESSION_OK, MS_MSG_ATTACH, MS_MSG_ATTACH_OK,
 };
 
 /* STAT_OK: decode, encode, decode again; the regions must agree. */
@@ -116,6 +118,9 @@ static int decode_as(int t, const uint8_t *d, size_t n, size_t max)
 		struct ms_msg_freeze_ok freeze_ok;
 		struct ms_msg_handoff handoff;
 		struct ms_msg_moved moved;
+		struct ms_msg_session_ok session_ok;
+		struct ms_msg_attach attach;
+		struct ms_msg_attach_ok attach_ok;
 		char name[MS_NAME_MAX + 1];
 		uint32_t u32;
 		uint64_t u64;
@@ -174,7 +179,17 @@ static int decode_as(int t, const uint8_t *d, size_t n, size_t max)
 	case MS_MSG_MIGRATED_OK:
 	case MS_MSG_FETCH_OK:
 	case MS_MSG_DISCONNECT_OK:
+	case MS_MSG_SESSION:
 		DEC(ms_dec_empty(d, n, t), ms_enc_empty(out, cap, t));
+	case MS_MSG_SESSION_OK:
+		DEC(ms_dec_session_ok(d, n, &m.session_ok), ms_enc_session_ok(out, cap, &m.session_ok));
+	case MS_MSG_ATTACH:
+		rc = ms_dec_attach(d, n, &m.attach);
+		if (rc == 0)
+			FUZZ_ASSERT(m.attach.mode == MS_MODE_READ || m.attach.mode == MS_MODE_WRITE);
+		return rc ? rc : ms_enc_attach(out, cap, &m.attach);
+	case MS_MSG_ATTACH_OK:
+		DEC(ms_dec_attach_ok(d, n, &m.attach_ok), ms_enc_attach_ok(out, cap, &m.attach_ok));
 	case MS_MSG_CLIENTS:
 		DEC(ms_dec_clients(d, n, m.name), ms_enc_clients(out, cap, m.name));
 	case MS_MSG_DISCONNECT:

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "auth.h"
+#include "proto_stream.h"
 #include "frame.h"
 #include "proto.h"
 
@@ -159,7 +160,11 @@ static void proto(void)
 				       MS_MSG_TOUCH_OK, MS_MSG_MIGRATE_OK,
 				       MS_MSG_MIGRATE_ABORT_OK, MS_MSG_THAW_OK,
 				       MS_MSG_MIGRATED_OK, MS_MSG_FETCH_OK,
-				       MS_MSG_DISCONNECT_OK };
+				       MS_MSG_DISCONNECT_OK, MS_MSG_SESSION };
+	struct ms_msg_session_ok sess = { .session = 7, .secret = { 1, 2, 3, 4 } };
+	struct ms_msg_attach att = { .session = 7, .secret = { 1, 2, 3, 4 }, .handle = 1,
+				     .mode = MS_MODE_READ };
+	struct ms_msg_attach_ok attok = { .data = { .addr = 4096, .len = 8 << 20, .rkey = 9 } };
 	char name[64];
 	int n;
 
@@ -197,6 +202,9 @@ static void proto(void)
 	put("proto", "clients", buf, ms_enc_clients(buf, cap, "r1"));
 	put("proto", "clients_ok", buf, ms_enc_clients_ok(buf, cap, cinfo, 2));
 	put("proto", "disconnect", buf, ms_enc_disconnect(buf, cap, 3));
+	put("proto", "session_ok", buf, ms_enc_session_ok(buf, cap, &sess));
+	put("proto", "attach", buf, ms_enc_attach(buf, cap, &att));
+	put("proto", "attach_ok", buf, ms_enc_attach_ok(buf, cap, &attok));
 	put("proto", "handover", buf, ms_enc_handover(buf, cap, &ho));
 	put("proto", "hold", buf, ms_enc_hold(buf, cap, &hd));
 	put("proto", "hold_ok", buf, ms_enc_hold_ok(buf, cap, MS_MSG_HOLD_OK, &hdok));
