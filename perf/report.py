@@ -265,9 +265,10 @@ class Plotter:
                     f.write("%r %r %r %r\n" % (x, y, lo if lo is not None else y,
                                                hi if hi is not None else y))
                 f.write("\n\n")
+        # the key below the plot, off the data; points off the frame
         body = ["set title %s" % self._q(title), "set xlabel %s" % self._q(xlabel),
                 "set ylabel %s" % self._q(ylabel), "set grid", "set key below",
-                "set datafile missing '?'"]
+                "set datafile missing '?'", "set offsets graph 0.03, graph 0.03, 0, 0"]
         if logx:
             body.append("set logscale x 2" if logx == 2 else "set logscale x")
         if logy:
