@@ -197,14 +197,15 @@ def figures(summary, plotter, figs, metric, ratio_phrase, fmt_val, why):
         have = set(hm) | set(hp)
         bounds = [0] + [1 << i for i in range(23)]
         los = [lo for lo in bounds if min(have) <= lo <= max(have)]
-        cats = ["<1" if lo == 0 else "%d-%d" % (lo, 2 * lo) for lo in los]
+        cats = ["<1" if lo == 0 else "%dk" % (lo // 1024) if lo >= 1024 else str(lo) for lo in los]
         tm, tp = sum(hm.values()) or 1, sum(hp.values()) or 1
         series = [("memsync fault (4 KiB touch, chunk pulled + verified + mapped)",
                    [(100.0 * hm.get(lo, 0) / tm, None, None) for lo in los]),
                   ("TCP 4 KiB request/response (perf/rawtcp --mode rr)",
                    [(100.0 * hp.get(lo, 0) / tp, None, None) for lo in los])]
         plotter.bars("fault_latency", t, "share of the samples, % (linear)", cats, series,
-                     xlabel="latency bucket, microseconds (further left is better)")
+                     xlabel="latency, microseconds: buckets [lo, 2 lo), lo shown (further left "
+                            "is better)")
         if m.get("value") is not None and m.get("peer_value") is not None:
             r = ("Median fault %s against a median 4 KiB TCP round trip of %s: %s. A fault pulls the "
                  "whole chunk, verifies it with XXH3-128 and maps it; the round trip moves 4 KiB." %
