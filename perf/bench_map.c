@@ -18,9 +18,15 @@
  *                      time, ms_pull of that 4 KiB, UFFDIO_COPY
  *   pull               ms_pull of the whole region into fresh memory, then
  *                      the same scan
+ *   prefetch           ms_map (the default path) and ms_map_wait: the time
+ *                      from open until every chunk is local with nothing
+ *                      touched (the prefetch alone, as `memsync map --wait`);
+ *                      the scan comes after, untimed.  Only with --mode.
  *
  *   bench_map [--size SIZE] [--runs N] [--out FILE] [--skip-baseline]
- *             [--pattern seq|random] [--seed N]
+ *             [--pattern seq|random] [--seed N] [--mode MODE[,MODE...]]
+ *
+ * --mode runs only the modes listed (default: all but prefetch).
  *
  * Prints one JSON line per run, a table of medians, and the ratios against
  * the baseline; writes everything to FILE (default perf/out/map.json).
@@ -52,9 +58,9 @@
 #define SCAN_STEP (64u << 10)
 #define MAX_RUNS 32
 
-enum mode { M_ZC, M_ZC_FAULTS, M_COPY, M_COPY_FAULTS, M_BASE, M_PULL, M_N };
+enum mode { M_ZC, M_ZC_FAULTS, M_COPY, M_COPY_FAULTS, M_BASE, M_PULL, M_PREFETCH, M_N };
 static const char *const mode_name[M_N] = {
-	"zero-copy", "zero-copy-faults", "copy", "copy-faults", "baseline-4k", "pull",
+	"zero-copy", "zero-copy-faults", "copy", "copy-faults", "baseline-4k", "pull", "prefetch",
 };
 
 struct sample {
@@ -135,6 +141,34 @@ static int run_lazy(enum mode md, struct sample *s)
 		fprintf(stderr, "bench_map: %s: %s\n", mode_name[md], ms_map_errmsg(m));
 		s->verified = false;
 	}
+	ms_map_close(m);
+	return 0;
+}
+
+/* prefetch only: open .. every chunk local, nothing touched (ttfb: the
+ * open); the check of every byte comes after the timing */
+static int run_prefetch(struct sample *s)
+{
+	struct ms_client_opts co = { .opts_size = sizeof(co), .transport = MS_TRANSPORT_TCP };
+	struct ms_map_opts mo = { .opts_size = sizeof(mo), .no_use_report = true };
+	uint64_t local = 0, total = 0;
+	char err[512];
+	double t0 = bu_now_s();
+	ms_map *m = ms_map_open("127.0.0.1", port, "bench", &co, &mo, err, sizeof(err));
+	int rc;
+
+	if (!m) {
+		fprintf(stderr, "bench_map: prefetch: %s\n", err);
+		return -1;
+	}
+	s->ttfb_s = bu_now_s() - t0;
+	rc = ms_map_wait(m, -1);
+	s->total_s = bu_now_s() - t0;
+	ms_map_progress(m, &local, &total);
+	s->verified = rc == 0 && local == total && scan(ms_map_addr(m));
+	if (rc || *ms_map_errmsg(m))
+		fprintf(stderr, "bench_map: prefetch: %s\n",
+			*ms_map_errmsg(m) ? ms_map_errmsg(m) : strerror(-rc));
 	ms_map_close(m);
 	return 0;
 }
@@ -267,10 +301,11 @@ int main(int argc, char **argv)
 		{ "skip-baseline", no_argument, NULL, 'b' },
 		{ "pattern", required_argument, NULL, 'p' },
 		{ "seed", required_argument, NULL, 'e' },
+		{ "mode", required_argument, NULL, 'm' },
 		{ 0 },
 	};
 	struct sample smp[M_N][MAX_RUNS];
-	bool ok_mode[M_N], skip_base = false, random_order = false;
+	bool ok_mode[M_N], skip_base = false, random_order = false, want[M_N];
 	const char *pattern = "seq";
 	uint64_t seed = 0x5eedull;
 	const char *out = "perf/out/map.json";
@@ -280,6 +315,8 @@ int main(int argc, char **argv)
 	int opt, failures = 0, write_err = 0;
 
 	size = 256ull << 20;
+	for (int md = 0; md < M_N; md++)
+		want[md] = md != M_PREFETCH;
 	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (opt) {
 		case 's':
@@ -320,12 +357,32 @@ int main(int argc, char **argv)
 			}
 			break;
 		}
+		case 'm':
+			for (int md = 0; md < M_N; md++)
+				want[md] = false;
+			for (char *save = NULL, *t = strtok_r(optarg, ",", &save); t;
+			     t = strtok_r(NULL, ",", &save)) {
+				int md = 0;
+
+				while (md < M_N && strcmp(t, mode_name[md]))
+					md++;
+				if (md == M_N) {
+					fprintf(stderr, "bench_map: unknown --mode '%s'\n", t);
+					return 2;
+				}
+				want[md] = true;
+			}
+			break;
 		default:
 			fprintf(stderr, "usage: bench_map [--size SIZE] [--runs N] [--out FILE] "
-					"[--skip-baseline] [--pattern seq|random] [--seed N]\n");
+					"[--skip-baseline] [--pattern seq|random] [--seed N] "
+					"[--mode MODE[,MODE...]]\n");
 			return 2;
 		}
 	}
+
+	if (skip_base)
+		want[M_BASE] = false;
 
 	if (random_order) {
 		uint64_t n = size / SCAN_STEP, st = seed;
@@ -370,12 +427,12 @@ int main(int argc, char **argv)
 			struct sample *s = &smp[md][k];
 			int rc;
 
-			if (md == M_BASE && skip_base) {
+			if (!want[md]) {
 				*s = (struct sample){ 0 };
 				continue;
 			}
 			rc = md == M_BASE ? run_base(s) : md == M_PULL ? run_pull(s) :
-									  run_lazy(md, s);
+			     md == M_PREFETCH ? run_prefetch(s) : run_lazy(md, s);
 			if (rc)
 				*s = (struct sample){ .verified = false };
 			printf("{\"bench\":\"memsync_map\",\"mode\":\"%s\",\"pattern\":\"%s\","
@@ -391,12 +448,12 @@ int main(int argc, char **argv)
 	double med[M_N], ttfb[M_N];
 
 	for (int md = 0; md < M_N; md++) {
-		ok_mode[md] = !(md == M_BASE && skip_base);
+		ok_mode[md] = want[md];
 		for (unsigned k = 0; k < runs && ok_mode[md]; k++)
 			ok_mode[md] = smp[md][k].verified;
 		med[md] = median(smp[md], runs, false);
 		ttfb[md] = median(smp[md], runs, true);
-		if (!ok_mode[md] && !(md == M_BASE && skip_base))
+		if (!ok_mode[md] && want[md])
 			failures++;
 	}
 	printf("\n%s scan of %llu MiB over TCP loopback, median of %u run(s)\n",
@@ -404,7 +461,7 @@ int main(int argc, char **argv)
 	printf("%-18s %10s %10s %14s %12s\n", "mode", "seconds", "GB/s", "first byte",
 	       "x baseline");
 	for (int md = 0; md < M_N; md++) {
-		if (md == M_BASE && skip_base)
+		if (!want[md])
 			continue;
 		if (!ok_mode[md]) {
 			printf("%-18s FAILED (bytes differ from the region or an error)\n",
@@ -436,7 +493,7 @@ int main(int argc, char **argv)
 			pattern, (unsigned long long)size, runs, un.release, sysconf(_SC_NPROCESSORS_ONLN),
 			(long long)time(NULL));
 		for (int md = 0, first = 1; md < M_N; md++) {
-			if (md == M_BASE && skip_base)
+			if (!want[md])
 				continue;
 			fprintf(f, "%s    \"%s\": {\"verified\": %s, \"median_seconds\": %.6f, "
 				   "\"median_ttfb_seconds\": %.6f, \"bytes_per_second\": %.0f, "

@@ -28,7 +28,10 @@
  *
  * One JSON line per run on stdout:
  *   {"bench":"rawtcp","run":1,"bytes":N,"msg_size":N,"seconds":F,"bytes_per_second":F}
- *   {"bench":"rawtcp_rr","ops":N,"bytes":4096,"seconds":S,"us_per_op":U,"ok":true}
+ *   {"bench":"rawtcp_rr","ops":N,"bytes":4096,"seconds":S,"us_per_op":U,"ok":true,
+ *    "samples":N,"median_us":M,...,"hist_us":[[lo,count],...]}
+ * (rr: every request/response is timed on its own; the latency summary and
+ * its power-of-two microsecond histogram come from perf/lathist.h)
  */
 #include <errno.h>
 #include <getopt.h>
@@ -41,6 +44,7 @@
 #include <unistd.h>
 
 #include "peerutil.h"
+#include "lathist.h"
 
 #define MAGIC 0x50435452u       /* "RTCP" */
 #define HELLO 24
@@ -179,7 +183,7 @@ static int run_stream(const struct sockaddr_in *sa, uint8_t *dst, uint64_t bytes
 /* ops request/responses of one page each, every response compared with
  * expect (the first pages of the seed's bytes); the seconds in *t. */
 static int run_rr(const struct sockaddr_in *sa, const uint8_t *expect, uint64_t pages,
-		  uint64_t ops, double *t)
+		  uint64_t ops, double *t, struct lathist *h)
 {
 	uint8_t req[8], resp[RR_PAGE];
 	double t0;
@@ -191,11 +195,13 @@ static int run_rr(const struct sockaddr_in *sa, const uint8_t *expect, uint64_t 
 	rc = send_hello(fd, MODE_RR, 0, 0);
 	for (uint64_t i = 0; i < ops && !rc; i++) {
 		uint64_t page = i % pages;
+		double t1 = bu_now_s();
 
 		pu_put_le64(req, page);
 		rc = pu_write_full(fd, req, sizeof(req));
 		if (!rc)
 			rc = pu_read_full(fd, resp, sizeof(resp));
+		lh_add(h, (bu_now_s() - t1) * 1e6);
 		if (!rc && memcmp(resp, expect + page * RR_PAGE, RR_PAGE)) {
 			fprintf(stderr, "rawtcp: response %llu differs from the expected bytes "
 					"(same --seed on both sides?)\n", (unsigned long long)i);
@@ -337,11 +343,22 @@ int main(int argc, char **argv)
 		double t = 0;
 
 		if (rr) {
-			if (run_rr(&sa, expect, rr_pages, ops, &t) || t <= 0)
+			struct lathist h;
+
+			if (lh_init(&h, ops)) {
+				fprintf(stderr, "rawtcp: out of memory\n");
 				goto cleanup;
+			}
+			if (run_rr(&sa, expect, rr_pages, ops, &t, &h) || t <= 0) {
+				lh_free(&h);
+				goto cleanup;
+			}
 			printf("{\"bench\":\"rawtcp_rr\",\"ops\":%llu,\"bytes\":%u,\"seconds\":%.6f,"
-			       "\"us_per_op\":%.3f,\"ok\":true}\n",
+			       "\"us_per_op\":%.3f,\"ok\":true,",
 			       (unsigned long long)ops, RR_PAGE, t, t / (double)ops * 1e6);
+			lh_json(stdout, &h);
+			printf("}\n");
+			lh_free(&h);
 			fflush(stdout);
 			continue;
 		}

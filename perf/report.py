@@ -17,6 +17,9 @@ import statistics
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+import scen_perfx  # noqa: E402  (perf/scen_perfx.py: issue #13's fault and prefetch figures)
+
 HEADLINE = [
     "pull_tcp_vs_raw_tcp", "ttfb_lazy_vs_tcp_rtt", "lazy_seq_vs_uffd_baseline",
     "push_1pct_vs_delta_sync", "push_1pct_vs_rsync", "push_1pct_bytes_vs_rsync",
@@ -26,6 +29,7 @@ HEADLINE = [
     "rdma_atomic_vs_direct_push", "migration_downtime_vs_stop_and_copy",
     "migration_hybrid_downtime_ms", "migration_bytes_vs_region",
 ]
+HEADLINE += scen_perfx.HEADLINE   # issue 13
 
 MiB, GiB = 1 << 20, 1 << 30
 
@@ -261,13 +265,16 @@ class Plotter:
                     f.write("%r %r %r %r\n" % (x, y, lo if lo is not None else y,
                                                hi if hi is not None else y))
                 f.write("\n\n")
+        # the key below the plot, off the data; points off the frame
         body = ["set title %s" % self._q(title), "set xlabel %s" % self._q(xlabel),
                 "set ylabel %s" % self._q(ylabel), "set grid", "set key below",
-                "set datafile missing '?'"]
+                "set datafile missing '?'", "set offsets graph 0.03, graph 0.03, 0, 0"]
         if logx:
             body.append("set logscale x 2" if logx == 2 else "set logscale x")
         if logy:
             body.append("set logscale y")
+        else:
+            body.append("set yrange [0:*]")   # a linear axis starts at zero
         if xtics:
             body.append("set xtics (%s)" % ", ".join("%s %r" % (self._q(l), x) for l, x in xtics))
         plots = []
@@ -277,8 +284,10 @@ class Plotter:
         body.append("plot " + ", \\\n  ".join(plots))
         return self._run(name, "\n".join(body))
 
-    def bars(self, name, title, ylabel, categories, series, logy=False):
-        """Clustered bars: SERIES [(label, [(y, ymin, ymax) or None per category])]."""
+    def bars(self, name, title, ylabel, categories, series, logy=False, xlabel=None):
+        """Clustered bars: SERIES [(label, [(y, ymin, ymax) or None per category])].
+        On a log axis (logy) points with error bars instead: a bar's length
+        means nothing there."""
         if not categories or not any(v for _l, vals in series for v in vals if v):
             return self.empty(name, title, "no data for this figure")
         dat = os.path.join(self.dir, name + ".dat")
@@ -294,19 +303,31 @@ class Plotter:
                     else:
                         row += ["?", "?", "?"]
                 f.write(" ".join(row) + "\n")
+        # the key below the plot (never on the data), the rotated category
+        # names inside the image (right margin for the last one)
         body = ["set title %s" % self._q(title), "set ylabel %s" % self._q(ylabel),
-                "set style data histogram", "set style histogram errorbars gap 1 lw 1",
-                "set style fill solid 0.8 border -1", "set boxwidth 0.9", "set grid ytics",
-                "set key top right", "set datafile missing '?'",
-                "set xtics rotate by -12 left font ',9'", "set bmargin 6", "set rmargin 12", "set yrange [%s:*]" % ("*" if logy else "0"),
-                "set key autotitle columnhead"]
-        if logy:
-            body.append("set logscale y")
+                "set grid ytics", "set key below", "set datafile missing '?'",
+                "set xtics rotate by -12 left font ',9'", "set rmargin 14",
+                "set yrange [%s:*]" % ("*" if logy else "0"), "set key autotitle columnhead"]
+        if xlabel:
+            body.append("set xlabel %s" % self._q(xlabel))
         plots = []
-        for i in range(len(series)):
-            c = 2 + 3 * i
-            plots.append("%s using %d:%d:%d:xtic(1) title columnhead(%d)" %
-                         (self._q(dat) if i == 0 else "''", c, c + 1, c + 2, c))
+        if logy:
+            n = len(series)
+            body += ["set logscale y", "set xrange [-0.6:%g]" % (len(categories) - 0.4),
+                     "set offsets 0, 0, graph 0.08, graph 0.08"]
+            for i in range(n):
+                c, dx = 2 + 3 * i, (i - (n - 1) / 2.0) * 0.8 / max(n, 1)
+                plots.append("%s using ($0%+g):%d:%d:%d%s with yerrorbars lw 2 pt 7 ps 1.5 "
+                             "title columnhead(%d)" % (self._q(dat) if i == 0 else "''", dx, c, c + 1,
+                                                       c + 2, ":xtic(1)" if i == 0 else "", c))
+        else:
+            body += ["set style data histogram", "set style histogram errorbars gap 1 lw 1",
+                     "set style fill solid 0.8 border -1", "set boxwidth 0.9"]
+            for i in range(len(series)):
+                c = 2 + 3 * i
+                plots.append("%s using %d:%d:%d:xtic(1) title columnhead(%d)" %
+                             (self._q(dat) if i == 0 else "''", c, c + 1, c + 2, c))
         body.append("plot " + ", ".join(plots))
         return self._run(name, "\n".join(body))
 
@@ -378,14 +399,16 @@ def figures(summary, plotter):
     raw = pts(aggs, "size", 1e-9, 1.0 / MiB, scenario="pull", system="raw_tcp",
               metric="bytes_per_second")
     t = "Whole-region pull over TCP (127.0.0.1) vs one raw TCP stream"
-    plotter.lines("pull_rate", t, "region size (MiB)", "GB/s (median, min-max)",
+    plotter.lines("pull_rate", t, "region size, MiB (log scale)",
+                  "throughput, GB/s (median, min-max; higher is better)",
                   [("memsync pull, verified", ms), ("memsync pull, --no-verify", nv),
                    ("raw TCP stream (perf/rawtcp)", raw)], logx=2)
     mt = pts(aggs, "size", 1.0, 1.0 / MiB, scenario="pull", system="memsync", variant="verified",
              metric="seconds")
     rt = pts(aggs, "size", 1.0, 1.0 / MiB, scenario="pull", system="raw_tcp", metric="seconds")
     plotter.lines("pull_time", "Pull time vs region size (log-log: slope 1 = linear cost)",
-                  "region size (MiB)", "seconds", [("memsync pull, verified", mt),
+                  "region size, MiB (log scale)", "seconds (log scale; lower is better)",
+                  [("memsync pull, verified", mt),
                                                    ("raw TCP stream", rt)], logx=2, logy=True)
     m = metric(summary, "pull_tcp_vs_raw_tcp")
     if ms:
@@ -426,8 +449,8 @@ def figures(summary, plotter):
             cats.append(label)
             vals.append(triple(a, 1e6))
     t = "Time to first byte (µs, log scale)"
-    plotter.bars("ttfb", t, "microseconds (median, min-max)", cats, [("time to first byte", vals)],
-                 logy=True)
+    plotter.bars("ttfb", t, "microseconds (median, min-max, log scale; lower is better)", cats,
+                 [("time to first byte", vals)], logy=True)
     m = metric(summary, "ttfb_lazy_vs_tcp_rtt")
     if m and m.get("value") is not None and m.get("peer_value"):
         r = ("The first byte of a lazily mapped region is readable %s after the call starts (connect, "
@@ -453,7 +476,8 @@ def figures(summary, plotter):
         if any(vals):
             series.append((label, vals))
     t = "Lazy access: scan of a lazily mapped region"
-    plotter.bars("lazy", t, "GB/s (median, min-max)", ["sequential", "random"], series)
+    plotter.bars("lazy", t, "throughput, GB/s (median, min-max; higher is better)",
+                 ["sequential", "random"], series)
     if series:
         r = "Sequential: %s. Random: %s." % (ratio_phrase(metric(summary, "lazy_seq_vs_uffd_baseline")),
                                              ratio_phrase(metric(summary, "lazy_random_vs_uffd_baseline")))
@@ -469,11 +493,13 @@ def figures(summary, plotter):
                ("delta sync CRC32 (thesis)", "delta_sync_crc32"), ("delta sync XXH3", "delta_sync_xxh3"),
                ("rsync (daemon, 127.0.0.1)", "rsync")]
     t = "Push of randomly written pages: time"
-    plotter.lines("push_time", t, "pages written (%)", "milliseconds (median, min-max)",
+    plotter.lines("push_time", t, "pages written, % (log scale)",
+                  "milliseconds (median, min-max, log scale; lower is better)",
                   [(l, pts(aggs, "param_value", 1e3, 100.0, scenario="push", system=s, metric="seconds"))
                    for l, s in systems], logx=True, logy=True)
     t2 = "Push of randomly written pages: bytes sent"
-    plotter.lines("push_bytes", t2, "pages written (%)", "MiB sent",
+    plotter.lines("push_bytes", t2, "pages written, % (log scale)",
+                  "MiB sent (log scale; lower is better)",
                   [(l, pts(aggs, "param_value", 1.0 / MiB, 100.0, scenario="push", system=s,
                            metric="bytes_sent")) for l, s in systems], logx=True, logy=True)
     if sel(aggs, scenario="push"):
@@ -496,7 +522,8 @@ def figures(summary, plotter):
     cp = pts(aggs, "param_value", 1e-9, 1.0 / 1024, scenario="sweep_chunk", system="memsync",
              metric="bytes_per_second")
     t = "Pull rate vs chunk size"
-    plotter.lines("sweep_chunk", t, "chunk size (KiB)", "GB/s", [("memsync pull, verified", cp)], logx=2)
+    plotter.lines("sweep_chunk", t, "chunk size, KiB (log scale)",
+                  "throughput, GB/s (higher is better)", [("memsync pull, verified", cp)], logx=2)
     if cp:
         best, worst = max(cp, key=lambda p: p[1]), min(cp, key=lambda p: p[1])
         r = ("Fastest with %g KiB chunks (%.2f GB/s), slowest with %g KiB (%.2f GB/s): smaller chunks "
@@ -518,7 +545,8 @@ def figures(summary, plotter):
                 series.append((kib, a["median"] * 1e3, a["min"] * 1e3, a["max"] * 1e3))
         pc.append((label, series))
     t3 = "1% push time vs chunk size"
-    plotter.lines("sweep_chunk_push", t3, "chunk size (KiB)", "milliseconds", pc, logx=2)
+    plotter.lines("sweep_chunk_push", t3, "chunk size, KiB (log scale)",
+                  "milliseconds (lower is better)", pc, logx=2)
     if any(s for _l, s in pc):
         m0 = dict(pc[0][1] and [(p[0], p[1]) for p in pc[0][1]] or [])
         r3 = ("memsync's 1%% push: %s. Smaller chunks send fewer bytes per written page." %
@@ -529,7 +557,8 @@ def figures(summary, plotter):
 
     qd = pts(aggs, "param_value", 1e-9, scenario="sweep_qd", system="memsync", metric="bytes_per_second")
     t = "Pull rate vs queue depth (operations in flight)"
-    plotter.lines("sweep_qd", t, "queue depth", "GB/s", [("memsync pull, verified", qd)], logx=2)
+    plotter.lines("sweep_qd", t, "queue depth (log scale)", "throughput, GB/s (higher is better)",
+                  [("memsync pull, verified", qd)], logx=2)
     if qd:
         qd_s = sorted(qd)
         r = ("Queue depth %g: %.2f GB/s; %g: %.2f GB/s. On loopback a round trip is a few µs, so depth "
@@ -543,7 +572,7 @@ def figures(summary, plotter):
              metric="seconds")
     if th:
         plotter.lines("sweep_threads", "Delta sync (CRC32) 1% push vs hashing threads", "threads",
-                      "milliseconds", [("delta_sync crc32", th)])
+                      "milliseconds (lower is better)", [("delta_sync crc32", th)])
 
     series = []
     for label, kw in (("memsync pull", dict(system="memsync", variant="pull")),
@@ -553,7 +582,8 @@ def figures(summary, plotter):
                                pts(aggs, "param_value", 1e-6, scenario="sweep_rtt",
                                    metric="bytes_per_second", **kw)]))
     t = "Throughput vs added round-trip time (user-space delay proxy, no netem)"
-    plotter.lines("sweep_rtt", t, "added RTT (ms)", "MB/s (log)", series, logy=True)
+    plotter.lines("sweep_rtt", t, "added round-trip time, ms",
+                  "throughput, MB/s (log scale; higher is better)", series, logy=True)
     if any(s for _l, s in series):
         parts = []
         for label, s in series:
@@ -580,7 +610,7 @@ def figures(summary, plotter):
         dsrv.append(triple(a, 1e3) if a and a["median"] is not None else None)
         dwr.append(triple(w, 1e3) if w and w["median"] is not None else None)
     t = "Live migration under a writer (1% of the pages per second): downtime per mode"
-    plotter.bars("migration", t, "ms (median, min-max, log scale)", cats,
+    plotter.bars("migration", t, "downtime, ms (median, min-max, log scale; lower is better)", cats,
                  [("downtime (destination's stat)", dsrv), ("writer's longest gap between syncs", dwr)],
                  logy=True)
     mv = metric(summary, "migration_downtime_vs_stop_and_copy")
@@ -619,7 +649,8 @@ def figures(summary, plotter):
         cl += [None, None]
         sv += [(rd["value"], None, None), (rd["peer_value"], None, None)]
     t = "CPU time per run: client and server"
-    plotter.bars("cpu", t, "CPU seconds (median)", cats, [("client", cl), ("server", sv)])
+    plotter.bars("cpu", t, "CPU seconds (median; lower is better)", cats,
+                 [("client", cl), ("server", sv)])
     r = ("Client CPU from os.wait4 of the client process, server CPU from /proc/PID/stat of the "
          "server process before and after each run (rsync: the daemon and the children it reaped; "
          "delta_sync: its own sender/receiver figures). ")
@@ -630,6 +661,7 @@ def figures(summary, plotter):
     else:
         r += "RDMA server CPU: " + (rd.get("note", "not measured") if rd else "not measured") + "."
     figs.append(("cpu", t, r))
+    scen_perfx.figures(summary, plotter, figs, metric, ratio_phrase, fmt_val, why)
     return figs
 
 

@@ -57,6 +57,7 @@ struct cli_opts {
 	bool map_refresh;
 	bool map_no_prefetch;
 	bool map_hot_first;
+	bool map_wait;            /* map --wait */
 	uint64_t map_seed;
 	enum ms_migrate_mode mig_mode;   /* migrate */
 	uint32_t mig_downtime_ms;        /* 0 = the server's default */

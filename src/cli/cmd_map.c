@@ -4,7 +4,8 @@
  * optionally read all of it (--touch seq|random) and print the XXH3-128 of
  * the mapping, change a percentage of its pages (--write --dirty PERCENT,
  * at offsets from a seeded generator), push them (--sync) and follow the
- * server (--refresh).  The tests use it to drive the lazy mapper against
+ * server (--refresh), or wait until the prefetch made all of it local with
+ * nothing touched and report the time from open (--wait).  The tests use it to drive the lazy mapper against
  * a real memsyncd.
  */
 #include <errno.h>
@@ -24,7 +25,8 @@
 #include "units.h"
 
 struct map_result {
-	uint64_t size, nchunks, local_open, local_touched, local_end;
+	uint64_t size, nchunks, local_open, local_touched, local_end, local_waited;
+	double open_secs, wait_secs;     /* --wait: open, and open to all local */
 	uint32_t chunk;
 	bool zero_copy;
 	const char *dirty_mode;
@@ -174,6 +176,11 @@ static int print_json(const struct cli_opts *o, const struct ms_url *u,
 	jw_kv_bool(&w, "writable", o->map_write);
 	jw_kv_str(&w, "dirty_mode", r->dirty_mode);
 	jw_kv_uint(&w, "chunks_local_at_open", r->local_open);
+	if (o->map_wait) {
+		jw_kv_double(&w, "open_seconds", r->open_secs);
+		jw_kv_double(&w, "wait_seconds", r->wait_secs);
+		jw_kv_uint(&w, "chunks_local_after_wait", r->local_waited);
+	}
 	if (o->map_touch) {
 		jw_kv_str(&w, "touch", o->map_touch == 2 ? "random" : "seq");
 		jw_kv_double(&w, "touch_seconds", r->touch_secs);
@@ -209,6 +216,10 @@ static void report(const struct cli_opts *o, const struct ms_url *u,
 	       ms_format_size(r->chunk, b, sizeof(b)), r->zero_copy ? "zero-copy" : "copy",
 	       o->map_write ? ", writable, dirty tracking: " : "",
 	       o->map_write ? r->dirty_mode : "");
+	if (o->map_wait)
+		printf("  wait:    all %" PRIu64 " chunks local %.3f s after open began "
+		       "(open %.3f s), nothing touched\n", r->local_waited, r->wait_secs,
+		       r->open_secs);
 	if (o->map_touch)
 		printf("  touch:   %s read in %.3f s; %" PRIu64 " of %" PRIu64
 		       " chunks local (%" PRIu64 " at open)\n",
@@ -249,15 +260,19 @@ int cmd_map(const struct cli_opts *o, int argc, char **argv)
 		return cli_usage_error("map", "expected: map URL");
 	if ((o->map_have_dirty || o->map_sync) && !o->map_write)
 		return cli_usage_error("map", "--dirty and --sync need --write");
+	if (o->map_wait && o->map_no_prefetch)
+		return cli_usage_error("map", "--wait needs the prefetch (not --no-prefetch)");
 	rc = cli_parse_url("map", argv[0], false, true, &u);
 	if (rc)
 		return rc;
 	cli_client_opts(o, &co);
+	t0 = ms_now_ns();
 	m = ms_map_open(u.host, u.port, u.region, &co, &mo, err, sizeof(err));
 	if (!m) {
 		cli_error("map", "%s", err[0] ? err : strerror(errno));
 		return CLI_EXIT_FAIL;
 	}
+	r.open_secs = cli_seconds(ms_now_ns() - t0);
 	r.size = ms_map_size(m);
 	r.chunk = ms_map_chunk_size(m);
 	r.zero_copy = ms_map_zero_copy(m);
@@ -269,6 +284,18 @@ int cmd_map(const struct cli_opts *o, int argc, char **argv)
 			   .checksum = r.checksum };
 	rc = CLI_EXIT_FAIL;
 
+	if (o->map_wait) {
+		/* prefetch only: nothing touches the mapping until every chunk
+		 * is local or the mapping failed */
+		ret = ms_map_wait(m, -1);
+		r.wait_secs = cli_seconds(ms_now_ns() - t0);
+		if (ret) {
+			cli_error("map", "wait: %s", *ms_map_errmsg(m) ? ms_map_errmsg(m) :
+				  strerror(-ret));
+			goto out;
+		}
+		ms_map_progress(m, &r.local_waited, NULL);
+	}
 	if (o->map_touch) {
 		order = touch_order(r.nchunks, o->map_touch == 2, o->map_seed);
 		if (!order) {

@@ -74,6 +74,8 @@ static const struct cmd_help helps[] = {
 	  "      --no-prefetch   only pull what is touched\n"
 	  "      --hot-first     prefetch the server's hot chunks first\n"
 	  "      --streams N     prefetch over N connections (threads; default 2)\n"
+	  "      --wait          wait until all of it is local (prefetch only, nothing\n"
+	  "                      touched) and report the time from open\n"
 	  "      --json          one JSON object with the figures\n" },
 	{ "migrate", "migrate [OPTIONS] URL HOST:PORT | migrate --status|--abort URL",
 	  "Move the region from its server (A) to memsyncd at HOST:PORT (B) while\n"

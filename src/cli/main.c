@@ -63,6 +63,7 @@ enum {
 	OPT_SEED,
 	OPT_NO_PREFETCH,
 	OPT_HOT_FIRST,
+	OPT_MAP_WAIT,
 	OPT_MODE,
 	OPT_DOWNTIME,
 	OPT_MAX_ROUNDS,
@@ -108,6 +109,7 @@ static const struct option long_opts[] = {
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "no-prefetch", no_argument, NULL, OPT_NO_PREFETCH },
 	{ "hot-first", no_argument, NULL, OPT_HOT_FIRST },
+	{ "wait", no_argument, NULL, OPT_MAP_WAIT },
 	{ "mode", required_argument, NULL, OPT_MODE },
 	{ "downtime", required_argument, NULL, OPT_DOWNTIME },
 	{ "max-rounds", required_argument, NULL, OPT_MAX_ROUNDS },
@@ -141,6 +143,7 @@ static const struct {
 	{ OPT_SEED, "--seed", "map" },
 	{ OPT_NO_PREFETCH, "--no-prefetch", "map" },
 	{ OPT_HOT_FIRST, "--hot-first", "map" },
+	{ OPT_MAP_WAIT, "--wait", "map" },
 	{ OPT_MODE, "--mode", "migrate" },
 	{ OPT_DOWNTIME, "--downtime", "migrate" },
 	{ OPT_MAX_ROUNDS, "--max-rounds", "migrate" },
@@ -223,6 +226,8 @@ static void usage(FILE *f)
 		"      --refresh           drop local chunks that changed on the server\n"
 		"      --no-prefetch       only pull what is touched\n"
 		"      --hot-first         prefetch the server's hot chunks first\n"
+		"      --wait              wait until all of it is local (prefetch only,\n"
+		"                          nothing touched) and report the time\n"
 		"  migrate URL HOST:PORT move the region from its server (A) to memsyncd at\n"
 		"                        HOST:PORT (B) while clients keep using it; waits,\n"
 		"                        showing the phase, then prints downtime and bytes\n"
@@ -575,6 +580,9 @@ static int parse_option(struct cli_opts *o, int c, const char *arg)
 		return 0;
 	case OPT_HOT_FIRST:
 		o->map_hot_first = true;
+		return 0;
+	case OPT_MAP_WAIT:
+		o->map_wait = true;
 		return 0;
 	case OPT_MODE:
 		if (ms_migrate_mode_parse(arg, &o->mig_mode) < 0)

@@ -63,6 +63,10 @@ need = ["pull_tcp_vs_raw_tcp", "ttfb_lazy_vs_tcp_rtt", "lazy_seq_vs_uffd_baselin
         "migration_downtime_vs_stop_and_copy", "migration_hybrid_downtime_ms",
         "migration_bytes_vs_region"] + ["migration_downtime_" + m for m in
                                         ("precopy", "postcopy", "hybrid", "stopcopy", "track")]
+# issue 13: the prefetch, the fault latency (with its histograms) and the
+# pull at each size (perf/scen_perfx.py)
+need += ["prefetch_vs_raw_tcp", "fault_latency_vs_tcp_rtt", "pull_tcp_vs_raw_tcp_4M",
+         "pull_tcp_vs_raw_tcp_8M"]
 assert isinstance(d["machine"], dict) and d["machine"].get("kernel"), "machine.kernel"
 for k in ("cpus", "memory_bytes", "date", "git_commit", "compiler", "versions"):
     assert k in d["machine"], "machine." + k
@@ -79,6 +83,11 @@ for m in d["metrics"]:
     if m["ratio"] is not None:
         assert m["ratio"] > 0, m["name"]
     print("%s: %s" % (m["name"], m["ratio"] if m["ratio"] is not None else m.get("note")))
+f = names["fault_latency_vs_tcp_rtt"]
+if f["value"] is not None:
+    assert sum(n for _lo, n in f["hist_us"]) > 0, "fault_latency_vs_tcp_rtt: an empty histogram"
+if f["peer_value"] is not None:
+    assert sum(n for _lo, n in f["peer_hist_us"]) > 0, "fault_latency_vs_tcp_rtt: no peer histogram"
 # issue 11: migration is measured (bench_migrate); when it could not be, the
 # note says why
 for n in need:
@@ -106,6 +115,13 @@ if command -v gnuplot >/dev/null 2>&1; then
 	for p in pull_rate ttfb lazy push_time push_bytes sweep_chunk sweep_qd sweep_rtt migration cpu; do
 		if [ -s "$out/plots/$p.png" ] && head -c 8 "$out/plots/$p.png" | grep -q PNG &&
 			[ -s "$out/plots/$p.svg" ] && grep -q '<svg' "$out/plots/$p.svg"; then
+			pass "plot $p: non-empty PNG and SVG"
+		else
+			fail "plot $p: non-empty PNG and SVG"
+		fi
+	done
+	for p in prefetch fault_latency; do   # issue 13
+		if [ -s "$out/plots/$p.png" ] && [ -s "$out/plots/$p.svg" ]; then
 			pass "plot $p: non-empty PNG and SVG"
 		else
 			fail "plot $p: non-empty PNG and SVG"
