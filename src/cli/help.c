@@ -68,6 +68,8 @@ static const struct cmd_help helps[] = {
 	  "      --refresh       drop local chunks that changed on the server\n"
 	  "      --no-prefetch   only pull what is touched\n"
 	  "      --hot-first     prefetch the server's hot chunks first\n"
+	  "      --huge auto|on|off  2 MiB hugetlbfs pages: auto (when enough are\n"
+	  "                      free), on (or fail saying why), off\n"
 	  "      --json          one JSON object with the figures\n" },
 	{ "migrate", "migrate [OPTIONS] URL HOST:PORT | migrate --status|--abort URL",
 	  "Move the region from its server (A) to memsyncd at HOST:PORT (B) while\n"
