@@ -16,7 +16,9 @@
  * 2 MiB kernel pages (smaps), prefetch to the end, the automatic choice,
  * and a byte-for-byte comparison of every mapping with the region.  Not
  * root, or the kernel would not give the pages: those checks are skipped
- * with the reason.
+ * with the reason.  In the soft-RoCE guest (tests/rxe/run-tests sets
+ * MS_RXE_ADDR) the server and the mappings use RDMA on that address, so
+ * the chunks are READ into the hugetlbfs staging view by the NIC.
  */
 #include <errno.h>
 #include <signal.h>
@@ -40,6 +42,8 @@ static const struct fx_region regs[] = {
 	{ .name = "odd", .size = 3 * MiB, .chunk_size = 64u << 10, .no_mlock = true },
 };
 static struct fx_server f;
+static const char *host = "127.0.0.1";
+static enum ms_transport_kind tk = MS_TRANSPORT_TCP;
 static long nr_old = -1;      /* nr_hugepages before, to put back */
 
 static long read_long(const char *path)
@@ -126,12 +130,12 @@ static bool reserve(char *why, size_t whylen)
 static ms_map *map_of(const char *name, enum ms_map_huge huge, bool no_prefetch, char *err,
 		      size_t errlen)
 {
-	struct ms_client_opts co = { .opts_size = sizeof(co), .transport = MS_TRANSPORT_TCP,
+	struct ms_client_opts co = { .opts_size = sizeof(co), .transport = tk,
 				     .timeout_ms = 5000 };
 	struct ms_map_opts mo = { .opts_size = sizeof(mo), .huge = huge,
 				  .no_prefetch = no_prefetch };
 
-	return ms_map_open("127.0.0.1", f.port, name, &co, &mo, err, errlen);
+	return ms_map_open(host, f.port, name, &co, &mo, err, errlen);
 }
 
 static uint64_t nlocal(const ms_map *m)
@@ -296,7 +300,17 @@ int main(void)
 {
 	char why[256];
 
-	fx_server_up(&f, regs, 3, 0x51ed27a1c0ffee11ull);
+	const char *rxe = getenv("MS_RXE_ADDR");
+
+	memset(&f, 0, sizeof(f));
+	if (rxe && rxe[0]) {          /* in the soft-RoCE guest: over RDMA */
+		host = rxe;
+		tk = MS_TRANSPORT_RDMA;
+		f.transport = MS_TRANSPORT_RDMA;
+		f.host = rxe;
+		diag("over RDMA on %s", rxe);
+	}
+	fx_server_up_with(&f, regs, 3, 0x51ed27a1c0ffee11ull);
 	test_reasons();
 	if (reserve(why, sizeof(why))) {
 		test_faults();
