@@ -73,6 +73,7 @@ expect_status 0 "pull"
 pulled_sum_is "$SCRATCH/m.pull0" "$sum_seq" "the lazy read's checksum equals a pulled file's"
 ms --json map "$M" --no-prefetch
 expect_status 0 "map without touching"
+is "$(jf chunks_local)" 0 "untouched, without prefetch: nothing pulled"
 # huge pages (issue 13): the 64 MiB region needs 32 free 2 MiB pages
 hp=/sys/kernel/mm/hugepages/hugepages-2048kB
 hfree=$(( $(cat $hp/free_hugepages 2>/dev/null || echo 0) - $(cat $hp/resv_hugepages 2>/dev/null || echo 0) ))
@@ -90,7 +91,6 @@ ms --json map "$M" --huge off --touch seq
 expect_status 0 "map --huge off"
 is "$(jf page_mode)" "4 KiB pages: huge pages off" "--huge off: 4 KiB pages, and it says so"
 is "$(jf checksum)" "$sum_seq" "and reads the same bytes"
-is "$(jf chunks_local)" 0 "untouched, without prefetch: nothing pulled"
 
 # ------------------------------------------------------ write and sync
 bc0=$(stat_field m bytes_committed)
