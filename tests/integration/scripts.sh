@@ -21,7 +21,7 @@ srcdir=$(cd "$TESTS_SRCDIR/.." && pwd)
 # perf/run with fake trees: REPO is the directory above perf/
 fake=$SCRATCH/fake
 mkdir -p "$fake/perf"
-cp "$srcdir/perf/run" "$srcdir/perf/report.py" "$fake/perf/"
+cp "$srcdir/perf/run" "$srcdir"/perf/*.py "$fake/perf/"
 
 # perf_run NAME ARGS... - run the fake tree's perf/run; no traceback
 perf_run() {
