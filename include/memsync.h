@@ -577,6 +577,21 @@ enum ms_map_path {
 				      (EOPNOTSUPP without MINOR_SHMEM) */
 };
 
+/* Whether a read-only mapping is backed by 2 MiB hugetlbfs pages (a memfd
+ * with MFD_HUGETLB, UFFD_FEATURE_MINOR_HUGETLBFS): a fault then maps 2 MiB
+ * at once.  It needs free 2 MiB huge pages for the whole region
+ * (/proc/sys/vm/nr_hugepages), a size that is a multiple of 2 MiB, and
+ * not the copy path; ms_map_page_mode() says which and why. */
+enum ms_map_huge {
+	MS_MAP_HUGE_AUTO = 0,      /* when all of the above hold, the path is
+				      AUTO and prefetch is on (a fault pulls
+				      every chunk of its 2 MiB) */
+	MS_MAP_HUGE_ON = 1,        /* or fail with the reason (ENOMEM: too few
+				      free huge pages, EOPNOTSUPP: kernel,
+				      EINVAL: size, writable, copy path) */
+	MS_MAP_HUGE_OFF = 2,       /* 4 KiB pages */
+};
+
 struct ms_map_opts {
 	size_t opts_size;          /* sizeof(struct ms_map_opts); see the top */
 	unsigned fault_threads;    /* threads serving faults; 0 = 2 */
@@ -616,6 +631,7 @@ struct ms_map_opts {
 	 * destination (ms_migrate_app_dest), which takes the lease when it is
 	 * handed to it; ms_map_sync() is -EACCES until then */
 	bool standby;
+	enum ms_map_huge huge;     /* MS_MAP_HUGE_AUTO by default (0.3) */
 };
 
 #define MS_MAP_NO_RECONNECT (-1)
@@ -651,6 +667,11 @@ bool ms_map_writable(const ms_map *m);
  * "userfaultfd WP_ASYNC + PAGEMAP_SCAN" or "hashing: ..." with the reason
  * (e.g. "hashing: UFFD_FEATURE_WP_ASYNC not supported by this kernel"). */
 const char *ms_map_dirty_mode(const ms_map *m);
+/* true when the mapping is on 2 MiB hugetlbfs pages (0.3) */
+bool ms_map_huge(const ms_map *m);
+/* The page size chosen and why, a sentence: "hugetlbfs: 2 MiB pages ..."
+ * or "4 KiB pages: <the reason huge pages were not used>" (0.3). */
+const char *ms_map_page_mode(const ms_map *m);
 
 struct ms_map_sync_stats {
 	uint64_t pages_dirty;   /* pages found written (hashing: the pages of

@@ -25,8 +25,13 @@
  *
  *   bench_map [--size SIZE] [--runs N] [--out FILE] [--skip-baseline]
  *             [--pattern seq|random] [--seed N] [--mode MODE[,MODE...]]
+ *             [--huge on|off]
  *
  * --mode runs only the modes listed (default: all but prefetch).
+ *
+ * --huge on: the zero-copy modes map on 2 MiB hugetlbfs pages
+ * (MS_MAP_HUGE_ON; reported as "huge" and "huge-faults"; they fail without
+ * free huge pages for the region).
  *
  * Prints one JSON line per run, a table of medians, and the ratios against
  * the baseline; writes everything to FILE (default perf/out/map.json).
@@ -62,6 +67,10 @@ enum mode { M_ZC, M_ZC_FAULTS, M_COPY, M_COPY_FAULTS, M_BASE, M_PULL, M_PREFETCH
 static const char *const mode_name[M_N] = {
 	"zero-copy", "zero-copy-faults", "copy", "copy-faults", "baseline-4k", "pull", "prefetch",
 };
+/* --huge on: the zero-copy modes on 2 MiB hugetlbfs pages, named so */
+static bool use_huge;
+#define MODE_NAME(md) (use_huge && (md) == M_ZC ? "huge" \
+		       : use_huge && (md) == M_ZC_FAULTS ? "huge-faults" : mode_name[md])
 
 struct sample {
 	double total_s;  /* open/pull start .. scan end */
@@ -118,9 +127,11 @@ static int run_lazy(enum mode md, struct sample *s)
 	struct ms_client_opts co = { .opts_size = sizeof(co), .transport = MS_TRANSPORT_TCP };
 	struct ms_map_opts mo = { .opts_size = sizeof(mo),
 		.path = md == M_COPY || md == M_COPY_FAULTS ? MS_MAP_PATH_COPY
-			: md == M_ZC || md == M_ZC_FAULTS  ? MS_MAP_PATH_ZERO_COPY
-							   : MS_MAP_PATH_AUTO,
+			: (md == M_ZC || md == M_ZC_FAULTS) && !use_huge ? MS_MAP_PATH_ZERO_COPY
+									 : MS_MAP_PATH_AUTO,
 		.no_prefetch = md == M_ZC_FAULTS || md == M_COPY_FAULTS,
+		.huge = (md == M_ZC || md == M_ZC_FAULTS) && use_huge ? MS_MAP_HUGE_ON
+								      : MS_MAP_HUGE_AUTO,
 	};
 	char err[512];
 	double t0 = bu_now_s();
@@ -129,7 +140,7 @@ static int run_lazy(enum mode md, struct sample *s)
 	const uint8_t *a;
 
 	if (!m) {
-		fprintf(stderr, "bench_map: %s: %s\n", mode_name[md], err);
+		fprintf(stderr, "bench_map: %s: %s\n", MODE_NAME(md), err);
 		return -1;
 	}
 	a = ms_map_addr(m);
@@ -138,7 +149,7 @@ static int run_lazy(enum mode md, struct sample *s)
 	s->verified = first == region[step_off(0)] && scan(a);
 	s->total_s = bu_now_s() - t0;
 	if (*ms_map_errmsg(m)) {
-		fprintf(stderr, "bench_map: %s: %s\n", mode_name[md], ms_map_errmsg(m));
+		fprintf(stderr, "bench_map: %s: %s\n", MODE_NAME(md), ms_map_errmsg(m));
 		s->verified = false;
 	}
 	ms_map_close(m);
@@ -302,6 +313,7 @@ int main(int argc, char **argv)
 		{ "pattern", required_argument, NULL, 'p' },
 		{ "seed", required_argument, NULL, 'e' },
 		{ "mode", required_argument, NULL, 'm' },
+		{ "huge", required_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct sample smp[M_N][MAX_RUNS];
@@ -372,11 +384,17 @@ int main(int argc, char **argv)
 				}
 				want[md] = true;
 			}
+		case 'h':
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				fprintf(stderr, "bench_map: --huge on|off\n");
+				return 2;
+			}
+			use_huge = !strcmp(optarg, "on");
 			break;
 		default:
 			fprintf(stderr, "usage: bench_map [--size SIZE] [--runs N] [--out FILE] "
 					"[--skip-baseline] [--pattern seq|random] [--seed N] "
-					"[--mode MODE[,MODE...]]\n");
+					"[--mode MODE[,MODE...]] [--huge on|off]\n");
 			return 2;
 		}
 	}
@@ -438,7 +456,7 @@ int main(int argc, char **argv)
 			printf("{\"bench\":\"memsync_map\",\"mode\":\"%s\",\"pattern\":\"%s\","
 			       "\"run\":%u,\"bytes\":%llu,\"seconds\":%.6f,\"ttfb_seconds\":%.6f,"
 			       "\"bytes_per_second\":%.0f,\"verified\":%s}\n",
-			       mode_name[md], pattern, k + 1, (unsigned long long)size, s->total_s,
+			       MODE_NAME(md), pattern, k + 1, (unsigned long long)size, s->total_s,
 			       s->ttfb_s, s->total_s > 0 ? (double)size / s->total_s : 0,
 			       s->verified ? "true" : "false");
 			fflush(stdout);
@@ -465,14 +483,14 @@ int main(int argc, char **argv)
 			continue;
 		if (!ok_mode[md]) {
 			printf("%-18s FAILED (bytes differ from the region or an error)\n",
-			       mode_name[md]);
+			       MODE_NAME(md));
 			continue;
 		}
 		char ratio[32] = "-";
 
 		if (ok_mode[M_BASE] && md != M_BASE)
 			snprintf(ratio, sizeof(ratio), "%.1f", med[M_BASE] / med[md]);
-		printf("%-18s %10.3f %10.2f %11.3f ms %12s\n", mode_name[md], med[md],
+		printf("%-18s %10.3f %10.2f %11.3f ms %12s\n", MODE_NAME(md), med[md],
 		       (double)size / med[md] / 1e9, ttfb[md] * 1e3, ratio);
 	}
 	if (ok_mode[M_ZC] && ok_mode[M_COPY])
@@ -498,7 +516,7 @@ int main(int argc, char **argv)
 			fprintf(f, "%s    \"%s\": {\"verified\": %s, \"median_seconds\": %.6f, "
 				   "\"median_ttfb_seconds\": %.6f, \"bytes_per_second\": %.0f, "
 				   "\"samples\": [",
-				first ? "" : ",\n", mode_name[md], ok_mode[md] ? "true" : "false",
+				first ? "" : ",\n", MODE_NAME(md), ok_mode[md] ? "true" : "false",
 				med[md], ttfb[md], med[md] > 0 ? (double)size / med[md] : 0);
 			for (unsigned k = 0; k < runs; k++)
 				fprintf(f, "%s%.6f", k ? ", " : "", smp[md][k].total_s);

@@ -17,6 +17,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "bigbuf.h"
+#include "map_huge.h"
 #include "map_int.h"
 #include "opts.h"
 #include "uffd.h"
@@ -127,7 +129,7 @@ static int worker_setup(ms_map *m, struct worker *w, char *err, size_t errlen)
 {
 	void *where = m->stage;
 	size_t len = m->size;
-	size_t n = w->prefetch ? m->batch : 1;
+	size_t n = w->prefetch ? m->batch : map_huge_fault_chunks(m);
 
 	w->gens = calloc(n, sizeof(*w->gens));
 	w->hashes = calloc(n, MS_HASH_LEN);
@@ -136,10 +138,8 @@ static int worker_setup(ms_map *m, struct worker *w, char *err, size_t errlen)
 
 	if (!m->zero_copy) {
 		w->buflen = (size_t)(w->prefetch ? m->batch : 1) * m->chunk;
-		w->buf = mmap(NULL, w->buflen, PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (w->buf == MAP_FAILED) {
-			w->buf = NULL;
+		w->buf = ms_bigbuf_alloc(w->buflen, 0, NULL);
+		if (!w->buf) {
 			return map_err(err, errlen, -errno, "lazy map: mmap: %s",
 				       strerror(errno));
 		}
@@ -226,7 +226,7 @@ void map_worker_free(struct worker *w)
 	w->c = NULL;
 	w->r = NULL;
 	if (w->buf)
-		munmap(w->buf, w->buflen);
+		ms_bigbuf_free(w->buf, w->buflen);
 	w->buf = NULL;
 	free(w->gens);
 	free(w->hashes);
@@ -256,10 +256,8 @@ static int writable_setup(ms_map *m, char *err, size_t errlen)
 	m->bouncelen = (size_t)MS_MIN(m->maxrun * m->chunk, m->size);
 	/* populated now, as registering it over RDMA does anyway: the first
 	 * large sync would otherwise fault in its pages one by one */
-	m->bounce = mmap(NULL, m->bouncelen, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (m->bounce == MAP_FAILED) {
-		m->bounce = NULL;
+	m->bounce = ms_bigbuf_alloc(m->bouncelen, MS_BIGBUF_POPULATE, NULL);
+	if (!m->bounce) {
 		return map_err(err, errlen, -errno, "lazy map: mmap: %s", strerror(errno));
 	}
 	m->ranges = calloc(256, sizeof(*m->ranges));
@@ -411,9 +409,12 @@ static int map_choose_path(ms_map *m, char *err, size_t errlen)
 	if (m->mo.path == MS_MAP_PATH_ZERO_COPY && !m->zero_copy)
 		return map_err(err, errlen, -EOPNOTSUPP, "lazy map: zero-copy needs "
 			       "UFFD_FEATURE_MINOR_SHMEM, which this kernel lacks");
+	if ((ret = map_huge_choose(m, features, err, errlen)))   /* may set zero_copy */
+		return ret;
 	m->can_poison = (features & UFFD_FEATURE_POISON) &&
 			!secure_getenv("MEMSYNC_MAP_NO_POISON");  /* tests the fallback */
-	want = (m->zero_copy ? UFFD_FEATURE_MINOR_SHMEM : 0) |
+	want = (m->huge ? UFFD_FEATURE_MINOR_HUGETLBFS :
+		m->zero_copy ? UFFD_FEATURE_MINOR_SHMEM : 0) |
 	       (m->can_poison ? UFFD_FEATURE_POISON : 0);
 	if (m->writable) {
 		uint64_t wp = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED |
@@ -448,7 +449,7 @@ static int map_build_views(ms_map *m, char *err, size_t errlen)
 		char nm[96];
 
 		snprintf(nm, sizeof(nm), "memsync-map:%s", m->name);
-		m->memfd = memfd_create(nm, MFD_CLOEXEC);
+		m->memfd = memfd_create(nm, MFD_CLOEXEC | map_huge_mfd_flags(m));
 		if (m->memfd < 0 || ftruncate(m->memfd, (off_t)m->size))
 			return map_err(err, errlen, -errno, "lazy map: memfd: %s",
 				       strerror(errno));
@@ -665,6 +666,16 @@ int ms_map_wait(ms_map *m, int timeout_ms)
 	return ret;
 }
 
+bool ms_map_huge(const ms_map *m)
+{
+	return m->huge;
+}
+
+const char *ms_map_page_mode(const ms_map *m)
+{
+	return m->page_why;
+}
+
 bool ms_map_writable(const ms_map *m)
 {
 	return m->writable;
@@ -705,8 +716,7 @@ void ms_map_close(ms_map *m)
 	ms_chunkmap_free(&m->sentpg);
 	free(m->ranges);
 	free(m->phash);
-	if (m->bounce)
-		munmap(m->bounce, m->bouncelen);
+	ms_bigbuf_free(m->bounce, m->bouncelen);
 	if (m->addr)
 		munmap(m->addr, m->size);   /* unregisters it from the uffd */
 	if (m->stage)

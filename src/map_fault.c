@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "map_huge.h"
 #include "map_int.h"
 #include "uffd.h"
 
@@ -29,8 +30,7 @@ void map_notify(ms_map *m)
 }
 
 /* Record the mapping's first failure. */
-static void map_fail(ms_map *m, int ret, const char *fmt, ...) MS_PRINTF(3, 4);
-static void map_fail(ms_map *m, int ret, const char *fmt, ...)
+void map_fail(ms_map *m, int ret, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -107,6 +107,7 @@ static void poison(ms_map *m, uint64_t off, uint64_t len)
 {
 	uint64_t done = 0;
 
+	map_huge_round(m, &off, &len);   /* hugetlbfs: whole huge pages */
 	if (!m->can_poison) {
 		/* Without UFFDIO_POISON: map a piece of an empty file there; an
 		 * access beyond a file's end is SIGBUS.  The new mapping is not
@@ -221,7 +222,8 @@ static int fetch(struct worker *w, uint64_t first, uint64_t n, uint64_t fault_t0
 	if (m->zero_copy)
 		(void)madvise(dst, len, MADV_POPULATE_WRITE);
 	ret = pull(w, first, off, dst, len);
-	if (!ret && (ret = resolve(m, off, len, dst)))
+	/* hugetlbfs: mapped below, once its huge pages are complete */
+	if (!ret && !m->huge && (ret = resolve(m, off, len, dst)))
 		map_fail(m, ret, "lazy map of '%s': cannot map chunk %llu: %s", m->name,
 			 (unsigned long long)first, strerror(-ret));
 	if (ret) {
@@ -246,7 +248,10 @@ static int fetch(struct worker *w, uint64_t first, uint64_t n, uint64_t fault_t0
 	/* noted before the wake: the faulting thread may look right after */
 	if (fault_t0)
 		map_fault_note(m, ms_now_ns() - fault_t0);
-	map_uffd_wake(m, off, len);
+	if (m->huge)
+		map_huge_done(m, first, n);
+	else
+		map_uffd_wake(m, off, len);
 	for (uint64_t i = first; m->mo.on_local && i < first + n; i++)
 		m->mo.on_local(m->mo.ud, i);
 	map_notify(m);
@@ -261,6 +266,10 @@ static void handle_fault(struct worker *w, uint64_t addr, uint64_t t0)
 
 	if (addr < (uintptr_t)m->addr || addr - (uintptr_t)m->addr >= m->size)
 		return;
+	if (m->huge) {
+		map_huge_fault(w, addr, t0);
+		return;
+	}
 	i = (addr - (uintptr_t)m->addr) / m->chunk;
 	chunk_range(m, i, 1, &off, &len);
 	for (;;) {
@@ -422,4 +431,15 @@ out:
 	 * mapping is being closed, and after a failed fetch they are FAILED
 	 * (fetch marks them), so nobody is left waiting for them. */
 	return NULL;
+}
+
+/* for map_huge.c */
+int map_fetch(struct worker *w, uint64_t first, uint64_t n, uint64_t fault_t0)
+{
+	return fetch(w, first, n, fault_t0);
+}
+
+void map_poison(ms_map *m, uint64_t off, uint64_t len)
+{
+	poison(m, off, len);
 }

@@ -121,6 +121,8 @@ struct ms_map {
 	uint32_t chunk;
 	size_t page;
 	bool zero_copy, can_poison;
+	bool huge;           /* zero-copy on 2 MiB hugetlbfs pages (map_huge.h) */
+	char page_why[192];  /* ms_map_page_mode() */
 	int uffd, memfd, evfd, sigbus_fd;
 	uint8_t *addr;       /* the application's view */
 	uint8_t *stage;      /* zero-copy: the staging view of the same memfd */
@@ -221,6 +223,9 @@ void *map_fault_main(void *arg);
 void *map_prefetch_main(void *arg);
 void map_notify(ms_map *m);
 void map_uffd_wake(ms_map *m, uint64_t off, uint64_t len);
+void map_fail(ms_map *m, int ret, const char *fmt, ...) MS_PRINTF(3, 4);
+int map_fetch(struct worker *w, uint64_t first, uint64_t n, uint64_t fault_t0);
+void map_poison(ms_map *m, uint64_t off, uint64_t len);
 
 /* map_sync.c: the background push (sync_interval_ms), and what a
  * reconnect does to the local chunks (locked: the caller holds sync_lk) */

@@ -51,6 +51,9 @@
 #define UFFD_FEATURE_MOVE (1 << 16)
 #endif
 
+#ifndef UFFD_FEATURE_MINOR_HUGETLBFS
+#define UFFD_FEATURE_MINOR_HUGETLBFS (1 << 9)
+#endif
 #ifndef UFFD_FEATURE_MINOR_SHMEM
 #define UFFD_FEATURE_MINOR_SHMEM (1 << 10)
 #endif

@@ -58,6 +58,7 @@ struct cli_opts {
 	bool map_no_prefetch;
 	bool map_hot_first;
 	bool map_wait;            /* map --wait */
+	enum ms_map_huge map_huge;   /* --huge, MS_MAP_HUGE_AUTO by default */
 	uint64_t map_seed;
 	enum ms_migrate_mode mig_mode;   /* migrate */
 	uint32_t mig_downtime_ms;        /* 0 = the server's default */

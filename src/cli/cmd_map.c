@@ -28,8 +28,8 @@ struct map_result {
 	uint64_t size, nchunks, local_open, local_touched, local_end, local_waited;
 	double open_secs, wait_secs;     /* --wait: open, and open to all local */
 	uint32_t chunk;
-	bool zero_copy;
-	const char *dirty_mode;
+	bool zero_copy, huge;
+	const char *dirty_mode, *page_mode;
 	double touch_secs;
 	uint64_t dirty_pages, dirty_chunks;
 	struct ms_map_sync_stats sync;
@@ -173,6 +173,8 @@ static int print_json(const struct cli_opts *o, const struct ms_url *u,
 	jw_kv_uint(&w, "chunk_size", r->chunk);
 	jw_kv_uint(&w, "chunks_total", r->nchunks);
 	jw_kv_bool(&w, "zero_copy", r->zero_copy);
+	jw_kv_bool(&w, "huge_pages", r->huge);
+	jw_kv_str(&w, "page_mode", r->page_mode);
 	jw_kv_bool(&w, "writable", o->map_write);
 	jw_kv_str(&w, "dirty_mode", r->dirty_mode);
 	jw_kv_uint(&w, "chunks_local_at_open", r->local_open);
@@ -220,6 +222,7 @@ static void report(const struct cli_opts *o, const struct ms_url *u,
 		printf("  wait:    all %" PRIu64 " chunks local %.3f s after open began "
 		       "(open %.3f s), nothing touched\n", r->local_waited, r->wait_secs,
 		       r->open_secs);
+	printf("  pages:   %s\n", r->page_mode);
 	if (o->map_touch)
 		printf("  touch:   %s read in %.3f s; %" PRIu64 " of %" PRIu64
 		       " chunks local (%" PRIu64 " at open)\n",
@@ -247,6 +250,7 @@ int cmd_map(const struct cli_opts *o, int argc, char **argv)
 				  .hot_first = o->map_hot_first,
 				  /* --streams: the prefetch's connections (one per thread) */
 				  .prefetch_threads = o->streams };
+				  .hot_first = o->map_hot_first, .huge = o->map_huge };
 	struct map_result r = { 0 };
 	struct ms_client_opts co;
 	struct ms_url u;
@@ -277,9 +281,12 @@ int cmd_map(const struct cli_opts *o, int argc, char **argv)
 	r.chunk = ms_map_chunk_size(m);
 	r.zero_copy = ms_map_zero_copy(m);
 	r.dirty_mode = ms_map_dirty_mode(m);
+	r.huge = ms_map_huge(m);
+	r.page_mode = ms_map_page_mode(m);
 	ms_map_progress(m, &r.local_open, &r.nchunks);
-	ms_dbg("mapped %s: %s path, dirty tracking: %s", u.region,
-	       r.zero_copy ? "zero-copy" : "copy", o->map_write ? r.dirty_mode : "none");
+	ms_dbg("mapped %s: %s path, dirty tracking: %s; %s", u.region,
+	       r.zero_copy ? "zero-copy" : "copy", o->map_write ? r.dirty_mode : "none",
+	       r.page_mode);
 	s = (struct step){ .a = ms_map_addr(m), .size = r.size, .page = page, .chunk = r.chunk,
 			   .checksum = r.checksum };
 	rc = CLI_EXIT_FAIL;

@@ -19,6 +19,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "bigbuf.h"
 #include "cli.h"
 #include "jsonw.h"
 #include "log.h"
@@ -66,10 +67,11 @@ int cli_pull_to_fd(ms_client *c, ms_region *r, const char *cmd, uint64_t off, ui
 	if (len == 0)
 		return 0;
 	/* one window, populated and registered once: every piece lands in
-	 * the same pages (over RDMA, pinned once instead of per piece) */
-	buf = mmap(NULL, wlen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
-		   -1, 0);
-	if (buf == MAP_FAILED) {
+	 * the same pages (over RDMA, pinned once instead of per piece); no
+	 * larger than the region, and on huge pages where the kernel has
+	 * them, so a small pull is not dominated by populating it */
+	buf = ms_bigbuf_alloc(wlen, MS_BIGBUF_POPULATE, NULL);
+	if (!buf) {
 		cli_error(cmd, "cannot allocate a %zu-byte buffer: %s", wlen, strerror(errno));
 		return CLI_EXIT_FAIL;
 	}
@@ -104,11 +106,11 @@ int cli_pull_to_fd(ms_client *c, ms_region *r, const char *cmd, uint64_t off, ui
 			progress_update(p, done);
 	}
 	ms_mem_unregister(reg);
-	munmap(buf, wlen);
+	ms_bigbuf_free(buf, wlen);
 	return 0;
 fail:
 	ms_mem_unregister(reg);
-	munmap(buf, wlen);
+	ms_bigbuf_free(buf, wlen);
 	return CLI_EXIT_FAIL;
 }
 

@@ -76,6 +76,8 @@ static const struct cmd_help helps[] = {
 	  "      --streams N     prefetch over N connections (threads; default 2)\n"
 	  "      --wait          wait until all of it is local (prefetch only, nothing\n"
 	  "                      touched) and report the time from open\n"
+	  "      --huge auto|on|off  2 MiB hugetlbfs pages: auto (when enough are\n"
+	  "                      free), on (or fail saying why), off\n"
 	  "      --json          one JSON object with the figures\n" },
 	{ "migrate", "migrate [OPTIONS] URL HOST:PORT | migrate --status|--abort URL",
 	  "Move the region from its server (A) to memsyncd at HOST:PORT (B) while\n"

@@ -64,6 +64,7 @@ enum {
 	OPT_NO_PREFETCH,
 	OPT_HOT_FIRST,
 	OPT_MAP_WAIT,
+	OPT_HUGE,
 	OPT_MODE,
 	OPT_DOWNTIME,
 	OPT_MAX_ROUNDS,
@@ -110,6 +111,7 @@ static const struct option long_opts[] = {
 	{ "no-prefetch", no_argument, NULL, OPT_NO_PREFETCH },
 	{ "hot-first", no_argument, NULL, OPT_HOT_FIRST },
 	{ "wait", no_argument, NULL, OPT_MAP_WAIT },
+	{ "huge", required_argument, NULL, OPT_HUGE },
 	{ "mode", required_argument, NULL, OPT_MODE },
 	{ "downtime", required_argument, NULL, OPT_DOWNTIME },
 	{ "max-rounds", required_argument, NULL, OPT_MAX_ROUNDS },
@@ -144,6 +146,7 @@ static const struct {
 	{ OPT_NO_PREFETCH, "--no-prefetch", "map" },
 	{ OPT_HOT_FIRST, "--hot-first", "map" },
 	{ OPT_MAP_WAIT, "--wait", "map" },
+	{ OPT_HUGE, "--huge", "map" },
 	{ OPT_MODE, "--mode", "migrate" },
 	{ OPT_DOWNTIME, "--downtime", "migrate" },
 	{ OPT_MAX_ROUNDS, "--max-rounds", "migrate" },
@@ -228,6 +231,7 @@ static void usage(FILE *f)
 		"      --hot-first         prefetch the server's hot chunks first\n"
 		"      --wait              wait until all of it is local (prefetch only,\n"
 		"                          nothing touched) and report the time\n"
+		"      --huge auto|on|off  2 MiB hugetlbfs pages (default auto: when free)\n"
 		"  migrate URL HOST:PORT move the region from its server (A) to memsyncd at\n"
 		"                        HOST:PORT (B) while clients keep using it; waits,\n"
 		"                        showing the phase, then prints downtime and bytes\n"
@@ -584,6 +588,13 @@ static int parse_option(struct cli_opts *o, int c, const char *arg)
 	case OPT_MAP_WAIT:
 		o->map_wait = true;
 		return 0;
+	case OPT_HUGE:
+		if (!strcmp(arg, "auto") || !strcmp(arg, "on") || !strcmp(arg, "off")) {
+			o->map_huge = arg[1] == 'u' ? MS_MAP_HUGE_AUTO :
+				      arg[1] == 'n' ? MS_MAP_HUGE_ON : MS_MAP_HUGE_OFF;
+			return 0;
+		}
+		return cli_usage_error("map", "invalid --huge '%s' (auto, on or off)", arg);
 	case OPT_MODE:
 		if (ms_migrate_mode_parse(arg, &o->mig_mode) < 0)
 			return cli_usage_error("migrate", "invalid --mode '%s' (hybrid, precopy, "

@@ -74,6 +74,23 @@ pulled_sum_is "$SCRATCH/m.pull0" "$sum_seq" "the lazy read's checksum equals a p
 ms --json map "$M" --no-prefetch
 expect_status 0 "map without touching"
 is "$(jf chunks_local)" 0 "untouched, without prefetch: nothing pulled"
+# huge pages (issue 13): the 64 MiB region needs 32 free 2 MiB pages
+hp=/sys/kernel/mm/hugepages/hugepages-2048kB
+hfree=$(( $(cat $hp/free_hugepages 2>/dev/null || echo 0) - $(cat $hp/resv_hugepages 2>/dev/null || echo 0) ))
+ms --json map "$M" --huge on --touch seq
+if [ "$hfree" -lt 32 ]; then
+	expect_status 1 "map --huge on with $hfree free huge pages: failure"
+	like "$ERR" "huge pages asked for, but .*(nr_hugepages|MINOR_HUGETLBFS|no 2 MiB huge pages)" \
+		"and it says why"
+else
+	expect_status 0 "map --huge on with $hfree free huge pages"
+	is "$(jf huge_pages)" true "on huge pages"
+	is "$(jf checksum)" "$sum_seq" "a mapping on huge pages reads the same bytes"
+fi
+ms --json map "$M" --huge off --touch seq
+expect_status 0 "map --huge off"
+is "$(jf page_mode)" "4 KiB pages: huge pages off" "--huge off: 4 KiB pages, and it says so"
+is "$(jf checksum)" "$sum_seq" "and reads the same bytes"
 
 # ------------------------------------------------------ write and sync
 bc0=$(stat_field m bytes_committed)
@@ -131,6 +148,8 @@ ms map "$M" --touch sideways
 expect_status 2 "bad --touch: usage error"
 ms map "$M" --all
 expect_status 2 "an option of another command: usage error"
+ms map "$M" --huge sometimes
+expect_status 2 "bad --huge: usage error"
 ms map memsync://"$HOST":"$PORT"/nope
 expect_status 1 "unknown region: failure"
 
