@@ -384,6 +384,7 @@ int main(int argc, char **argv)
 				}
 				want[md] = true;
 			}
+			break;
 		case 'h':
 			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
 				fprintf(stderr, "bench_map: --huge on|off\n");

@@ -247,10 +247,9 @@ static void report(const struct cli_opts *o, const struct ms_url *u,
 int cmd_map(const struct cli_opts *o, int argc, char **argv)
 {
 	struct ms_map_opts mo = { .opts_size = sizeof(mo), .writable = o->map_write, .no_prefetch = o->map_no_prefetch,
-				  .hot_first = o->map_hot_first,
+				  .hot_first = o->map_hot_first, .huge = o->map_huge,
 				  /* --streams: the prefetch's connections (one per thread) */
 				  .prefetch_threads = o->streams };
-				  .hot_first = o->map_hot_first, .huge = o->map_huge };
 	struct map_result r = { 0 };
 	struct ms_client_opts co;
 	struct ms_url u;
