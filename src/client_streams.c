@@ -366,12 +366,14 @@ bool cl_streams_wanted(ms_region *r, const struct ms_seg *segs, size_t n)
 	ms_client *c = r->c;
 	uint64_t big = 0;
 
-	if (!c->x || n < 2 || cl_streams_resolve(c->opts.o.streams, sysconf(_SC_NPROCESSORS_ONLN)) <= 1)
+	if (!c->x || n < 2)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (segs[i].op == MS_XOP_READ && segs[i].remote == &r->data)
 			big += segs[i].len;
-	return big >= CL_STREAMS_MIN_BYTES;
+	/* the CPU count (a sysfs read) only for a pull big enough */
+	return big >= CL_STREAMS_MIN_BYTES &&
+	       cl_streams_resolve(c->opts.o.streams, sysconf(_SC_NPROCESSORS_ONLN)) > 1;
 }
 
 int cl_streams_run(ms_region *r, const char *what, const struct ms_seg *segs, size_t n,

@@ -146,9 +146,12 @@ nomem:
 
 struct ms_hashpool *ms_hashpool_for(size_t jobs)
 {
-	unsigned n = ms_hashpool_default_threads();
+	unsigned n;
 
-	if (!n || jobs < 2)
+	if (jobs < 2)           /* before the CPU count: a small pull asks */
+		return NULL;
+	n = ms_hashpool_default_threads();
+	if (!n)
 		return NULL;
 	if (n > jobs - 1)
 		n = (unsigned)(jobs - 1);  /* never more workers than useful */
