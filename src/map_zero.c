@@ -10,6 +10,8 @@
 #include "proto.h"
 
 #define ZERO_META_BATCH 4096u   /* table entries read at once */
+#define MIX_PULL 4u             /* the pull's own zero skip starts at 4
+				 * chunks (client_pull.c, ZERO_MIN_CHUNKS) */
 
 int map_zero_load(ms_map *m, ms_region *r)
 {
@@ -41,12 +43,16 @@ int map_zero_load(ms_map *m, ms_region *r)
 
 bool map_zero_any(const ms_map *m, uint64_t first, uint64_t n)
 {
+	uint64_t k = 0;
+
 	if (!m->zhint)
 		return false;
 	for (uint64_t i = first; i < first + n; i++)
-		if (atomic_load(&m->zhint[i]))
-			return true;
-	return false;
+		k += atomic_load(&m->zhint[i]) != 0;
+	/* a mixed run of MIX_PULL chunks or more is one pull: the pull skips
+	 * its zero chunks itself (client_zero.h), in fewer round trips than
+	 * a pull per data run would take */
+	return k && (k == n || n < MIX_PULL);
 }
 
 int map_zero_fetch(struct worker *w, uint64_t first, uint64_t n, uint64_t fault_t0)

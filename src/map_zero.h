@@ -8,7 +8,8 @@
  * zero reads their table entries again (a few bytes, no chunk data) and
  * installs the chunks the fresh entries still flag ZERO as zeros, at the
  * generation the entry names, without reading their bytes; the others are
- * pulled as usual.  A chunk that stops being zero later has a new
+ * pulled as usual (a long mixed run of a prefetch is one pull: the pull
+ * skips zero chunks itself).  A chunk that stops being zero later has a new
  * generation, so a refresh drops it like any changed chunk.
  */
 #ifndef MS_MAP_ZERO_H
@@ -22,7 +23,9 @@
 /* Read the metadata table over r and set the hints; 0 or -errno (then the
  * hints are left as they were). */
 int map_zero_load(ms_map *m, ms_region *r);
-/* Is any of chunks [first, first+n) hinted zero? */
+/* Does a fetch of chunks [first, first+n) go through map_zero_fetch: some
+ * hinted zero, and either all of them or too few for the pull's own zero
+ * skip (a longer mixed run is one pull, which skips its zero chunks). */
 bool map_zero_any(const ms_map *m, uint64_t first, uint64_t n);
 /* Fetch chunks [first, first+n) (ours, FETCHING), some hinted zero. */
 int map_zero_fetch(struct worker *w, uint64_t first, uint64_t n, uint64_t fault_t0);
