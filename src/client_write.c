@@ -365,6 +365,7 @@ static int write_batch(ms_region *r, const struct ms_wpiece *p, size_t n, struct
 			if ((ret = ents_reserve(r, e, 1)))
 				return ret;
 			cl_zero_piece(&p[done++], &e->v[e->n++]);
+			take = n;
 			continue;
 		}
 		take = MS_MIN(take, cl_zero_before(p + done, n - done));

@@ -77,7 +77,9 @@ int map_zero_fetch(struct worker *w, uint64_t first, uint64_t n, uint64_t fault_
 
 		while (b < n && !!(ms_meta_flags(meta, b) & MS_META_F_ZERO) == z)
 			b++;
-		ret = map_fetch_run(w, first + a, b - a, fault_t0, z ? zg + a : NULL);
+		/* a fault's latency is noted once, when all of it is mapped */
+		ret = map_fetch_run(w, first + a, b - a, b == n ? fault_t0 : 0,
+				    z ? zg + a : NULL);
 		a = b;
 	}
 	/* a failed run failed the mapping; the rest stay FETCHING like the
