@@ -206,10 +206,6 @@ static int pull(struct worker *w, uint64_t first, uint64_t off, uint8_t *dst, ui
 	return ret;
 }
 
-/* Chunks [first, first+n) are ours (state FETCHING): pull, map, publish.
- * fault_t0: for a fault, when it was read (its latency is noted when the
- * chunk is mapped and published, just before its waiters are woken),
- * else 0. */
 /* Zero chunks [off, off+len) without reading them: the memfd's pages (the
  * staging view) or the copy buffer are zeroed and mapped as a pull's
  * would be; on the copy path without write tracking the kernel's zero
@@ -267,7 +263,11 @@ static int fetch(struct worker *w, uint64_t first, uint64_t n, uint64_t fault_t0
 	return map_fetch_run(w, first, n, fault_t0, NULL);
 }
 
-/* zgens: the chunks are zero at these generations (map_zero.h) */
+/* Chunks [first, first+n) are ours (state FETCHING): pull, map, publish.
+ * fault_t0: for a fault, when it was read (its latency is noted when the
+ * chunk is mapped and published, just before its waiters are woken),
+ * else 0.  zgens: the chunks are zero at these generations (map_zero.h):
+ * installed as zeros, not pulled. */
 int map_fetch_run(struct worker *w, uint64_t first, uint64_t n, uint64_t fault_t0,
 		  const uint64_t *zgens)
 {
