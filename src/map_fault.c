@@ -209,7 +209,9 @@ static int pull(struct worker *w, uint64_t first, uint64_t off, uint8_t *dst, ui
 /* Zero chunks [off, off+len) without reading them: the memfd's pages (the
  * staging view) or the copy buffer are zeroed and mapped as a pull's
  * would be; on the copy path without write tracking the kernel's zero
- * page is mapped (UFFDIO_ZEROPAGE: a protected install needs UFFDIO_COPY). */
+ * page is mapped (UFFDIO_ZEROPAGE: a protected install needs UFFDIO_COPY).
+ * w->gens and w->hashes get the chunks' generations and zero hashes.  1:
+ * mapped already, 0: the caller maps them (resolve), or -errno. */
 static int zero_fill(struct worker *w, uint64_t first, uint64_t n, uint64_t off, uint64_t len,
 		     const uint64_t *zgens)
 {
