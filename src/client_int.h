@@ -42,6 +42,8 @@ struct ms_wpiece {
 	const void *src;
 	uint64_t len;
 	const uint8_t *hash;
+	bool zero;      /* one whole chunk of zeros: committed as a ZERO entry,
+			 * no bytes written (src unused; client_zero.h) */
 };
 
 /* What ms_region_commit_stream() / ms_region_commit_pieces() did. */

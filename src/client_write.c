@@ -361,7 +361,14 @@ static int write_batch(ms_region *r, const struct ms_wpiece *p, size_t n, struct
 	int ret;
 
 	while (done < n) {
-		take = MS_MIN(take, n - done);
+		if (p[done].zero) {     /* client_zero.h: no bytes */
+			if ((ret = ents_reserve(r, e, 1)))
+				return ret;
+			cl_zero_piece(&p[done++], &e->v[e->n++]);
+			take = n;
+			continue;
+		}
+		take = MS_MIN(take, cl_zero_before(p + done, n - done));
 		if ((ret = check_pieces(r, "write", p + done, take)) ||
 		    (ret = ents_reserve(r, e, pieces_nents(r, p + done, take))))
 			return ret;

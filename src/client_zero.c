@@ -93,3 +93,18 @@ size_t cl_zero_push(const ms_region *r, struct ms_chunkmap *diff, uint64_t c0, u
 	}
 	return k;
 }
+
+void cl_zero_piece(const struct ms_wpiece *p, struct ms_commit_ent *e)
+{
+	*e = (struct ms_commit_ent){ .off = p->off, .len = p->len, .flags = MS_COMMIT_F_ZERO };
+	ms_zero_chunk_hash(p->len, e->hash);
+}
+
+size_t cl_zero_before(const struct ms_wpiece *p, size_t n)
+{
+	size_t k = 0;
+
+	while (k < n && !p[k].zero)
+		k++;
+	return k;
+}

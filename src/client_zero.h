@@ -54,4 +54,9 @@ size_t cl_zero_push(const ms_region *r, struct ms_chunkmap *diff, uint64_t c0, u
 		    uint64_t len, const uint8_t (*hashes)[MS_HASH_LEN],
 		    struct ms_commit_ent *ents);
 
+/* A commit stream's zero piece p (one whole chunk): its ZERO entry. */
+void cl_zero_piece(const struct ms_wpiece *p, struct ms_commit_ent *e);
+/* How many of p[0..n) come before the first zero piece. */
+size_t cl_zero_before(const struct ms_wpiece *p, size_t n);
+
 #endif

@@ -19,6 +19,7 @@
 
 #include "bigbuf.h"
 #include "map_huge.h"
+#include "map_zero.h"
 #include "map_int.h"
 #include "opts.h"
 #include "uffd.h"
@@ -541,6 +542,7 @@ static int map_prepare(ms_map *m, char *err, size_t errlen)
 		if ((ret = worker_setup(m, &m->w[i], err, errlen)))
 			return ret;
 	}
+	(void)map_zero_load(m, m->w[0].r);      /* hints only: none is fine */
 	return 0;
 }
 
@@ -733,6 +735,7 @@ void ms_map_close(ms_map *m)
 	pthread_mutex_destroy(&m->lk);
 	pthread_mutex_destroy(&m->sync_lk);
 	free(m->gens);
+	map_zero_free(m);
 	free((void *)m->state);
 	free(m->order);
 	map_hot_free(m);

@@ -16,6 +16,8 @@
 
 #include "map_huge.h"
 #include "map_int.h"
+#include "map_zero.h"
+#include "region_zero.h"
 #include "uffd.h"
 
 #ifndef MADV_POPULATE_WRITE
@@ -204,15 +206,77 @@ static int pull(struct worker *w, uint64_t first, uint64_t off, uint8_t *dst, ui
 	return ret;
 }
 
+/* Zero chunks [off, off+len) without reading them: the memfd's pages (the
+ * staging view) or the copy buffer are zeroed and mapped as a pull's
+ * would be; on the copy path without write tracking the kernel's zero
+ * page is mapped (UFFDIO_ZEROPAGE: a protected install needs UFFDIO_COPY).
+ * w->gens and w->hashes get the chunks' generations and zero hashes.  1:
+ * mapped already, 0: the caller maps them (resolve), or -errno. */
+static int zero_fill(struct worker *w, uint64_t first, uint64_t n, uint64_t off, uint64_t len,
+		     const uint64_t *zgens)
+{
+	ms_map *m = w->m;
+	uint64_t done = 0;
+
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t coff, clen;
+
+		chunk_range(m, first + i, 1, &coff, &clen);
+		w->gens[i] = zgens[i];
+		ms_zero_chunk_hash(clen, w->hashes + i * MS_HASH_LEN);
+	}
+	if (m->zero_copy) {
+		memset(m->stage + off, 0, len);
+		return 0;
+	}
+	if (m->track_wp) {
+		memset(w->buf, 0, len);
+		return 0;
+	}
+	while (done < len) {
+		struct uffdio_zeropage z = {
+			.range = { .start = (uintptr_t)(m->addr + off + done), .len = len - done },
+			.mode = UFFDIO_ZEROPAGE_MODE_DONTWAKE,
+		};
+
+		if (ioctl(m->uffd, UFFDIO_ZEROPAGE, &z) == 0)
+			return 1;
+		int e = errno;
+
+		if (z.zeropage > 0)
+			done += (uint64_t)z.zeropage;
+		if (e == EAGAIN)
+			continue;
+		if (e == EEXIST) {
+			done += m->page;
+			continue;
+		}
+		map_fail(m, -e, "lazy map of '%s': cannot map zero chunk %llu: %s", m->name,
+			 (unsigned long long)first, strerror(e));
+		return -e;
+	}
+	return 1;
+}
+
+static int fetch(struct worker *w, uint64_t first, uint64_t n, uint64_t fault_t0)
+{
+	if (map_zero_any(w->m, first, n))
+		return map_zero_fetch(w, first, n, fault_t0);
+	return map_fetch_run(w, first, n, fault_t0, NULL);
+}
+
 /* Chunks [first, first+n) are ours (state FETCHING): pull, map, publish.
  * fault_t0: for a fault, when it was read (its latency is noted when the
  * chunk is mapped and published, just before its waiters are woken),
- * else 0. */
-static int fetch(struct worker *w, uint64_t first, uint64_t n, uint64_t fault_t0)
+ * else 0.  zgens: the chunks are zero at these generations (map_zero.h):
+ * installed as zeros, not pulled. */
+int map_fetch_run(struct worker *w, uint64_t first, uint64_t n, uint64_t fault_t0,
+		  const uint64_t *zgens)
 {
 	ms_map *m = w->m;
 	uint64_t off, len;
 	uint8_t *dst;
+	bool zmapped = false;
 	int ret;
 
 	chunk_range(m, first, n, &off, &len);
@@ -221,9 +285,17 @@ static int fetch(struct worker *w, uint64_t first, uint64_t n, uint64_t fault_t0
 	 * one fault per page inside the transport's receive */
 	if (m->zero_copy)
 		(void)madvise(dst, len, MADV_POPULATE_WRITE);
-	ret = pull(w, first, off, dst, len);
+	if (zgens) {
+		ret = zero_fill(w, first, n, off, len, zgens);
+		zmapped = ret > 0;      /* UFFDIO_ZEROPAGE mapped them */
+		ret = MS_MIN(ret, 0);
+		if (!ret)
+			atomic_fetch_add(&m->nzero, n);
+	} else {
+		ret = pull(w, first, off, dst, len);
+	}
 	/* hugetlbfs: mapped below, once its huge pages are complete */
-	if (!ret && !m->huge && (ret = resolve(m, off, len, dst)))
+	if (!ret && !m->huge && !zmapped && (ret = resolve(m, off, len, dst)))
 		map_fail(m, ret, "lazy map of '%s': cannot map chunk %llu: %s", m->name,
 			 (unsigned long long)first, strerror(-ret));
 	if (ret) {

@@ -178,6 +178,9 @@ struct ms_map {
 	atomic_uint_fast64_t fault_hist[MS_HIST_BUCKETS];
 	atomic_uint_fast64_t resume_ns;      /* the destination resumed */
 	atomic_uint_fast64_t first_fault_ns; /* first fault served after it */
+	/* zero chunks (map_zero.h) */
+	_Atomic uint8_t *zhint;  /* per chunk: the table flagged it ZERO */
+	atomic_uint_fast64_t nzero; /* chunks installed as zeros, unread */
 };
 
 /* A list of chunks prefetched before the order (the server's hot list,

@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 
 #include "map_int.h"
+#include "map_zero.h"
 
 static void sync_fail(ms_map *m, int ret, const char *fmt, ...) MS_PRINTF(3, 4);
 static void sync_fail(ms_map *m, int ret, const char *fmt, ...)
@@ -134,6 +135,16 @@ static int sync_fill(void *ud, struct ms_wpiece *p, size_t cap)
 		if (np && (used + len > m->bouncelen || np == cap)) {
 			w->pos = first;
 			break;
+		}
+		/* a chunk that is all zeros now: one ZERO entry, no bytes */
+		if (c != w->last_c && map_zero_chunk(m, w->src, c, &p[np])) {
+			ms_chunkmap_set_range(&m->sentpg, c * ppc, ppc);
+			w->pos = (c + 1) * ppc;
+			np++;
+			w->s->runs++;
+			w->chunks++;
+			w->last_c = c;
+			continue;
 		}
 		memcpy(m->bounce + used, w->src + off, len);
 		/* no .hash: write_pieces hashes the snapshot on the hashpool's
@@ -408,6 +419,7 @@ int ms_map_refresh(ms_map *m, uint64_t *changed)
 		sync_fail(m, ret, "refresh of '%s': %s", m->name, ms_client_errmsg(m->sw.c));
 		goto out;
 	}
+	(void)map_zero_load(m, m->sw.r);        /* zero hints: best effort */
 	if (m->writable && (ret = collect(m, &pages))) {
 		sync_fail(m, ret, "refresh of '%s': collecting written pages failed: %s",
 			  m->name, strerror(-ret));

@@ -296,6 +296,54 @@ static void test_prefetch_auto(void)
 	ms_map_close(m);
 }
 
+/* server's bytes_read of h10 */
+static uint64_t h10_read(void)
+{
+	struct ms_region_stat *st = NULL;
+	uint64_t b;
+	size_t n = 0;
+
+	if (ms_server_stat(f.s, "h10", &st, &n) || n != 1)
+		tap_bail("stat h10");
+	b = st[0].bytes_read;
+	free(st);
+	return b;
+}
+
+/* Zero chunks (issue 13, item 1): h10's first huge page zeroed on the
+ * server; a fault there maps it without reading a byte of it (TCP: the
+ * server counts every byte it serves), then the whole mapping reads as the
+ * region. */
+static void test_zero(void)
+{
+	uint8_t *mem = f.mem[0];
+	char err[512];
+	uint64_t b0;
+	ms_map *m;
+
+	memset(mem, 0, 2 * MiB);
+	if (ms_export_commit(f.e[0], 0, 2 * MiB))
+		tap_bail("commit h10");
+	m = map_of("h10", MS_MAP_HUGE_ON, true, err, sizeof(err));
+	if (!m) {
+		ok(0, "zero chunks: huge mapping: %s", err);
+		return;
+	}
+	b0 = h10_read();
+	const volatile uint8_t *a = ms_map_addr(m);
+	uint64_t sum = 0;
+
+	for (uint64_t i = 0; i < 2 * MiB; i += 4096)
+		sum += a[i];
+	ok(sum == 0 && memcmp(ms_map_addr(m), mem, 2 * MiB) == 0,
+	   "zero chunks: the zeroed huge page reads as the region");
+	if (tk == MS_TRANSPORT_TCP)
+		is_int(h10_read() - b0, 0, "zero chunks: the fault read no byte from the server");
+	ok(memcmp(ms_map_addr(m), mem, 10 * MiB) == 0,
+	   "zero chunks: the whole mapping equals the region byte for byte");
+	ms_map_close(m);
+}
+
 int main(void)
 {
 	char why[256];
@@ -316,6 +364,7 @@ int main(void)
 		test_faults();
 		test_big_chunks();
 		test_prefetch_auto();
+		test_zero();
 		restore();
 	} else {
 		tap_skip("hugetlbfs mappings: %s", why);
