@@ -179,6 +179,11 @@ release_holder
 intact "a pull killed mid-region"
 
 # And one killed while the data flows (small I/O makes the pull long).
+# big holds data: a region of zeros is pulled without moving its bytes.
+rand_file "$SCRATCH/big.data" "$big"
+ms -q push --all "$SCRATCH/big.data" "$BIG"
+expect_status 0 "setup: push 256 MiB of data into big"
+rm -f "$SCRATCH/big.data"
 "${MSC[@]}" -q --queue-depth 1 --max-io 4K pull "$BIG" "$SCRATCH/killed.out" \
 	</dev/null >/dev/null 2>"$SCRATCH/killed.err" &
 kp=$!

@@ -29,6 +29,12 @@ SLOWPULL=(--queue-depth 1 --max-io 4K)
 rand_file "$SCRATCH/small.src" $((4 * MiB))
 ms -q push --all "$SCRATCH/small.src" "$SMALL"
 expect_status 0 "push 4 MiB into small"
+# big holds data: a region of zeros is pulled without moving its bytes,
+# too fast to be interrupted
+rand_file "$SCRATCH/big.src" $((256 * MiB))
+ms -q push --all "$SCRATCH/big.src" "$BIG"
+expect_status 0 "push 256 MiB into big"
+rm -f "$SCRATCH/big.src"
 
 # A background command of a shell without job control starts with SIGINT
 # ignored, and a pull keeps a signal ignored at its start ignored (as nohup
