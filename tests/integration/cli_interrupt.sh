@@ -241,6 +241,11 @@ fi
 # ------------------------------------------------------ map failures
 start_daemon_or_bail --region big:256M
 BIG=$(url big)
+# data in big: a lazy map installs zero chunks without reading them
+rand_file "$SCRATCH/big.src" $((256 * MiB))
+ms -q push --all "$SCRATCH/big.src" "$BIG"
+expect_status 0 "push 256 MiB into the new big"
+rm -f "$SCRATCH/big.src"
 ms map "$(url nope)"
 expect_status 1 "map of an unknown region exits 1"
 like "$ERR" "^memsync: map: .*unknown region 'nope'" "it says why"
