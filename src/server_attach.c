@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include <openssl/crypto.h>
+
 #include "proto_stream.h"
 #include "server_attach.h"
 #include "server_grant.h"
@@ -35,11 +37,7 @@ static struct ms_attach *att_of(struct peer *p)
 /* Constant time: a guess learns nothing from how long the compare took. */
 static bool secret_eq(const uint8_t *a, const uint8_t *b)
 {
-	uint8_t d = 0;
-
-	for (int i = 0; i < MS_SESSION_SECRET_LEN; i++)
-		d |= (uint8_t)(a[i] ^ b[i]);
-	return d == 0;
+	return CRYPTO_memcmp(a, b, MS_SESSION_SECRET_LEN) == 0;   /* constant time */
 }
 
 int ms_srv_h_session(ms_server *s, struct peer *p, const void *req, size_t len, void *resp,
